@@ -1,0 +1,24 @@
+#!/usr/bin/env node
+// `npm run bench -- NAME` runs every bench/NAME/*.bench.ts (through tsx).
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const name = process.argv[2];
+const available = existsSync('bench') ? readdirSync('bench').filter((d) => !d.startsWith('.')) : [];
+if (!name || !available.includes(name)) {
+  console.error(`usage: npm run bench -- NAME   (one of: ${available.join(', ')})`);
+  process.exit(2);
+}
+const files = readdirSync(join('bench', name))
+  .filter((f) => f.endsWith('.bench.ts'))
+  .sort();
+let status = 0;
+for (const f of files) {
+  console.log(`\n# bench/${name}/${f}`);
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join('bench', name, f), ...process.argv.slice(3)], {
+    stdio: 'inherit',
+  });
+  if (r.status !== 0) status = r.status ?? 1;
+}
+process.exit(status);

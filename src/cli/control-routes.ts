@@ -1,0 +1,27 @@
+import { controlErrors } from '../control/index.ts';
+import type { ClusterContext, ListenerInfo } from './roles.ts';
+
+/** The foundation's control routes: topology, endpoints, steering for debugging. */
+export function registerControlRoutes(ctx: ClusterContext, listeners: () => ListenerInfo[]): void {
+  const { control, topology, steering, state } = ctx;
+  control.route('GET', '/api/topology', () => ({
+    name: topology.config.name,
+    apex: topology.config.apex,
+    coreZone: topology.coreZone,
+    regions: topology.config.regions,
+    zones: topology.zones,
+    services: topology.config.services,
+    policies: topology.config.policies,
+    shards: { count: topology.config.shards.count, fences: Object.keys(topology.config.shards.fences) },
+    resources: topology.config.resources,
+  }));
+  control.route('GET', '/api/endpoints', () => ({ endpoints: listeners() }));
+  control.route('GET', '/api/steer', (_req, url) => {
+    const service = url.searchParams.get('service');
+    const ip = url.searchParams.get('ip');
+    if (!service || !ip) throw controlErrors.ERR_CONTROL_BAD_REQUEST('need ?service=NAME&ip=ADDRESS[/PREFIX]');
+    const family = url.searchParams.get('family') === '6' ? 6 : 4;
+    const a = steering.decide({ service, client: ip, family }, state);
+    return { ...a, down: state.downEndpoints() };
+  });
+}

@@ -1,0 +1,41 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isPlatformError } from '../core/errors.ts';
+
+/** Sends a JSON body with the right headers. */
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const text = `${JSON.stringify(body)}\n`;
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}
+
+/** Maps an error to a JSON reply: PlatformErrors keep their code; anything else is a 500. */
+export function sendError(res: ServerResponse, e: unknown, status = 400): void {
+  if (isPlatformError(e)) sendJson(res, status, { error: e.code, message: e.message });
+  else sendJson(res, 500, { error: 'ERR_INTERNAL', message: 'internal error' });
+}
+
+/** Reads a request body up to limit bytes; rejects with a 413-worthy error beyond it. */
+export function readBody(req: IncomingMessage, limit = 1 << 20): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        reject(Object.assign(new Error('body too large'), { status: 413 }));
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}

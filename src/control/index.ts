@@ -1,0 +1,5 @@
+/** Control plane: admin API, metrics, dashboard. See README.md. */
+
+export { controlErrors } from './errors.ts';
+export { readBody, sendError, sendJson } from './http-json.ts';
+export { type ControlApi, type ControlHandler, ControlServer } from './server.ts';

@@ -1,0 +1,26 @@
+/** Topology: regions, zones, services, policies, shards, resources; validated YAML. See README.md. */
+
+export { topologyErrors } from './errors.ts';
+export {
+  checkTopology,
+  DEFAULT_TOPOLOGY_FILE,
+  type HostPort,
+  loadTopology,
+  parseHostPort,
+  parseTopology,
+  type Topology,
+  type Zone,
+} from './model.ts';
+export {
+  type KeySource,
+  type PolicyConfig,
+  type ResourceConfig,
+  ROLES,
+  type Role,
+  type ServiceConfig,
+  type Tier,
+  type TopologyConfig,
+  type TopologyInput,
+  topologySchema,
+  type ZoneConfig,
+} from './schema.ts';
