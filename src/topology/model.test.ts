@@ -14,7 +14,7 @@ function problems(text: string): ConfigProblem[] {
   } catch (e) {
     assert.ok(isPlatformError(e));
     assert.equal(e.code, 'ERR_CONFIG_INVALID');
-    return (e.details?.problems as ConfigProblem[]).filter((p) => p.severity === 'error');
+    return ((e.details?.problems ?? []) as ConfigProblem[]).filter((p) => p.severity === 'error');
   }
   assert.fail('expected the topology to be rejected');
 }
