@@ -1,4 +1,52 @@
 import { z } from 'zod';
 
 /** `failover:` section of the topology file (owned by src/failover). */
-export const failoverSection = z.object({}).strict().default({});
+export const failoverSection = z
+  .object({
+    /** A zone seen down this long (ms) has its shards moved to its backup zones. */
+    after: z.number().int().min(0).max(600_000).default(1000),
+    /** How long a zone's lease lasts (ms): a zone writes a shard only while its lease is unexpired. */
+    leaseMs: z.number().int().min(200).max(600_000).default(4000),
+    /** How often each zone renews its lease (ms); must leave room for missed renewals. */
+    renewMs: z.number().int().min(50).max(300_000).default(1000),
+    /** Extra wait (ms) after the old lease's expiry before a fenced shard takes writes elsewhere (clock skew). */
+    skewMs: z.number().int().min(0).max(60_000).default(250),
+    /** Direct health check of each zone's router, used until the health plane publishes verdicts. */
+    check: z
+      .object({
+        /** Check interval (ms). */
+        intervalMs: z.number().int().min(20).max(60_000).default(200),
+        /** Per-check timeout (ms). */
+        timeoutMs: z.number().int().min(20).max(60_000).default(400),
+      })
+      .strict()
+      .default({}),
+    /** A planned failover waits at most this long (ms) for replication lag zero and the zone's drain ack. */
+    plannedTimeoutMs: z.number().int().min(100).max(600_000).default(30_000),
+    /** Where the shard map, leases and audit log live. */
+    kv: z
+      .discriminatedUnion('type', [
+        z.object({ type: z.literal('memory') }).strict(),
+        z
+          .object({
+            type: z.literal('nats'),
+            /** NATS server URL(s), comma-separated. */
+            url: z.string().default('nats://127.0.0.1:4222'),
+            /** JetStream KV bucket name. */
+            bucket: z
+              .string()
+              .regex(/^[A-Za-z0-9_-]+$/)
+              .default('multizone'),
+          })
+          .strict(),
+      ])
+      .default({ type: 'memory' }),
+  })
+  .strict()
+  .refine((f) => f.renewMs * 2 <= f.leaseMs, {
+    message: 'renewMs must be at most half of leaseMs, so one missed renewal does not drop the lease',
+    path: ['renewMs'],
+  })
+  .default({});
+
+export type FailoverConfig = z.output<typeof failoverSection>;

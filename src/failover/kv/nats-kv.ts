@@ -1,0 +1,137 @@
+import { connect, type KV, KvWatchInclude, type NatsConnection } from 'nats';
+import { failoverErrors } from '../errors.ts';
+import { type Kv, type KvEntry, type KvPutOptions, type KvWatch, validKey, validPrefix } from './kv.ts';
+
+/** Options of the NATS JetStream KV adapter. */
+export interface NatsKvOptions {
+  /** nats://host:port (comma-separated for several servers). */
+  url: string;
+  bucket: string;
+  /** Fail fast when the server is not there (ms). */
+  timeoutMs?: number;
+}
+
+const dec = new TextDecoder();
+
+function wrap(e: unknown, what: string): unknown {
+  const err = e as { code?: string; message?: string; api_error?: { err_code?: number } };
+  // JetStream answers a failed CAS with "wrong last sequence" (10071)
+  if (err?.api_error?.err_code === 10071 || /wrong last sequence|key exists/i.test(err?.message ?? ''))
+    return failoverErrors.ERR_FAILOVER_KV_CONFLICT(`kv/nats: ${what}: ${err.message}`, { cause: e });
+  if (typeof err?.code === 'string' && /CONNECTION|TIMEOUT|503|DISCONNECT|CLOSED/i.test(err.code))
+    return failoverErrors.ERR_FAILOVER_KV_UNAVAILABLE(`kv/nats: ${what}: ${err.message}`, { cause: e });
+  return e;
+}
+
+/** The distributed-mode Kv: a JetStream KV bucket (`js.views.kv`), one value per key. */
+export class NatsKv implements Kv {
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly kv: KV,
+    readonly bucket: string,
+  ) {}
+
+  /** Connects and opens (or creates) the bucket; ERR_FAILOVER_KV_UNAVAILABLE when unreachable. */
+  static async open(opts: NatsKvOptions): Promise<NatsKv> {
+    let nc: NatsConnection;
+    try {
+      nc = await connect({
+        servers: opts.url.split(',').map((s) => s.trim().replace(/^nats:\/\//, '')),
+        timeout: opts.timeoutMs ?? 2000,
+        maxReconnectAttempts: -1,
+      });
+    } catch (e) {
+      throw failoverErrors.ERR_FAILOVER_KV_UNAVAILABLE(`kv/nats: cannot connect to ${opts.url}`, { cause: e });
+    }
+    try {
+      const kv = await nc.jetstream().views.kv(opts.bucket, { history: 1 });
+      return new NatsKv(nc, kv, opts.bucket);
+    } catch (e) {
+      await nc.close();
+      throw failoverErrors.ERR_FAILOVER_KV_UNAVAILABLE(`kv/nats: cannot open bucket ${opts.bucket}`, { cause: e });
+    }
+  }
+
+  async get(key: string): Promise<KvEntry | null> {
+    check(key);
+    try {
+      const e = await this.kv.get(key);
+      if (!e || e.operation !== 'PUT') return null;
+      return { key, value: dec.decode(e.value), revision: e.revision };
+    } catch (e) {
+      throw wrap(e, `get ${key}`);
+    }
+  }
+
+  async put(key: string, value: string, opts: KvPutOptions = {}): Promise<number> {
+    check(key);
+    try {
+      if (opts.expect === undefined) return await this.kv.put(key, value);
+      if (opts.expect === 0) return await this.kv.create(key, value);
+      return await this.kv.update(key, value, opts.expect);
+    } catch (e) {
+      throw wrap(e, `put ${key}`);
+    }
+  }
+
+  async delete(key: string, opts: KvPutOptions = {}): Promise<void> {
+    check(key);
+    if (opts.expect === undefined && !(await this.get(key))) return;
+    try {
+      if (opts.expect !== undefined) {
+        const have = (await this.get(key))?.revision ?? 0;
+        if (opts.expect === 0 && have === 0) return;
+        if (have !== opts.expect)
+          throw failoverErrors.ERR_FAILOVER_KV_CONFLICT(`kv/nats: ${key} is at ${have}, expected ${opts.expect}`);
+        await this.kv.delete(key, { previousSeq: opts.expect });
+      } else await this.kv.delete(key);
+    } catch (e) {
+      throw wrap(e, `delete ${key}`);
+    }
+  }
+
+  async watch(prefix: string, listener: (e: KvEntry) => void): Promise<KvWatch> {
+    if (!validPrefix(prefix)) throw failoverErrors.ERR_FAILOVER_KV_BAD_KEY(`kv: bad watch prefix "${prefix}"`);
+    const key = prefix === '' ? '>' : `${prefix}>`;
+    let iter: Awaited<ReturnType<KV['watch']>>;
+    try {
+      iter = await this.kv.watch({ key, include: KvWatchInclude.UpdatesOnly });
+    } catch (e) {
+      throw wrap(e, `watch ${prefix}`);
+    }
+    void (async () => {
+      try {
+        for await (const e of iter)
+          listener({ key: e.key, value: e.operation === 'PUT' ? dec.decode(e.value) : null, revision: e.revision });
+      } catch {
+        // the connection closed: the watch simply ends
+      }
+    })();
+    return { stop: () => iter.stop() };
+  }
+
+  async keys(prefix: string): Promise<string[]> {
+    if (!validPrefix(prefix)) throw failoverErrors.ERR_FAILOVER_KV_BAD_KEY(`kv: bad prefix "${prefix}"`);
+    const out: string[] = [];
+    try {
+      const it = await this.kv.keys(prefix === '' ? '>' : `${prefix}>`);
+      for await (const k of it) out.push(k);
+    } catch (e) {
+      throw wrap(e, `keys ${prefix}`);
+    }
+    return out.sort();
+  }
+
+  /** Deletes the whole bucket (tests clean up with it). */
+  async destroy(): Promise<void> {
+    await this.kv.destroy();
+  }
+
+  async close(): Promise<void> {
+    if (!this.nc.isClosed()) await this.nc.drain().catch(() => this.nc.close());
+  }
+}
+
+function check(key: string): void {
+  if (!validKey(key)) throw failoverErrors.ERR_FAILOVER_KV_BAD_KEY(`kv: bad key "${key}"`);
+}
