@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { ispId, provinceCode, SPECIAL_COUNTRY } from './cn-codes.ts';
-import { type ClientAddr, parseClientAddr, prefixWithin } from './ip.ts';
+import { type ClientAddr, intToIpv4, parseClientAddr, prefixWithin } from './ip.ts';
 import { Ip2RegionV4, type RawRegion } from './ip2region-v4.ts';
 import type { GeoDb, Location } from './location.ts';
 import { WorldMmdb } from './world-mmdb.ts';
@@ -22,12 +22,62 @@ export class Ip2RegionGeoDb implements GeoDb {
   private readonly world: WorldMmdb;
   private v6?: V6Searcher;
   /** Locations per ip2region record, precomputed (prefix filled per lookup). */
-  private readonly v4Locs: Omit<Location, 'prefix'>[];
+  private v4Locs: Omit<Location, 'prefix'>[];
 
   constructor(opts: { ip2regionV4?: string; mmdb?: string } = {}) {
     this.v4 = new Ip2RegionV4(opts.ip2regionV4 ?? join(packageDataDir(), 'ip2region.db'));
     this.world = new WorldMmdb(opts.mmdb);
     this.v4Locs = this.v4.records.map((r) => normalise(r, 4));
+    this.learnForeignCountries();
+  }
+
+  /**
+   * ip2region names foreign countries in Chinese only. Rather than asking the mmdb on every
+   * lookup, map each Chinese name to the ISO code the mmdb gives for most of a sample of
+   * its ranges (up to 31, majority vote), once at load. Names the vote can't settle keep
+   * country null and fall back to the mmdb per lookup.
+   */
+  private learnForeignCountries(): void {
+    const { starts, ends, recordIdx, records } = this.v4;
+    const foreign = (i: number) => {
+      const loc = this.v4Locs[recordIdx[i]!]!;
+      const name = records[recordIdx[i]!]!.country;
+      return loc.country === null && loc.source !== 'private' && name ? name : null;
+    };
+    // the two databases disagree on anycast and CDN ranges, so sample evenly across all of
+    // a name's ranges (up to 31) rather than its first few
+    const total = new Map<string, number>();
+    for (let i = 0; i < starts.length; i++) {
+      const name = foreign(i);
+      if (name) total.set(name, (total.get(name) ?? 0) + 1);
+    }
+    const seen = new Map<string, number>();
+    const samples = new Map<string, number[]>();
+    for (let i = 0; i < starts.length; i++) {
+      const name = foreign(i);
+      if (!name) continue;
+      const k = seen.get(name) ?? 0;
+      seen.set(name, k + 1);
+      const step = Math.ceil(total.get(name)! / 31);
+      if (k % step !== 0) continue;
+      let list = samples.get(name);
+      if (!list) samples.set(name, (list = []));
+      list.push(starts[i]! + Math.floor((ends[i]! - starts[i]!) / 2));
+    }
+    const code = new Map<string, string>();
+    for (const [name, ips] of samples) {
+      const votes = new Map<string, number>();
+      for (const ip of ips) {
+        const [cc] = this.world.country(intToIpv4(ip));
+        if (cc) votes.set(cc, (votes.get(cc) ?? 0) + 1);
+      }
+      const best = [...votes.entries()].sort((a, b) => b[1] - a[1])[0];
+      if (best && best[1] * 2 > ips.length) code.set(name, best[0]);
+    }
+    this.v4Locs = this.v4Locs.map((loc, idx) => {
+      const name = records[idx]!.country;
+      return loc.country === null && code.has(name) ? { ...loc, country: code.get(name)!, source: 'ip2region' } : loc;
+    });
   }
 
   lookup(ipOrSubnet: string): Location {

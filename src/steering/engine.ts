@@ -1,5 +1,5 @@
 import { type Random, systemRandom } from '../core/random.ts';
-import { type GeoDb, makeAddr, parseClientAddr } from '../geo/index.ts';
+import { type ClientAddr, type GeoDb, intToIpv4, makeAddr, parseClientAddr } from '../geo/index.ts';
 import type { PolicyConfig, Topology } from '../topology/index.ts';
 import { STAGES } from './stages/order.ts';
 import type { Candidate, Endpoint, StageContext, SteeringAnswer, SteeringQuery, SteeringState } from './types.ts';
@@ -99,11 +99,7 @@ export function createSteering(opts: {
       const family = q.family ?? 4;
       const location = geo.lookup(q.client);
       const addr = parseClientAddr(q.client);
-      const stickyPrefix = Math.min(addr.prefix, addr.family === 4 ? 24 : 56);
-      const clientKey =
-        stickyPrefix === addr.prefix
-          ? `${addr.address}/${addr.prefix}`
-          : keyAt(addr.family, addr.address, stickyPrefix);
+      const clientKey = stickyKey(addr);
       const candidates: Candidate[] = endpoints(q.service, family).map((ep) => ({
         ep,
         zone: zoneOf.get(ep.zone)!,
@@ -136,7 +132,13 @@ export function createSteering(opts: {
   };
 }
 
-function keyAt(family: 4 | 6, address: string, prefix: number): string {
-  const a = makeAddr(family, address, prefix);
-  return `${a.address}/${prefix}`;
+/** The client's subnet at the sticky prefix (/24 or /56, or narrower if the ECS source is). */
+function stickyKey(addr: ClientAddr): string {
+  if (addr.family === 4) {
+    const p = Math.min(addr.prefix, 24);
+    const masked = p === 0 ? 0 : (addr.v4 & ((0xffffffff << (32 - p)) >>> 0)) >>> 0;
+    return `${intToIpv4(masked)}/${p}`;
+  }
+  const p = Math.min(addr.prefix, 56);
+  return p === addr.prefix ? `${addr.address}/${p}` : `${makeAddr(6, addr.address, p).address}/${p}`;
 }
