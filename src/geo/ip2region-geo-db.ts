@@ -61,7 +61,10 @@ export class Ip2RegionGeoDb implements GeoDb {
       const step = Math.ceil(total.get(name)! / 31);
       if (k % step !== 0) continue;
       let list = samples.get(name);
-      if (!list) samples.set(name, (list = []));
+      if (!list) {
+        list = [];
+        samples.set(name, list);
+      }
       list.push(starts[i]! + Math.floor((ends[i]! - starts[i]!) / 2));
     }
     const code = new Map<string, string>();
