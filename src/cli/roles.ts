@@ -7,6 +7,7 @@ import type { Random } from '../core/random.ts';
 import type { GeoDb } from '../geo/index.ts';
 import type { MutableSteeringState, Steering } from '../steering/index.ts';
 import type { Topology, Zone } from '../topology/index.ts';
+import { httpdnsRole } from './role-httpdns.ts';
 
 /** One running listener, as shown in the table and GET /api/endpoints. */
 export interface ListenerInfo {
@@ -75,4 +76,4 @@ const appRole: ZoneRole = {
 export const CLUSTER_PARTS: ClusterPart[] = [];
 
 /** Per-zone role servers, in start order (app first: routers and edges forward to it). */
-export const ZONE_ROLES: ZoneRole[] = [appRole];
+export const ZONE_ROLES: ZoneRole[] = [appRole, httpdnsRole];

@@ -3,6 +3,7 @@ import { capacityStage } from './capacity.ts';
 import { firstNStage } from './first-n.ts';
 import { geoStage } from './geo.ts';
 import { healthyStage } from './healthy.ts';
+import { latencyStage } from './latency.ts';
 import { stickyStage } from './sticky.ts';
 import { weightedStage } from './weighted.ts';
 
@@ -16,6 +17,7 @@ export const STAGES: readonly Stage[] = [
   geoStage,
   stickyStage,
   capacityStage,
+  latencyStage,
   weightedStage,
   firstNStage,
 ];
