@@ -5,6 +5,7 @@ import { defaultGeoDb } from '../geo/index.ts';
 import { createSteering } from '../steering/index.ts';
 import { checkTopology, DEFAULT_TOPOLOGY_FILE, loadTopology, type Topology } from '../topology/index.ts';
 import { startCluster } from './cluster.ts';
+import { cmdCert } from './cmd-cert.ts';
 import { renderTable } from './table.ts';
 
 /** sysexits.h: bad configuration. */
@@ -19,6 +20,8 @@ usage:
   multizone validate [FILE]      check a topology file; prints OK or every problem
   multizone geo IP [--config FILE]
                                  where IP is, and what steering answers for each service
+  multizone cert [--out DIR] [--host NAME]...
+                                 write a self-signed development cert.pem + key.pem
   multizone help                 this text
 `;
 
@@ -41,6 +44,8 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
         return cmdValidate(rest, io);
       case 'geo':
         return cmdGeo(rest, io);
+      case 'cert':
+        return await cmdCert(rest, io);
       case undefined:
       case 'help':
       case '--help':
