@@ -1,0 +1,21 @@
+/** Health: probes of every endpoint from every zone, quorum verdicts that feed steering. See README.md. */
+export { createHealthChecker, type HealthCheckerOptions, type VerdictSink } from './checker.ts';
+export { healthErrors } from './errors.ts';
+export { networkProbe, statusMatches } from './probes/index.ts';
+export { quorumSize, quorumVerdict } from './quorum.ts';
+export { type HealthReport, healthReport } from './report.ts';
+export { healthTargets, zoneAddresses, zoneKeyEndpoint } from './targets.ts';
+export type {
+  EndpointVerdict,
+  FaultHook,
+  HealthChangeEvent,
+  HealthChecker,
+  HealthTarget,
+  ProbeFn,
+  ProbeRequest,
+  Vote,
+  ZoneVerdict,
+} from './types.ts';
+
+/** The name the running cluster publishes the checker under: `ctx.shared.get(HEALTH_SHARED_KEY)`. */
+export const HEALTH_SHARED_KEY = 'health';

@@ -1,0 +1,47 @@
+import { request } from 'node:http';
+import { healthErrors } from '../errors.ts';
+import type { ProbeRequest } from '../types.ts';
+import { connectError } from './connect-error.ts';
+
+/** True when status matches one of the patterns ('2xx' classes or exact '204'). */
+export function statusMatches(status: number, patterns: readonly string[]): boolean {
+  const s = String(status);
+  return patterns.some((p) => (p.endsWith('xx') ? s[0] === p[0] && s.length === 3 : s === p));
+}
+
+/**
+ * GET path on a fresh connection (no keep-alive: a kept connection can outlive a listener
+ * that stopped accepting), body discarded; the status must match expectStatus.
+ */
+export function httpProbe(req: ProbeRequest): Promise<void> {
+  const { target } = req;
+  return new Promise((resolve, reject) => {
+    const r = request(
+      {
+        host: target.host,
+        port: target.port,
+        path: req.path,
+        method: 'GET',
+        agent: false,
+        localAddress: req.localAddress,
+        signal: req.signal,
+        headers: { 'user-agent': 'multizone-health', connection: 'close' },
+      },
+      (res) => {
+        const status = res.statusCode ?? 0;
+        res.resume();
+        res.on('error', () => {});
+        if (statusMatches(status, req.expectStatus)) resolve();
+        else
+          reject(
+            healthErrors.ERR_HEALTH_PROBE_STATUS(
+              `health/http: ${target.id} answered ${status} (expected ${req.expectStatus.join(', ')})`,
+              { details: { status } },
+            ),
+          );
+      },
+    );
+    r.on('error', (e) => reject(connectError('http', target.id, e)));
+    r.end();
+  });
+}

@@ -1,0 +1,80 @@
+import { isIP } from 'node:net';
+import type { Role, Topology } from '../topology/index.ts';
+import type { HealthTarget } from './types.ts';
+
+/** Roles whose listeners are probed, in the order they are listed (control is not probed). */
+export const PROBED_ROLES = ['dns', 'httpdns', 'edge', 'router', 'app'] as const satisfies readonly Role[];
+
+/** Roles that decide a zone's verdict, best first: its router, else its app, else its edge, … */
+const ZONE_KEY_ROLES = ['router', 'app', 'edge', 'httpdns', 'dns'] as const satisfies readonly Role[];
+
+/** Every zone's probed listeners, in topology order. */
+export function healthTargets(topology: Topology): HealthTarget[] {
+  const out: HealthTarget[] = [];
+  for (const z of topology.zones)
+    for (const role of PROBED_ROLES) {
+      const hp = z.listen[role];
+      if (hp)
+        out.push({
+          id: `${z.name}/${role}`,
+          zone: z.name,
+          role,
+          host: hp.host === 'localhost' ? '127.0.0.1' : hp.host,
+          port: hp.port,
+        });
+    }
+  return out;
+}
+
+/** The endpoint whose verdict is the zone's, or null when the zone has no probed listener. */
+export function zoneKeyEndpoint(topology: Topology, zone: string): string | null {
+  const z = topology.zone(zone);
+  for (const role of ZONE_KEY_ROLES) if (z.listen[role]) return `${zone}/${role}`;
+  return null;
+}
+
+/**
+ * Steering ids that share an endpoint's verdict: the IPv4 id itself and the IPv6 ids of the
+ * same listener (`/v6`, `/v6:N` for the zone's extra addresses), so AAAA answers follow too.
+ */
+export function steeringIds(topology: Topology, t: HealthTarget): string[] {
+  const z = topology.zone(t.zone);
+  return [t.id, `${t.id}/v6`, ...z.addresses6.map((_, i) => `${t.id}/v6:${i}`)];
+}
+
+function isLoopback(ip: string): boolean {
+  return ip === '::1' || ip.startsWith('127.');
+}
+
+/**
+ * Each zone's own address, when zones listen on distinct concrete addresses (127.0.N.1 in
+ * the default topology): probes from that zone leave from it, so that later a network
+ * namespace or firewall rule can cut one zone off. Zones sharing an address get none.
+ */
+export function zoneAddresses(topology: Topology): Map<string, string> {
+  const own = new Map<string, string>();
+  const users = new Map<string, number>();
+  for (const z of topology.zones) {
+    const hosts = new Set(
+      Object.values(z.listen)
+        .map((hp) => hp.host)
+        .filter((h) => isIP(h) !== 0 && h !== '0.0.0.0' && h !== '::'),
+    );
+    if (hosts.size !== 1) continue;
+    const h = [...hosts][0]!;
+    own.set(z.name, h);
+    users.set(h, (users.get(h) ?? 0) + 1);
+  }
+  for (const [zone, h] of own) if ((users.get(h) ?? 0) > 1) own.delete(zone);
+  return own;
+}
+
+/** The source address for a probe from `from` to `target`: only when family and scope match. */
+export function probeSource(from: string | undefined, target: HealthTarget): string | undefined {
+  if (!from) return undefined;
+  const fam = isIP(target.host);
+  if (fam === 0 || isIP(from) !== fam) return undefined;
+  // a loopback source cannot reach a routable address and vice versa
+  if (isLoopback(from) !== isLoopback(target.host)) return undefined;
+  return from;
+}

@@ -1,0 +1,114 @@
+import type { Role } from '../topology/index.ts';
+
+/** One probed listener: a zone's listener for a role. `id` is steering's endpoint id. */
+export interface HealthTarget {
+  /** `${zone}/${role}`, the id steering uses. */
+  id: string;
+  zone: string;
+  role: Role;
+  host: string;
+  port: number;
+}
+
+/** How one probe is made; the network is behind this function so tests can replace it. */
+export interface ProbeRequest {
+  target: HealthTarget;
+  /** The prober zone this probe is made for. */
+  prober: string;
+  kind: 'http' | 'tcp' | 'dns';
+  /** http: the path requested. */
+  path: string;
+  /** http: e.g. ['2xx', '304']. */
+  expectStatus: readonly string[];
+  /** dns: the name queried (the apex). */
+  dnsName: string;
+  /** The prober zone's own address, bound as the probe's source; undefined = any. */
+  localAddress: string | undefined;
+  /** Aborted when the probe times out or the checker stops; the probe must release its socket. */
+  signal: AbortSignal;
+}
+
+/** Resolves when the endpoint answered as expected; rejects with a coded error otherwise. */
+export type ProbeFn = (req: ProbeRequest) => Promise<void>;
+
+/** Injected for tests: simulates a prober zone cut off from an endpoint ('drop' = black hole). */
+export type FaultHook = (fromZone: string, endpointId: string) => 'ok' | 'drop';
+
+/** One prober zone's opinion of one endpoint, with hysteresis. */
+export interface Vote {
+  /** 'unknown' until rise successes or fall failures have been seen. */
+  state: 'unknown' | 'up' | 'down';
+  lastResult: 'ok' | 'fail' | null;
+  /** Consecutive successes (0 after a failure). */
+  successes: number;
+  /** Consecutive failures (0 after a success). */
+  failures: number;
+  lastError: { code: string; message: string } | null;
+  lastRttMs: number | null;
+  /** Wall-clock ms of the last finished probe. */
+  lastProbeAt: number | null;
+  probes: number;
+}
+
+/** An endpoint's quorum verdict and who voted what. */
+export interface EndpointVerdict {
+  endpointId: string;
+  zone: string;
+  role: Role;
+  host: string;
+  port: number;
+  kind: 'http' | 'tcp' | 'dns';
+  up: boolean;
+  /** Wall-clock ms of the last flip (or of the start). */
+  since: number;
+  /** Times the verdict flipped. */
+  changes: number;
+  /** Per prober zone. */
+  votes: Record<string, Vote>;
+}
+
+/** Emitted when an endpoint's verdict flips. `at` is wall-clock ms. */
+export interface HealthChangeEvent {
+  endpointId: string;
+  zone: string;
+  role: Role;
+  up: boolean;
+  at: number;
+}
+
+/** A zone's verdict: the verdict of its key endpoint (router, else app, else edge, …). */
+export interface ZoneVerdict {
+  zone: string;
+  up: boolean;
+  /** The endpoint whose verdict decides the zone's, or null when the zone has none. */
+  keyEndpoint: string | null;
+}
+
+/**
+ * The health checker, published as `ctx.shared.get('health')` in a running cluster.
+ * Consumers (failover, dashboard) use only this interface.
+ */
+export interface HealthChecker {
+  /** Every endpoint's verdict with its votes, in topology order. */
+  verdicts(): EndpointVerdict[];
+  /** One endpoint's verdict, or undefined for an id that is not probed. */
+  verdict(endpointId: string): EndpointVerdict | undefined;
+  /** True unless the quorum says the zone's key endpoint is down. Unknown zone: throws. */
+  zoneUp(zone: string): boolean;
+  /** Every zone's verdict, in topology order. */
+  zones(): ZoneVerdict[];
+  /** Prober zones (the local zones), in order. */
+  probers(): readonly string[];
+  /** Votes needed to flip a verdict. */
+  quorum(): number;
+  /** Called on every endpoint verdict flip; returns an unsubscribe function. */
+  onChange(listener: (e: HealthChangeEvent) => void): () => void;
+  /** Called when a zone's verdict flips; returns an unsubscribe function. */
+  onZoneChange(listener: (zone: string, up: boolean) => void): () => void;
+  /** Starts probing (idempotent). */
+  start(): void;
+  /** Stops probing and aborts probes in flight. */
+  stop(): Promise<void>;
+  /** Resolves once no probe is in flight (for tests driving a ManualClock over real sockets). */
+  settle(): Promise<void>;
+}
