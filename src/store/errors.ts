@@ -1,0 +1,18 @@
+import { defineErrors } from '../core/errors.ts';
+
+/** Store error codes; the router maps NOT_OWNER/NOT_CORE to 421 and STALE_EPOCH/LOCKED/VERSION_MISMATCH to 409. */
+export const storeErrors = defineErrors({
+  ERR_STORE_NOT_OWNER: 'this zone does not own the shard the write belongs to (misdirected; the router answers 421)',
+  ERR_STORE_STALE_EPOCH: 'the write carries a shard epoch other than the current one (the shard moved; 409)',
+  ERR_STORE_NOT_CORE: 'a global resource was written outside the core zone (only the core zone writes it; 421)',
+  ERR_STORE_LOCKED: 'the record is locked by a replication conflict; resolve it before writing (409)',
+  ERR_STORE_VERSION_MISMATCH: 'the write named a base version other than the record’s current version (409)',
+  ERR_STORE_UNKNOWN_RESOURCE: 'the resource is not declared in the topology',
+  ERR_STORE_BAD_SHARD: 'the shard number is outside 0..count-1',
+  ERR_STORE_ZONE_MISMATCH: 'the store file or schema belongs to another zone',
+  ERR_STORE_UNSAFE_DURABILITY: 'the database would acknowledge commits it can lose (e.g. synchronous_commit=off)',
+  ERR_STORE_CONFLICT_UNKNOWN: 'no open conflict has this id',
+  ERR_STORE_CONFLICT_PICK: 'the --pick value matches none (or more than one) of the conflict’s versions',
+  ERR_STORE_UNKNOWN_MERGE: 'a resource names a merge function (conflict: merge:NAME) that is not registered',
+  ERR_STORE_CLOSED: 'the store was used after close()',
+});

@@ -1,0 +1,343 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { storeErrors } from './errors.ts';
+import type {
+  ApplyResult,
+  Change,
+  Conflict,
+  RecordState,
+  RecordView,
+  ShardDigests,
+  Store,
+  WriteRequest,
+  WriteResult,
+} from './types.ts';
+import { DigestBuilder, reconcile, stateDigest, stateOfChange } from './versions.ts';
+import {
+  conflictOf,
+  type PlannedWrite,
+  parseConflictId,
+  planResolve,
+  planWrite,
+  type StoreDeps,
+} from './write-plan.ts';
+
+/** Options of the SQLite adapter: one file per zone. */
+export interface SqliteStoreOptions extends StoreDeps {
+  /** Database file (created with its folder); ':memory:' for throwaway tests. */
+  file: string;
+  /**
+   * `normal` (default): in WAL mode a commit survives a process crash but may be lost on
+   * power loss; `full`: fsync on every commit (survives power loss, ~6× slower single-row).
+   */
+  synchronous?: 'normal' | 'full';
+}
+
+interface Row {
+  resource: string;
+  key: string;
+  shard: number;
+  cls: string;
+  value: string;
+  deleted: number;
+  vv: string;
+  version: number;
+  origin: string;
+  time: number;
+  locked: number;
+  candidates: string | null;
+  locked_at: number | null;
+}
+
+interface ChangeRow {
+  seq: number;
+  shard: number;
+  epoch: number;
+  cls: string;
+  resource: string;
+  key: string;
+  value: string;
+  deleted: number;
+  vv: string;
+  version: number;
+  time: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+  resource TEXT NOT NULL, key TEXT NOT NULL, shard INTEGER NOT NULL, cls TEXT NOT NULL,
+  value TEXT NOT NULL, deleted INTEGER NOT NULL, vv TEXT NOT NULL, version INTEGER NOT NULL,
+  origin TEXT NOT NULL, time REAL NOT NULL, locked INTEGER NOT NULL DEFAULT 0,
+  candidates TEXT, locked_at REAL,
+  PRIMARY KEY (resource, key)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS records_shard ON records (shard, resource, key);
+CREATE INDEX IF NOT EXISTS records_locked ON records (locked) WHERE locked = 1;
+CREATE TABLE IF NOT EXISTS changelog (
+  seq INTEGER PRIMARY KEY, shard INTEGER NOT NULL, epoch INTEGER NOT NULL, cls TEXT NOT NULL,
+  resource TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, deleted INTEGER NOT NULL,
+  vv TEXT NOT NULL, version INTEGER NOT NULL, time REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS cursors (origin TEXT PRIMARY KEY, seq INTEGER NOT NULL, time REAL NOT NULL);
+`;
+
+function toState(r: Row): RecordState {
+  return {
+    resource: r.resource,
+    key: r.key,
+    shard: r.shard,
+    cls: r.cls as RecordState['cls'],
+    value: JSON.parse(r.value),
+    deleted: r.deleted === 1,
+    vv: JSON.parse(r.vv),
+    version: r.version,
+    origin: r.origin,
+    time: r.time,
+    locked: r.locked === 1,
+    candidates: r.candidates ? JSON.parse(r.candidates) : [],
+  };
+}
+
+/** A zone store on SQLite (better-sqlite3, WAL): the embedded default. */
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  readonly zone: string;
+  private readonly db: Database.Database;
+  private readonly deps: StoreDeps;
+  private closed = false;
+  private readonly q;
+
+  constructor(opts: SqliteStoreOptions) {
+    this.zone = opts.zone;
+    this.deps = opts;
+    if (opts.file !== ':memory:') mkdirSync(dirname(opts.file), { recursive: true });
+    this.db = new Database(opts.file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${opts.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+    const owner = this.db.prepare('SELECT v FROM meta WHERE k = ?').pluck().get('zone') as string | undefined;
+    if (owner === undefined) this.db.prepare('INSERT INTO meta (k, v) VALUES (?, ?)').run('zone', opts.zone);
+    else if (owner !== opts.zone) {
+      this.db.close();
+      throw storeErrors.ERR_STORE_ZONE_MISMATCH(`${opts.file} holds zone ${owner}, not ${opts.zone}`);
+    }
+    const db = this.db;
+    this.q = {
+      get: db.prepare<[string, string], Row>('SELECT * FROM records WHERE resource = ? AND key = ?'),
+      upsert: db.prepare(
+        `INSERT INTO records (resource, key, shard, cls, value, deleted, vv, version, origin, time, locked, candidates, locked_at)
+         VALUES (@resource, @key, @shard, @cls, @value, @deleted, @vv, @version, @origin, @time, @locked, @candidates, @locked_at)
+         ON CONFLICT (resource, key) DO UPDATE SET shard = excluded.shard, cls = excluded.cls, value = excluded.value,
+           deleted = excluded.deleted, vv = excluded.vv, version = excluded.version, origin = excluded.origin,
+           time = excluded.time, locked = excluded.locked, candidates = excluded.candidates, locked_at = excluded.locked_at`,
+      ),
+      lockedAt: db
+        .prepare<[string, string], number | null>('SELECT locked_at FROM records WHERE resource = ? AND key = ?')
+        .pluck(),
+      insertChange: db.prepare(
+        `INSERT INTO changelog (shard, epoch, cls, resource, key, value, deleted, vv, version, time)
+         VALUES (@shard, @epoch, @cls, @resource, @key, @value, @deleted, @vv, @version, @time)`,
+      ),
+      changesAfter: db.prepare<[number, number], ChangeRow>(
+        'SELECT * FROM changelog WHERE seq > ? ORDER BY seq LIMIT ?',
+      ),
+      lastSeq: db.prepare<[], number | null>('SELECT max(seq) FROM changelog').pluck(),
+      timeOf: db.prepare<[number], number>('SELECT time FROM changelog WHERE seq = ?').pluck(),
+      cursor: db.prepare<[string], number>('SELECT seq FROM cursors WHERE origin = ?').pluck(),
+      cursors: db.prepare<[], { origin: string; seq: number }>('SELECT origin, seq FROM cursors'),
+      setCursor: db.prepare(
+        'INSERT INTO cursors (origin, seq, time) VALUES (?, ?, ?) ON CONFLICT (origin) DO UPDATE SET seq = excluded.seq, time = excluded.time',
+      ),
+      meta: db.prepare<[string], string>('SELECT v FROM meta WHERE k = ?').pluck(),
+      setMeta: db.prepare('INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v'),
+      locked: db.prepare<[], Row>('SELECT * FROM records WHERE locked = 1 ORDER BY resource, key'),
+      all: db.prepare<[], Row>("SELECT * FROM records WHERE cls != 'local' ORDER BY shard, resource, key"),
+      shard: db.prepare<[number], Row>(
+        "SELECT * FROM records WHERE shard = ? AND cls != 'local' ORDER BY resource, key",
+      ),
+    };
+  }
+
+  private live(): void {
+    if (this.closed) throw storeErrors.ERR_STORE_CLOSED(`store of ${this.zone} is closed`);
+  }
+
+  private read(resource: string, key: string): RecordState | undefined {
+    const r = this.q.get.get(resource, key);
+    return r ? toState(r) : undefined;
+  }
+
+  private save(s: RecordState, prevLockedAt: number | null | undefined): void {
+    this.q.upsert.run({
+      resource: s.resource,
+      key: s.key,
+      shard: s.shard,
+      cls: s.cls,
+      value: JSON.stringify(s.value ?? null),
+      deleted: s.deleted ? 1 : 0,
+      vv: JSON.stringify(s.vv),
+      version: s.version,
+      origin: s.origin,
+      time: s.time,
+      locked: s.locked ? 1 : 0,
+      candidates: s.locked ? JSON.stringify(s.candidates) : null,
+      locked_at: s.locked ? (prevLockedAt ?? this.deps.clock.wallTime()) : null,
+    });
+  }
+
+  private commitWrite(p: PlannedWrite): WriteResult {
+    this.save(p.state, null);
+    const c = p.change;
+    const info = this.q.insertChange.run({
+      shard: c.shard,
+      epoch: c.epoch,
+      cls: c.cls,
+      resource: c.resource,
+      key: c.key,
+      value: JSON.stringify(c.value ?? null),
+      deleted: c.deleted ? 1 : 0,
+      vv: JSON.stringify(c.vv),
+      version: c.version,
+      time: c.time,
+    });
+    return { seq: Number(info.lastInsertRowid), version: c.version, vv: c.vv };
+  }
+
+  async get(resource: string, key: string): Promise<RecordView | undefined> {
+    this.live();
+    const s = this.read(resource, key);
+    return s && (!s.deleted || s.locked) ? s : undefined;
+  }
+
+  async put(req: WriteRequest): Promise<WriteResult> {
+    this.live();
+    return this.db.transaction(() => this.commitWrite(planWrite(this.deps, this.read(req.resource, req.key), req)))();
+  }
+
+  async putMany(reqs: readonly WriteRequest[]): Promise<WriteResult[]> {
+    this.live();
+    return this.db.transaction(() =>
+      reqs.map((req) => this.commitWrite(planWrite(this.deps, this.read(req.resource, req.key), req))),
+    )();
+  }
+
+  async apply(origin: string, changes: readonly Change[]): Promise<ApplyResult> {
+    this.live();
+    return this.db.transaction(() => {
+      const out: ApplyResult = { applied: 0, duplicates: 0, stale: 0, conflicts: 0, settled: 0, cursor: 0 };
+      let cursor = this.q.cursor.get(origin) ?? 0;
+      for (const c of changes) {
+        if (c.seq <= cursor) {
+          out.duplicates++;
+          continue;
+        }
+        cursor = c.seq;
+        const local = this.read(c.resource, c.key);
+        const { state, outcome } = reconcile(local, stateOfChange(c), this.deps.policies.policyOf(c.resource));
+        if (outcome === 'stale') out.stale++;
+        else {
+          this.save(state, local?.locked ? this.q.lockedAt.get(c.resource, c.key) : null);
+          if (outcome === 'applied') out.applied++;
+          else if (outcome === 'conflict') out.conflicts++;
+          else out.settled++;
+        }
+      }
+      this.q.setCursor.run(origin, cursor, this.deps.clock.wallTime());
+      out.cursor = cursor;
+      return out;
+    })();
+  }
+
+  async cursor(origin: string): Promise<number> {
+    this.live();
+    return this.q.cursor.get(origin) ?? 0;
+  }
+
+  async cursors(): Promise<Record<string, number>> {
+    this.live();
+    return Object.fromEntries(this.q.cursors.all().map((r) => [r.origin, r.seq]));
+  }
+
+  async changesAfter(afterSeq: number, limit: number): Promise<Change[]> {
+    this.live();
+    return this.q.changesAfter.all(afterSeq, limit).map((r) => ({
+      seq: r.seq,
+      origin: this.zone,
+      shard: r.shard,
+      epoch: r.epoch,
+      cls: r.cls as Change['cls'],
+      resource: r.resource,
+      key: r.key,
+      value: JSON.parse(r.value),
+      deleted: r.deleted === 1,
+      vv: JSON.parse(r.vv),
+      version: r.version,
+      time: r.time,
+    }));
+  }
+
+  async lastSeq(): Promise<number> {
+    this.live();
+    return this.q.lastSeq.get() ?? 0;
+  }
+
+  async timeOf(seq: number): Promise<number | undefined> {
+    this.live();
+    return this.q.timeOf.get(seq);
+  }
+
+  async shipped(): Promise<number> {
+    this.live();
+    return Number(this.q.meta.get('shipped') ?? 0);
+  }
+
+  async markShipped(seq: number): Promise<void> {
+    this.live();
+    this.q.setMeta.run('shipped', String(seq));
+  }
+
+  async conflicts(): Promise<Conflict[]> {
+    this.live();
+    return this.q.locked.all().map((r) => conflictOf(toState(r), r.locked_at ?? 0));
+  }
+
+  async resolve(id: string, pick: string): Promise<WriteResult> {
+    this.live();
+    const { resource, key } = parseConflictId(id);
+    return this.db.transaction(() => this.commitWrite(planResolve(this.deps, this.read(resource, key), id, pick)))();
+  }
+
+  async digests(): Promise<ShardDigests> {
+    this.live();
+    const b = new DigestBuilder();
+    for (const r of this.q.all.iterate()) b.add(toState(r as Row));
+    return b.finish();
+  }
+
+  async shardRecords(shard: number): Promise<RecordState[]> {
+    this.live();
+    return this.q.shard.all(shard).map(toState);
+  }
+
+  async repair(states: readonly RecordState[]): Promise<number> {
+    this.live();
+    return this.db.transaction(() => {
+      let changed = 0;
+      for (const s of states) {
+        const local = this.read(s.resource, s.key);
+        const { state } = reconcile(local, s, this.deps.policies.policyOf(s.resource));
+        if (local && stateDigest(local) === stateDigest(state)) continue;
+        this.save(state, local?.locked ? this.q.lockedAt.get(s.resource, s.key) : null);
+        changed++;
+      }
+      return changed;
+    })();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+}

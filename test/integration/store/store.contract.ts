@@ -1,0 +1,341 @@
+/**
+ * The Store contract: every adapter runs this same suite (Hono's common.case.test.ts shape).
+ * A factory opens a store for a zone over shared state (a folder or a database); `reopen`
+ * opens the same zone again to prove durability.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { ManualClock } from '../../../src/core/clock.ts';
+import { type Change, MemoryFence, resourcePolicies, type Store, type StoreDeps } from '../../../src/store/index.ts';
+import { parseTopology, type Topology } from '../../../src/topology/index.ts';
+import { testTopologyYaml } from '../../support/net.ts';
+
+/** 16 shards: sh-a 0-3, sh-b 4-7, bj-a 8-11, gz-a 12-15. */
+export function storeTestTopology(): Topology {
+  return parseTopology(
+    testTopologyYaml({
+      extra: `shards:
+  count: 16
+resources:
+  accounts: { class: global, unique: true }
+  profiles: { class: sharded }
+  prefs: { class: sharded, conflict: owner-wins }
+  tags: { class: sharded, conflict: 'merge:union' }
+  sessions: { class: local, regenerable: true }
+`,
+    }),
+    'store-test.yaml',
+  );
+}
+
+/** Builds StoreDeps for a zone (shared fence so zones agree on owners). */
+export function depsFor(zone: string, topology: Topology, fence: MemoryFence, clock = new ManualClock()): StoreDeps {
+  return { zone, topology, fence, policies: resourcePolicies(topology, fence), clock };
+}
+
+export interface StoreFactory {
+  /** Opens deps.zone's store at the location (file or schema) named by `where` (ns isolates tests). */
+  open(deps: StoreDeps, where: { ns: string; zone: string }): Promise<Store>;
+  /** Removes everything the factory created. */
+  cleanup(): Promise<void>;
+}
+
+async function rejects(p: Promise<unknown>, code: string): Promise<void> {
+  await assert.rejects(p, (e: { code?: string }) => {
+    assert.equal(e.code, code);
+    return true;
+  });
+}
+
+/** Registers the whole contract for one adapter. */
+export function storeContract(name: string, makeFactory: () => Promise<StoreFactory | undefined>): void {
+  describe(`store contract: ${name}`, async () => {
+    const factory = await makeFactory();
+    if (!factory) return;
+    const topology = storeTestTopology();
+    const opened: Store[] = [];
+    let n = 0;
+    // each test gets fresh zone stores in its own namespace (file prefix or schema suffix)
+    const open = async (zone: string, fence: MemoryFence, clock?: ManualClock) => {
+      const s = await factory.open(depsFor(zone, topology, fence, clock), { ns: `t${n}`, zone });
+      opened.push(s);
+      return s;
+    };
+    const fresh = () => {
+      n++;
+      return new MemoryFence(topology.initialOwners());
+    };
+    after(async () => {
+      for (const s of opened) await s.close();
+      await factory.cleanup();
+    });
+
+    test(`${name}: a write reads back with shard, version, origin and no lock`, async () => {
+      const a = await open('sh-a', fresh());
+      const w = await a.put({ resource: 'profiles', key: 'u1', shard: 1, epoch: 1, value: { name: 'Ann' } });
+      assert.equal(w.seq, 1);
+      assert.equal(w.version, 1);
+      const r = await a.get('profiles', 'u1');
+      assert.deepEqual(r?.value, { name: 'Ann' });
+      assert.equal(r?.shard, 1);
+      assert.equal(r?.cls, 'sharded');
+      assert.equal(r?.version, 1);
+      assert.equal(r?.origin, 'sh-a');
+      assert.equal(r?.locked, false);
+      assert.equal(await a.get('profiles', 'nobody'), undefined);
+    });
+
+    test(`${name}: every accepted write appends to the change log in order`, async () => {
+      const a = await open('sh-a', fresh());
+      await a.put({ resource: 'profiles', key: 'u1', shard: 1, epoch: 1, value: 1 });
+      await a.put({ resource: 'profiles', key: 'u1', shard: 1, epoch: 1, value: 2 });
+      await a.put({ resource: 'accounts', key: '+8613800000000', shard: 0, epoch: 1, value: { uid: 'u1' } });
+      const log = await a.changesAfter(0, 10);
+      assert.deepEqual(
+        log.map((c) => [c.seq, c.resource, c.key, c.version, c.value, c.epoch, c.origin]),
+        [
+          [1, 'profiles', 'u1', 1, 1, 1, 'sh-a'],
+          [2, 'profiles', 'u1', 2, 2, 1, 'sh-a'],
+          [3, 'accounts', '+8613800000000', 1, { uid: 'u1' }, 1, 'sh-a'],
+        ],
+      );
+      assert.equal(await a.lastSeq(), 3);
+      assert.equal((await a.changesAfter(2, 10)).length, 1);
+      assert.equal(typeof (await a.timeOf(1)), 'number');
+    });
+
+    test(`${name}: the fence refuses a non-owner and a stale epoch, and logs nothing`, async () => {
+      const fence = fresh();
+      const a = await open('sh-a', fence);
+      await rejects(a.put({ resource: 'profiles', key: 'u', shard: 5, epoch: 1, value: 1 }), 'ERR_STORE_NOT_OWNER');
+      await rejects(a.put({ resource: 'profiles', key: 'u', shard: 1, epoch: 2, value: 1 }), 'ERR_STORE_STALE_EPOCH');
+      fence.move(1, 'sh-b');
+      await rejects(a.put({ resource: 'profiles', key: 'u', shard: 1, epoch: 1, value: 1 }), 'ERR_STORE_NOT_OWNER');
+      const b = await open('sh-b', fence);
+      await rejects(b.put({ resource: 'profiles', key: 'u', shard: 1, epoch: 1, value: 1 }), 'ERR_STORE_STALE_EPOCH');
+      await b.put({ resource: 'profiles', key: 'u', shard: 1, epoch: 2, value: 1 });
+      await rejects(a.put({ resource: 'profiles', key: 'u', shard: 99, epoch: 1 }), 'ERR_STORE_BAD_SHARD');
+      assert.equal(await a.lastSeq(), 0);
+      assert.equal(await b.lastSeq(), 1);
+    });
+
+    test(`${name}: global resources are written only in the core zone; local ones skip the fence`, async () => {
+      const fence = fresh();
+      const b = await open('sh-b', fence);
+      await rejects(b.put({ resource: 'accounts', key: 'p', shard: 5, epoch: 1, value: 1 }), 'ERR_STORE_NOT_CORE');
+      await b.put({ resource: 'sessions', key: 'sh-b.x', shard: 0, epoch: 0, value: { uid: 'u' } });
+      assert.equal((await b.get('sessions', 'sh-b.x'))?.cls, 'local');
+      await rejects(b.put({ resource: 'nope', key: 'k', shard: 5, epoch: 1 }), 'ERR_STORE_UNKNOWN_RESOURCE');
+    });
+
+    test(`${name}: ifVersion guards a read-modify-write; putMany is all or nothing`, async () => {
+      const a = await open('sh-a', fresh());
+      await a.put({ resource: 'profiles', key: 'k', shard: 0, epoch: 1, value: 1, ifVersion: 0 });
+      await rejects(
+        a.put({ resource: 'profiles', key: 'k', shard: 0, epoch: 1, value: 2, ifVersion: 0 }),
+        'ERR_STORE_VERSION_MISMATCH',
+      );
+      await a.put({ resource: 'profiles', key: 'k', shard: 0, epoch: 1, value: 2, ifVersion: 1 });
+      await rejects(
+        a.putMany([
+          { resource: 'profiles', key: 'm1', shard: 0, epoch: 1, value: 1 },
+          { resource: 'profiles', key: 'm2', shard: 9, epoch: 1, value: 1 },
+        ]),
+        'ERR_STORE_NOT_OWNER',
+      );
+      assert.equal(await a.get('profiles', 'm1'), undefined);
+      assert.equal(await a.lastSeq(), 2);
+      const rs = await a.putMany([
+        { resource: 'profiles', key: 'm1', shard: 0, epoch: 1, value: 1 },
+        { resource: 'profiles', key: 'm1', shard: 0, epoch: 1, value: 2 },
+      ]);
+      assert.deepEqual(
+        rs.map((r) => [r.seq, r.version]),
+        [
+          [3, 1],
+          [4, 2],
+        ],
+      );
+      assert.equal((await a.get('profiles', 'm1'))?.value, 2);
+    });
+
+    test(`${name}: apply is exactly once per origin and seq, and the cursor survives a reopen`, async () => {
+      const fence = fresh();
+      const a = await open('sh-a', fence);
+      await a.put({ resource: 'profiles', key: 'u1', shard: 1, epoch: 1, value: 'x' });
+      await a.put({ resource: 'profiles', key: 'u2', shard: 2, epoch: 1, value: 'y' });
+      const batch = await a.changesAfter(0, 10);
+      const b = await open('sh-b', fence);
+      const r1 = await b.apply('sh-a', batch);
+      assert.equal(r1.applied, 2);
+      assert.equal(r1.cursor, 2);
+      const r2 = await b.apply('sh-a', batch);
+      assert.equal(r2.applied, 0);
+      assert.equal(r2.duplicates, 2);
+      assert.equal((await b.get('profiles', 'u1'))?.origin, 'sh-a');
+      // an applied change is not a local write: it never enters b's own change log (no loops)
+      assert.equal(await b.lastSeq(), 0);
+      await b.close();
+      const b2 = await open('sh-b', fence);
+      assert.equal(await b2.cursor('sh-a'), 2);
+      assert.deepEqual(await b2.cursors(), { 'sh-a': 2 });
+      assert.equal((await b2.apply('sh-a', batch)).duplicates, 2);
+    });
+
+    test(`${name}: a store file or schema refuses to open as another zone`, async () => {
+      const fence = fresh();
+      const a = await open('sh-a', fence);
+      await a.close();
+      await rejects(
+        factory.open(depsFor('sh-b', topology, fence), { ns: `t${n}`, zone: 'sh-a' }),
+        'ERR_STORE_ZONE_MISMATCH',
+      );
+    });
+
+    test(`${name}: a newer version applies, an older one is stale, concurrent ones lock the record`, async () => {
+      const fence = fresh();
+      const a = await open('sh-a', fence);
+      const b = await open('sh-b', fence);
+      await a.put({ resource: 'profiles', key: 'u', shard: 1, epoch: 1, value: 'a1' });
+      await b.apply('sh-a', await a.changesAfter(0, 10));
+      // shard 1 moves to sh-b; sh-b writes on top of a1 → descends from it
+      fence.move(1, 'sh-b');
+      await b.put({ resource: 'profiles', key: 'u', shard: 1, epoch: 2, value: 'b1' });
+      const r = await a.apply('sh-b', await b.changesAfter(0, 10));
+      assert.equal(r.applied, 1);
+      assert.equal((await a.get('profiles', 'u'))?.value, 'b1');
+      // replaying sh-a's old a1 into sh-b under another cursor name: stale
+      const stale = await a.changesAfter(0, 1);
+      const c = await open('gz-a', fence);
+      await c.apply('sh-b', await b.changesAfter(0, 10));
+      assert.equal((await c.apply('sh-a', stale)).stale, 1);
+      assert.equal((await c.get('profiles', 'u'))?.value, 'b1');
+
+      // concurrent: both zones write on top of b1 (an available-mode split)
+      fence.move(1, 'sh-a');
+      await a.put({ resource: 'profiles', key: 'u', shard: 1, epoch: 3, value: 'a2' });
+      fence.move(1, 'sh-b');
+      await b.apply('sh-a', []);
+      await b.put({ resource: 'profiles', key: 'u', shard: 1, epoch: 4, value: 'b2' });
+      const ra = await a.apply('sh-b', await b.changesAfter(1, 10));
+      const rb = await b.apply('sh-a', await a.changesAfter(1, 10));
+      assert.equal(ra.conflicts, 1);
+      assert.equal(rb.conflicts, 1);
+      for (const s of [a, b]) {
+        const v = await s.get('profiles', 'u');
+        assert.equal(v?.locked, true);
+        assert.deepEqual(v?.candidates.map((x) => [x.origin, x.value]).sort(), [
+          ['sh-a', 'a2'],
+          ['sh-b', 'b2'],
+        ]);
+        const cs = await s.conflicts();
+        assert.deepEqual(
+          cs.map((x) => x.id),
+          ['profiles/u'],
+        );
+      }
+      await rejects(b.put({ resource: 'profiles', key: 'u', shard: 1, epoch: 4, value: 'b3' }), 'ERR_STORE_LOCKED');
+      assert.deepEqual(await a.digests(), await b.digests());
+    });
+
+    test(`${name}: resolving a conflict writes a version that unlocks it everywhere`, async () => {
+      const fence = fresh();
+      const a = await open('sh-a', fence);
+      const b = await open('sh-b', fence);
+      await a.put({ resource: 'profiles', key: 'u', shard: 1, epoch: 1, value: 'a1' });
+      fence.move(1, 'sh-b');
+      await b.put({ resource: 'profiles', key: 'u', shard: 1, epoch: 2, value: 'b1' });
+      await a.apply('sh-b', await b.changesAfter(0, 10));
+      await b.apply('sh-a', await a.changesAfter(0, 10));
+      await rejects(b.resolve('profiles/u', 'gz-a'), 'ERR_STORE_CONFLICT_PICK');
+      await rejects(b.resolve('profiles/none', 'sh-a'), 'ERR_STORE_CONFLICT_UNKNOWN');
+      const w = await b.resolve('profiles/u', 'sh-a');
+      const v = await b.get('profiles', 'u');
+      assert.equal(v?.locked, false);
+      assert.equal(v?.value, 'a1');
+      assert.equal(w.version, 3);
+      assert.deepEqual(await b.conflicts(), []);
+      const r = await a.apply('sh-b', await b.changesAfter(1, 10));
+      assert.equal(r.applied, 1);
+      assert.equal((await a.get('profiles', 'u'))?.locked, false);
+      assert.equal((await a.get('profiles', 'u'))?.value, 'a1');
+      assert.deepEqual(await a.conflicts(), []);
+    });
+
+    test(`${name}: owner-wins and merge settle concurrent writes without a lock`, async () => {
+      const fence = fresh();
+      const a = await open('sh-a', fence);
+      const b = await open('sh-b', fence);
+      await a.put({ resource: 'prefs', key: 'p', shard: 1, epoch: 1, value: 'from-a' });
+      await a.put({ resource: 'tags', key: 't', shard: 1, epoch: 1, value: ['x', 'y'] });
+      fence.move(1, 'sh-b');
+      await b.put({ resource: 'prefs', key: 'p', shard: 1, epoch: 2, value: 'from-b' });
+      await b.put({ resource: 'tags', key: 't', shard: 1, epoch: 2, value: ['y', 'z'] });
+      const ra = await a.apply('sh-b', await b.changesAfter(0, 10));
+      const rb = await b.apply('sh-a', await a.changesAfter(0, 10));
+      assert.equal(ra.settled, 2);
+      assert.equal(rb.settled, 2);
+      for (const s of [a, b]) {
+        assert.equal((await s.get('prefs', 'p'))?.value, 'from-b'); // sh-b owns shard 1 now
+        assert.deepEqual((await s.get('tags', 't'))?.value, ['x', 'y', 'z']);
+        assert.equal((await s.get('tags', 't'))?.locked, false);
+      }
+      assert.deepEqual(await a.digests(), await b.digests());
+    });
+
+    test(`${name}: deletes replicate as tombstones`, async () => {
+      const fence = fresh();
+      const a = await open('sh-a', fence);
+      const b = await open('sh-b', fence);
+      await a.put({ resource: 'profiles', key: 'd', shard: 0, epoch: 1, value: 1 });
+      await a.put({ resource: 'profiles', key: 'd', shard: 0, epoch: 1, delete: true });
+      assert.equal(await a.get('profiles', 'd'), undefined);
+      await b.apply('sh-a', await a.changesAfter(0, 1));
+      assert.equal((await b.get('profiles', 'd'))?.value, 1);
+      await b.apply('sh-a', await a.changesAfter(1, 1));
+      assert.equal(await b.get('profiles', 'd'), undefined);
+    });
+
+    test(`${name}: digests differ where zones differ and repair converges them`, async () => {
+      const fence = fresh();
+      const a = await open('sh-a', fence);
+      const b = await open('sh-b', fence);
+      await a.put({ resource: 'profiles', key: 'r1', shard: 2, epoch: 1, value: 1 });
+      await a.put({ resource: 'profiles', key: 'r2', shard: 3, epoch: 1, value: 2 });
+      await a.put({ resource: 'sessions', key: 'sh-a.s', shard: 3, epoch: 0, value: 's' });
+      await b.put({ resource: 'profiles', key: 'r3', shard: 4, epoch: 1, value: 3 });
+      const da = await a.digests();
+      const db = await b.digests();
+      assert.deepEqual([...da.keys()].sort(), [2, 3]);
+      assert.notEqual(da.get(4), db.get(4));
+      for (const shard of new Set([...da.keys(), ...db.keys()])) {
+        if (da.get(shard) === db.get(shard)) continue;
+        const [ra, rb] = [await a.shardRecords(shard), await b.shardRecords(shard)];
+        await a.repair(rb);
+        await b.repair(ra);
+      }
+      assert.deepEqual(await a.digests(), await b.digests());
+      assert.equal((await b.get('profiles', 'r2'))?.value, 2);
+      assert.equal(await b.get('sessions', 'sh-a.s'), undefined); // local records never leave their zone
+      assert.equal(await a.repair(await b.shardRecords(4)), 0);
+    });
+
+    test(`${name}: marks what was shipped`, async () => {
+      const a = await open('sh-a', fresh());
+      assert.equal(await a.shipped(), 0);
+      await a.markShipped(7);
+      assert.equal(await a.shipped(), 7);
+    });
+
+    test(`${name}: a batch with a change for the same key twice applies in seq order`, async () => {
+      const fence = fresh();
+      const a = await open('sh-a', fence);
+      const b = await open('sh-b', fence);
+      for (let i = 0; i < 5; i++) await a.put({ resource: 'profiles', key: 'same', shard: 0, epoch: 1, value: i });
+      const batch: Change[] = await a.changesAfter(0, 10);
+      await b.apply('sh-a', batch);
+      assert.equal((await b.get('profiles', 'same'))?.value, 4);
+      assert.equal((await b.get('profiles', 'same'))?.version, 5);
+    });
+  });
+}
