@@ -1,0 +1,95 @@
+import { type Clock, systemClock } from '../core/clock.ts';
+import { type Logger, silentLogger } from '../core/logger.ts';
+import { type Steering, staticState } from '../steering/index.ts';
+import type { Topology } from '../topology/index.ts';
+import {
+  composeChain,
+  type DnsConfig,
+  type DnsStage,
+  type Handler,
+  newContext,
+  type StageDeps,
+  type Transport,
+  type VersionedState,
+} from './chain.ts';
+import { DnsStats } from './metrics.ts';
+import { STAGES } from './stages/order.ts';
+import { RCODE } from './wire/query.ts';
+import { encodeReply } from './wire/reply.ts';
+import { compileZone } from './zone-data.ts';
+
+export interface DnsHandlerOptions {
+  topology: Topology;
+  steering: Steering;
+  /** Live health and load; its `version` (if any) invalidates cached replies. */
+  state?: VersionedState;
+  clock?: Clock;
+  logger?: Logger;
+  /** Default: the topology's dns: section. */
+  config?: DnsConfig;
+  /** Default: the stage list in stages/order.ts (tests swap in others). */
+  stages?: readonly DnsStage[];
+}
+
+/** A socket-free DNS handler: bytes in, reply bytes (or null: send nothing) out. */
+export interface DnsHandler {
+  handle(raw: Buffer, transport: Transport, address: string, port: number): Buffer | null;
+  readonly stats: DnsStats;
+  /** Names of the stages that are on, in order. */
+  readonly stages: readonly string[];
+}
+
+/** Builds the stage chain once. Throws ERR_DNS_BAD_CONFIG for a dns: section that doesn't fit the topology. */
+export function createDnsHandler(opts: DnsHandlerOptions): DnsHandler {
+  const config = opts.config ?? opts.topology.config.dns;
+  const stats = new DnsStats();
+  const logger = opts.logger ?? silentLogger;
+  const deps: StageDeps = {
+    topology: opts.topology,
+    config,
+    zone: compileZone(opts.topology, config),
+    steering: opts.steering,
+    state: opts.state ?? staticState,
+    clock: opts.clock ?? systemClock,
+    stats,
+    logger,
+  };
+  const handlers: Handler[] = [];
+  const names: string[] = [];
+  for (const s of opts.stages ?? STAGES) {
+    const h = s.create(deps);
+    if (h === null) continue;
+    handlers.push(h);
+    names.push(s.name);
+  }
+  const chain = composeChain(handlers, names);
+
+  return {
+    stats,
+    stages: names,
+    handle(raw, transport, address, port) {
+      const ctx = newContext(raw, transport, address, port);
+      try {
+        chain(ctx);
+      } catch (err) {
+        // a bug or a steering failure must not take the server down: SERVFAIL and carry on
+        stats.reject('internal');
+        if ((stats.rejected.get('internal') ?? 0) <= 10) logger.warn({ err }, 'dns: internal error answering a query');
+        ctx.rcode = RCODE.SERVFAIL;
+        ctx.reply =
+          ctx.query === null
+            ? null
+            : encodeReply({
+                query: raw,
+                questionEnd: ctx.query.questionEnd,
+                rcode: RCODE.SERVFAIL,
+                aa: false,
+                opt: ctx.replyOpt,
+              });
+      }
+      if (ctx.rejected !== null) stats.reject(ctx.rejected);
+      if (ctx.rcode >= 0) stats.countQuery(ctx.rcode, ctx.query?.qtype ?? 0, transport);
+      return ctx.reply;
+    },
+  };
+}

@@ -1,0 +1,230 @@
+/**
+ * Pure, allocation-light parser for DNS queries (RFC 1035 §4.1, RFC 6891 OPT). It validates
+ * the whole message (header counts, names, record bounds) so later stages can trust it,
+ * and keeps raw offsets so replies can echo the question byte for byte (0x20).
+ */
+
+/** RFC 1035 opcodes and response codes we name. */
+export const OPCODE_QUERY = 0;
+export const RCODE = {
+  NOERROR: 0,
+  FORMERR: 1,
+  SERVFAIL: 2,
+  NXDOMAIN: 3,
+  NOTIMP: 4,
+  REFUSED: 5,
+  /** Extended (needs OPT): 16 = 0x10, top 8 bits go in the OPT TTL. */
+  BADVERS: 16,
+} as const;
+
+export const TYPE_OPT = 41;
+
+/** One EDNS option, raw. */
+export interface EdnsOption {
+  code: number;
+  data: Buffer;
+}
+
+/** The OPT pseudo-record of a query. */
+export interface QueryOpt {
+  udpSize: number;
+  version: number;
+  /** DNSSEC OK bit. */
+  do: boolean;
+  options: EdnsOption[];
+}
+
+/** A parsed, validated query. Offsets index `raw`. */
+export interface ParsedQuery {
+  id: number;
+  /** Header byte 2 and 3 as received (opcode, RD, CD). */
+  flags1: number;
+  flags2: number;
+  opcode: number;
+  /** Lowercased name without the trailing dot, '' for the root. */
+  name: string;
+  /** Labels contain a '.' or '\\' byte: the text form is ambiguous, treat as not ours. */
+  odd: boolean;
+  qtype: number;
+  qclass: number;
+  /** End of the question section (12 + name + 4). */
+  questionEnd: number;
+  /** Length of the question name on the wire. */
+  nameLength: number;
+  opt: QueryOpt | null;
+}
+
+/** Why a packet could not be parsed; `header` says whether a reply header can be formed. */
+export interface ParseFailure {
+  error: 'short' | 'response' | 'formerr' | 'notimp';
+  /** What exactly was wrong, for the rejected-packets metric. */
+  reason: string;
+  /** The question, when it was parsed before the fault (echoed in FORMERR/NOTIMP). */
+  questionEnd: number;
+}
+
+export type ParseResult = { ok: true; query: ParsedQuery } | ({ ok: false } & ParseFailure);
+
+const fail = (error: ParseFailure['error'], reason: string, questionEnd = 12): ParseResult => ({
+  ok: false,
+  error,
+  reason,
+  questionEnd,
+});
+
+/**
+ * Skips a possibly compressed name at off; returns the offset after it, or -1 when it is
+ * malformed (out of bounds, bad label type, pointer loop or forward pointer, > 255 bytes).
+ */
+export function skipName(buf: Buffer, off: number): number {
+  let end = -1;
+  let total = 0;
+  let jumps = 0;
+  let p = off;
+  for (;;) {
+    if (p >= buf.length) return -1;
+    const len = buf[p]!;
+    if (len === 0) {
+      total += 1;
+      if (total > 255) return -1;
+      return end < 0 ? p + 1 : end;
+    }
+    const kind = len & 0xc0;
+    if (kind === 0xc0) {
+      if (p + 1 >= buf.length) return -1;
+      const target = ((len & 0x3f) << 8) | buf[p + 1]!;
+      // pointers must point backwards (RFC 1035 §4.1.4: to a prior occurrence); bounds loops too
+      if (target >= p || ++jumps > 64) return -1;
+      if (end < 0) end = p + 2;
+      p = target;
+      continue;
+    }
+    if (kind !== 0) return -1; // 0x40 / 0x80: extended label types are obsolete
+    total += len + 1;
+    if (total > 255 || p + 1 + len > buf.length) return -1;
+    p += 1 + len;
+  }
+}
+
+/** Parses a query message. Never throws on any input. */
+export function parseQuery(buf: Buffer): ParseResult {
+  if (buf.length < 12) return fail('short', 'short');
+  const flags1 = buf[2]!;
+  const flags2 = buf[3]!;
+  if (flags1 & 0x80) return fail('response', 'qr-set');
+  const opcode = (flags1 >> 3) & 0x0f;
+  const qd = buf.readUInt16BE(4);
+  const an = buf.readUInt16BE(6);
+  const ns = buf.readUInt16BE(8);
+  const ar = buf.readUInt16BE(10);
+  if (opcode !== OPCODE_QUERY) return fail('notimp', 'opcode');
+  if (qd !== 1) return fail('formerr', 'qdcount');
+
+  // question name: no compression allowed (there is nothing before it to point at)
+  let p = 12;
+  let name = '';
+  let odd = false;
+  for (;;) {
+    if (p >= buf.length) return fail('formerr', 'truncated-question');
+    const len = buf[p]!;
+    if (len === 0) {
+      p++;
+      break;
+    }
+    if (len > 63) return fail('formerr', 'bad-label');
+    if (p + 1 + len > buf.length) return fail('formerr', 'truncated-question');
+    if (p + 1 + len - 12 > 254) return fail('formerr', 'name-too-long');
+    if (name.length > 0) name += '.';
+    for (let i = p + 1; i <= p + len; i++) {
+      let c = buf[i]!;
+      if (c >= 65 && c <= 90) c += 32;
+      else if (c === 46 || c === 92) odd = true;
+      name += String.fromCharCode(c);
+    }
+    p += 1 + len;
+  }
+  const nameLength = p - 12;
+  if (p + 4 > buf.length) return fail('formerr', 'truncated-question');
+  const qtype = buf.readUInt16BE(p);
+  const qclass = buf.readUInt16BE(p + 2);
+  p += 4;
+  const questionEnd = p;
+
+  // answer and authority sections: queries normally have none, but they are legal; skip them
+  for (let i = 0; i < an + ns; i++) {
+    p = skipName(buf, p);
+    if (p < 0 || p + 10 > buf.length) return fail('formerr', 'bad-record', questionEnd);
+    const rdlen = buf.readUInt16BE(p + 8);
+    p += 10 + rdlen;
+    if (p > buf.length) return fail('formerr', 'bad-record', questionEnd);
+  }
+
+  let opt: QueryOpt | null = null;
+  for (let i = 0; i < ar; i++) {
+    const start = p;
+    p = skipName(buf, p);
+    if (p < 0 || p + 10 > buf.length) return fail('formerr', 'bad-record', questionEnd);
+    const type = buf.readUInt16BE(p);
+    const rdlen = buf.readUInt16BE(p + 8);
+    const rdStart = p + 10;
+    const rdEnd = rdStart + rdlen;
+    if (rdEnd > buf.length) return fail('formerr', 'bad-record', questionEnd);
+    if (type === TYPE_OPT) {
+      // RFC 6891 §6.1.1: one OPT, owner is the root
+      if (opt !== null) return fail('formerr', 'two-opt', questionEnd);
+      if (p !== start + 1 || buf[start] !== 0) return fail('formerr', 'opt-owner', questionEnd);
+      const options: EdnsOption[] = [];
+      let o = rdStart;
+      while (o < rdEnd) {
+        if (o + 4 > rdEnd) return fail('formerr', 'bad-option', questionEnd);
+        const code = buf.readUInt16BE(o);
+        const olen = buf.readUInt16BE(o + 2);
+        if (o + 4 + olen > rdEnd) return fail('formerr', 'bad-option', questionEnd);
+        options.push({ code, data: buf.subarray(o + 4, o + 4 + olen) });
+        o += 4 + olen;
+      }
+      opt = {
+        udpSize: buf.readUInt16BE(p + 2),
+        version: buf[p + 5]!,
+        do: (buf[p + 6]! & 0x80) !== 0,
+        options,
+      };
+    }
+    p = rdEnd;
+  }
+  if (p !== buf.length) return fail('formerr', 'trailing-bytes', questionEnd);
+
+  return {
+    ok: true,
+    query: {
+      id: buf.readUInt16BE(0),
+      flags1,
+      flags2,
+      opcode,
+      name,
+      odd,
+      qtype,
+      qclass,
+      questionEnd,
+      nameLength,
+      opt,
+    },
+  };
+}
+
+/**
+ * Reads just enough of a packet to echo its question (for FORMERR/NOTIMP and RRL slips):
+ * the end offset of a well-formed single question, or 12 when there is none.
+ */
+export function questionEndOf(buf: Buffer): number {
+  if (buf.length < 12 || buf.readUInt16BE(4) !== 1) return 12;
+  let p = 12;
+  for (;;) {
+    if (p >= buf.length) return 12;
+    const len = buf[p]!;
+    if (len === 0) break;
+    if (len > 63 || p + 1 + len > buf.length || p + 1 + len - 12 > 254) return 12;
+    p += 1 + len;
+  }
+  return p + 5 <= buf.length ? p + 5 : 12;
+}

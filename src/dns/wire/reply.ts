@@ -1,0 +1,110 @@
+/**
+ * Reply encoding. The header and question are written here (the question is copied byte for
+ * byte from the query, so the asker's letter case survives: 0x20); resource records are
+ * encoded by dns-packet.
+ */
+import dnsPacket from 'dns-packet';
+
+/** A resource record as dns-packet encodes it (never OPT: that is built from ReplyOpt). */
+export type Rr = dnsPacket.Answer;
+
+interface AnswerCodec {
+  encode(a: Rr, buf: Buffer, offset: number): Buffer;
+  encodingLength(a: Rr): number;
+}
+// dns-packet exports its per-record codec, but @types/dns-packet does not declare it
+const rrCodec = (dnsPacket as unknown as { answer: AnswerCodec }).answer;
+
+/** The OPT record we put in a reply (RFC 6891 §6.1.3). */
+export interface ReplyOpt {
+  /** Our own UDP payload size. */
+  udpSize: number;
+  /** Copied from the query (RFC 3225). */
+  do: boolean;
+  options: { code: number; data: Buffer }[];
+}
+
+export interface ReplyInput {
+  /** The query, for its id, opcode, RD/CD bits and question bytes. */
+  query: Buffer;
+  /** End of the question to echo; 12 = none (header-only reply). */
+  questionEnd: number;
+  /** Full rcode: values above 15 need `opt` (the upper bits go in its TTL). */
+  rcode: number;
+  aa: boolean;
+  tc?: boolean;
+  answers?: readonly Rr[];
+  authorities?: readonly Rr[];
+  additionals?: readonly Rr[];
+  opt: ReplyOpt | null;
+}
+
+const optLength = (o: ReplyOpt) => 11 + o.options.reduce((n, x) => n + 4 + x.data.length, 0);
+
+/** Encodes a whole reply into one exactly sized buffer. */
+export function encodeReply(r: ReplyInput): Buffer {
+  const answers = r.answers ?? [];
+  const authorities = r.authorities ?? [];
+  const additionals = r.additionals ?? [];
+  const qLen = r.questionEnd - 12;
+  let size = 12 + qLen;
+  for (const a of answers) size += rrCodec.encodingLength(a);
+  for (const a of authorities) size += rrCodec.encodingLength(a);
+  for (const a of additionals) size += rrCodec.encodingLength(a);
+  if (r.opt) size += optLength(r.opt);
+
+  const buf = Buffer.alloc(size);
+  const q = r.query;
+  buf[0] = q[0]!;
+  buf[1] = q[1]!;
+  // QR | opcode as asked | AA | TC | RD as asked; RA stays 0 (we do not recurse)
+  buf[2] = 0x80 | (q[2]! & 0x78) | (r.aa ? 0x04 : 0) | (r.tc ? 0x02 : 0) | (q[2]! & 0x01);
+  // CD copied (RFC 4035 §3.1.6), low 4 bits of the rcode
+  buf[3] = (q[3]! & 0x10) | (r.rcode & 0x0f);
+  buf.writeUInt16BE(qLen > 0 ? 1 : 0, 4);
+  buf.writeUInt16BE(answers.length, 6);
+  buf.writeUInt16BE(authorities.length, 8);
+  buf.writeUInt16BE(additionals.length + (r.opt ? 1 : 0), 10);
+  if (qLen > 0) q.copy(buf, 12, 12, r.questionEnd);
+  let off = 12 + qLen;
+  for (const list of [answers, authorities, additionals])
+    for (const a of list) {
+      rrCodec.encode(a, buf, off);
+      off += rrCodec.encodingLength(a);
+    }
+  if (r.opt) {
+    const o = r.opt;
+    buf[off] = 0; // root owner
+    buf.writeUInt16BE(41, off + 1);
+    buf.writeUInt16BE(o.udpSize, off + 3);
+    buf[off + 5] = (r.rcode >> 4) & 0xff; // extended rcode, upper 8 bits
+    buf[off + 6] = 0; // version 0: the only one we speak
+    buf[off + 7] = o.do ? 0x80 : 0;
+    buf[off + 8] = 0;
+    const rdlen = optLength(o) - 11;
+    buf.writeUInt16BE(rdlen, off + 9);
+    off += 11;
+    for (const x of o.options) {
+      buf.writeUInt16BE(x.code, off);
+      buf.writeUInt16BE(x.data.length, off + 2);
+      x.data.copy(buf, off + 4);
+      off += 4 + x.data.length;
+    }
+  }
+  return buf;
+}
+
+/**
+ * A cached reply made fit for another query with the same (lowercased) question: its id,
+ * its RD and CD bits, and its question name bytes (the asker's letter case).
+ */
+export function patchReply(cached: Buffer, query: Buffer, nameLength: number): Buffer {
+  const out = Buffer.allocUnsafe(cached.length);
+  cached.copy(out);
+  out[0] = query[0]!;
+  out[1] = query[1]!;
+  out[2] = (cached[2]! & 0xfe) | (query[2]! & 0x01);
+  out[3] = (cached[3]! & 0xef) | (query[3]! & 0x10);
+  query.copy(out, 12, 12, 12 + nameLength);
+  return out;
+}
