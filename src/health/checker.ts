@@ -54,6 +54,8 @@ interface Loop {
   offset: number;
   timer: Timer | null;
   abort: AbortController | null;
+  /** The fault hook dropped the probe in flight: only the clock can end it. */
+  blackHoled: boolean;
 }
 
 interface EndpointEntry {
@@ -130,6 +132,7 @@ export function createHealthChecker(opts: HealthCheckerOptions): HealthChecker {
         offset: Math.floor((cfg.intervalMs * (ti * probers.length + pi)) / Math.max(1, total)),
         timer: null,
         abort: null,
+        blackHoled: false,
       });
     }
   }
@@ -137,7 +140,7 @@ export function createHealthChecker(opts: HealthCheckerOptions): HealthChecker {
 
   const changeListeners = new Set<(e: HealthChangeEvent) => void>();
   const zoneListeners = new Set<(zone: string, up: boolean) => void>();
-  const inFlight = new Set<Promise<void>>();
+  const inFlight = new Map<Loop, Promise<void>>();
   let running = false;
 
   const emit = <A extends unknown[]>(set: Set<(...a: A) => void>, ...args: A) => {
@@ -188,10 +191,8 @@ export function createHealthChecker(opts: HealthCheckerOptions): HealthChecker {
       ac.signal.addEventListener('abort', () => reject(ac.signal.reason), { once: true }),
     );
     // a dropped probe is a black hole: nothing comes back, the timeout decides
-    const attempt =
-      fault?.(loop.prober, loop.ep.target.id) === 'drop'
-        ? new Promise<void>(() => {})
-        : probe({ ...loop.req, signal: ac.signal });
+    loop.blackHoled = fault?.(loop.prober, loop.ep.target.id) === 'drop';
+    const attempt = loop.blackHoled ? new Promise<void>(() => {}) : probe({ ...loop.req, signal: ac.signal });
     attempt.catch(() => {});
     timeout.catch(() => {});
     stopped.catch(() => {});
@@ -207,6 +208,7 @@ export function createHealthChecker(opts: HealthCheckerOptions): HealthChecker {
     } finally {
       timer?.cancel();
       loop.abort = null;
+      loop.blackHoled = false;
     }
   };
 
@@ -225,8 +227,8 @@ export function createHealthChecker(opts: HealthCheckerOptions): HealthChecker {
 
   const schedule = (loop: Loop, delay: number) => {
     loop.timer = clock.setTimer(delay, () => {
-      const p = run(loop).finally(() => inFlight.delete(p));
-      inFlight.add(p);
+      const p = run(loop).finally(() => inFlight.delete(loop));
+      inFlight.set(loop, p);
     });
   };
 
@@ -283,10 +285,14 @@ export function createHealthChecker(opts: HealthCheckerOptions): HealthChecker {
         loop.timer = null;
         loop.abort?.abort(healthErrors.ERR_HEALTH_PROBE_CONNECT('health: checker stopped'));
       }
-      await Promise.allSettled([...inFlight]);
+      await Promise.allSettled([...inFlight.values()]);
     },
     async settle() {
-      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+      for (;;) {
+        const waiting = [...inFlight].filter(([l]) => !l.blackHoled).map(([, p]) => p);
+        if (waiting.length === 0) return;
+        await Promise.allSettled(waiting);
+      }
     },
   };
 }

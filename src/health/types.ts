@@ -109,6 +109,9 @@ export interface HealthChecker {
   start(): void;
   /** Stops probing and aborts probes in flight. */
   stop(): Promise<void>;
-  /** Resolves once no probe is in flight (for tests driving a ManualClock over real sockets). */
+  /**
+   * Resolves once no probe is waiting on the network (for tests driving a ManualClock over
+   * real sockets). Probes the fault hook dropped wait on the clock and are not waited for.
+   */
   settle(): Promise<void>;
 }
