@@ -7,6 +7,7 @@ import type { Random } from '../core/random.ts';
 import type { GeoDb } from '../geo/index.ts';
 import type { MutableSteeringState, Steering } from '../steering/index.ts';
 import type { Topology, Zone } from '../topology/index.ts';
+import { dnsRole } from './role-dns.ts';
 import { httpdnsRole } from './role-httpdns.ts';
 
 /** One running listener, as shown in the table and GET /api/endpoints. */
@@ -76,4 +77,4 @@ const appRole: ZoneRole = {
 export const CLUSTER_PARTS: ClusterPart[] = [];
 
 /** Per-zone role servers, in start order (app first: routers and edges forward to it). */
-export const ZONE_ROLES: ZoneRole[] = [appRole, httpdnsRole];
+export const ZONE_ROLES: ZoneRole[] = [appRole, httpdnsRole, dnsRole];
