@@ -8,6 +8,7 @@ import type { GeoDb } from '../geo/index.ts';
 import type { MutableSteeringState, Steering } from '../steering/index.ts';
 import type { Topology, Zone } from '../topology/index.ts';
 import { dnsRole } from './role-dns.ts';
+import { healthPart } from './role-health.ts';
 import { httpdnsRole } from './role-httpdns.ts';
 
 /** One running listener, as shown in the table and GET /api/endpoints. */
@@ -74,7 +75,7 @@ const appRole: ZoneRole = {
  * Cluster-wide parts, in start order. Later issues add theirs here (health, shard map,
  * failover, replication); keep each entry one line and the wiring in its own module.
  */
-export const CLUSTER_PARTS: ClusterPart[] = [];
+export const CLUSTER_PARTS: ClusterPart[] = [healthPart];
 
 /** Per-zone role servers, in start order (app first: routers and edges forward to it). */
 export const ZONE_ROLES: ZoneRole[] = [appRole, httpdnsRole, dnsRole];

@@ -1,0 +1,180 @@
+import type { ControlApi } from './server.ts';
+
+/**
+ * The browser side of the dashboard, plain JavaScript. `render(data)` is pure (data in,
+ * HTML out) so tests can run it in node:vm against the real API answers; `boot()` runs only
+ * in a browser and polls the APIs every 2 s. APIs that answer 404 (not built yet) are shown
+ * as absent, not as errors.
+ */
+export const DASHBOARD_SCRIPT = String.raw`
+var APIS = ['topology', 'endpoints', 'health', 'shardmap', 'replication'];
+
+function esc(v) {
+  return String(v == null ? '' : v).replace(/[&<>"']/g, function (c) {
+    return { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c];
+  });
+}
+
+function badge(up, text) {
+  var cls = up === true ? 'up' : up === false ? 'down' : 'unknown';
+  return '<span class="b ' + cls + '">' + esc(text || cls) + '</span>';
+}
+
+function table(head, rows) {
+  if (!rows.length) return '<p class="muted">none</p>';
+  return '<table><thead><tr>' + head.map(function (h) { return '<th>' + esc(h) + '</th>'; }).join('') +
+    '</tr></thead><tbody>' + rows.map(function (r) { return '<tr>' + r.map(function (c) { return '<td>' + c + '</td>'; }).join('') + '</tr>'; }).join('') +
+    '</tbody></table>';
+}
+
+function zonesSection(topo, health) {
+  var verdicts = {};
+  ((health && health.zones) || []).forEach(function (z) { verdicts[z.zone] = z; });
+  var rows = topo.zones.map(function (z) {
+    var v = verdicts[z.name];
+    var listen = Object.keys(z.listen).map(function (r) { return esc(r) + ' ' + esc(z.listen[r].host + ':' + z.listen[r].port); }).join('<br>');
+    return [
+      '<b>' + esc(z.name) + '</b>' + (z.core ? ' <span class="b core">core</span>' : ''),
+      esc(z.region),
+      v ? badge(v.up) + ' <span class="muted">' + esc(v.keyEndpoint || '') + '</span>' : badge(null, health && health.enabled ? 'unknown' : 'not checked'),
+      esc((z.backups || []).join(', ')),
+      esc(z.capacity),
+      listen,
+    ];
+  });
+  return '<h2>Zones</h2>' + table(['zone', 'region', 'verdict', 'backups', 'capacity', 'listeners'], rows);
+}
+
+function healthSection(health) {
+  if (!health) return '<h2>Health</h2><p class="muted">no health API</p>';
+  if (!health.enabled) return '<h2>Health</h2><p class="muted">health checking is disabled</p>';
+  var probers = health.probers || [];
+  var rows = health.endpoints.map(function (e) {
+    return [
+      '<b>' + esc(e.endpointId) + '</b> <span class="muted">' + esc(e.kind + ' ' + e.host + ':' + e.port) + '</span>',
+      badge(e.up) + (e.changes ? ' <span class="muted">' + esc(e.changes) + ' flips</span>' : ''),
+    ].concat(probers.map(function (p) {
+      var v = e.votes[p];
+      if (!v) return '';
+      var up = v.state === 'up' ? true : v.state === 'down' ? false : null;
+      var detail = v.lastResult === 'ok'
+        ? esc(v.successes) + '&#10003; ' + esc(v.lastRttMs == null ? '' : v.lastRttMs.toFixed(1) + ' ms')
+        : v.lastResult === 'fail' ? esc(v.failures) + '&#10007; ' + esc(v.lastError ? v.lastError.code.replace('ERR_HEALTH_PROBE_', '').toLowerCase() : '') : '';
+      return '<span title="' + esc(v.lastError ? v.lastError.message : '') + '">' + badge(up, v.state) + ' ' + detail + '</span>';
+    }));
+  });
+  return '<h2>Health</h2><p class="muted">every ' + esc(health.intervalMs) + ' ms, timeout ' + esc(health.timeoutMs) +
+    ' ms, rise ' + esc(health.rise) + ', fall ' + esc(health.fall) + ', quorum ' + esc(health.quorum) + ' of ' + esc(probers.length) +
+    ' probers</p>' + table(['endpoint', 'verdict'].concat(probers.map(function (p) { return 'vote of ' + p; })), rows);
+}
+
+function endpointsSection(eps) {
+  if (!eps) return '';
+  var rows = eps.endpoints.map(function (l) {
+    return [esc(l.zone || '(cluster)'), esc(l.role), esc(l.protocol), esc(l.host + ':' + l.port)];
+  });
+  return '<h2>Listeners</h2>' + table(['zone', 'role', 'protocol', 'address'], rows);
+}
+
+/** A shard map or replication status of unknown shape: counts of zone names in its lists, then the JSON. */
+function genericSection(title, data, zoneNames) {
+  if (!data) return '';
+  var counts = {};
+  (function walk(v, depth) {
+    if (depth > 4 || v == null) return;
+    if (Array.isArray(v)) v.forEach(function (x) {
+      if (typeof x === 'string' && zoneNames.indexOf(x) >= 0) counts[x] = (counts[x] || 0) + 1;
+      else walk(x, depth + 1);
+    });
+    else if (typeof v === 'object') Object.keys(v).forEach(function (k) { walk(v[k], depth + 1); });
+  })(data, 0);
+  var summary = Object.keys(counts).length
+    ? '<p>' + Object.keys(counts).map(function (z) { return esc(z) + ': ' + esc(counts[z]); }).join(' &middot; ') + '</p>'
+    : '';
+  var epoch = data.epoch != null ? '<p>epoch ' + esc(data.epoch) + '</p>' : '';
+  var json = JSON.stringify(data, null, 1);
+  if (json.length > 4000) json = json.slice(0, 4000) + '\n…';
+  return '<h2>' + esc(title) + '</h2>' + epoch + summary + '<details><summary>raw</summary><pre>' + esc(json) + '</pre></details>';
+}
+
+function render(d) {
+  if (!d.topology) return '<p class="down">cannot read /api/topology</p>';
+  var t = d.topology;
+  var names = t.zones.map(function (z) { return z.name; });
+  return '<h1>' + esc(t.name) + ' <span class="muted">' + esc(t.apex) + ' &middot; core zone ' + esc(t.coreZone) + '</span></h1>' +
+    zonesSection(t, d.health) + healthSection(d.health) + endpointsSection(d.endpoints) +
+    genericSection('Shard map', d.shardmap, names) + genericSection('Replication', d.replication, names);
+}
+
+function fetchAll() {
+  return Promise.all(APIS.map(function (name) {
+    return fetch('/api/' + name, { cache: 'no-store' }).then(function (r) {
+      return r.status === 404 ? null : r.ok ? r.json() : Promise.reject(new Error(name + ': ' + r.status));
+    }).catch(function (e) { return { __error: String(e && e.message || e) }; });
+  })).then(function (vals) {
+    var d = { errors: [] };
+    APIS.forEach(function (name, i) {
+      var v = vals[i];
+      if (v && v.__error) { d.errors.push(v.__error); d[name] = null; } else d[name] = v;
+    });
+    return d;
+  });
+}
+
+function boot() {
+  var main = document.getElementById('main');
+  var status = document.getElementById('status');
+  function tick() {
+    fetchAll().then(function (d) {
+      main.innerHTML = render(d);
+      var now = new Date(); // lint-allow: browser code, shows the viewer's local time
+      status.textContent = 'updated ' + now.toLocaleTimeString() + (d.errors.length ? ' · errors: ' + d.errors.join('; ') : '');
+    });
+  }
+  tick();
+  setInterval(tick, 2000); // lint-allow: browser code, the page's own poll timer
+}
+
+if (typeof document !== 'undefined') boot();
+`;
+
+const STYLE = `
+body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; background: #fafafa; }
+h1 { font-size: 1.4em; } h2 { font-size: 1.1em; margin-top: 1.5em; }
+table { border-collapse: collapse; background: #fff; } th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
+th { background: #f0f0f0; } .muted { color: #888; font-weight: normal; }
+.b { display: inline-block; padding: 0 6px; border-radius: 3px; font-size: 0.85em; color: #fff; }
+.up { background: #2e7d32; } .down { background: #c62828; } .unknown { background: #9e9e9e; } .core { background: #1565c0; }
+pre { background: #fff; border: 1px solid #ddd; padding: 6px; max-height: 20em; overflow: auto; }
+#status { color: #888; font-size: 0.85em; }
+`;
+
+/** The whole page: no external assets, so it works offline and behind any proxy. */
+export const DASHBOARD_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>multizone dashboard</title>
+<style>${STYLE}</style>
+</head>
+<body>
+<div id="status">loading…</div>
+<div id="main"><noscript>This page needs JavaScript; the data is at <a href="/api">/api</a>.</noscript></div>
+<script>${DASHBOARD_SCRIPT}</script>
+</body>
+</html>
+`;
+
+/** Serves the dashboard at `GET /` on the control API. */
+export function registerDashboard(control: ControlApi): void {
+  const body = Buffer.from(DASHBOARD_HTML);
+  control.route('GET', '/', (_req, _url, res) => {
+    res.writeHead(200, {
+      'content-type': 'text/html; charset=utf-8',
+      'content-length': body.length,
+      'cache-control': 'no-cache',
+    });
+    res.end(body);
+  });
+}
