@@ -4,3 +4,27 @@ export type { Kv, KvEntry, KvPutOptions, KvWatch } from './kv/kv.ts';
 export { MemoryKv } from './kv/memory-kv.ts';
 export { NatsKv, type NatsKvOptions } from './kv/nats-kv.ts';
 export { PartitionableKv } from './kv/partitionable-kv.ts';
+export { type AuditEntry, AuditLog } from './audit.ts';
+export {
+  type ControllerOptions,
+  FailoverController,
+  type HealthVerdicts,
+  type ReplicationHook,
+  type ZoneState,
+} from './controller.ts';
+export { ZoneFaults } from './faults.ts';
+export { LeaseKeeper } from './lease.ts';
+export { planGlobal, planMoves } from './placement.ts';
+export {
+  type FenceApi,
+  GLOBAL,
+  type LeaseRecord,
+  type LocalLease,
+  leaseKey,
+  mapKey,
+  type ShardChange,
+  type ShardId,
+  ShardMap,
+  type ShardOwner,
+  shardForKey,
+} from './shard-map.ts';

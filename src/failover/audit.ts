@@ -1,0 +1,60 @@
+import type { Clock } from '../core/clock.ts';
+import type { Kv } from './kv/kv.ts';
+
+/** One line of the audit log: a verdict, a move, a drain, a drill action. */
+export interface AuditEntry {
+  seq: number;
+  /** Wall ms. */
+  at: number;
+  action: 'verdict' | 'move' | 'drain' | 'undrain' | 'failover' | 'failback' | 'drill' | 'error';
+  zone?: string;
+  /** For moves: [shard, newEpoch] pairs ('global' for the global pseudo-shard). */
+  shards?: [number | 'global', number][];
+  from?: string;
+  to?: string;
+  /** For fenced moves: writes start at the new owner at this wall ms. */
+  notBefore?: number;
+  reason?: string;
+  [k: string]: unknown;
+}
+
+/** The audit log in the Kv (`audit.<seq>`), so every process and the drill read the same history. */
+export class AuditLog {
+  private next: number | undefined;
+
+  constructor(
+    private readonly kv: Kv,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Appends an entry; concurrent writers never overwrite each other (CAS create). */
+  async append(e: Omit<AuditEntry, 'seq' | 'at'>): Promise<AuditEntry> {
+    if (this.next === undefined) {
+      const keys = await this.kv.keys('audit.');
+      const last = keys.length ? Number(keys[keys.length - 1]!.slice(6)) : 0;
+      this.next = last + 1;
+    }
+    for (let i = 0; i < 100; i++) {
+      const seq = this.next++;
+      const entry = { seq, at: this.clock.wallTime(), ...e } as AuditEntry;
+      try {
+        await this.kv.put(`audit.${String(seq).padStart(10, '0')}`, JSON.stringify(entry), { expect: 0 });
+        return entry;
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'ERR_FAILOVER_KV_CONFLICT') throw err;
+      }
+    }
+    throw new Error('audit: could not find a free sequence number');
+  }
+
+  /** Entries in order, the last `limit` of them. */
+  async list(limit = 1000): Promise<AuditEntry[]> {
+    const keys = (await this.kv.keys('audit.')).slice(-limit);
+    const out: AuditEntry[] = [];
+    for (const k of keys) {
+      const e = await this.kv.get(k);
+      if (e?.value) out.push(JSON.parse(e.value) as AuditEntry);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,298 @@
+import type { Clock, Timer } from '../core/clock.ts';
+import type { Logger } from '../core/logger.ts';
+import type { Topology } from '../topology/index.ts';
+import type { FailoverConfig } from '../topology/sections/failover.ts';
+import type { AuditLog } from './audit.ts';
+import { failoverErrors } from './errors.ts';
+import { planGlobal, planMoves } from './placement.ts';
+import { GLOBAL, type ShardId, type ShardMap } from './shard-map.ts';
+
+/** Zone verdicts as the health plane publishes them (`ctx.shared.get('health')`). */
+export interface HealthVerdicts {
+  zoneUp(zone: string): boolean;
+  onZoneChange?(listener: (zone: string, up: boolean) => void): unknown;
+}
+
+/** Replication's lag hook (`ctx.shared.get('replication')`): unshipped changes of a zone. */
+export interface ReplicationHook {
+  lagFor?(zone: string): number | Promise<number>;
+}
+
+/**
+ * A zone's failover state (STYLE §2d): healthy → suspect → failing → failed → recovered,
+ * or healthy → draining → failed for a planned failover; failback returns it to healthy.
+ */
+export type ZoneState = 'healthy' | 'suspect' | 'failing' | 'failed' | 'recovered' | 'draining';
+
+export interface ControllerOptions {
+  topology: Topology;
+  /** The authoritative (unpartitioned) view of the shard map. */
+  map: ShardMap;
+  audit: AuditLog;
+  clock: Clock;
+  config: FailoverConfig;
+  logger?: Logger;
+  /** Direct check of a zone (its router), used when no health plane is published. */
+  probe(zone: string): Promise<boolean>;
+  health?(): HealthVerdicts | undefined;
+  replication?(): ReplicationHook | undefined;
+  /** Called when the controller declares a zone down or up again (steering marks endpoints). */
+  onVerdict?(zone: string, up: boolean): void;
+}
+
+interface ZoneRec {
+  state: ZoneState;
+  since: number;
+  up: boolean;
+  probing: boolean;
+}
+
+/** Watches zone verdicts and moves shards with epoch+1; planned failover and failback. */
+export class FailoverController {
+  private readonly zones = new Map<string, ZoneRec>();
+  private timer: Timer | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private stopped = false;
+
+  constructor(private readonly o: ControllerOptions) {
+    for (const z of o.topology.zones) this.zones.set(z.name, { state: 'healthy', since: 0, up: true, probing: false });
+  }
+
+  start(): void {
+    this.timer = this.o.clock.setInterval(this.o.config.check.intervalMs, () => this.tick());
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.timer?.cancel();
+  }
+
+  /** Zone → state, for GET /api/shardmap. */
+  states(): Record<string, { state: ZoneState; up: boolean; sinceMs: number }> {
+    const out: Record<string, { state: ZoneState; up: boolean; sinceMs: number }> = {};
+    for (const [z, r] of this.zones) out[z] = { state: r.state, up: r.up, sinceMs: this.o.clock.now() - r.since };
+    return out;
+  }
+
+  /** The current verdict for a zone (health plane first, else the direct probe). */
+  isUp(zone: string): boolean {
+    const h = this.o.health?.();
+    if (h && typeof h.zoneUp === 'function') return h.zoneUp(zone);
+    return this.zones.get(zone)?.up ?? false;
+  }
+
+  /** One round: refresh verdicts (probes run in the background) and advance each zone's state. */
+  tick(): void {
+    if (this.stopped) return;
+    const h = this.o.health?.();
+    for (const [zone, rec] of this.zones) {
+      if (h && typeof h.zoneUp === 'function') {
+        rec.up = h.zoneUp(zone);
+        this.advance(zone, rec);
+      } else if (!rec.probing) {
+        rec.probing = true;
+        void this.o
+          .probe(zone)
+          .catch(() => false)
+          .then((up) => {
+            rec.probing = false;
+            rec.up = up;
+            this.advance(zone, rec);
+          });
+      }
+    }
+  }
+
+  private set(zone: string, rec: ZoneRec, state: ZoneState): void {
+    this.o.logger?.debug({ zone, from: rec.state, to: state }, 'failover: zone state');
+    rec.state = state;
+    rec.since = this.o.clock.now();
+  }
+
+  private advance(zone: string, rec: ZoneRec): void {
+    if (this.stopped) return;
+    const now = this.o.clock.now();
+    switch (rec.state) {
+      case 'healthy':
+        if (!rec.up) this.set(zone, rec, 'suspect');
+        break;
+      case 'suspect':
+        if (rec.up) this.set(zone, rec, 'healthy');
+        else if (now - rec.since >= this.o.config.after) {
+          this.set(zone, rec, 'failing');
+          this.o.onVerdict?.(zone, false);
+          void this.serial(() => this.failZone(zone, rec)).catch((e) =>
+            this.o.logger?.warn({ err: e, zone }, 'failover: moving shards failed; will retry'),
+          );
+        }
+        break;
+      case 'failed':
+        if (rec.up) {
+          this.set(zone, rec, 'recovered');
+          this.o.onVerdict?.(zone, true);
+          void this.o.audit.append({ action: 'verdict', zone, reason: 'zone is up again; failback moves its shards home' });
+        }
+        break;
+      case 'recovered':
+        if (!rec.up) this.set(zone, rec, 'failed');
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** Runs operations one at a time (moves never interleave). */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.queue.then(fn, fn);
+    this.queue = p.catch(() => {});
+    return p;
+  }
+
+  /** Unplanned: moves every shard of a dead zone to its live backups, fenced by its lease. */
+  private async failZone(zone: string, rec: ZoneRec): Promise<void> {
+    if (rec.state !== 'failing') return;
+    const { map, topology, config } = this.o;
+    await this.o.audit.append({ action: 'verdict', zone, reason: `zone down for ≥ ${config.after} ms` });
+    const lease = map.lease(zone);
+    // fenced writes start only once the dead zone's lease is surely over (its clock may lag ours by skewMs)
+    const notBefore = (lease?.expiresAt ?? 0) + config.skewMs;
+    const moved = await this.moveAway(zone, notBefore, 'zone down');
+    if (!moved) {
+      this.set(zone, rec, 'suspect');
+      throw failoverErrors.ERR_FAILOVER_NO_BACKUP(`failover: no live backup for ${zone} (backups ${topology.zone(zone).backups.join(', ')})`);
+    }
+    this.set(zone, rec, 'failed');
+  }
+
+  /** Moves zone's shards (and the global role) to its live backups. False when no backup is alive. */
+  private async moveAway(zone: string, notBefore: number, reason: string): Promise<boolean> {
+    const { map, topology } = this.o;
+    const z = topology.zone(zone);
+    const alive = (n: string) => n !== zone && this.isUp(n);
+    const shards = map.shardsOf(zone);
+    const plan = planMoves(z, shards, topology.zones, alive);
+    const globalTo = map.owner(GLOBAL).zone === zone ? planGlobal(z, topology.zones, alive) : undefined;
+    if ((shards.length && !plan) || globalTo === null) return false;
+    const byTarget = new Map<string, [ShardId, number][]>();
+    const add = (to: string, s: ShardId, epoch: number) => {
+      if (!byTarget.has(to)) byTarget.set(to, []);
+      byTarget.get(to)!.push([s, epoch]);
+    };
+    if (globalTo) add(globalTo, GLOBAL, (await map.move(GLOBAL, globalTo, { notBefore })).epoch);
+    for (const [s, to] of plan ?? []) {
+      try {
+        add(to, s, (await map.move(s, to, { notBefore })).epoch);
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'ERR_FAILOVER_KV_CONFLICT') throw e;
+      }
+    }
+    for (const [to, list] of byTarget)
+      await this.o.audit.append({ action: 'move', zone, from: zone, to, shards: list, notBefore, reason });
+    return true;
+  }
+
+  private async lagOf(zone: string): Promise<number> {
+    const fn = this.o.replication?.()?.lagFor;
+    if (!fn) return 0;
+    return Number(await fn(zone)) || 0;
+  }
+
+  /** Polls cond until true or the planned timeout; false on timeout. */
+  private async waitFor(cond: () => boolean | Promise<boolean>): Promise<boolean> {
+    const deadline = this.o.clock.now() + this.o.config.plannedTimeoutMs;
+    for (;;) {
+      if (await cond()) return true;
+      if (this.o.clock.now() >= deadline) return false;
+      await this.o.clock.sleep(Math.min(50, this.o.config.check.intervalMs));
+    }
+  }
+
+  /**
+   * Drains shards held by `holder`, waits until it has stopped writing them (its lease renewal
+   * acknowledges the drained map revision, or its lease has lapsed) and its replication lag is
+   * zero, then moves each shard to target(shard). On timeout the drain is undone.
+   */
+  private async plannedMove(holder: string, shards: ShardId[], target: (s: ShardId) => string, reason: string) {
+    const { map } = this.o;
+    let rev = 0;
+    for (const s of shards) rev = Math.max(rev, (await map.setDraining(s, true)).revision);
+    await this.o.audit.append({ action: 'drain', zone: holder, reason, count: shards.length });
+    const acked = await this.waitFor(() => (map.lease(holder)?.seen ?? 0) >= rev || !map.leaseValid(holder));
+    const drained = acked && (await this.waitFor(async () => (await this.lagOf(holder)) === 0));
+    if (!drained) {
+      for (const s of shards) await map.setDraining(s, false).catch(() => {});
+      await this.o.audit.append({ action: 'undrain', zone: holder, reason: 'timed out' });
+      throw failoverErrors.ERR_FAILOVER_LAG_TIMEOUT(
+        `failover: ${holder} did not ${acked ? 'reach replication lag 0' : 'acknowledge the drain'} within ${this.o.config.plannedTimeoutMs} ms`,
+      );
+    }
+    const byTarget = new Map<string, [ShardId, number][]>();
+    for (const s of shards) {
+      const to = target(s);
+      const o = await map.move(s, to);
+      if (!byTarget.has(to)) byTarget.set(to, []);
+      byTarget.get(to)!.push([s, o.epoch]);
+    }
+    for (const [to, list] of byTarget)
+      await this.o.audit.append({ action: 'move', zone: holder, from: holder, to, shards: list, notBefore: 0, reason });
+  }
+
+  /** Planned failover (RPO 0): stop writes on zone's shards, wait for lag 0, move them to backups. */
+  failover(zone: string): Promise<{ moved: number }> {
+    return this.serial(async () => {
+      const { map, topology } = this.o;
+      if (!topology.hasZone(zone)) throw failoverErrors.ERR_FAILOVER_UNKNOWN_ZONE(`failover: unknown zone "${zone}"`);
+      const rec = this.zones.get(zone)!;
+      const z = topology.zone(zone);
+      const alive = (n: string) => n !== zone && this.isUp(n);
+      const shards: ShardId[] = map.shardsOf(zone);
+      const plan = planMoves(z, shards as number[], topology.zones, alive);
+      const globalTo = map.owner(GLOBAL).zone === zone ? planGlobal(z, topology.zones, alive) : undefined;
+      if ((shards.length && !plan) || globalTo === null)
+        throw failoverErrors.ERR_FAILOVER_NO_BACKUP(`failover: no live backup for ${zone}`);
+      if (globalTo) shards.push(GLOBAL);
+      this.set(zone, rec, 'draining');
+      try {
+        await this.plannedMove(zone, shards, (s) => (s === GLOBAL ? globalTo! : plan!.get(s)!), 'planned failover');
+      } catch (e) {
+        this.set(zone, rec, 'healthy');
+        throw e;
+      }
+      this.set(zone, rec, 'failed');
+      this.o.onVerdict?.(zone, false);
+      await this.o.audit.append({ action: 'failover', zone, reason: 'planned', count: shards.length });
+      return { moved: shards.length };
+    });
+  }
+
+  /** Failback: moves the zone's home shards (topology's initial owners) back, planned, RPO 0. */
+  failback(zone: string): Promise<{ moved: number }> {
+    return this.serial(async () => {
+      const { map, topology } = this.o;
+      if (!topology.hasZone(zone)) throw failoverErrors.ERR_FAILOVER_UNKNOWN_ZONE(`failback: unknown zone "${zone}"`);
+      if (!this.isUp(zone) || !map.leaseValid(zone))
+        throw failoverErrors.ERR_FAILOVER_NOT_READY(`failback: ${zone} is not up with a valid lease yet`);
+      const home = topology.initialOwners();
+      const byHolder = new Map<string, ShardId[]>();
+      const add = (holder: string, s: ShardId) => {
+        if (!byHolder.has(holder)) byHolder.set(holder, []);
+        byHolder.get(holder)!.push(s);
+      };
+      home.forEach((z, s) => {
+        const cur = map.owner(s).zone;
+        if (z === zone && cur !== zone) add(cur, s);
+      });
+      if (topology.coreZone === zone && map.owner(GLOBAL).zone !== zone) add(map.owner(GLOBAL).zone, GLOBAL);
+      let moved = 0;
+      for (const [holder, shards] of byHolder) {
+        await this.plannedMove(holder, shards, () => zone, `failback to ${zone}`);
+        moved += shards.length;
+      }
+      const rec = this.zones.get(zone)!;
+      this.set(zone, rec, 'healthy');
+      this.o.onVerdict?.(zone, true);
+      await this.o.audit.append({ action: 'failback', zone, count: moved });
+      return { moved };
+    });
+  }
+}

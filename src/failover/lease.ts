@@ -1,0 +1,84 @@
+import type { Clock, Timer } from '../core/clock.ts';
+import type { Kv } from './kv/kv.ts';
+import { type LocalLease, leaseKey } from './shard-map.ts';
+
+/**
+ * Keeps one zone's lease alive: renews `lease.<zone>` every renewMs. The zone may write only
+ * while valid(), judged on its own monotonic clock from the moment each renewal was *sent*,
+ * so a zone cut off from the Kv stops writing no later than the expiry others see.
+ */
+export class LeaseKeeper implements LocalLease {
+  private localExpiry = Number.NEGATIVE_INFINITY;
+  private timer: Timer | undefined;
+  private inflight: Promise<void> | undefined;
+  private revision: number | undefined;
+  /** Renewals that failed (Kv unreachable, lost CAS). */
+  failures = 0;
+
+  constructor(
+    private readonly opts: {
+      kv: Kv;
+      zone: string;
+      clock: Clock;
+      leaseMs: number;
+      renewMs: number;
+      /** The newest map revision this zone has applied (acknowledges drains). */
+      seen?: () => number;
+    },
+  ) {}
+
+  get zone(): string {
+    return this.opts.zone;
+  }
+
+  valid(): boolean {
+    return this.opts.clock.now() < this.localExpiry;
+  }
+
+  /** Monotonic ms until the lease lapses (negative once lapsed). */
+  remainingMs(): number {
+    return this.localExpiry - this.opts.clock.now();
+  }
+
+  /** Renews now and then every renewMs. Resolves after the first attempt. */
+  async start(): Promise<void> {
+    this.timer?.cancel();
+    this.timer = this.opts.clock.setInterval(this.opts.renewMs, () => void this.renew());
+    await this.renew();
+  }
+
+  /** Stops renewing (a killed zone); the lease lapses on its own. */
+  stop(): void {
+    this.timer?.cancel();
+    this.timer = undefined;
+  }
+
+  /** One renewal; concurrent calls share it. */
+  renew(): Promise<void> {
+    this.inflight ??= this.doRenew().finally(() => {
+      this.inflight = undefined;
+    });
+    return this.inflight;
+  }
+
+  /** Renews with fresh facts (`seen`): after the one in flight, if any, so the record carries them. */
+  renewFresh(): Promise<void> {
+    return this.inflight ? this.inflight.then(() => this.renew()) : this.renew();
+  }
+
+  private async doRenew(): Promise<void> {
+    const { kv, zone, clock, leaseMs } = this.opts;
+    const sentAt = clock.now();
+    const wall = clock.wallTime();
+    const value = JSON.stringify({ zone, renewedAt: wall, expiresAt: wall + leaseMs, seen: this.opts.seen?.() ?? 0 });
+    try {
+      if (this.revision === undefined) this.revision = (await kv.get(leaseKey(zone)))?.revision ?? 0;
+      this.revision = await kv.put(leaseKey(zone), value, { expect: this.revision });
+      this.localExpiry = Math.max(this.localExpiry, sentAt + leaseMs);
+    } catch {
+      // unreachable or raced: re-read the revision next time; the lease keeps counting down
+      this.revision = undefined;
+      this.failures++;
+    }
+  }
+}

@@ -1,0 +1,168 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { Counter } from 'prom-client';
+import { type Clock, systemClock } from '../core/clock.ts';
+import { closeServer, listenOn } from '../core/listen.ts';
+import type { Registry } from '../core/metrics.ts';
+import type { HostPort, Topology } from '../topology/index.ts';
+import type { RouterConfig } from '../topology/sections/router.ts';
+import { compose } from './compose.ts';
+import { STAGES } from './stages/order.ts';
+import type { Handler, RouteContext, RouterDeps, RouterMap } from './types.ts';
+import { Upstreams } from './upstreams.ts';
+
+/** What a zone's router needs. */
+export interface RouterOptions {
+  topology: Topology;
+  zone: string;
+  /** This zone's view of the shard map. */
+  map: RouterMap;
+  /** Address of 'app' (this zone's app) or of a zone's router. */
+  resolve(name: string): HostPort | undefined;
+  clock?: Clock;
+  metrics?: Registry;
+  /** Fault hook: true when `from` cannot reach `to`. */
+  cut?(from: string, to: string): boolean;
+}
+
+/** A zone's router: an HTTP server with the stage chain built once. */
+export interface ZoneRouter {
+  readonly server: Server;
+  listen(host: string, port: number): Promise<HostPort>;
+  close(): Promise<void>;
+}
+
+const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+interface RouterMetrics {
+  requests: Counter<'zone' | 'route'>;
+  rejected: Counter<'zone' | 'code'>;
+}
+const metricsByRegistry = new WeakMap<Registry, RouterMetrics>();
+
+function routerMetrics(reg: Registry | undefined): RouterMetrics | undefined {
+  if (!reg) return undefined;
+  let m = metricsByRegistry.get(reg);
+  if (!m) {
+    m = {
+      requests: new Counter({
+        name: 'mz_router_requests_total',
+        help: 'Requests a router answered, by how: local, forward, second-read',
+        labelNames: ['zone', 'route'],
+        registers: [reg],
+      }),
+      rejected: new Counter({
+        name: 'mz_router_rejected_total',
+        help: 'Requests a router refused, by error code',
+        labelNames: ['zone', 'code'],
+        registers: [reg],
+      }),
+    };
+    metricsByRegistry.set(reg, m);
+  }
+  return m;
+}
+
+/** Sends a JSON error body; never throws. */
+function replyJson(res: ServerResponse, status: number, body: Record<string, unknown>): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const text = `${JSON.stringify(body)}\n`;
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** Builds a zone's router; call listen() to serve. */
+export function createRouter(opts: RouterOptions, config: RouterConfig = opts.topology.config.router): ZoneRouter {
+  const { topology, zone, map } = opts;
+  const clock = opts.clock ?? systemClock;
+  const m = routerMetrics(opts.metrics);
+  const routeCounters = new Map<string, { inc(): void }>();
+  const upstreams = new Upstreams(config, opts.resolve);
+  const deps: RouterDeps = {
+    topology,
+    zone,
+    map,
+    upstreams,
+    clock,
+    cut: opts.cut,
+    count(route) {
+      if (!m) return;
+      let c = routeCounters.get(route);
+      if (!c) {
+        c = m.requests.labels(zone, route);
+        routeCounters.set(route, c);
+      }
+      c.inc();
+    },
+    reject(ctx, status, code, message, extra) {
+      m?.rejected.labels(zone, code).inc();
+      replyJson(ctx.res, status, { error: code, message, zone, ...extra });
+    },
+  };
+  const chain = STAGES.map((s) => s.create(config, deps)).filter((h): h is Handler => h !== null);
+  const run = compose(chain);
+
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    const url = req.url ?? '/';
+    if (url === '/_mz/health') {
+      replyJson(res, 200, { zone, ready: map.ready() });
+      return;
+    }
+    const q = url.indexOf('?');
+    const method = req.method ?? 'GET';
+    const ctx: RouteContext = {
+      req,
+      res,
+      method,
+      safe: SAFE.has(method),
+      path: q < 0 ? url : url.slice(0, q),
+      query: q < 0 ? '' : url.slice(q + 1),
+      resource: undefined,
+      key: undefined,
+      keySource: undefined,
+      shard: undefined,
+      keyZone: undefined,
+      owner: undefined,
+      target: undefined,
+      why: '',
+      hop: 0,
+      senderEpoch: undefined,
+      fromZone: undefined,
+      secondRead: false,
+      responseHeaders: {},
+    };
+    run(ctx).then(
+      () => {
+        if (!res.headersSent) replyJson(res, 500, { error: 'ERR_ROUTER_UPSTREAM', message: 'router: no stage answered', zone });
+      },
+      () => replyJson(res, 500, { error: 'ERR_ROUTER_UPSTREAM', message: 'router: internal error', zone }),
+    );
+  };
+
+  const server = createServer({ maxHeaderSize: config.maxHeaderBytes }, handle);
+  server.keepAliveTimeout = 30_000;
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (!socket.writable) return socket.destroy();
+    const tooBig = err.code === 'HPE_HEADER_OVERFLOW';
+    const body = JSON.stringify({
+      error: 'ERR_ROUTER_BAD_REQUEST',
+      message: tooBig ? 'router: request header block too large' : 'router: malformed request',
+      zone,
+    });
+    socket.end(
+      `HTTP/1.1 ${tooBig ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  });
+
+  return {
+    server,
+    listen: (host, port) => listenOn(server, host, port, `${zone} router`),
+    async close() {
+      await closeServer(server);
+      await upstreams.close();
+    },
+  };
+}

@@ -1,0 +1,37 @@
+import { pipeBack, send, upstreamFailed } from '../proxy.ts';
+import type { Stage } from '../types.ts';
+
+/**
+ * Forwards to the target zone's router over a kept-alive pool, with the hop counter, the
+ * epoch we routed by, and our zone; streams the answer back. Local requests pass through.
+ */
+export const forwardStage: Stage = {
+  name: 'forward',
+  create(_config, deps) {
+    const { zone, upstreams, cut, reject, count } = deps;
+    return async (ctx, next) => {
+      const to = ctx.target;
+      if (to === undefined || to === zone) return next();
+      if (cut?.(zone, to))
+        return reject(ctx, 502, 'ERR_ROUTER_UPSTREAM', `router: ${zone} cannot reach ${to} (partitioned)`, {
+          upstream: to,
+          kind: 'partition',
+        });
+      const pool = upstreams.get(to);
+      if (!pool)
+        return reject(ctx, 502, 'ERR_ROUTER_UPSTREAM', `router: no address known for ${to}'s router`, {
+          upstream: to,
+          kind: 'unknown-address',
+        });
+      const extra: Record<string, string> = { 'x-multizone-hop': String(ctx.hop + 1), 'x-multizone-from': zone };
+      if (ctx.owner) extra['x-multizone-epoch'] = String(ctx.owner.epoch);
+      try {
+        const r = await send(ctx, pool, extra);
+        count('forward');
+        pipeBack(ctx, r, {});
+      } catch (e) {
+        upstreamFailed(ctx, deps, to, e);
+      }
+    };
+  },
+};

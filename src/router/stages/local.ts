@@ -1,0 +1,53 @@
+import { pipeBack, send, upstreamFailed } from '../proxy.ts';
+import type { Stage } from '../types.ts';
+
+/**
+ * Proxies to this zone's app with X-Multizone-Zone/-Shard/-Epoch. Second read: a local 404
+ * for a replica read is retried once at the owner zone (replication may lag), and the
+ * answer is marked `x-multizone-second-read: <zone>`.
+ */
+export const localStage: Stage = {
+  name: 'local',
+  create(_config, deps) {
+    const { zone, upstreams, clock, cut, count } = deps;
+    return async (ctx) => {
+      const app = upstreams.get('app');
+      if (!app) return deps.reject(ctx, 502, 'ERR_ROUTER_UPSTREAM', `router: ${zone} has no app address`, { upstream: 'app' });
+      const shard = ctx.shard === undefined ? '' : String(ctx.shard);
+      const epoch = ctx.owner ? String(ctx.owner.epoch) : '';
+      const reqExtra = { 'x-multizone-zone': zone, 'x-multizone-shard': shard, 'x-multizone-epoch': epoch };
+      let r: Awaited<ReturnType<typeof send>>;
+      try {
+        r = await send(ctx, app, reqExtra);
+      } catch (e) {
+        return upstreamFailed(ctx, deps, `${zone} app`, e);
+      }
+      const owner = ctx.owner?.zone;
+      if (r.statusCode === 404 && ctx.secondRead && owner && owner !== zone && !cut?.(zone, owner)) {
+        const pool = upstreams.get(owner);
+        if (pool) {
+          await r.body.dump().catch(() => {});
+          try {
+            const r2 = await send(
+              ctx,
+              pool,
+              { 'x-multizone-hop': String(ctx.hop + 1), 'x-multizone-from': zone, 'x-multizone-epoch': epoch },
+              { method: 'GET', withBody: false },
+            );
+            count('second-read');
+            return pipeBack(ctx, r2, { 'x-multizone-second-read': owner });
+          } catch (e) {
+            return upstreamFailed(ctx, deps, owner, e);
+          }
+        }
+      }
+      count('local');
+      pipeBack(ctx, r, {
+        'x-multizone-zone': zone,
+        'x-multizone-shard': shard,
+        'x-multizone-epoch': epoch,
+        'x-multizone-served-at': String(Math.round(clock.wallTime())),
+      });
+    };
+  },
+};

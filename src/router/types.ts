@@ -1,0 +1,75 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Clock } from '../core/clock.ts';
+import type { ShardId, ShardOwner } from '../failover/index.ts';
+import type { ResourceConfig, Topology } from '../topology/index.ts';
+import type { RouterConfig } from '../topology/sections/router.ts';
+import type { Upstreams } from './upstreams.ts';
+
+/** The shard-map view a router needs (a zone's own `ShardMap` satisfies it). */
+export interface RouterMap {
+  entry(shard: ShardId): ShardOwner;
+  canWrite(zone: string, shard: ShardId, epoch: number, consistency?: 'fenced' | 'available'): boolean;
+  waitForEpoch(shard: ShardId, epoch: number, ms: number): Promise<boolean>;
+  ready(): boolean;
+}
+
+/** A resource the request's path matched. */
+export interface MatchedResource extends ResourceConfig {
+  name: string;
+}
+
+/** Per-request state the stages enrich, then act on (enrich first, decide later). */
+export interface RouteContext {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly method: string;
+  /** GET, HEAD, OPTIONS: served by replicas where the resource allows it. */
+  readonly safe: boolean;
+  readonly path: string;
+  /** Raw query string (without '?'), '' when none. */
+  readonly query: string;
+  resource: MatchedResource | undefined;
+  /** The primary key (hashed), when one was found. */
+  key: string | undefined;
+  /** Where the key came from, e.g. 'header:x-user-id', 'mapping:order', 'geo:north-china'. */
+  keySource: string | undefined;
+  shard: ShardId | undefined;
+  /** A zone named by the key itself (session ids), for `local` resources. */
+  keyZone: string | undefined;
+  owner: ShardOwner | undefined;
+  /** The zone that should answer. */
+  target: string | undefined;
+  /** Why target was chosen: owner, core-write, local-read, key-zone, default. */
+  why: string;
+  /** Forwards so far (from x-multizone-hop). */
+  hop: number;
+  /** The epoch the previous router routed by (x-multizone-epoch), if forwarded. */
+  senderEpoch: number | undefined;
+  fromZone: string | undefined;
+  /** A local 404 may be retried at the owner zone. */
+  secondRead: boolean;
+  /** Extra response headers (routing cookie, …). */
+  responseHeaders: Record<string, string>;
+}
+
+/** What stages may use; built once per zone. */
+export interface RouterDeps {
+  topology: Topology;
+  zone: string;
+  map: RouterMap;
+  upstreams: Upstreams;
+  clock: Clock;
+  /** True when this zone cannot reach `other` (a drill's partition). */
+  cut?(from: string, to: string): boolean;
+  count(route: string): void;
+  reject(ctx: RouteContext, status: number, code: string, message: string, extra?: Record<string, unknown>): void;
+}
+
+/** A chain handler: answer, or call next exactly once. */
+export type Handler = (ctx: RouteContext, next: () => Promise<void>) => Promise<void>;
+
+/** A named stage, created once per zone; null = not enabled by this config. */
+export interface Stage {
+  name: string;
+  create(config: RouterConfig, deps: RouterDeps): Handler | null;
+}
