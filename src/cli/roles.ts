@@ -10,6 +10,8 @@ import type { Topology, Zone } from '../topology/index.ts';
 import { dnsRole } from './role-dns.ts';
 import { healthPart } from './role-health.ts';
 import { httpdnsRole } from './role-httpdns.ts';
+import { failoverPart } from './part-failover.ts';
+import { routerRole } from './role-router.ts';
 
 /** One running listener, as shown in the table and GET /api/endpoints. */
 export interface ListenerInfo {
@@ -64,6 +66,7 @@ const appRole: ZoneRole = {
     if (!hp) return null;
     const app = await startEchoApp({ zone: zone.name, host: hp.host, port: hp.port });
     ctx.logger.debug({ zone: zone.name, port: app.port }, 'app listening');
+    ctx.shared.set(`app.${zone.name}`, app); // routers find the app's bound port here; drills stop it
     return {
       listeners: [{ zone: zone.name, role: 'app', protocol: 'http', host: app.host, port: app.port }],
       close: app.close,
@@ -75,7 +78,7 @@ const appRole: ZoneRole = {
  * Cluster-wide parts, in start order. Later issues add theirs here (health, shard map,
  * failover, replication); keep each entry one line and the wiring in its own module.
  */
-export const CLUSTER_PARTS: ClusterPart[] = [healthPart];
+export const CLUSTER_PARTS: ClusterPart[] = [healthPart, failoverPart];
 
 /** Per-zone role servers, in start order (app first: routers and edges forward to it). */
-export const ZONE_ROLES: ZoneRole[] = [appRole, httpdnsRole, dnsRole];
+export const ZONE_ROLES: ZoneRole[] = [appRole, routerRole, httpdnsRole, dnsRole];

@@ -74,20 +74,36 @@ export class FailoverController {
     return out;
   }
 
-  /** The current verdict for a zone (health plane first, else the direct probe). */
+  /** The current verdict for a zone, combined as `failover.verdicts` says. */
   isUp(zone: string): boolean {
-    const h = this.o.health?.();
-    if (h && typeof h.zoneUp === 'function') return h.zoneUp(zone);
     return this.zones.get(zone)?.up ?? false;
+  }
+
+  private healthUp(zone: string): boolean | undefined {
+    const h = this.o.health?.();
+    if (!h || typeof h.zoneUp !== 'function') return undefined;
+    try {
+      return h.zoneUp(zone);
+    } catch {
+      return undefined;
+    }
+  }
+
+  private combine(zone: string, direct: boolean | undefined): boolean {
+    const mode = this.o.config.verdicts;
+    const health = mode === 'direct' ? undefined : this.healthUp(zone);
+    if (health === undefined) return direct ?? true;
+    if (mode === 'health' || direct === undefined) return health;
+    return health && direct;
   }
 
   /** One round: refresh verdicts (probes run in the background) and advance each zone's state. */
   tick(): void {
     if (this.stopped) return;
-    const h = this.o.health?.();
+    const useDirect = this.o.config.verdicts !== 'health' || this.healthUp(this.o.topology.zones[0]!.name) === undefined;
     for (const [zone, rec] of this.zones) {
-      if (h && typeof h.zoneUp === 'function') {
-        rec.up = h.zoneUp(zone);
+      if (!useDirect) {
+        rec.up = this.combine(zone, undefined);
         this.advance(zone, rec);
       } else if (!rec.probing) {
         rec.probing = true;
@@ -96,7 +112,7 @@ export class FailoverController {
           .catch(() => false)
           .then((up) => {
             rec.probing = false;
-            rec.up = up;
+            rec.up = this.combine(zone, up);
             this.advance(zone, rec);
           });
       }

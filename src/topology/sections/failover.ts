@@ -11,6 +11,12 @@ export const failoverSection = z
     renewMs: z.number().int().min(50).max(300_000).default(1000),
     /** Extra wait (ms) after the old lease's expiry before a fenced shard takes writes elsewhere (clock skew). */
     skewMs: z.number().int().min(0).max(60_000).default(250),
+    /**
+     * Whose verdict declares a zone down: `health` (the health plane's quorum; slower, fewer
+     * false alarms), `direct` (the controller's own check of each zone's router), or `either`
+     * (the first to say down). Without a health plane, `direct` is used.
+     */
+    verdicts: z.enum(['health', 'direct', 'either']).default('either'),
     /** Direct health check of each zone's router, used until the health plane publishes verdicts. */
     check: z
       .object({
