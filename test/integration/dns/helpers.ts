@@ -1,0 +1,135 @@
+/** Shared helpers for the DNS integration tests: a topology with every record kind, raw clients. */
+import dgram from 'node:dgram';
+import net from 'node:net';
+import dnsPacket from 'dns-packet';
+import { parseTopology, type Topology } from '../../../src/topology/index.ts';
+import { testTopologyYaml } from '../../support/net.ts';
+
+/** Services beyond api.shop.test: a CNAME inside the zone, one outside, TXT, a deep name, many addresses. */
+export const EXTRA_SERVICES = `  www.shop.test: { role: edge, ttl: 120, cname: api.shop.test }
+  ext.shop.test: { role: edge, ttl: 90, cname: cdn.example.net }
+  txt.shop.test: { role: edge, ttl: 30, txt: ["v=spf1 -all", "hello world"] }
+  deep.x.shop.test: { role: edge, ttl: 60 }
+  big.shop.test: { role: edge, ttl: 60, policy: wide }
+  long.shop.test: { role: edge, ttl: 60, txt: ["${'a'.repeat(250)}", "${'b'.repeat(250)}", "${'c'.repeat(250)}"] }
+`;
+
+/**
+ * The test topology (four zones, each on its own loopback address so answers show the
+ * zone) with the extra services and a `dns:` section from `dns`.
+ */
+export function dnsTopologyYaml(dns = ''): string {
+  const base = testTopologyYaml({ roles: ['dns', 'edge'], loopbackPerZone: true, extra: dns });
+  return base
+    .replace('services:\n', `services:\n${EXTRA_SERVICES}`)
+    .replace('policies:\n', 'policies:\n  wide:\n    default: [[sh-a, sh-b, bj-a, gz-a]]\n    answers: 4\n')
+    .replace('    isps: [unicom]\n', '    isps: [unicom]\n    addresses6: ["2001:db8:3::1"]\n')
+    .replace('    isps: [mobile]\n', '    isps: [mobile]\n    addresses6: ["2001:db8:2::1"]\n');
+}
+
+export function dnsTopology(dns = ''): Topology {
+  return parseTopology(dnsTopologyYaml(dns), 'dns-test-topology.yaml');
+}
+
+/** A standalone server listens on 127.0.0.1:0 (zones' own listeners are for the cluster). */
+export const HOST = '127.0.0.1';
+
+/** Builds a query with dns-packet. */
+export function query(
+  name: string,
+  type: string,
+  opts: { id?: number; edns?: boolean; ecs?: { ip: string; prefix: number }; udp?: number; version?: number } = {},
+): Buffer {
+  const additionals: dnsPacket.Answer[] = [];
+  if (opts.edns || opts.ecs || opts.version !== undefined) {
+    additionals.push({
+      type: 'OPT',
+      name: '.',
+      udpPayloadSize: opts.udp ?? 1232,
+      ednsVersion: opts.version ?? 0,
+      options: opts.ecs
+        ? [
+            {
+              code: 8,
+              family: opts.ecs.ip.includes(':') ? 2 : 1,
+              sourcePrefixLength: opts.ecs.prefix,
+              scopePrefixLength: 0,
+              ip: opts.ecs.ip,
+            },
+          ]
+        : [],
+    } as unknown as dnsPacket.Answer);
+  }
+  return dnsPacket.encode({
+    id: opts.id ?? 4242,
+    type: 'query',
+    flags: dnsPacket.RECURSION_DESIRED,
+    questions: [{ name, type: type as dnsPacket.RecordType, class: 'IN' }],
+    additionals,
+  });
+}
+
+/** Sends one UDP packet and waits for one reply (or null after ms). */
+export function udpExchange(port: number, packet: Buffer, ms = 2000): Promise<Buffer | null> {
+  return new Promise((resolve) => {
+    const s = dgram.createSocket('udp4');
+    const t = setTimeout(() => {
+      s.close();
+      resolve(null);
+    }, ms);
+    s.on('message', (m) => {
+      clearTimeout(t);
+      s.close();
+      resolve(m);
+    });
+    s.send(packet, port, HOST);
+  });
+}
+
+/** A TCP connection that collects length-prefixed replies. */
+export class TcpClient {
+  readonly sock: net.Socket;
+  private buf = Buffer.alloc(0);
+  private waiters: ((m: Buffer) => void)[] = [];
+  private queued: Buffer[] = [];
+  readonly closed: Promise<void>;
+
+  constructor(port: number) {
+    this.sock = net.connect(port, HOST);
+    this.sock.on('error', () => {});
+    this.closed = new Promise((r) => this.sock.on('close', () => r()));
+    this.sock.on('data', (d: Buffer) => {
+      this.buf = Buffer.concat([this.buf, d]);
+      while (this.buf.length >= 2 && this.buf.length >= 2 + this.buf.readUInt16BE(0)) {
+        const m = this.buf.subarray(2, 2 + this.buf.readUInt16BE(0));
+        this.buf = this.buf.subarray(2 + m.length);
+        const w = this.waiters.shift();
+        if (w) w(m);
+        else this.queued.push(m);
+      }
+    });
+  }
+
+  ready(): Promise<void> {
+    return new Promise((r) => (this.sock.connecting ? this.sock.once('connect', () => r()) : r()));
+  }
+
+  send(msg: Buffer): void {
+    const f = Buffer.alloc(2 + msg.length);
+    f.writeUInt16BE(msg.length, 0);
+    msg.copy(f, 2);
+    this.sock.write(f);
+  }
+
+  next(): Promise<Buffer> {
+    const q = this.queued.shift();
+    if (q) return Promise.resolve(q);
+    return new Promise((r) => this.waiters.push(r));
+  }
+
+  close(): void {
+    this.sock.destroy();
+  }
+}
+
+export const decode = (b: Buffer) => dnsPacket.decode(b);
