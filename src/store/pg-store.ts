@@ -266,13 +266,17 @@ export class PgStore implements Store {
     });
   }
 
-  async get(resource: string, key: string): Promise<RecordView | undefined> {
+  async state(resource: string, key: string): Promise<RecordState | undefined> {
     this.live();
     const r = await this.pool.query<Row>(`SELECT * FROM ${this.t('records')} WHERE resource = $1 AND key = $2`, [
       resource,
       key,
     ]);
-    const s = r.rows[0] ? toState(r.rows[0]) : undefined;
+    return r.rows[0] ? toState(r.rows[0]) : undefined;
+  }
+
+  async get(resource: string, key: string): Promise<RecordView | undefined> {
+    const s = await this.state(resource, key);
     return s && (!s.deleted || s.locked) ? s : undefined;
   }
 
@@ -301,7 +305,7 @@ export class PgStore implements Store {
     return r!;
   }
 
-  async apply(origin: string, changes: readonly Change[]): Promise<ApplyResult> {
+  async apply(origin: string, changes: readonly Change[], upTo = 0): Promise<ApplyResult> {
     this.live();
     return this.tx(async (c) => {
       await c.query(`SELECT last FROM ${this.t('seqs')} WHERE id = 1 FOR UPDATE`);
@@ -333,6 +337,7 @@ export class PgStore implements Store {
         else out.settled++;
       }
       await this.saveMany(c, [...dirty.values()]);
+      cursor = Math.max(cursor, upTo);
       await c.query(
         `INSERT INTO ${this.t('cursors')} (origin, seq, time) VALUES ($1, $2, $3)
          ON CONFLICT (origin) DO UPDATE SET seq = excluded.seq, time = excluded.time`,

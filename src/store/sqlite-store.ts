@@ -210,6 +210,11 @@ export class SqliteStore implements Store {
     return s && (!s.deleted || s.locked) ? s : undefined;
   }
 
+  async state(resource: string, key: string): Promise<RecordState | undefined> {
+    this.live();
+    return this.read(resource, key);
+  }
+
   async put(req: WriteRequest): Promise<WriteResult> {
     this.live();
     return this.db.transaction(() => this.commitWrite(planWrite(this.deps, this.read(req.resource, req.key), req)))();
@@ -222,7 +227,7 @@ export class SqliteStore implements Store {
     )();
   }
 
-  async apply(origin: string, changes: readonly Change[]): Promise<ApplyResult> {
+  async apply(origin: string, changes: readonly Change[], upTo = 0): Promise<ApplyResult> {
     this.live();
     return this.db.transaction(() => {
       const out: ApplyResult = { applied: 0, duplicates: 0, stale: 0, conflicts: 0, settled: 0, cursor: 0 };
@@ -243,6 +248,7 @@ export class SqliteStore implements Store {
           else out.settled++;
         }
       }
+      cursor = Math.max(cursor, upTo);
       this.q.setCursor.run(origin, cursor, this.deps.clock.wallTime());
       out.cursor = cursor;
       return out;

@@ -118,15 +118,18 @@ export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   /** Reads a record (deleted records read as undefined unless locked). */
   get(resource: string, key: string): Promise<RecordView | undefined>;
+  /** The raw stored state (tombstones included), for replication checks. */
+  state(resource: string, key: string): Promise<RecordState | undefined>;
   /** A fenced local write; appends to the change log in the same transaction. */
   put(req: WriteRequest): Promise<WriteResult>;
   /** Many fenced writes in one transaction (group commit); all or nothing. */
   putMany(reqs: readonly WriteRequest[]): Promise<WriteResult[]>;
   /**
    * Applies changes from another zone, in seq order, exactly once: changes at or below the
-   * stored cursor for `origin` are skipped; the cursor moves in the same transaction.
+   * stored cursor for `origin` are skipped; the cursor moves in the same transaction, to
+   * the last change or to `upTo` when the batch covered more seqs than it carried.
    */
-  apply(origin: string, changes: readonly Change[]): Promise<ApplyResult>;
+  apply(origin: string, changes: readonly Change[], upTo?: number): Promise<ApplyResult>;
   /** Highest seq of `origin` applied here (0 if none). */
   cursor(origin: string): Promise<number>;
   /** Every origin's cursor. */

@@ -1,0 +1,9 @@
+import { defineErrors } from '../core/errors.ts';
+
+export const replicationErrors = defineErrors({
+  ERR_REPL_LOG_CLOSED: 'the replication log was used after close()',
+  ERR_REPL_LOG_UNAVAILABLE: 'the replication log (e.g. the NATS server) cannot be reached',
+  ERR_REPL_BAD_BATCH: 'a batch received from the log could not be decoded; it is counted and skipped',
+  ERR_REPL_UNKNOWN_ZONE: 'a replication call named a zone this process does not run',
+  ERR_REPL_LAG_EXCEEDED: 'replication did not catch up within the time allowed',
+});

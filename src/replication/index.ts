@@ -1,0 +1,27 @@
+/** Replication between zones: log, shipping, exactly-once apply, conflicts, anti-entropy, compensation, causal IDs. See README.md. */
+
+export { type AntiEntropyResult, antiEntropyPass, type DigestPeer } from './anti-entropy.ts';
+export { CausalClock, CausalFeed, type CausalId, causalText, compareCausal, type FeedItem } from './causal.ts';
+export {
+  type CompensationReport,
+  type CompensationStatus,
+  compensationStatus,
+  fateOf,
+  measureCompensation,
+  type PendingWrite,
+  type RpoSnapshot,
+  rpoAtFailure,
+  type WriteFate,
+} from './compensation.ts';
+export { replicationErrors } from './errors.ts';
+export { JetStreamLog, type JetStreamLogOptions } from './jetstream-log.ts';
+export type { Log, LogBatch, LogSubscription } from './log.ts';
+export { MemoryLog, type MemoryLogOptions, type WanOptions } from './memory-log.ts';
+export {
+  type ClusterConflict,
+  type LinkLag,
+  Replication,
+  type ReplicationCounters,
+  type ReplicationOptions,
+} from './replication.ts';
+export { type ReplicatorEvents, ZoneReplicator, type ZoneReplicatorOptions } from './zone-replicator.ts';

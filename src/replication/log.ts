@@ -1,0 +1,40 @@
+import type { Change } from '../store/index.ts';
+
+/** A batch of one zone's change log, as shipped between zones. */
+export interface LogBatch {
+  origin: string;
+  /** First and last change-log seq the batch covers. Local-class changes are left out, so it may carry fewer. */
+  from: number;
+  to: number;
+  changes: Change[];
+  /** Wall time (ms) the origin handed the batch to the log. */
+  sentAt: number;
+}
+
+/** A running delivery of one origin's batches to one destination. */
+export interface LogSubscription {
+  close(): Promise<void>;
+}
+
+/**
+ * The log between zones. Both adapters (in-process, NATS JetStream) pass one contract
+ * suite (test/integration/replication/log.contract.ts).
+ */
+export interface Log {
+  readonly kind: 'memory' | 'jetstream';
+  /** Appends a batch to its origin's stream; resolves once the log holds it durably. */
+  append(batch: LogBatch): Promise<void>;
+  /**
+   * Delivers origin's batches to dest in append order, one at a time (the next after the
+   * handler resolves; a handler that throws gets the same batch again later). Batches
+   * whose `to` is at or below `afterSeq` may be skipped. Durable per (origin, dest): a new
+   * subscription continues after the last batch the handler finished.
+   */
+  subscribe(
+    origin: string,
+    dest: string,
+    afterSeq: number,
+    handler: (b: LogBatch) => Promise<void>,
+  ): Promise<LogSubscription>;
+  close(): Promise<void>;
+}

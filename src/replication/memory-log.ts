@@ -1,0 +1,201 @@
+import type { Clock, Timer } from '../core/clock.ts';
+import type { Random } from '../core/random.ts';
+import { replicationErrors } from './errors.ts';
+import type { Log, LogBatch, LogSubscription } from './log.ts';
+
+/** Simulated WAN between zones, applied on the receiving side (PEERS.md: delaying sends throttles badly). */
+export interface WanOptions {
+  /** One-way delay added to every batch (ms). */
+  delayMs: number;
+  /** Extra uniform random delay 0..jitterMs (ms); order per origin is kept regardless. */
+  jitterMs: number;
+  /** Probability 0..1 that a batch never reaches one destination (anti-entropy repairs it). */
+  loss: number;
+}
+
+export interface MemoryLogOptions {
+  clock: Clock;
+  random: Random;
+  wan?: Partial<WanOptions>;
+}
+
+interface Entry {
+  batch: LogBatch;
+  /** clock.now() when appended. */
+  at: number;
+}
+
+interface Sub {
+  origin: string;
+  dest: string;
+  afterSeq: number;
+  handler: (b: LogBatch) => Promise<void>;
+  next: number;
+  lastAt: number;
+  timer: Timer | undefined;
+  busy: boolean;
+  closed: boolean;
+}
+
+const linkKey = (a: string, b: string) => (a < b ? `${a}|${b}` : `${b}|${a}`);
+
+/**
+ * The in-process log (embedded mode): one in-memory stream per origin zone, delivered to
+ * each destination after the configured WAN delay, jitter and loss. Links can be cut and
+ * healed: a cut link holds batches back (like an unreachable JetStream consumer) and
+ * delivers them after healing; loss drops a batch for one destination for good.
+ */
+export class MemoryLog implements Log {
+  readonly kind = 'memory' as const;
+  private readonly streams = new Map<string, Entry[]>();
+  private readonly subs = new Set<Sub>();
+  private readonly cuts = new Set<string>();
+  /** Durable consumer positions: (origin|dest) → next stream index. */
+  private readonly positions = new Map<string, number>();
+  private wan: WanOptions;
+  private closed = false;
+  /** Batches dropped by simulated loss, per destination. */
+  dropped = 0;
+  delivered = 0;
+
+  constructor(private readonly opts: MemoryLogOptions) {
+    this.wan = { delayMs: 0, jitterMs: 0, loss: 0, ...opts.wan };
+  }
+
+  /** Changes the simulated WAN for batches delivered from now on. */
+  setWan(wan: Partial<WanOptions>): void {
+    this.wan = { ...this.wan, ...wan };
+  }
+
+  /** Cuts the link between two zones in both directions. */
+  cut(a: string, b: string): void {
+    this.cuts.add(linkKey(a, b));
+  }
+
+  /** Heals a cut link; held-back batches flow again. */
+  heal(a: string, b: string): void {
+    this.cuts.delete(linkKey(a, b));
+    for (const s of this.subs) if (linkKey(s.origin, s.dest) === linkKey(a, b)) this.pump(s);
+  }
+
+  /** Cuts every link of a zone (a zone failure or a full partition). */
+  isolate(zone: string, zones: readonly string[]): void {
+    for (const z of zones) if (z !== zone) this.cut(zone, z);
+  }
+
+  /** Heals every link of a zone. */
+  rejoin(zone: string, zones: readonly string[]): void {
+    for (const z of zones) if (z !== zone) this.heal(zone, z);
+  }
+
+  isCut(a: string, b: string): boolean {
+    return this.cuts.has(linkKey(a, b));
+  }
+
+  /** Number of batches appended by origin. */
+  length(origin: string): number {
+    return this.streams.get(origin)?.length ?? 0;
+  }
+
+  async append(batch: LogBatch): Promise<void> {
+    if (this.closed) throw replicationErrors.ERR_REPL_LOG_CLOSED('in-process log is closed');
+    let s = this.streams.get(batch.origin);
+    if (!s) {
+      s = [];
+      this.streams.set(batch.origin, s);
+    }
+    s.push({ batch, at: this.opts.clock.now() });
+    for (const sub of this.subs) if (sub.origin === batch.origin) this.pump(sub);
+  }
+
+  async subscribe(
+    origin: string,
+    dest: string,
+    afterSeq: number,
+    handler: (b: LogBatch) => Promise<void>,
+  ): Promise<LogSubscription> {
+    if (this.closed) throw replicationErrors.ERR_REPL_LOG_CLOSED('in-process log is closed');
+    const sub: Sub = {
+      origin,
+      dest,
+      afterSeq,
+      handler,
+      next: this.positions.get(`${origin}|${dest}`) ?? 0,
+      lastAt: 0,
+      timer: undefined,
+      busy: false,
+      closed: false,
+    };
+    this.subs.add(sub);
+    this.pump(sub);
+    return {
+      close: async () => {
+        sub.closed = true;
+        sub.timer?.cancel();
+        this.subs.delete(sub);
+      },
+    };
+  }
+
+  private pump(sub: Sub): void {
+    if (sub.closed || sub.busy || sub.timer || this.closed) return;
+    if (this.isCut(sub.origin, sub.dest)) return;
+    const stream = this.streams.get(sub.origin) ?? [];
+    let e: Entry | undefined;
+    while (sub.next < stream.length) {
+      const cand = stream[sub.next]!;
+      if (cand.batch.to <= sub.afterSeq) {
+        sub.next++;
+        continue;
+      }
+      if (this.wan.loss > 0 && this.opts.random.next() < this.wan.loss) {
+        this.dropped++;
+        sub.next++;
+        continue;
+      }
+      e = cand;
+      break;
+    }
+    if (!e) return;
+    const entry = e;
+    const clock = this.opts.clock;
+    const jitter = this.wan.jitterMs > 0 ? this.opts.random.next() * this.wan.jitterMs : 0;
+    // keep order per origin: never deliver before the previous batch of this link
+    const at = Math.max(sub.lastAt, entry.at + this.wan.delayMs + jitter);
+    sub.lastAt = at;
+    const fire = () => {
+      sub.timer = undefined;
+      if (sub.closed || this.closed || this.isCut(sub.origin, sub.dest)) return;
+      sub.busy = true;
+      sub.handler(entry.batch).then(
+        () => {
+          sub.busy = false;
+          sub.next++;
+          this.delivered++;
+          this.positions.set(`${sub.origin}|${sub.dest}`, sub.next);
+          this.pump(sub);
+        },
+        () => {
+          // the handler failed (e.g. its store is closed): same batch again a little later
+          sub.busy = false;
+          sub.lastAt = clock.now() + 100;
+          this.pump(sub);
+        },
+      );
+    };
+    const wait = at - clock.now();
+    if (wait <= 0) {
+      sub.timer = { cancel: () => {} };
+      queueMicrotask(fire);
+    } else sub.timer = clock.setTimer(wait, fire);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const s of this.subs) {
+      s.closed = true;
+      s.timer?.cancel();
+    }
+    this.subs.clear();
+  }
+}

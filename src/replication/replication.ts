@@ -1,0 +1,255 @@
+import type { Clock, Timer } from '../core/clock.ts';
+import type { Logger } from '../core/logger.ts';
+import type { Registry } from '../core/metrics.ts';
+import type { Conflict, Store, WriteResult } from '../store/index.ts';
+import type { Topology } from '../topology/index.ts';
+import { type AntiEntropyResult, antiEntropyPass } from './anti-entropy.ts';
+import { replicationErrors } from './errors.ts';
+import type { Log } from './log.ts';
+import { registerReplicationMetrics } from './metrics.ts';
+import { type ReplicatorEvents, ZoneReplicator } from './zone-replicator.ts';
+
+/** Lag of one link origin → dest. */
+export interface LinkLag {
+  origin: string;
+  dest: string;
+  /** Changes written in origin that dest has not applied. */
+  records: number;
+  /** Age of the oldest of them (0 when caught up). */
+  seconds: number;
+}
+
+/** A conflict as seen across this process's zones. */
+export interface ClusterConflict extends Conflict {
+  /** Zones where the record is locked. */
+  zones: string[];
+}
+
+export interface ReplicationOptions {
+  topology: Topology;
+  /** The stores of the zones this process runs. */
+  stores: ReadonlyMap<string, Store>;
+  log: Log;
+  clock: Clock;
+  logger?: Logger;
+  /** Registers mz_replication_* metrics here when given. */
+  metrics?: Registry;
+  batchMax?: number;
+  pollMs?: number;
+  /** Anti-entropy period between local zones (ms); 0 turns the timer off (passes can still be run by hand). */
+  antiEntropyMs?: number;
+  /** Extra observers (benchmarks, tests). */
+  events?: ReplicatorEvents;
+}
+
+/** Counters the metrics and the API read. */
+export interface ReplicationCounters {
+  shippedBatches: number;
+  applied: number;
+  conflicts: number;
+  settled: number;
+  gaps: number;
+  repaired: number;
+  errors: number;
+}
+
+/**
+ * Replication for the zones this process runs: one ZoneReplicator per zone (shipper plus
+ * one applier per other zone), periodic anti-entropy between local zones, lag per link,
+ * and the cluster view of conflicts with resolution.
+ */
+export class Replication {
+  private readonly replicators = new Map<string, ZoneReplicator>();
+  private aeTimer: Timer | undefined;
+  private aeRunning = false;
+  readonly counters: ReplicationCounters = {
+    shippedBatches: 0,
+    applied: 0,
+    conflicts: 0,
+    settled: 0,
+    gaps: 0,
+    repaired: 0,
+    errors: 0,
+  };
+
+  constructor(private readonly opts: ReplicationOptions) {
+    const zones = opts.topology.zones.map((z) => z.name);
+    const extra = opts.events ?? {};
+    const events: ReplicatorEvents = {
+      shipped: (zone, b) => {
+        this.counters.shippedBatches++;
+        extra.shipped?.(zone, b);
+      },
+      applied: (origin, dest, b, r) => {
+        this.counters.applied += r.applied;
+        this.counters.conflicts += r.conflicts;
+        this.counters.settled += r.settled;
+        extra.applied?.(origin, dest, b, r);
+      },
+      gap: (origin, dest, cursor, from) => {
+        this.counters.gaps++;
+        extra.gap?.(origin, dest, cursor, from);
+      },
+      error: (zone, e) => {
+        this.counters.errors++;
+        extra.error?.(zone, e);
+      },
+    };
+    for (const [zone, store] of opts.stores) {
+      this.replicators.set(
+        zone,
+        new ZoneReplicator({
+          zone,
+          store,
+          log: opts.log,
+          peers: zones.filter((z) => z !== zone),
+          clock: opts.clock,
+          logger: opts.logger,
+          batchMax: opts.batchMax,
+          pollMs: opts.pollMs,
+          events,
+        }),
+      );
+    }
+    if (opts.metrics) registerReplicationMetrics(opts.metrics, this);
+  }
+
+  /** Zones this process replicates. */
+  zones(): string[] {
+    return [...this.replicators.keys()];
+  }
+
+  private replicator(zone: string): ZoneReplicator {
+    const r = this.replicators.get(zone);
+    if (!r) throw replicationErrors.ERR_REPL_UNKNOWN_ZONE(`zone ${zone} is not replicated by this process`);
+    return r;
+  }
+
+  async start(): Promise<void> {
+    for (const r of this.replicators.values()) await r.start();
+    const every = this.opts.antiEntropyMs ?? 0;
+    if (every > 0) this.aeTimer = this.opts.clock.setInterval(every, () => void this.antiEntropy().catch(() => {}));
+  }
+
+  async stop(): Promise<void> {
+    this.aeTimer?.cancel();
+    for (const r of this.replicators.values()) await r.stop();
+  }
+
+  /** Stops one zone's shipping and applying (a zone failure in drills and simulations). */
+  async stopZone(zone: string): Promise<void> {
+    await this.replicator(zone).stop();
+  }
+
+  /** Restarts a stopped zone: it resumes from its durable shipped position and cursors. */
+  async startZone(zone: string): Promise<void> {
+    await this.replicator(zone).start();
+  }
+
+  /** Wakes a zone's shipper after writes (otherwise it polls every pollMs). */
+  notify(zone: string): void {
+    this.replicators.get(zone)?.notify();
+  }
+
+  /** Lag of origin → dest; both must be zones of this process. */
+  async lag(origin: string, dest: string): Promise<LinkLag> {
+    const o = this.replicator(origin).store;
+    const d = this.replicator(dest).store;
+    const [last, cursor] = await Promise.all([o.lastSeq(), d.cursor(origin)]);
+    const records = Math.max(0, last - cursor);
+    let seconds = 0;
+    if (records > 0) {
+      const t = await o.timeOf(cursor + 1);
+      if (t !== undefined) seconds = Math.max(0, (this.opts.clock.wallTime() - t) / 1000);
+    }
+    return { origin, dest, records, seconds };
+  }
+
+  /** Every link between this process's zones. */
+  async links(): Promise<LinkLag[]> {
+    const zones = this.zones();
+    const out: LinkLag[] = [];
+    for (const o of zones) for (const d of zones) if (o !== d) out.push(await this.lag(o, d));
+    return out;
+  }
+
+  /**
+   * How far the rest of the cluster is behind `zone`'s writes: the largest lag of its
+   * outgoing links. A planned failover waits for `records === 0` before moving its shards.
+   */
+  async lagFor(zone: string): Promise<{ records: number; seconds: number }> {
+    let records = 0;
+    let seconds = 0;
+    for (const d of this.zones()) {
+      if (d === zone) continue;
+      const l = await this.lag(zone, d);
+      records = Math.max(records, l.records);
+      seconds = Math.max(seconds, l.seconds);
+    }
+    return { records, seconds };
+  }
+
+  /** Open conflicts across this process's zones, one entry per record. */
+  async conflicts(): Promise<ClusterConflict[]> {
+    const byId = new Map<string, ClusterConflict>();
+    for (const [zone, r] of this.replicators) {
+      for (const c of await r.store.conflicts()) {
+        const seen = byId.get(c.id);
+        if (seen) seen.zones.push(zone);
+        else byId.set(c.id, { ...c, zones: [zone] });
+      }
+    }
+    return [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+
+  /**
+   * Resolves a conflict by picking a version (zone, version number or vector). Written in
+   * `zone` if given, else in the first local zone where the record is locked; the new
+   * version replicates and unlocks the record everywhere.
+   */
+  async resolve(id: string, pick: string, zone?: string): Promise<{ zone: string; result: WriteResult }> {
+    let where = zone;
+    if (!where) {
+      const c = (await this.conflicts()).find((x) => x.id === id);
+      where = c?.zones[0] ?? this.zones()[0]!;
+    }
+    const result = await this.replicator(where).store.resolve(id, pick);
+    this.notify(where);
+    return { zone: where, result };
+  }
+
+  /** One anti-entropy pass over every pair of this process's zones. */
+  async antiEntropy(): Promise<AntiEntropyResult> {
+    if (this.aeRunning) return { shards: 0, repaired: 0 };
+    this.aeRunning = true;
+    try {
+      const total = { shards: 0, repaired: 0 };
+      const stores = [...this.replicators.values()].map((r) => r.store);
+      for (let i = 0; i < stores.length; i++)
+        for (let j = i + 1; j < stores.length; j++) {
+          const r = await antiEntropyPass(stores[i]!, stores[j]!);
+          total.shards += r.shards;
+          total.repaired += r.repaired;
+        }
+      this.counters.repaired += total.repaired;
+      return total;
+    } finally {
+      this.aeRunning = false;
+    }
+  }
+
+  /** Resolves once every link's lag is 0, or throws ERR_REPL_LAG_EXCEEDED after timeoutMs. */
+  async waitForCatchUp(timeoutMs: number, pollMs = 10): Promise<void> {
+    const clock = this.opts.clock;
+    const end = clock.now() + timeoutMs;
+    for (;;) {
+      const links = await this.links();
+      if (links.every((l) => l.records === 0)) return;
+      if (clock.now() >= end)
+        throw replicationErrors.ERR_REPL_LAG_EXCEEDED(`replication still behind after ${timeoutMs} ms`, {
+          details: { links: links.filter((l) => l.records > 0) },
+        });
+      await clock.sleep(pollMs);
+    }
+  }
+}

@@ -1,0 +1,142 @@
+import type { Clock, Timer } from '../core/clock.ts';
+import type { Logger } from '../core/logger.ts';
+import type { ApplyResult, Store } from '../store/index.ts';
+import type { Log, LogBatch, LogSubscription } from './log.ts';
+
+/** Callbacks a replicator reports through (metrics, benchmarks, tests). */
+export interface ReplicatorEvents {
+  shipped?(zone: string, batch: LogBatch): void;
+  applied?(origin: string, dest: string, batch: LogBatch, result: ApplyResult): void;
+  /** A batch started after the cursor + 1: batches were lost; anti-entropy repairs the records. */
+  gap?(origin: string, dest: string, cursor: number, from: number): void;
+  error?(zone: string, e: unknown): void;
+}
+
+export interface ZoneReplicatorOptions {
+  zone: string;
+  store: Store;
+  log: Log;
+  /** The other zones (origins this zone applies, destinations its log reaches through the Log). */
+  peers: readonly string[];
+  clock: Clock;
+  logger?: Logger;
+  /** Most changes per log batch. */
+  batchMax?: number;
+  /** How often the shipper looks for writes nobody announced with notify() (ms). */
+  pollMs?: number;
+  events?: ReplicatorEvents;
+}
+
+/**
+ * One zone's replication: a shipper that moves its change log (outbox) into the Log in
+ * batches, and one applier per other zone that applies that zone's batches to the local
+ * store exactly once (the store skips seqs at or below its cursor and moves the cursor in
+ * the same transaction). Applied changes never enter this zone's own change log, so a
+ * change never comes back to its origin (loop prevention).
+ */
+export class ZoneReplicator {
+  readonly zone: string;
+  private shipping = false;
+  private again = false;
+  private shippedSeq = -1;
+  private poll: Timer | undefined;
+  private subs: LogSubscription[] = [];
+  private running = false;
+  private readonly batchMax: number;
+  /** Applied position per origin (mirrors the store's durable cursor). */
+  private readonly cursors = new Map<string, number>();
+
+  constructor(private readonly opts: ZoneReplicatorOptions) {
+    this.zone = opts.zone;
+    this.batchMax = opts.batchMax ?? 500;
+  }
+
+  get store(): Store {
+    return this.opts.store;
+  }
+
+  /** Starts shipping and applying (resuming from the durable shipped position and cursors). */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    const { store, log, peers, zone } = this.opts;
+    this.shippedSeq = await store.shipped();
+    for (const origin of peers) {
+      const cursor = await store.cursor(origin);
+      this.cursors.set(origin, cursor);
+      const sub = await log.subscribe(origin, zone, cursor, (b) => this.applyBatch(b));
+      this.subs.push(sub);
+    }
+    this.poll = this.opts.clock.setInterval(this.opts.pollMs ?? 50, () => this.notify());
+    this.notify();
+  }
+
+  /** Stops shipping and applying; the durable positions stay in the store. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.poll?.cancel();
+    const subs = this.subs;
+    this.subs = [];
+    for (const s of subs) await s.close();
+    // let an in-flight ship finish so close() of the store doesn't race it
+    for (let i = 0; i < 100 && this.shipping; i++) await new Promise((r) => setImmediate(r));
+  }
+
+  /** Tells the shipper there are new writes (called after each write for low latency). */
+  notify(): void {
+    if (!this.running) return;
+    if (this.shipping) {
+      this.again = true;
+      return;
+    }
+    void this.ship();
+  }
+
+  /** The highest seq handed to the log. */
+  shipped(): number {
+    return this.shippedSeq;
+  }
+
+  private async ship(): Promise<void> {
+    this.shipping = true;
+    const { store, log, zone, clock } = this.opts;
+    try {
+      for (;;) {
+        this.again = false;
+        if (!this.running) break;
+        const changes = await store.changesAfter(this.shippedSeq, this.batchMax);
+        if (changes.length === 0) break;
+        const batch: LogBatch = {
+          origin: zone,
+          from: changes[0]!.seq,
+          to: changes[changes.length - 1]!.seq,
+          changes: changes.filter((c) => c.cls !== 'local'),
+          sentAt: clock.wallTime(),
+        };
+        await log.append(batch);
+        await store.markShipped(batch.to);
+        this.shippedSeq = batch.to;
+        this.opts.events?.shipped?.(zone, batch);
+        if (changes.length < this.batchMax && !this.again) break;
+      }
+    } catch (e) {
+      // the poll timer retries; the shipped position only moves after the log has the batch
+      this.opts.events?.error?.(zone, e);
+      this.opts.logger?.warn({ err: e, zone }, 'replication: shipping failed; will retry');
+    } finally {
+      this.shipping = false;
+    }
+    if (this.again && this.running) void this.ship();
+  }
+
+  private async applyBatch(b: LogBatch): Promise<void> {
+    const { store, zone } = this.opts;
+    const cursor = this.cursors.get(b.origin) ?? 0;
+    if (b.to <= cursor) return;
+    if (b.from > cursor + 1) this.opts.events?.gap?.(b.origin, zone, cursor, b.from);
+    const r = await store.apply(b.origin, b.changes, b.to);
+    this.cursors.set(b.origin, r.cursor);
+    this.opts.events?.applied?.(b.origin, zone, b, r);
+  }
+}

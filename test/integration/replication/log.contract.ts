@@ -1,0 +1,145 @@
+/** The Log contract: the in-process and JetStream adapters run this same suite. */
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { systemClock } from '../../../src/core/clock.ts';
+import type { Log, LogBatch } from '../../../src/replication/index.ts';
+import type { Change } from '../../../src/store/index.ts';
+
+export interface LogFactory {
+  /** A log over fresh streams (unique names); opening twice with the same ns reaches the same streams. */
+  open(ns: string): Promise<Log>;
+  cleanup(): Promise<void>;
+}
+
+/** Polls until cond() holds (bounded: 500 × 10 ms). */
+export async function until(cond: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (await cond()) return;
+    await systemClock.sleep(10);
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+function change(origin: string, seq: number): Change {
+  return {
+    seq,
+    origin,
+    shard: seq % 16,
+    epoch: 1,
+    cls: 'sharded',
+    resource: 'profiles',
+    key: `k${seq}`,
+    value: { n: seq, s: 'ü' },
+    deleted: false,
+    vv: { [origin]: seq },
+    version: seq,
+    time: 1_700_000_000_000 + seq,
+  };
+}
+
+/** A batch covering from..to. */
+export function batch(origin: string, from: number, to: number): LogBatch {
+  const changes: Change[] = [];
+  for (let s = from; s <= to; s++) changes.push(change(origin, s));
+  return { origin, from, to, changes, sentAt: 1_700_000_000_000 };
+}
+
+export function logContract(name: string, makeFactory: () => Promise<LogFactory | undefined>): void {
+  describe(`log contract: ${name}`, async () => {
+    const factory = await makeFactory();
+    if (!factory) return;
+    const logs: Log[] = [];
+    let n = 0;
+    const open = async (ns = `n${++n}`) => {
+      const l = await factory.open(ns);
+      logs.push(l);
+      return l;
+    };
+    after(async () => {
+      for (const l of logs) await l.close();
+      await factory.cleanup();
+    });
+
+    test(`${name}: every destination gets every batch of an origin, in order and intact`, async () => {
+      const log = await open();
+      const got = new Map<string, LogBatch[]>();
+      for (const d of ['sh-b', 'bj-a', 'gz-a']) {
+        got.set(d, []);
+        await log.subscribe('sh-a', d, 0, async (b) => {
+          got.get(d)!.push(b);
+        });
+      }
+      for (let i = 0; i < 20; i++) await log.append(batch('sh-a', i * 5 + 1, i * 5 + 5));
+      await until(() => [...got.values()].every((g) => g.length === 20), 'all batches');
+      for (const g of got.values()) {
+        assert.deepEqual(
+          g.map((b) => b.from),
+          Array.from({ length: 20 }, (_, i) => i * 5 + 1),
+        );
+        assert.deepEqual(g[3], batch('sh-a', 16, 20));
+      }
+    });
+
+    test(`${name}: origins are independent streams`, async () => {
+      const log = await open();
+      const got: string[] = [];
+      await log.subscribe('sh-a', 'gz-a', 0, async (b) => void got.push(`a${b.from}`));
+      await log.subscribe('sh-b', 'gz-a', 0, async (b) => void got.push(`b${b.from}`));
+      await log.append(batch('sh-a', 1, 1));
+      await log.append(batch('sh-b', 1, 2));
+      await log.append(batch('sh-a', 2, 3));
+      await until(() => got.length === 3, 'three batches');
+      assert.deepEqual(
+        got.filter((x) => x.startsWith('a')),
+        ['a1', 'a2'],
+      );
+      assert.deepEqual(
+        got.filter((x) => x.startsWith('b')),
+        ['b1'],
+      );
+    });
+
+    test(`${name}: a handler that throws gets the same batch again, and order holds`, async () => {
+      const log = await open();
+      const got: number[] = [];
+      let failures = 0;
+      await log.subscribe('sh-a', 'sh-b', 0, async (b) => {
+        if (b.from === 2 && failures < 2) {
+          failures++;
+          throw new Error('store busy');
+        }
+        got.push(b.from);
+      });
+      for (let s = 1; s <= 4; s++) await log.append(batch('sh-a', s, s));
+      await until(() => got.length === 4, 'four batches');
+      assert.deepEqual(got, [1, 2, 3, 4]);
+      assert.equal(failures, 2);
+    });
+
+    test(`${name}: a new subscription for the same pair resumes after what was handled`, async () => {
+      const ns = `n${++n}`;
+      const log = await open(ns);
+      const first: number[] = [];
+      const sub = await log.subscribe('sh-a', 'bj-a', 0, async (b) => void first.push(b.to));
+      for (let s = 1; s <= 3; s++) await log.append(batch('sh-a', s, s));
+      await until(() => first.length === 3, 'first three');
+      await sub.close();
+      for (let s = 4; s <= 6; s++) await log.append(batch('sh-a', s, s));
+      const again = await open(ns);
+      const second: number[] = [];
+      // afterSeq 3 = the destination's durable cursor
+      await again.subscribe('sh-a', 'bj-a', 3, async (b) => void second.push(b.to));
+      await until(() => second.length === 3, 'the next three');
+      assert.deepEqual(second, [4, 5, 6]);
+    });
+
+    test(`${name}: afterSeq skips batches the destination already holds`, async () => {
+      const log = await open();
+      for (let s = 1; s <= 5; s++) await log.append(batch('sh-b', s * 2 - 1, s * 2));
+      const got: number[] = [];
+      await log.subscribe('sh-b', 'gz-a', 6, async (b) => void got.push(b.from));
+      await until(() => got.length === 2, 'two batches');
+      assert.deepEqual(got, [7, 9]);
+    });
+  });
+}
