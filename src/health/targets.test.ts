@@ -33,9 +33,9 @@ it('health: zones sharing an address probe from any address, and families never 
   const t = parseTopology(`apex: shop.test
 regions: { r: {} }
 zones:
-  a: { region: r, core: true, listen: { app: 127.0.0.1:0 } }
-  b: { region: r, listen: { app: 127.0.0.1:0 } }
-  c: { region: r, listen: { edge: '[::1]:0' } }
+  a: { region: r, core: true, listen: { app: 127.0.0.1:20001 } }
+  b: { region: r, listen: { app: 127.0.0.1:20002 } }
+  c: { region: r, listen: { edge: '[::1]:20003' } }
 services:
   api.shop.test: { role: app }
 policies:
@@ -55,4 +55,23 @@ it('health: expected statuses match by class or exactly', () => {
   assert.equal(statusMatches(503, ['2xx', '3xx', '4xx']), false);
   assert.equal(statusMatches(301, ['200', '301']), true);
   assert.equal(statusMatches(302, ['200', '301']), false);
+});
+
+it('health: listeners on port 0 are not probed (their real port is unknown) and decide no zone', () => {
+  const t = parseTopology(`apex: shop.test
+regions: { r: {} }
+zones:
+  a: { region: r, core: true, listen: { app: 127.0.0.1:0, edge: 127.0.0.1:20001 } }
+  b: { region: r, listen: { router: 127.0.0.1:0 } }
+services:
+  api.shop.test: { role: app }
+policies:
+  nearest: { default: [a, b] }
+`);
+  assert.deepEqual(
+    healthTargets(t).map((x) => x.id),
+    ['a/edge'],
+  );
+  assert.equal(zoneKeyEndpoint(t, 'a'), 'a/edge');
+  assert.equal(zoneKeyEndpoint(t, 'b'), null);
 });

@@ -8,13 +8,22 @@ export const PROBED_ROLES = ['dns', 'httpdns', 'edge', 'router', 'app'] as const
 /** Roles that decide a zone's verdict, best first: its router, else its app, else its edge, … */
 const ZONE_KEY_ROLES = ['router', 'app', 'edge', 'httpdns', 'dns'] as const satisfies readonly Role[];
 
+/**
+ * Whether a listener can be probed: port 0 means "any free port", known only to the process
+ * that bound it, so probing the configured port would only ever fail (and falsely take the
+ * zone down). Such listeners are left unprobed and count as up.
+ */
+function probeable(hp: { port: number } | undefined): boolean {
+  return hp !== undefined && hp.port !== 0;
+}
+
 /** Every zone's probed listeners, in topology order. */
 export function healthTargets(topology: Topology): HealthTarget[] {
   const out: HealthTarget[] = [];
   for (const z of topology.zones)
     for (const role of PROBED_ROLES) {
       const hp = z.listen[role];
-      if (hp)
+      if (hp && probeable(hp))
         out.push({
           id: `${z.name}/${role}`,
           zone: z.name,
@@ -26,10 +35,10 @@ export function healthTargets(topology: Topology): HealthTarget[] {
   return out;
 }
 
-/** The endpoint whose verdict is the zone's, or null when the zone has no probed listener. */
+/** The endpoint whose verdict is the zone's, or null when the zone has no probeable listener. */
 export function zoneKeyEndpoint(topology: Topology, zone: string): string | null {
   const z = topology.zone(zone);
-  for (const role of ZONE_KEY_ROLES) if (z.listen[role]) return `${zone}/${role}`;
+  for (const role of ZONE_KEY_ROLES) if (probeable(z.listen[role])) return `${zone}/${role}`;
   return null;
 }
 

@@ -110,10 +110,10 @@ describe('health feeding steering, real servers', () => {
   });
 
   it('health: with the system clock and short intervals, steering follows a stop and a restart', async () => {
-    const c = await cluster({ clock: systemClock, health: '{ intervalMs: 30, timeoutMs: 20, rise: 2, fall: 2 }' });
+    const c = await cluster({ clock: systemClock, health: '{ intervalMs: 50, timeoutMs: 45, rise: 2, fall: 2 }' });
     c.checker.start();
     const waitFor = async (cond: () => boolean) => {
-      for (let i = 0; i < 400 && !cond(); i++) await systemClock.sleep(10);
+      for (let i = 0; i < 600 && !cond(); i++) await systemClock.sleep(10);
       return cond();
     };
     assert.ok(await waitFor(() => c.checker.verdicts().every((v) => v.votes['sh-a']!.state === 'up')));

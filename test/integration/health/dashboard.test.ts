@@ -1,0 +1,184 @@
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { after, describe, it } from 'node:test';
+import { runInNewContext } from 'node:vm';
+import { request } from 'undici';
+import { type RunningCluster, startCluster } from '../../../src/cli/cluster.ts';
+import { DASHBOARD_SCRIPT } from '../../../src/control/index.ts';
+import { closeServer, listenOn } from '../../../src/core/listen.ts';
+import { silentLogger } from '../../../src/core/logger.ts';
+import type { HealthChecker, HealthReport } from '../../../src/health/index.ts';
+import { parseTopology } from '../../../src/topology/index.ts';
+import { testTopologyYaml } from '../../support/net.ts';
+
+const ZONES = ['sh-a', 'sh-b', 'bj-a', 'gz-a'];
+const clusters: RunningCluster[] = [];
+after(async () => {
+  for (const c of clusters) await c.close();
+});
+
+/** A free port on host: bind port 0, read it back, close (health needs the real port in the topology). */
+async function freePort(host: string): Promise<number> {
+  const s = createServer();
+  const a = await listenOn(s, host, 0, 'port probe');
+  await closeServer(s);
+  return a.port;
+}
+
+async function up(health: string): Promise<{ c: RunningCluster; base: string }> {
+  let yaml = testTopologyYaml({ roles: ['app'], loopbackPerZone: true, extra: `health: ${health}` });
+  for (const [i] of ZONES.entries()) {
+    const host = `127.0.${i + 1}.1`;
+    yaml = yaml.replace(`app: ${host}:0`, `app: ${host}:${await freePort(host)}`);
+  }
+  const topology = parseTopology(yaml, 'dashboard-test.yaml');
+  const c = await startCluster({ topology, control: { host: '127.0.0.1', port: 0 }, logger: silentLogger });
+  clusters.push(c);
+  return { c, base: `http://127.0.0.1:${c.control.port}` };
+}
+
+async function get(base: string, path: string): Promise<{ status: number; type: string; body: string }> {
+  const r = await request(`${base}${path}`);
+  return { status: r.statusCode, type: String(r.headers['content-type'] ?? ''), body: await r.body.text() };
+}
+
+async function json(base: string, path: string): Promise<unknown> {
+  const r = await get(base, path);
+  return r.status === 404 ? null : JSON.parse(r.body);
+}
+
+/** Polls /api/health until every prober has voted every endpoint up (bounded). */
+async function allUp(c: RunningCluster, base: string): Promise<HealthReport> {
+  let report: HealthReport | undefined;
+  for (let i = 0; i < 300; i++) {
+    report = (await json(base, '/api/health')) as HealthReport;
+    if (report.endpoints.every((e) => e.up && Object.values(e.votes).every((v) => v.state === 'up'))) break;
+    await c.ctx.clock.sleep(20);
+  }
+  return report!;
+}
+
+describe('health in a running cluster, and the dashboard', () => {
+  it('health: GET /api/health shows every endpoint verdict and each prober zone vote', async () => {
+    const { c, base } = await up('{ intervalMs: 100, timeoutMs: 90, rise: 1, fall: 3 }');
+    const report = await allUp(c, base);
+    assert.equal(report.enabled, true);
+    assert.equal(report.quorum, 3);
+    assert.deepEqual(report.probers, ZONES);
+    assert.deepEqual(
+      report.endpoints.map((e) => [e.endpointId, e.up]),
+      ZONES.map((z) => [`${z}/app`, true]),
+    );
+    for (const e of report.endpoints)
+      for (const z of ZONES) {
+        const v = e.votes[z]!;
+        assert.equal(v.state, 'up');
+        assert.equal(v.lastResult, 'ok');
+        assert.equal(typeof v.lastRttMs, 'number');
+      }
+    assert.deepEqual(
+      report.zones.map((z) => [z.zone, z.up, z.keyEndpoint]),
+      ZONES.map((z) => [z, true, `${z}/app`]),
+    );
+    const checker = c.ctx.shared.get('health') as HealthChecker;
+    assert.equal(checker.zoneUp('bj-a'), true);
+    const metrics = await get(base, '/metrics');
+    assert.match(metrics.body, /mz_health_endpoint_up\{endpoint="bj-a\/app",zone="bj-a",role="app"\} 1/);
+    assert.match(metrics.body, /mz_health_probes_total\{result="ok"\} [1-9]/);
+  });
+
+  it('control: GET / serves a self-contained page that renders zones, verdicts and votes from the APIs', async () => {
+    const { c, base } = await up('{ intervalMs: 100, timeoutMs: 90, rise: 1, fall: 3 }');
+    await allUp(c, base);
+    const page = await get(base, '/');
+    assert.equal(page.status, 200);
+    assert.match(page.type, /^text\/html/);
+    assert.match(page.body, /<script>/);
+    // no external assets: nothing loaded from elsewhere
+    assert.doesNotMatch(page.body, /<(script|link|img)[^>]+(src|href)=/i);
+    assert.doesNotMatch(page.body, /https?:\/\//);
+    for (const api of ['topology', 'endpoints', 'health', 'shardmap', 'replication'])
+      assert.ok(page.body.includes(`'${api}'`), `page polls /api/${api}`);
+
+    // what the page does every 2 s: fetch the APIs (404 = not there), then render
+    const data: Record<string, unknown> = {};
+    for (const api of ['topology', 'endpoints', 'health', 'shardmap', 'replication'])
+      data[api] = await json(base, `/api/${api}`);
+    const script = /<script>([\s\S]*)<\/script>/.exec(page.body)![1]!;
+    const render = runInNewContext(`${script}; render`, {}) as (d: unknown) => string;
+    const html = render(data);
+    for (const z of ZONES) {
+      assert.ok(html.includes(`<b>${z}</b>`), `zone ${z} shown`);
+      assert.ok(html.includes(`vote of ${z}`), `prober ${z} shown`);
+      assert.ok(html.includes(`<b>${z}/app</b>`), `endpoint ${z}/app shown`);
+    }
+    assert.match(html, /class="b up"/);
+    assert.match(html, /core zone sh-a/);
+  });
+
+  it('control: the dashboard renders down verdicts and failed votes, escaping what it shows', () => {
+    const render = runInNewContext(`${DASHBOARD_SCRIPT}; render`, {}) as (d: unknown) => string;
+    const vote = (state: string, lastError: unknown) => ({
+      state,
+      lastResult: state === 'up' ? 'ok' : 'fail',
+      successes: state === 'up' ? 2 : 0,
+      failures: state === 'up' ? 0 : 3,
+      lastError,
+      lastRttMs: 1.5,
+      lastProbeAt: 1,
+      probes: 5,
+    });
+    const html = render({
+      topology: {
+        name: 't',
+        apex: 'shop.test',
+        coreZone: 'a',
+        zones: [
+          { name: 'a', region: 'r', core: true, backups: [], capacity: 1, listen: { app: { host: 'h', port: 1 } } },
+        ],
+      },
+      endpoints: null,
+      health: {
+        enabled: true,
+        intervalMs: 1,
+        timeoutMs: 1,
+        rise: 1,
+        fall: 1,
+        quorum: 1,
+        probers: ['a'],
+        zones: [{ zone: 'a', up: false, keyEndpoint: 'a/app' }],
+        endpoints: [
+          {
+            endpointId: 'a/app',
+            zone: 'a',
+            role: 'app',
+            host: 'h',
+            port: 1,
+            kind: 'http',
+            up: false,
+            since: 0,
+            changes: 1,
+            votes: { a: vote('down', { code: 'ERR_HEALTH_PROBE_STATUS', message: '<img src=x> 503' }) },
+          },
+        ],
+      },
+      shardmap: { epoch: 7, owners: ['a', 'a', 'a'] },
+      replication: null,
+    });
+    assert.match(html, /class="b down"/);
+    assert.match(html, /3&#10007; status/);
+    assert.ok(html.includes('&lt;img src=x&gt; 503'));
+    assert.ok(!html.includes('<img'));
+    assert.match(html, /epoch 7/);
+    assert.match(html, /a: 3/);
+  });
+
+  it('health: with health disabled nothing is published, /api/health says so, and / still serves', async () => {
+    const { c, base } = await up('{ enabled: false }');
+    assert.equal(c.ctx.shared.has('health'), false);
+    const report = (await json(base, '/api/health')) as HealthReport;
+    assert.equal(report.enabled, false);
+    assert.deepEqual(report.endpoints, []);
+    assert.equal((await get(base, '/')).status, 200);
+  });
+});
