@@ -68,6 +68,7 @@ export function createDnsHandler(opts: DnsHandlerOptions): DnsHandler {
     stats,
     stages: names,
     handle(raw, transport, address, port) {
+      stats.packets++;
       const ctx = newContext(raw, transport, address, port);
       try {
         chain(ctx);

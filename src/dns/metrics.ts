@@ -51,6 +51,8 @@ export class DnsStats {
   /** [rcode][qtype][transport] query counts. */
   readonly queries = new Float64Array(N_RCODE * N_QTYPE * 2);
   readonly rejected = new Map<string, number>();
+  /** Packets (UDP datagrams and TCP frames) handed to the chain. */
+  packets = 0;
   rrlDropped = 0;
   rrlSlipped = 0;
   truncated = 0;
@@ -154,6 +156,7 @@ export function publishDnsStats(registry: Registry, zone: string, stats: DnsStat
         for (const s of set) for (const [reason, n] of s.stats.rejected) this.inc({ zone: s.zone, reason }, n);
       },
     });
+    simple('mz_dns_packets_total', 'Packets received (UDP datagrams and TCP frames)', (s) => s.packets, 'counter');
     simple('mz_dns_rrl_dropped_total', 'UDP replies dropped by response-rate limiting', (s) => s.rrlDropped, 'counter');
     simple(
       'mz_dns_rrl_slipped_total',
