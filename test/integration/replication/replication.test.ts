@@ -1,0 +1,179 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ManualClock } from '../../../src/core/clock.ts';
+import { seededRandom } from '../../../src/core/random.ts';
+import { Replication } from '../../../src/replication/index.ts';
+import { resourcePolicies, SqliteStore } from '../../../src/store/index.ts';
+import { makeCluster, ZONES } from './cluster.ts';
+
+async function settle(clock: ManualClock, cond: () => Promise<boolean>, maxMs = 5000): Promise<void> {
+  for (let t = 0; t < maxMs; t += 10) {
+    if (await cond()) return;
+    await clock.advanceAsync(10, 5);
+  }
+  assert.fail('cluster did not settle');
+}
+
+async function converged(c: Awaited<ReturnType<typeof makeCluster>>): Promise<boolean> {
+  const ds = await Promise.all(ZONES.map((z) => c.stores.get(z)!.digests()));
+  const first = JSON.stringify([...ds[0]!.entries()].sort());
+  return ds.every((d) => JSON.stringify([...d.entries()].sort()) === first);
+}
+
+test('replication: writes in every zone reach the three others exactly once, and nothing loops back', async () => {
+  const clock = new ManualClock();
+  const c = await makeCluster({ clock, random: seededRandom(11), wan: { delayMs: 30, jitterMs: 10 } });
+  try {
+    const written: string[] = [];
+    for (let i = 0; i < 60; i++) {
+      await c.write(`user-${i}`, { i });
+      written.push(`user-${i}`);
+      if (i % 5 === 0) await clock.advanceAsync(3, 1);
+    }
+    const own = new Map<string, number>();
+    for (const z of ZONES) own.set(z, await c.stores.get(z)!.lastSeq());
+    await settle(clock, async () => (await c.repl.links()).every((l) => l.records === 0));
+    for (const z of ZONES) {
+      // applied changes never enter the applying zone's own change log
+      assert.equal(await c.stores.get(z)!.lastSeq(), own.get(z));
+      for (const k of written)
+        assert.deepEqual((await c.stores.get(z)!.get('profiles', k))?.value, { i: Number(k.slice(5)) });
+      for (const o of ZONES) if (o !== z) assert.equal(await c.stores.get(z)!.cursor(o), own.get(o));
+    }
+    assert.equal(c.repl.counters.applied, 60 * 3);
+    assert.ok(await converged(c));
+    assert.deepEqual(await c.repl.lagFor('sh-a'), { records: 0, seconds: 0 });
+    const text = await c.metrics.metrics();
+    assert.match(text, /mz_replication_lag_records\{origin="sh-a",dest="gz-a"\} 0/);
+    assert.match(text, /mz_replication_applied_changes_total 180/);
+  } finally {
+    await c.close();
+  }
+});
+
+test('replication: lag per link counts unapplied records and their age while a link is cut', async () => {
+  const clock = new ManualClock();
+  const c = await makeCluster({ clock, random: seededRandom(2) });
+  try {
+    c.log.cut('sh-a', 'gz-a');
+    const keys = ['k1', 'k2', 'k3', 'k4', 'k5', 'k6', 'k7', 'k8'].filter((k) => c.fence.owner(c.shardOf(k)) === 'sh-a');
+    assert.ok(keys.length > 0);
+    for (const k of keys) await c.write(k, 1, 'sh-a');
+    await clock.advanceAsync(2000, 20);
+    const l = await c.repl.lag('sh-a', 'gz-a');
+    assert.equal(l.records, keys.length);
+    assert.ok(l.seconds >= 1.9);
+    assert.equal((await c.repl.lag('sh-a', 'bj-a')).records, 0);
+    assert.equal((await c.repl.lagFor('sh-a')).records, keys.length);
+    c.log.heal('sh-a', 'gz-a');
+    await settle(clock, async () => (await c.repl.lagFor('sh-a')).records === 0);
+  } finally {
+    await c.close();
+  }
+});
+
+test('replication: a restarted zone resumes from its durable cursors and shipped position', async () => {
+  const clock = new ManualClock();
+  const c = await makeCluster({ clock, random: seededRandom(5), wan: { delayMs: 20 } });
+  try {
+    for (let i = 0; i < 20; i++) await c.write(`r${i}`, i);
+    await clock.advanceAsync(10, 2);
+    // "crash" bj-a mid-stream: stop its replication and reopen its store from the file
+    await c.repl.stopZone('bj-a');
+    const old = c.stores.get('bj-a')! as SqliteStore;
+    await old.close();
+    for (let i = 20; i < 40; i++) {
+      const k = `r${i}`;
+      if (c.fence.owner(c.shardOf(k)) !== 'bj-a') await c.write(k, i);
+    }
+    const reopened = new SqliteStore({
+      zone: 'bj-a',
+      topology: c.topology,
+      fence: c.fence,
+      policies: resourcePolicies(c.topology, c.fence),
+      clock,
+      file: `${c.dir}/bj-a.db`,
+    });
+    c.stores.set('bj-a', reopened);
+    const repl2 = new Replication({ topology: c.topology, stores: new Map([['bj-a', reopened]]), log: c.log, clock });
+    await repl2.start();
+    await settle(clock, async () => {
+      for (const o of ['sh-a', 'sh-b', 'gz-a'])
+        if ((await reopened.cursor(o)) !== (await c.stores.get(o)!.lastSeq())) return false;
+      return true;
+    });
+    for (let i = 0; i < 40; i++) {
+      const k = `r${i}`;
+      const owner = c.fence.owner(c.shardOf(k));
+      if (i >= 20 && owner === 'bj-a') continue;
+      assert.equal((await reopened.get('profiles', k))?.value, i, k);
+    }
+    await repl2.stop();
+  } finally {
+    await c.close();
+  }
+});
+
+test('replication: concurrent writes from two zones lock the record everywhere until resolved', async () => {
+  const clock = new ManualClock();
+  const c = await makeCluster({ clock, random: seededRandom(9), wan: { delayMs: 15 } });
+  try {
+    const key = 'contested';
+    const shard = c.shardOf(key);
+    const owner = c.fence.owner(shard);
+    const other = ZONES.find((z) => z !== owner)!;
+    await c.write(key, 'v1');
+    await settle(clock, async () => (await c.repl.lagFor(owner)).records === 0);
+    // the owner is cut off with an unshipped write; its shard moves (available mode) and the new owner writes too
+    c.log.isolate(owner, ZONES);
+    await c.write(key, 'from-old-owner', owner);
+    c.fence.move(shard, other);
+    await c.write(key, 'from-new-owner', other);
+    c.log.rejoin(owner, ZONES);
+    await settle(clock, async () => (await c.repl.links()).every((l) => l.records === 0));
+    for (const z of ZONES) {
+      const r = await c.stores.get(z)!.get('profiles', key);
+      assert.equal(r?.locked, true, z);
+      await assert.rejects(
+        c.stores.get(other)!.put({ resource: 'profiles', key, shard, epoch: c.fence.epoch(shard), value: 'x' }),
+        { code: 'ERR_STORE_LOCKED' },
+      );
+    }
+    const list = await c.repl.conflicts();
+    assert.deepEqual(
+      list.map((x) => [x.id, x.zones.length, x.candidates.map((k) => k.origin).sort()]),
+      [[`profiles/${key}`, 4, [owner, other].sort()]],
+    );
+    const r = await c.repl.resolve(`profiles/${key}`, other);
+    assert.equal(r.zone, list[0]!.zones[0]);
+    await settle(clock, async () => (await c.repl.conflicts()).length === 0);
+    for (const z of ZONES) assert.equal((await c.stores.get(z)!.get('profiles', key))?.value, 'from-new-owner');
+    assert.ok(await converged(c));
+  } finally {
+    await c.close();
+  }
+});
+
+test('replication: anti-entropy repairs what a lossy log dropped', async () => {
+  const clock = new ManualClock();
+  const c = await makeCluster({ clock, random: seededRandom(4), wan: { delayMs: 5, loss: 0.4 } });
+  try {
+    for (let i = 0; i < 80; i++) {
+      await c.write(`lossy-${i}`, i);
+      await clock.advanceAsync(2, 1);
+    }
+    await clock.advanceAsync(500, 10);
+    assert.ok(c.log.dropped > 0);
+    assert.equal(await converged(c), false);
+    const r = await c.repl.antiEntropy();
+    assert.ok(r.shards > 0);
+    assert.ok(r.repaired > 0);
+    assert.ok(await converged(c));
+    for (const z of ZONES)
+      for (let i = 0; i < 80; i++) assert.equal((await c.stores.get(z)!.get('profiles', `lossy-${i}`))?.value, i);
+    assert.ok(c.repl.counters.gaps > 0);
+    assert.equal((await c.repl.antiEntropy()).shards, 0);
+  } finally {
+    await c.close();
+  }
+});
