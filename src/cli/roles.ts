@@ -8,6 +8,7 @@ import type { GeoDb } from '../geo/index.ts';
 import type { MutableSteeringState, Steering } from '../steering/index.ts';
 import type { Topology, Zone } from '../topology/index.ts';
 import { dnsRole } from './role-dns.ts';
+import { edgeRole } from './role-edge.ts';
 import { healthPart } from './role-health.ts';
 import { httpdnsRole } from './role-httpdns.ts';
 import { failoverPart } from './part-failover.ts';
@@ -81,4 +82,4 @@ const appRole: ZoneRole = {
 export const CLUSTER_PARTS: ClusterPart[] = [healthPart, failoverPart];
 
 /** Per-zone role servers, in start order (app first: routers and edges forward to it). */
-export const ZONE_ROLES: ZoneRole[] = [appRole, routerRole, httpdnsRole, dnsRole];
+export const ZONE_ROLES: ZoneRole[] = [appRole, routerRole, edgeRole, httpdnsRole, dnsRole];

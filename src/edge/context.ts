@@ -1,0 +1,63 @@
+/** Per-request state shared by the filters and the cache state machine. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { Directives } from './cache-control.ts';
+import type { CachedObject } from './cached-object.ts';
+import type { Lead } from './collapser.ts';
+import type { HeaderMap } from './freshness.ts';
+
+/** What a leader tells the requests that waited on its fetch. */
+export type CollapseOutcome = 'stored' | 'uncacheable';
+
+/** A response that is delivered as fetched (pass, or an answer not stored). */
+export interface DirectResponse {
+  status: number;
+  headers: HeaderMap;
+  body: Buffer | Readable;
+}
+
+/** A local reply of the edge itself. */
+export interface SynthResponse {
+  status: number;
+  body?: string;
+  headers?: Record<string, string>;
+  /** Error code shown in the body (JSON) when the reply is an error. */
+  code?: string;
+}
+
+/** One request's state. Filters fill the request half; the state machine the rest. */
+export interface EdgeCtx {
+  req: IncomingMessage;
+  res: ServerResponse;
+  method: string;
+  /** Normalised host (part of the cache key). */
+  host: string;
+  /** Normalised origin-form target "/path?query". */
+  target: string;
+  /** Primary cache key. */
+  key: string;
+  /** Static objects go to parents/origin; dynamic calls to the router or app. */
+  kind: 'static' | 'dynamic';
+  /** The client's request headers (lowercase names). */
+  headers: HeaderMap;
+  /** Headers forwarded upstream (unkeyed and hop-by-hop ones removed). */
+  fwd: Record<string, string | string[]>;
+  reqCc: Directives;
+  /** Static host: Set-Cookie is removed from responses. */
+  stripSetCookie: boolean;
+
+  /** The stored object being delivered or revalidated. */
+  obj: CachedObject | undefined;
+  /** Cache-Status `fwd` reason when the request went upstream. */
+  fwd_reason: string | undefined;
+  fwdStatus: number | undefined;
+  stored: boolean;
+  collapsed: boolean;
+  /** Metric label of how the request was served. */
+  outcome: string;
+  detail: string | undefined;
+  direct: DirectResponse | undefined;
+  synth: SynthResponse | undefined;
+  lead: Lead<CollapseOutcome> | undefined;
+  restarts: number;
+}

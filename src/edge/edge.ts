@@ -1,0 +1,376 @@
+/**
+ * One edge node: a node:http (or TLS + HTTP/2) server whose requests run through the filter
+ * chain and then the cache state machine, over a memory + disk store, upstream pools and the
+ * request collapser.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createSecureServer, type Http2SecureServer } from 'node:http2';
+import type { Socket } from 'node:net';
+import { LRUCache } from 'lru-cache';
+import { type Clock, systemClock } from '../core/clock.ts';
+import { closeServer, listenOn } from '../core/listen.ts';
+import { type Logger, silentLogger } from '../core/logger.ts';
+import { createMetrics, type Registry } from '../core/metrics.ts';
+import { type Random, systemRandom } from '../core/random.ts';
+import { handleAdmin } from './admin.ts';
+import { primaryKey } from './cache-key.ts';
+import { CacheStore } from './cache-store.ts';
+import { makeMeta, materialize } from './cached-object.ts';
+import { Collapser } from './collapser.ts';
+import type { CollapseOutcome, EdgeCtx } from './context.ts';
+import { deliverDirect, deliverObject, deliverSynth } from './deliver.ts';
+import { edgeErrors } from './errors.ts';
+import { Fetcher } from './fetcher.ts';
+import { buildFilters, type EdgeConfig, type EdgeFilter, type FilterStatus } from './filters.ts';
+import type { FreshnessOptions } from './freshness.ts';
+import { type FsmDeps, runFsm } from './fsm.ts';
+import { type EdgeMetrics, edgeMetrics } from './metrics.ts';
+import { RingStore } from './ring-store.ts';
+import { Upstreams } from './upstream.ts';
+
+/** Everything an edge needs; only zone, config and origin are required. */
+export interface EdgeOptions {
+  zone: string;
+  config: EdgeConfig;
+  /** Static origin URL (config.origin or the demo origin). */
+  origin: string;
+  /** Dynamic upstream URL (the zone's router or app); unset: dynamic calls go to the origin. */
+  dynamic?: string;
+  /** Admin token; overrides config.adminToken. */
+  token?: string;
+  clock?: Clock;
+  random?: Random;
+  logger?: Logger;
+  metrics?: Registry;
+  /** Zone → edge base URL, for the zone redirect. */
+  zoneEdges?: () => ReadonlyMap<string, string>;
+}
+
+const EMPTY_ZONES: ReadonlyMap<string, string> = new Map();
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  414: 'URI Too Long',
+  431: 'Request Header Fields Too Large',
+};
+
+/** A running (or ready to listen) edge node. */
+export class Edge {
+  readonly zone: string;
+  readonly store: CacheStore;
+  readonly upstreams: Upstreams;
+  readonly collapser: Collapser<CollapseOutcome>;
+  readonly server: Server | Http2SecureServer;
+  readonly protocol: 'http' | 'https';
+  private readonly disk: RingStore | undefined;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly m: EdgeMetrics;
+  private readonly filters: EdgeFilter[];
+  private readonly fetcher: Fetcher;
+  private readonly hitForPass = new LRUCache<string, number>({ max: 10_000 });
+  private readonly fsm: FsmDeps;
+  private readonly cfg: EdgeConfig;
+  private readonly compress: boolean;
+
+  constructor(opts: EdgeOptions) {
+    const cfg = opts.config;
+    this.cfg = cfg;
+    this.zone = opts.zone;
+    this.clock = opts.clock ?? systemClock;
+    this.logger = opts.logger ?? silentLogger;
+    this.m = edgeMetrics(opts.metrics ?? createMetrics(), opts.zone);
+    this.compress = cfg.compression.enabled;
+    const freshness: FreshnessOptions = {
+      heuristicFraction: cfg.cache.heuristicFraction,
+      heuristicMaxSeconds: cfg.cache.heuristicMaxSeconds,
+      negative404Seconds: cfg.cache.negative404Seconds,
+      negative5xxSeconds: cfg.cache.negative5xxSeconds,
+    };
+    this.disk = cfg.disk.path ? RingStore.open({ path: cfg.disk.path, sizeBytes: cfg.disk.sizeBytes }) : undefined;
+    this.store = new CacheStore({
+      memoryBytes: cfg.cache.memoryBytes,
+      disk: this.disk,
+      minCompressBytes: cfg.compression.minBytes,
+    });
+    this.upstreams = new Upstreams(
+      {
+        origin: opts.origin,
+        originPaths: cfg.originPaths,
+        parents: cfg.parents,
+        dynamic: opts.dynamic,
+        pool: cfg.pool,
+      },
+      this.clock,
+      opts.random ?? systemRandom(),
+    );
+    this.collapser = new Collapser(this.clock);
+    this.fetcher = new Fetcher({
+      clock: this.clock,
+      store: this.store,
+      upstreams: this.upstreams,
+      freshness,
+      maxObjectBytes: cfg.cache.maxObjectBytes,
+      maxBodyBytes: cfg.limits.maxBodyBytes,
+      minCompressBytes: cfg.compression.minBytes,
+      observeOrigin: (t, s) => this.m.origin(t, s),
+    });
+    const token = opts.token ?? (cfg.adminToken || '');
+    const zoneEdges = opts.zoneEdges ?? (() => EMPTY_ZONES);
+    this.filters = buildFilters(cfg, {
+      zone: opts.zone,
+      zoneEdges,
+      count: (f, r) => this.m.filter(f, r),
+      admin: (ctx) =>
+        handleAdmin(ctx, {
+          token,
+          maxObjectBytes: cfg.cache.maxObjectBytes,
+          purgeKey: (k, soft) => this.purged(soft, this.store.purgeKey(k, soft)),
+          purgePrefix: (p, soft) => this.purged(soft, this.store.purgePrefix(p, soft)),
+          purgeSurrogate: (t, soft) => this.purged(soft, this.store.purgeSurrogate(t, soft)),
+          push: (host, target, headers, body) => this.push(host, target, headers, body),
+          preload: (host, target) => this.preload(host, target),
+          stats: () => this.stats(),
+        }),
+    });
+    const hfpMs = cfg.cache.hitForPassSeconds * 1000;
+    this.fsm = {
+      now: () => this.clock.wallTime(),
+      logger: this.logger,
+      variants: (k) => this.store.variants(k),
+      isHitForPass: (k) => {
+        const until = this.hitForPass.get(k);
+        return until !== undefined && until > this.clock.now();
+      },
+      markHitForPass: (k) => {
+        if (hfpMs > 0) this.hitForPass.set(k, this.clock.now() + hfpMs);
+      },
+      collapseLead: (k) => this.collapser.lead(k),
+      collapseWait: (k) => this.collapser.wait(k, cfg.cache.collapseTimeoutMs),
+      collapseTimeoutMs: cfg.cache.collapseTimeoutMs,
+      fetchObject: (ctx, stale) => this.fetcher.fetchObject(ctx, stale),
+      backgroundRevalidate: (ctx, stale) => this.backgroundRevalidate(ctx, stale),
+      pass: (ctx) => this.fetcher.pass(ctx),
+      deliver: (ctx) => this.deliver(ctx),
+      synth: (ctx) => deliverSynth(ctx, this.clock.wallTime()),
+      countCollapsed: () => this.m.collapsed(),
+    };
+    const handler = (req: IncomingMessage, res: ServerResponse) => this.handle(req, res);
+    if (cfg.tls) {
+      let cert: Buffer;
+      let key: Buffer;
+      try {
+        cert = readFileSync(cfg.tls.cert);
+        key = readFileSync(cfg.tls.key);
+      } catch (e) {
+        throw edgeErrors.ERR_EDGE_INVALID_OPTION(`edge/tls: cannot read cert or key: ${(e as Error).message}`, {
+          cause: e,
+        });
+      }
+      this.server = createSecureServer({ cert, key, allowHTTP1: true, maxSessionMemory: 64 }, handler as never);
+      this.protocol = 'https';
+    } else {
+      this.server = createServer(
+        { maxHeaderSize: cfg.limits.maxHeaderBytes, requestTimeout: 60_000, keepAliveTimeout: 65_000 },
+        handler,
+      );
+      this.server.maxHeadersCount = cfg.limits.maxHeaders + 1;
+      this.protocol = 'http';
+    }
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.clientError(err, socket));
+  }
+
+  /** Binds the listener; resolves to the address it got. */
+  listen(host: string, port: number): Promise<{ host: string; port: number }> {
+    return listenOn(this.server as Server, host, port, `${this.zone} edge`);
+  }
+
+  async close(): Promise<void> {
+    if (this.server.listening) await closeServer(this.server as Server);
+    await this.upstreams.close();
+    this.disk?.close();
+  }
+
+  /** Stores an object sent by a content manager (push / preload by value). Returns its key. */
+  push(host: string, target: string, headers: Record<string, string>, body: Buffer): string {
+    const now = this.clock.wallTime();
+    const key = primaryKey(host, target);
+    const meta = makeMeta({
+      key,
+      variant: '',
+      status: 200,
+      headers,
+      requestTime: now,
+      responseTime: now,
+      opts: {
+        heuristicFraction: this.cfg.cache.heuristicFraction,
+        heuristicMaxSeconds: this.cfg.cache.heuristicMaxSeconds,
+        negative404Seconds: 0,
+        negative5xxSeconds: 0,
+      },
+    });
+    this.store.purgeKey(key, false);
+    this.store.put(materialize(meta, body, this.cfg.compression.minBytes));
+    this.m.setStore(this.store.size, this.store.memoryBytes);
+    return key;
+  }
+
+  /** Fetches host+target into the cache now (preload by URL). */
+  async preload(host: string, target: string): Promise<{ status: number; stored: boolean }> {
+    const ctx = this.internalCtx(host, target);
+    const r = await this.fetcher.fetchObject(ctx, undefined);
+    if (r.kind === 'uncacheable' && !Buffer.isBuffer(r.response.body)) r.response.body.resume();
+    this.m.setStore(this.store.size, this.store.memoryBytes);
+    return { status: r.status, stored: r.kind === 'stored' };
+  }
+
+  /** Figures for /.mz/stats. */
+  stats(): Record<string, unknown> {
+    return {
+      zone: this.zone,
+      objects: this.store.size,
+      memoryBytes: this.store.memoryBytes,
+      store: this.store.stats,
+      disk: this.disk ? { ...this.disk.stats, size: this.disk.size } : null,
+      upstreams: this.upstreams.describe(),
+    };
+  }
+
+  private purged(soft: boolean, n: number): number {
+    this.m.purged(soft ? 'soft' : 'hard', n);
+    this.m.setStore(this.store.size, this.store.memoryBytes);
+    return n;
+  }
+
+  private internalCtx(host: string, target: string): EdgeCtx {
+    const headers = { host };
+    return this.newCtx(undefined as never, undefined as never, 'GET', headers, host, target);
+  }
+
+  private newCtx(
+    req: IncomingMessage,
+    res: ServerResponse,
+    method: string,
+    headers: EdgeCtx['headers'],
+    host = '',
+    target = '',
+  ): EdgeCtx {
+    return {
+      req,
+      res,
+      method,
+      host,
+      target,
+      key: host ? primaryKey(host, target) : '',
+      kind: 'static',
+      headers,
+      fwd: host ? { host, via: `1.1 multizone-${this.zone}` } : {},
+      reqCc: new Map(),
+      stripSetCookie: false,
+      obj: undefined,
+      fwd_reason: undefined,
+      fwdStatus: undefined,
+      stored: false,
+      collapsed: false,
+      outcome: 'pending',
+      detail: undefined,
+      direct: undefined,
+      synth: undefined,
+      lead: undefined,
+      restarts: 0,
+    };
+  }
+
+  /** The request entry point. */
+  handle(req: IncomingMessage, res: ServerResponse): void {
+    const ctx = this.newCtx(req, res, req.method ?? 'GET', req.headers);
+    for (let i = 0; i < this.filters.length; i++) {
+      const r = this.filters[i]!.onRequest(ctx);
+      if (typeof r !== 'string') {
+        void this.continueAsync(ctx, r, i);
+        return;
+      }
+      if (r === 'stop') {
+        this.finishStopped(ctx);
+        return;
+      }
+    }
+    runFsm(ctx, this.fsm).catch((e) => this.crash(ctx, e));
+  }
+
+  private async continueAsync(ctx: EdgeCtx, pending: Promise<FilterStatus>, i: number): Promise<void> {
+    try {
+      let r = await pending;
+      for (let j = i + 1; r === 'continue' && j < this.filters.length; j++) r = await this.filters[j]!.onRequest(ctx);
+      if (r === 'stop') this.finishStopped(ctx);
+      else await runFsm(ctx, this.fsm);
+    } catch (e) {
+      this.crash(ctx, e);
+    }
+  }
+
+  private finishStopped(ctx: EdgeCtx): void {
+    if (ctx.res.headersSent || ctx.res.writableEnded) return;
+    if (ctx.synth) {
+      if (ctx.synth.status >= 400 && ctx.synth.status !== 404) this.m.badRequest(ctx.detail ?? 'filter');
+      ctx.outcome = 'synth';
+      this.m.request('synth');
+      deliverSynth(ctx, this.clock.wallTime());
+      if (ctx.synth.headers?.connection === 'close') ctx.req.resume();
+    }
+  }
+
+  private crash(ctx: EdgeCtx, e: unknown): void {
+    this.logger.error({ err: e, key: ctx.key }, 'edge request failed');
+    ctx.lead?.fail(e);
+    if (!ctx.res.headersSent) {
+      ctx.synth = { status: 500, code: 'ERR_EDGE_UPSTREAM' };
+      deliverSynth(ctx, this.clock.wallTime());
+    } else ctx.res.destroy();
+  }
+
+  private deliver(ctx: EdgeCtx): void {
+    const now = this.clock.wallTime();
+    let bytes = 0;
+    if (ctx.obj) bytes = deliverObject(ctx, ctx.obj, now, this.compress);
+    else if (ctx.direct) bytes = deliverDirect(ctx, ctx.direct, now);
+    else {
+      ctx.synth = { status: 500, code: 'ERR_EDGE_FSM_LOOP' };
+      deliverSynth(ctx, now);
+    }
+    const o = ctx.outcome;
+    this.m.request(o);
+    if (o === 'hit' || o === 'stale') this.m.hit();
+    else if (o === 'miss' || o === 'revalidated') {
+      this.m.miss();
+      if (ctx.stored) this.m.setStore(this.store.size, this.store.memoryBytes);
+    }
+    if (bytes) this.m.bytes(bytes);
+  }
+
+  private backgroundRevalidate(ctx: EdgeCtx, stale: import('./cached-object.ts').CachedObject): void {
+    const lead = this.collapser.lead(ctx.key);
+    if (!lead) return;
+    const bg: EdgeCtx = { ...ctx, lead: undefined };
+    this.fetcher.fetchObject(bg, stale).then(
+      (r) => {
+        if (r.kind === 'uncacheable' && !Buffer.isBuffer(r.response.body)) r.response.body.resume();
+        lead.done(r.kind === 'stored' ? 'stored' : 'uncacheable');
+      },
+      (e) => lead.fail(e),
+    );
+  }
+
+  private clientError(err: NodeJS.ErrnoException, socket: Socket): void {
+    const code = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'HPE_URI_TOO_LONG' ? 414 : 400;
+    if (err.code !== 'ECONNRESET') this.m.badRequest(err.code ?? 'parse');
+    if (socket.writable && err.code !== 'ECONNRESET')
+      socket.end(`HTTP/1.1 ${code} ${STATUS_TEXT[code]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    socket.destroy();
+  }
+}
+
+/** Creates an edge (not yet listening). */
+export function createEdge(opts: EdgeOptions): Edge {
+  return new Edge(opts);
+}

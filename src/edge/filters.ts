@@ -1,0 +1,246 @@
+/**
+ * Request filters (STYLE.md §2b), run in this fixed order before the cache state machine.
+ * Each factory validates its config once and returns a filter (or undefined when disabled);
+ * a filter returns 'continue', or 'stop' after setting ctx.synth or answering itself.
+ */
+import type { TopologyConfig } from '../topology/index.ts';
+import { normaliseHost, normaliseTarget, primaryKey } from './cache-key.ts';
+import type { EdgeCtx } from './context.ts';
+import { header, hopByHop, requestDirectives } from './freshness.ts';
+
+export type EdgeConfig = TopologyConfig['edge'];
+export type FilterStatus = 'continue' | 'stop';
+
+/** A per-edge filter instance (shared read-only settings; per-request state lives in ctx). */
+export interface EdgeFilter {
+  name: string;
+  onRequest(ctx: EdgeCtx): FilterStatus | Promise<FilterStatus>;
+}
+
+/** What filters may use besides config. */
+export interface FilterDeps {
+  zone: string;
+  /** Zone name → edge base URL ("http://127.0.1.1:18080"), for the zone redirect. */
+  zoneEdges(): ReadonlyMap<string, string>;
+  /** Handles /.mz/* admin calls; resolves when answered. */
+  admin(ctx: EdgeCtx): Promise<void>;
+  /** Counts a filter outcome. */
+  count(filter: string, result: string): void;
+}
+
+export interface FilterFactory {
+  name: string;
+  create(cfg: EdgeConfig, deps: FilterDeps): EdgeFilter | undefined;
+}
+
+const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** Rejects malformed requests and fills host, target and the primary key. */
+export const validateFilter: FilterFactory = {
+  name: 'validate',
+  create(cfg, deps) {
+    const maxUrl = cfg.limits.maxUrlBytes;
+    const maxHeaders = cfg.limits.maxHeaders;
+    const reject = (ctx: EdgeCtx, status: number, reason: string): FilterStatus => {
+      deps.count('validate', reason);
+      ctx.synth = { status, code: 'ERR_EDGE_BAD_REQUEST', headers: { connection: 'close' } };
+      ctx.detail = reason;
+      return 'stop';
+    };
+    return {
+      name: 'validate',
+      onRequest(ctx) {
+        const { req, headers } = ctx;
+        const url = req.url ?? '';
+        if (url.length > maxUrl) return reject(ctx, 414, 'url-too-long');
+        if (req.rawHeaders.length / 2 > maxHeaders) return reject(ctx, 431, 'too-many-headers');
+        if (!METHOD.test(ctx.method)) return reject(ctx, 400, 'method');
+        // framing: node's parser already refuses most of this; repeat it so no proxy path relies on that
+        if (headers['transfer-encoding'] !== undefined) {
+          if (headers['content-length'] !== undefined) return reject(ctx, 400, 'cl-and-te');
+          if (!/^chunked$/i.test(String(headers['transfer-encoding']).trim())) return reject(ctx, 400, 'te');
+        }
+        if (headers['content-length'] !== undefined) {
+          let n = 0;
+          for (let i = 0; i < req.rawHeaders.length; i += 2) if (/^content-length$/i.test(req.rawHeaders[i]!)) n++;
+          if (n > 1) return reject(ctx, 400, 'duplicate-cl');
+        }
+        let target = url;
+        let hostIn = header(headers, 'host') ?? header(headers, ':authority');
+        if (!target.startsWith('/')) {
+          // absolute-form: its authority replaces Host (RFC 9112 §3.2.2)
+          const m = /^https?:\/\/([^/?#]+)(.*)$/i.exec(target);
+          if (!m) return reject(ctx, 400, 'target');
+          hostIn = m[1];
+          target = m[2] || '/';
+        }
+        const host = normaliseHost(hostIn, (req.socket as { encrypted?: boolean }).encrypted ? 443 : 80);
+        if (host === null) return reject(ctx, 400, 'host');
+        // most targets are already normal; skip the work then
+        const norm = target.includes('%') || target.includes('/.') ? normaliseTarget(target) : target;
+        if (norm === null || !/^\/[\x21-\x7e]*$/.test(norm) || norm.includes('#')) return reject(ctx, 400, 'target');
+        ctx.host = host;
+        ctx.target = norm;
+        ctx.key = primaryKey(host, norm);
+        return 'continue';
+      },
+    };
+  },
+};
+
+/** Serves /.mz/* (purge, push, preload, stats) when an admin token is configured. */
+export const adminFilter: FilterFactory = {
+  name: 'admin',
+  create(_cfg, deps) {
+    return {
+      name: 'admin',
+      async onRequest(ctx) {
+        if (!ctx.target.startsWith('/.mz/')) return 'continue';
+        deps.count('admin', 'stop');
+        await deps.admin(ctx);
+        return 'stop';
+      },
+    };
+  },
+};
+
+/** 302 to the zone the `mz_zone` cookie names, when that is another zone with an edge. */
+export const zoneRedirectFilter: FilterFactory = {
+  name: 'zone-redirect',
+  create(cfg, deps) {
+    if (!cfg.zoneRedirect) return undefined;
+    return {
+      name: 'zone-redirect',
+      onRequest(ctx) {
+        const cookie = header(ctx.headers, 'cookie');
+        if (!cookie) return 'continue';
+        const m = /(?:^|;\s*)mz_zone=([a-z][a-z0-9-]*)/.exec(cookie);
+        const zone = m?.[1];
+        if (!zone || zone === deps.zone) return 'continue';
+        const base = deps.zoneEdges().get(zone);
+        if (!base) return 'continue';
+        deps.count('zone-redirect', 'redirect');
+        ctx.synth = {
+          status: 302,
+          body: '',
+          headers: { location: base + ctx.target, 'cache-control': 'private, no-store', vary: 'Cookie' },
+        };
+        ctx.detail = 'zone-redirect';
+        return 'stop';
+      },
+    };
+  },
+};
+
+/**
+ * Headers that change what an origin answers but are not in the cache key. Forwarding them
+ * would let one client poison the object every other client gets, so they are removed.
+ */
+export const UNKEYED = [
+  'x-forwarded-host',
+  'x-host',
+  'x-forwarded-server',
+  'x-original-url',
+  'x-rewrite-url',
+  'x-original-host',
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
+  'x-forwarded-scheme',
+  'x-forwarded-proto',
+  'x-forwarded-port',
+  'x-forwarded-prefix',
+];
+
+/** Builds the forwarded header set: no hop-by-hop, no unkeyed fields, our own X-Forwarded-*. */
+export const forwardFilter: FilterFactory = {
+  name: 'forward',
+  create(_cfg, deps) {
+    const unkeyed = new Set(UNKEYED);
+    return {
+      name: 'forward',
+      onRequest(ctx) {
+        const drop = hopByHop(ctx.headers);
+        const fwd: Record<string, string | string[]> = {};
+        let stripped = 0;
+        for (const [k, v] of Object.entries(ctx.headers)) {
+          if (v === undefined || drop.has(k) || k.startsWith(':')) continue;
+          if (unkeyed.has(k)) {
+            stripped++;
+            continue;
+          }
+          fwd[k] = v;
+        }
+        if (stripped) deps.count('forward', 'unkeyed-stripped');
+        fwd.host = ctx.host;
+        const ip = ctx.req.socket.remoteAddress ?? '';
+        const xff = header(ctx.headers, 'x-forwarded-for');
+        fwd['x-forwarded-for'] = xff ? `${xff}, ${ip}` : ip;
+        fwd['x-forwarded-proto'] = (ctx.req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
+        fwd.via = `1.1 multizone-${deps.zone}`;
+        ctx.reqCc = requestDirectives(ctx.headers);
+        return 'continue';
+      },
+    };
+  },
+};
+
+/** On static hosts, requests lose Cookie and responses lose Set-Cookie (cookie-free static domains). */
+export const staticCookiesFilter: FilterFactory = {
+  name: 'static-cookies',
+  create(cfg, deps) {
+    if (cfg.staticHosts.length === 0) return undefined;
+    const hosts = new Set(cfg.staticHosts.map((h) => normaliseHost(h) ?? h));
+    return {
+      name: 'static-cookies',
+      onRequest(ctx) {
+        if (!hosts.has(ctx.host)) return 'continue';
+        ctx.stripSetCookie = true;
+        if (ctx.fwd.cookie !== undefined) {
+          delete ctx.fwd.cookie;
+          deps.count('static-cookies', 'stripped');
+        }
+        return 'continue';
+      },
+    };
+  },
+};
+
+/** Marks dynamic calls (by path prefix) for the zone's router or app. */
+export const routeFilter: FilterFactory = {
+  name: 'route',
+  create(cfg) {
+    const prefixes = cfg.dynamicPrefixes;
+    return {
+      name: 'route',
+      onRequest(ctx) {
+        for (const p of prefixes)
+          if (ctx.target.startsWith(p)) {
+            ctx.kind = 'dynamic';
+            break;
+          }
+        return 'continue';
+      },
+    };
+  },
+};
+
+/** The fixed filter order; config turns filters on and off but cannot reorder them. */
+export const FILTER_ORDER: readonly FilterFactory[] = [
+  validateFilter,
+  adminFilter,
+  zoneRedirectFilter,
+  forwardFilter,
+  staticCookiesFilter,
+  routeFilter,
+];
+
+/** Builds the chain once per edge. */
+export function buildFilters(cfg: EdgeConfig, deps: FilterDeps): EdgeFilter[] {
+  const out: EdgeFilter[] = [];
+  for (const f of FILTER_ORDER) {
+    const x = f.create(cfg, deps);
+    if (x) out.push(x);
+  }
+  return out;
+}

@@ -1,0 +1,12 @@
+/** Edge plane: an RFC 9111 caching reverse proxy (CDN node). See README.md. */
+
+export { PUSH_FIELDS } from './admin.ts';
+export { normaliseAcceptEncoding, normaliseHost, normaliseTarget, primaryKey } from './cache-key.ts';
+export { CacheStore } from './cache-store.ts';
+export { type CachedObject, makeMeta, materialize } from './cached-object.ts';
+export { type DemoOrigin, demoFiles, startDemoOrigin } from './demo-origin.ts';
+export { createEdge, Edge, type EdgeOptions } from './edge.ts';
+export { edgeErrors } from './errors.ts';
+export type { EdgeConfig } from './filters.ts';
+export * as freshness from './freshness.ts';
+export { RingStore, type RingStoreOptions } from './ring-store.ts';
