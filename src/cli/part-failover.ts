@@ -5,6 +5,7 @@ import { closeServer, listenOn } from '../core/listen.ts';
 import {
   AuditLog,
   FailoverController,
+  failoverErrors,
   type HealthVerdicts,
   type Kv,
   MemoryKv,
@@ -13,7 +14,6 @@ import {
   ShardMap,
   ZoneFaults,
 } from '../failover/index.ts';
-import { failoverErrors } from '../failover/index.ts';
 import { type HostPort, ROLES } from '../topology/index.ts';
 import type { ClusterContext, ClusterPart } from './roles.ts';
 

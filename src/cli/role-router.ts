@@ -59,10 +59,11 @@ export const routerRole: ZoneRole = {
     svc.zones.set(zone.name, {
       async kill() {
         keeper.stop();
-        if (router.server.listening) await new Promise<void>((r) => {
-          router.server.close(() => r());
-          router.server.closeAllConnections();
-        });
+        if (router.server.listening)
+          await new Promise<void>((r) => {
+            router.server.close(() => r());
+            router.server.closeAllConnections();
+          });
       },
       async restore() {
         if (!router.server.listening) await router.listen(addr.host, addr.port);

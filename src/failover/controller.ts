@@ -1,7 +1,9 @@
 import type { Clock, Timer } from '../core/clock.ts';
 import type { Logger } from '../core/logger.ts';
-import type { Topology } from '../topology/index.ts';
-import type { FailoverConfig } from '../topology/sections/failover.ts';
+import type { Topology, TopologyConfig } from '../topology/index.ts';
+
+type FailoverConfig = TopologyConfig['failover'];
+
 import type { AuditLog } from './audit.ts';
 import { failoverErrors } from './errors.ts';
 import { planGlobal, planMoves } from './placement.ts';
@@ -100,7 +102,8 @@ export class FailoverController {
   /** One round: refresh verdicts (probes run in the background) and advance each zone's state. */
   tick(): void {
     if (this.stopped) return;
-    const useDirect = this.o.config.verdicts !== 'health' || this.healthUp(this.o.topology.zones[0]!.name) === undefined;
+    const useDirect =
+      this.o.config.verdicts !== 'health' || this.healthUp(this.o.topology.zones[0]!.name) === undefined;
     for (const [zone, rec] of this.zones) {
       if (!useDirect) {
         rec.up = this.combine(zone, undefined);
@@ -146,7 +149,11 @@ export class FailoverController {
         if (rec.up) {
           this.set(zone, rec, 'recovered');
           this.o.onVerdict?.(zone, true);
-          void this.o.audit.append({ action: 'verdict', zone, reason: 'zone is up again; failback moves its shards home' });
+          void this.o.audit.append({
+            action: 'verdict',
+            zone,
+            reason: 'zone is up again; failback moves its shards home',
+          });
         }
         break;
       case 'recovered':
@@ -175,7 +182,9 @@ export class FailoverController {
     const moved = await this.moveAway(zone, notBefore, 'zone down');
     if (!moved) {
       this.set(zone, rec, 'suspect');
-      throw failoverErrors.ERR_FAILOVER_NO_BACKUP(`failover: no live backup for ${zone} (backups ${topology.zone(zone).backups.join(', ')})`);
+      throw failoverErrors.ERR_FAILOVER_NO_BACKUP(
+        `failover: no live backup for ${zone} (backups ${topology.zone(zone).backups.join(', ')})`,
+      );
     }
     this.set(zone, rec, 'failed');
   }

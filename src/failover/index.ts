@@ -1,9 +1,5 @@
 /** Failover: the shard map with leases and epochs, the Kv it lives in, the controller, the drill. See README.md. */
-export { failoverErrors } from './errors.ts';
-export type { Kv, KvEntry, KvPutOptions, KvWatch } from './kv/kv.ts';
-export { MemoryKv } from './kv/memory-kv.ts';
-export { NatsKv, type NatsKvOptions } from './kv/nats-kv.ts';
-export { PartitionableKv } from './kv/partitionable-kv.ts';
+
 export { type AuditEntry, AuditLog } from './audit.ts';
 export {
   type ControllerOptions,
@@ -12,7 +8,12 @@ export {
   type ReplicationHook,
   type ZoneState,
 } from './controller.ts';
+export { failoverErrors } from './errors.ts';
 export { ZoneFaults } from './faults.ts';
+export type { Kv, KvEntry, KvPutOptions, KvWatch } from './kv/kv.ts';
+export { MemoryKv } from './kv/memory-kv.ts';
+export { NatsKv, type NatsKvOptions } from './kv/nats-kv.ts';
+export { PartitionableKv } from './kv/partitionable-kv.ts';
 export { LeaseKeeper } from './lease.ts';
 export { planGlobal, planMoves } from './placement.ts';
 export {

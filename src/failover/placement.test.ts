@@ -43,6 +43,12 @@ test('placement: no live backup gives null', () => {
 });
 
 test('placement: the global role goes to the same-region backup first', () => {
-  assert.equal(planGlobal(z('sh-a'), topo.zones, () => true), 'sh-b');
-  assert.equal(planGlobal(z('sh-a'), topo.zones, (n) => n !== 'sh-b'), 'bj-a');
+  assert.equal(
+    planGlobal(z('sh-a'), topo.zones, () => true),
+    'sh-b',
+  );
+  assert.equal(
+    planGlobal(z('sh-a'), topo.zones, (n) => n !== 'sh-b'),
+    'bj-a',
+  );
 });

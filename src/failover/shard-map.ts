@@ -67,7 +67,13 @@ function parseOwner(e: KvEntry): ShardOwner | undefined {
   try {
     const v = JSON.parse(e.value) as Partial<ShardOwner>;
     if (typeof v.zone !== 'string' || typeof v.epoch !== 'number') return undefined;
-    return { zone: v.zone, epoch: v.epoch, notBefore: v.notBefore ?? 0, draining: v.draining === true, revision: e.revision };
+    return {
+      zone: v.zone,
+      epoch: v.epoch,
+      notBefore: v.notBefore ?? 0,
+      draining: v.draining === true,
+      revision: e.revision,
+    };
   } catch {
     return undefined;
   }
@@ -78,7 +84,13 @@ function parseLease(e: KvEntry): LeaseRecord | undefined {
   try {
     const v = JSON.parse(e.value) as Partial<LeaseRecord>;
     if (typeof v.zone !== 'string' || typeof v.expiresAt !== 'number') return undefined;
-    return { zone: v.zone, expiresAt: v.expiresAt, renewedAt: v.renewedAt ?? 0, seen: v.seen ?? 0, revision: e.revision };
+    return {
+      zone: v.zone,
+      expiresAt: v.expiresAt,
+      renewedAt: v.renewedAt ?? 0,
+      seen: v.seen ?? 0,
+      revision: e.revision,
+    };
   } catch {
     return undefined;
   }
@@ -242,8 +254,10 @@ export class ShardMap implements FenceApi {
     global: ShardOwner | null;
     shards: { shard: number; zone: string; epoch: number; notBefore: number; draining: boolean; lease: boolean }[];
   } {
-    const zones: Record<string, { shards: number; global: boolean; lease: { valid: boolean; expiresAt: number | null } }> =
-      {};
+    const zones: Record<
+      string,
+      { shards: number; global: boolean; lease: { valid: boolean; expiresAt: number | null } }
+    > = {};
     const z = (name: string) =>
       (zones[name] ??= {
         shards: 0,

@@ -2,11 +2,14 @@ import { defineErrors } from '../core/errors.ts';
 
 /** Error codes the router answers with (JSON `{ error, message }`). */
 export const routerErrors = defineErrors({
-  ERR_ROUTER_BAD_KEY: 'a sharding key is malformed: bad JWT, bad lat/lng, a mapping value that does not match, or too long',
+  ERR_ROUTER_BAD_KEY:
+    'a sharding key is malformed: bad JWT, bad lat/lng, a mapping value that does not match, or too long',
   ERR_ROUTER_UNKNOWN_ZONE: 'a key names a zone the topology does not have',
   ERR_ROUTER_TOO_MANY_HOPS: 'a request was forwarded between routers more than router.maxHops times (421)',
-  ERR_ROUTER_FENCED: 'a write reached a zone that may not write the shard now: not the owner at this epoch, draining, lease lapsed, or the old lease has not expired yet (503)',
-  ERR_ROUTER_UPSTREAM: 'the local app or another zone’s router could not be reached or did not answer in time (502/504)',
+  ERR_ROUTER_FENCED:
+    'a write reached a zone that may not write the shard now: not the owner at this epoch, draining, lease lapsed, or the old lease has not expired yet (503)',
+  ERR_ROUTER_UPSTREAM:
+    'the local app or another zone’s router could not be reached or did not answer in time (502/504)',
   ERR_ROUTER_NO_MAP: 'the router has no shard map yet (503)',
   ERR_ROUTER_BAD_REQUEST: 'the request itself is unusable: header block too large, bad request line (400/431)',
 });

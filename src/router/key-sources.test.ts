@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { compileSource, jwtClaim, RequestView } from './key-sources.ts';
 
-const jwt = (payload: unknown) =>
-  `e30.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.sig`;
+const jwt = (payload: unknown) => `e30.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.sig`;
 
 const view = (headers: Record<string, string>, path = '/', query = '') => new RequestView(headers, path, query);
 
@@ -33,7 +32,13 @@ test('router: absent or empty values give no key', () => {
 });
 
 test('router: hostile JWTs and path encodings are refused with ERR_ROUTER_BAD_KEY', () => {
-  for (const bad of ['x', 'a.b', 'a.!!!.c', `a.${Buffer.from('not json').toString('base64url')}.c`, `a.${Buffer.from('[1]').toString('base64url')}.c`])
+  for (const bad of [
+    'x',
+    'a.b',
+    'a.!!!.c',
+    `a.${Buffer.from('not json').toString('base64url')}.c`,
+    `a.${Buffer.from('[1]').toString('base64url')}.c`,
+  ])
     assert.throws(() => jwtClaim(bad, 'sub'), { code: 'ERR_ROUTER_BAD_KEY' });
   assert.throws(() => jwtClaim(jwt({ sub: { a: 1 } }), 'sub'), { code: 'ERR_ROUTER_BAD_KEY' });
   assert.throws(() => compileSource({ path: 1 })(view({}, '/a/%E0%A4%A')), { code: 'ERR_ROUTER_BAD_KEY' });

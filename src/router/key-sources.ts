@@ -60,7 +60,8 @@ export function jwtClaim(token: string, claim: string): string | undefined {
   const parts = token.split('.');
   if (parts.length !== 3 || !parts[1])
     throw routerErrors.ERR_ROUTER_BAD_KEY('router/key: the JWT does not have three dot-separated parts');
-  if (!/^[A-Za-z0-9_-]+$/.test(parts[1])) throw routerErrors.ERR_ROUTER_BAD_KEY('router/key: the JWT payload is not base64url');
+  if (!/^[A-Za-z0-9_-]+$/.test(parts[1]))
+    throw routerErrors.ERR_ROUTER_BAD_KEY('router/key: the JWT payload is not base64url');
   let payload: unknown;
   try {
     payload = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
@@ -111,8 +112,11 @@ export function compileSource(src: KeySource): SourceReader {
     };
     label = `jwt:${claim}`;
   }
-  return Object.assign((r: RequestView) => {
-    const v = fn(r);
-    return v === '' ? undefined : v;
-  }, { label });
+  return Object.assign(
+    (r: RequestView) => {
+      const v = fn(r);
+      return v === '' ? undefined : v;
+    },
+    { label },
+  );
 }

@@ -5,10 +5,9 @@ import { type Clock, systemClock } from '../core/clock.ts';
 import { closeServer, listenOn } from '../core/listen.ts';
 import type { Registry } from '../core/metrics.ts';
 import type { HostPort, Topology } from '../topology/index.ts';
-import type { RouterConfig } from '../topology/sections/router.ts';
 import { compose } from './compose.ts';
 import { STAGES } from './stages/order.ts';
-import type { Handler, RouteContext, RouterDeps, RouterMap } from './types.ts';
+import type { Handler, RouteContext, RouterConfig, RouterDeps, RouterMap } from './types.ts';
 import { Upstreams } from './upstreams.ts';
 
 /** What a zone's router needs. */
@@ -70,7 +69,10 @@ function replyJson(res: ServerResponse, status: number, body: Record<string, unk
     return;
   }
   const text = `${JSON.stringify(body)}\n`;
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 
@@ -136,7 +138,8 @@ export function createRouter(opts: RouterOptions, config: RouterConfig = opts.to
     };
     run(ctx).then(
       () => {
-        if (!res.headersSent) replyJson(res, 500, { error: 'ERR_ROUTER_UPSTREAM', message: 'router: no stage answered', zone });
+        if (!res.headersSent)
+          replyJson(res, 500, { error: 'ERR_ROUTER_UPSTREAM', message: 'router: no stage answered', zone });
       },
       () => replyJson(res, 500, { error: 'ERR_ROUTER_UPSTREAM', message: 'router: internal error', zone }),
     );

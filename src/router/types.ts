@@ -1,9 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Clock } from '../core/clock.ts';
 import type { ShardId, ShardOwner } from '../failover/index.ts';
-import type { ResourceConfig, Topology } from '../topology/index.ts';
-import type { RouterConfig } from '../topology/sections/router.ts';
+import type { ResourceConfig, Topology, TopologyConfig } from '../topology/index.ts';
 import type { Upstreams } from './upstreams.ts';
+
+/** The `router:` config section. */
+export type RouterConfig = TopologyConfig['router'];
 
 /** The shard-map view a router needs (a zone's own `ShardMap` satisfies it). */
 export interface RouterMap {

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Pool } from 'undici';
 import type { HostPort } from '../topology/index.ts';
-import type { RouterConfig } from '../topology/sections/router.ts';
+import type { RouterConfig } from './types.ts';
 
 /** Kept-alive undici Pools: one to the zone's app, one per other zone's router (made on first use). */
 export class Upstreams {
@@ -55,7 +55,10 @@ const HOP_BY_HOP = new Set([
 ]);
 
 /** Request headers for an upstream: hop-by-hop ones and client-sent x-multizone-* dropped. */
-export function upstreamHeaders(h: IncomingHttpHeaders, extra: Record<string, string>): Record<string, string | string[]> {
+export function upstreamHeaders(
+  h: IncomingHttpHeaders,
+  extra: Record<string, string>,
+): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const k in h) {
     const v = h[k];

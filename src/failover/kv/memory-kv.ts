@@ -66,6 +66,7 @@ export class MemoryKv implements Kv {
   }
 
   private emit(e: KvEntry): void {
-    for (const w of this.watchers) if (e.key.startsWith(w.prefix)) queueMicrotask(() => this.watchers.has(w) && w.fn(e));
+    for (const w of this.watchers)
+      if (e.key.startsWith(w.prefix)) queueMicrotask(() => this.watchers.has(w) && w.fn(e));
   }
 }

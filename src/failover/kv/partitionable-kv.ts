@@ -42,7 +42,9 @@ export class PartitionableKv implements Kv {
 
   private guard(what: string): void {
     if (this.isolatedFlag)
-      throw failoverErrors.ERR_FAILOVER_KV_UNAVAILABLE(`kv: ${this.label} is partitioned from the control plane (${what})`);
+      throw failoverErrors.ERR_FAILOVER_KV_UNAVAILABLE(
+        `kv: ${this.label} is partitioned from the control plane (${what})`,
+      );
   }
 
   async get(key: string): Promise<KvEntry | null> {

@@ -13,11 +13,17 @@ export const fenceStage: Stage = {
       const consistency = ctx.resource?.consistency ?? 'fenced';
       if (map.canWrite(zone, ctx.shard, ctx.owner.epoch, consistency)) return next();
       ctx.res.setHeader('retry-after', '1');
-      return reject(ctx, 503, 'ERR_ROUTER_FENCED', `router: ${zone} may not write shard ${ctx.shard} at epoch ${ctx.owner.epoch} now`, {
-        shard: ctx.shard,
-        epoch: ctx.owner.epoch,
-        draining: ctx.owner.draining,
-      });
+      return reject(
+        ctx,
+        503,
+        'ERR_ROUTER_FENCED',
+        `router: ${zone} may not write shard ${ctx.shard} at epoch ${ctx.owner.epoch} now`,
+        {
+          shard: ctx.shard,
+          epoch: ctx.owner.epoch,
+          draining: ctx.owner.draining,
+        },
+      );
     };
   },
 };

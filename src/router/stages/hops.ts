@@ -6,11 +6,17 @@ export const hopsStage: Stage = {
   create(config, { zone, reject }) {
     return async (ctx, next) => {
       if (ctx.target !== zone && ctx.hop >= config.maxHops)
-        return reject(ctx, 421, 'ERR_ROUTER_TOO_MANY_HOPS', `router: ${ctx.hop} hops already; ${zone} would forward to ${ctx.target}`, {
-          hops: ctx.hop,
-          target: ctx.target,
-          from: ctx.fromZone,
-        });
+        return reject(
+          ctx,
+          421,
+          'ERR_ROUTER_TOO_MANY_HOPS',
+          `router: ${ctx.hop} hops already; ${zone} would forward to ${ctx.target}`,
+          {
+            hops: ctx.hop,
+            target: ctx.target,
+            from: ctx.fromZone,
+          },
+        );
       return next();
     };
   },

@@ -43,16 +43,26 @@ export const keyStage: Stage = {
             if (v === undefined) continue;
             tooLong(v, src.label);
             const g = mapping.pattern.exec(v)?.groups;
-            if (!g) throw routerErrors.ERR_ROUTER_BAD_KEY(`router/key: ${src.label} does not match mapping "${mapping.name}"`);
+            if (!g)
+              throw routerErrors.ERR_ROUTER_BAD_KEY(
+                `router/key: ${src.label} does not match mapping "${mapping.name}"`,
+              );
             ctx.keySource = `mapping:${mapping.name}`;
             if (g.shard !== undefined) {
               const s = Number(g.shard);
               if (!Number.isInteger(s) || s >= shards.count)
-                throw routerErrors.ERR_ROUTER_BAD_KEY(`router/key: shard ${g.shard} is out of range 0..${shards.count - 1}`);
+                throw routerErrors.ERR_ROUTER_BAD_KEY(
+                  `router/key: shard ${g.shard} is out of range 0..${shards.count - 1}`,
+                );
               ctx.shard = s;
             } else if (g.zone !== undefined) {
               if (!topology.hasZone(g.zone))
-                return reject(ctx, 400, 'ERR_ROUTER_UNKNOWN_ZONE', `router/key: ${src.label} names unknown zone "${g.zone}"`);
+                return reject(
+                  ctx,
+                  400,
+                  'ERR_ROUTER_UNKNOWN_ZONE',
+                  `router/key: ${src.label} names unknown zone "${g.zone}"`,
+                );
               ctx.keyZone = g.zone;
             } else if (g.key !== undefined) ctx.key = g.key;
             return next();

@@ -12,7 +12,8 @@ export const localStage: Stage = {
     const { zone, upstreams, clock, cut, count } = deps;
     return async (ctx) => {
       const app = upstreams.get('app');
-      if (!app) return deps.reject(ctx, 502, 'ERR_ROUTER_UPSTREAM', `router: ${zone} has no app address`, { upstream: 'app' });
+      if (!app)
+        return deps.reject(ctx, 502, 'ERR_ROUTER_UPSTREAM', `router: ${zone} has no app address`, { upstream: 'app' });
       const shard = ctx.shard === undefined ? '' : String(ctx.shard);
       const epoch = ctx.owner ? String(ctx.owner.epoch) : '';
       const reqExtra = { 'x-multizone-zone': zone, 'x-multizone-shard': shard, 'x-multizone-epoch': epoch };

@@ -122,15 +122,16 @@ export function kvContract(name: string, open: () => Promise<{ kv: Kv; cleanup()
       if (skip) return t.skip('adapter unavailable');
       await assert.rejects(kv.put('has space', 'v'), { code: 'ERR_FAILOVER_KV_BAD_KEY' });
       await assert.rejects(kv.put('a..b', 'v'), { code: 'ERR_FAILOVER_KV_BAD_KEY' });
-      await assert.rejects(kv.watch('nodot', () => {}), { code: 'ERR_FAILOVER_KV_BAD_KEY' });
+      await assert.rejects(
+        kv.watch('nodot', () => {}),
+        { code: 'ERR_FAILOVER_KV_BAD_KEY' },
+      );
     });
 
     it(`kv(${name}): concurrent CAS writers: exactly one wins`, async (t) => {
       if (skip) return t.skip('adapter unavailable');
       const r = await kv.put('race.k', '0');
-      const results = await Promise.allSettled(
-        ['a', 'b', 'c', 'd'].map((v) => kv.put('race.k', v, { expect: r })),
-      );
+      const results = await Promise.allSettled(['a', 'b', 'c', 'd'].map((v) => kv.put('race.k', v, { expect: r })));
       assert.equal(results.filter((x) => x.status === 'fulfilled').length, 1);
       for (const x of results)
         if (x.status === 'rejected') assert.equal((x.reason as { code: string }).code, 'ERR_FAILOVER_KV_CONFLICT');
