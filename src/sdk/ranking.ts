@@ -29,11 +29,11 @@ export interface IpScore {
 /**
  * Orders a host's addresses the lecture's way: start from the server's order (its geo and
  * latency choice), demote addresses with a high recent failure rate, promote recently and
- * historically successful ones. Every count decays (recent: 60 s half-life, history: 1 h),
+ * historically successful ones (a long-run failure rate above one half counts against). Every count decays (recent: 60 s half-life, history: 1 h),
  * so a demoted address comes back once its failures fade. Fed by report(ip, ok, rttMs).
  *
  * score = −position − 10·recentFailRate·min(1, recentCount) + 2·min(1, recentOk)
- *         + 3·historySuccessRate·min(1, historyCount/3) − rttMs/100
+ *         + 3·(2·historySuccessRate − 1)·min(1, historyCount/3) − rttMs/100
  */
 export class IpRanker {
   private readonly stats = new Map<string, IpStat>();
@@ -96,7 +96,7 @@ export class IpRanker {
       -position -
       10 * recentFailRate * Math.min(1, recentN) +
       2 * Math.min(1, s.okRecent) +
-      3 * histRate * Math.min(1, histN / 3) -
+      3 * (2 * histRate - 1) * Math.min(1, histN / 3) -
       s.rtt / 100;
     return {
       ip,
