@@ -174,10 +174,16 @@ export class Replication {
   }
 
   /**
-   * How far the rest of the cluster is behind `zone`'s writes: the largest lag of its
-   * outgoing links. A planned failover waits for `records === 0` before moving its shards.
+   * Records of `zone` some other local zone has not applied (the largest outgoing link
+   * lag). Published as `ctx.shared.get('replication').lagFor`: a planned failover waits
+   * for 0 before moving the zone's shards.
    */
-  async lagFor(zone: string): Promise<{ records: number; seconds: number }> {
+  async lagFor(zone: string): Promise<number> {
+    return (await this.lagOf(zone)).records;
+  }
+
+  /** The largest outgoing lag of `zone` in records and seconds. */
+  async lagOf(zone: string): Promise<{ records: number; seconds: number }> {
     let records = 0;
     let seconds = 0;
     for (const d of this.zones()) {

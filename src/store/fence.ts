@@ -7,7 +7,8 @@ import { storeErrors } from './errors.ts';
  * {@link MemoryFence}.
  */
 export interface WriteFence {
-  check(zone: string, shard: number, epoch: number): void;
+  /** `consistency` is the resource's (topology `consistency:`), for fences that treat them differently. */
+  check(zone: string, shard: number, epoch: number, consistency?: 'fenced' | 'available'): void;
   /** The zone that owns the shard now (owner-wins conflict policy asks this). */
   owner(shard: number): string;
 }
@@ -66,4 +67,34 @@ export class MemoryFence implements WriteFence {
     });
     return moved;
   }
+}
+
+/**
+ * The shape of the failover shard map (src/failover's FenceApi), declared here structurally
+ * so the store need not import failover: `ctx.shared.get('shardMap')` satisfies it.
+ */
+export interface ShardMapLike {
+  owner(shard: number): { zone: string; epoch: number } | undefined;
+  canWrite(zone: string, shard: number, epoch: number, consistency?: 'fenced' | 'available'): boolean;
+}
+
+/** Adapts a shard map with leases and epochs to the store's WriteFence, with the store's error codes. */
+export function fenceFromShardMap(map: ShardMapLike): WriteFence {
+  return {
+    check(zone, shard, epoch, consistency) {
+      if (map.canWrite(zone, shard, epoch, consistency)) return;
+      const o = map.owner(shard);
+      if (!o)
+        throw storeErrors.ERR_STORE_BAD_SHARD(`shard ${shard} has no owner in the shard map`, { details: { shard } });
+      if (o.zone === zone && o.epoch !== epoch)
+        throw storeErrors.ERR_STORE_STALE_EPOCH(`shard ${shard} is at epoch ${o.epoch}, the write carries ${epoch}`, {
+          details: { shard, epoch, current: o.epoch },
+        });
+      // another owner, or this zone's lease lapsed / it is draining: either way not ours to write now
+      throw storeErrors.ERR_STORE_NOT_OWNER(`shard ${shard} is owned by ${o.zone} at epoch ${o.epoch}, not writable by ${zone}`, {
+        details: { shard, owner: o.zone, epoch: o.epoch, zone },
+      });
+    },
+    owner: (shard) => map.owner(shard)?.zone ?? '',
+  };
 }

@@ -1,7 +1,7 @@
 /** Zone data stores behind one interface: SQLite (embedded) and PostgreSQL. See README.md. */
 
 export { storeErrors } from './errors.ts';
-export { MemoryFence, type WriteFence } from './fence.ts';
+export { fenceFromShardMap, MemoryFence, type ShardMapLike, type WriteFence } from './fence.ts';
 export { PgStore, type PgStoreOptions } from './pg-store.ts';
 export { BUILTIN_MERGES, type ResourcePolicies, resourcePolicies } from './policy.ts';
 export { SqliteStore, type SqliteStoreOptions } from './sqlite-store.ts';

@@ -38,7 +38,8 @@ export function planWrite(deps: StoreDeps, local: RecordState | undefined, req: 
       `${req.resource} is global: only the core zone ${topology.coreZone} writes it, not ${zone}`,
       { details: { resource: req.resource, core: topology.coreZone, zone } },
     );
-  if (cls === 'sharded') fence.check(zone, req.shard, req.epoch);
+  if (cls === 'sharded')
+    fence.check(zone, req.shard, req.epoch, topology.config.resources[req.resource]?.consistency ?? 'fenced');
   if (local?.locked)
     throw storeErrors.ERR_STORE_LOCKED(`${req.resource}/${req.key} is locked by a replication conflict`, {
       details: { id: `${req.resource}/${req.key}` },

@@ -1,4 +1,32 @@
 import { z } from 'zod';
 
 /** `store:` section of the topology file (owned by src/store). */
-export const storeSection = z.object({}).strict().default({});
+export const storeSection = z
+  .object({
+    /** `sqlite` (embedded default: one file per zone) or `postgres` (one schema per zone). */
+    adapter: z.enum(['sqlite', 'postgres']).default('sqlite'),
+    /** Folder of the SQLite files (`<zone>.db`), relative to the working directory. */
+    dataDir: z.string().min(1).default('.multizone/data'),
+    /**
+     * SQLite `synchronous` in WAL mode: `normal` (default) survives a process crash but can
+     * lose the last commits on power loss; `full` fsyncs every commit (survives power loss).
+     */
+    synchronous: z.enum(['normal', 'full']).default('normal'),
+    /** PostgreSQL settings (adapter: postgres). synchronous_commit must stay on. */
+    postgres: z
+      .object({
+        /** Connection string. */
+        url: z.string().min(1).default('postgres://postgres@127.0.0.1:5432/test'),
+        /** Schema name prefix: zone sh-a lives in `<prefix>sh_a`. */
+        schemaPrefix: z
+          .string()
+          .regex(/^[a-z_][a-z0-9_]*$/, 'must be lowercase letters, digits and underscores')
+          .default('mz_'),
+        /** Connections per zone store. */
+        poolSize: z.number().int().min(1).max(100).default(8),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict()
+  .default({});

@@ -1,0 +1,30 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { fenceFromShardMap, MemoryFence } from './fence.ts';
+
+test('fence: the memory fence follows moves with epoch + 1', () => {
+  const f = new MemoryFence(['a', 'a', 'b']);
+  f.check('a', 0, 1);
+  assert.throws(() => f.check('b', 0, 1), { code: 'ERR_STORE_NOT_OWNER' });
+  assert.throws(() => f.check('a', 0, 2), { code: 'ERR_STORE_STALE_EPOCH' });
+  assert.throws(() => f.check('a', 3, 1), { code: 'ERR_STORE_BAD_SHARD' });
+  assert.deepEqual(f.moveAll('a', 'b'), [0, 1]);
+  f.check('b', 0, 2);
+  assert.equal(f.owner(1), 'b');
+});
+
+test('fence: a shard map with leases maps refusals onto the store codes', () => {
+  const owners = new Map([[0, { zone: 'a', epoch: 3 }]]);
+  let leased = true;
+  const f = fenceFromShardMap({
+    owner: (s) => owners.get(s),
+    canWrite: (z, s, e) => leased && owners.get(s)?.zone === z && owners.get(s)?.epoch === e,
+  });
+  f.check('a', 0, 3);
+  assert.throws(() => f.check('a', 0, 2), { code: 'ERR_STORE_STALE_EPOCH' });
+  assert.throws(() => f.check('b', 0, 3), { code: 'ERR_STORE_NOT_OWNER' });
+  leased = false;
+  assert.throws(() => f.check('a', 0, 3), { code: 'ERR_STORE_NOT_OWNER' });
+  assert.throws(() => f.check('a', 9, 1), { code: 'ERR_STORE_BAD_SHARD' });
+  assert.equal(f.owner(0), 'a');
+});
