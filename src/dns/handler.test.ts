@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import dnsPacket from 'dns-packet';
-import { dnsTopology, query } from '../../test/integration/dns/helpers.ts';
+import type dnsPacket from 'dns-packet';
+import { type Decoded, decode, dnsTopology, query } from '../../test/integration/dns/helpers.ts';
 import { ManualClock } from '../core/clock.ts';
 import { TableGeoDb } from '../geo/index.ts';
 import { createSteering, MutableSteeringState, type Steering } from '../steering/index.ts';
@@ -41,7 +41,7 @@ const rrs = (list: readonly dnsPacket.Answer[] | undefined) =>
           : x.data;
       return `${x.name} ${x.ttl} ${x.type} ${typeof data === 'object' ? JSON.stringify(data) : data}`;
     });
-const ecsOf = (p: dnsPacket.DecodedPacket) => {
+const ecsOf = (p: Decoded) => {
   const opt = p.additionals?.find((a) => a.type === 'OPT') as
     | { options?: { code: number; scopePrefixLength?: number; sourcePrefixLength?: number; ip?: string }[] }
     | undefined;
@@ -175,13 +175,13 @@ describe('dns handler: answers', () => {
     test(`dns: ${c.name}`, () => {
       const reply = ask(c.q);
       assert.ok(reply);
-      const p = dnsPacket.decode(reply);
+      const p = decode(reply);
       assert.equal(p.rcode, c.rcode);
       assert.equal(p.flag_aa, c.aa ?? c.rcode !== 'REFUSED');
       assert.equal(p.flag_qr, true);
       assert.equal(p.flag_rd, true, 'RD copied from the query');
       assert.equal(p.flag_ra, false);
-      assert.deepEqual(p.questions, dnsPacket.decode(c.q).questions);
+      assert.deepEqual(p.questions, decode(c.q).questions);
       if (c.answer) assert.deepEqual(rrs(p.answers), c.answer);
       if (c.answerStartsWith)
         assert.deepEqual(
@@ -199,7 +199,7 @@ describe('dns handler: answers', () => {
       ['nope.shop.test', 'A'],
       ['api.shop.test', 'TXT'],
     ] as const) {
-      const p = dnsPacket.decode(ask(query(n, t))!);
+      const p = decode(ask(query(n, t))!);
       assert.equal(p.authorities.length, 1);
       assert.equal(p.authorities[0]!.type, 'SOA');
     }
@@ -208,7 +208,7 @@ describe('dns handler: answers', () => {
   test('dns: A answers are what steering decides, TTL and ECS scope included', () => {
     for (const client of ['1.2.4.0/24', '202.96.128.0/24']) {
       const [ip, prefix] = client.split('/') as [string, string];
-      const p = dnsPacket.decode(ask(query('api.shop.test', 'A', { ecs: { ip, prefix: Number(prefix) } }))!);
+      const p = decode(ask(query('api.shop.test', 'A', { ecs: { ip, prefix: Number(prefix) } }))!);
       const want = steering.decide({ service: 'api.shop.test', client, family: 4 });
       assert.deepEqual(
         p.answers.map((a) => (a as { data: string }).data),
@@ -223,11 +223,11 @@ describe('dns handler: answers', () => {
   });
 
   test('dns: without ECS the source address steers', () => {
-    const p = dnsPacket.decode(
+    const p = decode(
       createDnsHandler({ topology, steering }).handle(query('api.shop.test', 'A'), 'udp', '1.2.4.9', 53)!,
     );
     assert.equal((p.answers[0] as { data: string }).data, '127.0.3.1');
-    const q = dnsPacket.decode(
+    const q = decode(
       createDnsHandler({ topology, steering }).handle(query('api.shop.test', 'A'), 'udp', '202.96.129.1', 53)!,
     );
     assert.equal((q.answers[0] as { data: string }).data, '127.0.4.1');
@@ -235,7 +235,7 @@ describe('dns handler: answers', () => {
 
   test('dns: ECS source prefix 0 steers by the resolver address and answers scope 0', () => {
     const h = createDnsHandler({ topology, steering });
-    const p = dnsPacket.decode(
+    const p = decode(
       h.handle(query('api.shop.test', 'A', { ecs: { ip: '0.0.0.0', prefix: 0 } }), 'udp', '202.96.129.1', 53)!,
     );
     assert.equal((p.answers[0] as { data: string }).data, '127.0.4.1');
@@ -243,12 +243,12 @@ describe('dns handler: answers', () => {
   });
 
   test('dns: non-steered answers have ECS scope 0', () => {
-    const p = dnsPacket.decode(ask(query('txt.shop.test', 'TXT', { ecs: { ip: '1.2.4.0', prefix: 24 } }))!);
+    const p = decode(ask(query('txt.shop.test', 'TXT', { ecs: { ip: '1.2.4.0', prefix: 24 } }))!);
     assert.equal(ecsOf(p)!.scopePrefixLength, 0);
   });
 
   test('dns: duplicate addresses are answered once', () => {
-    const p = dnsPacket.decode(ask(query('big.shop.test', 'A'))!);
+    const p = decode(ask(query('big.shop.test', 'A'))!);
     const ips = p.answers.map((a) => (a as { data: string }).data);
     assert.equal(ips.length, 4);
     assert.equal(new Set(ips).size, 4);
@@ -261,11 +261,11 @@ describe('dns handler: protocol', () => {
     const a = ask(query('ApI.sHoP.tEsT', 'A', { id: 1 }))!;
     const b = ask(query('aPi.ShOp.TeSt', 'A', { id: 2 }))!;
     assert.equal(h.stats.cacheHits, 1);
-    assert.equal(dnsPacket.decode(a).questions[0]!.name, 'ApI.sHoP.tEsT');
-    assert.equal(dnsPacket.decode(b).questions[0]!.name, 'aPi.ShOp.TeSt');
-    assert.equal(dnsPacket.decode(b).id, 2);
-    assert.equal(dnsPacket.decode(b).rcode, 'NOERROR');
-    assert.deepEqual(dnsPacket.decode(a).answers, dnsPacket.decode(b).answers);
+    assert.equal(decode(a).questions[0]!.name, 'ApI.sHoP.tEsT');
+    assert.equal(decode(b).questions[0]!.name, 'aPi.ShOp.TeSt');
+    assert.equal(decode(b).id, 2);
+    assert.equal(decode(b).rcode, 'NOERROR');
+    assert.deepEqual(decode(a).answers, decode(b).answers);
   });
 
   test('dns: a cache hit copies RD and CD from its own query', () => {
@@ -274,7 +274,7 @@ describe('dns handler: protocol', () => {
     const q = query('api.shop.test', 'A', { id: 77 });
     q[2] = q[2]! & 0xfe; // RD off
     q[3] = q[3]! | 0x10; // CD on
-    const p = dnsPacket.decode(ask(q)!);
+    const p = decode(ask(q)!);
     assert.equal(h.stats.cacheHits, 1);
     assert.equal(p.flag_rd, false);
     assert.equal(p.flag_cd, true);
@@ -285,9 +285,9 @@ describe('dns handler: protocol', () => {
     const state = new MutableSteeringState();
     const { h, ask } = setup({ state });
     const q = query('api.shop.test', 'A', { ecs: { ip: '1.2.4.0', prefix: 24 } });
-    assert.equal((dnsPacket.decode(ask(q)!).answers[0] as { data: string }).data, '127.0.3.1');
+    assert.equal((decode(ask(q)!).answers[0] as { data: string }).data, '127.0.3.1');
     state.setUp('bj-a/edge', false);
-    const p = dnsPacket.decode(ask(q)!);
+    const p = decode(ask(q)!);
     assert.notEqual((p.answers[0] as { data: string }).data, '127.0.3.1');
     assert.equal(h.stats.cacheHits, 0);
   });
@@ -305,9 +305,9 @@ describe('dns handler: protocol', () => {
 
   test('dns: OPT in the reply only when the query had one; payload clamped', () => {
     const { ask } = setup();
-    const without = dnsPacket.decode(ask(query('api.shop.test', 'A'))!);
+    const without = decode(ask(query('api.shop.test', 'A'))!);
     assert.equal(without.additionals.filter((a) => a.type === 'OPT').length, 0);
-    const withOpt = dnsPacket.decode(ask(query('api.shop.test', 'A', { edns: true, udp: 4096 }))!);
+    const withOpt = decode(ask(query('api.shop.test', 'A', { edns: true, udp: 4096 }))!);
     const opt = withOpt.additionals.find((a) => a.type === 'OPT') as { udpPayloadSize: number; ednsVersion: number };
     assert.equal(opt.udpPayloadSize, 1232);
     assert.equal(opt.ednsVersion, 0);
@@ -316,7 +316,7 @@ describe('dns handler: protocol', () => {
   test('dns: BADVERS for EDNS version 1', () => {
     const { ask } = setup();
     const r = ask(query('api.shop.test', 'A', { version: 1 }))!;
-    const p = dnsPacket.decode(r);
+    const p = decode(r);
     const opt = p.additionals.find((a) => a.type === 'OPT') as { extendedRcode: number; ednsVersion: number };
     // BADVERS = 16: low 4 bits 0 in the header, upper 8 bits (1) in the OPT
     assert.equal(r[3]! & 0x0f, 0);
@@ -327,25 +327,25 @@ describe('dns handler: protocol', () => {
 
   test('dns: TC=1 with no answers when the reply exceeds 512 without EDNS; whole over TCP and with EDNS', () => {
     const { h, ask } = setup();
-    const udp = dnsPacket.decode(ask(query('long.shop.test', 'TXT'))!);
+    const udp = decode(ask(query('long.shop.test', 'TXT'))!);
     assert.equal(udp.flag_tc, true);
     assert.equal(udp.answers.length, 0);
     assert.equal(udp.questions[0]!.name, 'long.shop.test');
     assert.equal(h.stats.truncated, 1);
-    const tcp = dnsPacket.decode(ask(query('long.shop.test', 'TXT'), 'tcp')!);
+    const tcp = decode(ask(query('long.shop.test', 'TXT'), 'tcp')!);
     assert.equal(tcp.flag_tc, false);
     assert.equal(tcp.answers.length, 3);
     const edns = ask(query('long.shop.test', 'TXT', { edns: true, udp: 1232 }))!;
     assert.ok(edns.length > 512 && edns.length <= 1232);
-    assert.equal(dnsPacket.decode(edns).flag_tc, false);
+    assert.equal(decode(edns).flag_tc, false);
     // a buffer size below 512 counts as 512
-    assert.equal(dnsPacket.decode(ask(query('long.shop.test', 'TXT', { edns: true, udp: 100 }))!).flag_tc, true);
+    assert.equal(decode(ask(query('long.shop.test', 'TXT', { edns: true, udp: 100 }))!).flag_tc, true);
   });
 
   test('dns: maxUdpPayload caps what the client asks for', () => {
     const config = { ...topology.config.dns, maxUdpPayload: 600 };
     const { ask } = setup({ config });
-    const p = dnsPacket.decode(ask(query('long.shop.test', 'TXT', { edns: true, udp: 4096 }))!);
+    const p = decode(ask(query('long.shop.test', 'TXT', { edns: true, udp: 4096 }))!);
     assert.equal(p.flag_tc, true);
     assert.equal((p.additionals.find((a) => a.type === 'OPT') as { udpPayloadSize: number }).udpPayloadSize, 600);
   });
@@ -416,7 +416,7 @@ describe('dns handler: protocol', () => {
       endpoints: () => [],
     };
     const { h, ask } = setup({ steering: broken });
-    const p = dnsPacket.decode(ask(query('api.shop.test', 'A'))!);
+    const p = decode(ask(query('api.shop.test', 'A'))!);
     assert.equal(p.rcode, 'SERVFAIL');
     assert.equal(h.stats.rejected.get('internal'), 1);
     // not cached: the next query tries again

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import dnsPacket from 'dns-packet';
+import { decode } from '../../../test/integration/dns/helpers.ts';
 import { encodeReply, patchReply } from './reply.ts';
 
 const query = dnsPacket.encode({
@@ -25,7 +26,7 @@ test('dns/wire: encodeReply round-trips through dns-packet with an exact length'
     additionals: [{ name: 'ns1.shop.test', type: 'A', ttl: 3600, data: '127.0.0.2' }],
     opt: { udpSize: 1232, do: true, options: [{ code: 8, data: Buffer.from([0, 1, 24, 24, 1, 2, 3]) }] },
   });
-  const p = dnsPacket.decode(r);
+  const p = decode(r);
   assert.equal(dnsPacket.decode.bytes, r.length, 'no slack bytes');
   assert.equal(p.id, 0xbeef);
   assert.equal(p.type, 'response');
@@ -57,13 +58,13 @@ test('dns/wire: extended rcodes put their upper bits in the OPT', () => {
     opt: { udpSize: 512, do: false, options: [] },
   });
   assert.equal(r[3]! & 0x0f, 0);
-  assert.equal((dnsPacket.decode(r).additionals[0] as unknown as { extendedRcode: number }).extendedRcode, 1);
+  assert.equal((decode(r).additionals[0] as unknown as { extendedRcode: number }).extendedRcode, 1);
 });
 
 test('dns/wire: header-only replies and TC', () => {
   const r = encodeReply({ query, questionEnd: 12, rcode: 1, aa: false, tc: true, opt: null });
   assert.equal(r.length, 12);
-  const p = dnsPacket.decode(r);
+  const p = decode(r);
   assert.equal(p.questions.length, 0);
   assert.equal(p.flag_tc, true);
   assert.equal(p.rcode, 'FORMERR');
@@ -85,11 +86,11 @@ test('dns/wire: patchReply takes id, RD/CD and question case from the new query,
     questions: [{ name: 'www.SHOP.test', type: 'A', class: 'IN' }],
   });
   const out = patchReply(cached, other, 15);
-  const p = dnsPacket.decode(out);
+  const p = decode(out);
   assert.equal(p.id, 7);
   assert.equal(p.flag_rd, false);
   assert.equal(p.flag_cd, false);
   assert.equal(p.flag_aa, true);
   assert.equal(p.questions[0]!.name, 'www.SHOP.test');
-  assert.equal(dnsPacket.decode(cached).id, 0xbeef, 'the cached bytes are untouched');
+  assert.equal(decode(cached).id, 0xbeef, 'the cached bytes are untouched');
 });

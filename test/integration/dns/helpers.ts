@@ -70,7 +70,7 @@ export function query(
 }
 
 /** Sends one UDP packet and waits for one reply (or null after ms). */
-export function udpExchange(port: number, packet: Buffer, ms = 2000): Promise<Buffer | null> {
+export function udpExchange(port: number, packet: Buffer, ms = 2000, host = HOST): Promise<Buffer | null> {
   return new Promise((resolve) => {
     const s = dgram.createSocket('udp4');
     const t = setTimeout(() => {
@@ -82,7 +82,7 @@ export function udpExchange(port: number, packet: Buffer, ms = 2000): Promise<Bu
       s.close();
       resolve(m);
     });
-    s.send(packet, port, HOST);
+    s.send(packet, port, host);
   });
 }
 
@@ -132,4 +132,21 @@ export class TcpClient {
   }
 }
 
-export const decode = (b: Buffer) => dnsPacket.decode(b);
+/** A decoded reply with the fields tests read (dns-packet's types leave most of them optional). */
+export interface Decoded {
+  id: number;
+  type: string;
+  rcode: string;
+  flag_qr: boolean;
+  flag_aa: boolean;
+  flag_tc: boolean;
+  flag_rd: boolean;
+  flag_ra: boolean;
+  flag_cd: boolean;
+  questions: dnsPacket.Question[];
+  answers: dnsPacket.Answer[];
+  authorities: dnsPacket.Answer[];
+  additionals: dnsPacket.Answer[];
+}
+
+export const decode = (b: Buffer): Decoded => dnsPacket.decode(b) as unknown as Decoded;

@@ -206,9 +206,9 @@ test('dns: dns-packet replies decode cleanly for every record kind', async () =>
       ['api.shop.test', 'ANY'],
     ] as const) {
       const r = (await udpExchange(s.port, query(n, t, { edns: true })))!;
-      const p = dnsPacket.decode(r);
+      dnsPacket.decode(r);
       assert.equal(dnsPacket.decode.bytes, r.length, `${n} ${t}`);
-      assert.equal(p.rcode, 'NOERROR');
+      assert.equal(decode(r).rcode, 'NOERROR');
     }
   } finally {
     await s.close();
