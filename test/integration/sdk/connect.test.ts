@@ -18,7 +18,7 @@ let httpdns: Awaited<ReturnType<typeof startTestHttpdns>>;
 let ca: string;
 const servers: Server[] = [];
 let port = 0;
-const seen: { addr: string; servername: string | false; host: string | undefined }[] = [];
+const seen: { addr: string; servername: string | false | null; host: string | undefined }[] = [];
 const resolvers: Resolver[] = [];
 
 /** An HTTPS server for api.shop.test that records the SNI and Host of each request. */
@@ -95,7 +95,7 @@ test('sdk/connect: createLookup plugs into https.get; createNodeAgent reports co
     // family 4 and all:false, as older callers ask; autoSelectFamily asks for all
     httpsGet(
       `https://api.shop.test:${port}/`,
-      { lookup: lookup as never, ca, family: 4, autoSelectFamily: false },
+      { lookup: lookup as never, ca, family: 4, autoSelectFamily: false } as import('node:https').RequestOptions,
       (res) => {
         let b = '';
         res.on('data', (c) => (b += c));
