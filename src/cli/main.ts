@@ -6,6 +6,8 @@ import { createSteering } from '../steering/index.ts';
 import { checkTopology, DEFAULT_TOPOLOGY_FILE, loadTopology, type Topology } from '../topology/index.ts';
 import { startCluster } from './cluster.ts';
 import { cmdCert } from './cmd-cert.ts';
+import { cmdDrill } from './cmd-drill.ts';
+import { cmdFailover } from './cmd-failover.ts';
 import { renderTable } from './table.ts';
 
 /** sysexits.h: bad configuration. */
@@ -22,6 +24,10 @@ usage:
                                  where IP is, and what steering answers for each service
   multizone cert [--out DIR] [--host NAME]...
                                  write a self-signed development cert.pem + key.pem
+  multizone drill --zone Z [--mode kill|partition] [--consistency fenced|available] [--rps N] [--duration S] [--json]
+                                 fault a zone of the running cluster under traffic; report RTO, errors, misrouting
+  multizone failover --zone Z    planned failover (RPO 0) of a zone's shards to its backups
+  multizone failback --zone Z    move a zone's home shards back to it
   multizone help                 this text
 `;
 
@@ -46,6 +52,11 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
         return cmdGeo(rest, io);
       case 'cert':
         return await cmdCert(rest, io);
+      case 'drill':
+        return await cmdDrill(rest, io);
+      case 'failover':
+      case 'failback':
+        return await cmdFailover(cmd, rest, io);
       case undefined:
       case 'help':
       case '--help':

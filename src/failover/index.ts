@@ -29,3 +29,4 @@ export {
   type ShardOwner,
   shardForKey,
 } from './shard-map.ts';
+export { type DrillOptions, type DrillProgress, type DrillReport, runDrill } from './drill.ts';

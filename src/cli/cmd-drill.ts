@@ -1,0 +1,153 @@
+import { parseArgs } from 'node:util';
+import { systemClock } from '../core/clock.ts';
+import { systemRandom } from '../core/random.ts';
+import { type DrillProgress, type DrillReport, runDrill } from '../failover/index.ts';
+import { loadTopology } from '../topology/index.ts';
+import { EX_USAGE, type Io } from './main.ts';
+import { renderTable } from './table.ts';
+
+const USAGE =
+  'usage: multizone drill --zone Z [--mode kill|partition] [--consistency fenced|available] [--rps N] [--duration S] [--writes 0..1] [--users N] [--control URL | --config FILE] [--no-restore] [--failback] [--json]';
+
+/** The control API URL: --control, else the topology's control.listen. */
+export function controlUrl(values: { control?: string; config?: string }): string {
+  if (values.control) return values.control.replace(/\/$/, '');
+  const t = loadTopology(values.config);
+  const hp = t.config.control.listen;
+  return `http://${hp}`;
+}
+
+function bar(p: DrillProgress): string {
+  const w = 30;
+  const f = Math.min(w, Math.round((p.elapsedS / p.durationS) * w));
+  return `[${'#'.repeat(f)}${'.'.repeat(w - f)}] ${p.elapsedS.toFixed(1)}/${p.durationS}s  ${p.phase.padEnd(8)} ok ${p.ok}  failed ${p.failed} (affected users ${p.affectedFailed})`;
+}
+
+/** Renders a drill report for people. */
+export function renderDrill(r: DrillReport): string {
+  const rto = r.rtoMs === null ? 'not recovered' : `${(r.rtoMs / 1000).toFixed(1)} s`;
+  const lines = [
+    `drill: ${r.mode} ${r.zone}, ${r.consistency} (${r.path}), ${r.rps} req/s for ${r.durationS} s, ${r.users.total} users (${r.users.affected} homed in ${r.zone})`,
+    '',
+    renderTable(
+      ['measure', 'value', 'goal'],
+      [
+        ['RTO', rto, `≤ ${(r.goal.rtoMs / 1000).toFixed(1)} s ${r.goal.met ? '(met)' : '(MISSED)'}`],
+        [
+          'misrouted writes',
+          r.misrouted.writes,
+          r.consistency === 'fenced' ? '0' : '(available: conflicts go to the data plane)',
+        ],
+        ['unverifiable answers', r.misrouted.unverifiable, ''],
+        ['requests', `${r.requests.ok}/${r.requests.total} ok`, ''],
+        ['affected users’ requests', `${r.requests.affectedOk}/${r.requests.affected} ok`, ''],
+        [
+          'shards moved',
+          Object.entries(r.moved)
+            .map(([z, n]) => `${n} → ${z}`)
+            .join(', ') || 'none',
+          '',
+        ],
+        ['lease', `${r.leaseMs} ms`, ''],
+        ['RPO', r.rpo, ''],
+        ['WRT', r.wrt, ''],
+      ],
+    ),
+    '',
+    Object.keys(r.errors).length
+      ? renderTable(
+          ['error', 'count'],
+          Object.entries(r.errors)
+            .sort((a, b) => b[1] - a[1])
+            .map(([k, n]) => [k, n]),
+        )
+      : 'errors: none',
+    '',
+    renderTable(
+      ['second', 'affected ok', 'all ok'],
+      r.perSecond
+        .filter((s) => s.second >= -1)
+        .map((s) => [s.second, `${s.affectedOk}/${s.affected}`, `${s.ok}/${s.total}`]),
+    ),
+  ];
+  if (r.restore)
+    lines.push(
+      '',
+      `restore: ${r.restore.restored ? 'zone restored' : 'not restored'}${
+        r.restore.failback
+          ? r.restore.failback.error
+            ? `; failback failed: ${r.restore.failback.error}`
+            : `; failback moved ${r.restore.failback.moved} shards home in ${r.restore.failback.tookMs} ms`
+          : ''
+      }`,
+    );
+  return lines.join('\n');
+}
+
+/** `multizone drill`: fault a zone of a running cluster under traffic; report RTO and misrouting. */
+export async function cmdDrill(args: string[], io: Io): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      zone: { type: 'string' },
+      mode: { type: 'string', default: 'kill' },
+      consistency: { type: 'string', default: 'fenced' },
+      rps: { type: 'string', default: '300' },
+      duration: { type: 'string', default: '20' },
+      writes: { type: 'string', default: '0.5' },
+      users: { type: 'string', default: '2000' },
+      control: { type: 'string' },
+      config: { type: 'string' },
+      'no-restore': { type: 'boolean' },
+      failback: { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
+  });
+  const rps = Number(values.rps);
+  const duration = Number(values.duration);
+  const writes = Number(values.writes);
+  const users = Number(values.users);
+  if (
+    !values.zone ||
+    (values.mode !== 'kill' && values.mode !== 'partition') ||
+    (values.consistency !== 'fenced' && values.consistency !== 'available') ||
+    !(rps > 0 && rps <= 20_000) ||
+    !(duration >= 4 && duration <= 3600) ||
+    !(writes >= 0 && writes <= 1) ||
+    !(Number.isInteger(users) && users > 0)
+  ) {
+    io.err(USAGE);
+    return EX_USAGE;
+  }
+  const tty = process.stderr.isTTY && !values.json;
+  let lastLine = -1;
+  const report = await runDrill({
+    control: controlUrl(values),
+    zone: values.zone,
+    mode: values.mode,
+    consistency: values.consistency,
+    rps,
+    durationS: duration,
+    writes,
+    users,
+    restore: !values['no-restore'],
+    failback: values.failback === true,
+    clock: systemClock,
+    random: systemRandom(),
+    onProgress(p) {
+      if (values.json) return;
+      if (tty) process.stderr.write(`\r${bar(p)}`);
+      else if (Math.floor(p.elapsedS) !== lastLine) {
+        lastLine = Math.floor(p.elapsedS);
+        if (lastLine % 2 === 0 || p.phase === 'draining') io.err(bar(p));
+      }
+    },
+  });
+  if (tty) process.stderr.write('\n');
+  if (values.json) io.out(JSON.stringify(report));
+  else {
+    io.out(renderDrill(report));
+    io.out(`\njson: ${JSON.stringify({ ...report, perSecond: undefined })}`);
+  }
+  return report.goal.met ? 0 : 1;
+}

@@ -1,0 +1,401 @@
+import { Agent, request } from 'undici';
+import type { Clock } from '../core/clock.ts';
+import type { Random } from '../core/random.ts';
+import type { AuditEntry } from './audit.ts';
+import { failoverErrors } from './errors.ts';
+import { shardForKey } from './shard-map.ts';
+
+/** What to drill. */
+export interface DrillOptions {
+  /** Control API base URL, e.g. http://127.0.0.1:7070. */
+  control: string;
+  zone: string;
+  mode: 'kill' | 'partition';
+  /** Requests per second across all users. */
+  rps: number;
+  /** Seconds of traffic in all (a quarter before the fault). */
+  durationS: number;
+  /** Which failover flavour the traffic exercises: fenced (profiles) or available (orders). */
+  consistency: 'fenced' | 'available';
+  /** Share of writes (POST) in the traffic, 0..1. */
+  writes: number;
+  users: number;
+  /** Restore the zone (and fail back) when the traffic ends. */
+  restore: boolean;
+  failback: boolean;
+  clock: Clock;
+  random: Random;
+  onProgress?(p: DrillProgress): void;
+}
+
+export interface DrillProgress {
+  elapsedS: number;
+  durationS: number;
+  phase: 'warmup' | 'fault' | 'draining';
+  ok: number;
+  failed: number;
+  affectedFailed: number;
+}
+
+interface Sample {
+  /** Wall ms the request was sent; made relative to the fault at the end. */
+  t0: number;
+  affected: boolean;
+  write: boolean;
+  ok: boolean;
+  kind: string;
+  servedBy?: string;
+  shard?: number;
+  epoch?: number;
+  servedAt?: number;
+  entry: string;
+}
+
+/** The drill's result (printed as a table, or as JSON with --json). */
+export interface DrillReport {
+  zone: string;
+  mode: 'kill' | 'partition';
+  consistency: 'fenced' | 'available';
+  path: string;
+  rps: number;
+  durationS: number;
+  users: { total: number; affected: number };
+  requests: { total: number; ok: number; failed: number; affected: number; affectedOk: number };
+  /** ms from the fault to the first 1 s window in which ≥ 99 % of affected users' requests succeed. */
+  rtoMs: number | null;
+  goal: { rtoMs: number; met: boolean; misroutedWrites: number };
+  leaseMs: number;
+  errors: Record<string, number>;
+  /** Writes served by a zone that did not own the shard at that epoch, or at an epoch already superseded. */
+  misrouted: { writes: number; unverifiable: number };
+  /** Shards of the zone that moved during the drill, and to where. */
+  moved: Record<string, number>;
+  perSecond: { second: number; affected: number; affectedOk: number; total: number; ok: number }[];
+  rpo: string;
+  wrt: string;
+  restore?: { restored: boolean; failback?: { moved?: number; tookMs?: number; error?: string } };
+}
+
+const NA = 'n/a until the data plane lands';
+
+async function getJson<T>(dispatcher: Agent, url: string, method: 'GET' | 'POST' = 'GET', body?: unknown): Promise<T> {
+  let r: Awaited<ReturnType<typeof request>>;
+  try {
+    r = await request(url, { method, dispatcher, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch (e) {
+    throw failoverErrors.ERR_FAILOVER_DRILL(`drill: cannot reach ${url}: ${(e as Error).message}`, { cause: e });
+  }
+  const j = (await r.body.json().catch(() => ({}))) as T & { error?: string; message?: string };
+  if (r.statusCode >= 400)
+    throw failoverErrors.ERR_FAILOVER_DRILL(
+      `drill: ${method} ${url} → ${r.statusCode} ${j.error ?? ''} ${j.message ?? ''}`,
+    );
+  return j;
+}
+
+/**
+ * Drives traffic for many users through the zones' routers (each user enters at its home
+ * zone, like steering would send it, and moves to another zone when its entry is refused or
+ * declared down), faults one zone, and measures RTO, errors by kind and misrouted requests.
+ */
+export async function runDrill(o: DrillOptions): Promise<DrillReport> {
+  const { clock, random } = o;
+  const dispatcher = new Agent({
+    connections: 128,
+    headersTimeout: 2000,
+    bodyTimeout: 2000,
+    connect: { timeout: 1000 },
+  });
+  const base = o.control.replace(/\/$/, '');
+  try {
+    const eps = await getJson<{ endpoints: { zone: string | null; role: string; host: string; port: number }[] }>(
+      dispatcher,
+      `${base}/api/endpoints`,
+    );
+    const routers = new Map<string, string>();
+    for (const e of eps.endpoints) if (e.role === 'router' && e.zone) routers.set(e.zone, `http://${e.host}:${e.port}`);
+    if (!routers.has(o.zone)) throw failoverErrors.ERR_FAILOVER_UNKNOWN_ZONE(`drill: no router for zone "${o.zone}"`);
+    const zones = [...routers.keys()];
+    type Snap = {
+      count: number;
+      shards: { shard: number; zone: string; epoch: number }[];
+      states: Record<string, { state: string }>;
+      config: { leaseMs: number };
+    };
+    const snap = await getJson<Snap>(dispatcher, `${base}/api/shardmap`);
+    const auditBefore = await getJson<{ entries: AuditEntry[] }>(dispatcher, `${base}/api/audit?limit=1`);
+    const lastSeq = auditBefore.entries.at(-1)?.seq ?? 0;
+    const path = o.consistency === 'available' ? '/api/orders' : '/api/profiles';
+
+    // users and their home zones
+    const users = Array.from({ length: o.users }, (_, i) => {
+      const id = `drill-${random.seed}-${i}`;
+      const shard = shardForKey(id, snap.count);
+      return { id, shard, home: snap.shards[shard]!.zone };
+    });
+    const affectedUsers = users.filter((u) => u.home === o.zone).length;
+
+    const start = clock.wallTime();
+    const faultAt = Math.max(2, o.durationS / 4) * 1000;
+    let killAt = Number.POSITIVE_INFINITY;
+    const samples: Sample[] = [];
+    const avoid = new Map<string, number>(); // entry zone → wall ms until which clients avoid it
+    let declaredDown = new Set<string>();
+    let inflight = 0;
+    let ok = 0;
+    let failed = 0;
+    let affectedFailed = 0;
+
+    const entryFor = (home: string) => {
+      const now = clock.wallTime();
+      const usable = (z: string) => !declaredDown.has(z) && (avoid.get(z) ?? 0) <= now;
+      if (usable(home)) return home;
+      const rest = zones.filter((z) => z !== home && usable(z));
+      return rest.length ? rest[random.int(rest.length)]! : home;
+    };
+
+    const fire = (u: (typeof users)[number]) => {
+      const write = random.next() < o.writes;
+      const entry = entryFor(u.home);
+      const t0 = clock.wallTime();
+      const s: Sample = { t0, affected: u.home === o.zone, write, ok: false, kind: '', entry };
+      inflight++;
+      void request(`${routers.get(entry)}${path}/${u.id}`, {
+        method: write ? 'POST' : 'GET',
+        headers: { 'x-user-id': u.id },
+        dispatcher,
+      })
+        .then(async (r) => {
+          const text = await r.body.text();
+          if (r.statusCode < 400) {
+            s.ok = true;
+            s.kind = 'ok';
+            s.servedBy = String(r.headers['x-multizone-served-by'] ?? '');
+            s.shard = Number(r.headers['x-multizone-shard']);
+            s.epoch = Number(r.headers['x-multizone-epoch']);
+            s.servedAt = Number(r.headers['x-multizone-served-at']);
+          } else {
+            let code = '';
+            try {
+              code = (JSON.parse(text) as { error?: string }).error ?? '';
+            } catch {}
+            s.kind = `http ${r.statusCode}${code ? ` ${code}` : ''}`;
+            // a router that cannot reach the owner: the client's SDK tries another zone for a while
+            if (r.statusCode === 502 || r.statusCode === 504) avoid.set(entry, clock.wallTime() + 1000);
+          }
+        })
+        .catch((e: { code?: string }) => {
+          s.kind = `connect ${e.code ?? 'error'}`;
+          avoid.set(entry, clock.wallTime() + 2000);
+        })
+        .finally(() => {
+          inflight--;
+          samples.push(s);
+          if (s.ok) ok++;
+          else {
+            failed++;
+            if (s.affected && faultSent) affectedFailed++;
+          }
+        });
+    };
+
+    // steering: zones the controller has declared down get no new users
+    const steer = clock.setInterval(250, () => {
+      void getJson<Snap>(dispatcher, `${base}/api/shardmap?shards=0`)
+        .then((s) => {
+          declaredDown = new Set(
+            Object.entries(s.states)
+              .filter(([, v]) => v.state === 'failing' || v.state === 'failed')
+              .map(([k]) => k),
+          );
+        })
+        .catch(() => {});
+    });
+
+    const tickMs = 20;
+    let carry = 0;
+    let faultSent = false;
+    let done = false;
+    const progress = clock.setInterval(250, () =>
+      o.onProgress?.({
+        elapsedS: (clock.wallTime() - start) / 1000,
+        durationS: o.durationS,
+        phase: faultSent ? 'fault' : 'warmup',
+        ok,
+        failed,
+        affectedFailed,
+      }),
+    );
+    await new Promise<void>((resolve, reject) => {
+      const t = clock.setInterval(tickMs, () => {
+        if (done) return;
+        const elapsed = clock.wallTime() - start;
+        if (elapsed >= o.durationS * 1000) {
+          done = true;
+          t.cancel();
+          resolve();
+          return;
+        }
+        if (!faultSent && elapsed >= faultAt) {
+          faultSent = true;
+          killAt = clock.wallTime();
+          getJson(dispatcher, `${base}/api/drill/kill`, 'POST', { zone: o.zone, mode: o.mode }).catch((e) => {
+            done = true;
+            t.cancel();
+            reject(e);
+          });
+        }
+        carry += (o.rps * tickMs) / 1000;
+        while (carry >= 1) {
+          carry--;
+          if (inflight >= 512) {
+            samples.push({
+              t0: clock.wallTime(),
+              affected: false,
+              write: false,
+              ok: false,
+              kind: 'client-overload',
+              entry: '',
+            });
+            failed++;
+            continue;
+          }
+          fire(users[random.int(users.length)]!);
+        }
+      });
+    });
+    for (let i = 0; i < 100 && inflight > 0; i++) await clock.sleep(50);
+    progress.cancel();
+    steer.cancel();
+    for (const s of samples) s.t0 -= killAt;
+    o.onProgress?.({ elapsedS: o.durationS, durationS: o.durationS, phase: 'draining', ok, failed, affectedFailed });
+
+    // history of owners: the start snapshot, then every move since
+    const audit = await getJson<{ entries: AuditEntry[] }>(dispatcher, `${base}/api/audit?limit=10000`);
+    const epochs = new Map<number, Map<number, { zone: string; at: number; notBefore: number }>>();
+    for (const s of snap.shards) epochs.set(s.shard, new Map([[s.epoch, { zone: s.zone, at: 0, notBefore: 0 }]]));
+    const moved: Record<string, number> = {};
+    for (const e of audit.entries) {
+      if (e.seq <= lastSeq || e.action !== 'move' || !e.shards || !e.to) continue;
+      for (const [shard, epoch] of e.shards) {
+        if (shard === 'global') continue;
+        epochs.get(shard)?.set(epoch, { zone: e.to, at: e.at, notBefore: e.notBefore ?? 0 });
+        if (e.from === o.zone) moved[e.to] = (moved[e.to] ?? 0) + 1;
+      }
+    }
+    const misrouted = { writes: 0, unverifiable: 0 };
+    // reads of replicated data may be served by any zone (replica reads): only writes are checked
+    for (const s of samples) {
+      if (!s.ok || !s.write || s.shard === undefined || !Number.isInteger(s.shard)) continue;
+      const h = epochs.get(s.shard);
+      const own = h?.get(s.epoch ?? -1);
+      if (!h || !own) {
+        misrouted.unverifiable++;
+        continue;
+      }
+      let bad = own.zone !== s.servedBy;
+      // a write at epoch e after a newer epoch had become writable is a second writer
+      if (!bad)
+        for (const [epoch, later] of h)
+          if (
+            epoch > (s.epoch ?? 0) &&
+            (s.servedAt ?? 0) >= Math.max(later.at, o.consistency === 'fenced' ? later.notBefore : 0)
+          )
+            bad = true;
+      if (bad) misrouted.writes++;
+    }
+    const errors: Record<string, number> = {};
+    for (const s of samples) if (!s.ok) errors[s.kind] = (errors[s.kind] ?? 0) + 1;
+
+    const aff = samples.filter((s) => s.affected && s.t0 >= 0).sort((a, b) => a.t0 - b.t0);
+    const firstFail = aff.find((s) => !s.ok);
+    let rtoMs: number | null = firstFail ? null : 0;
+    if (firstFail) {
+      const last = aff.at(-1)?.t0 ?? 0;
+      for (let t = 0; t + 1000 <= last + 1; t += 100) {
+        let n = 0;
+        let good = 0;
+        for (const s of aff) {
+          if (s.t0 < t) continue;
+          if (s.t0 >= t + 1000) break;
+          n++;
+          if (s.ok) good++;
+        }
+        if (t >= firstFail.t0 - 1000 && n > 0 && good / n >= 0.99) {
+          rtoMs = t;
+          break;
+        }
+      }
+    }
+    const perSecond: DrillReport['perSecond'] = [];
+    for (const s of samples) {
+      const sec = Math.floor(s.t0 / 1000);
+      if (!Number.isFinite(sec)) continue;
+      let row = perSecond.find((r) => r.second === sec);
+      if (!row) {
+        row = { second: sec, affected: 0, affectedOk: 0, total: 0, ok: 0 };
+        perSecond.push(row);
+      }
+      row.total++;
+      if (s.ok) row.ok++;
+      if (s.affected) {
+        row.affected++;
+        if (s.ok) row.affectedOk++;
+      }
+    }
+    perSecond.sort((a, b) => a.second - b.second);
+
+    const leaseMs = snap.config.leaseMs;
+    const goalRto = o.consistency === 'fenced' ? leaseMs + 2000 : 2000;
+    const report: DrillReport = {
+      zone: o.zone,
+      mode: o.mode,
+      consistency: o.consistency,
+      path,
+      rps: o.rps,
+      durationS: o.durationS,
+      users: { total: users.length, affected: affectedUsers },
+      requests: {
+        total: samples.length,
+        ok,
+        failed,
+        affected: samples.filter((s) => s.affected).length,
+        affectedOk: samples.filter((s) => s.affected && s.ok).length,
+      },
+      rtoMs,
+      goal: {
+        rtoMs: goalRto,
+        met: rtoMs !== null && rtoMs <= goalRto && (o.consistency !== 'fenced' || misrouted.writes === 0),
+        misroutedWrites: misrouted.writes,
+      },
+      leaseMs,
+      errors,
+      misrouted,
+      moved,
+      perSecond,
+      rpo: NA,
+      wrt: NA,
+    };
+    if (o.restore) {
+      report.restore = { restored: false };
+      await getJson(dispatcher, `${base}/api/drill/restore`, 'POST', { zone: o.zone });
+      report.restore.restored = true;
+      if (o.failback) {
+        // the controller must see the zone up again before it gives shards back
+        for (let i = 0; i < 100; i++) {
+          const s = await getJson<Snap>(dispatcher, `${base}/api/shardmap?shards=0`);
+          if (s.states[o.zone]?.state === 'recovered' || s.states[o.zone]?.state === 'healthy') break;
+          await clock.sleep(100);
+        }
+        try {
+          report.restore.failback = await getJson(dispatcher, `${base}/api/failback`, 'POST', { zone: o.zone });
+        } catch (e) {
+          report.restore.failback = { error: (e as Error).message };
+        }
+      }
+    }
+    return report;
+  } finally {
+    await dispatcher.close().catch(() => {});
+  }
+}
