@@ -20,7 +20,8 @@ it('health: the config section has defaults for every field', () => {
     [true, 2000, 1000, 2, 3, 'majority'],
   );
   assert.equal(h.probes.dns.kind, 'dns');
-  assert.deepEqual(h.probes.router, { kind: 'http', path: '/healthz', expectStatus: ['2xx', '3xx', '4xx'] });
+  assert.deepEqual(h.probes.router, { kind: 'http', path: '/_mz/health', expectStatus: ['2xx'] });
+  assert.deepEqual(h.probes.edge, { kind: 'http', path: '/healthz', expectStatus: ['2xx', '3xx', '4xx'] });
 });
 
 it('health: bad health config is refused with its location', () => {

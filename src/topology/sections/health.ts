@@ -44,7 +44,8 @@ export const healthSection = z
     probes: z
       .object({
         edge: probeSchema.default({ kind: 'http' }),
-        router: probeSchema.default({ kind: 'http' }),
+        /** The router answers its own health path (`/_mz/health`, 200 when serving). */
+        router: probeSchema.default({ kind: 'http', path: '/_mz/health', expectStatus: ['2xx'] }),
         app: probeSchema.default({ kind: 'http' }),
         httpdns: probeSchema.default({ kind: 'http' }),
         dns: probeSchema.default({ kind: 'dns' }),
