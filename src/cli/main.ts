@@ -8,6 +8,7 @@ import { startCluster } from './cluster.ts';
 import { cmdCert } from './cmd-cert.ts';
 import { cmdDrill } from './cmd-drill.ts';
 import { cmdFailover } from './cmd-failover.ts';
+import { cmdConflicts } from './cmd-conflicts.ts';
 import { renderTable } from './table.ts';
 
 /** sysexits.h: bad configuration. */
@@ -24,6 +25,8 @@ usage:
                                  where IP is, and what steering answers for each service
   multizone cert [--out DIR] [--host NAME]...
                                  write a self-signed development cert.pem + key.pem
+  multizone conflicts [resolve ID --pick ZONE|VERSION] [--control URL]
+                                 list records locked by replication conflicts, or resolve one
   multizone drill --zone Z [--mode kill|partition] [--consistency fenced|available] [--rps N] [--duration S] [--json]
                                  fault a zone of the running cluster under traffic; report RTO, errors, misrouting
   multizone failover --zone Z    planned failover (RPO 0) of a zone's shards to its backups
@@ -57,6 +60,8 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
       case 'failover':
       case 'failback':
         return await cmdFailover(cmd, rest, io);
+      case 'conflicts':
+        return await cmdConflicts(rest, io);
       case undefined:
       case 'help':
       case '--help':

@@ -11,6 +11,7 @@ import { dnsRole } from './role-dns.ts';
 import { edgeRole } from './role-edge.ts';
 import { healthPart } from './role-health.ts';
 import { httpdnsRole } from './role-httpdns.ts';
+import { dataPart } from './part-data.ts';
 import { failoverPart } from './part-failover.ts';
 import { routerRole } from './role-router.ts';
 
@@ -79,7 +80,7 @@ const appRole: ZoneRole = {
  * Cluster-wide parts, in start order. Later issues add theirs here (health, shard map,
  * failover, replication); keep each entry one line and the wiring in its own module.
  */
-export const CLUSTER_PARTS: ClusterPart[] = [healthPart, failoverPart];
+export const CLUSTER_PARTS: ClusterPart[] = [healthPart, failoverPart, dataPart];
 
 /** Per-zone role servers, in start order (app first: routers and edges forward to it). */
 export const ZONE_ROLES: ZoneRole[] = [appRole, routerRole, edgeRole, httpdnsRole, dnsRole];

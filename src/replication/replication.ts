@@ -151,6 +151,41 @@ export class Replication {
     this.replicators.get(zone)?.notify();
   }
 
+  /**
+   * The zone's store for applications: every local write (put, putMany, resolve) wakes the
+   * shipper at once instead of waiting for the next poll.
+   */
+  storeFor(zone: string): Store {
+    const s = this.replicator(zone).store;
+    const wake = <T>(p: Promise<T>): Promise<T> =>
+      p.then((x) => {
+        this.notify(zone);
+        return x;
+      });
+    return {
+      zone: s.zone,
+      kind: s.kind,
+      get: (r, k) => s.get(r, k),
+      state: (r, k) => s.state(r, k),
+      put: (req) => wake(s.put(req)),
+      putMany: (reqs) => wake(s.putMany(reqs)),
+      apply: (o, cs, upTo) => s.apply(o, cs, upTo),
+      cursor: (o) => s.cursor(o),
+      cursors: () => s.cursors(),
+      changesAfter: (a, l) => s.changesAfter(a, l),
+      lastSeq: () => s.lastSeq(),
+      timeOf: (seq) => s.timeOf(seq),
+      shipped: () => s.shipped(),
+      markShipped: (seq) => s.markShipped(seq),
+      conflicts: () => s.conflicts(),
+      resolve: (id, pick) => wake(s.resolve(id, pick)),
+      digests: () => s.digests(),
+      shardRecords: (shard) => s.shardRecords(shard),
+      repair: (st) => s.repair(st),
+      close: () => s.close(),
+    };
+  }
+
   /** Lag of origin → dest; both must be zones of this process. */
   async lag(origin: string, dest: string): Promise<LinkLag> {
     const o = this.replicator(origin).store;

@@ -91,9 +91,12 @@ export function fenceFromShardMap(map: ShardMapLike): WriteFence {
           details: { shard, epoch, current: o.epoch },
         });
       // another owner, or this zone's lease lapsed / it is draining: either way not ours to write now
-      throw storeErrors.ERR_STORE_NOT_OWNER(`shard ${shard} is owned by ${o.zone} at epoch ${o.epoch}, not writable by ${zone}`, {
-        details: { shard, owner: o.zone, epoch: o.epoch, zone },
-      });
+      throw storeErrors.ERR_STORE_NOT_OWNER(
+        `shard ${shard} is owned by ${o.zone} at epoch ${o.epoch}, not writable by ${zone}`,
+        {
+          details: { shard, owner: o.zone, epoch: o.epoch, zone },
+        },
+      );
     },
     owner: (shard) => map.owner(shard)?.zone ?? '',
   };

@@ -1,0 +1,131 @@
+import { join, resolve } from 'node:path';
+import { controlErrors, readBody } from '../control/index.ts';
+import { JetStreamLog, type Log, MemoryLog, Replication } from '../replication/index.ts';
+import {
+  fenceFromShardMap,
+  MemoryFence,
+  PgStore,
+  resourcePolicies,
+  type ShardMapLike,
+  SqliteStore,
+  type Store,
+  type WriteFence,
+} from '../store/index.ts';
+import type { ClusterContext, ClusterPart, Started } from './roles.ts';
+
+/**
+ * What the data part publishes as `ctx.shared.get('data')`: each local zone's store
+ * (wrapped so writes wake replication) and the replication service. `ctx.shared.get('replication')`
+ * is the Replication itself (its `lagFor(zone)` resolves to the records not yet applied elsewhere).
+ */
+export interface DataService {
+  stores: Map<string, Store>;
+  fences: Map<string, WriteFence>;
+  replication: Replication;
+}
+
+/** The zone's fence: its own view of the failover shard map when published, else an in-memory table. */
+function fenceFor(ctx: ClusterContext, zone: string, fallback: MemoryFence): WriteFence {
+  const failover = ctx.shared.get('failover') as { views?: Map<string, ShardMapLike> } | undefined;
+  const view = failover?.views?.get(zone) ?? (ctx.shared.get('shardMap') as ShardMapLike | undefined);
+  return view ? fenceFromShardMap(view) : fallback;
+}
+
+async function openStore(ctx: ClusterContext, zone: string, fence: WriteFence): Promise<Store> {
+  const { topology, clock } = ctx;
+  const cfg = topology.config.store;
+  const deps = { zone, topology, fence, policies: resourcePolicies(topology, fence), clock };
+  if (cfg.adapter === 'postgres')
+    return PgStore.open({
+      ...deps,
+      connection: cfg.postgres.url,
+      schema: `${cfg.postgres.schemaPrefix}${zone.replace(/-/g, '_')}`,
+      poolSize: cfg.postgres.poolSize,
+    });
+  return new SqliteStore({ ...deps, file: join(resolve(cfg.dataDir), `${zone}.db`), synchronous: cfg.synchronous });
+}
+
+async function openLog(ctx: ClusterContext): Promise<Log> {
+  const cfg = ctx.topology.config.replication;
+  if (cfg.log === 'jetstream')
+    return JetStreamLog.connect({
+      servers: cfg.nats.url.split(',').map((s) => s.trim()),
+      prefix: cfg.nats.prefix,
+      clock: ctx.clock,
+    });
+  return new MemoryLog({ clock: ctx.clock, random: ctx.random, wan: cfg.wan });
+}
+
+/** The data plane in `multizone up`: a store per local zone, the log between zones, replication, and its API. */
+export const dataPart: ClusterPart = {
+  name: 'data',
+  async start(ctx): Promise<Started> {
+    const { topology, control, logger } = ctx;
+    const rcfg = topology.config.replication;
+    const memoryFence = new MemoryFence(topology.initialOwners());
+    const raw = new Map<string, Store>();
+    const fences = new Map<string, WriteFence>();
+    let log: Log | undefined;
+    try {
+      for (const zone of ctx.localZones) {
+        const fence = fenceFor(ctx, zone, memoryFence);
+        fences.set(zone, fence);
+        raw.set(zone, await openStore(ctx, zone, fence));
+      }
+      log = await openLog(ctx);
+    } catch (e) {
+      for (const s of raw.values()) await s.close();
+      throw e;
+    }
+    if (log.kind === 'memory' && ctx.localZones.length < topology.zones.length)
+      logger.warn('replication: the in-process log reaches only zones in this process; use replication.log: jetstream');
+    const replication = new Replication({
+      topology,
+      stores: raw,
+      log,
+      clock: ctx.clock,
+      logger,
+      metrics: ctx.metrics,
+      batchMax: rcfg.batchMax,
+      pollMs: rcfg.pollMs,
+      antiEntropyMs: rcfg.antiEntropyMs,
+    });
+    await replication.start();
+    const stores = new Map([...raw.keys()].map((z) => [z, replication.storeFor(z)]));
+    const service: DataService = { stores, fences, replication };
+    ctx.shared.set('data', service);
+    ctx.shared.set('replication', replication);
+
+    control.route('GET', '/api/replication', async () => ({
+      log: log.kind,
+      store: topology.config.store.adapter,
+      zones: replication.zones(),
+      links: await replication.links(),
+      counters: replication.counters,
+      conflicts: (await replication.conflicts()).length,
+    }));
+    control.route('GET', '/api/conflicts', async () => ({ conflicts: await replication.conflicts() }));
+    control.route('POST', '/api/conflicts/resolve', async (req) => {
+      let body: { id?: unknown; pick?: unknown; zone?: unknown };
+      try {
+        body = JSON.parse((await readBody(req, 64 * 1024)).toString('utf8') || '{}');
+      } catch {
+        throw controlErrors.ERR_CONTROL_BAD_REQUEST('body must be JSON: {"id":"resource/key","pick":"ZONE|VERSION"}');
+      }
+      if (typeof body.id !== 'string' || typeof body.pick !== 'string')
+        throw controlErrors.ERR_CONTROL_BAD_REQUEST('need {"id":"resource/key","pick":"ZONE|VERSION"}');
+      const r = await replication.resolve(body.id, body.pick, typeof body.zone === 'string' ? body.zone : undefined);
+      return { id: body.id, pick: body.pick, zone: r.zone, version: r.result.version, seq: r.result.seq };
+    });
+    control.route('POST', '/api/replication/anti-entropy', async () => replication.antiEntropy());
+    logger.debug({ zones: ctx.localZones, log: log.kind }, 'data plane running');
+    return {
+      listeners: [],
+      async close() {
+        await replication.stop();
+        await log.close();
+        for (const s of raw.values()) await s.close();
+      },
+    };
+  },
+};
