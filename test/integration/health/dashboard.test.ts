@@ -87,6 +87,31 @@ describe('health in a running cluster, and the dashboard', () => {
     assert.match(metrics.body, /mz_health_probes_total\{result="ok"\} [1-9]/);
   });
 
+  it('health: a zone isolated by a failover drill is voted down by the others and comes back when healed', async (t) => {
+    const { c, base } = await up('{ intervalMs: 100, timeoutMs: 90, rise: 1, fall: 3 }');
+    const faults = (c.ctx.shared.get('failover') as { faults?: { setIsolated(z: string, on: boolean): void } })?.faults;
+    if (!faults) {
+      t.skip('no failover part in this build');
+      return;
+    }
+    await allUp(c, base);
+    const checker = c.ctx.shared.get('health') as HealthChecker;
+    const waitFor = async (cond: () => boolean) => {
+      for (let i = 0; i < 300 && !cond(); i++) await c.ctx.clock.sleep(20);
+      return cond();
+    };
+    faults.setIsolated('gz-a', true);
+    assert.ok(await waitFor(() => !checker.zoneUp('gz-a')), 'gz-a never voted down');
+    assert.equal(c.ctx.state.isUp('gz-a/app'), false);
+    const v = checker.verdict('gz-a/app')!;
+    assert.equal(v.votes['gz-a']!.state, 'up'); // a zone still reaches itself
+    assert.equal(v.votes['sh-a']!.lastError?.code, 'ERR_HEALTH_PROBE_TIMEOUT');
+    assert.equal(checker.zoneUp('sh-a'), true);
+    faults.setIsolated('gz-a', false);
+    assert.ok(await waitFor(() => checker.zoneUp('gz-a')), 'gz-a never came back');
+    assert.equal(c.ctx.state.isUp('gz-a/app'), true);
+  });
+
   it('control: GET / serves a self-contained page that renders zones, verdicts and votes from the APIs', async () => {
     const { c, base } = await up('{ intervalMs: 100, timeoutMs: 90, rise: 1, fall: 3 }');
     await allUp(c, base);
