@@ -7,7 +7,9 @@ import type { ControlApi } from './server.ts';
  * as absent, not as errors.
  */
 export const DASHBOARD_SCRIPT = String.raw`
-var APIS = ['topology', 'endpoints', 'health', 'shardmap', 'replication'];
+// [name, path]: the shard map without its per-shard list, which the page doesn't show
+var APIS = [['topology', '/api/topology'], ['endpoints', '/api/endpoints'], ['health', '/api/health'],
+  ['shardmap', '/api/shardmap?shards=0'], ['replication', '/api/replication']];
 
 function esc(v) {
   return String(v == null ? '' : v).replace(/[&<>"']/g, function (c) {
@@ -76,46 +78,86 @@ function endpointsSection(eps) {
   return '<h2>Listeners</h2>' + table(['zone', 'role', 'protocol', 'address'], rows);
 }
 
-/** A shard map or replication status of unknown shape: counts of zone names in its lists, then the JSON. */
-function genericSection(title, data, zoneNames) {
+function fmt(v) {
+  if (typeof v === 'number') {
+    if (v > 1e12 && v < 1e14) return new Date(v).toLocaleTimeString(); // wall-clock ms
+    return Number.isInteger(v) ? String(v) : v.toFixed(2);
+  }
+  if (typeof v === 'boolean') return v ? 'yes' : 'no';
+  return String(v);
+}
+
+function isScalar(v) {
+  return v == null || typeof v !== 'object';
+}
+
+/** Scalar leaves of an object, one level of nesting flattened ("lease.valid"). */
+function leaves(o) {
+  var out = {};
+  Object.keys(o).forEach(function (k) {
+    var v = o[k];
+    if (isScalar(v)) out[k] = v;
+    else if (!Array.isArray(v)) Object.keys(v).forEach(function (k2) { if (isScalar(v[k2])) out[k + '.' + k2] = v[k2]; });
+  });
+  return out;
+}
+
+function objectTable(rows, keyName) {
+  var cols = [];
+  rows.forEach(function (r) { Object.keys(r[1]).forEach(function (c) { if (cols.indexOf(c) < 0) cols.push(c); }); });
+  return table((keyName ? [keyName] : []).concat(cols), rows.map(function (r) {
+    return (keyName ? ['<b>' + esc(r[0]) + '</b>'] : []).concat(cols.map(function (c) { return r[1][c] === undefined ? '' : esc(fmt(r[1][c])); }));
+  }));
+}
+
+/**
+ * A status API of a shape this page doesn't know in detail (shard map, replication):
+ * scalars as a line, maps of objects and lists of objects as tables, then the raw JSON.
+ */
+function genericSection(title, data) {
   if (!data) return '';
-  var counts = {};
-  (function walk(v, depth) {
-    if (depth > 4 || v == null) return;
-    if (Array.isArray(v)) v.forEach(function (x) {
-      if (typeof x === 'string' && zoneNames.indexOf(x) >= 0) counts[x] = (counts[x] || 0) + 1;
-      else walk(x, depth + 1);
-    });
-    else if (typeof v === 'object') Object.keys(v).forEach(function (k) { walk(v[k], depth + 1); });
-  })(data, 0);
-  var summary = Object.keys(counts).length
-    ? '<p>' + Object.keys(counts).map(function (z) { return esc(z) + ': ' + esc(counts[z]); }).join(' &middot; ') + '</p>'
-    : '';
-  var epoch = data.epoch != null ? '<p>epoch ' + esc(data.epoch) + '</p>' : '';
+  var line = [];
+  var parts = [];
+  Object.keys(data).forEach(function (k) {
+    var v = data[k];
+    if (isScalar(v)) line.push(esc(k) + ' <b>' + esc(fmt(v)) + '</b>');
+    else if (Array.isArray(v)) {
+      if (v.length && v.every(function (x) { return x && typeof x === 'object' && !Array.isArray(x); }))
+        parts.push('<h3>' + esc(k) + '</h3>' + objectTable(v.slice(0, 50).map(function (x) { return [null, leaves(x)]; })));
+      else if (v.every(isScalar)) line.push(esc(k) + ' <b>' + (v.length ? esc(v.slice(0, 30).map(fmt).join(', ')) : '&ndash;') + '</b>');
+      else line.push(esc(k) + ' <b>' + esc(v.length) + ' items</b>');
+    } else {
+      var ks = Object.keys(v);
+      if (ks.length && ks.every(function (x) { return v[x] && typeof v[x] === 'object' && !Array.isArray(v[x]); }))
+        parts.push('<h3>' + esc(k) + '</h3>' + objectTable(ks.map(function (x) { return [x, leaves(v[x])]; }), 'name'));
+      else line.push(esc(k) + ' <b>' + esc(ks.map(function (x) { return x + '=' + (isScalar(v[x]) ? fmt(v[x]) : '…'); }).join(' ')) + '</b>');
+    }
+  });
   var json = JSON.stringify(data, null, 1);
   if (json.length > 4000) json = json.slice(0, 4000) + '\n…';
-  return '<h2>' + esc(title) + '</h2>' + epoch + summary + '<details><summary>raw</summary><pre>' + esc(json) + '</pre></details>';
+  return '<h2>' + esc(title) + '</h2><p>' + line.join(' &middot; ') + '</p>' + parts.join('') +
+    '<details><summary>raw</summary><pre>' + esc(json) + '</pre></details>';
 }
 
 function render(d) {
   if (!d.topology) return '<p class="down">cannot read /api/topology</p>';
   var t = d.topology;
-  var names = t.zones.map(function (z) { return z.name; });
   return '<h1>' + esc(t.name) + ' <span class="muted">' + esc(t.apex) + ' &middot; core zone ' + esc(t.coreZone) + '</span></h1>' +
     zonesSection(t, d.health) + healthSection(d.health) + endpointsSection(d.endpoints) +
-    genericSection('Shard map', d.shardmap, names) + genericSection('Replication', d.replication, names);
+    genericSection('Shard map', d.shardmap) + genericSection('Replication', d.replication);
 }
 
 function fetchAll() {
-  return Promise.all(APIS.map(function (name) {
-    return fetch('/api/' + name, { cache: 'no-store' }).then(function (r) {
+  return Promise.all(APIS.map(function (api) {
+    var name = api[0];
+    return fetch(api[1], { cache: 'no-store' }).then(function (r) {
       return r.status === 404 ? null : r.ok ? r.json() : Promise.reject(new Error(name + ': ' + r.status));
     }).catch(function (e) { return { __error: String(e && e.message || e) }; });
   })).then(function (vals) {
     var d = { errors: [] };
-    APIS.forEach(function (name, i) {
+    APIS.forEach(function (api, i) {
       var v = vals[i];
-      if (v && v.__error) { d.errors.push(v.__error); d[name] = null; } else d[name] = v;
+      if (v && v.__error) { d.errors.push(v.__error); d[api[0]] = null; } else d[api[0]] = v;
     });
     return d;
   });
@@ -140,7 +182,7 @@ if (typeof document !== 'undefined') boot();
 
 const STYLE = `
 body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; background: #fafafa; }
-h1 { font-size: 1.4em; } h2 { font-size: 1.1em; margin-top: 1.5em; }
+h1 { font-size: 1.4em; } h2 { font-size: 1.1em; margin-top: 1.5em; } h3 { font-size: 1em; }
 table { border-collapse: collapse; background: #fff; } th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
 th { background: #f0f0f0; } .muted { color: #888; font-weight: normal; }
 .b { display: inline-block; padding: 0 6px; border-radius: 3px; font-size: 0.85em; color: #fff; }
