@@ -64,10 +64,17 @@ export function renderDrill(r: DrillReport): string {
       : 'errors: none',
     '',
     renderTable(
-      ['second', 'affected ok', 'all ok'],
+      ['second', 'affected ok', 'all ok', 'errors'],
       r.perSecond
         .filter((s) => s.second >= -1)
-        .map((s) => [s.second, `${s.affectedOk}/${s.affected}`, `${s.ok}/${s.total}`]),
+        .map((s) => [
+          s.second,
+          `${s.affectedOk}/${s.affected}`,
+          `${s.ok}/${s.total}`,
+          Object.entries(s.errors)
+            .map(([k, n]) => `${k} ×${n}`)
+            .join(', '),
+        ]),
     ),
   ];
   if (r.restore)
@@ -121,6 +128,8 @@ export async function cmdDrill(args: string[], io: Io): Promise<number> {
   }
   const tty = process.stderr.isTTY && !values.json;
   let lastLine = -1;
+  // the injected clock's timers are unref'd: hold the process open while the drill runs
+  const keepAlive = setInterval(() => {}, 1000); // lint-allow: keeps the CLI process alive
   const report = await runDrill({
     control: controlUrl(values),
     zone: values.zone,
@@ -142,7 +151,7 @@ export async function cmdDrill(args: string[], io: Io): Promise<number> {
         if (lastLine % 2 === 0 || p.phase === 'draining') io.err(bar(p));
       }
     },
-  });
+  }).finally(() => clearInterval(keepAlive));
   if (tty) process.stderr.write('\n');
   if (values.json) io.out(JSON.stringify(report));
   else {

@@ -76,10 +76,10 @@ export const failoverPart: ClusterPart = {
     const faults = new ZoneFaults();
     const routers = new Map<string, HostPort>();
     const probeTimeout = cfg.check.timeoutMs;
-    const probe = async (zone: string): Promise<boolean> => {
+    const probe = async (zone: string): Promise<boolean | undefined> => {
       if (faults.isIsolated(zone)) return false;
       const hp = routers.get(zone);
-      if (!hp) return false;
+      if (!hp) return undefined; // its router has not started yet: no verdict
       try {
         const r = await request(`http://${hp.host}:${hp.port}/_mz/health`, {
           headersTimeout: probeTimeout,

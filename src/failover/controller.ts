@@ -34,8 +34,8 @@ export interface ControllerOptions {
   clock: Clock;
   config: FailoverConfig;
   logger?: Logger;
-  /** Direct check of a zone (its router), used when no health plane is published. */
-  probe(zone: string): Promise<boolean>;
+  /** Direct check of a zone (its router); undefined = nothing to check yet (no verdict change). */
+  probe(zone: string): Promise<boolean | undefined>;
   health?(): HealthVerdicts | undefined;
   replication?(): ReplicationHook | undefined;
   /** Called when the controller declares a zone down or up again (steering marks endpoints). */
@@ -115,6 +115,7 @@ export class FailoverController {
           .catch(() => false)
           .then((up) => {
             rec.probing = false;
+            if (up === undefined) return;
             rec.up = this.combine(zone, up);
             this.advance(zone, rec);
           });
@@ -217,9 +218,9 @@ export class FailoverController {
   }
 
   private async lagOf(zone: string): Promise<number> {
-    const fn = this.o.replication?.()?.lagFor;
-    if (!fn) return 0;
-    return Number(await fn(zone)) || 0;
+    const hook = this.o.replication?.();
+    if (typeof hook?.lagFor !== 'function') return 0;
+    return Number(await hook.lagFor(zone)) || 0;
   }
 
   /** Polls cond until true or the planned timeout; false on timeout. */
@@ -242,11 +243,22 @@ export class FailoverController {
     let rev = 0;
     for (const s of shards) rev = Math.max(rev, (await map.setDraining(s, true)).revision);
     await this.o.audit.append({ action: 'drain', zone: holder, reason, count: shards.length });
-    const acked = await this.waitFor(() => (map.lease(holder)?.seen ?? 0) >= rev || !map.leaseValid(holder));
-    const drained = acked && (await this.waitFor(async () => (await this.lagOf(holder)) === 0));
-    if (!drained) {
+    const undrain = async (reason: string) => {
       for (const s of shards) await map.setDraining(s, false).catch(() => {});
-      await this.o.audit.append({ action: 'undrain', zone: holder, reason: 'timed out' });
+      await this.o.audit.append({ action: 'undrain', zone: holder, reason });
+    };
+    let acked = false;
+    let drained = false;
+    try {
+      acked = await this.waitFor(() => (map.lease(holder)?.seen ?? 0) >= rev || !map.leaseValid(holder));
+      drained = acked && (await this.waitFor(async () => (await this.lagOf(holder)) === 0));
+    } catch (e) {
+      // a failing lag hook must not leave shards drained (no zone could write them)
+      await undrain(`error: ${(e as Error).message}`);
+      throw e;
+    }
+    if (!drained) {
+      await undrain('timed out');
       throw failoverErrors.ERR_FAILOVER_LAG_TIMEOUT(
         `failover: ${holder} did not ${acked ? 'reach replication lag 0' : 'acknowledge the drain'} within ${this.o.config.plannedTimeoutMs} ms`,
       );

@@ -70,7 +70,14 @@ export interface DrillReport {
   misrouted: { writes: number; unverifiable: number };
   /** Shards of the zone that moved during the drill, and to where. */
   moved: Record<string, number>;
-  perSecond: { second: number; affected: number; affectedOk: number; total: number; ok: number }[];
+  perSecond: {
+    second: number;
+    affected: number;
+    affectedOk: number;
+    total: number;
+    ok: number;
+    errors: Record<string, number>;
+  }[];
   rpo: string;
   wrt: string;
   restore?: { restored: boolean; failback?: { moved?: number; tookMs?: number; error?: string } };
@@ -333,11 +340,12 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
       if (!Number.isFinite(sec)) continue;
       let row = perSecond.find((r) => r.second === sec);
       if (!row) {
-        row = { second: sec, affected: 0, affectedOk: 0, total: 0, ok: 0 };
+        row = { second: sec, affected: 0, affectedOk: 0, total: 0, ok: 0, errors: {} };
         perSecond.push(row);
       }
       row.total++;
       if (s.ok) row.ok++;
+      else row.errors[s.kind] = (row.errors[s.kind] ?? 0) + 1;
       if (s.affected) {
         row.affected++;
         if (s.ok) row.affectedOk++;

@@ -8,6 +8,7 @@ export {
   type ReplicationHook,
   type ZoneState,
 } from './controller.ts';
+export { type DrillOptions, type DrillProgress, type DrillReport, runDrill } from './drill.ts';
 export { failoverErrors } from './errors.ts';
 export { ZoneFaults } from './faults.ts';
 export type { Kv, KvEntry, KvPutOptions, KvWatch } from './kv/kv.ts';
@@ -29,4 +30,3 @@ export {
   type ShardOwner,
   shardForKey,
 } from './shard-map.ts';
-export { type DrillOptions, type DrillProgress, type DrillReport, runDrill } from './drill.ts';

@@ -37,7 +37,17 @@ describe('failover: controller, planned failover and failback in a running clust
     svc = c.ctx.shared.get('failover') as FailoverService;
     urls = routerUrls(c);
     control = `http://${c.control.host}:${c.control.port}`;
-    c.ctx.shared.set('replication', { lagFor: (z: string) => lag.get(z) ?? 0 });
+    // a hook whose method needs its `this` (as the replication plane's does)
+    c.ctx.shared.set(
+      'replication',
+      new (class {
+        lags = lag;
+        lagFor(z: string) {
+          if (this.lags.get(z) === -1) throw new Error('replication is broken');
+          return this.lags.get(z) ?? 0;
+        }
+      })(),
+    );
   });
   after(async () => {
     await c.close();
@@ -132,6 +142,16 @@ describe('failover: controller, planned failover and failback in a running clust
     const r = await post('/api/failover', { zone: 'gz-a' });
     assert.equal(r.status, 400);
     assert.equal(r.json.error, 'ERR_FAILOVER_LAG_TIMEOUT');
+    assert.equal(svc.map.shardsOf('gz-a').length, before);
+    assert.ok(svc.map.shardsOf('gz-a').every((s) => !svc.map.entry(s).draining));
+    lag.set('gz-a', 0);
+  });
+
+  it('failover: a lag hook that throws undoes the drain', async () => {
+    lag.set('gz-a', -1);
+    const before = svc.map.shardsOf('gz-a').length;
+    const r = await post('/api/failover', { zone: 'gz-a' });
+    assert.equal(r.status, 500);
     assert.equal(svc.map.shardsOf('gz-a').length, before);
     assert.ok(svc.map.shardsOf('gz-a').every((s) => !svc.map.entry(s).draining));
     lag.set('gz-a', 0);
