@@ -186,9 +186,8 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
             try {
               code = (JSON.parse(text) as { error?: string }).error ?? '';
             } catch {}
+            // a 502/503 is the owner's trouble, not the entry's: the client keeps its entry zone
             s.kind = `http ${r.statusCode}${code ? ` ${code}` : ''}`;
-            // a router that cannot reach the owner: the client's SDK tries another zone for a while
-            if (r.statusCode === 502 || r.statusCode === 504) avoid.set(entry, clock.wallTime() + 1000);
           }
         })
         .catch((e: { code?: string }) => {
