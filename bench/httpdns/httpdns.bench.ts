@@ -1,0 +1,227 @@
+/**
+ * `npm run bench -- httpdns`: requests/s on one core.
+ *  A. HTTP/1.1 (h2load --h1, 50 connections; autocannon's own core was the limit for POST): our /d, DoH GET and DoH POST next to a bare
+ *     node:http server answering a fixed JSON (the Node ceiling).
+ *  B. DoH over TLS + HTTP/2 (h2load, 10 connections × 10 streams): ours next to dnsdist's DoH
+ *     (Debian dnsdist, answering the same A records from its own SpoofAction rule).
+ * Servers run under `taskset -c 0`, load generators under `taskset -c 1`; targets alternate
+ * within each round; medians of BENCH_ROUNDS (3) runs of BENCH_SECONDS (5) each.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import dnsPacket from 'dns-packet';
+import { makeDevCert } from '../../src/cli/cmd-cert.ts';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const dir = mkdtempSync(join(tmpdir(), 'mz-bench-httpdns-'));
+const children: ChildProcess[] = [];
+/** Seconds per load run: 1 during the warm-up, then SECONDS. */
+let duration = 1;
+
+function cleanup(): void {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  rmSync(dir, { recursive: true, force: true });
+}
+process.on('exit', cleanup);
+process.on('SIGINT', () => process.exit(130));
+
+function run(cmd: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    c.stdout.on('data', (d) => (out += d));
+    c.stderr.on('data', (d) => (err += d));
+    c.on('error', reject);
+    c.on('close', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`${cmd} exited ${code}: ${err.slice(-500)}`)),
+    );
+  });
+}
+
+/** Starts a child pinned to core 0 that prints {"port":N}. */
+function startNode(args: string[]): Promise<number> {
+  const c = spawn('taskset', ['-c', '0', process.execPath, '--import', 'tsx', 'bench/httpdns/servers.ts', ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, MZ_LOG_LEVEL: 'silent' },
+  });
+  children.push(c);
+  return new Promise((resolve, reject) => {
+    const rl = createInterface({ input: c.stdout! });
+    rl.once('line', (l) => resolve(JSON.parse(l).port));
+    c.once('exit', (code) => reject(new Error(`server ${args.join(' ')} exited ${code}`)));
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+async function startDnsdist(certDir: string): Promise<number | null> {
+  const port = await freePort();
+  const conf = join(dir, 'dnsdist.conf');
+  writeFileSync(
+    conf,
+    `setSecurityPollSuffix('')
+addDOHLocal('127.0.0.1:${port}', '${join(certDir, 'cert.pem')}', '${join(certDir, 'key.pem')}', '/dns-query')
+addAction(QNameRule('api.shop.test'), SpoofAction({'127.0.3.1', '127.0.1.1'}))
+addAction(AllRule(), RCodeAction(DNSRCode.REFUSED))
+`,
+  );
+  const c = spawn('taskset', ['-c', '0', 'dnsdist', '--supervised', '--disable-syslog', '-C', conf], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  children.push(c);
+  let failed = false;
+  c.once('error', () => (failed = true));
+  c.once('exit', () => (failed = true));
+  for (let i = 0; i < 50 && !failed; i++) {
+    const up = await new Promise<boolean>((resolve) => {
+      const s = new Socket();
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+      s.connect(port, '127.0.0.1');
+    }).catch(() => false);
+    if (up) return port;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return null;
+}
+
+interface Result {
+  rps: number;
+  bad: number;
+}
+
+/** h2load (nghttp2-client) on core 1: HTTP/1.1 with `h1` (50 connections), else HTTP/2 (10 × 10 streams). */
+async function h2load(url: string, opts: { post?: string; h1?: boolean; seconds?: number } = {}): Promise<Result> {
+  const args = ['-c', '1', 'h2load', '-D', String(opts.seconds ?? duration)];
+  args.push(...(opts.h1 ? ['--h1', '-c', '50'] : ['-c', '10', '-m', '10']));
+  if (opts.post) args.push('-d', opts.post, '-H', 'content-type: application/dns-message');
+  const out = await run('taskset', [...args, url]);
+  const rps = Number(/finished in [\d.]+s, ([\d.]+) req\/s/.exec(out)?.[1] ?? 'NaN');
+  const m = /(\d+) succeeded, (\d+) failed, (\d+) errored/.exec(out);
+  const non2xx = /status codes: \d+ 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(out);
+  const bad =
+    (m ? Number(m[2]) + Number(m[3]) : 1) + (non2xx ? Number(non2xx[1]) + Number(non2xx[2]) + Number(non2xx[3]) : 1);
+  return { rps, bad };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? Number.NaN;
+};
+
+// --- setup
+const cert = await makeDevCert(['localhost']);
+writeFileSync(join(dir, 'cert.pem'), cert.cert);
+writeFileSync(join(dir, 'key.pem'), cert.key);
+const q = dnsPacket.encode({
+  type: 'query',
+  id: 0,
+  flags: dnsPacket.RECURSION_DESIRED,
+  questions: [{ type: 'A', name: 'api.shop.test', class: 'IN' }],
+});
+const qFile = join(dir, 'query.bin');
+writeFileSync(qFile, q);
+const dnsParam = q.toString('base64url');
+
+const ours = await startNode(['ours']);
+const oursTls = await startNode(['ours', '--tls', dir]);
+const bare = await startNode(['bare']);
+const dnsdist = await startDnsdist(dir);
+if (dnsdist === null) console.log('dnsdist did not start (is Debian dnsdist installed?): section B shows ours only');
+
+type Target = { name: string; group: 'A' | 'B'; go: () => Promise<Result> };
+const targets: Target[] = [
+  { name: 'bare node:http fixed JSON', group: 'A', go: () => h2load(`http://127.0.0.1:${bare}/d`, { h1: true }) },
+  {
+    name: 'ours /d (geo, 1 host)',
+    group: 'A',
+    go: () => h2load(`http://127.0.0.1:${ours}/d?host=api.shop.test&ip=1.2.4.8`, { h1: true }),
+  },
+  {
+    name: 'ours DoH GET',
+    group: 'A',
+    go: () => h2load(`http://127.0.0.1:${ours}/dns-query?dns=${dnsParam}`, { h1: true }),
+  },
+  {
+    name: 'ours DoH POST',
+    group: 'A',
+    go: () => h2load(`http://127.0.0.1:${ours}/dns-query`, { h1: true, post: qFile }),
+  },
+  {
+    name: 'ours DoH GET (h2+TLS)',
+    group: 'B',
+    go: () => h2load(`https://127.0.0.1:${oursTls}/dns-query?dns=${dnsParam}`),
+  },
+  {
+    name: 'ours DoH POST (h2+TLS)',
+    group: 'B',
+    go: () => h2load(`https://127.0.0.1:${oursTls}/dns-query`, { post: qFile }),
+  },
+];
+if (dnsdist !== null)
+  targets.push(
+    {
+      name: 'dnsdist DoH GET (h2+TLS)',
+      group: 'B',
+      go: () => h2load(`https://127.0.0.1:${dnsdist}/dns-query?dns=${dnsParam}`),
+    },
+    {
+      name: 'dnsdist DoH POST (h2+TLS)',
+      group: 'B',
+      go: () => h2load(`https://127.0.0.1:${dnsdist}/dns-query`, { post: qFile }),
+    },
+  );
+
+// warm-up (JIT, TLS session setup): one short discarded run per target
+for (const t of targets) await t.go();
+duration = SECONDS;
+const results = new Map<string, Result[]>();
+for (let round = 1; round <= ROUNDS; round++) {
+  for (const t of targets) {
+    const r = await t.go();
+    if (!results.has(t.name)) results.set(t.name, []);
+    results.get(t.name)!.push(r);
+    console.log(
+      `round ${round}  ${t.name.padEnd(28)} ${Math.round(r.rps).toString().padStart(7)} req/s${r.bad ? `  (${r.bad} not 2xx!)` : ''}`,
+    );
+  }
+}
+
+const med = (name: string) => median((results.get(name) ?? []).map((r) => r.rps));
+const line = (name: string) =>
+  `${name.padEnd(28)} ${Math.round(med(name)).toString().padStart(7)} req/s   runs: ${(results.get(name) ?? [])
+    .map((r) => Math.round(r.rps))
+    .join(', ')}`;
+console.log(`\nA. HTTP/1.1, h2load --h1 -c 50, ${SECONDS}s × ${ROUNDS} (server core 0, load core 1), medians`);
+for (const t of targets.filter((x) => x.group === 'A')) console.log(line(t.name));
+const ceiling = med('bare node:http fixed JSON');
+for (const n of ['ours /d (geo, 1 host)', 'ours DoH GET', 'ours DoH POST'])
+  console.log(`  ${n} / Node ceiling = ${(med(n) / ceiling).toFixed(2)}`);
+console.log(`\nB. DoH over TLS + HTTP/2, h2load -c 10 -m 10, ${SECONDS}s × ${ROUNDS}, medians`);
+for (const t of targets.filter((x) => x.group === 'B')) console.log(line(t.name));
+if (dnsdist !== null)
+  for (const m of ['GET', 'POST'])
+    console.log(
+      `  ours / dnsdist DoH ${m} = ${(med(`ours DoH ${m} (h2+TLS)`) / med(`dnsdist DoH ${m} (h2+TLS)`)).toFixed(2)}`,
+    );
+const bad = [...results.entries()].filter(([, rs]) => rs.some((r) => r.bad > 0)).map(([n]) => n);
+if (bad.length) console.log(`\nWARNING: non-2xx answers from ${bad.join(', ')}`);
+cleanup();
+process.exit(0);
