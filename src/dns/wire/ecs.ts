@@ -6,7 +6,7 @@ export const OPTION_ECS = 8;
 export interface Ecs {
   family: 4 | 6;
   sourcePrefix: number;
-  /** The address bytes as sent (ceil(sourcePrefix / 8) of them), for the echo. */
+  /** The address bytes as sent (ceil(sourcePrefix / 8) of them), for the echo; a view into the query. */
   addressBytes: Buffer;
   /** Text form, zero-filled to a full address: '1.2.4.0', '2001:db8::'. */
   address: string;
@@ -32,9 +32,9 @@ export function parseEcs(data: Buffer): Ecs | string {
   }
   let address: string;
   if (family === 4) {
-    const b = [0, 0, 0, 0];
-    for (let i = 0; i < want; i++) b[i] = addressBytes[i]!;
-    address = b.join('.');
+    // hot path: no arrays, no copies (the echo copies the bytes into the reply)
+    const b = addressBytes;
+    address = `${want > 0 ? b[0] : 0}.${want > 1 ? b[1] : 0}.${want > 2 ? b[2] : 0}.${want > 3 ? b[3] : 0}`;
   } else {
     const b = Buffer.alloc(16);
     addressBytes.copy(b);
@@ -43,7 +43,7 @@ export function parseEcs(data: Buffer): Ecs | string {
     // full (uncompressed) groups are fine: the geo parser accepts them
     address = g.join(':');
   }
-  return { family, sourcePrefix: source, addressBytes: Buffer.from(addressBytes), address };
+  return { family, sourcePrefix: source, addressBytes, address };
 }
 
 /** The option data of the echo: family, source prefix and address as asked, our scope. */
