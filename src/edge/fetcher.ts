@@ -98,6 +98,14 @@ export class Fetcher {
     }
 
     const body = await readLimited(r.body, d.maxObjectBytes);
+    // an origin error while a stale copy exists: keep the copy (stale-if-error decides upstairs)
+    if (stale && r.status >= 500 && Buffer.isBuffer(body))
+      return {
+        kind: 'uncacheable',
+        status: r.status,
+        reason: 'origin-error',
+        response: { status: r.status, headers: resHeaders, body },
+      };
     if (!Buffer.isBuffer(body)) {
       if (stale) d.store.remove(stale.id);
       return {

@@ -178,6 +178,7 @@ export const forwardFilter: FilterFactory = {
         fwd['x-forwarded-for'] = xff ? `${xff}, ${ip}` : ip;
         fwd['x-forwarded-proto'] = (ctx.req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
         fwd.via = `1.1 multizone-${deps.zone}`;
+        ctx.fwd = fwd;
         ctx.reqCc = requestDirectives(ctx.headers);
         return 'continue';
       },
