@@ -185,22 +185,32 @@ export class PgStore implements Store {
     return out;
   }
 
-  /** Upserts record states in one statement; keeps locked_at while a record stays locked. */
-  private async saveMany(c: pg.PoolClient, states: readonly RecordState[]): Promise<void> {
-    if (states.length === 0) return;
-    const now = this.deps.clock.wallTime();
-    await c.query(
-      `INSERT INTO ${this.t('records')} (resource, key, shard, cls, value, deleted, vv, version, origin, time, locked, candidates, locked_at)
+  /**
+   * SQL and parameters that upsert record states in one statement (keeping locked_at while a
+   * record stays locked). `prefix` is a WITH clause run in the same statement (the change-log
+   * insert or the cursor update) whose parameters come first, so one round trip does both.
+   */
+  private upsertRecords(
+    states: readonly RecordState[],
+    prefix: { sql: string; params: unknown[] },
+  ): { text: string; values: unknown[] } {
+    const o = prefix.params.length;
+    const p = (i: number) => `$${o + i}`;
+    const text = `${prefix.sql}
+      INSERT INTO ${this.t('records')} (resource, key, shard, cls, value, deleted, vv, version, origin, time, locked, candidates, locked_at)
        SELECT u.resource, u.key, u.shard, u.cls, u.value::jsonb, u.deleted, u.vv::jsonb, u.version, u.origin, u.time,
-              u.locked, u.candidates::jsonb, CASE WHEN u.locked THEN $13::double precision END
-       FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::boolean[], $7::text[], $8::bigint[],
-                   $9::text[], $10::double precision[], $11::boolean[], $12::text[])
+              u.locked, u.candidates::jsonb, CASE WHEN u.locked THEN ${p(13)}::double precision END
+       FROM unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::int[], ${p(4)}::text[], ${p(5)}::text[], ${p(6)}::boolean[],
+                   ${p(7)}::text[], ${p(8)}::bigint[], ${p(9)}::text[], ${p(10)}::double precision[], ${p(11)}::boolean[], ${p(12)}::text[])
          AS u(resource, key, shard, cls, value, deleted, vv, version, origin, time, locked, candidates)
        ON CONFLICT (resource, key) DO UPDATE SET shard = excluded.shard, cls = excluded.cls, value = excluded.value,
          deleted = excluded.deleted, vv = excluded.vv, version = excluded.version, origin = excluded.origin,
          time = excluded.time, locked = excluded.locked, candidates = excluded.candidates,
-         locked_at = CASE WHEN excluded.locked THEN COALESCE(${this.t('records')}.locked_at, excluded.locked_at) END`,
-      [
+         locked_at = CASE WHEN excluded.locked THEN COALESCE(${this.t('records')}.locked_at, excluded.locked_at) END`;
+    return {
+      text,
+      values: [
+        ...prefix.params,
         states.map((s) => s.resource),
         states.map((s) => s.key),
         states.map((s) => s.shard),
@@ -213,14 +223,9 @@ export class PgStore implements Store {
         states.map((s) => s.time),
         states.map((s) => s.locked),
         states.map((s) => (s.locked ? JSON.stringify(s.candidates) : null)),
-        now,
+        this.deps.clock.wallTime(),
       ],
-    );
-  }
-
-  private async lockSeq(c: pg.PoolClient, add: number): Promise<number> {
-    const r = await c.query(`UPDATE ${this.t('seqs')} SET last = last + $1 WHERE id = 1 RETURNING last`, [add]);
-    return Number(r.rows[0].last) - add;
+    };
   }
 
   /** Plans and commits local writes (puts or a resolution) in one transaction. */
@@ -230,25 +235,26 @@ export class PgStore implements Store {
   ): Promise<WriteResult[]> {
     this.live();
     return this.tx(async (c) => {
-      // lock the sequence first: serialises this zone's writers so reads below are current
-      const base = await this.lockSeq(c, 0);
+      // every request yields exactly one change (or the whole transaction fails), so allocate the
+      // seqs up front; the row lock also serialises this zone's writers, so the reads below are current
+      const r = await c.query(`UPDATE ${this.t('seqs')} SET last = last + $1 WHERE id = 1 RETURNING last`, [
+        keys.length,
+      ]);
+      const base = Number(r.rows[0].last) - keys.length;
       const rows = await this.readMany(c, keys);
       const cur = new Map<string, RecordState>();
-      for (const [k, r] of rows) cur.set(k, toState(r));
+      for (const [k, row] of rows) cur.set(k, toState(row));
       const planned = plan((resource, key) => cur.get(`${resource}\u0000${key}`));
-      if (planned.length === 0) return [];
-      await this.lockSeq(c, planned.length);
       const final = new Map<string, RecordState>();
       for (const p of planned) final.set(`${p.state.resource}\u0000${p.state.key}`, p.state);
-      await this.saveMany(c, [...final.values()]);
       const ch = planned.map((p) => p.change);
-      await c.query(
-        `INSERT INTO ${this.t('changelog')} (seq, shard, epoch, cls, resource, key, value, deleted, vv, version, time)
+      const q = this.upsertRecords([...final.values()], {
+        sql: `WITH cl AS (INSERT INTO ${this.t('changelog')} (seq, shard, epoch, cls, resource, key, value, deleted, vv, version, time)
          SELECT u.seq, u.shard, u.epoch, u.cls, u.resource, u.key, u.value::jsonb, u.deleted, u.vv::jsonb, u.version, u.time
          FROM unnest($1::bigint[], $2::int[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::boolean[],
                      $9::text[], $10::bigint[], $11::double precision[])
-           AS u(seq, shard, epoch, cls, resource, key, value, deleted, vv, version, time)`,
-        [
+           AS u(seq, shard, epoch, cls, resource, key, value, deleted, vv, version, time))`,
+        params: [
           ch.map((_, i) => base + i + 1),
           ch.map((x) => x.shard),
           ch.map((x) => x.epoch),
@@ -261,7 +267,8 @@ export class PgStore implements Store {
           ch.map((x) => x.version),
           ch.map((x) => x.time),
         ],
-      );
+      });
+      await c.query(q.text, q.values);
       return ch.map((x, i) => ({ seq: base + i + 1, version: x.version, vv: x.vv }));
     });
   }
@@ -308,10 +315,14 @@ export class PgStore implements Store {
   async apply(origin: string, changes: readonly Change[], upTo = 0): Promise<ApplyResult> {
     this.live();
     return this.tx(async (c) => {
-      await c.query(`SELECT last FROM ${this.t('seqs')} WHERE id = 1 FOR UPDATE`);
+      // lock the zone's sequence row (serialises with local writes) and read the cursor in one round trip
+      const cr = await c.query(
+        `SELECT s.last, c.seq FROM ${this.t('seqs')} s LEFT JOIN ${this.t('cursors')} c ON c.origin = $1
+         WHERE s.id = 1 FOR UPDATE OF s`,
+        [origin],
+      );
       const out: ApplyResult = { applied: 0, duplicates: 0, stale: 0, conflicts: 0, settled: 0, cursor: 0 };
-      const cr = await c.query(`SELECT seq FROM ${this.t('cursors')} WHERE origin = $1`, [origin]);
-      let cursor = cr.rows[0] ? Number(cr.rows[0].seq) : 0;
+      let cursor = cr.rows[0]?.seq ? Number(cr.rows[0].seq) : 0;
       const fresh = changes.filter((x) => x.seq > cursor);
       out.duplicates = changes.length - fresh.length;
       const rows = await this.readMany(c, fresh);
@@ -336,13 +347,13 @@ export class PgStore implements Store {
         else if (outcome === 'conflict') out.conflicts++;
         else out.settled++;
       }
-      await this.saveMany(c, [...dirty.values()]);
       cursor = Math.max(cursor, upTo);
-      await c.query(
-        `INSERT INTO ${this.t('cursors')} (origin, seq, time) VALUES ($1, $2, $3)
-         ON CONFLICT (origin) DO UPDATE SET seq = excluded.seq, time = excluded.time`,
-        [origin, cursor, this.deps.clock.wallTime()],
-      );
+      const q = this.upsertRecords([...dirty.values()], {
+        sql: `WITH cur AS (INSERT INTO ${this.t('cursors')} (origin, seq, time) VALUES ($1, $2, $3)
+         ON CONFLICT (origin) DO UPDATE SET seq = excluded.seq, time = excluded.time)`,
+        params: [origin, cursor, this.deps.clock.wallTime()],
+      });
+      await c.query(q.text, q.values);
       out.cursor = cursor;
       return out;
     });
@@ -449,7 +460,10 @@ export class PgStore implements Store {
         cur.set(k, state);
         dirty.set(k, state);
       }
-      await this.saveMany(c, [...dirty.values()]);
+      if (dirty.size) {
+        const q = this.upsertRecords([...dirty.values()], { sql: '', params: [] });
+        await c.query(q.text, q.values);
+      }
       return dirty.size;
     });
   }

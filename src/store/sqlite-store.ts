@@ -127,7 +127,7 @@ export class SqliteStore implements Store {
       get: db.prepare<[string, string], Row>('SELECT * FROM records WHERE resource = ? AND key = ?'),
       upsert: db.prepare(
         `INSERT INTO records (resource, key, shard, cls, value, deleted, vv, version, origin, time, locked, candidates, locked_at)
-         VALUES (@resource, @key, @shard, @cls, @value, @deleted, @vv, @version, @origin, @time, @locked, @candidates, @locked_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (resource, key) DO UPDATE SET shard = excluded.shard, cls = excluded.cls, value = excluded.value,
            deleted = excluded.deleted, vv = excluded.vv, version = excluded.version, origin = excluded.origin,
            time = excluded.time, locked = excluded.locked, candidates = excluded.candidates, locked_at = excluded.locked_at`,
@@ -137,7 +137,7 @@ export class SqliteStore implements Store {
         .pluck(),
       insertChange: db.prepare(
         `INSERT INTO changelog (shard, epoch, cls, resource, key, value, deleted, vv, version, time)
-         VALUES (@shard, @epoch, @cls, @resource, @key, @value, @deleted, @vv, @version, @time)`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       changesAfter: db.prepare<[number, number], ChangeRow>(
         'SELECT * FROM changelog WHERE seq > ? ORDER BY seq LIMIT ?',
@@ -168,40 +168,66 @@ export class SqliteStore implements Store {
     return r ? toState(r) : undefined;
   }
 
-  private save(s: RecordState, prevLockedAt: number | null | undefined): void {
-    this.q.upsert.run({
-      resource: s.resource,
-      key: s.key,
-      shard: s.shard,
-      cls: s.cls,
-      value: JSON.stringify(s.value ?? null),
-      deleted: s.deleted ? 1 : 0,
-      vv: JSON.stringify(s.vv),
-      version: s.version,
-      origin: s.origin,
-      time: s.time,
-      locked: s.locked ? 1 : 0,
-      candidates: s.locked ? JSON.stringify(s.candidates) : null,
-      locked_at: s.locked ? (prevLockedAt ?? this.deps.clock.wallTime()) : null,
-    });
+  private save(s: RecordState, prevLockedAt: number | null | undefined, valueJson?: string, vvJson?: string): void {
+    this.q.upsert.run(
+      s.resource,
+      s.key,
+      s.shard,
+      s.cls,
+      valueJson ?? JSON.stringify(s.value ?? null),
+      s.deleted ? 1 : 0,
+      vvJson ?? JSON.stringify(s.vv),
+      s.version,
+      s.origin,
+      s.time,
+      s.locked ? 1 : 0,
+      s.locked ? JSON.stringify(s.candidates) : null,
+      s.locked ? (prevLockedAt ?? this.deps.clock.wallTime()) : null,
+    );
   }
 
-  private commitWrite(p: PlannedWrite): WriteResult {
-    this.save(p.state, null);
+  /** Writes the record and its change-log entry; the change joins `out` (moved to the ring after commit). */
+  private commitWrite(p: PlannedWrite, out: Change[]): WriteResult {
     const c = p.change;
-    const info = this.q.insertChange.run({
-      shard: c.shard,
-      epoch: c.epoch,
-      cls: c.cls,
-      resource: c.resource,
-      key: c.key,
-      value: JSON.stringify(c.value ?? null),
-      deleted: c.deleted ? 1 : 0,
-      vv: JSON.stringify(c.vv),
-      version: c.version,
-      time: c.time,
-    });
-    return { seq: Number(info.lastInsertRowid), version: c.version, vv: c.vv };
+    const vj = JSON.stringify(c.value ?? null);
+    const vvj = JSON.stringify(c.vv);
+    this.save(p.state, null, vj, vvj);
+    const info = this.q.insertChange.run(
+      c.shard,
+      c.epoch,
+      c.cls,
+      c.resource,
+      c.key,
+      vj,
+      c.deleted ? 1 : 0,
+      vvj,
+      c.version,
+      c.time,
+    );
+    const seq = Number(info.lastInsertRowid);
+    out.push({ ...c, seq });
+    return { seq, version: c.version, vv: c.vv };
+  }
+
+  /**
+   * Recent committed changes in seq order, so the shipper rarely reads the change log back
+   * from disk (this process is the file's only writer, so the ring is always the newest).
+   */
+  private ring: Change[] = [];
+
+  private remember(committed: Change[]): void {
+    if (committed.length === 0) return;
+    const last = this.ring[this.ring.length - 1];
+    if (last && committed[0]!.seq !== last.seq + 1) this.ring = [];
+    for (const c of committed) this.ring.push(c);
+    if (this.ring.length > 20_000) this.ring = this.ring.slice(-10_000);
+  }
+
+  private write<T>(fn: (out: Change[]) => T): T {
+    const out: Change[] = [];
+    const r = this.db.transaction(() => fn(out))();
+    this.remember(out);
+    return r;
   }
 
   async get(resource: string, key: string): Promise<RecordView | undefined> {
@@ -217,14 +243,14 @@ export class SqliteStore implements Store {
 
   async put(req: WriteRequest): Promise<WriteResult> {
     this.live();
-    return this.db.transaction(() => this.commitWrite(planWrite(this.deps, this.read(req.resource, req.key), req)))();
+    return this.write((out) => this.commitWrite(planWrite(this.deps, this.read(req.resource, req.key), req), out));
   }
 
   async putMany(reqs: readonly WriteRequest[]): Promise<WriteResult[]> {
     this.live();
-    return this.db.transaction(() =>
-      reqs.map((req) => this.commitWrite(planWrite(this.deps, this.read(req.resource, req.key), req))),
-    )();
+    return this.write((out) =>
+      reqs.map((req) => this.commitWrite(planWrite(this.deps, this.read(req.resource, req.key), req), out)),
+    );
   }
 
   async apply(origin: string, changes: readonly Change[], upTo = 0): Promise<ApplyResult> {
@@ -267,6 +293,11 @@ export class SqliteStore implements Store {
 
   async changesAfter(afterSeq: number, limit: number): Promise<Change[]> {
     this.live();
+    const first = this.ring[0];
+    if (first && first.seq <= afterSeq + 1) {
+      const i = afterSeq + 1 - first.seq;
+      return this.ring.slice(i, i + limit);
+    }
     return this.q.changesAfter.all(afterSeq, limit).map((r) => ({
       seq: r.seq,
       origin: this.zone,
@@ -311,7 +342,7 @@ export class SqliteStore implements Store {
   async resolve(id: string, pick: string): Promise<WriteResult> {
     this.live();
     const { resource, key } = parseConflictId(id);
-    return this.db.transaction(() => this.commitWrite(planResolve(this.deps, this.read(resource, key), id, pick)))();
+    return this.write((out) => this.commitWrite(planResolve(this.deps, this.read(resource, key), id, pick), out));
   }
 
   async digests(): Promise<ShardDigests> {

@@ -1,0 +1,342 @@
+/**
+ * `npm run bench -- replication [--quick]`
+ *
+ * For each (store, log) pair — sqlite|postgres × memory|jetstream — four zones in this
+ * process, one writing zone replicating to the three others:
+ *   - throughput: writes acknowledged in batches of 100 (putMany: one transaction each) as
+ *     fast as the zone takes them, until all three other zones have applied all of them;
+ *   - lag at 2k and 5k writes/s: writes paced every 10 ms, lag = applied-at-destination
+ *     wall time − acknowledged wall time, per (write, destination); p50 and p99.
+ * Next to them, in the same run, the floor: a bare JetStream publish → durable consume
+ * (three consumers) of the same batches at the same rates.
+ * Medians of RUNS runs. PostgreSQL and NATS are the machine's services (not pinned).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AckPolicy, connect, DeliverPolicy, nanos, StorageType } from 'nats';
+import pg from 'pg';
+import { systemClock } from '../../src/core/clock.ts';
+import { seededRandom } from '../../src/core/random.ts';
+import { JetStreamLog, type Log, MemoryLog, Replication } from '../../src/replication/index.ts';
+import {
+  type Change,
+  MemoryFence,
+  PgStore,
+  resourcePolicies,
+  SqliteStore,
+  type Store,
+  type WriteRequest,
+} from '../../src/store/index.ts';
+import { parseTopology } from '../../src/topology/index.ts';
+import { testTopologyYaml } from '../../test/support/net.ts';
+
+const QUICK = process.argv.includes('--quick');
+const RUNS = QUICK ? 1 : 3;
+const LAG_SECONDS = QUICK ? 1.5 : 3;
+const THROUGHPUT_WRITES = QUICK ? 10_000 : 30_000;
+const RATES = [2000, 5000];
+const NATS = process.env.MZ_BENCH_NATS ?? '127.0.0.1:4222';
+const PG_URL = process.env.MZ_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
+const ZONES = ['sh-a', 'sh-b', 'bj-a', 'gz-a'];
+const WRITER = 'sh-a';
+const tag = `B${Math.floor(Math.random() * 1e9)
+  .toString(36)
+  .toUpperCase()}`;
+
+const topology = parseTopology(
+  testTopologyYaml({ extra: 'shards:\n  count: 64\nresources:\n  profiles: { class: sharded }\n' }),
+  'bench.yaml',
+);
+const owners = topology.initialOwners();
+const mine = owners.map((z, s) => (z === WRITER ? s : -1)).filter((s) => s >= 0);
+const value = { name: 'user', bio: 'x'.repeat(120), n: 0 };
+
+function pct(xs: number[], p: number): number {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}
+const median = (xs: number[]) => pct(xs, 50);
+
+let keyN = 0;
+function writes(n: number): WriteRequest[] {
+  const out: WriteRequest[] = [];
+  for (let i = 0; i < n; i++) {
+    const k = keyN++;
+    out.push({
+      resource: 'profiles',
+      key: `k${k}`,
+      shard: mine[k % mine.length]!,
+      epoch: 1,
+      value: { ...value, n: k },
+    });
+  }
+  return out;
+}
+
+interface Rig {
+  stores: Map<string, Store>;
+  repl: Replication;
+  lags: number[];
+  applied: number;
+  close(): Promise<void>;
+}
+
+async function openRig(storeKind: 'sqlite' | 'postgres', logKind: 'memory' | 'jetstream', run: string): Promise<Rig> {
+  const fence = new MemoryFence(owners);
+  const policies = resourcePolicies(topology, fence);
+  const dir = mkdtempSync(join(tmpdir(), 'mz-bench-'));
+  const pool = storeKind === 'postgres' ? new pg.Pool({ connectionString: PG_URL, max: 16 }) : undefined;
+  const stores = new Map<string, Store>();
+  const schemas: string[] = [];
+  for (const zone of ZONES) {
+    const deps = { zone, topology, fence, policies, clock: systemClock };
+    if (storeKind === 'sqlite') stores.set(zone, new SqliteStore({ ...deps, file: join(dir, `${zone}.db`) }));
+    else {
+      const schema = `mzb_${tag.toLowerCase()}_${run}_${zone.replace('-', '_')}`;
+      schemas.push(schema);
+      stores.set(zone, await PgStore.open({ ...deps, connection: pool!, schema }));
+    }
+  }
+  const prefix = `${tag}${run}`;
+  const log: Log =
+    logKind === 'memory'
+      ? new MemoryLog({ clock: systemClock, random: seededRandom(1) })
+      : await JetStreamLog.connect({ servers: NATS, prefix, clock: systemClock });
+  const rig: Rig = { stores, repl: undefined as never, lags: [], applied: 0, close: async () => {} };
+  rig.repl = new Replication({
+    topology,
+    stores,
+    log,
+    clock: systemClock,
+    batchMax: 1000,
+    pollMs: 50,
+    events: {
+      applied(_o, _d, b) {
+        const now = systemClock.wallTime();
+        for (const c of b.changes) rig.lags.push(now - c.time);
+        rig.applied += b.changes.length;
+      },
+    },
+  });
+  await rig.repl.start();
+  rig.close = async () => {
+    await rig.repl.stop();
+    if (log instanceof JetStreamLog) await log.deleteStreams(ZONES);
+    await log.close();
+    for (const s of stores.values()) await s.close();
+    if (pool) {
+      for (const s of schemas) await pool.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
+      await pool.end();
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return rig;
+}
+
+async function waitApplied(rig: Rig, target: number, ms = 60_000): Promise<boolean> {
+  const end = systemClock.now() + ms;
+  while (rig.applied < target) {
+    if (systemClock.now() > end) return false;
+    await systemClock.sleep(2);
+  }
+  return true;
+}
+
+/** Writes as fast as the zone takes them; returns replicated writes/s (all three others applied). */
+async function throughput(rig: Rig): Promise<number> {
+  const store = rig.repl.storeFor(WRITER);
+  rig.applied = 0;
+  const t0 = systemClock.now();
+  // keep a few transactions in flight (PostgreSQL has a pool; SQLite runs them one after another anyway)
+  const inflight = new Set<Promise<unknown>>();
+  for (let done = 0; done < THROUGHPUT_WRITES; done += 100) {
+    const p: Promise<unknown> = store.putMany(writes(100)).then(() => inflight.delete(p));
+    inflight.add(p);
+    if (inflight.size >= 4) await Promise.race(inflight);
+  }
+  await Promise.all(inflight);
+  const ok = await waitApplied(rig, THROUGHPUT_WRITES * 3);
+  const secs = (systemClock.now() - t0) / 1000;
+  return ok ? THROUGHPUT_WRITES / secs : Number.NaN;
+}
+
+/** Paced writes at `rate`/s for LAG_SECONDS (a putMany every 10 ms); returns lag p50/p99 (ms). */
+async function lagAt(rig: Rig, rate: number): Promise<{ p50: number; p99: number; achieved: number }> {
+  const store = rig.repl.storeFor(WRITER);
+  rig.lags = [];
+  rig.applied = 0;
+  const perTick = Math.round(rate / 100);
+  const ticks = Math.round(LAG_SECONDS * 100);
+  const t0 = systemClock.now();
+  let written = 0;
+  for (let i = 0; i < ticks; i++) {
+    const due = t0 + i * 10;
+    const wait = due - systemClock.now();
+    if (wait > 0) await systemClock.sleep(wait);
+    await store.putMany(writes(perTick));
+    written += perTick;
+  }
+  const achieved = written / ((systemClock.now() - t0) / 1000);
+  await waitApplied(rig, written * 3);
+  return { p50: pct(rig.lags, 50), p99: pct(rig.lags, 99), achieved };
+}
+
+/** The floor: bare JetStream publish of same-sized batches → three durable consumers. */
+async function floor(rate: number | 'max'): Promise<{ p50: number; p99: number; perSec: number }> {
+  const nc = await connect({ servers: NATS });
+  const jsm = await nc.jetstreamManager();
+  const js = nc.jetstream();
+  const stream = `${tag}_FLOOR_${Math.floor(Math.random() * 1e6)}`;
+  await jsm.streams.add({ name: stream, subjects: [`${stream}.x`], storage: StorageType.File });
+  const lags: number[] = [];
+  let got = 0;
+  const loops: Promise<void>[] = [];
+  const stops: (() => void)[] = [];
+  for (const d of ['sh-b', 'bj-a', 'gz-a']) {
+    await jsm.consumers.add(stream, {
+      durable_name: d,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: nanos(30_000),
+      max_ack_pending: 10_000,
+    });
+    const msgs = await (await js.consumers.get(stream, d)).consume({ max_messages: 256 });
+    stops.push(() => msgs.stop());
+    loops.push(
+      (async () => {
+        for await (const m of msgs) {
+          const b = JSON.parse(Buffer.from(m.data).toString('utf8')) as { changes: Change[] };
+          const now = systemClock.wallTime();
+          for (const c of b.changes) lags.push(now - c.time);
+          got += b.changes.length;
+          m.ack();
+        }
+      })(),
+    );
+  }
+  const batchOf = (n: number): Buffer => {
+    const t = systemClock.wallTime();
+    const changes = writes(n).map((w, i) => ({
+      seq: i,
+      origin: WRITER,
+      shard: w.shard,
+      epoch: 1,
+      cls: 'sharded',
+      resource: w.resource,
+      key: w.key,
+      value: w.value,
+      deleted: false,
+      vv: { [WRITER]: 1 },
+      version: 1,
+      time: t,
+    }));
+    return Buffer.from(JSON.stringify({ origin: WRITER, from: 0, to: n, changes, sentAt: t }));
+  };
+  const t0 = systemClock.now();
+  let sent = 0;
+  if (rate === 'max') {
+    const pend: Promise<unknown>[] = [];
+    for (; sent < THROUGHPUT_WRITES; sent += 100) {
+      pend.push(js.publish(`${stream}.x`, batchOf(100)));
+      if (pend.length >= 4) await pend.shift();
+    }
+    await Promise.all(pend);
+  } else {
+    const perTick = Math.round(rate / 100);
+    for (let i = 0; i < Math.round(LAG_SECONDS * 100); i++) {
+      const wait = t0 + i * 10 - systemClock.now();
+      if (wait > 0) await systemClock.sleep(wait);
+      await js.publish(`${stream}.x`, batchOf(perTick));
+      sent += perTick;
+    }
+  }
+  const end = systemClock.now() + 60_000;
+  while (got < sent * 3 && systemClock.now() < end) await systemClock.sleep(2);
+  const secs = (systemClock.now() - t0) / 1000;
+  for (const s of stops) s();
+  await Promise.all(loops.map((l) => l.catch(() => {})));
+  await jsm.streams.delete(stream);
+  await nc.drain();
+  return { p50: pct(lags, 50), p99: pct(lags, 99), perSec: sent / secs };
+}
+
+const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
+const k = (x: number) => (Number.isFinite(x) ? `${(x / 1000).toFixed(1)}k` : 'n/a');
+
+async function main(): Promise<void> {
+  console.log(
+    `replication bench: node ${process.version}, ${cpus()[0]?.model ?? '?'} ×${cpus().length}, runs ${RUNS}, ${LAG_SECONDS}s per rate, ${THROUGHPUT_WRITES} writes for throughput`,
+  );
+  console.log('one writing zone (sh-a) → three others; writes acknowledged in putMany transactions (group commit)\n');
+  const floorRows: Record<string, { p50: number[]; p99: number[]; tput: number[] }> = {};
+  for (const r of RATES) floorRows[r] = { p50: [], p99: [], tput: [] };
+  const floorMax: number[] = [];
+  const rows: { name: string; tput: number[]; lag: Record<number, { p50: number[]; p99: number[]; ach: number[] }> }[] =
+    [];
+  const combos: ['sqlite' | 'postgres', 'memory' | 'jetstream'][] = [
+    ['sqlite', 'memory'],
+    ['sqlite', 'jetstream'],
+    ['postgres', 'memory'],
+    ['postgres', 'jetstream'],
+  ];
+  for (const [s, l] of combos)
+    rows.push({
+      name: `${s} + ${l}`,
+      tput: [],
+      lag: Object.fromEntries(RATES.map((r) => [r, { p50: [], p99: [], ach: [] }])),
+    });
+  for (let run = 0; run < RUNS; run++) {
+    // alternate: floor, then each combination, within every run
+    floorMax.push((await floor('max')).perSec);
+    for (const r of RATES) {
+      const f = await floor(r);
+      floorRows[r]!.p50.push(f.p50);
+      floorRows[r]!.p99.push(f.p99);
+    }
+    for (let i = 0; i < combos.length; i++) {
+      const [s, l] = combos[i]!;
+      const rig = await openRig(s, l, `r${run}c${i}`);
+      try {
+        rows[i]!.tput.push(await throughput(rig));
+        for (const r of RATES) {
+          const x = await lagAt(rig, r);
+          rows[i]!.lag[r]!.p50.push(x.p50);
+          rows[i]!.lag[r]!.p99.push(x.p99);
+          rows[i]!.lag[r]!.ach.push(x.achieved);
+        }
+      } finally {
+        await rig.close();
+      }
+      process.stdout.write('.');
+    }
+  }
+  console.log('\n');
+  const head = ['', 'replicated writes/s', ...RATES.flatMap((r) => [`lag p50 @${k(r)} ms`, `p99 @${k(r)} ms`])];
+  const lines: string[][] = [head];
+  lines.push([
+    'floor: bare JetStream publish → 3 durable consumers',
+    `${k(median(floorMax))} records/s`,
+    ...RATES.flatMap((r) => [f1(median(floorRows[r]!.p50)), f1(median(floorRows[r]!.p99))]),
+  ]);
+  for (const row of rows)
+    lines.push([
+      row.name,
+      k(median(row.tput)),
+      ...RATES.flatMap((r) => [f1(median(row.lag[r]!.p50)), f1(median(row.lag[r]!.p99))]),
+    ]);
+  const widths = head.map((_, c) => Math.max(...lines.map((l) => l[c]!.length)));
+  for (const l of lines) console.log(l.map((x, c) => x.padEnd(widths[c]!)).join('  '));
+  console.log('\nagainst the floor (goal: p50 ≤ floor + 2 ms, p99 ≤ floor + 10 ms):');
+  for (const row of rows.filter((r) => r.name.endsWith('jetstream')))
+    for (const r of RATES)
+      console.log(
+        `  ${row.name} @${k(r)}/s: p50 ${f1(median(row.lag[r]!.p50) - median(floorRows[r]!.p50))} ms over floor, p99 ${f1(median(row.lag[r]!.p99) - median(floorRows[r]!.p99))} ms over floor; achieved ${k(median(row.lag[r]!.ach))} writes/s`,
+      );
+  console.log(
+    `\nthroughput ratio to the floor: ${rows.map((r) => `${r.name} ${(median(r.tput) / median(floorMax)).toFixed(2)}×`).join(', ')}`,
+  );
+}
+
+await main();
