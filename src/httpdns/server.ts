@@ -10,6 +10,7 @@ import type { Steering, SteeringState } from '../steering/index.ts';
 import type { Topology, TopologyConfig } from '../topology/index.ts';
 import { CidrSet, clientAddress, socketAddress } from './client-ip.ts';
 import { httpdnsErrors } from './errors.ts';
+import { streamToReqRes } from './h2-stream.ts';
 import { createDHandler } from './handlers/d.ts';
 import { createDohHandler } from './handlers/doh.ts';
 import { createReportHandler } from './handlers/report.ts';
@@ -149,8 +150,12 @@ export async function startHttpdnsServer(opts: HttpdnsServerOptions): Promise<Ht
   const onRequest = (req: Req, res: Res) => {
     handle(req, res).catch(() => {
       // a bug or a vanished client: answer if we still can, never take the process down
-      if (!res.headersSent) replyError(res, 500, 'InternalError', 'internal error');
-      else res.destroy?.();
+      try {
+        if (!res.headersSent) replyError(res, 500, 'InternalError', 'internal error');
+        else res.destroy?.();
+      } catch {
+        // the stream is gone
+      }
     });
   };
 
@@ -164,7 +169,12 @@ export async function startHttpdnsServer(opts: HttpdnsServerOptions): Promise<Ht
     } catch (e) {
       throw httpdnsErrors.ERR_HTTPDNS_TLS(`httpdns: cannot read tls cert/key: ${(e as Error).message}`, { cause: e });
     }
-    server = createSecureServer({ cert, key, allowHTTP1: true }, onRequest);
+    // HTTP/1.1 over TLS arrives as 'request'; HTTP/2 streams skip the compatibility layer
+    const secure = createSecureServer({ cert, key, allowHTTP1: true }, onRequest);
+    secure.removeAllListeners('stream');
+    secure.on('stream', (stream, headers) => onRequest(...streamToReqRes(stream, headers)));
+    secure.on('sessionError', () => {});
+    server = secure;
   } else {
     server = createServer(onRequest);
     server.keepAliveTimeout = 5000;

@@ -4,7 +4,11 @@ import dnsPacket from 'dns-packet';
 import { request } from 'undici';
 import { startTestHttpdns } from './helpers.ts';
 
-type Msg = dnsPacket.DecodedPacket & { rcode: string; flag_aa: boolean; answers?: (dnsPacket.Answer & { ttl?: number })[] };
+type Msg = dnsPacket.DecodedPacket & {
+  rcode: string;
+  flag_aa: boolean;
+  answers?: (dnsPacket.Answer & { ttl?: number })[];
+};
 
 let t: Awaited<ReturnType<typeof startTestHttpdns>>;
 before(async () => {

@@ -90,3 +90,49 @@ test('httpdns/tls: HTTPS with the configured cert, over HTTP/1.1 and HTTP/2', as
   ]);
   assert.equal(stdout, '200');
 });
+
+test('httpdns/tls: DoH, errors and oversized bodies over HTTP/2 streams', async () => {
+  const dnsPacket = (await import('dns-packet')).default;
+  const q = dnsPacket.encode({ type: 'query', id: 0, questions: [{ type: 'A', name: 'api.shop.test' }] });
+  const dispatcher = new Agent({ connect: { ca, servername: 'localhost' }, allowH2: true });
+  const base = `https://127.0.0.1:${tls.server.port}`;
+  try {
+    const get = await request(`${base}/dns-query?dns=${q.toString('base64url')}`, { dispatcher });
+    assert.equal(get.statusCode, 200);
+    assert.equal(get.headers['content-type'], 'application/dns-message');
+    assert.equal(get.headers['cache-control'], 'max-age=60');
+    const msg = dnsPacket.decode(Buffer.from(await get.body.arrayBuffer())) as { answers: { data: string }[] };
+    assert.equal(msg.answers[0]!.data, '127.0.0.1');
+    const post = await request(`${base}/dns-query`, {
+      dispatcher,
+      method: 'POST',
+      headers: { 'content-type': 'application/dns-message' },
+      body: q,
+    });
+    assert.equal(post.statusCode, 200);
+    assert.equal(
+      (dnsPacket.decode(Buffer.from(await post.body.arrayBuffer())) as { answers: unknown[] }).answers.length,
+      1,
+    );
+    const big = await request(`${base}/dns-query`, {
+      dispatcher,
+      method: 'POST',
+      headers: { 'content-type': 'application/dns-message' },
+      body: Buffer.alloc(70_000),
+    });
+    assert.equal(big.statusCode, 413);
+    await big.body.dump();
+    const nf = await request(`${base}/nope`, { dispatcher });
+    assert.equal(nf.statusCode, 404);
+    assert.equal(((await nf.body.json()) as { code: string }).code, 'NotFound');
+    const d = await request(`${base}/d?host=api.shop.test`, { dispatcher, method: 'HEAD' });
+    assert.equal(d.statusCode, 200);
+    await d.body.dump();
+    // still serving after all that
+    const again = await request(`${base}/d?host=api.shop.test`, { dispatcher });
+    assert.equal(again.statusCode, 200);
+    await again.body.dump();
+  } finally {
+    await dispatcher.close();
+  }
+});
