@@ -5,7 +5,7 @@ import type { Socket } from 'node:net';
 import { type Clock, systemClock } from '../core/clock.ts';
 import { closeServer, listenOn } from '../core/listen.ts';
 import type { Registry } from '../core/metrics.ts';
-import type { GeoDb } from '../geo/index.ts';
+import { type GeoDb, makeAddr } from '../geo/index.ts';
 import type { Steering, SteeringState } from '../steering/index.ts';
 import type { Topology, TopologyConfig } from '../topology/index.ts';
 import { CidrSet, clientAddress, socketAddress } from './client-ip.ts';
@@ -56,6 +56,14 @@ interface Route {
   name: string;
   methods: readonly string[];
   handle: (ctx: HandlerContext) => void | Promise<void>;
+}
+
+function bucketKey6(ip: string): string {
+  try {
+    return makeAddr(6, ip, 64).address;
+  } catch {
+    return ip;
+  }
 }
 
 /** Every address of every service, mapped to the zones that answer it (for speed reports that name only an IP). */
@@ -139,7 +147,8 @@ export async function startHttpdnsServer(opts: HttpdnsServerOptions): Promise<Ht
         allow: route.methods.join(', '),
       });
     const client = clientAddress(socketAddress(req.socket?.remoteAddress), req.headers['x-forwarded-for'], trusted);
-    const wait = limiter.take(client);
+    // an IPv6 client may rotate through its whole /64: one bucket per /64
+    const wait = limiter.take(client.includes(':') ? bucketKey6(client) : client);
     if (wait > 0) {
       metrics?.rateLimited.inc({ zone });
       return replyError(res, 429, 'TooManyRequests', 'slow down', { 'retry-after': String(wait) });

@@ -50,6 +50,10 @@ test('httpdns/rate-limit: a client over its bucket gets 429 with Retry-After, an
   trusted.clock.advance(1000);
   assert.equal((await hit('9.9.9.9')).status, 200);
   assert.equal((await hit('9.9.9.9')).status, 429);
+  // IPv6 clients share a bucket per /64 (they can rotate through it)
+  for (let i = 0; i < 3; i++) assert.equal((await hit(`2001:db8:1:2::${i + 1}`)).status, 200);
+  assert.equal((await hit('2001:db8:1:2::ffff')).status, 429);
+  assert.equal((await hit('2001:db8:1:3::1')).status, 200);
   const text = await trusted.metrics.metrics();
-  assert.match(text, /mz_httpdns_rate_limited_total\{zone="sh-a"\} 2/);
+  assert.match(text, /mz_httpdns_rate_limited_total\{zone="sh-a"\} 3/);
 });
