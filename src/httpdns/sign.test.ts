@@ -17,9 +17,9 @@ test('httpdns/sign: the signed string is host-t and the signature its hex HMAC-S
 test('httpdns/sign: ok, expired, mismatch, too far ahead and malformed', () => {
   const t = String(NOW / 1000 + 600);
   const s = hmacHex(SECRET, signedString('a.test', t));
-  assert.equal(verifySignature(SECRET, 'a.test-' + t, t, s, NOW), 'ok');
-  assert.equal(verifySignature(SECRET, 'a.test-' + t, t, s.toUpperCase(), NOW), 'ok');
-  assert.equal(verifySignature(SECRET, 'b.test-' + t, t, s, NOW), 'SignatureMismatch');
+  assert.equal(verifySignature(SECRET, `a.test-${t}`, t, s, NOW), 'ok');
+  assert.equal(verifySignature(SECRET, `a.test-${t}`, t, s.toUpperCase(), NOW), 'ok');
+  assert.equal(verifySignature(SECRET, `b.test-${t}`, t, s, NOW), 'SignatureMismatch');
   const past = String(NOW / 1000 - 1);
   assert.equal(
     verifySignature(SECRET, `a.test-${past}`, past, hmacHex(SECRET, `a.test-${past}`), NOW),
@@ -30,5 +30,5 @@ test('httpdns/sign: ok, expired, mismatch, too far ahead and malformed', () => {
   const edge = String(NOW / 1000 + 86_400);
   assert.equal(verifySignature(SECRET, `a.test-${edge}`, edge, hmacHex(SECRET, `a.test-${edge}`), NOW), 'ok');
   assert.equal(verifySignature(SECRET, 'a.test-x', 'x', s, NOW), 'InvalidSignature');
-  assert.equal(verifySignature(SECRET, 'a.test-' + t, t, 'abc', NOW), 'InvalidSignature');
+  assert.equal(verifySignature(SECRET, `a.test-${t}`, t, 'abc', NOW), 'InvalidSignature');
 });
