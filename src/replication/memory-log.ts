@@ -50,6 +50,8 @@ export class MemoryLog implements Log {
   private readonly streams = new Map<string, Entry[]>();
   private readonly subs = new Set<Sub>();
   private readonly cuts = new Set<string>();
+  /** When each link was last healed: held-back batches still need the WAN delay to arrive. */
+  private readonly healedAt = new Map<string, number>();
   /** Durable consumer positions: (origin|dest) → next stream index. */
   private readonly positions = new Map<string, number>();
   private wan: WanOptions;
@@ -74,7 +76,7 @@ export class MemoryLog implements Log {
 
   /** Heals a cut link; held-back batches flow again. */
   heal(a: string, b: string): void {
-    this.cuts.delete(linkKey(a, b));
+    if (this.cuts.delete(linkKey(a, b))) this.healedAt.set(linkKey(a, b), this.opts.clock.now());
     for (const s of this.subs) if (linkKey(s.origin, s.dest) === linkKey(a, b)) this.pump(s);
   }
 
@@ -161,7 +163,9 @@ export class MemoryLog implements Log {
     const clock = this.opts.clock;
     const jitter = this.wan.jitterMs > 0 ? this.opts.random.next() * this.wan.jitterMs : 0;
     // keep order per origin: never deliver before the previous batch of this link
-    const at = Math.max(sub.lastAt, entry.at + this.wan.delayMs + jitter);
+    const travel = this.wan.delayMs + jitter;
+    const healed = this.healedAt.get(linkKey(sub.origin, sub.dest)) ?? Number.NEGATIVE_INFINITY;
+    const at = Math.max(sub.lastAt, entry.at + travel, healed + travel);
     sub.lastAt = at;
     const fire = () => {
       sub.timer = undefined;

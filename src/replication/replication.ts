@@ -4,6 +4,7 @@ import type { Registry } from '../core/metrics.ts';
 import type { Conflict, Store, WriteResult } from '../store/index.ts';
 import type { Topology } from '../topology/index.ts';
 import { type AntiEntropyResult, antiEntropyPass } from './anti-entropy.ts';
+import { type CompensationReport, measureCompensation, type RpoSnapshot, rpoAtFailure } from './compensation.ts';
 import { replicationErrors } from './errors.ts';
 import type { Log } from './log.ts';
 import { registerReplicationMetrics } from './metrics.ts';
@@ -166,6 +167,7 @@ export class Replication {
       zone: s.zone,
       kind: s.kind,
       get: (r, k) => s.get(r, k),
+      list: (r, p, l) => s.list(r, p, l),
       state: (r, k) => s.state(r, k),
       put: (req) => wake(s.put(req)),
       putMany: (reqs) => wake(s.putMany(reqs)),
@@ -277,6 +279,28 @@ export class Replication {
     } finally {
       this.aeRunning = false;
     }
+  }
+
+  /**
+   * For drills: the RPO snapshot of `zone` against this process's other zones, taken at
+   * the moment it fails (call before stopping it).
+   */
+  async rpoAtFailure(zone: string): Promise<RpoSnapshot> {
+    const peers = this.zones()
+      .filter((z) => z !== zone)
+      .map((z) => this.replicator(z).store);
+    return rpoAtFailure(this.replicator(zone).store, peers, this.opts.clock);
+  }
+
+  /**
+   * For drills: after the zone returned at `returnedAt` (clock.now()), waits until every
+   * write of the snapshot is applied or locked in every other zone; reports RPO, WRT and lost.
+   */
+  async compensation(snapshot: RpoSnapshot, returnedAt: number, timeoutMs = 60_000): Promise<CompensationReport> {
+    const peers = this.zones()
+      .filter((z) => z !== snapshot.zone)
+      .map((z) => this.replicator(z).store);
+    return measureCompensation({ snapshot, peers, clock: this.opts.clock, returnedAt, timeoutMs });
   }
 
   /** Resolves once every link's lag is 0, or throws ERR_REPL_LAG_EXCEEDED after timeoutMs. */

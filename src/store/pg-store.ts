@@ -273,6 +273,16 @@ export class PgStore implements Store {
     });
   }
 
+  async list(resource: string, prefix: string, limit = 1000): Promise<RecordView[]> {
+    this.live();
+    const r = await this.pool.query<Row>(
+      `SELECT * FROM ${this.t('records')} WHERE resource = $1 AND starts_with(key, $2) AND (NOT deleted OR locked)
+       ORDER BY key COLLATE "C" LIMIT $3`,
+      [resource, prefix, limit],
+    );
+    return r.rows.map(toState);
+  }
+
   async state(resource: string, key: string): Promise<RecordState | undefined> {
     this.live();
     const r = await this.pool.query<Row>(`SELECT * FROM ${this.t('records')} WHERE resource = $1 AND key = $2`, [

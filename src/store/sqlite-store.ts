@@ -151,6 +151,9 @@ export class SqliteStore implements Store {
       ),
       meta: db.prepare<[string], string>('SELECT v FROM meta WHERE k = ?').pluck(),
       setMeta: db.prepare('INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v'),
+      list: db.prepare<[string, string, string, number], Row>(
+        'SELECT * FROM records WHERE resource = ? AND key >= ? AND key < ? AND (deleted = 0 OR locked = 1) ORDER BY key LIMIT ?',
+      ),
       locked: db.prepare<[], Row>('SELECT * FROM records WHERE locked = 1 ORDER BY resource, key'),
       all: db.prepare<[], Row>("SELECT * FROM records WHERE cls != 'local' ORDER BY shard, resource, key"),
       shard: db.prepare<[number], Row>(
@@ -234,6 +237,12 @@ export class SqliteStore implements Store {
     this.live();
     const s = this.read(resource, key);
     return s && (!s.deleted || s.locked) ? s : undefined;
+  }
+
+  async list(resource: string, prefix: string, limit = 1000): Promise<RecordView[]> {
+    this.live();
+    // the highest code point bounds every key with this prefix (SQLite compares bytes)
+    return this.q.list.all(resource, prefix, `${prefix}\u{10FFFF}`, limit).map(toState);
   }
 
   async state(resource: string, key: string): Promise<RecordState | undefined> {

@@ -118,6 +118,8 @@ export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   /** Reads a record (deleted records read as undefined unless locked). */
   get(resource: string, key: string): Promise<RecordView | undefined>;
+  /** Records of a resource whose key starts with `prefix`, in key order (deleted ones left out). */
+  list(resource: string, prefix: string, limit?: number): Promise<RecordView[]>;
   /** The raw stored state (tombstones included), for replication checks. */
   state(resource: string, key: string): Promise<RecordState | undefined>;
   /** A fenced local write; appends to the change log in the same transaction. */

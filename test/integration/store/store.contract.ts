@@ -320,6 +320,23 @@ export function storeContract(name: string, makeFactory: () => Promise<StoreFact
       assert.equal(await a.repair(await b.shardRecords(4)), 0);
     });
 
+    test(`${name}: lists a resource's records by key prefix, in key order`, async () => {
+      const a = await open('sh-a', fresh());
+      for (const k of ['u1/c2', 'u1/c1', 'u10/c1', 'u2/c1', 'u1/c3'])
+        await a.put({ resource: 'profiles', key: k, shard: 0, epoch: 1, value: k });
+      await a.put({ resource: 'profiles', key: 'u1/c3', shard: 0, epoch: 1, delete: true });
+      await a.put({ resource: 'prefs', key: 'u1/x', shard: 0, epoch: 1, value: 1 });
+      assert.deepEqual(
+        (await a.list('profiles', 'u1/')).map((r) => r.key),
+        ['u1/c1', 'u1/c2'],
+      );
+      assert.deepEqual(
+        (await a.list('profiles', 'u1', 2)).map((r) => r.key),
+        ['u1/c1', 'u1/c2'],
+      );
+      assert.equal((await a.list('profiles', 'u1')).length, 3);
+    });
+
     test(`${name}: marks what was shipped`, async () => {
       const a = await open('sh-a', fresh());
       assert.equal(await a.shipped(), 0);
