@@ -126,6 +126,8 @@ interface Entry {
 interface Waiter {
   resolve(e: Entry): void;
   reject(e: unknown): void;
+  /** A background refresh: it must not replace a cached HTTPDNS answer with the system's. */
+  refresh: boolean;
 }
 
 interface ServerState {
@@ -399,6 +401,10 @@ export function createResolver(options: ResolverOptions): Resolver {
           if (a && a.ips.length + a.ipsv6.length > 0) {
             e = store(host, a.ips, a.ipsv6, a.ttl, 'httpdns');
             checkHijack(host, [...a.ips, ...a.ipsv6]);
+          } else if (!a && (waiting.get(host) ?? []).every((w) => w.refresh) && cache.get(host)?.source === 'httpdns') {
+            // a failed refresh keeps the HTTPDNS answer we have (until it expires) rather
+            // than switching to the system resolver's, which may be the hijacked one
+            throw sdkErrors.ERR_SDK_UNRESOLVED(`sdk: ${host}: refresh failed (${reason})`);
           } else e = await viaSystem(host, a ? 'HTTPDNS has no address for it' : reason);
           settle(host, (w) => w.resolve(e));
         } catch (err) {
@@ -416,14 +422,14 @@ export function createResolver(options: ResolverOptions): Resolver {
   }
 
   /** Queues host for the next /d batch (hosts asked in the same tick share calls). */
-  function fetchHost(host: string): Promise<Entry> {
+  function fetchHost(host: string, refresh = false): Promise<Entry> {
     return new Promise<Entry>((resolve, reject) => {
       const ws = waiting.get(host);
       if (ws) {
-        ws.push({ resolve, reject });
+        ws.push({ resolve, reject, refresh });
         return;
       }
-      waiting.set(host, [{ resolve, reject }]);
+      waiting.set(host, [{ resolve, reject, refresh }]);
       queue.push(host);
       if (!flushScheduled) {
         flushScheduled = true;
@@ -436,7 +442,7 @@ export function createResolver(options: ResolverOptions): Resolver {
     if (waiting.has(host) || closed) return;
     stats.refreshes++;
     emit('refresh', { host });
-    fetchHost(host).catch(() => {}); // a failed refresh keeps the old answer until it expires
+    fetchHost(host, true).catch(() => {}); // a failed refresh keeps the old answer until it expires
   }
 
   function ranked(host: string, e: Entry, source: AnswerSource): Resolution {

@@ -256,3 +256,23 @@ test('sdk: speed reports are signed when a secret is set', async () => {
   await r.flushReports();
   assert.equal(signed.aggregator.samples, 1);
 });
+
+test('sdk: a failed background refresh keeps the HTTPDNS answer rather than switching to the system one', async () => {
+  const f = await fault();
+  const r = resolver({
+    servers: [f.url],
+    clientIp: '1.2.4.8',
+    systemLookup: async () => [{ address: '6.6.6.6', family: 4 }],
+    hijackCheck: false,
+  });
+  assert.equal((await r.resolve('api.shop.test'))[0], '127.0.3.1');
+  f.mode = '500';
+  open.clock.advance(45_000); // the 75 % refresh fails
+  await until(() => f.hits.get('/d') === 2, 'the refresh');
+  await new Promise((res) => setTimeout(res, 20));
+  assert.equal((await r.resolve('api.shop.test'))[0], '127.0.3.1');
+  assert.equal(r.stats().fallbacks, 0);
+  open.clock.advance(16_000); // expired: now a real lookup, which falls back
+  assert.deepEqual(await r.resolve('api.shop.test'), ['6.6.6.6']);
+  assert.equal(r.stats().fallbacks, 1);
+});
