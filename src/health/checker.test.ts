@@ -305,4 +305,70 @@ describe('health checker', () => {
     assert.deepEqual(Object.keys(checker.verdict('sh-a/edge')!.votes), ['gz-a']);
     await checker.stop();
   });
+
+  it('health: probers split over two processes share votes and reach the quorum together', async () => {
+    const topology = topo(['edge']);
+    const clock = new ManualClock();
+    const net = fakeNet();
+    const a = createHealthChecker({
+      topology,
+      clock,
+      probe: net.probe,
+      probers: ['sh-a', 'sh-b'],
+      remoteProbers: ['bj-a', 'gz-a'],
+    });
+    const b = createHealthChecker({
+      topology,
+      clock,
+      probe: net.probe,
+      probers: ['bj-a', 'gz-a'],
+      remoteProbers: ['sh-a', 'sh-b'],
+    });
+    const alone = createHealthChecker({
+      topology,
+      clock,
+      probe: net.probe,
+      probers: ['sh-a', 'sh-b'],
+      remoteProbers: ['bj-a', 'gz-a'],
+    });
+    a.onVote((e) => b.applyRemoteVote(e.prober, e.endpointId, e.state));
+    b.onVote((e) => a.applyRemoteVote(e.prober, e.endpointId, e.state));
+    assert.equal(a.quorum(), 3);
+    assert.deepEqual(a.probers(), ['sh-a', 'sh-b', 'bj-a', 'gz-a']);
+    for (const c of [a, b, alone]) c.start();
+    await clock.advanceAsync(3000, 10);
+    net.dead.add('gz-a/edge');
+    await clock.advanceAsync(4000, 10);
+    assert.equal(a.verdict('gz-a/edge')!.up, false);
+    assert.equal(b.verdict('gz-a/edge')!.up, false);
+    assert.equal(a.verdict('gz-a/edge')!.votes['bj-a']!.remote, true);
+    assert.equal(a.verdict('gz-a/edge')!.votes['bj-a']!.state, 'down');
+    // two local votes of four are no quorum: without the shared votes the verdict holds
+    assert.equal(alone.verdict('gz-a/edge')!.up, true);
+    for (const c of [a, b, alone]) await c.stop();
+  });
+
+  it('health: a remote vote nobody refreshes goes stale and stops counting', async () => {
+    const topology = topo(['edge']);
+    const clock = new ManualClock();
+    const net = fakeNet();
+    const a = createHealthChecker({
+      topology,
+      clock,
+      probe: net.probe,
+      probers: ['sh-a', 'sh-b'],
+      remoteProbers: ['bj-a', 'gz-a'],
+      remoteStaleMs: 5000,
+    });
+    a.start();
+    a.applyRemoteVote('bj-a', 'sh-a/edge', 'down');
+    a.applyRemoteVote('mars', 'sh-a/edge', 'down'); // not a remote prober: ignored
+    a.applyRemoteVote('bj-a', 'nowhere/edge', 'down'); // not an endpoint: ignored
+    assert.equal(a.verdict('sh-a/edge')!.votes['bj-a']!.state, 'down');
+    await clock.advanceAsync(4000, 10);
+    assert.equal(a.verdict('sh-a/edge')!.votes['bj-a']!.state, 'down');
+    await clock.advanceAsync(3000, 10);
+    assert.equal(a.verdict('sh-a/edge')!.votes['bj-a']!.state, 'unknown');
+    await a.stop();
+  });
 });

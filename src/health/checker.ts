@@ -20,6 +20,7 @@ import type {
   ProbeFn,
   ProbeRequest,
   Vote,
+  VoteEvent,
   ZoneVerdict,
 } from './types.ts';
 import { applyOutcome, newVote, type ProbeOutcome } from './vote.ts';
@@ -43,6 +44,10 @@ export interface HealthCheckerOptions {
   probe?: ProbeFn;
   /** Simulates a prober zone cut off from an endpoint: 'drop' makes the probe time out. */
   fault?: FaultHook;
+  /** Zones probing in other processes; their votes arrive through applyRemoteVote and count in the quorum. */
+  remoteProbers?: readonly string[];
+  /** A remote vote not refreshed for this long counts as unknown. Default: 15 intervals. */
+  remoteStaleMs?: number;
 }
 
 /** One prober zone probing one endpoint on its own schedule. */
@@ -92,7 +97,10 @@ export function createHealthChecker(opts: HealthCheckerOptions): HealthChecker {
     throw healthErrors.ERR_HEALTH_INVALID_OPTION(
       `health: timeoutMs ${cfg.timeoutMs} exceeds intervalMs ${cfg.intervalMs}`,
     );
-  const need = quorumSize(cfg.quorum, probers.length);
+  const remote = [...(opts.remoteProbers ?? [])].filter((z) => !probers.includes(z));
+  for (const p of remote) topology.zone(p);
+  const remoteStaleMs = opts.remoteStaleMs ?? cfg.intervalMs * 15;
+  const need = quorumSize(cfg.quorum, probers.length + remote.length);
   const m: HealthMetrics = healthMetrics(opts.metrics ?? createMetrics());
   const sources = zoneAddresses(topology);
 
@@ -135,11 +143,16 @@ export function createHealthChecker(opts: HealthCheckerOptions): HealthChecker {
         blackHoled: false,
       });
     }
+    for (const prober of remote) ep.votes.set(prober, { ...newVote(), remote: true });
   }
+  /** When each remote vote was last heard of (monotonic ms), keyed `prober|endpointId`. */
+  const remoteHeard = new Map<string, number>();
   const keyOf = new Map(topology.zones.map((z) => [z.name, zoneKeyEndpoint(topology, z.name)]));
 
   const changeListeners = new Set<(e: HealthChangeEvent) => void>();
   const zoneListeners = new Set<(zone: string, up: boolean) => void>();
+  const voteListeners = new Set<(e: VoteEvent) => void>();
+  let sweeper: Timer | null = null;
   const inFlight = new Map<Loop, Promise<void>>();
   let running = false;
 
@@ -220,7 +233,10 @@ export function createHealthChecker(opts: HealthCheckerOptions): HealthChecker {
     if (!running) return;
     m.probes.inc({ result: o.ok ? 'ok' : resultLabel(o.error?.code ?? '') });
     m.probeDuration.observe({ role: loop.ep.target.role }, o.rttMs / 1000);
-    if (applyOutcome(loop.vote, o, cfg.rise, cfg.fall)) recompute(loop.ep);
+    if (applyOutcome(loop.vote, o, cfg.rise, cfg.fall)) {
+      emit(voteListeners, { prober: loop.prober, endpointId: loop.ep.target.id, state: loop.vote.state });
+      recompute(loop.ep);
+    }
     // next probe one interval after this one started (at once if the probe took that long)
     schedule(loop, Math.max(0, started + cfg.intervalMs - clock.now()));
   };
@@ -230,6 +246,20 @@ export function createHealthChecker(opts: HealthCheckerOptions): HealthChecker {
       const p = run(loop).finally(() => inFlight.delete(loop));
       inFlight.set(loop, p);
     });
+  };
+
+  /** Remote votes nobody refreshed count as unknown: a dead process must not vote forever. */
+  const sweep = () => {
+    const now = clock.now();
+    for (const ep of entries.values())
+      for (const p of remote) {
+        const v = ep.votes.get(p)!;
+        const heard = remoteHeard.get(`${p}|${ep.target.id}`);
+        if (v.state !== 'unknown' && (heard === undefined || now - heard > remoteStaleMs)) {
+          v.state = 'unknown';
+          recompute(ep);
+        }
+      }
   };
 
   const verdictOf = (ep: EndpointEntry): EndpointVerdict => ({
@@ -263,7 +293,7 @@ export function createHealthChecker(opts: HealthCheckerOptions): HealthChecker {
         const key = keyOf.get(z.name) ?? null;
         return { zone: z.name, up: key ? entries.get(key)!.up : true, keyEndpoint: key };
       }),
-    probers: () => probers,
+    probers: () => [...probers, ...remote],
     quorum: () => need,
     onChange(listener) {
       changeListeners.add(listener);
@@ -273,13 +303,30 @@ export function createHealthChecker(opts: HealthCheckerOptions): HealthChecker {
       zoneListeners.add(listener);
       return () => zoneListeners.delete(listener);
     },
+    onVote(listener) {
+      voteListeners.add(listener);
+      return () => voteListeners.delete(listener);
+    },
+    applyRemoteVote(prober, endpointId, state) {
+      const ep = entries.get(endpointId);
+      if (!ep || !remote.includes(prober)) return;
+      remoteHeard.set(`${prober}|${endpointId}`, clock.now());
+      const v = ep.votes.get(prober)!;
+      v.lastProbeAt = clock.wallTime();
+      if (v.state === state) return;
+      v.state = state;
+      recompute(ep);
+    },
     start() {
       if (running) return;
       running = true;
       for (const loop of loops) schedule(loop, loop.offset);
+      if (remote.length > 0) sweeper = clock.setInterval(cfg.intervalMs, sweep);
     },
     async stop() {
       running = false;
+      sweeper?.cancel();
+      sweeper = null;
       for (const loop of loops) {
         loop.timer?.cancel();
         loop.timer = null;

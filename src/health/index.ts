@@ -14,6 +14,7 @@ export type {
   ProbeFn,
   ProbeRequest,
   Vote,
+  VoteEvent,
   ZoneVerdict,
 } from './types.ts';
 

@@ -48,6 +48,15 @@ export interface Vote {
   /** Wall-clock ms of the last finished probe. */
   lastProbeAt: number | null;
   probes: number;
+  /** True for a prober zone running in another process (its state arrives through applyRemoteVote). */
+  remote?: boolean;
+}
+
+/** A local prober's vote changed state (published so other processes can count it). */
+export interface VoteEvent {
+  prober: string;
+  endpointId: string;
+  state: Vote['state'];
 }
 
 /** An endpoint's quorum verdict and who voted what. */
@@ -97,7 +106,7 @@ export interface HealthChecker {
   zoneUp(zone: string): boolean;
   /** Every zone's verdict, in topology order. */
   zones(): ZoneVerdict[];
-  /** Prober zones (the local zones), in order. */
+  /** Every voting zone, local probers first, then remote ones. */
   probers(): readonly string[];
   /** Votes needed to flip a verdict. */
   quorum(): number;
@@ -105,6 +114,14 @@ export interface HealthChecker {
   onChange(listener: (e: HealthChangeEvent) => void): () => void;
   /** Called when a zone's verdict flips; returns an unsubscribe function. */
   onZoneChange(listener: (zone: string, up: boolean) => void): () => void;
+  /** Called when a local prober's vote changes state; returns an unsubscribe function. */
+  onVote(listener: (e: VoteEvent) => void): () => void;
+  /**
+   * A remote prober's vote (distributed mode: each process probes from its own zones and
+   * shares votes through the control Kv). Unknown prober or endpoint: ignored. A remote
+   * vote not refreshed within `remoteStaleMs` counts as unknown.
+   */
+  applyRemoteVote(prober: string, endpointId: string, state: Vote['state']): void;
   /** Starts probing (idempotent). */
   start(): void;
   /** Stops probing and aborts probes in flight. */
