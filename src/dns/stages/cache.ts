@@ -4,19 +4,44 @@ import { RCODE } from '../wire/query.ts';
 import { patchReply } from '../wire/reply.ts';
 
 /**
- * Longest a cached reply is reused, even if nothing changes: bounds how long a random
- * (non-sticky) steering choice is repeated to everyone asking from the same client.
+ * Longest a cached reply is reused while the steering state doesn't change. Health and
+ * load changes bump the state version and invalidate at once; this bounds only how long a
+ * random (non-sticky) steering choice is repeated to the same client subnet, which a
+ * resolver caching our answer (TTL 30–600 s) would repeat anyway.
  */
-export const CACHE_MAX_AGE_MS = 1000;
+export const CACHE_MAX_AGE_MS = 30_000;
 
-/** Everything the whole reply depends on, besides the steering state version. */
+/** Reused to assemble keys: one string allocation per lookup. */
+const keyScratch = Buffer.allocUnsafe(1024);
+
+/**
+ * Everything the whole reply depends on, besides the steering state version, as one
+ * latin1 string: the question (name lowercased), the EDNS shape (OPT, DO), the ECS option
+ * as sent (the reply echoes it), and the source address when there is no ECS subnet (then
+ * it is what steering sees). Built from bytes: no ECS text, no client string on a hit.
+ */
 export function cacheKey(ctx: DnsContext): string {
   const q = ctx.query!;
-  const o = q.opt;
+  const raw = ctx.raw;
+  const k = keyScratch;
+  let n = 0;
+  const nameEnd = 12 + q.nameLength;
+  for (let i = 12; i < nameEnd; i++) {
+    const c = raw[i]!;
+    // label length bytes are < 64, so only letters change
+    k[n++] = c >= 65 && c <= 90 ? c + 32 : c;
+  }
+  n += raw.copy(k, n, nameEnd, q.questionEnd); // type, class: as they are
+  k[n++] = q.opt === null ? 0 : q.opt.do ? 2 : 1;
   const e = ctx.ecs;
-  // the reply echoes OPT (with DO) and ECS (family, source prefix, address) as asked
-  const edns = o === null ? '-' : e === null ? (o.do ? 'D' : 'O') : `${o.do ? 'D' : 'O'}${e.family}/${e.sourcePrefix}`;
-  return `${q.name}|${q.qtype}|${q.qclass}|${edns}|${ctx.client}`;
+  if (e === null) k[n++] = 255;
+  else {
+    k[n++] = e.family;
+    k[n++] = e.sourcePrefix;
+    n += e.buf.copy(k, n, e.addrStart, e.addrStart + e.addrLength);
+  }
+  if (e === null || e.sourcePrefix === 0) n += k.write(ctx.address, n, 'latin1');
+  return k.toString('latin1', 0, n);
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { DnsStage } from '../chain.ts';
+import { ecsAddress } from '../wire/ecs.ts';
 
 /**
  * `client-subnet`: decides who steering sees (enrich first, decide later). The ECS subnet
@@ -10,7 +11,7 @@ export const clientSubnetStage: DnsStage = {
   create() {
     return (ctx, next) => {
       const e = ctx.ecs;
-      ctx.client = e !== null && e.sourcePrefix > 0 ? `${e.address}/${e.sourcePrefix}` : ctx.address;
+      ctx.client = e !== null && e.sourcePrefix > 0 ? `${ecsAddress(e)}/${e.sourcePrefix}` : ctx.address;
       next(ctx);
     };
   },

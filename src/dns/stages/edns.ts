@@ -32,9 +32,11 @@ export const ednsStage: DnsStage = {
         return;
       }
       ctx.udpLimit = Math.max(512, Math.min(opt.udpSize, max));
-      for (const o of opt.options) {
-        if (o.code !== OPTION_ECS) continue;
-        const e = ctx.ecs === null ? parseEcs(o.data) : 'ecs-twice';
+      const raw = ctx.raw;
+      // the parser checked the option framing; walk it in place
+      for (let o = opt.rdStart; o < opt.rdEnd; o += 4 + raw.readUInt16BE(o + 2)) {
+        if (raw.readUInt16BE(o) !== OPTION_ECS) continue;
+        const e = ctx.ecs === null ? parseEcs(raw, o + 4, o + 4 + raw.readUInt16BE(o + 2)) : 'ecs-twice';
         if (typeof e === 'string') {
           ctx.rejected = e;
           ctx.rcode = RCODE.FORMERR;

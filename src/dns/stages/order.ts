@@ -14,7 +14,9 @@ import { zoneMatchStage } from './zone-match.ts';
  *  - rrl first: a flood costs one bucket lookup, before any parsing.
  *  - truncate wraps everything that produces a reply, and sits outside the cache so the
  *    cache always holds whole replies (the same entry serves UDP and TCP).
- *  - client-subnet before cache: the client subnet is part of the cache key.
+ *  - cache before zone-match, client-subnet and answer: a hit skips them all. Its key is
+ *    built from the packet (ECS bytes or source address), so it needs no enrichment.
+ *  - client-subnet right before answer: only a miss pays for the ECS text.
  *  - answer last: it is the only stage that consults steering.
  */
 export const STAGES: readonly DnsStage[] = [
@@ -22,8 +24,8 @@ export const STAGES: readonly DnsStage[] = [
   parseStage,
   truncateStage,
   ednsStage,
-  clientSubnetStage,
   cacheStage,
   zoneMatchStage,
+  clientSubnetStage,
   answerStage,
 ];

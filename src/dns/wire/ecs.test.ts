@@ -1,18 +1,18 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { encodeEcsEcho, parseEcs } from './ecs.ts';
+import { ecsAddress, encodeEcsEcho, parseEcs } from './ecs.ts';
 
 test('dns/ecs: parses IPv4 and IPv6 subnets', () => {
   const v4 = parseEcs(Buffer.from([0, 1, 24, 0, 1, 2, 4]));
   assert.ok(typeof v4 !== 'string');
-  assert.equal(v4.address, '1.2.4.0');
+  assert.equal(ecsAddress(v4), '1.2.4.0');
   assert.equal(v4.sourcePrefix, 24);
   assert.equal(v4.family, 4);
   const v6 = parseEcs(Buffer.from([0, 2, 48, 0, 0x20, 0x01, 0x0d, 0xb8, 0x01, 0x00]));
   assert.ok(typeof v6 !== 'string');
-  assert.equal(v6.address, '2001:db8:100:0:0:0:0:0');
+  assert.equal(ecsAddress(v6), '2001:db8:100:0:0:0:0:0');
   const zero = parseEcs(Buffer.from([0, 1, 0, 0]));
-  assert.ok(typeof zero !== 'string' && zero.sourcePrefix === 0 && zero.address === '0.0.0.0');
+  assert.ok(typeof zero !== 'string' && zero.sourcePrefix === 0 && ecsAddress(zero) === '0.0.0.0');
 });
 
 test('dns/ecs: malformed options give a reason', () => {

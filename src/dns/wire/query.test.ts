@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import dnsPacket from 'dns-packet';
-import { parseQuery, questionEndOf, skipName } from './query.ts';
+import { ednsOptions, parseQuery, questionEndOf, skipName } from './query.ts';
 
 const q = (name: string, type: dnsPacket.RecordType = 'A', extra: Partial<dnsPacket.Packet> = {}) =>
   dnsPacket.encode({ id: 7, type: 'query', flags: 0, questions: [{ name, type, class: 'IN' }], ...extra });
@@ -38,7 +38,7 @@ test('dns/wire: reads the OPT record and its options', () => {
   assert.equal(r.query.opt?.do, true);
   assert.equal(r.query.opt?.version, 0);
   assert.deepEqual(
-    r.query.opt?.options.map((o) => [o.code, o.data.toString('hex')]),
+    ednsOptions(buf, r.query.opt!).map((o) => [o.code, o.data.toString('hex')]),
     [[10, '12345678']],
   );
 });

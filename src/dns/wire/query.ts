@@ -25,13 +25,15 @@ export interface EdnsOption {
   data: Buffer;
 }
 
-/** The OPT pseudo-record of a query. */
+/** The OPT pseudo-record of a query; its options stay in the packet (validated, not copied). */
 export interface QueryOpt {
   udpSize: number;
   version: number;
   /** DNSSEC OK bit. */
   do: boolean;
-  options: EdnsOption[];
+  /** RDATA bounds in the packet: a run of well-formed options. */
+  rdStart: number;
+  rdEnd: number;
 }
 
 /** A parsed, validated query. Offsets index `raw`. */
@@ -64,6 +66,9 @@ export interface ParseFailure {
 }
 
 export type ParseResult = { ok: true; query: ParsedQuery } | ({ ok: false } & ParseFailure);
+
+/** Reused by parseQuery to build the lowercased name in one string allocation. */
+const nameScratch = Buffer.allocUnsafe(256);
 
 const fail = (error: ParseFailure['error'], reason: string, questionEnd = 12): ParseResult => ({
   ok: false,
@@ -122,7 +127,7 @@ export function parseQuery(buf: Buffer): ParseResult {
 
   // question name: no compression allowed (there is nothing before it to point at)
   let p = 12;
-  let name = '';
+  let n = 0;
   let odd = false;
   for (;;) {
     if (p >= buf.length) return fail('formerr', 'truncated-question');
@@ -134,15 +139,16 @@ export function parseQuery(buf: Buffer): ParseResult {
     if (len > 63) return fail('formerr', 'bad-label');
     if (p + 1 + len > buf.length) return fail('formerr', 'truncated-question');
     if (p + 1 + len - 12 > 254) return fail('formerr', 'name-too-long');
-    if (name.length > 0) name += '.';
+    if (n > 0) nameScratch[n++] = 46;
     for (let i = p + 1; i <= p + len; i++) {
       let c = buf[i]!;
       if (c >= 65 && c <= 90) c += 32;
       else if (c === 46 || c === 92) odd = true;
-      name += String.fromCharCode(c);
+      nameScratch[n++] = c;
     }
     p += 1 + len;
   }
+  const name = nameScratch.toString('latin1', 0, n);
   const nameLength = p - 12;
   if (p + 4 > buf.length) return fail('formerr', 'truncated-question');
   const qtype = buf.readUInt16BE(p);
@@ -173,21 +179,18 @@ export function parseQuery(buf: Buffer): ParseResult {
       // RFC 6891 §6.1.1: one OPT, owner is the root
       if (opt !== null) return fail('formerr', 'two-opt', questionEnd);
       if (p !== start + 1 || buf[start] !== 0) return fail('formerr', 'opt-owner', questionEnd);
-      const options: EdnsOption[] = [];
       let o = rdStart;
       while (o < rdEnd) {
         if (o + 4 > rdEnd) return fail('formerr', 'bad-option', questionEnd);
-        const code = buf.readUInt16BE(o);
-        const olen = buf.readUInt16BE(o + 2);
-        if (o + 4 + olen > rdEnd) return fail('formerr', 'bad-option', questionEnd);
-        options.push({ code, data: buf.subarray(o + 4, o + 4 + olen) });
-        o += 4 + olen;
+        o += 4 + buf.readUInt16BE(o + 2);
+        if (o > rdEnd) return fail('formerr', 'bad-option', questionEnd);
       }
       opt = {
         udpSize: buf.readUInt16BE(p + 2),
         version: buf[p + 5]!,
         do: (buf[p + 6]! & 0x80) !== 0,
-        options,
+        rdStart,
+        rdEnd,
       };
     }
     p = rdEnd;
@@ -210,6 +213,17 @@ export function parseQuery(buf: Buffer): ParseResult {
       opt,
     },
   };
+}
+
+/** The options of a parsed OPT, copied out (for tests and tools; the hot path walks the bytes). */
+export function ednsOptions(buf: Buffer, opt: QueryOpt): EdnsOption[] {
+  const out: EdnsOption[] = [];
+  for (let o = opt.rdStart; o < opt.rdEnd; ) {
+    const len = buf.readUInt16BE(o + 2);
+    out.push({ code: buf.readUInt16BE(o), data: Buffer.from(buf.subarray(o + 4, o + 4 + len)) });
+    o += 4 + len;
+  }
+  return out;
 }
 
 /**
