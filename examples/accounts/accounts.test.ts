@@ -1,0 +1,177 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { request } from 'undici';
+import { systemClock } from '../../src/core/clock.ts';
+import { fnv1a, seededRandom } from '../../src/core/random.ts';
+import { MemoryLog, Replication } from '../../src/replication/index.ts';
+import { MemoryFence, resourcePolicies, SqliteStore, type Store } from '../../src/store/index.ts';
+import { parseTopology } from '../../src/topology/index.ts';
+import { testTopologyYaml } from '../../test/support/net.ts';
+import { type AccountsApp, startAccountsApp } from './app.ts';
+
+const ZONES = ['sh-a', 'sh-b', 'bj-a', 'gz-a'];
+const topology = parseTopology(
+  testTopologyYaml({
+    extra: `shards:
+  count: 16
+resources:
+  accounts: { class: global, unique: true }
+  profiles: { class: sharded }
+  comments: { class: sharded }
+  sessions: { class: local, regenerable: true, lossTolerant: true }
+`,
+  }),
+  'accounts-test.yaml',
+);
+const fence = new MemoryFence(topology.initialOwners());
+let dir: string;
+let repl: Replication;
+let log: MemoryLog;
+const stores = new Map<string, Store>();
+const apps = new Map<string, AccountsApp>();
+const url = (z: string) => `http://127.0.0.1:${apps.get(z)!.port}`;
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'mz-accounts-'));
+  const policies = resourcePolicies(topology, fence);
+  for (const zone of ZONES)
+    stores.set(
+      zone,
+      new SqliteStore({ zone, topology, fence, policies, clock: systemClock, file: join(dir, `${zone}.db`) }),
+    );
+  log = new MemoryLog({ clock: systemClock, random: seededRandom(1), wan: { delayMs: 20 } });
+  repl = new Replication({ topology, stores, log, clock: systemClock, pollMs: 10 });
+  await repl.start();
+  for (const zone of ZONES)
+    apps.set(
+      zone,
+      await startAccountsApp({
+        zone,
+        topology,
+        store: repl.storeFor(zone),
+        clock: systemClock,
+        host: '127.0.0.1',
+        port: 0,
+        scryptN: 1024,
+        epochOf: (s) => fence.epoch(s),
+        peer: (z) => (apps.has(z) ? url(z) : undefined),
+      }),
+    );
+});
+
+after(async () => {
+  for (const a of apps.values()) await a.close();
+  await repl.stop();
+  await log.close();
+  for (const s of stores.values()) await s.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function call(
+  zone: string,
+  method: 'GET' | 'POST' | 'PUT',
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; json: Record<string, unknown>; headers: Record<string, unknown> }> {
+  const r = await request(`${url(zone)}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: r.statusCode, json: (await r.body.json()) as Record<string, unknown>, headers: r.headers };
+}
+
+async function eventually(fn: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    if (await fn()) return;
+    await systemClock.sleep(10);
+  }
+  assert.fail('timed out');
+}
+
+test('accounts: registration is written only in the core zone; one phone number, one account', async () => {
+  const r = await call('bj-a', 'POST', '/api/register', { phone: '+8613800000001', password: 'secret1', name: 'Li' });
+  assert.equal(r.status, 201);
+  assert.equal(r.json.zone, 'sh-a');
+  assert.equal(r.headers['x-accounts-written-in'], 'sh-a');
+  const again = await call('gz-a', 'POST', '/api/register', { phone: '+8613800000001', password: 'other12' });
+  assert.equal(again.status, 409);
+  assert.equal(again.json.error, 'ERR_ACCOUNTS_PHONE_TAKEN');
+  assert.equal(await stores.get('bj-a')!.lastSeq(), 0, 'bj-a wrote nothing itself');
+});
+
+test('accounts: login works in any zone, reading the core zone when the replica has not caught up', async () => {
+  // gz-a's replica cannot have caught up: its link from the core zone is cut
+  log.cut('sh-a', 'gz-a');
+  await call('sh-a', 'POST', '/api/register', { phone: '+8613800000002', password: 'secret2', name: 'Wang' });
+  assert.equal(await stores.get('gz-a')!.get('accounts', '+8613800000002'), undefined);
+  const early = await call('gz-a', 'POST', '/api/login', { phone: '+8613800000002', password: 'secret2' });
+  assert.equal(early.status, 200);
+  assert.equal(early.json.secondRead, true);
+  assert.match(String(early.json.session), /^gz-a\./);
+  assert.match(String(early.headers['set-cookie']), /mz_sid=gz-a\./);
+  const wrong = await call('gz-a', 'POST', '/api/login', { phone: '+8613800000002', password: 'nope!!' });
+  assert.equal(wrong.status, 401);
+  log.heal('sh-a', 'gz-a');
+  await eventually(async () => (await stores.get('gz-a')!.get('accounts', '+8613800000002')) !== undefined);
+  const later = await call('gz-a', 'POST', '/api/login', { phone: '+8613800000002', password: 'secret2' });
+  assert.equal(later.json.secondRead, false);
+});
+
+test('accounts: sessions stay in their zone and other zones fetch them from it', async () => {
+  await call('sh-a', 'POST', '/api/register', { phone: '+8613800000003', password: 'secret3' });
+  const login = await call('sh-a', 'POST', '/api/login', { phone: '+8613800000003', password: 'secret3' });
+  const sid = String(login.json.session);
+  // a later write of sh-a reaching every zone proves the session would have too (the log keeps order)
+  await call('sh-a', 'POST', '/api/register', { phone: '+8613800000005', password: 'marker' });
+  for (const z of ['sh-b', 'bj-a', 'gz-a'])
+    await eventually(async () => (await stores.get(z)!.get('accounts', '+8613800000005')) !== undefined);
+  for (const z of ['sh-b', 'bj-a', 'gz-a']) assert.equal(await stores.get(z)!.get('sessions', sid), undefined, z);
+  const fetched = await call('bj-a', 'GET', `/api/sessions/${encodeURIComponent(sid)}`);
+  assert.equal(fetched.status, 200);
+  assert.equal(fetched.json.userId, login.json.userId);
+});
+
+test('accounts: a profile is written by its owner zone and read everywhere; comments keep replies after comments', async () => {
+  await call('sh-a', 'POST', '/api/register', { phone: '+8613800000004', password: 'secret4' });
+  const login = await call('bj-a', 'POST', '/api/login', { phone: '+8613800000004', password: 'secret4' });
+  const userId = String(login.json.userId);
+  const sid = String(login.json.session);
+  const owner = fence.owner(fnv1a(userId) % 16);
+  const other = ZONES.find((z) => z !== owner)!;
+  const auth = { 'x-session-id': sid };
+  const notMine = await call(other, 'PUT', `/api/profiles/${userId}`, { bio: 'x' }, auth);
+  assert.equal(notMine.status, 421);
+  assert.equal(notMine.json.error, 'ERR_STORE_NOT_OWNER');
+  assert.equal((await call(owner, 'PUT', `/api/profiles/${userId}`, { bio: 'x' })).status, 401);
+  const put = await call(owner, 'PUT', `/api/profiles/${userId}`, { bio: 'hello' }, auth);
+  assert.equal(put.status, 200);
+  await eventually(async () => (await call(other, 'GET', `/api/profiles/${userId}`)).status === 200);
+  assert.deepEqual((await call(other, 'GET', `/api/profiles/${userId}`)).json.profile, { bio: 'hello' });
+
+  const c1 = await call(owner, 'POST', `/api/comments/${userId}`, { text: 'first!' }, auth);
+  assert.equal(c1.status, 201);
+  const reply = await call(owner, 'POST', `/api/comments/${userId}`, { text: 'reply', parent: c1.json.id }, auth);
+  assert.equal(reply.status, 201);
+  assert.ok((reply.json.id as { n: number }).n > (c1.json.id as { n: number }).n);
+  const orphan = await call(
+    owner,
+    'POST',
+    `/api/comments/${userId}`,
+    { text: '?', parent: { n: 999, zone: 'gz-a' } },
+    auth,
+  );
+  assert.equal(orphan.status, 404);
+  await eventually(
+    async () => ((await call(other, 'GET', `/api/comments/${userId}`)).json.comments as unknown[]).length === 2,
+  );
+  const list = (await call(other, 'GET', `/api/comments/${userId}`)).json.comments as { text: string }[];
+  assert.deepEqual(
+    list.map((c) => c.text),
+    ['first!', 'reply'],
+  );
+});

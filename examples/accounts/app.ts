@@ -1,0 +1,332 @@
+/**
+ * The accounts reference app (the lecture's account multi-active), one instance per zone:
+ *  - registration is global: only the core zone writes an account (one phone number, one
+ *    account: `ifVersion: 0`); other zones forward the request to the core zone;
+ *  - login is multi-active: any zone checks the password against its replica, with a second
+ *    read from the core zone when the replica has not caught up yet;
+ *  - sessions are local: never replicated, the id names its zone (`<zone>.<random>`), other
+ *    zones fetch them from that zone;
+ *  - profiles are sharded by user id (the owner zone writes, every zone reads its copy);
+ *  - comments on profiles use causal IDs, so a reply always sorts after its comment.
+ * Behind the unit router it receives X-Multizone-Zone/-Shard/-Epoch.
+ */
+import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { request } from 'undici';
+import type { Clock } from '../../src/core/clock.ts';
+import { isPlatformError } from '../../src/core/errors.ts';
+import { closeServer, listenOn } from '../../src/core/listen.ts';
+import { fnv1a } from '../../src/core/random.ts';
+import { CausalClock, CausalFeed, type CausalId, type FeedItem } from '../../src/replication/index.ts';
+import type { Store } from '../../src/store/index.ts';
+import type { Topology } from '../../src/topology/index.ts';
+
+export interface AccountsAppOptions {
+  zone: string;
+  topology: Topology;
+  /** This zone's store (writes wake replication when it comes from the data part). */
+  store: Store;
+  /** Base URL (`http://host:port`) of another zone's accounts app, if reachable. */
+  peer(zone: string): string | undefined;
+  /** The current epoch of a shard, for requests that did not come through the router. */
+  epochOf?(shard: number): number;
+  clock: Clock;
+  host: string;
+  port: number;
+  /** scrypt cost (N); lower it in tests. */
+  scryptN?: number;
+}
+
+export interface AccountsApp {
+  server: Server;
+  host: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+interface Account {
+  userId: string;
+  phone: string;
+  name: string;
+  salt: string;
+  hash: string;
+}
+
+interface Comment {
+  id: CausalId;
+  parent?: CausalId;
+  text: string;
+  author: string;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Store error codes → HTTP status (the router's mapping: not ours → 421, stale/locked → 409). */
+function statusOf(code: string): number {
+  if (code === 'ERR_STORE_NOT_OWNER' || code === 'ERR_STORE_NOT_CORE') return 421;
+  if (code === 'ERR_STORE_STALE_EPOCH' || code === 'ERR_STORE_LOCKED' || code === 'ERR_STORE_VERSION_MISMATCH')
+    return 409;
+  return 400;
+}
+
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > 64 * 1024) throw new HttpError(413, 'ERR_ACCOUNTS_TOO_LARGE', 'body over 64 KiB');
+    chunks.push(c as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (!text) return {};
+  try {
+    const v = JSON.parse(text);
+    if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
+  } catch {}
+  throw new HttpError(400, 'ERR_ACCOUNTS_BAD_JSON', 'body must be a JSON object');
+}
+
+const str = (v: unknown, what: string, re: RegExp): string => {
+  if (typeof v !== 'string' || !re.test(v)) throw new HttpError(400, 'ERR_ACCOUNTS_BAD_INPUT', `bad ${what}`);
+  return v;
+};
+
+/** Comment keys sort by profile, then by causal counter (zero-padded), then zone. */
+const commentKey = (userId: string, id: CausalId) => `${userId}/${String(id.n).padStart(12, '0')}.${id.zone}`;
+
+export async function startAccountsApp(opts: AccountsAppOptions): Promise<AccountsApp> {
+  const { zone, topology, store } = opts;
+  const core = topology.coreZone;
+  const count = topology.config.shards.count;
+  const shardOf = (key: string) => fnv1a(key) % count;
+  const causal = new CausalClock(zone);
+  const N = opts.scryptN ?? 16384;
+  const hashOf = (password: string, salt: string) => scryptSync(password, salt, 32, { N }).toString('hex');
+
+  /** Shard and epoch: from the router's headers, else computed (direct calls). */
+  const routed = (req: IncomingMessage, key: string): { shard: number; epoch: number } => {
+    const h = req.headers['x-multizone-shard'];
+    const e = req.headers['x-multizone-epoch'];
+    const shard = typeof h === 'string' && /^\d+$/.test(h) ? Number(h) : shardOf(key);
+    const epoch = typeof e === 'string' && /^\d+$/.test(e) ? Number(e) : (opts.epochOf?.(shard) ?? 1);
+    return { shard, epoch };
+  };
+
+  const callPeer = async (
+    z: string,
+    method: 'GET' | 'POST',
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; json: unknown }> => {
+    const base = opts.peer(z);
+    if (!base) throw new HttpError(502, 'ERR_ACCOUNTS_PEER_UNKNOWN', `no address for zone ${z}`);
+    const r = await request(`${base}${path}`, {
+      method,
+      headers: { 'content-type': 'application/json', 'x-multizone-from': zone },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await r.body.text();
+    return { status: r.statusCode, json: text ? JSON.parse(text) : null };
+  };
+
+  /** A session by id: local if it names this zone, else fetched from the zone it names. */
+  const session = async (sid: string): Promise<{ userId: string } | undefined> => {
+    const owner = sid.slice(0, sid.indexOf('.'));
+    if (!owner) return undefined;
+    if (owner === zone) return (await store.get('sessions', sid))?.value as { userId: string } | undefined;
+    if (!topology.hasZone(owner)) return undefined;
+    const r = await callPeer(owner, 'GET', `/api/sessions/${encodeURIComponent(sid)}`);
+    return r.status === 200 ? (r.json as { userId: string }) : undefined;
+  };
+
+  const sessionOf = (req: IncomingMessage): string | undefined => {
+    const h = req.headers['x-session-id'];
+    if (typeof h === 'string') return h;
+    const m = /(?:^|;\s*)mz_sid=([^;]+)/.exec(req.headers.cookie ?? '');
+    return m?.[1];
+  };
+
+  const requireUser = async (req: IncomingMessage): Promise<string> => {
+    const sid = sessionOf(req);
+    const s = sid ? await session(sid) : undefined;
+    if (!s) throw new HttpError(401, 'ERR_ACCOUNTS_NO_SESSION', 'log in first');
+    return s.userId;
+  };
+
+  const comments = async (userId: string): Promise<Comment[]> => {
+    const rows = await store.list('comments', `${userId}/`, 10_000);
+    return rows.map((r) => r.value as Comment);
+  };
+
+  async function handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    const route = `${req.method} /${parts.slice(0, 2).join('/')}`;
+    const arg = parts[2];
+
+    if (route === 'POST /api/register') {
+      const body = await readJson(req);
+      if (zone !== core) {
+        // global write: only the core zone writes accounts (the router forwards too; this covers direct calls)
+        const r = await callPeer(core, 'POST', '/api/register', body);
+        return send(res, r.status, r.json, { 'x-accounts-written-in': core });
+      }
+      const phone = str(body.phone, 'phone', /^\+?\d{6,15}$/);
+      const password = str(body.password, 'password', /^.{6,200}$/);
+      const name = typeof body.name === 'string' ? body.name.slice(0, 100) : '';
+      const salt = randomBytes(16).toString('hex');
+      const account: Account = {
+        userId: `u${randomBytes(6).toString('hex')}`,
+        phone,
+        name,
+        salt,
+        hash: hashOf(password, salt),
+      };
+      try {
+        await store.put({
+          resource: 'accounts',
+          key: phone,
+          shard: shardOf(phone),
+          epoch: 0,
+          value: account,
+          ifVersion: 0,
+        });
+      } catch (e) {
+        if (isPlatformError(e) && e.code === 'ERR_STORE_VERSION_MISMATCH')
+          throw new HttpError(409, 'ERR_ACCOUNTS_PHONE_TAKEN', 'this phone number already has an account');
+        throw e;
+      }
+      return send(res, 201, { userId: account.userId, phone, name, zone }, { 'x-accounts-written-in': zone });
+    }
+
+    if (route === 'POST /api/login') {
+      const body = await readJson(req);
+      const phone = str(body.phone, 'phone', /^\+?\d{6,15}$/);
+      const password = str(body.password, 'password', /^.{1,200}$/);
+      let account = (await store.get('accounts', phone))?.value as Account | undefined;
+      let secondRead = false;
+      if (!account && zone !== core) {
+        // the replica may not have caught up with a fresh registration: ask the core zone once
+        const r = await callPeer(core, 'GET', `/internal/accounts/${encodeURIComponent(phone)}`);
+        if (r.status === 200) {
+          account = r.json as Account;
+          secondRead = true;
+        }
+      }
+      const ok =
+        account !== undefined &&
+        timingSafeEqual(Buffer.from(hashOf(password, account.salt), 'hex'), Buffer.from(account.hash, 'hex'));
+      if (!ok || !account) throw new HttpError(401, 'ERR_ACCOUNTS_BAD_LOGIN', 'wrong phone number or password');
+      const sid = `${zone}.${randomBytes(18).toString('base64url')}`;
+      await store.put({
+        resource: 'sessions',
+        key: sid,
+        shard: shardOf(account.userId),
+        epoch: 0,
+        value: { userId: account.userId, phone, at: opts.clock.wallTime() },
+      });
+      return send(
+        res,
+        200,
+        { session: sid, userId: account.userId, zone, secondRead },
+        { 'set-cookie': `mz_sid=${sid}; Path=/; HttpOnly; SameSite=Lax` },
+      );
+    }
+
+    if (route === 'GET /internal/accounts' && arg) {
+      const a = await store.get('accounts', arg);
+      return a ? send(res, 200, a.value) : send(res, 404, { error: 'ERR_ACCOUNTS_NOT_FOUND' });
+    }
+
+    if (route === 'GET /api/sessions' && arg) {
+      const s = await session(arg);
+      return s ? send(res, 200, s) : send(res, 404, { error: 'ERR_ACCOUNTS_NO_SESSION' });
+    }
+
+    if (route === 'GET /api/profiles' && arg) {
+      const p = await store.get('profiles', arg);
+      if (!p) return send(res, 404, { error: 'ERR_ACCOUNTS_NOT_FOUND' }); // the router second-reads the owner
+      return send(res, 200, {
+        userId: arg,
+        profile: p.value,
+        version: p.version,
+        locked: p.locked,
+        origin: p.origin,
+        zone,
+      });
+    }
+
+    if (route === 'PUT /api/profiles' && arg) {
+      const me = await requireUser(req);
+      if (me !== arg) throw new HttpError(403, 'ERR_ACCOUNTS_FORBIDDEN', 'you can only change your own profile');
+      const body = await readJson(req);
+      const { shard, epoch } = routed(req, arg);
+      const w = await store.put({ resource: 'profiles', key: arg, shard, epoch, value: body });
+      return send(res, 200, { userId: arg, version: w.version, zone });
+    }
+
+    if (route === 'GET /api/comments' && arg) {
+      const feed = new CausalFeed(zone, 0);
+      const list = await comments(arg);
+      feed.receive(list.map((c): FeedItem => ({ id: c.id, ...(c.parent ? { parent: c.parent } : {}), body: c })));
+      return send(res, 200, { userId: arg, comments: feed.visible().map((it) => it.body), zone });
+    }
+
+    if (route === 'POST /api/comments' && arg) {
+      const author = await requireUser(req);
+      const body = await readJson(req);
+      const text = str(body.text, 'text', /^[\s\S]{1,2000}$/);
+      const list = await comments(arg);
+      // the Moments rule: the new ID is above every ID this zone has seen on this thread
+      for (const c of list) causal.observe(c.id);
+      let parent: CausalId | undefined;
+      if (body.parent !== undefined) {
+        const p = body.parent as CausalId;
+        if (!list.some((c) => c.id.n === p?.n && c.id.zone === p?.zone))
+          throw new HttpError(404, 'ERR_ACCOUNTS_NO_PARENT', 'the comment you reply to is not here (yet)');
+        parent = { n: p.n, zone: p.zone };
+      }
+      const id = causal.next();
+      const c: Comment = { id, ...(parent ? { parent } : {}), text, author };
+      const { shard, epoch } = routed(req, arg);
+      await store.put({ resource: 'comments', key: commentKey(arg, id), shard, epoch, value: c });
+      return send(res, 201, c);
+    }
+
+    send(res, 404, { error: 'ERR_ACCOUNTS_NO_ROUTE', message: `no route ${req.method} ${url.pathname}` });
+  }
+
+  const server = createServer((req, res) => {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://app');
+    } catch {
+      return send(res, 400, { error: 'ERR_ACCOUNTS_BAD_REQUEST' });
+    }
+    handle(req, res, url).catch((e) => {
+      if (res.headersSent) return res.destroy();
+      if (e instanceof HttpError) return send(res, e.status, { error: e.code, message: e.message });
+      if (isPlatformError(e)) return send(res, statusOf(e.code), { error: e.code, message: e.message });
+      send(res, 500, { error: 'ERR_ACCOUNTS_INTERNAL', message: 'internal error' });
+    });
+  });
+  const a = await listenOn(server, opts.host, opts.port, `${zone} accounts app`);
+  return { server, host: a.host, port: a.port, close: () => closeServer(server) };
+}
