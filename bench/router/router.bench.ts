@@ -1,0 +1,79 @@
+// `npm run bench -- router`: requests/s through a zone's router (local owner, and one forward
+// hop to the owner zone's router) next to a bare node:http + undici Pool proxy doing the same
+// hop(s). Servers pinned to core 0 (taskset -c 0), wrk and the upstream apps on core 1.
+// Alternating runs, medians, ratios. Env: ROUTER_BENCH_SECONDS (default 5), ROUTER_BENCH_ROUNDS (3).
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+const SECONDS = Number(process.env.ROUTER_BENCH_SECONDS ?? 5);
+const ROUNDS = Number(process.env.ROUTER_BENCH_ROUNDS ?? 3);
+const CONNS = 50;
+const children: ChildProcess[] = [];
+
+function start(core: string, args: string[]): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('taskset', ['-c', core, process.execPath, '--import', 'tsx', 'bench/router/servers.ts', ...args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    children.push(p);
+    p.on('error', reject);
+    const rl = createInterface({ input: p.stdout! });
+    rl.once('line', (l) => resolve(JSON.parse(l) as Record<string, unknown>));
+  });
+}
+
+function wrk(url: string, user: string): number {
+  const r = spawnSync(
+    'taskset',
+    ['-c', '1', 'wrk', '-t1', `-c${CONNS}`, `-d${SECONDS}s`, '-H', `x-user-id: ${user}`, url],
+    { encoding: 'utf8' },
+  );
+  const m = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout);
+  const errs = /Non-2xx or 3xx responses: (\d+)/.exec(r.stdout);
+  if (errs) console.log(`  (warning: ${errs[1]} non-2xx answers from ${url})`);
+  return m ? Number(m[1]) : Number.NaN;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+try {
+  if (spawnSync('sh', ['-c', 'command -v wrk && command -v taskset']).status !== 0)
+    throw new Error('needs wrk and taskset (apt-get install wrk util-linux)');
+  const app = (await start('1', ['app'])) as { ports: number[] };
+  const ours = (await start('0', ['ours', app.ports.join(',')])) as {
+    entry: number;
+    localUser: string;
+    remoteUser: string;
+  };
+  const bare = (await start('0', ['bare', app.ports.join(',')])) as { local: number; hop: number };
+  const path = '/bench/item';
+  // warm up every path once (pools, JIT)
+  wrk(`http://127.0.0.1:${ours.entry}${path}`, ours.localUser);
+  wrk(`http://127.0.0.1:${bare.local}${path}`, 'x');
+  const rows: [string, number[], number[]][] = [
+    ['local owner (router → app)', [], []],
+    ['one forward hop (router → router → app)', [], []],
+  ];
+  for (let i = 0; i < ROUNDS; i++) {
+    rows[0]![1].push(wrk(`http://127.0.0.1:${ours.entry}${path}`, ours.localUser));
+    rows[0]![2].push(wrk(`http://127.0.0.1:${bare.local}${path}`, ours.localUser));
+    rows[1]![1].push(wrk(`http://127.0.0.1:${ours.entry}${path}`, ours.remoteUser));
+    rows[1]![2].push(wrk(`http://127.0.0.1:${bare.hop}${path}`, ours.remoteUser));
+  }
+  console.log(
+    `node ${process.version}, ${SECONDS}s × ${ROUNDS} rounds, wrk -t1 -c${CONNS} on core 1, servers on core 0`,
+  );
+  console.log('scenario                                   multizone router   bare proxy   ratio');
+  for (const [name, a, b] of rows) {
+    const ma = median(a);
+    const mb = median(b);
+    console.log(
+      `${name.padEnd(42)} ${ma.toFixed(0).padStart(10)} req/s ${mb.toFixed(0).padStart(8)} req/s   ${(ma / mb).toFixed(2)}   (runs: ${a.map((x) => x.toFixed(0)).join('/')} vs ${b.map((x) => x.toFixed(0)).join('/')})`,
+    );
+  }
+} finally {
+  for (const c of children) c.kill();
+}
