@@ -99,7 +99,11 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'mz-dns-bench-'));
   const running: Running[] = [];
   const stopAll = async () => {
-    for (const r of running.splice(0)) await r.stop();
+    for (const r of running.splice(0)) {
+      await r.stop();
+      const stats = /STATS (.*)/.exec(r.output());
+      if (stats) console.log(`  ${r.name}: ${stats[1]}`);
+    }
   };
   process.on('SIGINT', () => void stopAll().then(() => process.exit(130)));
   try {

@@ -13,6 +13,8 @@ export interface Running {
   port: number;
   child: ChildProcess;
   stop(): Promise<void>;
+  /** What the process printed (first 20 kB and the last lines). */
+  output(): string;
 }
 
 /**
@@ -66,13 +68,12 @@ async function launch(
 ): Promise<Running> {
   const child = spawn('taskset', ['-c', '0', ...cmd], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout?.on('data', (d) => {
-    if (out.length < 20000) out += d;
-  });
-  child.stderr?.on('data', (d) => {
-    if (out.length < 20000) out += d;
-  });
-  const r: Running = { name, port, child, stop: stopper(child) };
+  const keep = (d: Buffer) => {
+    out = (out + d.toString()).slice(-20000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const r: Running = { name, port, child, stop: stopper(child), output: () => out };
   for (let i = 0; i < 100; i++) {
     if (child.exitCode !== null) break;
     if (await ready()) return r;

@@ -32,5 +32,9 @@ const server = await startDnsServer({
 });
 console.log(`READY ${server.port}`);
 process.on('SIGTERM', () => {
+  const s = server.handler.stats;
+  console.log(
+    `STATS packets=${s.packets} cacheHits=${s.cacheHits} cacheMisses=${s.cacheMisses} rejected=${s.rejectedTotal}`,
+  );
   void server.close().then(() => process.exit(0));
 });

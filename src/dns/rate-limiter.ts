@@ -31,6 +31,9 @@ export class ResponseRateLimiter {
   private readonly perMs: number;
   private readonly fullAfterMs: number;
   private readonly maxSources: number;
+  // resolvers send runs of queries from one address: skip the key and map lookup for them
+  private lastAddress = '';
+  private lastBucket: Bucket | undefined;
 
   constructor(private readonly opts: RateLimiterOptions) {
     this.perMs = opts.responsesPerSecond / 1000;
@@ -40,14 +43,17 @@ export class ResponseRateLimiter {
 
   /** Decides for one reply to `address` and spends a token when it is sent. */
   check(address: string): RrlVerdict {
-    const key = sourceNetwork(address);
     const now = this.opts.now();
-    let b = this.buckets.get(key);
+    let b = address === this.lastAddress ? this.lastBucket : this.buckets.get(sourceNetwork(address));
     if (!b) {
       if (this.buckets.size >= this.maxSources) this.prune(now);
       b = { tokens: this.opts.burst, last: now, limited: 0 };
-      this.buckets.set(key, b);
+      this.buckets.set(sourceNetwork(address), b);
+      this.lastAddress = address;
+      this.lastBucket = b;
     } else {
+      this.lastAddress = address;
+      this.lastBucket = b;
       b.tokens = Math.min(this.opts.burst, b.tokens + (now - b.last) * this.perMs);
       b.last = now;
     }
@@ -65,6 +71,8 @@ export class ResponseRateLimiter {
   }
 
   private prune(now: number): void {
+    this.lastAddress = '';
+    this.lastBucket = undefined;
     for (const [k, b] of this.buckets) if (now - b.last >= this.fullAfterMs) this.buckets.delete(k);
     // still full of active sources (a spoofed flood): forget the oldest tenth
     let drop = this.buckets.size - Math.floor(this.maxSources * 0.9);
