@@ -110,19 +110,23 @@ describe('health feeding steering, real servers', () => {
   });
 
   it('health: with the system clock and short intervals, steering follows a stop and a restart', async () => {
-    const c = await cluster({ clock: systemClock, health: '{ intervalMs: 50, timeoutMs: 45, rise: 2, fall: 2 }' });
+    // every check waits for its condition: on a loaded machine an event-loop stall can make
+    // probes time out, so no single moment is asserted, only where the verdicts end up
+    const c = await cluster({ clock: systemClock, health: '{ intervalMs: 60, timeoutMs: 55, rise: 2, fall: 2 }' });
     c.checker.start();
     const waitFor = async (cond: () => boolean) => {
-      for (let i = 0; i < 600 && !cond(); i++) await systemClock.sleep(10);
+      for (let i = 0; i < 800 && !cond(); i++) await systemClock.sleep(10);
       return cond();
     };
-    assert.ok(await waitFor(() => c.checker.verdicts().every((v) => v.votes['sh-a']!.state === 'up')));
-    assert.equal(c.answer()[0], 'bj-a');
+    assert.ok(
+      await waitFor(() => c.answer()[0] === 'bj-a' && c.checker.verdict('bj-a/edge')!.votes['sh-a']!.state === 'up'),
+    );
     await c.edges['bj-a'].stop();
     assert.ok(await waitFor(() => !c.answer().includes('bj-a')), 'bj-a never left the answer');
-    assert.equal(c.state.isUp('bj-a/edge'), false);
+    assert.equal(c.checker.verdict('bj-a/edge')!.votes['gz-a']!.lastResult, 'fail');
     await c.edges['bj-a'].start();
     assert.ok(await waitFor(() => c.answer()[0] === 'bj-a'), 'bj-a never came back');
+    assert.ok(c.checker.verdict('bj-a/edge')!.changes >= 2);
     await c.checker.stop();
   });
 
