@@ -152,6 +152,28 @@ export class JetStreamLog implements Log {
     };
   }
 
+  /** Stream seq → batch `to`, so repeated lag queries don't refetch the same message. */
+  private readonly toBySeq = new Map<string, { seq: number; to: number }>();
+
+  async ackedUpTo(origin: string, dest: string): Promise<number | undefined> {
+    const stream = this.streamOf(origin);
+    try {
+      const info = await this.jsm.consumers.info(stream, dest);
+      const seq = info.ack_floor.stream_seq;
+      if (!seq) return 0;
+      const k = `${origin}|${dest}`;
+      const cached = this.toBySeq.get(k);
+      if (cached?.seq === seq) return cached.to;
+      const m = await this.jsm.streams.getMessage(stream, { seq });
+      const to = (JSON.parse(Buffer.from(m.data).toString('utf8')) as LogBatch).to;
+      this.toBySeq.set(k, { seq, to });
+      return to;
+    } catch {
+      // no such stream or consumer yet: the destination has applied nothing from here
+      return 0;
+    }
+  }
+
   /** Deletes the streams this log created or used (tests clean up with it). */
   async deleteStreams(origins: readonly string[]): Promise<void> {
     for (const o of origins) await this.jsm.streams.delete(this.streamOf(o)).catch(() => false);

@@ -36,5 +36,11 @@ export interface Log {
     afterSeq: number,
     handler: (b: LogBatch) => Promise<void>,
   ): Promise<LogSubscription>;
+  /**
+   * The `to` of the last batch dest finished from origin's stream (dest's applied position
+   * as the log knows it; 0 if none, undefined if the log cannot tell). Lets a process
+   * measure lag to zones that run elsewhere.
+   */
+  ackedUpTo(origin: string, dest: string): Promise<number | undefined>;
   close(): Promise<void>;
 }

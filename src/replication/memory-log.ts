@@ -99,6 +99,11 @@ export class MemoryLog implements Log {
     return this.streams.get(origin)?.length ?? 0;
   }
 
+  async ackedUpTo(origin: string, dest: string): Promise<number | undefined> {
+    const next = this.positions.get(`${origin}|${dest}`) ?? 0;
+    return next === 0 ? 0 : (this.streams.get(origin)?.[next - 1]?.batch.to ?? 0);
+  }
+
   async append(batch: LogBatch): Promise<void> {
     if (this.closed) throw replicationErrors.ERR_REPL_LOG_CLOSED('in-process log is closed');
     let s = this.streams.get(batch.origin);

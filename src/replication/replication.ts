@@ -188,11 +188,17 @@ export class Replication {
     };
   }
 
-  /** Lag of origin → dest; both must be zones of this process. */
+  /**
+   * Lag of origin → dest. origin must run in this process; dest's position comes from its
+   * store when it runs here too, else from the log (the durable consumer's acknowledged batch).
+   */
   async lag(origin: string, dest: string): Promise<LinkLag> {
     const o = this.replicator(origin).store;
-    const d = this.replicator(dest).store;
-    const [last, cursor] = await Promise.all([o.lastSeq(), d.cursor(origin)]);
+    const local = this.replicators.get(dest);
+    const [last, cursor] = await Promise.all([
+      o.lastSeq(),
+      local ? local.store.cursor(origin) : this.opts.log.ackedUpTo(origin, dest).then((x) => x ?? 0),
+    ]);
     const records = Math.max(0, last - cursor);
     let seconds = 0;
     if (records > 0) {
@@ -202,18 +208,18 @@ export class Replication {
     return { origin, dest, records, seconds };
   }
 
-  /** Every link between this process's zones. */
+  /** Every link from a zone of this process to every other zone of the topology. */
   async links(): Promise<LinkLag[]> {
-    const zones = this.zones();
+    const all = this.opts.topology.zones.map((z) => z.name);
     const out: LinkLag[] = [];
-    for (const o of zones) for (const d of zones) if (o !== d) out.push(await this.lag(o, d));
+    for (const o of this.zones()) for (const d of all) if (o !== d) out.push(await this.lag(o, d));
     return out;
   }
 
   /**
-   * Records of `zone` some other local zone has not applied (the largest outgoing link
-   * lag). Published as `ctx.shared.get('replication').lagFor`: a planned failover waits
-   * for 0 before moving the zone's shards.
+   * Records of `zone` some other zone has not applied (the largest outgoing link lag).
+   * Published as `ctx.shared.get('replication').lagFor`: a planned failover waits for 0
+   * before moving the zone's shards.
    */
   async lagFor(zone: string): Promise<number> {
     return (await this.lagOf(zone)).records;
@@ -223,9 +229,9 @@ export class Replication {
   async lagOf(zone: string): Promise<{ records: number; seconds: number }> {
     let records = 0;
     let seconds = 0;
-    for (const d of this.zones()) {
-      if (d === zone) continue;
-      const l = await this.lag(zone, d);
+    for (const d of this.opts.topology.zones) {
+      if (d.name === zone) continue;
+      const l = await this.lag(zone, d.name);
       records = Math.max(records, l.records);
       seconds = Math.max(seconds, l.seconds);
     }

@@ -133,6 +133,18 @@ export function logContract(name: string, makeFactory: () => Promise<LogFactory 
       assert.deepEqual(second, [4, 5, 6]);
     });
 
+    test(`${name}: reports the position each destination has finished`, async () => {
+      const log = await open();
+      assert.equal(await log.ackedUpTo('gz-a', 'sh-a'), 0);
+      const got: number[] = [];
+      await log.subscribe('gz-a', 'sh-a', 0, async (b) => void got.push(b.to));
+      await log.append(batch('gz-a', 1, 3));
+      await log.append(batch('gz-a', 4, 9));
+      await until(() => got.length === 2, 'two batches');
+      await until(async () => (await log.ackedUpTo('gz-a', 'sh-a')) === 9, 'ack of 9');
+      assert.equal(await log.ackedUpTo('gz-a', 'bj-a'), 0);
+    });
+
     test(`${name}: afterSeq skips batches the destination already holds`, async () => {
       const log = await open();
       for (let s = 1; s <= 5; s++) await log.append(batch('sh-b', s * 2 - 1, s * 2));

@@ -18,6 +18,7 @@ logContract('memory', async () => ({
       kind: l.kind,
       append: (b) => l.append(b),
       subscribe: (o, d, a, h) => l.subscribe(o, d, a, h),
+      ackedUpTo: (o, d) => l.ackedUpTo(o, d),
       close: async () => {},
     };
   },
