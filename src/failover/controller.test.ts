@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { testTopology } from '../../test/support/net.ts';
+import { ManualClock } from '../core/clock.ts';
+import { AuditLog } from './audit.ts';
+import { FailoverController } from './controller.ts';
+import { MemoryKv } from './kv/memory-kv.ts';
+import { GLOBAL, ShardMap } from './shard-map.ts';
+
+const topology = testTopology({
+  extra: `
+shards: { count: 16 }
+failover: { after: 500, leaseMs: 1000, renewMs: 200, skewMs: 100, verdicts: direct, check: { intervalMs: 100, timeoutMs: 100 } }
+`,
+});
+
+async function setup(health?: { zoneUp(z: string): boolean }) {
+  const clock = new ManualClock(0);
+  const kv = new MemoryKv();
+  const map = await new ShardMap(kv, 16, clock).start();
+  await map.init(topology.initialOwners(), topology.coreZone);
+  const down = new Set<string>();
+  const verdicts: string[] = [];
+  const audit = new AuditLog(kv, clock);
+  const c = new FailoverController({
+    topology,
+    map,
+    audit,
+    clock,
+    config: health ? { ...topology.config.failover, verdicts: 'health' } : topology.config.failover,
+    probe: async (z) => !down.has(z),
+    health: () => health,
+    onVerdict: (z, up) => verdicts.push(`${z}:${up ? 'up' : 'down'}`),
+  });
+  c.start();
+  return { clock, kv, map, down, verdicts, audit, c };
+}
+
+test('failover/controller: a zone down for `after` loses its shards (epoch+1, notBefore = its lease end + skew)', async () => {
+  const { clock, kv, map, down, verdicts, audit, c } = await setup();
+  await kv.put('lease.sh-a', JSON.stringify({ zone: 'sh-a', expiresAt: clock.wallTime() + 800 }));
+  const leaseEnd = clock.wallTime() + 800;
+  down.add('sh-a');
+  await clock.advanceAsync(400, 50);
+  assert.equal(c.states()['sh-a']?.state, 'suspect');
+  assert.equal(map.shardsOf('sh-a').length, 4, 'not before `after`');
+  await clock.advanceAsync(400, 50);
+  assert.equal(map.shardsOf('sh-a').length, 0);
+  assert.equal(c.states()['sh-a']?.state, 'failed');
+  for (let s = 0; s < 4; s++) {
+    const o = map.entry(s);
+    assert.equal(o.zone, 'sh-b', 'same-region backup first');
+    assert.equal(o.epoch, 2);
+    assert.equal(o.notBefore, leaseEnd + 100);
+  }
+  assert.equal(map.owner(GLOBAL).zone, 'sh-b');
+  assert.deepEqual(verdicts, ['sh-a:down']);
+  const moves = (await audit.list()).filter((e) => e.action === 'move');
+  assert.equal(moves.length, 1);
+  assert.equal(moves[0]?.shards?.length, 5);
+  down.delete('sh-a');
+  await clock.advanceAsync(200, 50);
+  assert.equal(c.states()['sh-a']?.state, 'recovered');
+  assert.deepEqual(verdicts, ['sh-a:down', 'sh-a:up']);
+  c.stop();
+});
+
+test('failover/controller: a blip shorter than `after` moves nothing', async () => {
+  const { clock, map, down, c } = await setup();
+  down.add('gz-a');
+  await clock.advanceAsync(300, 50);
+  down.delete('gz-a');
+  await clock.advanceAsync(1000, 50);
+  assert.equal(map.shardsOf('gz-a').length, 4);
+  assert.equal(c.states()['gz-a']?.state, 'healthy');
+  c.stop();
+});
+
+test('failover/controller: with verdicts: health, the health plane decides', async () => {
+  const up = new Set(['sh-a', 'sh-b', 'bj-a', 'gz-a']);
+  const { clock, map, down, c } = await setup({ zoneUp: (z) => up.has(z) });
+  down.add('bj-a'); // the direct probe disagrees: ignored
+  await clock.advanceAsync(1000, 50);
+  assert.equal(map.shardsOf('bj-a').length, 4);
+  up.delete('bj-a');
+  await clock.advanceAsync(1000, 50);
+  assert.equal(map.shardsOf('bj-a').length, 0);
+  c.stop();
+});
+
+test('failover/controller: failover/failback refuse unknown or unready zones with codes', async () => {
+  const { c, down, clock } = await setup();
+  await assert.rejects(c.failover('mars'), { code: 'ERR_FAILOVER_UNKNOWN_ZONE' });
+  await assert.rejects(c.failback('sh-a'), { code: 'ERR_FAILOVER_NOT_READY' }); // no lease yet
+  for (const z of ['sh-a', 'sh-b', 'bj-a']) down.add(z);
+  await clock.advanceAsync(200, 50);
+  await assert.rejects(c.failover('gz-a'), { code: 'ERR_FAILOVER_NO_BACKUP' });
+  c.stop();
+});

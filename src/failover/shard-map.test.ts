@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ManualClock } from '../core/clock.ts';
+import { MemoryKv } from './kv/memory-kv.ts';
+import { PartitionableKv } from './kv/partitionable-kv.ts';
+import { LeaseKeeper } from './lease.ts';
+import { GLOBAL, ShardMap, shardForKey } from './shard-map.ts';
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+async function setup() {
+  const clock = new ManualClock(0);
+  const kv = new MemoryKv();
+  const map = await new ShardMap(kv, 4, clock).start();
+  await map.init(['a', 'a', 'b', 'b'], 'a');
+  return { clock, kv, map };
+}
+
+test('failover/shard-map: init creates epoch-1 owners once; a second init changes nothing', async () => {
+  const { kv, map, clock } = await setup();
+  assert.deepEqual(map.owner(0), {
+    zone: 'a',
+    epoch: 1,
+    notBefore: 0,
+    draining: false,
+    revision: map.entry(0).revision,
+  });
+  assert.equal(map.owner(GLOBAL).zone, 'a');
+  await map.move(0, 'b');
+  const again = await new ShardMap(kv, 4, clock).start();
+  await again.init(['x', 'x', 'x', 'x'], 'x');
+  assert.equal(again.owner(0).zone, 'b');
+  assert.equal(again.owner(0).epoch, 2);
+  assert.equal(again.owner(1).zone, 'a');
+});
+
+test('failover/shard-map: canWrite needs owner, epoch, no drain, notBefore passed (fenced) and a lease', async () => {
+  const { clock, kv, map } = await setup();
+  const lease = {
+    zone: 'a',
+    ok: true,
+    valid() {
+      return this.ok;
+    },
+  };
+  map.attachLease(lease);
+  assert.equal(map.canWrite('a', 0, 1), true);
+  assert.equal(map.canWrite('b', 0, 1), false, 'not the owner');
+  assert.equal(map.canWrite('a', 0, 2), false, 'wrong epoch');
+  lease.ok = false;
+  assert.equal(map.canWrite('a', 0, 1), false, 'lease lapsed');
+  lease.ok = true;
+  await map.setDraining(0, true);
+  assert.equal(map.canWrite('a', 0, 1), false, 'draining');
+  await map.setDraining(0, false);
+  await map.move(1, 'a', { notBefore: clock.wallTime() + 500 });
+  assert.equal(map.canWrite('a', 1, 2), false, 'fenced until the old lease is over');
+  assert.equal(map.canWrite('a', 1, 2, 'available'), true, 'available moves at once');
+  clock.advance(500);
+  assert.equal(map.canWrite('a', 1, 2), true);
+  // without a local keeper, the Kv lease record decides
+  assert.equal(map.canWrite('b', 2, 1), false);
+  await kv.put('lease.b', JSON.stringify({ zone: 'b', expiresAt: clock.wallTime() + 100 }));
+  await tick();
+  assert.equal(map.canWrite('b', 2, 1), true);
+  clock.advance(100);
+  assert.equal(map.canWrite('b', 2, 1), false);
+});
+
+test('failover/shard-map: moves are compare-and-set and watchers see them in order', async () => {
+  const { clock, kv, map } = await setup();
+  const other = await new ShardMap(kv, 4, clock).start();
+  const seen: string[] = [];
+  other.watch((c) => seen.push(`${c.shard}:${c.owner.zone}@${c.owner.epoch}`));
+  await map.move(2, 'a');
+  await map.move(2, 'b');
+  await tick();
+  assert.deepEqual(seen, ['2:a@2', '2:b@3']);
+  assert.equal(other.owner(2).epoch, 3);
+  // a writer holding an old revision loses
+  const stale = other.entry(2).revision;
+  await map.move(2, 'a');
+  await assert.rejects(kv.put('map.2', '{}', { expect: stale }), { code: 'ERR_FAILOVER_KV_CONFLICT' });
+});
+
+test('failover/shard-map: waitForEpoch resolves on the watch, or false after the wait', async () => {
+  const { clock, kv, map } = await setup();
+  const view = await new ShardMap(kv, 4, clock).start();
+  const p = view.waitForEpoch(3, 2, 1000);
+  await map.move(3, 'a');
+  assert.equal(await p, true);
+  const q = view.waitForEpoch(3, 9, 1000);
+  clock.advance(1000);
+  assert.equal(await q, false);
+});
+
+test('failover/shard-map: a partitioned view keeps its stale picture; healing catches it up', async () => {
+  const { clock, kv, map } = await setup();
+  const pk = new PartitionableKv(kv, 'b');
+  const view = await new ShardMap(pk, 4, clock).start();
+  pk.setIsolated(true);
+  await map.move(0, 'b');
+  await tick();
+  assert.equal(view.owner(0).epoch, 1);
+  pk.setIsolated(false);
+  for (let i = 0; i < 20 && view.owner(0).epoch !== 2; i++) await tick();
+  assert.equal(view.owner(0).zone, 'b');
+});
+
+test('failover/lease: a keeper renews while it reaches the Kv and lapses when cut off', async () => {
+  const clock = new ManualClock(0);
+  const kv = new MemoryKv();
+  const pk = new PartitionableKv(kv, 'a');
+  const keeper = new LeaseKeeper({ kv: pk, zone: 'a', clock, leaseMs: 1000, renewMs: 250 });
+  await keeper.start();
+  assert.equal(keeper.valid(), true);
+  await clock.advanceAsync(2000, 50);
+  assert.equal(keeper.valid(), true, 'renewed');
+  pk.setIsolated(true);
+  await clock.advanceAsync(900, 50);
+  assert.equal(keeper.valid(), true, 'still within the last lease');
+  await clock.advanceAsync(200, 50);
+  assert.equal(keeper.valid(), false, 'lapsed');
+  const rec = JSON.parse((await kv.get('lease.a'))!.value!) as { expiresAt: number };
+  assert.ok(rec.expiresAt <= clock.wallTime(), 'the record others see has lapsed too');
+  pk.setIsolated(false);
+  await clock.advanceAsync(300, 50);
+  assert.equal(keeper.valid(), true);
+  keeper.stop();
+});
+
+test('failover/shard-map: shardForKey is fnv1a mod count; modulo hashes numeric keys directly', () => {
+  assert.equal(shardForKey('123', 16, 'modulo'), 123 % 16);
+  assert.equal(shardForKey('abc', 16, 'modulo'), shardForKey('abc', 16));
+  assert.ok(shardForKey('alice', 1024) < 1024);
+});

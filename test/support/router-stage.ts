@@ -1,0 +1,115 @@
+/** A harness for router stage unit tests: a fake request/response, fake deps, a hand-set map. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ManualClock } from '../../src/core/clock.ts';
+import type { ShardId, ShardOwner } from '../../src/failover/index.ts';
+import type { RouteContext, RouterMap, Stage } from '../../src/router/index.ts';
+import type { RouterDeps } from '../../src/router/types.ts';
+import type { Topology } from '../../src/topology/index.ts';
+
+export class FakeRes {
+  status = 0;
+  headers: Record<string, string> = {};
+  body = '';
+  headersSent = false;
+  setHeader(k: string, v: string): void {
+    this.headers[k.toLowerCase()] = v;
+  }
+  writeHead(status: number, h: Record<string, string | number> = {}): this {
+    this.status = status;
+    for (const [k, v] of Object.entries(h)) this.headers[k.toLowerCase()] = String(v);
+    this.headersSent = true;
+    return this;
+  }
+  end(b = ''): void {
+    this.body += b;
+  }
+  destroy(): void {}
+  json(): Record<string, unknown> {
+    return JSON.parse(this.body) as Record<string, unknown>;
+  }
+}
+
+/** A map where every shard is owned by `fallback` unless set. */
+export class StaticMap implements RouterMap {
+  owners = new Map<ShardId, Partial<ShardOwner> & { zone: string; epoch: number }>();
+  writable = true;
+  constructor(public fallback = 'sh-a') {}
+  entry(shard: ShardId): ShardOwner {
+    const o = this.owners.get(shard) ?? { zone: this.fallback, epoch: 1 };
+    return { notBefore: 0, draining: false, revision: 1, ...o };
+  }
+  canWrite(zone: string, shard: ShardId, epoch: number): boolean {
+    const o = this.entry(shard);
+    return this.writable && o.zone === zone && o.epoch === epoch && !o.draining;
+  }
+  async waitForEpoch(_shard: ShardId, _epoch: number, _ms: number): Promise<boolean> {
+    return false;
+  }
+  ready(): boolean {
+    return true;
+  }
+}
+
+export function makeCtx(opts: { method?: string; url?: string; headers?: Record<string, string> } = {}): {
+  ctx: RouteContext;
+  res: FakeRes;
+} {
+  const url = opts.url ?? '/';
+  const q = url.indexOf('?');
+  const method = opts.method ?? 'GET';
+  const res = new FakeRes();
+  const ctx: RouteContext = {
+    req: { url, method, headers: opts.headers ?? {} } as unknown as IncomingMessage,
+    res: res as unknown as ServerResponse,
+    method,
+    safe: ['GET', 'HEAD', 'OPTIONS'].includes(method),
+    path: q < 0 ? url : url.slice(0, q),
+    query: q < 0 ? '' : url.slice(q + 1),
+    resource: undefined,
+    key: undefined,
+    keySource: undefined,
+    shard: undefined,
+    keyZone: undefined,
+    owner: undefined,
+    target: undefined,
+    why: '',
+    hop: 0,
+    senderEpoch: undefined,
+    fromZone: undefined,
+    secondRead: false,
+    responseHeaders: {},
+  };
+  return { ctx, res };
+}
+
+export function makeDeps(topology: Topology, zone: string, map: RouterMap = new StaticMap()): RouterDeps {
+  return {
+    topology,
+    zone,
+    map,
+    upstreams: undefined as never,
+    clock: new ManualClock(),
+    count() {},
+    reject(ctx, status, code, message, extra) {
+      const res = ctx.res as unknown as FakeRes;
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: code, message, zone, ...extra }));
+    },
+  };
+}
+
+/** Runs one stage; says whether it passed the request on (next) or answered. */
+export async function runStage(
+  stage: Stage,
+  ctx: RouteContext,
+  deps: RouterDeps,
+  config = deps.topology.config.router,
+): Promise<{ next: boolean }> {
+  const h = stage.create(config, deps);
+  if (!h) return { next: true };
+  let next = false;
+  await h(ctx, async () => {
+    next = true;
+  });
+  return { next };
+}
