@@ -98,6 +98,7 @@ export const failoverPart: ClusterPart = {
       clock,
       config: cfg,
       logger: ctx.logger,
+      metrics: ctx.metrics,
       probe,
       health: () => ctx.shared.get('health') as HealthVerdicts | undefined,
       replication: () => ctx.shared.get('replication') as ReplicationHook | undefined,

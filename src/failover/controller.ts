@@ -1,5 +1,7 @@
+import { Counter, Gauge } from 'prom-client';
 import type { Clock, Timer } from '../core/clock.ts';
 import type { Logger } from '../core/logger.ts';
+import type { Registry } from '../core/metrics.ts';
 import type { Topology, TopologyConfig } from '../topology/index.ts';
 
 type FailoverConfig = TopologyConfig['failover'];
@@ -40,6 +42,7 @@ export interface ControllerOptions {
   replication?(): ReplicationHook | undefined;
   /** Called when the controller declares a zone down or up again (steering marks endpoints). */
   onVerdict?(zone: string, up: boolean): void;
+  metrics?: Registry;
 }
 
 interface ZoneRec {
@@ -55,9 +58,25 @@ export class FailoverController {
   private timer: Timer | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private stopped = false;
+  private readonly moves: Counter<'from' | 'to' | 'kind'> | undefined;
+  private readonly upGauge: Gauge<'zone'> | undefined;
 
   constructor(private readonly o: ControllerOptions) {
     for (const z of o.topology.zones) this.zones.set(z.name, { state: 'healthy', since: 0, up: true, probing: false });
+    if (o.metrics) {
+      this.moves = new Counter({
+        name: 'mz_failover_moves_total',
+        help: 'Shards moved between zones, by kind (unplanned, planned)',
+        labelNames: ['from', 'to', 'kind'],
+        registers: [o.metrics],
+      });
+      this.upGauge = new Gauge({
+        name: 'mz_failover_zone_up',
+        help: "The controller's verdict per zone (1 up, 0 down)",
+        labelNames: ['zone'],
+        registers: [o.metrics],
+      });
+    }
   }
 
   start(): void {
@@ -117,6 +136,7 @@ export class FailoverController {
             rec.probing = false;
             if (up === undefined) return;
             rec.up = this.combine(zone, up);
+            this.upGauge?.labels(zone).set(rec.up ? 1 : 0);
             this.advance(zone, rec);
           });
       }
@@ -212,8 +232,10 @@ export class FailoverController {
         if ((e as { code?: string }).code !== 'ERR_FAILOVER_KV_CONFLICT') throw e;
       }
     }
-    for (const [to, list] of byTarget)
+    for (const [to, list] of byTarget) {
+      this.moves?.labels(zone, to, 'unplanned').inc(list.length);
       await this.o.audit.append({ action: 'move', zone, from: zone, to, shards: list, notBefore, reason });
+    }
     return true;
   }
 
@@ -270,8 +292,10 @@ export class FailoverController {
       if (!byTarget.has(to)) byTarget.set(to, []);
       byTarget.get(to)!.push([s, o.epoch]);
     }
-    for (const [to, list] of byTarget)
+    for (const [to, list] of byTarget) {
+      this.moves?.labels(holder, to, 'planned').inc(list.length);
       await this.o.audit.append({ action: 'move', zone: holder, from: holder, to, shards: list, notBefore: 0, reason });
+    }
   }
 
   /** Planned failover (RPO 0): stop writes on zone's shards, wait for lag 0, move them to backups. */
