@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { createResolver, type Resolver, type ResolverOptions } from '../../../src/sdk/index.ts';
+import { createNodeResolver, createResolver, type Resolver, type ResolverOptions } from '../../../src/sdk/index.ts';
 import { SECRET, startTestHttpdns } from '../httpdns/helpers.ts';
 import { type FaultServer, startFaultServer } from './fault-server.ts';
 
@@ -275,4 +275,17 @@ test('sdk: a failed background refresh keeps the HTTPDNS answer rather than swit
   open.clock.advance(16_000); // expired: now a real lookup, which falls back
   assert.deepEqual(await r.resolve('api.shop.test'), ['6.6.6.6']);
   assert.equal(r.stats().fallbacks, 1);
+});
+
+test('sdk: the Node resolver falls back to dns.promises.lookup (here: /etc/hosts for localhost)', async () => {
+  const r = createNodeResolver({
+    servers: ['http://127.0.0.1:1'],
+    clock: open.clock,
+    reports: false,
+    hijackCheck: false,
+  });
+  resolvers.push(r);
+  const a = await r.lookup('localhost');
+  assert.equal(a.source, 'system');
+  assert.ok([...a.ipv4, ...a.ipv6].some((ip) => ip === '127.0.0.1' || ip === '::1'));
 });
