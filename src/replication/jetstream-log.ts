@@ -10,6 +10,8 @@ import {
   StorageType,
 } from 'nats';
 import type { Clock } from '../core/clock.ts';
+import type { RecordState } from '../store/index.ts';
+import type { DigestPeer } from './anti-entropy.ts';
 import { replicationErrors } from './errors.ts';
 import type { Log, LogBatch, LogSubscription } from './log.ts';
 
@@ -172,6 +174,53 @@ export class JetStreamLog implements Log {
       // no such stream or consumer yet: the destination has applied nothing from here
       return 0;
     }
+  }
+
+  /**
+   * Serves a local zone's anti-entropy side over NATS request/reply
+   * (`<prefix>.ae.<zone>.digests|shard|repair`), so zones in other processes can compare
+   * digests with it and repair both ways. Returns a function that stops serving.
+   */
+  serveDigests(peer: DigestPeer): () => void {
+    const sub = this.nc.subscribe(`${this.prefix}.ae.${peer.zone}.*`, {
+      callback: (err, m) => {
+        if (err) return;
+        const op = m.subject.slice(m.subject.lastIndexOf('.') + 1);
+        const reply = (v: unknown) => m.respond(Buffer.from(JSON.stringify(v)));
+        const fail = (e: unknown) => reply({ error: (e as { code?: string }).code ?? 'ERR_REPL_BAD_BATCH' });
+        try {
+          const arg = m.data.length ? JSON.parse(Buffer.from(m.data).toString('utf8')) : undefined;
+          if (op === 'digests') void peer.digests().then((d) => reply([...d]), fail);
+          else if (op === 'shard') void peer.shardRecords(Number(arg)).then(reply, fail);
+          else if (op === 'repair') void peer.repair(arg as RecordState[]).then(reply, fail);
+        } catch (e) {
+          fail(e);
+        }
+      },
+    });
+    this.subs.add({ stop: () => sub.unsubscribe() });
+    return () => sub.unsubscribe();
+  }
+
+  /** A zone served elsewhere by serveDigests, as a DigestPeer. */
+  remotePeer(zone: string, timeoutMs = 10_000): DigestPeer {
+    const ask = async (op: string, arg?: unknown): Promise<unknown> => {
+      const m = await this.nc.request(
+        `${this.prefix}.ae.${zone}.${op}`,
+        arg === undefined ? undefined : Buffer.from(JSON.stringify(arg)),
+        { timeout: timeoutMs },
+      );
+      const v = JSON.parse(Buffer.from(m.data).toString('utf8'));
+      if (v && typeof v === 'object' && !Array.isArray(v) && 'error' in v)
+        throw replicationErrors.ERR_REPL_LOG_UNAVAILABLE(`anti-entropy ${op} at ${zone} failed: ${String(v.error)}`);
+      return v;
+    };
+    return {
+      zone,
+      digests: async () => new Map((await ask('digests')) as [number, string][]),
+      shardRecords: async (shard) => (await ask('shard', shard)) as RecordState[],
+      repair: async (states) => (await ask('repair', states)) as number,
+    };
   }
 
   /** Deletes the streams this log created or used (tests clean up with it). */

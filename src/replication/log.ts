@@ -1,4 +1,5 @@
 import type { Change } from '../store/index.ts';
+import type { DigestPeer } from './anti-entropy.ts';
 
 /** A batch of one zone's change log, as shipped between zones. */
 export interface LogBatch {
@@ -13,6 +14,10 @@ export interface LogBatch {
 
 /** A running delivery of one origin's batches to one destination. */
 export interface LogSubscription {
+  /** Serves a local zone for anti-entropy with zones in other processes (logs that span processes). */
+  serveDigests?(peer: DigestPeer): () => void;
+  /** A zone in another process, for anti-entropy (logs that span processes). */
+  remotePeer?(zone: string): DigestPeer;
   close(): Promise<void>;
 }
 
@@ -42,5 +47,9 @@ export interface Log {
    * measure lag to zones that run elsewhere.
    */
   ackedUpTo(origin: string, dest: string): Promise<number | undefined>;
+  /** Serves a local zone for anti-entropy with zones in other processes (logs that span processes). */
+  serveDigests?(peer: DigestPeer): () => void;
+  /** A zone in another process, for anti-entropy (logs that span processes). */
+  remotePeer?(zone: string): DigestPeer;
   close(): Promise<void>;
 }

@@ -3,7 +3,7 @@ import type { Logger } from '../core/logger.ts';
 import type { Registry } from '../core/metrics.ts';
 import type { Conflict, Store, WriteResult } from '../store/index.ts';
 import type { Topology } from '../topology/index.ts';
-import { type AntiEntropyResult, antiEntropyPass } from './anti-entropy.ts';
+import { type AntiEntropyResult, antiEntropyPass, type DigestPeer } from './anti-entropy.ts';
 import { type CompensationReport, measureCompensation, type RpoSnapshot, rpoAtFailure } from './compensation.ts';
 import { replicationErrors } from './errors.ts';
 import type { Log } from './log.ts';
@@ -126,14 +126,20 @@ export class Replication {
     return r;
   }
 
+  private unserve: (() => void)[] = [];
+
   async start(): Promise<void> {
     for (const r of this.replicators.values()) await r.start();
+    const log = this.opts.log;
+    if (log.serveDigests && this.unserve.length === 0)
+      for (const r of this.replicators.values()) this.unserve.push(log.serveDigests(r.store));
     const every = this.opts.antiEntropyMs ?? 0;
     if (every > 0) this.aeTimer = this.opts.clock.setInterval(every, () => void this.antiEntropy().catch(() => {}));
   }
 
   async stop(): Promise<void> {
     this.aeTimer?.cancel();
+    for (const u of this.unserve.splice(0)) u();
     for (const r of this.replicators.values()) await r.stop();
   }
 
@@ -267,19 +273,36 @@ export class Replication {
     return { zone: where, result };
   }
 
-  /** One anti-entropy pass over every pair of this process's zones. */
+  /**
+   * One anti-entropy pass over every pair of zones this process can reach: pairs of its
+   * own zones, and — when the log spans processes — each own zone with every other zone
+   * whose name sorts after it (the other side initiates the rest, so each pair runs once).
+   */
   async antiEntropy(): Promise<AntiEntropyResult> {
     if (this.aeRunning) return { shards: 0, repaired: 0 };
     this.aeRunning = true;
     try {
       const total = { shards: 0, repaired: 0 };
       const stores = [...this.replicators.values()].map((r) => r.store);
+      const pairs: [DigestPeer, DigestPeer][] = [];
       for (let i = 0; i < stores.length; i++)
-        for (let j = i + 1; j < stores.length; j++) {
-          const r = await antiEntropyPass(stores[i]!, stores[j]!);
+        for (let j = i + 1; j < stores.length; j++) pairs.push([stores[i]!, stores[j]!]);
+      const log = this.opts.log;
+      if (log.remotePeer)
+        for (const s of stores)
+          for (const z of this.opts.topology.zones)
+            if (!this.replicators.has(z.name) && s.zone < z.name) pairs.push([s, log.remotePeer(z.name)]);
+      for (const [a, b] of pairs) {
+        try {
+          const r = await antiEntropyPass(a, b);
           total.shards += r.shards;
           total.repaired += r.repaired;
+        } catch (e) {
+          // a zone that is down is compared next time
+          this.counters.errors++;
+          this.opts.logger?.debug({ err: e, a: a.zone, b: b.zone }, 'anti-entropy pass failed');
         }
+      }
       this.counters.repaired += total.repaired;
       return total;
     } finally {
