@@ -1,5 +1,7 @@
 import type { Handler, RouteContext } from './types.ts';
 
+const DONE: Promise<void> = Promise.resolve();
+
 /** Builds one runner from a chain (Hono's compose): calling next twice is a programming error. */
 export function compose(handlers: readonly Handler[]): (ctx: RouteContext) => Promise<void> {
   return (ctx) => {
@@ -8,7 +10,12 @@ export function compose(handlers: readonly Handler[]): (ctx: RouteContext) => Pr
       if (i <= index) return Promise.reject(new Error(`router: stage ${i - 1} called next() twice`));
       index = i;
       const h = handlers[i];
-      return h ? h(ctx, () => dispatch(i + 1)) : Promise.resolve();
+      if (!h) return DONE;
+      try {
+        return h(ctx, () => dispatch(i + 1)) ?? DONE;
+      } catch (e) {
+        return Promise.reject(e);
+      }
     };
     return dispatch(0);
   };

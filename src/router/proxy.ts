@@ -28,7 +28,7 @@ export function send(
 /** Streams an upstream response back to the client with extra headers. */
 export function pipeBack(ctx: RouteContext, r: Dispatcher.ResponseData, extra: Record<string, string>): void {
   const { res } = ctx;
-  res.writeHead(r.statusCode, downstreamHeaders(r.headers, { ...ctx.responseHeaders, ...extra }));
+  res.writeHead(r.statusCode, downstreamHeaders(r.headers, ctx.responseHeaders, extra));
   r.body.on('error', () => res.destroy());
   r.body.pipe(res);
 }

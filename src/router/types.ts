@@ -67,8 +67,11 @@ export interface RouterDeps {
   reject(ctx: RouteContext, status: number, code: string, message: string, extra?: Record<string, unknown>): void;
 }
 
-/** A chain handler: answer, or call next exactly once. */
-export type Handler = (ctx: RouteContext, next: () => Promise<void>) => Promise<void>;
+/**
+ * A chain handler: answer, or call next exactly once (and return what it returns). Stages
+ * that only enrich are plain functions returning next(), not `async`: no promise per stage.
+ */
+export type Handler = (ctx: RouteContext, next: () => Promise<void>) => Promise<void> | void;
 
 /** A named stage, created once per zone; null = not enabled by this config. */
 export interface Stage {

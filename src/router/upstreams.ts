@@ -5,7 +5,7 @@ import type { RouterConfig } from './types.ts';
 
 /** Kept-alive undici Pools: one to the zone's app, one per other zone's router (made on first use). */
 export class Upstreams {
-  private readonly pools = new Map<string, { origin: string; pool: Pool }>();
+  private readonly pools = new Map<string, { host: string; port: number; pool: Pool }>();
 
   constructor(
     private readonly config: RouterConfig,
@@ -17,11 +17,11 @@ export class Upstreams {
   get(name: string): Pool | undefined {
     const hp = this.resolve(name);
     if (!hp) return undefined;
-    const origin = `http://${hp.host.includes(':') ? `[${hp.host}]` : hp.host}:${hp.port}`;
     const have = this.pools.get(name);
-    if (have?.origin === origin) return have.pool;
+    if (have && have.host === hp.host && have.port === hp.port) return have.pool;
     if (have) void have.pool.close().catch(() => {});
     const { timeouts, pool } = this.config;
+    const origin = `http://${hp.host.includes(':') ? `[${hp.host}]` : hp.host}:${hp.port}`;
     const p = new Pool(origin, {
       connections: pool.connections,
       keepAliveTimeout: pool.keepAliveMs,
@@ -30,7 +30,7 @@ export class Upstreams {
       connect: { timeout: timeouts.connectMs },
       pipelining: 1,
     });
-    this.pools.set(name, { origin, pool: p });
+    this.pools.set(name, { host: hp.host, port: hp.port, pool: p });
     return p;
   }
 
@@ -69,10 +69,11 @@ export function upstreamHeaders(
   return out;
 }
 
-/** Response headers from an upstream, hop-by-hop ones dropped. */
+/** Response headers from an upstream, hop-by-hop ones dropped, then `a` and `b` added. */
 export function downstreamHeaders(
   h: Record<string, string | string[] | undefined>,
-  extra: Record<string, string>,
+  a: Record<string, string>,
+  b: Record<string, string>,
 ): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const k in h) {
@@ -80,9 +81,10 @@ export function downstreamHeaders(
     if (v === undefined || HOP_BY_HOP.has(k)) continue;
     out[k] = v;
   }
-  for (const k in extra) {
-    const have = out[k];
-    out[k] = k === 'set-cookie' && have ? [...(Array.isArray(have) ? have : [have]), extra[k]!] : extra[k]!;
-  }
+  for (const extra of [a, b])
+    for (const k in extra) {
+      const have = out[k];
+      out[k] = k === 'set-cookie' && have ? [...(Array.isArray(have) ? have : [have]), extra[k]!] : extra[k]!;
+    }
   return out;
 }

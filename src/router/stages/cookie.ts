@@ -9,7 +9,7 @@ export const cookieStage: Stage = {
   create(config) {
     const { name, maxAgeS } = config.cookie;
     const prefix = `${name}=`;
-    return async (ctx, next) => {
+    return (ctx, next) => {
       if (ctx.hop === 0 && typeof ctx.shard === 'number' && ctx.owner) {
         const value = `${ctx.owner.zone}:${ctx.shard}`;
         const sent = ctx.req.headers.cookie;

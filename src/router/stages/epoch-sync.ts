@@ -9,7 +9,7 @@ import type { Stage } from '../types.ts';
 export const epochSyncStage: Stage = {
   name: 'epoch-sync',
   create(config, { map }) {
-    return async (ctx, next) => {
+    return (ctx, next) => {
       const h = ctx.req.headers;
       const hop = h['x-multizone-hop'];
       if (hop !== undefined) {
@@ -23,7 +23,7 @@ export const epochSyncStage: Stage = {
       if (ctx.senderEpoch !== undefined && map.ready()) {
         const shard = ctx.shard ?? (ctx.resource?.class === 'global' ? GLOBAL : undefined);
         if (shard !== undefined && map.entry(shard).epoch < ctx.senderEpoch)
-          await map.waitForEpoch(shard, ctx.senderEpoch, config.epochWaitMs);
+          return map.waitForEpoch(shard, ctx.senderEpoch, config.epochWaitMs).then(next);
       }
       return next();
     };

@@ -8,7 +8,7 @@ import type { Stage } from '../types.ts';
 export const fenceStage: Stage = {
   name: 'fence',
   create(_config, { zone, map, reject }) {
-    return async (ctx, next) => {
+    return (ctx, next) => {
       if (ctx.target !== zone || ctx.safe || ctx.owner === undefined || ctx.shard === undefined) return next();
       const consistency = ctx.resource?.consistency ?? 'fenced';
       if (map.canWrite(zone, ctx.shard, ctx.owner.epoch, consistency)) return next();

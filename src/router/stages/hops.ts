@@ -4,7 +4,7 @@ import type { Stage } from '../types.ts';
 export const hopsStage: Stage = {
   name: 'hops',
   create(config, { zone, reject }) {
-    return async (ctx, next) => {
+    return (ctx, next) => {
       if (ctx.target !== zone && ctx.hop >= config.maxHops)
         return reject(
           ctx,

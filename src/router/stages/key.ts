@@ -33,7 +33,7 @@ export const keyStage: Stage = {
         throw routerErrors.ERR_ROUTER_BAD_KEY(`router/key: ${label} is ${v.length} characters (at most ${max})`);
     };
 
-    return async (ctx, next) => {
+    return (ctx, next) => {
       const view = new RequestView(ctx.req.headers, ctx.path, ctx.query);
       try {
         const mapping = ctx.resource?.key ? mappings.get(ctx.resource.key) : undefined;

@@ -11,7 +11,7 @@ import type { Stage } from '../types.ts';
 export const policyStage: Stage = {
   name: 'policy',
   create(config, { zone, map, reject }) {
-    return async (ctx, next) => {
+    return (ctx, next) => {
       if (!map.ready()) return reject(ctx, 503, 'ERR_ROUTER_NO_MAP', 'router: the shard map is not loaded yet');
       const r = ctx.resource;
       const core = () => map.entry(GLOBAL);

@@ -9,7 +9,7 @@ export const resourceStage: Stage = {
       for (const p of r.paths) table.push([p.endsWith('/') && p.length > 1 ? p.slice(0, -1) : p, { ...r, name }]);
     table.sort((a, b) => b[0].length - a[0].length);
     if (table.length === 0) return null;
-    return async (ctx, next) => {
+    return (ctx, next) => {
       const path = ctx.path;
       for (const [prefix, r] of table) {
         if (path === prefix || (path.startsWith(prefix) && (prefix === '/' || path.charCodeAt(prefix.length) === 47))) {

@@ -6,7 +6,7 @@ export const shardStage: Stage = {
   name: 'shard',
   create(_config, { topology }) {
     const { count, hash } = topology.config.shards;
-    return async (ctx, next) => {
+    return (ctx, next) => {
       if (ctx.shard === undefined && ctx.key !== undefined) ctx.shard = shardForKey(ctx.key, count, hash);
       return next();
     };
