@@ -9,7 +9,7 @@
  *     wall time − acknowledged wall time, per (write, destination); p50 and p99.
  * Next to them, in the same run, the floor: a bare JetStream publish → durable consume
  * (three consumers) of the same batches at the same rates.
- * Medians of RUNS runs. PostgreSQL and NATS are the machine's services (not pinned).
+ * Medians of RUNS runs. `--only=sqlite+memory` runs one combination; `--quick` one short run. PostgreSQL and NATS are the machine's services (not pinned).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -281,6 +281,8 @@ async function main(): Promise<void> {
     ['postgres', 'memory'],
     ['postgres', 'jetstream'],
   ];
+  const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
+  if (only) combos.splice(0, combos.length, ...combos.filter(([s, l]) => `${s}+${l}` === only));
   for (const [s, l] of combos)
     rows.push({
       name: `${s} + ${l}`,

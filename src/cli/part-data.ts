@@ -1,6 +1,13 @@
 import { join, resolve } from 'node:path';
 import { controlErrors, readBody } from '../control/index.ts';
-import { JetStreamLog, type Log, MemoryLog, Replication } from '../replication/index.ts';
+import {
+  type CompensationReport,
+  JetStreamLog,
+  type Log,
+  MemoryLog,
+  Replication,
+  type RpoSnapshot,
+} from '../replication/index.ts';
 import {
   fenceFromShardMap,
   MemoryFence,
@@ -22,6 +29,14 @@ export interface DataService {
   stores: Map<string, Store>;
   fences: Map<string, WriteFence>;
   replication: Replication;
+  /**
+   * For drills: takes the zone's RPO snapshot, then stops its replication (and, on the
+   * in-process log, cuts its links) as a zone failure does. Its store keeps taking nothing
+   * from the others and shipping nothing until restoreZone.
+   */
+  failZone(zone: string): Promise<RpoSnapshot>;
+  /** For drills: the zone returns; resolves with RPO, WRT, applied/locked and lost (must be 0). */
+  restoreZone(zone: string, snapshot: RpoSnapshot, timeoutMs?: number): Promise<CompensationReport>;
 }
 
 /** The zone's fence: its own view of the failover shard map when published, else an in-memory table. */
@@ -92,7 +107,24 @@ export const dataPart: ClusterPart = {
     });
     await replication.start();
     const stores = new Map([...raw.keys()].map((z) => [z, replication.storeFor(z)]));
-    const service: DataService = { stores, fences, replication };
+    const all = topology.zones.map((z) => z.name);
+    const service: DataService = {
+      stores,
+      fences,
+      replication,
+      async failZone(zone) {
+        const snapshot = await replication.rpoAtFailure(zone);
+        await replication.stopZone(zone);
+        if (log instanceof MemoryLog) log.isolate(zone, all);
+        return snapshot;
+      },
+      async restoreZone(zone, snapshot, timeoutMs = 60_000) {
+        if (log instanceof MemoryLog) log.rejoin(zone, all);
+        const returnedAt = ctx.clock.now();
+        await replication.startZone(zone);
+        return replication.compensation(snapshot, returnedAt, timeoutMs);
+      },
+    };
     ctx.shared.set('data', service);
     ctx.shared.set('replication', replication);
 
