@@ -81,6 +81,20 @@ CREATE TABLE IF NOT EXISTS changelog (
 CREATE TABLE IF NOT EXISTS cursors (origin TEXT PRIMARY KEY, seq INTEGER NOT NULL, time REAL NOT NULL);
 `;
 
+/**
+ * JSON text of a change's value and vector, computed once per change object: in embedded
+ * mode one change object is applied by three other zones (and was encoded at write time).
+ */
+const changeJson = new WeakMap<Change, { value: string; vv: string }>();
+function jsonOf(c: Change): { value: string; vv: string } {
+  let j = changeJson.get(c);
+  if (!j) {
+    j = { value: JSON.stringify(c.value ?? null), vv: JSON.stringify(c.vv) };
+    changeJson.set(c, j);
+  }
+  return j;
+}
+
 function toState(r: Row): RecordState {
   return {
     resource: r.resource,
@@ -208,7 +222,9 @@ export class SqliteStore implements Store {
       c.time,
     );
     const seq = Number(info.lastInsertRowid);
-    out.push({ ...c, seq });
+    const change: Change = { ...c, seq };
+    changeJson.set(change, { value: vj, vv: vvj });
+    out.push(change);
     return { seq, version: c.version, vv: c.vv };
   }
 
@@ -277,7 +293,9 @@ export class SqliteStore implements Store {
         const { state, outcome } = reconcile(local, stateOfChange(c), this.deps.policies.policyOf(c.resource));
         if (outcome === 'stale') out.stale++;
         else {
-          this.save(state, local?.locked ? this.q.lockedAt.get(c.resource, c.key) : null);
+          // the common case stores the incoming version as is: reuse its encoded JSON
+          const j = state.value === c.value && state.vv === c.vv ? jsonOf(c) : undefined;
+          this.save(state, local?.locked ? this.q.lockedAt.get(c.resource, c.key) : null, j?.value, j?.vv);
           if (outcome === 'applied') out.applied++;
           else if (outcome === 'conflict') out.conflicts++;
           else out.settled++;
