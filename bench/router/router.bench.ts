@@ -1,6 +1,7 @@
 // `npm run bench -- router`: requests/s through a zone's router (local owner, and one forward
 // hop to the owner zone's router) next to a bare node:http + undici Pool proxy doing the same
-// hop(s). Servers pinned to core 0 (taskset -c 0), wrk and the upstream apps on core 1.
+// hop(s). The proxy under test and the upstream apps pinned to core 0 (taskset -c 0), so the
+// proxy's own cost decides the figure; wrk alone on core 1.
 // Alternating runs, medians, ratios. Env: ROUTER_BENCH_SECONDS (default 5), ROUTER_BENCH_ROUNDS (3).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -42,7 +43,7 @@ const median = (xs: number[]) => {
 try {
   if (spawnSync('sh', ['-c', 'command -v wrk && command -v taskset']).status !== 0)
     throw new Error('needs wrk and taskset (apt-get install wrk util-linux)');
-  const app = (await start('1', ['app'])) as { ports: number[] };
+  const app = (await start('0', ['app'])) as { ports: number[] };
   const ours = (await start('0', ['ours', app.ports.join(',')])) as {
     entry: number;
     localUser: string;
@@ -64,7 +65,7 @@ try {
     rows[1]![2].push(wrk(`http://127.0.0.1:${bare.hop}${path}`, ours.remoteUser));
   }
   console.log(
-    `node ${process.version}, ${SECONDS}s × ${ROUNDS} rounds, wrk -t1 -c${CONNS} on core 1, servers on core 0`,
+    `node ${process.version}, ${SECONDS}s × ${ROUNDS} rounds, wrk -t1 -c${CONNS} on core 1, proxies and apps on core 0`,
   );
   console.log('scenario                                   multizone router   bare proxy   ratio');
   for (const [name, a, b] of rows) {

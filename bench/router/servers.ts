@@ -116,3 +116,4 @@ health: { enabled: false }
   const hop = await listen(proxy(secondPort));
   console.log(JSON.stringify({ local, hop }));
 }
+process.on('SIGINT', () => process.exit(0));
