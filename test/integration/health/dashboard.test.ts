@@ -17,6 +17,12 @@ after(async () => {
   for (const c of clusters) await c.close();
 });
 
+/** Stops a test's cluster as soon as the test is done, so clusters don't pile up and load the machine. */
+async function done(c: RunningCluster): Promise<void> {
+  clusters.splice(clusters.indexOf(c), 1);
+  await c.close();
+}
+
 /** A free port on host: bind port 0, read it back, close (health needs the real port in the topology). */
 async function freePort(host: string): Promise<number> {
   const s = createServer();
@@ -60,7 +66,7 @@ async function allUp(c: RunningCluster, base: string): Promise<HealthReport> {
 
 describe('health in a running cluster, and the dashboard', () => {
   it('health: GET /api/health shows every endpoint verdict and each prober zone vote', async () => {
-    const { c, base } = await up('{ intervalMs: 100, timeoutMs: 90, rise: 1, fall: 3 }');
+    const { c, base } = await up('{ intervalMs: 200, timeoutMs: 180, rise: 1, fall: 3 }');
     const report = await allUp(c, base);
     assert.equal(report.enabled, true);
     assert.equal(report.quorum, 3);
@@ -73,7 +79,8 @@ describe('health in a running cluster, and the dashboard', () => {
       for (const z of ZONES) {
         const v = e.votes[z]!;
         assert.equal(v.state, 'up');
-        assert.equal(v.lastResult, 'ok');
+        // a single probe may have failed on a loaded machine without changing the vote (fall 3)
+        assert.ok(v.probes > 0 && v.lastResult !== null);
         assert.equal(typeof v.lastRttMs, 'number');
       }
     assert.deepEqual(
@@ -85,10 +92,11 @@ describe('health in a running cluster, and the dashboard', () => {
     const metrics = await get(base, '/metrics');
     assert.match(metrics.body, /mz_health_endpoint_up\{endpoint="bj-a\/app",zone="bj-a",role="app"\} 1/);
     assert.match(metrics.body, /mz_health_probes_total\{result="ok"\} [1-9]/);
+    await done(c);
   });
 
   it('health: a zone isolated by a failover drill is voted down by the others and comes back when healed', async (t) => {
-    const { c, base } = await up('{ intervalMs: 100, timeoutMs: 90, rise: 1, fall: 3 }');
+    const { c, base } = await up('{ intervalMs: 200, timeoutMs: 180, rise: 1, fall: 3 }');
     const faults = (c.ctx.shared.get('failover') as { faults?: { setIsolated(z: string, on: boolean): void } })?.faults;
     if (!faults) {
       t.skip('no failover part in this build');
@@ -110,10 +118,11 @@ describe('health in a running cluster, and the dashboard', () => {
     faults.setIsolated('gz-a', false);
     assert.ok(await waitFor(() => checker.zoneUp('gz-a')), 'gz-a never came back');
     assert.equal(c.ctx.state.isUp('gz-a/app'), true);
+    await done(c);
   });
 
   it('control: GET / serves a self-contained page that renders zones, verdicts and votes from the APIs', async () => {
-    const { c, base } = await up('{ intervalMs: 100, timeoutMs: 90, rise: 1, fall: 3 }');
+    const { c, base } = await up('{ intervalMs: 200, timeoutMs: 180, rise: 1, fall: 3 }');
     await allUp(c, base);
     const page = await get(base, '/');
     assert.equal(page.status, 200);
@@ -137,10 +146,13 @@ describe('health in a running cluster, and the dashboard', () => {
       assert.ok(html.includes(`vote of ${z}`), `prober ${z} shown`);
       assert.ok(html.includes(`<b>${z}/app</b>`), `endpoint ${z}/app shown`);
     }
-    assert.match(html, /class="b up"/);
+    // each endpoint row shows the verdict the API gave (verdicts themselves may move under load)
+    for (const e of (data.health as HealthReport).endpoints)
+      assert.match(html, new RegExp(`<b>${e.endpointId}</b>.*?</td><td><span class="b ${e.up ? 'up' : 'down'}">`));
     assert.match(html, /core zone sh-a/);
     if (data.shardmap) assert.match(html, /<h2>Shard map<\/h2>/);
     if (data.replication) assert.match(html, /<h2>Replication<\/h2>/);
+    await done(c);
   });
 
   it('control: the dashboard renders down verdicts and failed votes, escaping what it shows', () => {
@@ -209,5 +221,6 @@ describe('health in a running cluster, and the dashboard', () => {
     assert.equal(report.enabled, false);
     assert.deepEqual(report.endpoints, []);
     assert.equal((await get(base, '/')).status, 200);
+    await done(c);
   });
 });

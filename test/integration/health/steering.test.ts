@@ -112,7 +112,7 @@ describe('health feeding steering, real servers', () => {
   it('health: with the system clock and short intervals, steering follows a stop and a restart', async () => {
     // every check waits for its condition: on a loaded machine an event-loop stall can make
     // probes time out, so no single moment is asserted, only where the verdicts end up
-    const c = await cluster({ clock: systemClock, health: '{ intervalMs: 60, timeoutMs: 55, rise: 2, fall: 2 }' });
+    const c = await cluster({ clock: systemClock, health: '{ intervalMs: 150, timeoutMs: 140, rise: 2, fall: 2 }' });
     c.checker.start();
     const waitFor = async (cond: () => boolean) => {
       for (let i = 0; i < 800 && !cond(); i++) await systemClock.sleep(10);
