@@ -36,7 +36,7 @@ export interface ZoneReplicatorOptions {
  */
 export class ZoneReplicator {
   readonly zone: string;
-  private shipping = false;
+  private shipping: Promise<void> | undefined;
   private again = false;
   private shippedSeq = -1;
   private poll: Timer | undefined;
@@ -80,7 +80,7 @@ export class ZoneReplicator {
     this.subs = [];
     for (const s of subs) await s.close();
     // let an in-flight ship finish so close() of the store doesn't race it
-    for (let i = 0; i < 100 && this.shipping; i++) await new Promise((r) => setImmediate(r));
+    await this.shipping;
   }
 
   /** Tells the shipper there are new writes (called after each write for low latency). */
@@ -90,7 +90,11 @@ export class ZoneReplicator {
       this.again = true;
       return;
     }
-    void this.ship();
+    const p: Promise<void> = this.ship().finally(() => {
+      if (this.shipping === p) this.shipping = undefined;
+      if (this.again && this.running) this.notify();
+    });
+    this.shipping = p;
   }
 
   /** The highest seq handed to the log. */
@@ -99,7 +103,6 @@ export class ZoneReplicator {
   }
 
   private async ship(): Promise<void> {
-    this.shipping = true;
     const { store, log, zone, clock } = this.opts;
     try {
       for (;;) {
@@ -124,10 +127,7 @@ export class ZoneReplicator {
       // the poll timer retries; the shipped position only moves after the log has the batch
       this.opts.events?.error?.(zone, e);
       this.opts.logger?.warn({ err: e, zone }, 'replication: shipping failed; will retry');
-    } finally {
-      this.shipping = false;
     }
-    if (this.again && this.running) void this.ship();
   }
 
   private async applyBatch(b: LogBatch): Promise<void> {
