@@ -371,4 +371,29 @@ describe('health checker', () => {
     assert.equal(a.verdict('sh-a/edge')!.votes['bj-a']!.state, 'unknown');
     await a.stop();
   });
+
+  it('health: a timeout that fires late (our own loop was stalled) counts neither way', async () => {
+    const topology = topo(['edge'], 'health: { intervalMs: 1000, timeoutMs: 450, rise: 2, fall: 3 }');
+    const manual = new ManualClock();
+    // every 450 ms timer (the probe timeout) fires 300 ms late, as after a blocked event loop
+    const late = Object.assign(Object.create(manual) as ManualClock, {
+      setTimer: (ms: number, fn: () => void) => manual.setTimer(ms === 450 ? 750 : ms, fn),
+    });
+    const net = fakeNet();
+    net.hang.add('gz-a/edge');
+    const metrics = createMetrics();
+    const checker = createHealthChecker({ topology, clock: late, probe: net.probe, metrics });
+    checker.start();
+    await manual.advanceAsync(8000, 10);
+    const v = checker.verdict('gz-a/edge')!;
+    assert.equal(v.up, true);
+    for (const z of ZONES) {
+      assert.equal(v.votes[z]!.state, 'unknown');
+      assert.equal(v.votes[z]!.failures, 0);
+      assert.ok(v.votes[z]!.stalled >= 5);
+    }
+    assert.equal(checker.verdict('sh-a/edge')!.votes['sh-a']!.state, 'up');
+    assert.match(await metrics.metrics(), /mz_health_probes_total\{result="stalled"\} [1-9]/);
+    await checker.stop();
+  });
 });

@@ -73,6 +73,10 @@ interface EndpointEntry {
   ids: string[];
 }
 
+/** A timeout firing this much later than due (ms, and fraction of the timeout) means we were stalled. */
+const STALL_MIN_MS = 25;
+const STALL_FRACTION = 0.25;
+
 /** The reason label of a failed probe: ERR_HEALTH_PROBE_TIMEOUT → 'timeout'. */
 function resultLabel(code: string): string {
   const m = /^ERR_HEALTH_PROBE_(.+)$/.exec(code);
@@ -190,9 +194,13 @@ export function createHealthChecker(opts: HealthCheckerOptions): HealthChecker {
     const t0 = clock.now();
     let timer: Timer | undefined;
     let timedOut = false;
+    let stalled = false;
     const timeout = new Promise<never>((_, reject) => {
       timer = clock.setTimer(cfg.timeoutMs, () => {
         timedOut = true;
+        // a timer this late means our own event loop was blocked: the answer may be sitting
+        // unread in the socket, so don't blame the endpoint (all probers share this process)
+        stalled = clock.now() - t0 - cfg.timeoutMs > Math.max(STALL_MIN_MS, cfg.timeoutMs * STALL_FRACTION);
         const e = healthErrors.ERR_HEALTH_PROBE_TIMEOUT(
           `health: ${loop.ep.target.id} from ${loop.prober}: no answer within ${cfg.timeoutMs} ms`,
         );
@@ -217,7 +225,13 @@ export function createHealthChecker(opts: HealthCheckerOptions): HealthChecker {
         ? { code: e.code, message: e.message }
         : { code: 'ERR_HEALTH_PROBE_CONNECT', message: String((e as Error)?.message ?? e) };
       // a timeout took exactly timeoutMs, however late this continuation runs
-      return { ok: false, rttMs: timedOut ? cfg.timeoutMs : clock.now() - t0, at: clock.wallTime(), error };
+      return {
+        ok: false,
+        rttMs: timedOut ? cfg.timeoutMs : clock.now() - t0,
+        at: clock.wallTime(),
+        error,
+        stalled: timedOut && stalled,
+      };
     } finally {
       timer?.cancel();
       loop.abort = null;
@@ -231,6 +245,12 @@ export function createHealthChecker(opts: HealthCheckerOptions): HealthChecker {
     const started = clock.now();
     const o = await probeOnce(loop);
     if (!running) return;
+    if (o.stalled) {
+      m.probes.inc({ result: 'stalled' });
+      loop.vote.stalled++;
+      schedule(loop, Math.max(0, started + cfg.intervalMs - clock.now()));
+      return;
+    }
     m.probes.inc({ result: o.ok ? 'ok' : resultLabel(o.error?.code ?? '') });
     m.probeDuration.observe({ role: loop.ep.target.role }, o.rttMs / 1000);
     if (applyOutcome(loop.vote, o, cfg.rise, cfg.fall)) {

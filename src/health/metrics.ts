@@ -38,7 +38,7 @@ export function healthMetrics(registry: Registry): HealthMetrics {
       () =>
         new Counter({
           name: 'mz_health_probes_total',
-          help: 'Probes by result: ok, timeout, connect, status, bad_answer',
+          help: 'Probes by result: ok, timeout, connect, status, bad_answer, stalled (our loop was blocked; not counted)',
           labelNames: ['result'],
           registers: [registry],
         }),

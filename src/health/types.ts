@@ -48,6 +48,8 @@ export interface Vote {
   /** Wall-clock ms of the last finished probe. */
   lastProbeAt: number | null;
   probes: number;
+  /** Probes whose timeout fired late because this process was stalled; they count neither way. */
+  stalled: number;
   /** True for a prober zone running in another process (its state arrives through applyRemoteVote). */
   remote?: boolean;
 }

@@ -11,6 +11,7 @@ export function newVote(): Vote {
     lastRttMs: null,
     lastProbeAt: null,
     probes: 0,
+    stalled: 0,
   };
 }
 
@@ -20,6 +21,8 @@ export interface ProbeOutcome {
   rttMs: number;
   at: number;
   error?: { code: string; message: string };
+  /** The timeout fired late: this process was stalled, so the probe proves nothing either way. */
+  stalled?: boolean;
 }
 
 /**
