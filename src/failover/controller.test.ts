@@ -88,6 +88,25 @@ test('failover/controller: with verdicts: health, the health plane decides', asy
   c.stop();
 });
 
+test('failover/controller: a minority at most is failed over at once (no cascade when the observer is sick)', async () => {
+  const { clock, map, down, c, audit } = await setup();
+  down.add('sh-a');
+  await clock.advanceAsync(800, 50);
+  assert.equal(map.shardsOf('sh-a').length, 0);
+  down.add('bj-a');
+  down.add('gz-a');
+  await clock.advanceAsync(1500, 50);
+  assert.equal(map.shardsOf('bj-a').length, 4, 'a second zone must not be failed over with 4 zones');
+  assert.equal(map.shardsOf('gz-a').length, 4);
+  assert.equal(c.states()['bj-a']?.state, 'suspect');
+  assert.ok((await audit.list()).some((e) => e.zone === 'bj-a' && /not failed over/.test(String(e.reason))));
+  // when the first zone is back (recovered), the next may go
+  down.delete('sh-a');
+  await clock.advanceAsync(1000, 50);
+  assert.ok(map.shardsOf('bj-a').length === 0 || map.shardsOf('gz-a').length === 0);
+  c.stop();
+});
+
 test('failover/controller: failover/failback refuse unknown or unready zones with codes', async () => {
   const { c, down, clock } = await setup();
   await assert.rejects(c.failover('mars'), { code: 'ERR_FAILOVER_UNKNOWN_ZONE' });

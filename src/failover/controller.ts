@@ -58,6 +58,7 @@ export class FailoverController {
   private timer: Timer | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private stopped = false;
+  private readonly held = new Set<string>();
   private readonly moves: Counter<'from' | 'to' | 'kind'> | undefined;
   private readonly upGauge: Gauge<'zone'> | undefined;
 
@@ -159,6 +160,7 @@ export class FailoverController {
       case 'suspect':
         if (rec.up) this.set(zone, rec, 'healthy');
         else if (now - rec.since >= this.o.config.after) {
+          if (!this.mayFail(zone)) break;
           this.set(zone, rec, 'failing');
           this.o.onVerdict?.(zone, false);
           void this.serial(() => this.failZone(zone, rec)).catch((e) =>
@@ -183,6 +185,33 @@ export class FailoverController {
       default:
         break;
     }
+  }
+
+  /**
+   * The guard against cascades: at most maxFailedZones zones failed over at once (default a
+   * minority). Beyond that the controller holds the zone in `suspect` and says so once.
+   */
+  private mayFail(zone: string): boolean {
+    const limit = this.o.config.maxFailedZones ?? Math.max(1, Math.floor((this.zones.size - 1) / 2));
+    let failed = 0;
+    for (const [z, r] of this.zones) if (z !== zone && (r.state === 'failing' || r.state === 'failed')) failed++;
+    if (failed < limit) {
+      this.held.delete(zone);
+      return true;
+    }
+    if (!this.held.has(zone)) {
+      this.held.add(zone);
+      this.o.logger?.warn(
+        { zone, failed, limit },
+        'failover: zone looks down, but too many zones are failed over already',
+      );
+      void this.o.audit.append({
+        action: 'verdict',
+        zone,
+        reason: `looks down, not failed over: ${failed} zone(s) already failed over (maxFailedZones ${limit})`,
+      });
+    }
+    return false;
   }
 
   /** Runs operations one at a time (moves never interleave). */

@@ -17,6 +17,12 @@ export const failoverSection = z
      * (the first to say down). Without a health plane, `direct` is used.
      */
     verdicts: z.enum(['health', 'direct', 'either']).default('either'),
+    /**
+     * The most zones that may be failed over at the same time; more zones looking down at once
+     * more likely means the observer is sick (overload, its own partition) than the zones.
+     * Default: a minority of the zones, floor((zones − 1) / 2).
+     */
+    maxFailedZones: z.number().int().min(1).max(64).optional(),
     /** Direct health check of each zone's router, used until the health plane publishes verdicts. */
     check: z
       .object({
