@@ -185,7 +185,15 @@ export class Edge {
     return listenOn(this.server as Server, host, port, `${this.zone} edge`);
   }
 
-  async close(): Promise<void> {
+  private closing: Promise<void> | undefined;
+
+  /** Stops listening and closes pools and the disk store (idempotent). */
+  close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
     if (this.server.listening) await closeServer(this.server as Server);
     await this.upstreams.close();
     this.disk?.close();

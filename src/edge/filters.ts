@@ -177,7 +177,10 @@ export const forwardFilter: FilterFactory = {
         const xff = header(ctx.headers, 'x-forwarded-for');
         fwd['x-forwarded-for'] = xff ? `${xff}, ${ip}` : ip;
         fwd['x-forwarded-proto'] = (ctx.req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
-        fwd.via = `1.1 multizone-${deps.zone}`;
+        // RFC 9110 §7.6.3: each proxy appends itself to Via
+        const via = ctx.headers.via;
+        const prior = Array.isArray(via) ? via.join(', ') : via;
+        fwd.via = prior ? `${prior}, 1.1 multizone-${deps.zone}` : `1.1 multizone-${deps.zone}`;
         ctx.fwd = fwd;
         ctx.reqCc = requestDirectives(ctx.headers);
         return 'continue';
