@@ -5,7 +5,7 @@
 // Env: DNS_BENCH_SECONDS (per run, default 6), DNS_BENCH_ROUNDS (default 3),
 // DNS_BENCH_PEERS=0 to skip PowerDNS and gdnsd, DNS_BENCH_SUBNETS (per region, default 1024).
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -23,6 +23,20 @@ interface RunResult {
   p50: number;
   p99: number;
   lost: number;
+  completed: number;
+  /** Queries answered per second of the server's own CPU time (robust to a shared machine). */
+  perCpuSecond: number;
+}
+
+/** utime + stime of a process, in seconds (all its threads). */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // fields 14 and 15, in clock ticks (USER_HZ = 100)
+  } catch {
+    return Number.NaN;
+  }
 }
 
 function have(cmd: string): boolean {
@@ -30,7 +44,9 @@ function have(cmd: string): boolean {
 }
 
 /** One dnsperf run (-v, so every response's latency is printed and p99 can be computed). */
-function dnsperf(port: number, file: string, seconds = SECONDS): Promise<RunResult> {
+function dnsperf(server: Running, file: string, seconds = SECONDS): Promise<RunResult> {
+  const port = server.port;
+  const cpu0 = cpuSeconds(server.child.pid ?? 0);
   return new Promise((resolve, reject) => {
     const p = spawn(
       'taskset',
@@ -56,6 +72,7 @@ function dnsperf(port: number, file: string, seconds = SECONDS): Promise<RunResu
     const lat: number[] = [];
     let qps = 0;
     let lost = 0;
+    let completed = 0;
     const rl = createInterface({ input: p.stdout });
     rl.on('line', (line) => {
       if (line.charCodeAt(0) === 62 /* > */) {
@@ -63,13 +80,15 @@ function dnsperf(port: number, file: string, seconds = SECONDS): Promise<RunResu
         lat.push(Number(line.slice(sp + 1)));
       } else if (line.includes('Queries per second:')) qps = Number(line.split(':')[1]);
       else if (line.includes('Queries lost:')) lost = Number(line.split(':')[1]!.trim().split(' ')[0]);
+      else if (line.includes('Queries completed:')) completed = Number(line.split(':')[1]!.trim().split(' ')[0]);
     });
     p.on('error', reject);
     p.on('close', () => {
       lat.sort((a, b) => a - b);
       const q = (f: number) =>
         lat.length ? lat[Math.min(lat.length - 1, Math.floor(lat.length * f))]! * 1000 : Number.NaN;
-      resolve({ qps, p50: q(0.5), p99: q(0.99), lost });
+      const cpu = cpuSeconds(server.child.pid ?? 0) - cpu0;
+      resolve({ qps, p50: q(0.5), p99: q(0.99), lost, completed, perCpuSecond: completed / cpu });
     });
   });
 }
@@ -141,14 +160,14 @@ async function main(): Promise<void> {
     for (const r of running) console.log(`  ${r.name.padEnd(18)} :${r.port}  ${sample(r.port)}`);
 
     // one short warm-up run each (JIT, caches), not counted
-    for (const r of running) await dnsperf(r.port, qfile, 2);
+    for (const r of running) await dnsperf(r, qfile, 2);
     const results = new Map<string, RunResult[]>(running.map((r) => [r.name, []]));
     for (let round = 0; round < ROUNDS; round++) {
       for (const r of running) {
-        const res = await dnsperf(r.port, qfile);
+        const res = await dnsperf(r, qfile);
         results.get(r.name)!.push(res);
         console.log(
-          `  round ${round + 1} ${r.name.padEnd(18)} ${Math.round(res.qps).toString().padStart(7)} q/s  p50 ${res.p50.toFixed(2)} ms  p99 ${res.p99.toFixed(2)} ms  lost ${res.lost}`,
+          `  round ${round + 1} ${r.name.padEnd(18)} ${Math.round(res.qps).toString().padStart(7)} q/s  p50 ${res.p50.toFixed(2)} ms  p99 ${res.p99.toFixed(2)} ms  lost ${res.lost}  ${Math.round(res.perCpuSecond)} q/CPU-s`,
         );
       }
     }

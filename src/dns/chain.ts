@@ -22,6 +22,8 @@ export interface DnsContext {
   /** The packet's source address and port. */
   readonly address: string;
   readonly port: number;
+  /** Arrival time on the injected clock (ms), read once per packet. */
+  readonly now: number;
   /** Set by `parse`. */
   query: ParsedQuery | null;
   /** Largest UDP reply the asker takes (512 without EDNS); set by `edns`. */
@@ -43,12 +45,13 @@ export interface DnsContext {
 }
 
 /** Creates a fresh context for a packet. */
-export function newContext(raw: Buffer, transport: Transport, address: string, port: number): DnsContext {
+export function newContext(raw: Buffer, transport: Transport, address: string, port: number, now = 0): DnsContext {
   return {
     raw,
     transport,
     address,
     port,
+    now,
     query: null,
     udpLimit: 512,
     replyOpt: null,

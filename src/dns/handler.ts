@@ -44,13 +44,14 @@ export function createDnsHandler(opts: DnsHandlerOptions): DnsHandler {
   const config = opts.config ?? opts.topology.config.dns;
   const stats = new DnsStats();
   const logger = opts.logger ?? silentLogger;
+  const clock = opts.clock ?? systemClock;
   const deps: StageDeps = {
     topology: opts.topology,
     config,
     zone: compileZone(opts.topology, config),
     steering: opts.steering,
     state: opts.state ?? staticState,
-    clock: opts.clock ?? systemClock,
+    clock,
     stats,
     logger,
   };
@@ -69,7 +70,7 @@ export function createDnsHandler(opts: DnsHandlerOptions): DnsHandler {
     stages: names,
     handle(raw, transport, address, port) {
       stats.packets++;
-      const ctx = newContext(raw, transport, address, port);
+      const ctx = newContext(raw, transport, address, port, clock.now());
       try {
         chain(ctx);
       } catch (err) {

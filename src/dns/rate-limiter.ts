@@ -42,8 +42,7 @@ export class ResponseRateLimiter {
   }
 
   /** Decides for one reply to `address` and spends a token when it is sent. */
-  check(address: string): RrlVerdict {
-    const now = this.opts.now();
+  check(address: string, now: number = this.opts.now()): RrlVerdict {
     let b = address === this.lastAddress ? this.lastBucket : this.buckets.get(sourceNetwork(address));
     if (!b) {
       if (this.buckets.size >= this.maxSources) this.prune(now);

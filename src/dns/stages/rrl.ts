@@ -21,7 +21,7 @@ export const rrlStage: DnsStage = {
     });
     return (ctx, next) => {
       if (ctx.transport !== 'udp') return next(ctx);
-      const verdict = limiter.check(ctx.address);
+      const verdict = limiter.check(ctx.address, ctx.now);
       if (verdict === 'send') return next(ctx);
       const raw = ctx.raw;
       // never reply to replies or to packets without a header

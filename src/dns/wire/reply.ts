@@ -100,11 +100,12 @@ export function encodeReply(r: ReplyInput): Buffer {
  */
 export function patchReply(cached: Buffer, query: Buffer, nameLength: number): Buffer {
   const out = Buffer.allocUnsafe(cached.length);
-  cached.copy(out);
+  out.set(cached);
   out[0] = query[0]!;
   out[1] = query[1]!;
   out[2] = (cached[2]! & 0xfe) | (query[2]! & 0x01);
   out[3] = (cached[3]! & 0xef) | (query[3]! & 0x10);
-  query.copy(out, 12, 12, 12 + nameLength);
+  // a byte loop beats Buffer#copy's call overhead for a few dozen bytes
+  for (let i = 12, end = 12 + nameLength; i < end; i++) out[i] = query[i]!;
   return out;
 }
