@@ -23,6 +23,11 @@ export interface JetStreamLogOptions {
   /** Stream storage: 'file' (default, survives a server restart) or 'memory'. */
   storage?: 'file' | 'memory';
   clock: Clock;
+  /**
+   * How long a stream keeps batches (ms; default 7 days). A zone down for longer misses
+   * some; its cursor then jumps (a gap) and anti-entropy repairs the records.
+   */
+  maxAgeMs?: number;
   /** Called with a decode failure or a handler retry, for metrics; never throws. */
   onError?: (e: unknown) => void;
 }
@@ -79,6 +84,7 @@ export class JetStreamLog implements Log {
         subjects: [this.subjectOf(origin)],
         storage: this.opts.storage === 'memory' ? StorageType.Memory : StorageType.File,
         duplicate_window: nanos(120_000),
+        max_age: nanos(this.opts.maxAgeMs ?? 7 * 86_400_000),
       });
     }
     this.streams.add(name);

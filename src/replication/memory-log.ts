@@ -47,7 +47,10 @@ const linkKey = (a: string, b: string) => (a < b ? `${a}|${b}` : `${b}|${a}`);
  */
 export class MemoryLog implements Log {
   readonly kind = 'memory' as const;
-  private readonly streams = new Map<string, Entry[]>();
+  /** Per origin: entries from absolute index `base` on (older ones every destination has finished are trimmed). */
+  private readonly streams = new Map<string, { base: number; entries: Entry[] }>();
+  /** Destinations that ever subscribed to each origin (trimming waits for all of them). */
+  private readonly dests = new Map<string, Set<string>>();
   private readonly subs = new Set<Sub>();
   private readonly cuts = new Set<string>();
   /** When each link was last healed: held-back batches still need the WAN delay to arrive. */
@@ -96,23 +99,49 @@ export class MemoryLog implements Log {
 
   /** Number of batches appended by origin. */
   length(origin: string): number {
-    return this.streams.get(origin)?.length ?? 0;
+    const s = this.streams.get(origin);
+    return s ? s.base + s.entries.length : 0;
+  }
+
+  /** Batches of origin still held in memory. */
+  retained(origin: string): number {
+    return this.streams.get(origin)?.entries.length ?? 0;
   }
 
   async ackedUpTo(origin: string, dest: string): Promise<number | undefined> {
     const next = this.positions.get(`${origin}|${dest}`) ?? 0;
-    return next === 0 ? 0 : (this.streams.get(origin)?.[next - 1]?.batch.to ?? 0);
+    const s = this.streams.get(origin);
+    if (next === 0 || !s) return 0;
+    return s.entries[next - 1 - s.base]?.batch.to ?? this.trimmedTo.get(origin) ?? 0;
   }
 
   async append(batch: LogBatch): Promise<void> {
     if (this.closed) throw replicationErrors.ERR_REPL_LOG_CLOSED('in-process log is closed');
     let s = this.streams.get(batch.origin);
     if (!s) {
-      s = [];
+      s = { base: 0, entries: [] };
       this.streams.set(batch.origin, s);
     }
-    s.push({ batch, at: this.opts.clock.now() });
+    s.entries.push({ batch, at: this.opts.clock.now() });
+    if (s.entries.length >= 2048) this.trim(batch.origin, s);
     for (const sub of this.subs) if (sub.origin === batch.origin) this.pump(sub);
+  }
+
+  /** `to` of the last trimmed batch per origin (what ackedUpTo answers for trimmed positions). */
+  private readonly trimmedTo = new Map<string, number>();
+
+  /** Drops the batches every destination that ever subscribed has finished (bounded memory). */
+  private trim(origin: string, s: { base: number; entries: Entry[] }): void {
+    const dests = this.dests.get(origin);
+    if (!dests || dests.size === 0) return;
+    let min = Number.POSITIVE_INFINITY;
+    for (const d of dests) min = Math.min(min, this.positions.get(`${origin}|${d}`) ?? 0);
+    for (const sub of this.subs) if (sub.origin === origin) min = Math.min(min, sub.next);
+    const drop = Math.min(min - s.base, s.entries.length);
+    if (drop <= 0) return;
+    this.trimmedTo.set(origin, s.entries[drop - 1]!.batch.to);
+    s.entries.splice(0, drop);
+    s.base += drop;
   }
 
   async subscribe(
@@ -122,6 +151,12 @@ export class MemoryLog implements Log {
     handler: (b: LogBatch) => Promise<void>,
   ): Promise<LogSubscription> {
     if (this.closed) throw replicationErrors.ERR_REPL_LOG_CLOSED('in-process log is closed');
+    let ds = this.dests.get(origin);
+    if (!ds) {
+      ds = new Set();
+      this.dests.set(origin, ds);
+    }
+    ds.add(dest);
     const sub: Sub = {
       origin,
       dest,
@@ -147,10 +182,12 @@ export class MemoryLog implements Log {
   private pump(sub: Sub): void {
     if (sub.closed || sub.busy || sub.timer || this.closed) return;
     if (this.isCut(sub.origin, sub.dest)) return;
-    const stream = this.streams.get(sub.origin) ?? [];
+    const stream = this.streams.get(sub.origin) ?? { base: 0, entries: [] };
+    // a position older than the trimmed prefix (a destination that subscribed late) starts at the oldest kept
+    if (sub.next < stream.base) sub.next = stream.base;
     let e: Entry | undefined;
-    while (sub.next < stream.length) {
-      const cand = stream[sub.next]!;
+    while (sub.next < stream.base + stream.entries.length) {
+      const cand = stream.entries[sub.next - stream.base]!;
       if (cand.batch.to <= sub.afterSeq) {
         sub.next++;
         continue;

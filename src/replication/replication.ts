@@ -41,6 +41,10 @@ export interface ReplicationOptions {
   antiEntropyMs?: number;
   /** Extra observers (benchmarks, tests). */
   events?: ReplicatorEvents;
+  /** Change-log entries kept behind what every zone has applied (default 10000). */
+  keepChanges?: number;
+  /** How often the change log is pruned (ms); 0 = never (default 60000). */
+  pruneMs?: number;
 }
 
 /** Counters the metrics and the API read. */
@@ -62,6 +66,7 @@ export interface ReplicationCounters {
 export class Replication {
   private readonly replicators = new Map<string, ZoneReplicator>();
   private aeTimer: Timer | undefined;
+  private pruneTimer: Timer | undefined;
   private aeRunning = false;
   readonly counters: ReplicationCounters = {
     shippedBatches: 0,
@@ -135,10 +140,14 @@ export class Replication {
       for (const r of this.replicators.values()) this.unserve.push(log.serveDigests(r.store));
     const every = this.opts.antiEntropyMs ?? 0;
     if (every > 0) this.aeTimer = this.opts.clock.setInterval(every, () => void this.antiEntropy().catch(() => {}));
+    const pruneEvery = this.opts.pruneMs ?? 60_000;
+    if (pruneEvery > 0)
+      this.pruneTimer = this.opts.clock.setInterval(pruneEvery, () => void this.prune().catch(() => {}));
   }
 
   async stop(): Promise<void> {
     this.aeTimer?.cancel();
+    this.pruneTimer?.cancel();
     for (const u of this.unserve.splice(0)) u();
     for (const r of this.replicators.values()) await r.stop();
   }
@@ -183,6 +192,7 @@ export class Replication {
       changesAfter: (a, l) => s.changesAfter(a, l),
       lastSeq: () => s.lastSeq(),
       timeOf: (seq) => s.timeOf(seq),
+      pruneChanges: (seq) => s.pruneChanges(seq),
       shipped: () => s.shipped(),
       markShipped: (seq) => s.markShipped(seq),
       conflicts: () => s.conflicts(),
@@ -308,6 +318,27 @@ export class Replication {
     } finally {
       this.aeRunning = false;
     }
+  }
+
+  /**
+   * Prunes each local zone's change log up to what every other zone has applied (and this
+   * zone has shipped), keeping `keepChanges` entries behind that. Returns entries removed.
+   */
+  async prune(): Promise<number> {
+    const keep = this.opts.keepChanges ?? 10_000;
+    let removed = 0;
+    for (const zone of this.zones()) {
+      const r = this.replicator(zone);
+      let floor = await r.store.shipped();
+      for (const d of this.opts.topology.zones) {
+        if (d.name === zone) continue;
+        const local = this.replicators.get(d.name);
+        const at = local ? await local.store.cursor(zone) : ((await this.opts.log.ackedUpTo(zone, d.name)) ?? 0);
+        floor = Math.min(floor, at);
+      }
+      if (floor - keep > 0) removed += await r.store.pruneChanges(floor - keep);
+    }
+    return removed;
   }
 
   /**

@@ -409,6 +409,13 @@ export class PgStore implements Store {
     return Number(r.rows[0]?.last ?? 0);
   }
 
+  async pruneChanges(throughSeq: number): Promise<number> {
+    this.live();
+    // the sequence lives in seqs, so even an empty change log never reuses a number
+    const r = await this.pool.query(`DELETE FROM ${this.t('changelog')} WHERE seq <= $1`, [throughSeq]);
+    return r.rowCount ?? 0;
+  }
+
   async timeOf(seq: number): Promise<number | undefined> {
     this.live();
     const r = await this.pool.query(`SELECT time FROM ${this.t('changelog')} WHERE seq = $1`, [seq]);

@@ -157,6 +157,7 @@ export class SqliteStore implements Store {
         'SELECT * FROM changelog WHERE seq > ? ORDER BY seq LIMIT ?',
       ),
       lastSeq: db.prepare<[], number | null>('SELECT max(seq) FROM changelog').pluck(),
+      prune: db.prepare('DELETE FROM changelog WHERE seq <= ? AND seq < (SELECT max(seq) FROM changelog)'),
       timeOf: db.prepare<[number], number>('SELECT time FROM changelog WHERE seq = ?').pluck(),
       cursor: db.prepare<[string], number>('SELECT seq FROM cursors WHERE origin = ?').pluck(),
       cursors: db.prepare<[], { origin: string; seq: number }>('SELECT origin, seq FROM cursors'),
@@ -344,6 +345,15 @@ export class SqliteStore implements Store {
   async lastSeq(): Promise<number> {
     this.live();
     return this.q.lastSeq.get() ?? 0;
+  }
+
+  async pruneChanges(throughSeq: number): Promise<number> {
+    this.live();
+    const n = this.q.prune.run(throughSeq).changes;
+    // the ring must not serve what the log no longer holds (the newest entry always stays)
+    const last = this.ring[this.ring.length - 1];
+    this.ring = this.ring.filter((c) => c.seq > throughSeq || c === last);
+    return n;
   }
 
   async timeOf(seq: number): Promise<number | undefined> {

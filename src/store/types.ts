@@ -140,6 +140,11 @@ export interface Store {
   changesAfter(afterSeq: number, limit: number): Promise<Change[]>;
   /** Highest seq in this zone's change log (0 if none). */
   lastSeq(): Promise<number>;
+  /**
+   * Deletes change-log entries up to `throughSeq` (the caller knows every zone has them);
+   * the newest entry always stays, so sequence numbers never restart. Returns how many went.
+   */
+  pruneChanges(throughSeq: number): Promise<number>;
   /** Wall time of change `seq`, if it exists. */
   timeOf(seq: number): Promise<number | undefined>;
   /** The shipped position (every change up to it was handed to the log). */

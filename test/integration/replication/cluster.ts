@@ -35,6 +35,7 @@ export async function makeCluster(opts: {
   wan?: Partial<WanOptions>;
   antiEntropyMs?: number;
   pollMs?: number;
+  keepChanges?: number;
 }): Promise<TestCluster> {
   const topology = storeTestTopology();
   const fence = new MemoryFence(topology.initialOwners());
@@ -56,6 +57,8 @@ export async function makeCluster(opts: {
     metrics,
     antiEntropyMs: opts.antiEntropyMs ?? 0,
     pollMs: opts.pollMs ?? 20,
+    keepChanges: opts.keepChanges,
+    pruneMs: 0,
   });
   await repl.start();
   const shardOf = (key: string) => fnv1a(key) % topology.config.shards.count;

@@ -68,3 +68,21 @@ test('memory log: a cut link holds batches back and delivers them after healing;
   assert.equal(log.dropped, 1);
   await log.close();
 });
+
+test('memory log: batches every destination has finished are trimmed, so memory stays bounded', async () => {
+  const clock = new ManualClock();
+  const log = new MemoryLog({ clock, random: seededRandom(1) });
+  const got: number[] = [];
+  await log.subscribe('sh-a', 'sh-b', 0, async (b) => void got.push(b.to));
+  await log.subscribe('sh-a', 'gz-a', 0, async () => {});
+  for (let s = 1; s <= 5000; s++) {
+    await log.append(batch('sh-a', s, s));
+    if (s % 100 === 0) await clock.advanceAsync(1, 1);
+  }
+  await clock.advanceAsync(5, 1);
+  assert.equal(got.length, 5000);
+  assert.equal(log.length('sh-a'), 5000);
+  assert.ok(log.retained('sh-a') < 2048);
+  assert.equal(await log.ackedUpTo('sh-a', 'sh-b'), 5000);
+  await log.close();
+});

@@ -220,3 +220,31 @@ test('replication: a returning zone replays its unshipped writes; the drill repo
     await c.close();
   }
 });
+
+test('replication: the change log is pruned behind what every zone applied, and replication carries on', async () => {
+  const clock = new ManualClock();
+  const c = await makeCluster({ clock, random: seededRandom(8), keepChanges: 3 });
+  try {
+    for (let i = 0; i < 40; i++) await c.write(`p${i}`, i);
+    await settle(clock, async () => (await c.repl.links()).every((l) => l.records === 0));
+    const before = new Map<string, number>();
+    for (const z of ZONES) before.set(z, await c.stores.get(z)!.lastSeq());
+    c.log.cut('sh-a', 'gz-a');
+    const held = ['h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'h7', 'h8'].filter((k) => c.fence.owner(c.shardOf(k)) === 'sh-a');
+    for (const k of held) await c.write(k, 1);
+    await clock.advanceAsync(50, 5);
+    assert.ok((await c.repl.prune()) > 0);
+    for (const z of ZONES) {
+      const log = await c.stores.get(z)!.changesAfter(0, 1000);
+      // sh-a keeps everything gz-a still needs (plus 3); the others keep 3 (or their newest)
+      if (z === 'sh-a') assert.equal(log[0]!.seq, Math.max(1, before.get(z)! - 3 + 1));
+      else assert.ok(log.length <= 3 || log.length === 1, `${z} kept ${log.length}`);
+      assert.equal(await c.stores.get(z)!.lastSeq(), before.get(z)! + (z === 'sh-a' ? held.length : 0));
+    }
+    c.log.heal('sh-a', 'gz-a');
+    await settle(clock, async () => (await c.repl.links()).every((l) => l.records === 0));
+    for (const k of held) assert.equal((await c.stores.get('gz-a')!.get('profiles', k))?.value, 1);
+  } finally {
+    await c.close();
+  }
+});

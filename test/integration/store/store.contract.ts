@@ -337,6 +337,19 @@ export function storeContract(name: string, makeFactory: () => Promise<StoreFact
       assert.equal((await a.list('profiles', 'u1')).length, 3);
     });
 
+    test(`${name}: pruning the change log keeps the newest entry, so sequence numbers never restart`, async () => {
+      const a = await open('sh-a', fresh());
+      for (let i = 0; i < 5; i++) await a.put({ resource: 'profiles', key: `p${i}`, shard: 0, epoch: 1, value: i });
+      assert.equal(await a.pruneChanges(3), 3);
+      assert.deepEqual(
+        (await a.changesAfter(0, 10)).map((c) => c.seq),
+        [4, 5],
+      );
+      await a.pruneChanges(100);
+      assert.equal(await a.lastSeq(), 5);
+      assert.equal((await a.put({ resource: 'profiles', key: 'p9', shard: 0, epoch: 1, value: 9 })).seq, 6);
+    });
+
     test(`${name}: marks what was shipped`, async () => {
       const a = await open('sh-a', fresh());
       assert.equal(await a.shipped(), 0);
