@@ -61,6 +61,8 @@ export interface DrillReport {
   durationS: number;
   users: { total: number; affected: number };
   requests: { total: number; ok: number; failed: number; affected: number; affectedOk: number };
+  /** Share of requests that succeeded before the fault (a low one means the cluster or machine was overloaded). */
+  baseline: number;
   /** ms from the fault to the first 1 s window in which ≥ 99 % of affected users' requests succeed. */
   rtoMs: number | null;
   goal: { rtoMs: number; met: boolean; misroutedWrites: number };
@@ -369,6 +371,10 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
         affected: samples.filter((s) => s.affected).length,
         affectedOk: samples.filter((s) => s.affected && s.ok).length,
       },
+      baseline: (() => {
+        const before = samples.filter((s) => s.t0 < 0);
+        return before.length ? before.filter((s) => s.ok).length / before.length : 1;
+      })(),
       rtoMs,
       goal: {
         rtoMs: goalRto,
