@@ -12,6 +12,9 @@ export const ednsStage: DnsStage = {
   name: 'edns',
   create({ config }) {
     const max = config.maxUdpPayload;
+    // shared and never mutated (stages that add options build a new object)
+    const plain = Object.freeze({ udpSize: max, do: false, options: [] });
+    const withDo = Object.freeze({ udpSize: max, do: true, options: [] });
     return (ctx, next) => {
       const q = ctx.query!;
       const opt = q.opt;
@@ -19,7 +22,7 @@ export const ednsStage: DnsStage = {
         ctx.udpLimit = 512;
         return next(ctx);
       }
-      ctx.replyOpt = { udpSize: max, do: opt.do, options: [] };
+      ctx.replyOpt = opt.do ? withDo : plain;
       if (opt.version > 0) {
         ctx.rcode = RCODE.BADVERS;
         ctx.reply = encodeReply({

@@ -43,8 +43,8 @@ export interface ParsedQuery {
   flags1: number;
   flags2: number;
   opcode: number;
-  /** Lowercased name without the trailing dot, '' for the root. */
-  name: string;
+  /** Lowercased name without the trailing dot, '' for the root (built on first use). */
+  readonly name: string;
   /** Labels contain a '.' or '\\' byte: the text form is ambiguous, treat as not ours. */
   odd: boolean;
   qtype: number;
@@ -67,8 +67,46 @@ export interface ParseFailure {
 
 export type ParseResult = { ok: true; query: ParsedQuery } | ({ ok: false } & ParseFailure);
 
-/** Reused by parseQuery to build the lowercased name in one string allocation. */
+/** Reused to build a lowercased name in one string allocation. */
 const nameScratch = Buffer.allocUnsafe(256);
+
+/** The question name of a validated query, lowercased, labels joined by '.'. */
+function lowerName(buf: Buffer, nameEnd: number): string {
+  let n = 0;
+  for (let p = 12; p < nameEnd - 1; ) {
+    const len = buf[p]!;
+    if (n > 0) nameScratch[n++] = 46;
+    for (let i = p + 1; i <= p + len; i++) {
+      const c = buf[i]!;
+      nameScratch[n++] = c >= 65 && c <= 90 ? c + 32 : c;
+    }
+    p += 1 + len;
+  }
+  return nameScratch.toString('latin1', 0, n);
+}
+
+/** A parsed query; the name string is built only when a stage asks (a cache hit never does). */
+class Query implements ParsedQuery {
+  private text: string | undefined;
+  constructor(
+    private readonly raw: Buffer,
+    readonly id: number,
+    readonly flags1: number,
+    readonly flags2: number,
+    readonly opcode: number,
+    readonly odd: boolean,
+    readonly qtype: number,
+    readonly qclass: number,
+    readonly questionEnd: number,
+    readonly nameLength: number,
+    readonly opt: QueryOpt | null,
+  ) {}
+
+  get name(): string {
+    this.text ??= lowerName(this.raw, 12 + this.nameLength);
+    return this.text;
+  }
+}
 
 const fail = (error: ParseFailure['error'], reason: string, questionEnd = 12): ParseResult => ({
   ok: false,
@@ -127,7 +165,6 @@ export function parseQuery(buf: Buffer): ParseResult {
 
   // question name: no compression allowed (there is nothing before it to point at)
   let p = 12;
-  let n = 0;
   let odd = false;
   for (;;) {
     if (p >= buf.length) return fail('formerr', 'truncated-question');
@@ -139,16 +176,12 @@ export function parseQuery(buf: Buffer): ParseResult {
     if (len > 63) return fail('formerr', 'bad-label');
     if (p + 1 + len > buf.length) return fail('formerr', 'truncated-question');
     if (p + 1 + len - 12 > 254) return fail('formerr', 'name-too-long');
-    if (n > 0) nameScratch[n++] = 46;
     for (let i = p + 1; i <= p + len; i++) {
-      let c = buf[i]!;
-      if (c >= 65 && c <= 90) c += 32;
-      else if (c === 46 || c === 92) odd = true;
-      nameScratch[n++] = c;
+      const c = buf[i]!;
+      if (c === 46 || c === 92) odd = true;
     }
     p += 1 + len;
   }
-  const name = nameScratch.toString('latin1', 0, n);
   const nameLength = p - 12;
   if (p + 4 > buf.length) return fail('formerr', 'truncated-question');
   const qtype = buf.readUInt16BE(p);
@@ -197,22 +230,20 @@ export function parseQuery(buf: Buffer): ParseResult {
   }
   if (p !== buf.length) return fail('formerr', 'trailing-bytes', questionEnd);
 
-  return {
-    ok: true,
-    query: {
-      id: buf.readUInt16BE(0),
-      flags1,
-      flags2,
-      opcode,
-      name,
-      odd,
-      qtype,
-      qclass,
-      questionEnd,
-      nameLength,
-      opt,
-    },
-  };
+  const query = new Query(
+    buf,
+    buf.readUInt16BE(0),
+    flags1,
+    flags2,
+    opcode,
+    odd,
+    qtype,
+    qclass,
+    questionEnd,
+    nameLength,
+    opt,
+  );
+  return { ok: true, query };
 }
 
 /** The options of a parsed OPT, copied out (for tests and tools; the hot path walks the bytes). */
