@@ -46,3 +46,14 @@ test('versions: a third version descending from one candidate replaces it, the l
   assert.deepEqual(other.state.candidates, one.state.candidates);
   assert.equal(reconcile(one.state, rec({ a: 1 }, 'old'), lock).outcome, 'stale');
 });
+
+test('versions: equal vectors with different contents settle the same way in every zone', () => {
+  const lock = { kind: 'lock' } as const;
+  const x = rec({ a: 2, b: 1 }, 'x', 'a');
+  const y = rec({ a: 2, b: 1 }, 'y', 'b');
+  const xy = reconcile(x, y, lock).state;
+  const yx = reconcile(y, x, lock).state;
+  assert.equal(xy.value, yx.value);
+  assert.equal(xy.locked, false);
+  assert.equal(reconcile(xy, yx, lock).outcome, 'stale');
+});

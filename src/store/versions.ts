@@ -68,6 +68,10 @@ export type MergeFn = (candidates: readonly Candidate[]) => { value: unknown; de
 /** What reconciling an incoming version with the local record did. */
 export type Outcome = 'applied' | 'stale' | 'conflict' | 'settled';
 
+function contentKey(c: Candidate): string {
+  return `${c.origin}\u0000${c.deleted ? 1 : 0}\u0000${stableJson(c.value)}`;
+}
+
 function candidatesOf(s: RecordState): Candidate[] {
   return s.locked ? s.candidates : [{ origin: s.origin, vv: s.vv, value: s.value, deleted: s.deleted, time: s.time }];
 }
@@ -105,7 +109,15 @@ export function reconcile(
   const all = [...candidatesOf(local), ...candidatesOf(incoming)];
   const frontier: Candidate[] = [];
   for (const c of all) {
-    if (frontier.some((f) => compareVv(c.vv, f.vv) !== 'after' && compareVv(c.vv, f.vv) !== 'concurrent')) continue;
+    const same = frontier.findIndex((f) => compareVv(c.vv, f.vv) === 'equal');
+    if (same >= 0) {
+      // equal vectors with different contents can only come from two zones settling the same
+      // conflict differently (owner-wins while the shard map moved): pick one deterministically
+      // so anti-entropy converges instead of comparing equal versions forever
+      if (contentKey(c) < contentKey(frontier[same]!)) frontier[same] = c;
+      continue;
+    }
+    if (frontier.some((f) => compareVv(c.vv, f.vv) === 'before')) continue;
     for (let i = frontier.length - 1; i >= 0; i--)
       if (compareVv(frontier[i]!.vv, c.vv) === 'before') frontier.splice(i, 1);
     frontier.push(c);
@@ -113,7 +125,10 @@ export function reconcile(
   const base: RecordState = { ...local, shard: incoming.shard, cls: incoming.cls };
   if (frontier.length === 1) {
     const only = frontier[0]!;
-    const same = !local.locked && compareVv(local.vv, only.vv) === 'equal';
+    const same =
+      !local.locked &&
+      compareVv(local.vv, only.vv) === 'equal' &&
+      contentKey(candidatesOf(local)[0]!) === contentKey(only);
     return { state: same ? local : fromCandidate(base, only, only.vv), outcome: same ? 'stale' : 'applied' };
   }
   const sorted = sortCandidates(frontier);
