@@ -54,7 +54,8 @@ function healthSection(health) {
   var rows = health.endpoints.map(function (e) {
     return [
       '<b>' + esc(e.endpointId) + '</b> <span class="muted">' + esc(e.kind + ' ' + e.host + ':' + e.port) + '</span>',
-      badge(e.up) + (e.changes ? ' <span class="muted">' + esc(e.changes) + ' flips</span>' : ''),
+      badge(e.up) + (e.up && e.answered === false ? ' <span class="muted">zone down: not answered</span>' : '') +
+        (e.changes ? ' <span class="muted">' + esc(e.changes) + ' flips</span>' : ''),
     ].concat(probers.map(function (p) {
       var v = e.votes[p];
       if (!v) return '';

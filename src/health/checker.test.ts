@@ -195,6 +195,14 @@ describe('health checker', () => {
     await t.clock.advanceAsync(5000, 10);
     assert.equal(t.checker.zoneUp('gz-a'), false);
     assert.deepEqual(zoneEvents, [['gz-a', false]]);
+    // a dead zone gets no traffic: its edge is alive but steering no longer answers it
+    assert.equal(t.checker.verdict('gz-a/edge')!.up, true);
+    assert.equal(t.checker.verdict('gz-a/edge')!.answered, false);
+    assert.equal(t.state.isUp('gz-a/edge'), false);
+    assert.equal(t.state.isUp('gz-a/router'), false);
+    // sh-b's own edge is down, its zone is not: only that endpoint is out
+    assert.equal(t.state.isUp('sh-b/edge'), false);
+    assert.equal(t.state.isUp('sh-b/router'), true);
     assert.deepEqual(
       t.checker.zones().map((z) => [z.zone, z.up, z.keyEndpoint]),
       [
@@ -205,6 +213,14 @@ describe('health checker', () => {
       ],
     );
     assert.throws(() => t.checker.zoneUp('nowhere'), { code: 'ERR_TOPOLOGY_UNKNOWN_ZONE' });
+    t.net.dead.delete('gz-a/router');
+    await t.clock.advanceAsync(4000, 10);
+    assert.equal(t.state.isUp('gz-a/edge'), true);
+    assert.equal(t.checker.verdict('gz-a/edge')!.answered, true);
+    assert.deepEqual(zoneEvents, [
+      ['gz-a', false],
+      ['gz-a', true],
+    ]);
     await t.checker.stop();
   });
 

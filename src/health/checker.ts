@@ -171,6 +171,17 @@ export function createHealthChecker(opts: HealthCheckerOptions): HealthChecker {
     }
   };
 
+  const zoneUpNow = (zone: string): boolean => {
+    const key = keyOf.get(zone);
+    return key ? entries.get(key)!.up : true;
+  };
+  /** What steering is told: the endpoint's own verdict, and its zone's. */
+  const answered = (ep: EndpointEntry): boolean => ep.up && zoneUpNow(ep.target.zone);
+  const steer = (ep: EndpointEntry) => {
+    const a = answered(ep);
+    for (const id of ep.ids) opts.state?.setUp(id, a);
+  };
+
   const recompute = (ep: EndpointEntry) => {
     const up = quorumVerdict(ep.up, ep.votes.values(), need);
     if (up === ep.up) return;
@@ -178,13 +189,17 @@ export function createHealthChecker(opts: HealthCheckerOptions): HealthChecker {
     ep.up = up;
     ep.since = clock.wallTime();
     ep.changes++;
-    for (const id of ep.ids) opts.state?.setUp(id, up);
+    const isKey = keyOf.get(target.zone) === target.id;
+    // a dead zone gets no traffic at all: when its key endpoint flips, so do its others in steering
+    if (isKey) {
+      for (const other of entries.values()) if (other.target.zone === target.zone) steer(other);
+    } else steer(ep);
     m.endpointUp.set({ endpoint: target.id, zone: target.zone, role: target.role }, up ? 1 : 0);
     m.verdictChanges.inc({ to: up ? 'up' : 'down' });
     const votes = Object.fromEntries([...ep.votes].map(([p, v]) => [p, v.state]));
     logger[up ? 'info' : 'warn']({ endpoint: target.id, votes }, `health: ${target.id} is ${up ? 'up' : 'down'}`);
     emit(changeListeners, { endpointId: target.id, zone: target.zone, role: target.role, up, at: ep.since });
-    if (keyOf.get(target.zone) === target.id) emit(zoneListeners, target.zone, up);
+    if (isKey) emit(zoneListeners, target.zone, up);
   };
 
   /** One probe, bounded by the timeout; never rejects. */
@@ -292,6 +307,7 @@ export function createHealthChecker(opts: HealthCheckerOptions): HealthChecker {
     up: ep.up,
     since: ep.since,
     changes: ep.changes,
+    answered: answered(ep),
     votes: Object.fromEntries(
       [...ep.votes].map(([p, v]) => [p, { ...v, lastError: v.lastError ? { ...v.lastError } : null }]),
     ),
@@ -305,14 +321,10 @@ export function createHealthChecker(opts: HealthCheckerOptions): HealthChecker {
     },
     zoneUp(zone) {
       topology.zone(zone);
-      const key = keyOf.get(zone);
-      return key ? entries.get(key)!.up : true;
+      return zoneUpNow(zone);
     },
     zones: (): ZoneVerdict[] =>
-      topology.zones.map((z) => {
-        const key = keyOf.get(z.name) ?? null;
-        return { zone: z.name, up: key ? entries.get(key)!.up : true, keyEndpoint: key };
-      }),
+      topology.zones.map((z) => ({ zone: z.name, up: zoneUpNow(z.name), keyEndpoint: keyOf.get(z.name) ?? null })),
     probers: () => [...probers, ...remote],
     quorum: () => need,
     onChange(listener) {

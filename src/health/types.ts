@@ -74,6 +74,8 @@ export interface EndpointVerdict {
   since: number;
   /** Times the verdict flipped. */
   changes: number;
+  /** What steering is told: up and its zone up (a dead zone's other endpoints get no traffic). */
+  answered: boolean;
   /** Per prober zone. */
   votes: Record<string, Vote>;
 }
