@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createSecureServer, type Http2SecureServer } from 'node:http2';
+import { createSecureServer, type Http2SecureServer, type ServerHttp2Session } from 'node:http2';
 import type { Socket } from 'node:net';
 import { LRUCache } from 'lru-cache';
 import { type Clock, systemClock } from '../core/clock.ts';
@@ -72,6 +72,8 @@ export class Edge {
   private readonly fsm: FsmDeps;
   private readonly cfg: EdgeConfig;
   private readonly compress: boolean;
+  private readonly sessions = new Set<ServerHttp2Session>();
+  private readonly tlsSockets = new Set<Socket>();
 
   constructor(opts: EdgeOptions) {
     const cfg = opts.config;
@@ -167,7 +169,17 @@ export class Edge {
           cause: e,
         });
       }
-      this.server = createSecureServer({ cert, key, allowHTTP1: true, maxSessionMemory: 64 }, handler as never);
+      const server = createSecureServer({ cert, key, allowHTTP1: true, maxSessionMemory: 64 }, handler as never);
+      // HTTP/2 sessions outlive server.close(); track them so close() can end them
+      server.on('session', (sess: ServerHttp2Session) => {
+        this.sessions.add(sess);
+        sess.on('close', () => this.sessions.delete(sess));
+      });
+      server.on('secureConnection', (sock: Socket) => {
+        this.tlsSockets.add(sock);
+        sock.on('close', () => this.tlsSockets.delete(sock));
+      });
+      this.server = server;
       this.protocol = 'https';
     } else {
       this.server = createServer(
@@ -194,6 +206,8 @@ export class Edge {
   }
 
   private async doClose(): Promise<void> {
+    for (const sess of this.sessions) sess.destroy();
+    for (const sock of this.tlsSockets) sock.destroy();
     if (this.server.listening) await closeServer(this.server as Server);
     await this.upstreams.close();
     this.disk?.close();
