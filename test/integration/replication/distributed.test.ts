@@ -96,9 +96,15 @@ test('replication (PostgreSQL + JetStream, one process per zone): converge, lag 
   for (const k of contested) await write(k, 'written-by-sh-b');
   // gz-a's own view of its lag: the log says nobody has its writes
   assert.equal(await zones.get(dead)!.repl.lagFor(dead), mine.length);
+  const returnedAt = systemClock.now();
   await zones.get(dead)!.repl.start();
   await eventually('compensation done', async () => (await compensationStatus(snap, peers)).pending === 0);
+  const wrt = systemClock.now() - returnedAt;
   const s = await compensationStatus(snap, peers);
+  console.log(
+    `# drill (PostgreSQL + JetStream): ${dead} failed with RPO ${snap.count} writes / ${snap.windowMs.toFixed(0)} ms; ` +
+      `returned, WRT ${wrt.toFixed(0)} ms: ${s.applied} applied, ${s.locked} locked, lost ${s.lost}`,
+  );
   assert.deepEqual(s, {
     total: mine.length,
     applied: mine.length - contested.length,

@@ -166,6 +166,10 @@ test('cli/data: a drill fails a zone and restores it; the report has RPO, WRT an
   const snap = await data.failZone(zone);
   assert.ok(snap.count > 0);
   const report = await data.restoreZone(zone, snap, 10_000);
+  console.log(
+    `# drill (embedded, SQLite + in-process log): ${zone} failed with RPO ${report.rpo.count} writes / ${report.rpo.windowMs.toFixed(0)} ms; ` +
+      `returned, WRT ${report.wrtMs?.toFixed(0)} ms: ${report.applied} applied, ${report.locked} locked, lost ${report.lost}`,
+  );
   assert.equal(report.lost, 0);
   assert.equal(report.rpo.count, snap.count);
   assert.equal(report.applied + report.locked, snap.count);
