@@ -412,4 +412,22 @@ describe('health checker', () => {
     assert.match(await metrics.metrics(), /mz_health_probes_total\{result="stalled"\} [1-9]/);
     await checker.stop();
   });
+
+  it('health: a probe function that throws synchronously is a failed probe, and probing goes on', async () => {
+    const t = setup();
+    let calls = 0;
+    const throwing: ProbeFn = (req) => {
+      calls++;
+      if (req.target.id === 'sh-b/edge') throw new TypeError('bad option');
+      return Promise.resolve();
+    };
+    const checker = createHealthChecker({ topology: t.topology, clock: t.clock, probe: throwing });
+    checker.start();
+    await t.clock.advanceAsync(5000, 10);
+    const v = checker.verdict('sh-b/edge')!;
+    assert.equal(v.up, false);
+    assert.equal(v.votes['sh-a']!.lastError?.code, 'ERR_HEALTH_PROBE_CONNECT');
+    assert.ok(calls >= 4 * 4 * 5);
+    await checker.stop();
+  });
 });

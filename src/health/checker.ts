@@ -228,7 +228,10 @@ export function createHealthChecker(opts: HealthCheckerOptions): HealthChecker {
     );
     // a dropped probe is a black hole: nothing comes back, the timeout decides
     loop.blackHoled = fault?.(loop.prober, loop.ep.target.id) === 'drop';
-    const attempt = loop.blackHoled ? new Promise<void>(() => {}) : probe({ ...loop.req, signal: ac.signal });
+    // (async: a probe that throws synchronously still becomes a failed probe, not a dead loop)
+    const attempt = loop.blackHoled
+      ? new Promise<void>(() => {})
+      : (async () => probe({ ...loop.req, signal: ac.signal }))();
     attempt.catch(() => {});
     timeout.catch(() => {});
     stopped.catch(() => {});
