@@ -28,8 +28,12 @@ export const failoverSection = z
       .object({
         /** Check interval (ms). */
         intervalMs: z.number().int().min(20).max(60_000).default(200),
-        /** Per-check timeout (ms). */
-        timeoutMs: z.number().int().min(20).max(60_000).default(400),
+        /**
+         * Per-check timeout (ms). A killed or cut-off zone fails at once (refused), so a
+         * generous timeout only delays calling a *hung* zone down, and keeps an overloaded
+         * machine from looking like dead zones.
+         */
+        timeoutMs: z.number().int().min(20).max(60_000).default(1000),
       })
       .strict()
       .default({}),
