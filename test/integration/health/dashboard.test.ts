@@ -151,6 +151,21 @@ describe('health in a running cluster, and the dashboard', () => {
       assert.match(html, new RegExp(`<b>${e.endpointId}</b>.*?</td><td><span class="b ${e.up ? 'up' : 'down'}">`));
     assert.match(html, /core zone sh-a/);
     if (data.shardmap) assert.match(html, /<h2>Shard map<\/h2>/);
+
+    // and the browser path: boot() polls through fetch and fills the page
+    const main = { innerHTML: '' };
+    const status = { textContent: '' };
+    const polls: number[] = [];
+    runInNewContext(script, {
+      document: { getElementById: (id: string) => (id === 'main' ? main : status) },
+      fetch: (path: string, init: RequestInit) => fetch(`${base}${path}`, init),
+      setInterval: (_fn: unknown, ms: number) => polls.push(ms),
+    });
+    for (let i = 0; i < 300 && !main.innerHTML; i++) await c.ctx.clock.sleep(10);
+    for (const z of ZONES) assert.ok(main.innerHTML.includes(`<b>${z}/app</b>`), `browser page shows ${z}/app`);
+    assert.match(status.textContent, /^updated /);
+    assert.doesNotMatch(status.textContent, /errors/);
+    assert.deepEqual(polls, [2000]);
     if (data.replication) assert.match(html, /<h2>Replication<\/h2>/);
     await done(c);
   });
