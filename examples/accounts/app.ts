@@ -121,13 +121,16 @@ export async function startAccountsApp(opts: AccountsAppOptions): Promise<Accoun
   const N = opts.scryptN ?? 16384;
   const hashOf = (password: string, salt: string) => scryptSync(password, salt, 32, { N }).toString('hex');
 
-  /** Shard and epoch: from the router's headers, else computed (direct calls). */
+  /**
+   * Shard and epoch of a record keyed by `key` (a user id): the shard is always the key's;
+   * the router's epoch is used when it routed by the same shard, else the current one.
+   */
   const routed = (req: IncomingMessage, key: string): { shard: number; epoch: number } => {
+    const shard = shardOf(key);
     const h = req.headers['x-multizone-shard'];
     const e = req.headers['x-multizone-epoch'];
-    const shard = typeof h === 'string' && /^\d+$/.test(h) ? Number(h) : shardOf(key);
-    const epoch = typeof e === 'string' && /^\d+$/.test(e) ? Number(e) : (opts.epochOf?.(shard) ?? 1);
-    return { shard, epoch };
+    if (h === String(shard) && typeof e === 'string' && /^\d+$/.test(e)) return { shard, epoch: Number(e) };
+    return { shard, epoch: opts.epochOf?.(shard) ?? 1 };
   };
 
   const callPeer = async (
