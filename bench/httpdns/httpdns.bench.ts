@@ -29,10 +29,14 @@ function cleanup(): void {
 }
 process.on('exit', cleanup);
 process.on('SIGINT', () => process.exit(130));
+process.on('SIGTERM', () => process.exit(143));
 
+/** Runs a load generator; killed if it outlives its duration by 60 s (a hung peer must not hang the bench). */
 function run(cmd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const guard = setTimeout(() => c.kill('SIGKILL'), (duration + 60) * 1000);
+    c.on('close', () => clearTimeout(guard));
     let out = '';
     let err = '';
     c.stdout.on('data', (d) => (out += d));
@@ -52,8 +56,12 @@ function startNode(args: string[]): Promise<number> {
   });
   children.push(c);
   return new Promise((resolve, reject) => {
+    const guard = setTimeout(() => reject(new Error(`server ${args.join(' ')} did not start in 120 s`)), 120_000);
     const rl = createInterface({ input: c.stdout! });
-    rl.once('line', (l) => resolve(JSON.parse(l).port));
+    rl.once('line', (l) => {
+      clearTimeout(guard);
+      resolve(JSON.parse(l).port);
+    });
     c.once('exit', (code) => reject(new Error(`server ${args.join(' ')} exited ${code}`)));
   });
 }
@@ -140,6 +148,7 @@ const qFile = join(dir, 'query.bin');
 writeFileSync(qFile, q);
 const dnsParam = q.toString('base64url');
 
+console.log('starting servers…');
 const ours = await startNode(['ours']);
 const oursTls = await startNode(['ours', '--tls', dir]);
 const bare = await startNode(['bare']);
@@ -190,6 +199,7 @@ if (dnsdist !== null)
   );
 
 // warm-up (JIT, TLS session setup): one short discarded run per target
+console.log('warming up…');
 for (const t of targets) await t.go();
 duration = SECONDS;
 const results = new Map<string, Result[]>();
