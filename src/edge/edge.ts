@@ -317,7 +317,11 @@ export class Edge {
         return;
       }
     }
-    runFsm(ctx, this.fsm).catch((e) => this.crash(ctx, e));
+    try {
+      runFsm(ctx, this.fsm)?.catch((e) => this.crash(ctx, e));
+    } catch (e) {
+      this.crash(ctx, e);
+    }
   }
 
   private async continueAsync(ctx: EdgeCtx, pending: Promise<FilterStatus>, i: number): Promise<void> {

@@ -41,6 +41,8 @@ export const validateFilter: FilterFactory = {
   create(cfg, deps) {
     const maxUrl = cfg.limits.maxUrlBytes;
     const maxHeaders = cfg.limits.maxHeaders;
+    // most requests carry one of a few Host values: remember their normal form
+    const hostMemo = new Map<string, string | null>();
     const reject = (ctx: EdgeCtx, status: number, reason: string): FilterStatus => {
       deps.count('validate', reason);
       ctx.synth = { status, code: 'ERR_EDGE_BAD_REQUEST', headers: { connection: 'close' } };
@@ -53,7 +55,7 @@ export const validateFilter: FilterFactory = {
         const { req, headers } = ctx;
         const url = req.url ?? '';
         if (url.length > maxUrl) return reject(ctx, 414, 'url-too-long');
-        if (req.rawHeaders.length / 2 > maxHeaders) return reject(ctx, 431, 'too-many-headers');
+        if (req.rawHeaders.length > 2 * maxHeaders) return reject(ctx, 431, 'too-many-headers');
         if (!METHOD.test(ctx.method)) return reject(ctx, 400, 'method');
         // framing: node's parser already refuses most of this; repeat it so no proxy path relies on that
         if (headers['transfer-encoding'] !== undefined) {
@@ -74,7 +76,15 @@ export const validateFilter: FilterFactory = {
           hostIn = m[1];
           target = m[2] || '/';
         }
-        const host = normaliseHost(hostIn, (req.socket as { encrypted?: boolean }).encrypted ? 443 : 80);
+        const tls = (req.socket as { encrypted?: boolean } | undefined)?.encrypted === true;
+        let host = hostMemo.get(hostIn ?? '');
+        if (host === undefined || tls) {
+          host = normaliseHost(hostIn, tls ? 443 : 80);
+          if (!tls) {
+            if (hostMemo.size > 1024) hostMemo.clear();
+            hostMemo.set(hostIn ?? '', host);
+          }
+        }
         if (host === null) return reject(ctx, 400, 'host');
         // most targets are already normal; skip the work then
         const norm = target.includes('%') || target.includes('/.') ? normaliseTarget(target) : target;
@@ -152,19 +162,37 @@ export const UNKEYED = [
   'x-forwarded-prefix',
 ];
 
-/** Builds the forwarded header set: no hop-by-hop, no unkeyed fields, our own X-Forwarded-*. */
+const HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-authenticate',
+  'proxy-authorization',
+]);
+const EMPTY_CC: ReturnType<typeof requestDirectives> = new Map();
+
+/** Builds the forwarded header set: no hop-by-hop, no unkeyed fields, our own X-Forwarded-* and Via. */
 export const forwardFilter: FilterFactory = {
   name: 'forward',
   create(_cfg, deps) {
     const unkeyed = new Set(UNKEYED);
+    const via = `1.1 multizone-${deps.zone}`;
     return {
       name: 'forward',
       onRequest(ctx) {
-        const drop = hopByHop(ctx.headers);
+        const h = ctx.headers;
+        const conn = h.connection;
+        // only a Connection header naming other fields needs the slow path
+        const drop = conn && !/^\s*(keep-alive|close)\s*$/i.test(String(conn)) ? hopByHop(h) : HOP;
         const fwd: Record<string, string | string[]> = {};
         let stripped = 0;
-        for (const [k, v] of Object.entries(ctx.headers)) {
-          if (v === undefined || drop.has(k) || k.startsWith(':')) continue;
+        for (const k in h) {
+          const v = h[k];
+          if (v === undefined || drop.has(k) || k.charCodeAt(0) === 58 /* ':' pseudo-headers */) continue;
           if (unkeyed.has(k)) {
             stripped++;
             continue;
@@ -173,16 +201,17 @@ export const forwardFilter: FilterFactory = {
         }
         if (stripped) deps.count('forward', 'unkeyed-stripped');
         fwd.host = ctx.host;
-        const ip = ctx.req.socket.remoteAddress ?? '';
-        const xff = header(ctx.headers, 'x-forwarded-for');
-        fwd['x-forwarded-for'] = xff ? `${xff}, ${ip}` : ip;
-        fwd['x-forwarded-proto'] = (ctx.req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
+        const ip = ctx.req.socket?.remoteAddress ?? '';
+        const xff = h['x-forwarded-for'];
+        fwd['x-forwarded-for'] = xff ? `${Array.isArray(xff) ? xff.join(', ') : xff}, ${ip}` : ip;
+        fwd['x-forwarded-proto'] = (ctx.req.socket as { encrypted?: boolean } | undefined)?.encrypted
+          ? 'https'
+          : 'http';
         // RFC 9110 §7.6.3: each proxy appends itself to Via
-        const via = ctx.headers.via;
-        const prior = Array.isArray(via) ? via.join(', ') : via;
-        fwd.via = prior ? `${prior}, 1.1 multizone-${deps.zone}` : `1.1 multizone-${deps.zone}`;
+        const prior = h.via;
+        fwd.via = prior ? `${Array.isArray(prior) ? prior.join(', ') : prior}, ${via}` : via;
         ctx.fwd = fwd;
-        ctx.reqCc = requestDirectives(ctx.headers);
+        ctx.reqCc = h['cache-control'] !== undefined || h.pragma !== undefined ? requestDirectives(h) : EMPTY_CC;
         return 'continue';
       },
     };

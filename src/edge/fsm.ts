@@ -231,8 +231,11 @@ export const STATES: Record<Exclude<StateName, 'done'>, State> = {
   },
 };
 
-/** Runs the table from recv to done. */
-export async function runFsm(ctx: EdgeCtx, d: FsmDeps, start: StateName = 'recv'): Promise<void> {
+/**
+ * Runs the table from `start` to done. States that answer synchronously (a hit) run without
+ * a promise; the first asynchronous state hands the rest to an async loop.
+ */
+export function runFsm(ctx: EdgeCtx, d: FsmDeps, start: StateName = 'recv'): Promise<void> | undefined {
   let s: StateName = start;
   const debug = d.logger.isLevelEnabled('debug');
   for (let step = 0; s !== 'done'; step++) {
@@ -240,9 +243,33 @@ export async function runFsm(ctx: EdgeCtx, d: FsmDeps, start: StateName = 'recv'
       ctx.synth = { status: 503, code: 'ERR_EDGE_FSM_LOOP' };
       s = 'synth';
     }
-    const r = STATES[s](ctx, d);
-    const next = typeof r === 'string' ? r : await r;
-    if (debug) d.logger.debug({ key: ctx.key, from: s, to: next }, 'edge fsm');
-    s = next;
+    const from: StateName = s;
+    const r = STATES[from](ctx, d);
+    if (typeof r !== 'string') return continueAsync(ctx, d, from, r, step + 1, debug);
+    if (debug) d.logger.debug({ key: ctx.key, from, to: r }, 'edge fsm');
+    s = r;
+  }
+  return undefined;
+}
+
+async function continueAsync(
+  ctx: EdgeCtx,
+  d: FsmDeps,
+  from: StateName,
+  pending: Promise<StateName>,
+  step: number,
+  debug: boolean,
+): Promise<void> {
+  let s = await pending;
+  if (debug) d.logger.debug({ key: ctx.key, from, to: s }, 'edge fsm');
+  for (; s !== 'done'; step++) {
+    if (step >= MAX_STEPS && s !== 'synth') {
+      ctx.synth = { status: 503, code: 'ERR_EDGE_FSM_LOOP' };
+      s = 'synth';
+    }
+    const f: StateName = s;
+    const r = STATES[f](ctx, d);
+    s = typeof r === 'string' ? r : await r;
+    if (debug) d.logger.debug({ key: ctx.key, from: f, to: s }, 'edge fsm');
   }
 }

@@ -1,11 +1,22 @@
 /**
  * Edge metrics on the cluster's prom-client registry. Several edges (one per zone) share a
- * registry in embedded mode, so every metric carries a `zone` label and is created once.
+ * registry in embedded mode, so every metric carries a `zone` label and is created once. The
+ * per-request counts (requests, hits, misses, bytes) are plain numbers on the hot path and are
+ * added to the counters when the registry is scraped.
  */
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Registry } from '../core/metrics.ts';
 
+interface Pending {
+  zone: string;
+  requests: Map<string, number>;
+  hits: number;
+  misses: number;
+  bytes: number;
+}
+
 interface Families {
+  pending: Set<Pending>;
   requests: Counter<'zone' | 'cache'>;
   hits: Counter<'zone'>;
   misses: Counter<'zone'>;
@@ -22,40 +33,39 @@ interface Families {
 const byRegistry = new WeakMap<Registry, Families>();
 
 function families(r: Registry): Families {
-  let f = byRegistry.get(r);
-  if (f) return f;
+  const known = byRegistry.get(r);
+  if (known) return known;
   const registers = [r];
-  f = {
-    requests: new Counter({
-      name: 'mz_edge_requests_total',
-      help: 'Requests by cache status (hit, stale, miss, revalidated, pass, synth)',
-      labelNames: ['zone', 'cache'],
-      registers,
-    }),
-    hits: new Counter({
-      name: 'mz_edge_hits_total',
-      help: 'Requests served from cache',
-      labelNames: ['zone'],
-      registers,
-    }),
-    misses: new Counter({
-      name: 'mz_edge_misses_total',
-      help: 'Cacheable requests that went to an upstream',
-      labelNames: ['zone'],
-      registers,
-    }),
-    bytes: new Counter({
-      name: 'mz_edge_bytes_total',
-      help: 'Response body bytes sent',
-      labelNames: ['zone'],
-      registers,
-    }),
-    collapsed: new Counter({
-      name: 'mz_edge_collapsed_total',
-      help: 'Requests that waited on another request’s fetch instead of fetching',
-      labelNames: ['zone'],
-      registers,
-    }),
+  const pending = new Set<Pending>();
+  let fam: Families | undefined;
+  // prom-client calls collect() before reading a metric: move the plain counts in then
+  const flush = () => {
+    if (!fam) return;
+    for (const p of pending) {
+      for (const [cache, n] of p.requests) if (n) fam.requests.inc({ zone: p.zone, cache }, n);
+      for (const k of p.requests.keys()) p.requests.set(k, 0);
+      if (p.hits) fam.hits.inc({ zone: p.zone }, p.hits);
+      if (p.misses) fam.misses.inc({ zone: p.zone }, p.misses);
+      if (p.bytes) fam.bytes.inc({ zone: p.zone }, p.bytes);
+      p.hits = 0;
+      p.misses = 0;
+      p.bytes = 0;
+    }
+  };
+  const counter = <L extends string>(name: string, help: string, labelNames: L[], collect?: () => void) =>
+    new Counter<L>({ name, help, labelNames, registers, ...(collect ? { collect } : {}) });
+  fam = {
+    pending,
+    requests: counter(
+      'mz_edge_requests_total',
+      'Requests by how they were served (hit, stale, miss, revalidated, pass, synth)',
+      ['zone', 'cache'],
+      flush,
+    ),
+    hits: counter('mz_edge_hits_total', 'Requests served from cache (fresh or allowed stale)', ['zone'], flush),
+    misses: counter('mz_edge_misses_total', 'Cacheable requests that went to an upstream', ['zone'], flush),
+    bytes: counter('mz_edge_bytes_total', 'Response body bytes sent from cache and upstream', ['zone'], flush),
+    collapsed: counter('mz_edge_collapsed_total', 'Requests that waited on another request’s fetch', ['zone']),
     originDuration: new Histogram({
       name: 'mz_edge_origin_duration_seconds',
       help: 'Time to upstream response headers',
@@ -63,18 +73,12 @@ function families(r: Registry): Families {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     }),
-    filter: new Counter({
-      name: 'mz_edge_filter_total',
-      help: 'Request filter outcomes (continue, stop, or what the filter did)',
-      labelNames: ['zone', 'filter', 'result'],
-      registers,
-    }),
-    purged: new Counter({
-      name: 'mz_edge_purged_objects_total',
-      help: 'Objects purged, hard or soft',
-      labelNames: ['zone', 'mode'],
-      registers,
-    }),
+    filter: counter('mz_edge_filter_total', 'Request filter outcomes by filter and result', [
+      'zone',
+      'filter',
+      'result',
+    ]),
+    purged: counter('mz_edge_purged_objects_total', 'Objects purged, hard or soft', ['zone', 'mode']),
     objects: new Gauge({
       name: 'mz_edge_store_objects',
       help: 'Objects stored (both tiers)',
@@ -87,18 +91,17 @@ function families(r: Registry): Families {
       labelNames: ['zone'],
       registers,
     }),
-    badRequests: new Counter({
-      name: 'mz_edge_bad_requests_total',
-      help: 'Requests rejected before the cache (malformed, too large, smuggling attempts)',
-      labelNames: ['zone', 'reason'],
-      registers,
-    }),
+    badRequests: counter(
+      'mz_edge_bad_requests_total',
+      'Requests rejected before the cache (malformed, too large, smuggling attempts)',
+      ['zone', 'reason'],
+    ),
   };
-  byRegistry.set(r, f);
-  return f;
+  byRegistry.set(r, fam);
+  return fam;
 }
 
-/** One edge's metric handles, with the zone label bound once (the hit path only calls inc). */
+/** One edge's metric handles (the hit path only bumps plain numbers). */
 export interface EdgeMetrics {
   request(cache: string): void;
   hit(): void;
@@ -114,23 +117,22 @@ export interface EdgeMetrics {
 
 export function edgeMetrics(r: Registry, zone: string): EdgeMetrics {
   const f = families(r);
-  const reqChildren = new Map<string, { inc(): void }>();
-  const hits = f.hits.labels(zone);
-  const misses = f.misses.labels(zone);
-  const bytes = f.bytes.labels(zone);
+  const p: Pending = { zone, requests: new Map(), hits: 0, misses: 0, bytes: 0 };
+  f.pending.add(p);
   const collapsed = f.collapsed.labels(zone);
   return {
     request(cache) {
-      let c = reqChildren.get(cache);
-      if (!c) {
-        c = f.requests.labels(zone, cache);
-        reqChildren.set(cache, c);
-      }
-      c.inc();
+      p.requests.set(cache, (p.requests.get(cache) ?? 0) + 1);
     },
-    hit: () => hits.inc(),
-    miss: () => misses.inc(),
-    bytes: (n) => bytes.inc(n),
+    hit: () => {
+      p.hits++;
+    },
+    miss: () => {
+      p.misses++;
+    },
+    bytes: (n) => {
+      p.bytes += n;
+    },
     collapsed: () => collapsed.inc(),
     origin: (target, s) => f.originDuration.labels(zone, target).observe(s),
     filter: (name, result) => f.filter.labels(zone, name, result).inc(),

@@ -1,0 +1,41 @@
+/**
+ * Processes the edge bench starts (one per invocation, pinned by the bench with taskset):
+ *   origin PORT            the shared origin (1 KB and 100 KB objects, max-age=3600)
+ *   bare PORT              node:http serving the same bytes from a Map (the ceiling)
+ *   edge PORT ORIGIN_URL   our edge in front of the origin
+ * Each prints "listening PORT" when ready.
+ */
+import { createServer } from 'node:http';
+import { createEdge } from '../../src/edge/index.ts';
+import { topologySchema } from '../../src/topology/index.ts';
+
+export const OBJECTS: Record<string, Buffer> = {
+  '/1k': Buffer.alloc(1024, 'a'),
+  '/100k': Buffer.alloc(100 * 1024, 'b'),
+};
+const HEADERS = { 'content-type': 'application/octet-stream', 'cache-control': 'public, max-age=3600', etag: '"v1"' };
+
+const [mode, portArg, origin] = process.argv.slice(2);
+const port = Number(portArg);
+
+if (mode === 'origin' || mode === 'bare') {
+  const server = createServer((req, res) => {
+    const body = OBJECTS[req.url ?? ''];
+    if (!body) {
+      res.writeHead(404, { 'content-length': 0 });
+      res.end();
+      return;
+    }
+    res.writeHead(200, { ...HEADERS, 'content-length': body.length });
+    res.end(body);
+  });
+  server.keepAliveTimeout = 65_000;
+  server.listen(port, '127.0.0.1', () => console.log(`listening ${port}`));
+} else if (mode === 'edge') {
+  const edge = createEdge({ zone: 'bench', config: topologySchema.shape.edge.parse({}), origin: origin! });
+  await edge.listen('127.0.0.1', port);
+  console.log(`listening ${port}`);
+} else {
+  console.error('usage: servers.ts origin|bare|edge PORT [ORIGIN_URL]');
+  process.exit(2);
+}
