@@ -38,6 +38,8 @@ export interface DnsContext {
   reply: Buffer | null;
   /** The reply's full rcode, -1 while there is none. */
   rcode: number;
+  /** Seconds the reply may be reused (its smallest record TTL), or -1 when unknown; set by `answer`. */
+  ttl: number;
   /** Why the packet was rejected (the metric's reason), or null. */
   rejected: string | null;
   /** Chain bookkeeping: index of the next stage allowed to run. */
@@ -59,6 +61,7 @@ export function newContext(raw: Buffer, transport: Transport, address: string, p
     client: address,
     reply: null,
     rcode: -1,
+    ttl: -1,
     rejected: null,
     step: 0,
   };

@@ -292,14 +292,18 @@ describe('dns handler: protocol', () => {
     assert.equal(h.stats.cacheHits, 0);
   });
 
-  test('dns: cached replies expire with the clock', () => {
+  test('dns: cached replies expire after their TTL on the clock', () => {
     const { h, ask, clock } = setup();
     ask(query('api.shop.test', 'A'));
     ask(query('api.shop.test', 'A'));
     assert.equal(h.stats.cacheHits, 1);
-    clock.advance(30_001);
+    // api.shop.test answers with TTL 60: reused for 60 s, not longer
+    clock.advance(59_999);
     ask(query('api.shop.test', 'A'));
-    assert.equal(h.stats.cacheHits, 1);
+    assert.equal(h.stats.cacheHits, 2);
+    clock.advance(1);
+    ask(query('api.shop.test', 'A'));
+    assert.equal(h.stats.cacheHits, 2);
     assert.equal(h.stats.cacheMisses, 2);
   });
 

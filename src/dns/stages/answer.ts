@@ -97,6 +97,10 @@ export const answerStage: DnsStage = {
         opt = { ...opt, options: [{ code: OPTION_ECS, data: encodeEcsEcho(ctx.ecs, scope) }] };
       }
       ctx.rcode = r.rcode;
+      let ttl = Number.POSITIVE_INFINITY;
+      for (const list of [r.answers, r.authorities, r.additionals])
+        for (const rr of list) ttl = Math.min(ttl, (rr as { ttl?: number }).ttl ?? 0);
+      ctx.ttl = Number.isFinite(ttl) ? ttl : -1;
       ctx.reply = encodeReply({
         query: ctx.raw,
         questionEnd: q.questionEnd,

@@ -4,12 +4,14 @@ import { RCODE } from '../wire/query.ts';
 import { patchReply } from '../wire/reply.ts';
 
 /**
- * Longest a cached reply is reused while the steering state doesn't change. Health and
- * load changes bump the state version and invalidate at once; this bounds only how long a
- * random (non-sticky) steering choice is repeated to the same client subnet, which a
- * resolver caching our answer (TTL 30–600 s) would repeat anyway.
+ * How long a cached reply is reused while the steering state doesn't change: its smallest
+ * record TTL (a resolver would repeat it that long anyway), at most CACHE_MAX_AGE_MS, or
+ * CACHE_DEFAULT_AGE_MS for replies without records (REFUSED, FORMERR from ECS). Health and
+ * load changes bump the state version and invalidate at once; the age bounds only how long
+ * a random (non-sticky) steering choice is repeated to the same client subnet.
  */
-export const CACHE_MAX_AGE_MS = 30_000;
+export const CACHE_MAX_AGE_MS = 300_000;
+export const CACHE_DEFAULT_AGE_MS = 30_000;
 
 /** Reused to assemble keys: nothing is allocated for a lookup. */
 const keyScratch = Buffer.allocUnsafe(1024);
@@ -46,7 +48,7 @@ export function writeCacheKey(ctx: DnsContext, out: Buffer = keyScratch): number
 
 /**
  * `cache`: encoded replies keyed by (name, type, EDNS shape, ECS or source), valid while
- * the steering state version is unchanged and for at most CACHE_MAX_AGE_MS. A hit is the
+ * the steering state version is unchanged and for the reply's TTL (at most CACHE_MAX_AGE_MS). A hit is the
  * stored bytes with the id, RD/CD bits and the question's letter case patched in.
  */
 export const cacheStage: DnsStage = {
@@ -72,14 +74,15 @@ export const cacheStage: DnsStage = {
       const key = Buffer.from(keyScratch.subarray(0, klen));
       next(ctx);
       const reply = ctx.reply;
-      if (reply === null || ctx.rcode === RCODE.SERVFAIL || ctx.rcode < 0) return;
+      if (reply === null || ctx.rcode === RCODE.SERVFAIL || ctx.rcode < 0 || ctx.ttl === 0) return;
+      const age = ctx.ttl < 0 ? CACHE_DEFAULT_AGE_MS : Math.min(ctx.ttl * 1000, CACHE_MAX_AGE_MS);
       cache.set(hash, {
         key,
         bytes: reply,
         rcode: ctx.rcode,
         nameLength: q.nameLength,
         version,
-        expires: ctx.now + CACHE_MAX_AGE_MS,
+        expires: ctx.now + age,
       });
     };
   },
