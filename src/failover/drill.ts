@@ -162,7 +162,9 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
       const now = clock.wallTime();
       const usable = (z: string) => !declaredDown.has(z) && (avoid.get(z) ?? 0) <= now;
       if (usable(home)) return home;
-      const rest = zones.filter((z) => z !== home && usable(z));
+      let rest = zones.filter((z) => z !== home && usable(z));
+      // everything refused lately (a stall): any zone steering has not declared down
+      if (!rest.length) rest = zones.filter((z) => z !== home && !declaredDown.has(z));
       return rest.length ? rest[random.int(rest.length)]! : home;
     };
 
@@ -196,8 +198,11 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
           }
         })
         .catch((e: { code?: string }) => {
-          s.kind = `connect ${e.code ?? 'error'}`;
-          avoid.set(entry, clock.wallTime() + 2000);
+          const code = e.code ?? 'error';
+          s.kind = /TIMEOUT/.test(code) && code !== 'UND_ERR_CONNECT_TIMEOUT' ? `timeout ${code}` : `connect ${code}`;
+          // like the SDK: an address that refuses or drops connections is avoided for a while;
+          // a slow answer is not a reason to leave the zone
+          if (s.kind.startsWith('connect')) avoid.set(entry, clock.wallTime() + 2000);
         })
         .finally(() => {
           inflight--;
