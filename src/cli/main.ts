@@ -6,9 +6,10 @@ import { createSteering } from '../steering/index.ts';
 import { checkTopology, DEFAULT_TOPOLOGY_FILE, loadTopology, type Topology } from '../topology/index.ts';
 import { startCluster } from './cluster.ts';
 import { cmdCert } from './cmd-cert.ts';
+import { cmdConflicts } from './cmd-conflicts.ts';
 import { cmdDrill } from './cmd-drill.ts';
 import { cmdFailover } from './cmd-failover.ts';
-import { cmdConflicts } from './cmd-conflicts.ts';
+import { cmdPublish } from './cmd-publish.ts';
 import { renderTable } from './table.ts';
 
 /** sysexits.h: bad configuration. */
@@ -31,6 +32,8 @@ usage:
                                  fault a zone of the running cluster under traffic; report RTO, errors, misrouting
   multizone failover --zone Z    planned failover (RPO 0) of a zone's shards to its backups
   multizone failback --zone Z    move a zone's home shards back to it
+  multizone publish DIR --edge URL --token T
+                                 fingerprint DIR's files, write a manifest, push them to edges
   multizone help                 this text
 `;
 
@@ -62,6 +65,8 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
         return await cmdFailover(cmd, rest, io);
       case 'conflicts':
         return await cmdConflicts(rest, io);
+      case 'publish':
+        return await cmdPublish(rest, io);
       case undefined:
       case 'help':
       case '--help':
