@@ -5,11 +5,14 @@
  * process, one writing zone replicating to the three others:
  *   - throughput: writes acknowledged in batches of 100 (putMany: one transaction each) as
  *     fast as the zone takes them, until all three other zones have applied all of them;
+ *     then the same with all four zones writing at once (replicated writes/s per zone);
  *   - lag at 2k and 5k writes/s: writes paced every 10 ms, lag = applied-at-destination
  *     wall time − acknowledged wall time, per (write, destination); p50 and p99.
  * Next to them, in the same run, the floor: a bare JetStream publish → durable consume
  * (three consumers) of the same batches at the same rates.
- * Medians of RUNS runs. `--only=sqlite+memory` runs one combination; `--quick` one short run. PostgreSQL and NATS are the machine's services (not pinned).
+ * Medians of RUNS runs. `--only=sqlite+memory` runs one combination; `--quick` one short run;
+ * `--throughput-only` skips the floor and the paced runs. "per CPU-second" divides by this
+ * process's CPU time, a figure the machine's other load does not distort much. PostgreSQL and NATS are the machine's services (not pinned).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -35,7 +38,8 @@ const QUICK = process.argv.includes('--quick');
 const RUNS = QUICK ? 1 : 3;
 const LAG_SECONDS = QUICK ? 1.5 : 3;
 const THROUGHPUT_WRITES = QUICK ? 10_000 : 30_000;
-const RATES = [2000, 5000];
+/** `--throughput-only`: skip the floor and the paced runs (for profiling). */
+const RATES = process.argv.includes('--throughput-only') ? [] : [2000, 5000];
 const NATS = process.env.MZ_BENCH_NATS ?? '127.0.0.1:4222';
 const PG_URL = process.env.MZ_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
 const ZONES = ['sh-a', 'sh-b', 'bj-a', 'gz-a'];
@@ -49,7 +53,8 @@ const topology = parseTopology(
   'bench.yaml',
 );
 const owners = topology.initialOwners();
-const mine = owners.map((z, s) => (z === WRITER ? s : -1)).filter((s) => s >= 0);
+const shardsOf = (zone: string) => owners.map((z, s) => (z === zone ? s : -1)).filter((s) => s >= 0);
+const mine = shardsOf(WRITER);
 const value = { name: 'user', bio: 'x'.repeat(120), n: 0 };
 
 function pct(xs: number[], p: number): number {
@@ -60,14 +65,14 @@ function pct(xs: number[], p: number): number {
 const median = (xs: number[]) => pct(xs, 50);
 
 let keyN = 0;
-function writes(n: number): WriteRequest[] {
+function writes(n: number, shards: number[] = mine): WriteRequest[] {
   const out: WriteRequest[] = [];
   for (let i = 0; i < n; i++) {
     const k = keyN++;
     out.push({
       resource: 'profiles',
       key: `k${k}`,
-      shard: mine[k % mine.length]!,
+      shard: shards[k % shards.length]!,
       epoch: 1,
       value: { ...value, n: k },
     });
@@ -145,9 +150,10 @@ async function waitApplied(rig: Rig, target: number, ms = 60_000): Promise<boole
 }
 
 /** Writes as fast as the zone takes them; returns replicated writes/s (all three others applied). */
-async function throughput(rig: Rig): Promise<number> {
+async function throughput(rig: Rig): Promise<{ perSec: number; perCpuSec: number }> {
   const store = rig.repl.storeFor(WRITER);
   rig.applied = 0;
+  const cpu0 = process.cpuUsage();
   const t0 = systemClock.now();
   // keep a few transactions in flight (PostgreSQL has a pool; SQLite runs them one after another anyway)
   const inflight = new Set<Promise<unknown>>();
@@ -159,7 +165,29 @@ async function throughput(rig: Rig): Promise<number> {
   await Promise.all(inflight);
   const ok = await waitApplied(rig, THROUGHPUT_WRITES * 3);
   const secs = (systemClock.now() - t0) / 1000;
-  return ok ? THROUGHPUT_WRITES / secs : Number.NaN;
+  const cpu = process.cpuUsage(cpu0);
+  // this process's CPU time (the waiting loop polls every 2 ms, a small overhead): a load-independent figure
+  const cpuSecs = (cpu.user + cpu.system) / 1e6;
+  return ok
+    ? { perSec: THROUGHPUT_WRITES / secs, perCpuSec: THROUGHPUT_WRITES / cpuSecs }
+    : { perSec: NaN, perCpuSec: NaN };
+}
+
+/** All four zones write at once (each to its own shards); returns replicated writes/s per zone. */
+async function throughputAllZones(rig: Rig): Promise<number> {
+  rig.applied = 0;
+  const per = Math.round(THROUGHPUT_WRITES / 4 / 100) * 100;
+  const t0 = systemClock.now();
+  await Promise.all(
+    ZONES.map(async (zone) => {
+      const store = rig.repl.storeFor(zone);
+      const shards = shardsOf(zone);
+      for (let done = 0; done < per; done += 100) await store.putMany(writes(100, shards));
+    }),
+  );
+  const ok = await waitApplied(rig, per * 4 * 3);
+  const secs = (systemClock.now() - t0) / 1000;
+  return ok ? per / secs : Number.NaN;
 }
 
 /** Paced writes at `rate`/s for LAG_SECONDS (a putMany every 10 ms); returns lag p50/p99 (ms). */
@@ -273,8 +301,13 @@ async function main(): Promise<void> {
   const floorRows: Record<string, { p50: number[]; p99: number[]; tput: number[] }> = {};
   for (const r of RATES) floorRows[r] = { p50: [], p99: [], tput: [] };
   const floorMax: number[] = [];
-  const rows: { name: string; tput: number[]; lag: Record<number, { p50: number[]; p99: number[]; ach: number[] }> }[] =
-    [];
+  const rows: {
+    name: string;
+    tput: number[];
+    cpu: number[];
+    all: number[];
+    lag: Record<number, { p50: number[]; p99: number[]; ach: number[] }>;
+  }[] = [];
   const combos: ['sqlite' | 'postgres', 'memory' | 'jetstream'][] = [
     ['sqlite', 'memory'],
     ['sqlite', 'jetstream'],
@@ -287,11 +320,13 @@ async function main(): Promise<void> {
     rows.push({
       name: `${s} + ${l}`,
       tput: [],
+      cpu: [],
+      all: [],
       lag: Object.fromEntries(RATES.map((r) => [r, { p50: [], p99: [], ach: [] }])),
     });
   for (let run = 0; run < RUNS; run++) {
     // alternate: floor, then each combination, within every run
-    floorMax.push((await floor('max')).perSec);
+    if (RATES.length) floorMax.push((await floor('max')).perSec);
     for (const r of RATES) {
       const f = await floor(r);
       floorRows[r]!.p50.push(f.p50);
@@ -301,7 +336,10 @@ async function main(): Promise<void> {
       const [s, l] = combos[i]!;
       const rig = await openRig(s, l, `r${run}c${i}`);
       try {
-        rows[i]!.tput.push(await throughput(rig));
+        const tp = await throughput(rig);
+        rows[i]!.tput.push(tp.perSec);
+        rows[i]!.cpu.push(tp.perCpuSec);
+        rows[i]!.all.push(await throughputAllZones(rig));
         for (const r of RATES) {
           const x = await lagAt(rig, r);
           rows[i]!.lag[r]!.p50.push(x.p50);
@@ -315,17 +353,27 @@ async function main(): Promise<void> {
     }
   }
   console.log('\n');
-  const head = ['', 'replicated writes/s', ...RATES.flatMap((r) => [`lag p50 @${k(r)} ms`, `p99 @${k(r)} ms`])];
+  const head = [
+    '',
+    'replicated writes/s',
+    'per CPU-second',
+    'per zone, 4 writing',
+    ...RATES.flatMap((r) => [`lag p50 @${k(r)} ms`, `p99 @${k(r)} ms`]),
+  ];
   const lines: string[][] = [head];
   lines.push([
     'floor: bare JetStream publish → 3 durable consumers',
     `${k(median(floorMax))} records/s`,
+    '',
+    '',
     ...RATES.flatMap((r) => [f1(median(floorRows[r]!.p50)), f1(median(floorRows[r]!.p99))]),
   ]);
   for (const row of rows)
     lines.push([
       row.name,
       k(median(row.tput)),
+      k(median(row.cpu)),
+      k(median(row.all)),
       ...RATES.flatMap((r) => [f1(median(row.lag[r]!.p50)), f1(median(row.lag[r]!.p99))]),
     ]);
   const widths = head.map((_, c) => Math.max(...lines.map((l) => l[c]!.length)));
