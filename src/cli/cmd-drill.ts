@@ -39,7 +39,11 @@ export function renderDrill(r: DrillReport): string {
           r.consistency === 'fenced' ? '0' : '(available: conflicts go to the data plane)',
         ],
         ['unverifiable answers', r.misrouted.unverifiable, ''],
-        ['before the fault', `${(r.baseline * 100).toFixed(1)} % ok`, r.baseline < 0.99 ? 'overloaded: RTO unreliable' : ''],
+        [
+          'before the fault',
+          `${(r.baseline * 100).toFixed(1)} % ok`,
+          r.baseline < 0.99 ? 'overloaded: RTO unreliable' : '',
+        ],
         ['requests', `${r.requests.ok}/${r.requests.total} ok`, ''],
         ['affected users’ requests', `${r.requests.affectedOk}/${r.requests.affected} ok`, ''],
         [
