@@ -7,8 +7,8 @@ export const EDGE_URLS_SHARED_KEY = 'edgeUrls';
 /**
  * The zone's edge (CDN node). Static objects come from `edge.origin`, or from a built-in demo
  * origin started here; dynamic calls go to the zone's router listener if it has one, else its
- * app. A role that binds port 0 may publish its real address as ctx.shared `<role>:<zone>`
- * ({host, port}); otherwise the topology's address is used.
+ * app (their bound addresses come from ctx.shared: the failover service's `routers` map and
+ * `app.<zone>`). Publishes `edge:<zone>` ({host, port}) and the `edgeUrls` map.
  */
 export const edgeRole: ZoneRole = {
   role: 'edge',
@@ -28,15 +28,14 @@ export const edgeRole: ZoneRole = {
       origin = demo.url;
       listeners.push({ zone: zone.name, role: 'origin', protocol: 'http', host: demo.host, port: demo.port });
     }
-    let dynamic: string | undefined;
-    for (const role of ['router', 'app'] as const) {
-      const published = ctx.shared.get(`${role}:${zone.name}`) as { host: string; port: number } | undefined;
-      const addr = published ?? zone.listen[role];
-      if (addr && addr.port !== 0) {
-        dynamic = `http://${addr.host}:${addr.port}`;
-        break;
-      }
-    }
+    // the zone's router (bound address from the failover service) or else its app
+    const routers = (
+      ctx.shared.get('failover') as { routers?: Map<string, { host: string; port: number }> } | undefined
+    )?.routers;
+    const app = ctx.shared.get(`app.${zone.name}`) as { host: string; port: number } | undefined;
+    const candidates = [routers?.get(zone.name), zone.listen.router, app, zone.listen.app];
+    const up = candidates.find((a) => a !== undefined && a.port !== 0);
+    const dynamic = up ? `http://${up.host}:${up.port}` : undefined;
     let urls = ctx.shared.get(EDGE_URLS_SHARED_KEY) as Map<string, string> | undefined;
     if (!urls) {
       urls = new Map();
