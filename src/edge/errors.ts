@@ -6,7 +6,6 @@ export const edgeErrors = defineErrors({
   ERR_EDGE_UPSTREAM: 'every upstream (parents, origin paths, origin) failed or timed out for a fetch',
   ERR_EDGE_COLLAPSE_TIMEOUT: 'a request waiting on a collapsed fetch for the same object gave up waiting',
   ERR_EDGE_UNAUTHORIZED: 'an admin call (purge, push, preload) lacked the right bearer token',
-  ERR_EDGE_STORE_CORRUPT: 'a disk-store record failed its checksum and was dropped',
   ERR_EDGE_STORE_OPEN: 'the disk store ring file could not be opened or created',
   ERR_EDGE_FSM_LOOP: 'a request went through more state-machine restarts than the cap allows',
   ERR_EDGE_INVALID_OPTION: 'an edge option (TLS files, origin URL, …) is invalid',
