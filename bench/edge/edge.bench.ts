@@ -51,7 +51,7 @@ function start(name: string, cmd: string[], env: NodeJS.ProcessEnv = {}): ChildP
   return c;
 }
 
-async function waitHttp(url: string, tries = 100): Promise<void> {
+async function waitHttp(url: string, tries = 600): Promise<void> {
   for (let i = 0; i < tries; i++) {
     try {
       const r = await fetch(url);
