@@ -156,3 +156,40 @@ test('edge: misses go to the parent chosen by consistent hashing, failing over t
   child.store.purgeKey(`GET 127.0.0.1:${ca.port}/t1`, false);
   assert.equal((await get('/t1')).body, 'direct');
 });
+
+test('edge: objects in the disk tier survive an edge restart', async () => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'mz-edge-disk-'));
+  extra.push({ close: async () => rmSync(dir, { recursive: true, force: true }) } as unknown as Edge);
+  const disk = { path: join(dir, 'ring'), sizeBytes: 4 << 20 };
+  await scenario({ disk });
+  s.origin.script({ headers: { 'cache-control': 'max-age=600' }, body: 'persisted' });
+  await s.get('/keep');
+  await s.edge.close();
+  const again = createEdge({ zone: 'again', config: edgeConfig({ disk }), origin: s.origin.url, clock: s.clock });
+  extra.push(again);
+  const a = await again.listen('127.0.0.1', 0);
+  // same Host as before, so the same key
+  const { Pool } = await import('undici');
+  const pool = new Pool(`http://127.0.0.1:${a.port}`);
+  const r = await pool.request({ method: 'GET', path: '/keep', headers: { host: new URL(s.url).host } });
+  assert.equal(await r.body.text(), 'persisted');
+  assert.match(String(r.headers['cache-status']), /multizone; hit/);
+  await pool.close();
+  assert.equal(s.origin.received.length, 1);
+});
+
+test('edge: bodies above maxObjectBytes stream through whole and are not stored', async () => {
+  await scenario({ cache: { maxObjectBytes: 100 } });
+  const big = 'x'.repeat(5000);
+  s.origin.script(
+    { headers: { 'cache-control': 'max-age=60' }, body: big },
+    { headers: { 'cache-control': 'max-age=60' }, body: big },
+  );
+  const a = await s.get('/big');
+  assert.equal(a.body, big);
+  assert.equal(cacheStatus(a).detail, 'too-large');
+  assert.equal((await s.get('/big')).body, big);
+});
