@@ -178,7 +178,7 @@ async function main(): Promise<void> {
       }
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
-  console.log('\nmedian req/s   ' + servers.map((s) => s.name.padStart(9)).join(''));
+  console.log(`\nmedian req/s   ${servers.map((s) => s.name.padStart(9)).join('')}`);
   for (const size of ['/1k', '/100k']) {
     const row = servers.map((s) => median(results.get(`${s.name} ${size}`) ?? []));
     console.log(
