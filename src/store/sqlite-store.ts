@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { Checkpointer } from './checkpointer.ts';
 import { storeErrors } from './errors.ts';
 import type {
   ApplyResult,
@@ -119,6 +120,7 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly deps: StoreDeps;
   private closed = false;
+  private checkpointer: Checkpointer | undefined;
   private readonly q;
 
   constructor(opts: SqliteStoreOptions) {
@@ -135,6 +137,11 @@ export class SqliteStore implements Store {
     else if (owner !== opts.zone) {
       this.db.close();
       throw storeErrors.ERR_STORE_ZONE_MISMATCH(`${opts.file} holds zone ${owner}, not ${opts.zone}`);
+    }
+    if (opts.file !== ':memory:') {
+      // checkpoints (and their fsync) happen in a worker thread, off the event loop
+      this.db.pragma('wal_autocheckpoint = 0');
+      this.checkpointer = new Checkpointer(opts.file, opts.clock);
     }
     const db = this.db;
     this.q = {
@@ -412,6 +419,7 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.checkpointer?.close();
     this.db.close();
   }
 }

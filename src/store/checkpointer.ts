@@ -1,0 +1,48 @@
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import type { Clock, Timer } from '../core/clock.ts';
+
+// Runs in a worker thread with its own connection to the same file: a WAL checkpoint
+// fsyncs, and on the event loop that fsync would stall every zone of the process.
+const WORKER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.module);
+const db = new Database(workerData.file);
+db.pragma('busy_timeout = 1000');
+parentPort.on('message', (m) => {
+  if (m === 'checkpoint') {
+    try { db.pragma('wal_checkpoint(PASSIVE)'); } catch {}
+  } else if (m === 'close') {
+    try { db.pragma('wal_checkpoint(PASSIVE)'); } catch {}
+    db.close();
+    parentPort.close();
+  }
+});
+`;
+
+/**
+ * Checkpoints a WAL database from a worker thread every `everyMs` (the main connection
+ * sets wal_autocheckpoint = 0), so commits on the event loop never wait for an fsync.
+ */
+export class Checkpointer {
+  private readonly worker: Worker;
+  private readonly timer: Timer;
+  private readonly exited: Promise<void>;
+
+  constructor(file: string, clock: Clock, everyMs = 1000) {
+    const module = createRequire(import.meta.url).resolve('better-sqlite3');
+    this.worker = new Worker(WORKER, { eval: true, workerData: { file, module } });
+    this.worker.unref();
+    this.exited = new Promise((r) => this.worker.once('exit', () => r()));
+    this.worker.on('error', () => {}); // a failed checkpoint only delays the next one
+    this.timer = clock.setInterval(everyMs, () => this.worker.postMessage('checkpoint'));
+  }
+
+  /** Runs a last checkpoint and stops the worker. */
+  async close(): Promise<void> {
+    this.timer.cancel();
+    this.worker.ref(); // keep the process alive until the last checkpoint is done
+    this.worker.postMessage('close');
+    await this.exited;
+  }
+}
