@@ -91,6 +91,14 @@ export const failoverPart: ClusterPart = {
         return false;
       }
     };
+    const marked = new Set<string>();
+    const safeZoneUp = (h: HealthVerdicts, zone: string) => {
+      try {
+        return h.zoneUp(zone);
+      } catch {
+        return true;
+      }
+    };
     const controller = new FailoverController({
       topology,
       map,
@@ -103,8 +111,13 @@ export const failoverPart: ClusterPart = {
       health: () => ctx.shared.get('health') as HealthVerdicts | undefined,
       replication: () => ctx.shared.get('replication') as ReplicationHook | undefined,
       onVerdict(zone, up) {
-        // the health plane marks endpoints itself; without it, steering learns from us
-        if (ctx.shared.get('health') && !faults.isIsolated(zone)) return;
+        // steering learns from us unless the health plane has already marked the zone down;
+        // on the way up we clear only the marks we set
+        if (!up) {
+          const health = ctx.shared.get('health') as HealthVerdicts | undefined;
+          if (health && !safeZoneUp(health, zone)) return;
+          marked.add(zone);
+        } else if (!marked.delete(zone)) return;
         for (const role of ROLES) ctx.state.setUp(`${zone}/${role}`, up);
       },
     });
