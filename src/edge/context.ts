@@ -40,8 +40,12 @@ export interface EdgeCtx {
   kind: 'static' | 'dynamic';
   /** The client's request headers (lowercase names). */
   headers: HeaderMap;
-  /** Headers forwarded upstream (unkeyed and hop-by-hop ones removed). */
-  fwd: Record<string, string | string[]>;
+  /** Headers forwarded upstream (unkeyed and hop-by-hop ones removed); built on first use. */
+  fwd: Record<string, string | string[]> | undefined;
+  /** Builds `fwd` (set by the forward filter; hits never need it). */
+  buildFwd: ((ctx: EdgeCtx) => Record<string, string | string[]>) | undefined;
+  /** Static host: Cookie is not forwarded. */
+  dropCookie: boolean;
   reqCc: Directives;
   /** Static host: Set-Cookie is removed from responses. */
   stripSetCookie: boolean;

@@ -60,13 +60,19 @@ function responseHeaders(ctx: EdgeCtx, r: UpstreamResponse): HeaderMap {
   return h;
 }
 
+/** The request's forwarded headers, built on first use. */
+export function forwarded(ctx: EdgeCtx): Record<string, string | string[]> {
+  if (!ctx.fwd) ctx.fwd = ctx.buildFwd ? ctx.buildFwd(ctx) : { host: ctx.host };
+  return ctx.fwd;
+}
+
 export class Fetcher {
   constructor(private readonly d: FetcherDeps) {}
 
   /** Fetches the full object for ctx (a GET, even for HEAD), revalidating `stale` when given. */
   async fetchObject(ctx: EdgeCtx, stale: CachedObject | undefined): Promise<FetchOutcome> {
     const { d } = this;
-    const headers: Record<string, string | string[]> = { ...ctx.fwd };
+    const headers: Record<string, string | string[]> = { ...forwarded(ctx) };
     for (const h of FILL_DROP) delete headers[h];
     if (stale) {
       if (stale.etag) headers['if-none-match'] = stale.etag;
@@ -172,7 +178,7 @@ export class Fetcher {
     const r = await d.upstreams.fetch(ctx.kind, ctx.key, {
       method: ctx.method,
       path: ctx.target,
-      headers: ctx.fwd,
+      headers: forwarded(ctx),
       body,
     });
     d.observeOrigin(r.target.name, (d.clock.now() - t0) / 1000);

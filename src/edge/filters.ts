@@ -175,42 +175,49 @@ const HOP = new Set([
 ]);
 const EMPTY_CC: ReturnType<typeof requestDirectives> = new Map();
 
-/** Builds the forwarded header set: no hop-by-hop, no unkeyed fields, our own X-Forwarded-* and Via. */
+/** Prepares the forwarded header set (built lazily): no hop-by-hop, no unkeyed fields, our own X-Forwarded-* and Via. */
 export const forwardFilter: FilterFactory = {
   name: 'forward',
   create(_cfg, deps) {
     const unkeyed = new Set(UNKEYED);
     const via = `1.1 multizone-${deps.zone}`;
+    // one shared function per edge; a request builds its forwarded headers only if it goes upstream
+    const build = (ctx: EdgeCtx): Record<string, string | string[]> => {
+      const h = ctx.headers;
+      const conn = h.connection;
+      // only a Connection header naming other fields needs the slow path
+      const drop = conn && !/^\s*(keep-alive|close)\s*$/i.test(String(conn)) ? hopByHop(h) : HOP;
+      const fwd: Record<string, string | string[]> = {};
+      let stripped = 0;
+      for (const k in h) {
+        const v = h[k];
+        if (v === undefined || drop.has(k) || k.charCodeAt(0) === 58 /* ':' pseudo-headers */) continue;
+        if (unkeyed.has(k)) {
+          stripped++;
+          continue;
+        }
+        fwd[k] = v;
+      }
+      if (stripped) deps.count('forward', 'unkeyed-stripped');
+      if (ctx.dropCookie && fwd.cookie !== undefined) {
+        delete fwd.cookie;
+        deps.count('static-cookies', 'stripped');
+      }
+      fwd.host = ctx.host;
+      const ip = ctx.req.socket?.remoteAddress ?? '';
+      const xff = h['x-forwarded-for'];
+      fwd['x-forwarded-for'] = xff ? `${Array.isArray(xff) ? xff.join(', ') : xff}, ${ip}` : ip;
+      fwd['x-forwarded-proto'] = (ctx.req.socket as { encrypted?: boolean } | undefined)?.encrypted ? 'https' : 'http';
+      // RFC 9110 §7.6.3: each proxy appends itself to Via
+      const prior = h.via;
+      fwd.via = prior ? `${Array.isArray(prior) ? prior.join(', ') : prior}, ${via}` : via;
+      return fwd;
+    };
     return {
       name: 'forward',
       onRequest(ctx) {
         const h = ctx.headers;
-        const conn = h.connection;
-        // only a Connection header naming other fields needs the slow path
-        const drop = conn && !/^\s*(keep-alive|close)\s*$/i.test(String(conn)) ? hopByHop(h) : HOP;
-        const fwd: Record<string, string | string[]> = {};
-        let stripped = 0;
-        for (const k in h) {
-          const v = h[k];
-          if (v === undefined || drop.has(k) || k.charCodeAt(0) === 58 /* ':' pseudo-headers */) continue;
-          if (unkeyed.has(k)) {
-            stripped++;
-            continue;
-          }
-          fwd[k] = v;
-        }
-        if (stripped) deps.count('forward', 'unkeyed-stripped');
-        fwd.host = ctx.host;
-        const ip = ctx.req.socket?.remoteAddress ?? '';
-        const xff = h['x-forwarded-for'];
-        fwd['x-forwarded-for'] = xff ? `${Array.isArray(xff) ? xff.join(', ') : xff}, ${ip}` : ip;
-        fwd['x-forwarded-proto'] = (ctx.req.socket as { encrypted?: boolean } | undefined)?.encrypted
-          ? 'https'
-          : 'http';
-        // RFC 9110 §7.6.3: each proxy appends itself to Via
-        const prior = h.via;
-        fwd.via = prior ? `${Array.isArray(prior) ? prior.join(', ') : prior}, ${via}` : via;
-        ctx.fwd = fwd;
+        ctx.buildFwd = build;
         ctx.reqCc = h['cache-control'] !== undefined || h.pragma !== undefined ? requestDirectives(h) : EMPTY_CC;
         return 'continue';
       },
@@ -229,10 +236,7 @@ export const staticCookiesFilter: FilterFactory = {
       onRequest(ctx) {
         if (!hosts.has(ctx.host)) return 'continue';
         ctx.stripSetCookie = true;
-        if (ctx.fwd.cookie !== undefined) {
-          delete ctx.fwd.cookie;
-          deps.count('static-cookies', 'stripped');
-        }
+        ctx.dropCookie = true;
         return 'continue';
       },
     };
