@@ -228,7 +228,7 @@ export const forwardFilter: FilterFactory = {
 /** On static hosts, requests lose Cookie and responses lose Set-Cookie (cookie-free static domains). */
 export const staticCookiesFilter: FilterFactory = {
   name: 'static-cookies',
-  create(cfg, deps) {
+  create(cfg) {
     if (cfg.staticHosts.length === 0) return undefined;
     const hosts = new Set(cfg.staticHosts.map((h) => normaliseHost(h) ?? h));
     return {
