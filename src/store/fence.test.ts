@@ -14,7 +14,7 @@ test('fence: the memory fence follows moves with epoch + 1', () => {
 });
 
 test('fence: a shard map with leases maps refusals onto the store codes', () => {
-  const owners = new Map([[0, { zone: 'a', epoch: 3 }]]);
+  const owners = new Map<number | 'global', { zone: string; epoch: number }>([[0, { zone: 'a', epoch: 3 }]]);
   let leased = true;
   const f = fenceFromShardMap({
     owner: (s) => owners.get(s),
@@ -27,4 +27,17 @@ test('fence: a shard map with leases maps refusals onto the store codes', () => 
   assert.throws(() => f.check('a', 0, 3), { code: 'ERR_STORE_NOT_OWNER' });
   assert.throws(() => f.check('a', 9, 1), { code: 'ERR_STORE_BAD_SHARD' });
   assert.equal(f.owner(0), 'a');
+});
+
+test('fence: with global: true the global entry of the shard map fences global writes', () => {
+  const owners = new Map<number | 'global', { zone: string; epoch: number }>([['global', { zone: 'b', epoch: 2 }]]);
+  const map = {
+    owner: (s: number | 'global') => owners.get(s),
+    canWrite: (z: string, s: number | 'global', e: number) => owners.get(s)?.zone === z && owners.get(s)?.epoch === e,
+  };
+  assert.equal(fenceFromShardMap(map).checkGlobal, undefined);
+  const f = fenceFromShardMap(map, { global: true });
+  f.checkGlobal!('b', 2);
+  assert.throws(() => f.checkGlobal!('a', 2), { code: 'ERR_STORE_NOT_CORE' });
+  assert.throws(() => f.checkGlobal!('b', 1), { code: 'ERR_STORE_STALE_EPOCH' });
 });

@@ -11,6 +11,11 @@ export interface WriteFence {
   check(zone: string, shard: number, epoch: number, consistency?: 'fenced' | 'available'): void;
   /** The zone that owns the shard now (owner-wins conflict policy asks this). */
   owner(shard: number): string;
+  /**
+   * Optional: fences writes of global resources too (who holds the global role at which
+   * epoch). Without it, global resources are written only in `topology.coreZone`.
+   */
+  checkGlobal?(zone: string, epoch: number): void;
 }
 
 /** An in-memory shard → (owner, epoch) table, starting from the topology's initial owners at epoch 1. */
@@ -74,13 +79,29 @@ export class MemoryFence implements WriteFence {
  * so the store need not import failover: `ctx.shared.get('shardMap')` satisfies it.
  */
 export interface ShardMapLike {
-  owner(shard: number): { zone: string; epoch: number } | undefined;
-  canWrite(zone: string, shard: number, epoch: number, consistency?: 'fenced' | 'available'): boolean;
+  owner(shard: number | 'global'): { zone: string; epoch: number } | undefined;
+  canWrite(zone: string, shard: number | 'global', epoch: number, consistency?: 'fenced' | 'available'): boolean;
 }
 
-/** Adapts a shard map with leases and epochs to the store's WriteFence, with the store's error codes. */
-export function fenceFromShardMap(map: ShardMapLike): WriteFence {
+/**
+ * Adapts a shard map with leases and epochs to the store's WriteFence, with the store's
+ * error codes. With `global: true` the map's `global` entry fences global resources too
+ * (so they follow the global role when failover moves it off the core zone).
+ */
+export function fenceFromShardMap(map: ShardMapLike, opts: { global?: boolean } = {}): WriteFence {
+  const checkGlobal = (zone: string, epoch: number) => {
+    if (map.canWrite(zone, 'global', epoch)) return;
+    const o = map.owner('global');
+    if (o && o.zone === zone && o.epoch !== epoch)
+      throw storeErrors.ERR_STORE_STALE_EPOCH(`the global role is at epoch ${o.epoch}, the write carries ${epoch}`, {
+        details: { shard: 'global', epoch, current: o.epoch },
+      });
+    throw storeErrors.ERR_STORE_NOT_CORE(`global resources are written by ${o?.zone ?? 'nobody'} now, not ${zone}`, {
+      details: { core: o?.zone, zone },
+    });
+  };
   return {
+    ...(opts.global ? { checkGlobal } : {}),
     check(zone, shard, epoch, consistency) {
       if (map.canWrite(zone, shard, epoch, consistency)) return;
       const o = map.owner(shard);

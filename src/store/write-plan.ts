@@ -33,11 +33,14 @@ export function planWrite(deps: StoreDeps, local: RecordState | undefined, req: 
     throw storeErrors.ERR_STORE_BAD_SHARD(`shard ${req.shard} is outside 0..${count - 1}`, {
       details: { shard: req.shard },
     });
-  if (cls === 'global' && zone !== topology.coreZone)
-    throw storeErrors.ERR_STORE_NOT_CORE(
-      `${req.resource} is global: only the core zone ${topology.coreZone} writes it, not ${zone}`,
-      { details: { resource: req.resource, core: topology.coreZone, zone } },
-    );
+  if (cls === 'global') {
+    if (fence.checkGlobal) fence.checkGlobal(zone, req.epoch);
+    else if (zone !== topology.coreZone)
+      throw storeErrors.ERR_STORE_NOT_CORE(
+        `${req.resource} is global: only the core zone ${topology.coreZone} writes it, not ${zone}`,
+        { details: { resource: req.resource, core: topology.coreZone, zone } },
+      );
+  }
   if (cls === 'sharded')
     fence.check(zone, req.shard, req.epoch, topology.config.resources[req.resource]?.consistency ?? 'fenced');
   if (local?.locked)
