@@ -60,7 +60,8 @@ function walk(s0: z.ZodTypeAny, path: string, rows: Row[]): void {
       rule: rules(s),
     });
   }
-  if (s instanceof z.ZodObject) for (const [k, v] of Object.entries(s.shape)) walk(v as z.ZodTypeAny, path ? `${path}.${k}` : k, rows);
+  if (s instanceof z.ZodObject)
+    for (const [k, v] of Object.entries(s.shape)) walk(v as z.ZodTypeAny, path ? `${path}.${k}` : k, rows);
   else if (s instanceof z.ZodRecord) walk(s.valueSchema, `${path}.<name>`, rows);
   else if (s instanceof z.ZodArray) {
     const el = unwrap(s.element).s;

@@ -7,12 +7,12 @@ import type { Random } from '../core/random.ts';
 import type { GeoDb } from '../geo/index.ts';
 import type { MutableSteeringState, Steering } from '../steering/index.ts';
 import type { Topology, Zone } from '../topology/index.ts';
+import { dataPart } from './part-data.ts';
+import { failoverPart } from './part-failover.ts';
 import { dnsRole } from './role-dns.ts';
 import { edgeRole } from './role-edge.ts';
 import { healthPart } from './role-health.ts';
 import { httpdnsRole } from './role-httpdns.ts';
-import { dataPart } from './part-data.ts';
-import { failoverPart } from './part-failover.ts';
 import { routerRole } from './role-router.ts';
 
 /** One running listener, as shown in the table and GET /api/endpoints. */
