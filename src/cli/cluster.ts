@@ -7,7 +7,14 @@ import { defaultGeoDb, type GeoDb } from '../geo/index.ts';
 import { createSteering, MutableSteeringState, type Steering } from '../steering/index.ts';
 import { parseHostPort, type Topology } from '../topology/index.ts';
 import { registerControlRoutes } from './control-routes.ts';
-import { CLUSTER_PARTS, type ClusterContext, type ListenerInfo, type Started, ZONE_ROLES } from './roles.ts';
+import {
+  CLUSTER_PARTS,
+  type ClusterContext,
+  type ListenerInfo,
+  type Started,
+  ZONE_ROLES,
+  type ZoneRole,
+} from './roles.ts';
 
 export interface ClusterOptions {
   topology: Topology;
@@ -19,6 +26,8 @@ export interface ClusterOptions {
   random?: Random;
   logger?: Logger;
   geo?: GeoDb;
+  /** Replaces the zones' built-in echo app (e.g. the accounts reference app). */
+  app?: ZoneRole;
 }
 
 /** A running cluster (or the part of one this process runs). */
@@ -82,7 +91,7 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     }
     for (const zn of localZones) {
       const zone = topology.zone(zn);
-      for (const role of ZONE_ROLES) {
+      for (const role of ZONE_ROLES.map((r) => (r.role === 'app' && opts.app ? opts.app : r))) {
         const s = await role.start(ctx, zone);
         if (!s) continue;
         started.push(s);

@@ -56,6 +56,11 @@ export function renderDrill(r: DrillReport): string {
         ['lease', `${r.leaseMs} ms`, ''],
         ['RPO', r.rpo, ''],
         ['WRT', r.wrt, ''],
+        [
+          'lost writes',
+          r.lost === null ? 'n/a' : r.lost,
+          r.lost === null ? '' : r.lost === 0 ? 'goal 0 met' : 'GOAL 0 MISSED',
+        ],
       ],
     ),
     '',

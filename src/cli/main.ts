@@ -19,7 +19,7 @@ export const EX_USAGE = 64;
 const HELP = `multizone — one service, active-active across zones
 
 usage:
-  multizone up [--config FILE] [--control-port N] [--zones a,b] [--json]
+  multizone up [--config FILE] [--control-port N] [--zones a,b] [--app echo|accounts] [--json]
                                  start a local multi-zone cluster (default topology: 4 zones)
   multizone validate [FILE]      check a topology file; prints OK or every problem
   multizone geo IP [--config FILE]
@@ -162,8 +162,13 @@ async function cmdUp(args: string[], io: Io): Promise<number> {
       'control-port': { type: 'string' },
       zones: { type: 'string' },
       json: { type: 'boolean' },
+      app: { type: 'string', default: 'echo' },
     },
   });
+  if (values.app !== 'echo' && values.app !== 'accounts') {
+    io.err(`multizone: --app must be echo or accounts (got ${values.app})`);
+    return EX_USAGE;
+  }
   const topology: Topology = loadTopology(values.config);
   for (const w of topology.warnings) io.err(formatProblem(w));
   let control: { host: string; port: number } | undefined;
@@ -175,24 +180,26 @@ async function cmdUp(args: string[], io: Io): Promise<number> {
     }
     control = { host: '127.0.0.1', port };
   }
-  const cluster = await startCluster({ topology, control, zones: values.zones?.split(',').map((s) => s.trim()) });
+  const app = values.app === 'accounts' ? (await import('../../examples/accounts/role.ts')).accountsAppRole : undefined;
+  const cluster = await startCluster({ topology, control, app, zones: values.zones?.split(',').map((s) => s.trim()) });
   const controlUrl = `http://${cluster.control.host}:${cluster.control.port}`;
   if (values.json) {
     io.out(JSON.stringify({ control: controlUrl, endpoints: cluster.listeners }));
   } else {
-    const zoneRows = topology.zones
-      .filter((z) => cluster.ctx.localZones.includes(z.name))
-      .map((z) => [
-        z.name,
-        z.region,
-        z.core ? 'core' : '',
-        cluster.listeners
-          .filter((l) => l.zone === z.name)
-          .map((l) => `${l.role} ${l.protocol}://${l.host}:${l.port}`)
-          .join('  '),
-      ]);
-    io.out(`multizone "${topology.config.name}" is up: ${zoneRows.length} zones, core zone ${topology.coreZone}\n`);
-    io.out(renderTable(['zone', 'region', '', 'listeners'], zoneRows));
+    const local = topology.zones.filter((z) => cluster.ctx.localZones.includes(z.name));
+    const zoneRows = local.flatMap((z) =>
+      cluster.listeners
+        .filter((l) => l.zone === z.name)
+        .map((l, i) => [
+          i === 0 ? z.name : '',
+          i === 0 ? z.region : '',
+          i === 0 && z.core ? 'core' : '',
+          l.role,
+          `${l.protocol}://${l.host}:${l.port}`,
+        ]),
+    );
+    io.out(`multizone "${topology.config.name}" is up: ${local.length} zones, core zone ${topology.coreZone}\n`);
+    io.out(renderTable(['zone', 'region', '', 'role', 'listens on'], zoneRows));
     io.out(
       `\ncontrol  ${controlUrl}   (GET /api, /api/endpoints, /api/steer?service=api.${topology.config.apex}&ip=1.2.4.8, /metrics)`,
     );

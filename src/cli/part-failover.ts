@@ -15,6 +15,7 @@ import {
   ZoneFaults,
 } from '../failover/index.ts';
 import { type HostPort, ROLES } from '../topology/index.ts';
+import type { DataService } from './part-data.ts';
 import type { ClusterContext, ClusterPart } from './roles.ts';
 
 /** What a zone's stoppable listeners look like to a drill. */
@@ -167,6 +168,7 @@ export const failoverPart: ClusterPart = {
       const r = await controller.failback(zone);
       return { zone, ...r, tookMs: Math.round(clock.now() - started) };
     });
+    const rpoSnapshots = new Map<string, Awaited<ReturnType<DataService['failZone']>>>();
     control.route('POST', '/api/drill/kill', async (req, url) => {
       const p = await zoneParam(req, url);
       const zone = needZone(p);
@@ -174,6 +176,9 @@ export const failoverPart: ClusterPart = {
       if (mode !== 'kill' && mode !== 'partition')
         throw controlErrors.ERR_CONTROL_BAD_REQUEST('mode must be kill or partition');
       const at = clock.wallTime();
+      // the data plane takes the RPO snapshot at the moment of failure and stops the zone's shipping
+      const data = ctx.shared.get('data') as DataService | undefined;
+      if (data && !rpoSnapshots.has(zone)) rpoSnapshots.set(zone, await data.failZone(zone));
       if (mode === 'partition') faults.setIsolated(zone, true);
       else {
         const h = service.zones.get(zone);
@@ -192,7 +197,26 @@ export const failoverPart: ClusterPart = {
       if (app && !app.server.listening) await listenOn(app.server, app.host, app.port, `${zone} app`);
       await service.zones.get(zone)?.restore();
       await audit.append({ action: 'drill', zone, reason: 'restore' });
-      return { zone, at: clock.wallTime() };
+      const at = clock.wallTime();
+      // the zone is back: replay what it acknowledged but had not shipped, and measure WRT
+      const data = ctx.shared.get('data') as DataService | undefined;
+      const snapshot = rpoSnapshots.get(zone);
+      rpoSnapshots.delete(zone);
+      if (!data || !snapshot) return { zone, at };
+      const c = await data.restoreZone(zone, snapshot, 60_000);
+      return {
+        zone,
+        at,
+        data: {
+          rpo: c.rpo,
+          wrtMs: c.wrtMs ?? null,
+          total: c.total,
+          applied: c.applied,
+          locked: c.locked,
+          pending: c.pending,
+          lost: c.lost,
+        },
+      };
     });
 
     controller.start();

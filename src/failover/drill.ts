@@ -85,10 +85,22 @@ export interface DrillReport {
   }[];
   rpo: string;
   wrt: string;
+  /** Acknowledged writes neither applied nor locked anywhere after the zone returned (must be 0). */
+  lost: number | null;
   restore?: { restored: boolean; failback?: { moved?: number; tookMs?: number; error?: string } };
 }
 
-const NA = 'n/a until the data plane lands';
+const NA = 'n/a (no data plane in the cluster, or the zone was not restored)';
+
+/** What /api/drill/restore reports when the data plane runs. */
+interface RestoreData {
+  rpo: { count: number; windowMs: number };
+  wrtMs: number | null;
+  applied: number;
+  locked: number;
+  pending: number;
+  lost: number;
+}
 
 async function getJson<T>(dispatcher: Agent, url: string, method: 'GET' | 'POST' = 'GET', body?: unknown): Promise<T> {
   let r: Awaited<ReturnType<typeof request>>;
@@ -398,11 +410,23 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
       perSecond,
       rpo: NA,
       wrt: NA,
+      lost: null,
     };
     if (o.restore) {
       report.restore = { restored: false };
-      await getJson(dispatcher, `${base}/api/drill/restore`, 'POST', { zone: o.zone });
+      const back = await getJson<{ data?: RestoreData }>(dispatcher, `${base}/api/drill/restore`, 'POST', {
+        zone: o.zone,
+      });
       report.restore.restored = true;
+      if (back.data) {
+        const d = back.data;
+        report.rpo = `${d.rpo.count} acknowledged writes unshipped, ${d.rpo.windowMs} ms window`;
+        report.wrt =
+          d.wrtMs === null
+            ? `not repaired within 60 s (${d.pending} pending)`
+            : `${d.wrtMs} ms (${d.applied} applied, ${d.locked} locked as conflicts)`;
+        report.lost = d.lost;
+      }
       if (o.failback) {
         // the controller must see the zone up again before it gives shards back
         for (let i = 0; i < 100; i++) {
