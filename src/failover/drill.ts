@@ -424,7 +424,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
         report.wrt =
           d.wrtMs === null
             ? `not repaired within 60 s (${d.pending} pending)`
-            : `${d.wrtMs} ms (${d.applied} applied, ${d.locked} locked as conflicts)`;
+            : `${Math.round(d.wrtMs)} ms (${d.applied} applied, ${d.locked} locked as conflicts)`;
         report.lost = d.lost;
       }
       if (o.failback) {
