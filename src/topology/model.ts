@@ -108,20 +108,20 @@ function crossCheck(src: YamlSource, t: TopologyConfig): ConfigProblem[] {
     if (prev) p.push(src.problem(path, `${key} is already used by ${prev}; two listeners cannot share a port`));
     else seen.set(key, path.join('.'));
   };
-  claim(t.control.listen, ['control', 'listen']);
+  if (t.control?.listen) claim(t.control.listen, ['control', 'listen']);
 
   for (const [zn, z] of Object.entries(t.zones)) {
     if (!t.regions[z.region] && !(z.region in t.regions))
       p.push(src.problem(['zones', zn, 'region'], `unknown region "${z.region}" (${choices(regionNames)})`));
-    z.backups.forEach((b, i) => {
+    (z.backups ?? []).forEach((b, i) => {
       if (b === zn) p.push(src.problem(['zones', zn, 'backups', i], `zone "${zn}" cannot back itself up`));
       else if (!t.zones[b])
         p.push(src.problem(['zones', zn, 'backups', i], `unknown zone "${b}" (${choices(zoneNames)})`));
     });
-    if (new Set(z.backups).size !== z.backups.length)
+    if (new Set(z.backups ?? []).size !== (z.backups ?? []).length)
       p.push(src.problem(['zones', zn, 'backups'], 'a backup zone is listed twice'));
     for (const role of ROLES) {
-      const addr = z.listen[role];
+      const addr = z.listen?.[role];
       if (addr) claim(addr, ['zones', zn, 'listen', role]);
     }
   }
@@ -138,20 +138,20 @@ function crossCheck(src: YamlSource, t: TopologyConfig): ConfigProblem[] {
         }
       });
     };
-    pol.rules.forEach((r, i) => {
+    (pol.rules ?? []).forEach((r, i) => {
       checkTiers(r.zones, ['policies', pn, 'rules', i, 'zones']);
       if (!r.countries && !r.provinces && !r.isps)
         p.push(src.problem(['policies', pn, 'rules', i], 'a rule must match on countries, provinces or isps'));
     });
-    checkTiers(pol.default, ['policies', pn, 'default']);
+    if (pol.default) checkTiers(pol.default, ['policies', pn, 'default']);
   }
 
   for (const [sn, s] of Object.entries(t.services)) {
-    if (!t.policies[s.policy])
+    if (s.policy && !t.policies?.[s.policy])
       p.push(
         src.problem(['services', sn, 'policy'], `unknown policy "${s.policy}" (${choices(Object.keys(t.policies))})`),
       );
-    if (!s.cname && !zoneNames.some((z) => t.zones[z]!.listen[s.role]))
+    if (s.role && !s.cname && !zoneNames.some((z) => t.zones[z]!.listen?.[s.role]))
       p.push(
         src.problem(['services', sn, 'role'], `no zone listens for role "${s.role}", so this name has no addresses`),
       );
@@ -159,7 +159,7 @@ function crossCheck(src: YamlSource, t: TopologyConfig): ConfigProblem[] {
       p.push(src.problem(['services', sn], `service name is not under the apex "${t.apex}"`));
   }
 
-  for (const [fn, f] of Object.entries(t.shards.fences)) {
+  for (const [fn, f] of Object.entries(t.shards?.fences ?? {})) {
     if (!t.zones[f.zone])
       p.push(src.problem(['shards', 'fences', fn, 'zone'], `unknown zone "${f.zone}" (${choices(zoneNames)})`));
     if (f.shard !== undefined && f.shard >= t.shards.count)
@@ -170,7 +170,7 @@ function crossCheck(src: YamlSource, t: TopologyConfig): ConfigProblem[] {
     if (why) p.push(src.problem(['shards', 'fences', fn, 'geometry'], `invalid polygon: ${why}`));
   }
 
-  if (t.shards.assignment) {
+  if (t.shards?.assignment) {
     const owner = new Map<number, string>();
     for (const [zn, ranges] of Object.entries(t.shards.assignment)) {
       if (!t.zones[zn]) {
@@ -201,10 +201,10 @@ function crossCheck(src: YamlSource, t: TopologyConfig): ConfigProblem[] {
       );
   }
 
-  const mappingNames = Object.keys(t.shards.mappings);
-  for (const [rn, r] of Object.entries(t.resources)) {
+  const mappingNames = Object.keys(t.shards?.mappings ?? {});
+  for (const [rn, r] of Object.entries(t.resources ?? {})) {
     const at = ['resources', rn];
-    if (r.key && !t.shards.mappings[r.key])
+    if (r.key && !t.shards?.mappings?.[r.key])
       p.push(src.problem([...at, 'key'], `unknown mapping "${r.key}" (${choices(mappingNames)})`));
     // the lecture's data characteristics against the chosen class: warnings, not errors
     if (r.unique && r.class === 'sharded')
@@ -255,7 +255,18 @@ export function checkTopology(src: YamlSource): { problems: ConfigProblem[]; top
   if (data === null || typeof data !== 'object')
     return { problems: [src.problem([], 'expected a mapping at the top of the file')] };
   const res = topologySchema.safeParse(data);
-  if (!res.success) return { problems: zodProblems(src, topologySchema, data, res.error.issues) };
+  if (!res.success) {
+    // still run the cross-reference checks on the raw data, so one pass reports everything;
+    // a part too broken to check is skipped (its schema problem is already reported)
+    const problems = zodProblems(src, topologySchema, data, res.error.issues);
+    try {
+      const seen = new Set(problems.map((p) => p.path));
+      for (const p of crossCheck(src, data as TopologyConfig)) if (!seen.has(p.path)) problems.push(p);
+    } catch {
+      // the raw shape was too far from the schema for the cross-checks
+    }
+    return { problems };
+  }
   const problems = crossCheck(src, res.data);
   if (problems.some((x) => x.severity === 'error')) return { problems };
   return { problems, topology: makeTopology(src.file, res.data, problems) };
