@@ -315,15 +315,26 @@ export class FailoverController {
       );
     }
     const byTarget = new Map<string, [ShardId, number][]>();
+    // a planned move needs no fence of its own, but may inherit one still pending (see ShardMap.move)
+    let inherited = 0;
     for (const s of shards) {
       const to = target(s);
       const o = await map.move(s, to);
+      inherited = Math.max(inherited, o.notBefore);
       if (!byTarget.has(to)) byTarget.set(to, []);
       byTarget.get(to)!.push([s, o.epoch]);
     }
     for (const [to, list] of byTarget) {
       this.moves?.labels(holder, to, 'planned').inc(list.length);
-      await this.o.audit.append({ action: 'move', zone: holder, from: holder, to, shards: list, notBefore: 0, reason });
+      await this.o.audit.append({
+        action: 'move',
+        zone: holder,
+        from: holder,
+        to,
+        shards: list,
+        notBefore: inherited,
+        reason,
+      });
     }
   }
 

@@ -297,10 +297,16 @@ export class ShardMap implements FenceApi {
     await this.reload();
   }
 
-  /** Moves shard to zone with epoch+1 (CAS on the entry we hold). Returns the new owner. */
+  /**
+   * Moves shard to zone with epoch+1 (CAS on the entry we hold). Returns the new owner.
+   * A fence still pending on the current entry is inherited: if shard 28 moved gz-a → sh-b
+   * with notBefore = gz-a's lease expiry, and sh-b then hands it on before that time, the
+   * new owner must wait too, because partitioned gz-a may still write until its lease ends.
+   */
   async move(shard: ShardId, to: string, opts: { notBefore?: number } = {}): Promise<ShardOwner> {
     const cur = await this.fresh(shard);
-    const next = { zone: to, epoch: cur.epoch + 1, notBefore: opts.notBefore ?? 0, draining: false };
+    const notBefore = Math.max(opts.notBefore ?? 0, cur.notBefore ?? 0);
+    const next = { zone: to, epoch: cur.epoch + 1, notBefore, draining: false };
     const revision = await this.kv.put(mapKey(shard), ownerValue(next), { expect: cur.revision });
     const o = { ...next, revision };
     this.applyMap({ key: mapKey(shard), value: ownerValue(next), revision });

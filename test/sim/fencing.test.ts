@@ -192,7 +192,9 @@ async function run(seed: number): Promise<{ writes: number; moves: number; event
 }
 
 test('sim: no zone ever writes a shard it does not own at the current epoch (partitions, kills, lease expiry)', async () => {
-  const base = process.env.SIM_SEED ? Number(process.env.SIM_SEED) : Math.floor(Math.random() * 2 ** 31);
+  // fixed by default so CI is deterministic (STYLE §0.5); 1650793616 found an inherited-fence bug
+  // (a planned move dropped a pending notBefore). Soak with SIM_REPEAT=n, or SIM_SEED=n to replay.
+  const base = process.env.SIM_SEED ? Number(process.env.SIM_SEED) : 1650793616;
   const repeat = process.env.SIM_SEED ? 1 : Number(process.env.SIM_REPEAT ?? 3);
   for (let i = 0; i < repeat; i++) {
     const seed = base + i;
