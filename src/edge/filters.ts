@@ -6,7 +6,7 @@
 import type { TopologyConfig } from '../topology/index.ts';
 import { normaliseHost, normaliseTarget, primaryKey } from './cache-key.ts';
 import type { EdgeCtx } from './context.ts';
-import { header, hopByHop, requestDirectives } from './freshness.ts';
+import { HOP_BY_HOP, header, hopByHop, requestDirectives } from './freshness.ts';
 
 export type EdgeConfig = TopologyConfig['edge'];
 export type FilterStatus = 'continue' | 'stop';
@@ -162,17 +162,7 @@ export const UNKEYED = [
   'x-forwarded-prefix',
 ];
 
-const HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'proxy-authenticate',
-  'proxy-authorization',
-]);
+const HOP = HOP_BY_HOP;
 const EMPTY_CC: ReturnType<typeof requestDirectives> = new Map();
 
 /** Prepares the forwarded header set (built lazily): no hop-by-hop, no unkeyed fields, our own X-Forwarded-* and Via. */

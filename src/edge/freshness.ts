@@ -243,19 +243,22 @@ export function staleIfErrorAllowed(s: FreshnessState, reqCc: Directives, now: n
   return staleness <= window && window > 0;
 }
 
-/** Hop-by-hop fields (RFC 9110 §7.6.1) plus those named in Connection. */
+/** The fixed hop-by-hop fields (RFC 9110 §7.6.1); never modify. */
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-authenticate',
+  'proxy-authorization',
+]);
+
+/** Hop-by-hop fields plus those named in Connection. */
 export function hopByHop(h: HeaderMap): Set<string> {
-  const s = new Set([
-    'connection',
-    'keep-alive',
-    'proxy-connection',
-    'te',
-    'trailer',
-    'transfer-encoding',
-    'upgrade',
-    'proxy-authenticate',
-    'proxy-authorization',
-  ]);
+  const s = new Set(HOP_BY_HOP);
   const c = headerList(h, 'connection');
   if (c) for (const n of c.split(',')) s.add(n.trim().toLowerCase());
   return s;
