@@ -6,8 +6,9 @@ import { closeServer, listenOn } from '../core/listen.ts';
 import type { Registry } from '../core/metrics.ts';
 import type { HostPort, Topology } from '../topology/index.ts';
 import { compose } from './compose.ts';
+import { newRouteContext } from './route-context.ts';
 import { STAGES } from './stages/order.ts';
-import type { Handler, RouteContext, RouterConfig, RouterDeps, RouterMap } from './types.ts';
+import type { Handler, RouterConfig, RouterDeps, RouterMap } from './types.ts';
 import { Upstreams } from './upstreams.ts';
 
 /** What a zone's router needs. */
@@ -30,8 +31,6 @@ export interface ZoneRouter {
   listen(host: string, port: number): Promise<HostPort>;
   close(): Promise<void>;
 }
-
-const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 interface RouterMetrics {
   requests: Counter<'zone' | 'route'>;
@@ -113,29 +112,7 @@ export function createRouter(opts: RouterOptions, config: RouterConfig = opts.to
       replyJson(res, 200, { zone, ready: map.ready() });
       return;
     }
-    const q = url.indexOf('?');
-    const method = req.method ?? 'GET';
-    const ctx: RouteContext = {
-      req,
-      res,
-      method,
-      safe: SAFE.has(method),
-      path: q < 0 ? url : url.slice(0, q),
-      query: q < 0 ? '' : url.slice(q + 1),
-      resource: undefined,
-      key: undefined,
-      keySource: undefined,
-      shard: undefined,
-      keyZone: undefined,
-      owner: undefined,
-      target: undefined,
-      why: '',
-      hop: 0,
-      senderEpoch: undefined,
-      fromZone: undefined,
-      secondRead: false,
-      responseHeaders: {},
-    };
+    const ctx = newRouteContext(req, res);
     run(ctx).then(
       () => {
         if (!res.headersSent)

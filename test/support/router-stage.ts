@@ -2,7 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ManualClock } from '../../src/core/clock.ts';
 import type { ShardId, ShardOwner } from '../../src/failover/index.ts';
-import type { RouteContext, RouterMap, Stage } from '../../src/router/index.ts';
+import { newRouteContext, type RouteContext, type RouterMap, type Stage } from '../../src/router/index.ts';
 import type { RouterDeps } from '../../src/router/types.ts';
 import type { Topology } from '../../src/topology/index.ts';
 
@@ -55,30 +55,12 @@ export function makeCtx(opts: { method?: string; url?: string; headers?: Record<
   res: FakeRes;
 } {
   const url = opts.url ?? '/';
-  const q = url.indexOf('?');
   const method = opts.method ?? 'GET';
   const res = new FakeRes();
-  const ctx: RouteContext = {
-    req: { url, method, headers: opts.headers ?? {} } as unknown as IncomingMessage,
-    res: res as unknown as ServerResponse,
-    method,
-    safe: ['GET', 'HEAD', 'OPTIONS'].includes(method),
-    path: q < 0 ? url : url.slice(0, q),
-    query: q < 0 ? '' : url.slice(q + 1),
-    resource: undefined,
-    key: undefined,
-    keySource: undefined,
-    shard: undefined,
-    keyZone: undefined,
-    owner: undefined,
-    target: undefined,
-    why: '',
-    hop: 0,
-    senderEpoch: undefined,
-    fromZone: undefined,
-    secondRead: false,
-    responseHeaders: {},
-  };
+  const ctx = newRouteContext(
+    { url, method, headers: opts.headers ?? {} } as unknown as IncomingMessage,
+    res as unknown as ServerResponse,
+  );
   return { ctx, res };
 }
 
