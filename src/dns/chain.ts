@@ -26,6 +26,8 @@ export interface DnsContext {
   readonly now: number;
   /** Set by `parse`. */
   query: ParsedQuery | null;
+  /** The question's type (for metrics), 0 until `parse` or a cache hit sets it. */
+  qtype: number;
   /** Largest UDP reply the asker takes (512 without EDNS); set by `edns`. */
   udpLimit: number;
   /** The OPT our reply carries (null when the query had none); set by `edns`. */
@@ -55,6 +57,7 @@ export function newContext(raw: Buffer, transport: Transport, address: string, p
     port,
     now,
     query: null,
+    qtype: 0,
     udpLimit: 512,
     replyOpt: null,
     ecs: null,

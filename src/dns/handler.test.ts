@@ -307,6 +307,52 @@ describe('dns handler: protocol', () => {
     assert.equal(h.stats.cacheMisses, 2);
   });
 
+  test('dns: without a client subnet, cached replies are per source address', () => {
+    const { h } = setup();
+    const first = (addr: string) =>
+      (decode(h.handle(query('api.shop.test', 'A'), 'udp', addr, 53)!).answers[0] as { data: string }).data;
+    const north = first('1.2.4.9');
+    const south = first('202.96.128.9');
+    assert.equal(north, '127.0.3.1');
+    assert.equal(south, '127.0.4.1');
+    assert.equal(h.stats.cacheHits, 0);
+    // both are cached, each under its own address
+    assert.equal(first('202.96.128.9'), south);
+    assert.equal(first('1.2.4.9'), north);
+    assert.equal(h.stats.cacheHits, 2);
+  });
+
+  test('dns: with a client subnet, one cached reply serves every resolver that sends it', () => {
+    const { h } = setup();
+    const q = query('api.shop.test', 'A', { ecs: { ip: '202.96.128.0', prefix: 24 } });
+    const a = decode(h.handle(q, 'udp', '1.2.4.9', 53)!);
+    const b = decode(h.handle(q, 'udp', '8.8.8.8', 53)!);
+    assert.equal(h.stats.cacheHits, 1);
+    assert.equal((b.answers[0] as { data: string }).data, '127.0.4.1');
+    assert.deepEqual(a.answers, b.answers);
+    assert.deepEqual(ecsOf(a), ecsOf(b));
+  });
+
+  test('dns: a whole reply cached for TCP is never sent over UDP past its limit; truncated replies are not cached', () => {
+    const { h, ask } = setup();
+    assert.equal(decode(ask(query('long.shop.test', 'TXT'), 'tcp')!).answers.length, 3);
+    assert.equal(decode(ask(query('long.shop.test', 'TXT'), 'tcp')!).answers.length, 3);
+    assert.equal(h.stats.cacheHits, 1);
+    assert.equal(decode(ask(query('long.shop.test', 'TXT'))!).flag_tc, true);
+    assert.equal(decode(ask(query('long.shop.test', 'TXT'))!).flag_tc, true);
+    assert.equal(h.stats.truncated, 2, 'each truncation is counted: none came from the cache');
+    assert.equal(h.stats.cacheHits, 1);
+  });
+
+  test('dns: cache hits are counted under their query type', () => {
+    const { h, ask } = setup();
+    ask(query('api.shop.test', 'AAAA'));
+    ask(query('api.shop.test', 'AAAA'));
+    assert.equal(h.stats.cacheHits, 1);
+    assert.equal(h.stats.queriesOfType(28), 2, 'AAAA');
+    assert.equal(h.stats.queriesOfType(1), 0, 'A');
+  });
+
   test('dns: OPT in the reply only when the query had one; payload clamped', () => {
     const { ask } = setup();
     const without = decode(ask(query('api.shop.test', 'A'))!);
@@ -430,7 +476,7 @@ describe('dns handler: protocol', () => {
 
   test('dns: stages run in the order list, cache and rrl switched by config', () => {
     const on = createDnsHandler({ topology: dnsTopology(), steering });
-    assert.deepEqual(on.stages, ['rrl', 'parse', 'truncate', 'edns', 'cache', 'zone-match', 'client-subnet', 'answer']);
+    assert.deepEqual(on.stages, ['rrl', 'cache', 'parse', 'truncate', 'edns', 'zone-match', 'client-subnet', 'answer']);
     const off = createDnsHandler({
       topology: dnsTopology('dns:\n  rrl: { enabled: false }\n  cacheSize: 0\n'),
       steering,

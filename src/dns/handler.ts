@@ -90,7 +90,7 @@ export function createDnsHandler(opts: DnsHandlerOptions): DnsHandler {
               });
       }
       if (ctx.rejected !== null) stats.reject(ctx.rejected);
-      if (ctx.rcode >= 0) stats.countQuery(ctx.rcode, ctx.query?.qtype ?? 0, transport);
+      if (ctx.rcode >= 0) stats.countQuery(ctx.rcode, ctx.qtype, transport);
       return ctx.reply;
     },
   };

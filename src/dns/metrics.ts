@@ -82,6 +82,15 @@ export class DnsStats {
     return n;
   }
 
+  /** Queries counted for a query type number, any rcode and transport (tests and logs). */
+  queriesOfType(qtype: number): number {
+    let n = 0;
+    const t = qtypeIndex[qtype & 65535]!;
+    for (let r = 0; r <= RCODES.length; r++)
+      n += this.queries[(r * N_QTYPE + t) * 2]! + this.queries[(r * N_QTYPE + t) * 2 + 1]!;
+    return n;
+  }
+
   get rejectedTotal(): number {
     let n = 0;
     for (const v of this.rejected.values()) n += v;

@@ -1,55 +1,71 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ManualClock } from '../core/clock.ts';
+import { query } from '../../test/integration/dns/helpers.ts';
 import { type CachedReply, hashKey, ReplyCache } from './reply-cache.ts';
+import { hashPacket, keyMatches, questionNameEnd } from './stages/cache.ts';
 
 const k = (s: string) => Buffer.from(s, 'latin1');
-const entry = (key: string, version: number, expires: number): CachedReply => ({
+const entry = (key: string): CachedReply => ({
   key: k(key),
-  bytes: Buffer.from([version]),
+  bytes: Buffer.from(key),
   rcode: 0,
-  nameLength: 1,
-  version,
-  expires,
+  qtype: 1,
+  version: 0,
+  expires: 1,
+  byAddress: false,
 });
-const get = (c: ReplyCache, key: string, version: number, now: number) =>
-  c.get(hashKey(k(key), key.length), k(key), key.length, version, now);
-
-test('dns/cache: hits match version and freshness', () => {
-  const clock = new ManualClock();
-  const c = new ReplyCache(10);
-  c.set(hashKey(k('k'), 1), entry('k', 1, 100));
-  assert.ok(get(c, 'k', 1, clock.now()));
-  assert.equal(get(c, 'k', 2, clock.now()), undefined, 'other state version');
-  clock.advance(100);
-  assert.equal(get(c, 'k', 1, clock.now()), undefined, 'expired');
-});
-
-test('dns/cache: a hash collision is a miss, never the wrong reply', () => {
-  const c = new ReplyCache(10);
-  // store "b"'s entry under "a"'s hash, as a colliding key would be
-  c.set(hashKey(k('a'), 1), entry('b', 0, 1));
-  assert.equal(get(c, 'a', 0, 0), undefined);
-  assert.equal(c.get(hashKey(k('a'), 1), k('ab'), 1, 0, 0), undefined, 'length differs');
-});
+const h = (s: string) => hashKey(k(s), s.length);
 
 test('dns/cache: bounded, recently used entries survive', () => {
   const c = new ReplyCache(10);
-  c.set(hashKey(k('hot'), 3), entry('hot', 0, 1));
+  c.set(h('hot'), entry('hot'));
   for (let i = 0; i < 100; i++) {
-    const key = `k${i}`;
-    c.set(hashKey(k(key), key.length), entry(key, 0, 1));
-    assert.ok(get(c, 'hot', 0, 0), `hot survives insert ${i}`);
+    c.set(h(`k${i}`), entry(`k${i}`));
+    assert.equal(c.get(h('hot'))?.key.toString(), 'hot', `hot survives insert ${i}`);
   }
   assert.ok(c.size <= 10);
+  assert.equal(c.get(h('k0')), undefined, 'old, unused entries are gone');
 });
 
 test('dns/cache: hashKey spreads and stays a small integer', () => {
   const seen = new Set<number>();
   for (let i = 0; i < 10000; i++) {
-    const h = hashKey(k(`api.shop.test|${i}`), `api.shop.test|${i}`.length);
-    assert.ok(Number.isInteger(h) && h >= 0 && h < 2 ** 30);
-    seen.add(h);
+    const x = h(`api.shop.test|${i}`);
+    assert.ok(Number.isInteger(x) && x >= 0 && x < 2 ** 30);
+    seen.add(x);
   }
   assert.ok(seen.size > 9990);
+});
+
+test('dns/cache: the packet key ignores id, RD, CD and name case, nothing else', () => {
+  const base = query('api.shop.test', 'A', { id: 1, ecs: { ip: '1.2.4.0', prefix: 24 } });
+  const end = questionNameEnd(base);
+  assert.equal(end, 12 + 15);
+  const same = query('API.Shop.TEST', 'A', { id: 999, ecs: { ip: '1.2.4.0', prefix: 24 } });
+  same[2] = same[2]! ^ 0x01; // RD flipped
+  same[3] = same[3]! ^ 0x10; // CD flipped
+  assert.equal(hashPacket(same, end), hashPacket(base, end));
+  // a key written for `base` (the stage writes it the same way) matches `same`
+  const key = Buffer.concat([Buffer.from([base[2]! & 0xfe, base[3]! & 0xef]), base.subarray(4)]);
+  assert.ok(keyMatches(key, same, end, null));
+  for (const other of [
+    query('api.shop.test', 'AAAA', { ecs: { ip: '1.2.4.0', prefix: 24 } }),
+    query('api.shop.test', 'A', { ecs: { ip: '1.2.5.0', prefix: 24 } }),
+    query('api.shop.test', 'A', { ecs: { ip: '1.2.4.0', prefix: 23 } }),
+    query('apj.shop.test', 'A', { ecs: { ip: '1.2.4.0', prefix: 24 } }),
+  ])
+    assert.equal(keyMatches(key, other, questionNameEnd(other), null), false);
+  // with an address: only the same address matches
+  const withAddr = Buffer.concat([key, Buffer.from('10.0.0.1', 'latin1')]);
+  assert.ok(keyMatches(withAddr, same, end, '10.0.0.1'));
+  assert.equal(keyMatches(withAddr, same, end, '10.0.0.2'), false);
+  assert.equal(keyMatches(withAddr, same, end, null), false);
+});
+
+test('dns/cache: names that are not plain labels inside the packet are not keyed', () => {
+  const q = query('api.shop.test', 'A');
+  assert.equal(questionNameEnd(q.subarray(0, 20)), -1, 'runs past the end');
+  const ptr = Buffer.from(q);
+  ptr[12] = 0xc0; // a compression pointer in the question
+  assert.equal(questionNameEnd(ptr), -1);
 });

@@ -12,19 +12,19 @@ import { zoneMatchStage } from './zone-match.ts';
  * The one list of DNS stages, in order; config turns stages on or off (rrl, cache) but
  * cannot reorder them.
  *  - rrl first: a flood costs one bucket lookup, before any parsing.
- *  - truncate wraps everything that produces a reply, and sits outside the cache so the
- *    cache always holds whole replies (the same entry serves UDP and TCP).
- *  - cache before zone-match, client-subnet and answer: a hit skips them all. Its key is
- *    built from the packet (ECS bytes or source address), so it needs no enrichment.
+ *  - cache right after: its key is the packet's own bytes (plus the source address when
+ *    there is no client subnet), so a hit skips parsing and everything after it. It wraps
+ *    truncate but never stores a truncated reply, and keeps UDP and TCP apart.
+ *  - truncate wraps everything that produces a reply.
  *  - client-subnet right before answer: only a miss pays for the ECS text.
  *  - answer last: it is the only stage that consults steering.
  */
 export const STAGES: readonly DnsStage[] = [
   rrlStage,
+  cacheStage,
   parseStage,
   truncateStage,
   ednsStage,
-  cacheStage,
   zoneMatchStage,
   clientSubnetStage,
   answerStage,

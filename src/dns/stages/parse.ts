@@ -14,6 +14,7 @@ export const parseStage: DnsStage = {
       const r = parseQuery(ctx.raw);
       if (r.ok) {
         ctx.query = r.query;
+        ctx.qtype = r.query.qtype;
         return next(ctx);
       }
       ctx.rejected = r.reason;
