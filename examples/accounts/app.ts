@@ -156,8 +156,13 @@ export async function startAccountsApp(opts: AccountsAppOptions): Promise<Accoun
     if (!owner) return undefined;
     if (owner === zone) return (await store.get('sessions', sid))?.value as { userId: string } | undefined;
     if (!topology.hasZone(owner)) return undefined;
-    const r = await callPeer(owner, 'GET', `/api/sessions/${encodeURIComponent(sid)}`);
-    return r.status === 200 ? (r.json as { userId: string }) : undefined;
+    try {
+      const r = await callPeer(owner, 'GET', `/api/sessions/${encodeURIComponent(sid)}`);
+      return r.status === 200 ? (r.json as { userId: string }) : undefined;
+    } catch {
+      // the session's zone is down: sessions are local and regenerable, so "log in again" (401)
+      return undefined;
+    }
   };
 
   const sessionOf = (req: IncomingMessage): string | undefined => {
@@ -270,8 +275,11 @@ export async function startAccountsApp(opts: AccountsAppOptions): Promise<Accoun
         userId: arg,
         profile: p.value,
         version: p.version,
+        vv: p.vv,
         locked: p.locked,
         origin: p.origin,
+        // a locked record's concurrent versions, so a client (the drill) can find its write among them
+        ...(p.locked ? { candidates: p.candidates.map((c) => ({ origin: c.origin, vv: c.vv, value: c.value })) } : {}),
         zone,
       });
     }
@@ -282,7 +290,7 @@ export async function startAccountsApp(opts: AccountsAppOptions): Promise<Accoun
       const body = await readJson(req);
       const { shard, epoch } = routed(req, arg);
       const w = await store.put({ resource: 'profiles', key: arg, shard, epoch, value: body });
-      return send(res, 200, { userId: arg, version: w.version, zone });
+      return send(res, 200, { userId: arg, version: w.version, vv: w.vv, zone });
     }
 
     if (route === 'GET /api/comments' && arg) {

@@ -67,6 +67,7 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     state,
     control,
     shared: new Map(),
+    app: opts.app?.name ?? 'echo',
   };
   const started: Started[] = [];
   const listeners: ListenerInfo[] = [];

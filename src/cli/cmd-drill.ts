@@ -7,7 +7,7 @@ import { EX_USAGE, type Io } from './main.ts';
 import { renderTable } from './table.ts';
 
 const USAGE =
-  'usage: multizone drill --zone Z [--mode kill|partition] [--consistency fenced|available] [--rps N] [--duration S] [--writes 0..1] [--users N] [--control URL | --config FILE] [--no-restore] [--failback] [--json]';
+  'usage: multizone drill --zone Z [--mode kill|partition] [--consistency fenced|available] [--rps N] [--duration S] [--writes 0..1] [--users N] [--read-back-timeout S] [--control URL | --config FILE] [--no-restore] [--failback] [--json]';
 
 /** The control API URL: --control, else the topology's control.listen. */
 export function controlUrl(values: { control?: string; config?: string }): string {
@@ -27,7 +27,7 @@ function bar(p: DrillProgress): string {
 export function renderDrill(r: DrillReport): string {
   const rto = r.rtoMs === null ? 'not recovered' : `${(r.rtoMs / 1000).toFixed(1)} s`;
   const lines = [
-    `drill: ${r.mode} ${r.zone}, ${r.consistency} (${r.path}), ${r.rps} req/s for ${r.durationS} s, ${r.users.total} users (${r.users.affected} homed in ${r.zone})`,
+    `drill: ${r.mode} ${r.zone}, ${r.workload} app, ${r.consistency} (${r.path}), ${r.rps} req/s for ${r.durationS} s, ${r.users.total} users (${r.users.affected} homed in ${r.zone})`,
     '',
     renderTable(
       ['measure', 'value', 'goal'],
@@ -56,10 +56,21 @@ export function renderDrill(r: DrillReport): string {
         ['lease', `${r.leaseMs} ms`, ''],
         ['RPO', r.rpo, ''],
         ['WRT', r.wrt, ''],
+        ...(r.readBack
+          ? [
+              [
+                'read back',
+                `${r.readBack.applied + r.readBack.locked}/${r.readBack.acknowledged} acknowledged writes found in all ${r.readBack.zones.length} zones (${r.readBack.profiles} profiles, ${r.readBack.comments} comments; ${r.readBack.locked} in locked records)`,
+                `${(r.readBack.tookMs / 1000).toFixed(1)} s`,
+              ],
+            ]
+          : []),
         [
           'lost writes',
           r.lost === null ? 'n/a' : r.lost,
-          r.lost === null ? '' : r.lost === 0 ? 'goal 0 met' : 'GOAL 0 MISSED',
+          r.lost === null
+            ? ''
+            : `${r.lost === 0 ? 'goal 0 met' : 'GOAL 0 MISSED'}${r.readBack ? ' (read back from every zone)' : ' (data plane count)'}`,
         ],
       ],
     ),
@@ -87,6 +98,14 @@ export function renderDrill(r: DrillReport): string {
         ]),
     ),
   ];
+  if (r.readBack?.missing)
+    lines.push(
+      '',
+      `lost writes (first ${r.readBack.examples.length}):`,
+      ...r.readBack.examples.map(
+        (e) => `  ${e.resource}/${e.key} acknowledged by ${e.zone}, missing in ${e.missingIn.join(', ')}`,
+      ),
+    );
   if (r.restore)
     lines.push(
       '',
@@ -112,7 +131,8 @@ export async function cmdDrill(args: string[], io: Io): Promise<number> {
       rps: { type: 'string', default: '300' },
       duration: { type: 'string', default: '20' },
       writes: { type: 'string', default: '0.5' },
-      users: { type: 'string', default: '2000' },
+      users: { type: 'string' },
+      'read-back-timeout': { type: 'string', default: '60' },
       control: { type: 'string' },
       config: { type: 'string' },
       'no-restore': { type: 'boolean' },
@@ -123,7 +143,8 @@ export async function cmdDrill(args: string[], io: Io): Promise<number> {
   const rps = Number(values.rps);
   const duration = Number(values.duration);
   const writes = Number(values.writes);
-  const users = Number(values.users);
+  const users = values.users === undefined ? undefined : Number(values.users);
+  const readBackS = Number(values['read-back-timeout']);
   if (
     !values.zone ||
     (values.mode !== 'kill' && values.mode !== 'partition') ||
@@ -131,7 +152,8 @@ export async function cmdDrill(args: string[], io: Io): Promise<number> {
     !(rps > 0 && rps <= 20_000) ||
     !(duration >= 4 && duration <= 3600) ||
     !(writes >= 0 && writes <= 1) ||
-    !(Number.isInteger(users) && users > 0)
+    !(users === undefined || (Number.isInteger(users) && users > 0)) ||
+    !(readBackS > 0 && readBackS <= 3600)
   ) {
     io.err(USAGE);
     return EX_USAGE;
@@ -148,7 +170,8 @@ export async function cmdDrill(args: string[], io: Io): Promise<number> {
     rps,
     durationS: duration,
     writes,
-    users,
+    ...(users === undefined ? {} : { users }),
+    readBackTimeoutMs: readBackS * 1000,
     restore: !values['no-restore'],
     failback: values.failback === true,
     clock: systemClock,

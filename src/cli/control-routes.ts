@@ -14,6 +14,8 @@ export function registerControlRoutes(ctx: ClusterContext, listeners: () => List
     policies: topology.config.policies,
     shards: { count: topology.config.shards.count, fences: Object.keys(topology.config.shards.fences) },
     resources: topology.config.resources,
+    /** The zones' application (`echo` or `accounts`): `multizone drill` drives the matching workload. */
+    app: ctx.app,
   }));
   control.route('GET', '/api/endpoints', () => ({ endpoints: listeners() }));
   control.route('GET', '/api/steer', (_req, url) => {

@@ -3,7 +3,7 @@ import { formatProblem, readYamlSource } from '../core/config.ts';
 import { isPlatformError } from '../core/errors.ts';
 import { defaultGeoDb } from '../geo/index.ts';
 import { createSteering } from '../steering/index.ts';
-import { checkTopology, DEFAULT_TOPOLOGY_FILE, loadTopology, type Topology } from '../topology/index.ts';
+import { checkTopology, DEFAULT_TOPOLOGY_FILE, loadTopology, parseTopology, type Topology } from '../topology/index.ts';
 import { startCluster } from './cluster.ts';
 import { cmdCert } from './cmd-cert.ts';
 import { cmdConflicts } from './cmd-conflicts.ts';
@@ -19,8 +19,9 @@ export const EX_USAGE = 64;
 const HELP = `multizone — one service, active-active across zones
 
 usage:
-  multizone up [--config FILE] [--control-port N] [--zones a,b] [--app echo|accounts] [--json]
-                                 start a local multi-zone cluster (default topology: 4 zones)
+  multizone up [--config FILE] [--control-port N] [--zones a,b] [--app echo|accounts] [--wan-delay-ms N] [--json]
+                                 start a local multi-zone cluster (default topology: 4 zones);
+                                 --wan-delay-ms sets replication.wan.delayMs (in-process log)
   multizone validate [FILE]      check a topology file; prints OK or every problem
   multizone geo IP [--config FILE]
                                  where IP is, and what steering answers for each service
@@ -29,7 +30,8 @@ usage:
   multizone conflicts [resolve ID --pick ZONE|VERSION] [--control URL]
                                  list records locked by replication conflicts, or resolve one
   multizone drill --zone Z [--mode kill|partition] [--consistency fenced|available] [--rps N] [--duration S] [--json]
-                                 fault a zone of the running cluster under traffic; report RTO, errors, misrouting
+                                 fault a zone of the running cluster under traffic (the accounts app's
+                                 workload when it runs); report RTO, misrouting, RPO, WRT, lost writes
   multizone failover --zone Z    planned failover (RPO 0) of a zone's shards to its backups
   multizone failback --zone Z    move a zone's home shards back to it
   multizone publish DIR --edge URL --token T
@@ -163,13 +165,27 @@ async function cmdUp(args: string[], io: Io): Promise<number> {
       zones: { type: 'string' },
       json: { type: 'boolean' },
       app: { type: 'string', default: 'echo' },
+      'wan-delay-ms': { type: 'string' },
     },
   });
   if (values.app !== 'echo' && values.app !== 'accounts') {
     io.err(`multizone: --app must be echo or accounts (got ${values.app})`);
     return EX_USAGE;
   }
-  const topology: Topology = loadTopology(values.config);
+  let topology: Topology;
+  if (values['wan-delay-ms'] !== undefined) {
+    // the simulated WAN of the in-process log: makes the RPO window of a drill visible
+    const ms = Number(values['wan-delay-ms']);
+    if (!(Number.isFinite(ms) && ms >= 0 && ms <= 60_000)) {
+      io.err(`multizone: --wan-delay-ms must be 0..60000 (got ${values['wan-delay-ms']})`);
+      return EX_USAGE;
+    }
+    const src = readYamlSource(values.config ?? DEFAULT_TOPOLOGY_FILE);
+    src.doc.setIn(['replication', 'wan', 'delayMs'], ms);
+    topology = parseTopology(src.doc.toString(), src.file);
+    if (topology.config.replication.log !== 'memory')
+      io.err('multizone: --wan-delay-ms applies to the in-process log only (replication.log: memory)');
+  } else topology = loadTopology(values.config);
   for (const w of topology.warnings) io.err(formatProblem(w));
   let control: { host: string; port: number } | undefined;
   if (values['control-port'] !== undefined) {

@@ -30,11 +30,13 @@ export interface DataService {
   fences: Map<string, WriteFence>;
   replication: Replication;
   /**
-   * For drills: takes the zone's RPO snapshot, then stops its replication (and, on the
-   * in-process log, cuts its links) as a zone failure does. Its store keeps taking nothing
-   * from the others and shipping nothing until restoreZone.
+   * For drills: stops the zone's replication (and, on the in-process log, cuts its links) as
+   * a zone failure does, then takes its RPO snapshot: its acknowledged writes some other zone
+   * has not applied. Its store takes nothing from the others and ships nothing until restoreZone.
+   * `whileDown` runs between the two (a kill closes the zone's listeners there, so the
+   * snapshot also holds the writes acknowledged while they closed).
    */
-  failZone(zone: string): Promise<RpoSnapshot>;
+  failZone(zone: string, whileDown?: () => Promise<void>): Promise<RpoSnapshot>;
   /** For drills: the zone returns; resolves with RPO, WRT, applied/locked and lost (must be 0). */
   restoreZone(zone: string, snapshot: RpoSnapshot, timeoutMs?: number): Promise<CompensationReport>;
 }
@@ -112,11 +114,12 @@ export const dataPart: ClusterPart = {
       stores,
       fences,
       replication,
-      async failZone(zone) {
-        const snapshot = await replication.rpoAtFailure(zone);
-        await replication.stopZone(zone);
+      async failZone(zone, whileDown) {
+        // cut and stop first, then look: the snapshot is exactly what the others lack from now on
         if (log instanceof MemoryLog) log.isolate(zone, all);
-        return snapshot;
+        await replication.stopZone(zone);
+        await whileDown?.();
+        return replication.rpoAtFailure(zone);
       },
       async restoreZone(zone, snapshot, timeoutMs = 60_000) {
         if (log instanceof MemoryLog) log.rejoin(zone, all);

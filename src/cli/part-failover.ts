@@ -176,16 +176,23 @@ export const failoverPart: ClusterPart = {
       if (mode !== 'kill' && mode !== 'partition')
         throw controlErrors.ERR_CONTROL_BAD_REQUEST('mode must be kill or partition');
       const at = clock.wallTime();
-      // the data plane takes the RPO snapshot at the moment of failure and stops the zone's shipping
       const data = ctx.shared.get('data') as DataService | undefined;
-      if (data && !rpoSnapshots.has(zone)) rpoSnapshots.set(zone, await data.failZone(zone));
-      if (mode === 'partition') faults.setIsolated(zone, true);
-      else {
+      if (mode === 'partition') {
+        // the zone keeps serving its clients: the snapshot is the moment it is cut off
+        if (data && !rpoSnapshots.has(zone)) rpoSnapshots.set(zone, await data.failZone(zone));
+        faults.setIsolated(zone, true);
+      } else {
         const h = service.zones.get(zone);
         if (!h) throw controlErrors.ERR_CONTROL_BAD_REQUEST(`zone ${zone} does not run in this process`);
-        await h.kill();
-        const app = ctx.shared.get(`app.${zone}`) as AppHandle | undefined;
-        if (app?.server.listening) await closeServer(app.server);
+        // the zone's links and its listeners go down together; the RPO snapshot comes after both,
+        // so it also holds the writes acknowledged while the listeners closed
+        const down = async () => {
+          await h.kill();
+          const app = ctx.shared.get(`app.${zone}`) as AppHandle | undefined;
+          if (app?.server.listening) await closeServer(app.server);
+        };
+        if (data && !rpoSnapshots.has(zone)) rpoSnapshots.set(zone, await data.failZone(zone, down));
+        else await down();
       }
       await audit.append({ action: 'drill', zone, reason: mode });
       return { zone, mode, at };

@@ -40,6 +40,8 @@ export interface ClusterContext {
   control: ControlApi;
   /** Cluster-wide services parts publish for each other by name (e.g. 'health', 'shardMap'). */
   shared: Map<string, unknown>;
+  /** The zones' application (`echo`, or the app role's `name`, e.g. `accounts`): drills pick their workload by it. */
+  app: string;
 }
 
 /** A started part: its listeners and how to stop it. */
@@ -57,12 +59,15 @@ export interface ClusterPart {
 /** A per-zone role server; returns null when the zone has no listener for it. */
 export interface ZoneRole {
   role: string;
+  /** For app roles: the workload's name, shown as `app` on GET /api/topology (default `echo`). */
+  name?: string;
   start(ctx: ClusterContext, zone: Zone): Promise<Started | null>;
 }
 
 /** The zone's application: the built-in echo app (the data plane's reference app replaces it). */
 const appRole: ZoneRole = {
   role: 'app',
+  name: 'echo',
   async start(ctx, zone) {
     const hp = zone.listen.app;
     if (!hp) return null;

@@ -2,6 +2,13 @@ import { Agent, request } from 'undici';
 import type { Clock } from '../core/clock.ts';
 import type { Random } from '../core/random.ts';
 import type { AuditEntry } from './audit.ts';
+import {
+  type AccountsUser,
+  AccountsWorkload,
+  type AckedWrite,
+  type ReadBack,
+  type WorkloadRequest,
+} from './drill-accounts.ts';
 import { failoverErrors } from './errors.ts';
 import { shardForKey } from './shard-map.ts';
 
@@ -17,9 +24,14 @@ export interface DrillOptions {
   durationS: number;
   /** Which failover flavour the traffic exercises: fenced (profiles) or available (orders). */
   consistency: 'fenced' | 'available';
-  /** Share of writes (POST) in the traffic, 0..1. */
+  /** Share of writes in the traffic, 0..1 (echo: POST; accounts: profile PUTs and comments). */
   writes: number;
-  users: number;
+  /** Users (default: 2000 on the echo app, 200 on the accounts app, which registers and logs each in first). */
+  users?: number;
+  /** Accounts app: how long the read-back waits for every acknowledged write to show up in every zone (ms). */
+  readBackTimeoutMs?: number;
+  /** Accounts app: called for every write the drill gets a 2xx for (tests compare it with the store). */
+  onAck?(w: AckedWrite): void;
   /** Restore the zone (and fail back) when the traffic ends. */
   restore: boolean;
   failback: boolean;
@@ -31,7 +43,7 @@ export interface DrillOptions {
 export interface DrillProgress {
   elapsedS: number;
   durationS: number;
-  phase: 'warmup' | 'fault' | 'draining';
+  phase: 'setup' | 'warmup' | 'fault' | 'draining' | 'read-back';
   ok: number;
   failed: number;
   affectedFailed: number;
@@ -53,6 +65,8 @@ interface Sample {
 
 /** The drill's result (printed as a table, or as JSON with --json). */
 export interface DrillReport {
+  /** The app the cluster runs (from GET /api/topology): `echo`, or `accounts` (registered users, real replicated writes). */
+  workload: 'echo' | 'accounts';
   zone: string;
   mode: 'kill' | 'partition';
   consistency: 'fenced' | 'available';
@@ -85,15 +99,24 @@ export interface DrillReport {
   }[];
   rpo: string;
   wrt: string;
-  /** Acknowledged writes neither applied nor locked anywhere after the zone returned (must be 0). */
+  /**
+   * Acknowledged writes neither applied nor locked after the zone returned (must be 0): on the
+   * accounts app the drill's own read-back of every write it got a 2xx for, from every zone's
+   * store; otherwise the data plane's count for the RPO snapshot.
+   */
   lost: number | null;
+  /** What the data plane measured at restore (RPO snapshot at the fault, WRT, fates of its writes). */
+  data?: RestoreData;
+  /** Accounts app: the drill's read-back of every acknowledged write in every zone. */
+  readBack?: ReadBack;
   restore?: { restored: boolean; failback?: { moved?: number; tookMs?: number; error?: string } };
 }
 
 const NA = 'n/a (no data plane in the cluster, or the zone was not restored)';
 
 /** What /api/drill/restore reports when the data plane runs. */
-interface RestoreData {
+export interface RestoreData {
+  /** Acknowledged writes of the zone no other zone (or not every one) had applied at the fault, and their time span. */
   rpo: { count: number; windowMs: number };
   wrtMs: number | null;
   applied: number;
@@ -139,7 +162,11 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
     const routers = new Map<string, string>();
     for (const e of eps.endpoints) if (e.role === 'router' && e.zone) routers.set(e.zone, `http://${e.host}:${e.port}`);
     if (!routers.has(o.zone)) throw failoverErrors.ERR_FAILOVER_UNKNOWN_ZONE(`drill: no router for zone "${o.zone}"`);
+    const apps = new Map<string, string>();
+    for (const e of eps.endpoints) if (e.role === 'app' && e.zone) apps.set(e.zone, `http://${e.host}:${e.port}`);
     const zones = [...routers.keys()];
+    const topo = await getJson<{ app?: string }>(dispatcher, `${base}/api/topology`);
+    const workload: DrillReport['workload'] = topo.app === 'accounts' ? 'accounts' : 'echo';
     type Snap = {
       count: number;
       shards: { shard: number; zone: string; epoch: number }[];
@@ -149,14 +176,35 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
     const snap = await getJson<Snap>(dispatcher, `${base}/api/shardmap`);
     const auditBefore = await getJson<{ entries: AuditEntry[] }>(dispatcher, `${base}/api/audit?limit=1`);
     const lastSeq = auditBefore.entries.at(-1)?.seq ?? 0;
-    const path = o.consistency === 'available' ? '/api/orders' : '/api/profiles';
+    const path =
+      workload === 'accounts'
+        ? '/api/profiles, /api/comments'
+        : o.consistency === 'available'
+          ? '/api/orders'
+          : '/api/profiles';
 
-    // users and their home zones
-    const users = Array.from({ length: o.users }, (_, i) => {
-      const id = `drill-${random.seed}-${i}`;
-      const shard = shardForKey(id, snap.count);
-      return { id, shard, home: snap.shards[shard]!.zone };
-    });
+    // users and their home zones; the accounts app's users register, log in and write their profile first
+    let accounts: AccountsWorkload | undefined;
+    let users: { id: string; shard: number; home: string }[];
+    if (workload === 'accounts') {
+      accounts = new AccountsWorkload({
+        dispatcher,
+        clock,
+        random,
+        routers,
+        shardCount: snap.count,
+        ownerOf: (shard) => snap.shards[shard]!.zone,
+        ...(o.onAck ? { onAck: o.onAck } : {}),
+      });
+      o.onProgress?.({ elapsedS: 0, durationS: o.durationS, phase: 'setup', ok: 0, failed: 0, affectedFailed: 0 });
+      await accounts.setup(o.users ?? 200);
+      users = accounts.users;
+    } else
+      users = Array.from({ length: o.users ?? 2000 }, (_, i) => {
+        const id = `drill-${random.seed}-${i}`;
+        const shard = shardForKey(id, snap.count);
+        return { id, shard, home: snap.shards[shard]!.zone };
+      });
     const affectedUsers = users.filter((u) => u.home === o.zone).length;
 
     const start = clock.wallTime();
@@ -181,22 +229,34 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
     };
 
     const fire = (u: (typeof users)[number]) => {
-      const write = random.next() < o.writes;
+      const wantWrite = random.next() < o.writes;
       const entry = entryFor(u.home);
+      const req: WorkloadRequest = accounts
+        ? accounts.next(u as AccountsUser, wantWrite)
+        : {
+            method: wantWrite ? 'POST' : 'GET',
+            path: `${path}/${u.id}`,
+            headers: { 'x-user-id': u.id },
+            write: wantWrite,
+          };
+      const { write } = req;
       const t0 = clock.wallTime();
       const s: Sample = { t0, affected: u.home === o.zone, write, ok: false, kind: '', entry };
       inflight++;
-      void request(`${routers.get(entry)}${path}/${u.id}`, {
-        method: write ? 'POST' : 'GET',
-        headers: { 'x-user-id': u.id },
+      void request(`${routers.get(entry)}${req.path}`, {
+        method: req.method,
+        headers: req.headers,
+        ...(req.body === undefined ? {} : { body: req.body }),
         dispatcher,
       })
         .then(async (r) => {
           const text = await r.body.text();
+          req.done?.(r.statusCode, text);
           if (r.statusCode < 400) {
             s.ok = true;
             s.kind = 'ok';
-            s.servedBy = String(r.headers['x-multizone-served-by'] ?? '');
+            // the echo app names itself; any other app is named by the router that served it locally
+            s.servedBy = String(r.headers['x-multizone-served-by'] ?? r.headers['x-multizone-zone'] ?? '');
             s.shard = Number(r.headers['x-multizone-shard']);
             s.epoch = Number(r.headers['x-multizone-epoch']);
             s.servedAt = Number(r.headers['x-multizone-served-at']);
@@ -210,6 +270,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
           }
         })
         .catch((e: { code?: string }) => {
+          req.done?.(0, '');
           const code = e.code ?? 'error';
           s.kind = /TIMEOUT/.test(code) && code !== 'UND_ERR_CONNECT_TIMEOUT' ? `timeout ${code}` : `connect ${code}`;
           // like the SDK: an address that refuses or drops connections is avoided for a while;
@@ -378,6 +439,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
     const leaseMs = snap.config.leaseMs;
     const goalRto = o.consistency === 'fenced' ? leaseMs + 2000 : 2000;
     const report: DrillReport = {
+      workload,
       zone: o.zone,
       mode: o.mode,
       consistency: o.consistency,
@@ -420,12 +482,27 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
       report.restore.restored = true;
       if (back.data) {
         const d = back.data;
-        report.rpo = `${d.rpo.count} acknowledged writes unshipped, ${d.rpo.windowMs} ms window`;
+        report.data = d;
+        report.rpo = `${d.rpo.count} acknowledged writes unshipped, ${Math.round(d.rpo.windowMs)} ms window`;
         report.wrt =
           d.wrtMs === null
             ? `not repaired within 60 s (${d.pending} pending)`
             : `${Math.round(d.wrtMs)} ms (${d.applied} applied, ${d.locked} locked as conflicts)`;
         report.lost = d.lost;
+      }
+      if (accounts) {
+        // trust no counter: look for every write we got a 2xx for in every zone's own store
+        o.onProgress?.({
+          elapsedS: o.durationS,
+          durationS: o.durationS,
+          phase: 'read-back',
+          ok,
+          failed,
+          affectedFailed,
+        });
+        report.readBack = await accounts.readBack(apps, o.readBackTimeoutMs ?? 60_000);
+        report.lost = report.readBack.missing;
+        report.goal.met &&= report.lost === 0;
       }
       if (o.failback) {
         // the controller must see the zone up again before it gives shards back
