@@ -265,7 +265,13 @@ describe('dns handler: protocol', () => {
     assert.equal(decode(b).questions[0]!.name, 'aPi.ShOp.TeSt');
     assert.equal(decode(b).id, 2);
     assert.equal(decode(b).rcode, 'NOERROR');
-    assert.deepEqual(decode(a).answers, decode(b).answers);
+    // the answers' owner is compressed to the question, so it carries the asker's case too
+    const strip = (p: Decoded) => p.answers.map((x) => ({ ...x, name: x.name.toLowerCase() }));
+    assert.deepEqual(strip(decode(a)), strip(decode(b)));
+    assert.deepEqual(
+      decode(b).answers.map((x) => x.name),
+      decode(b).answers.map(() => 'aPi.ShOp.TeSt'),
+    );
   });
 
   test('dns: a cache hit copies RD and CD from its own query', () => {

@@ -110,6 +110,7 @@ export const answerStage: DnsStage = {
         authorities: r.authorities,
         additionals: r.additionals,
         opt,
+        qname: q.name,
       });
     };
   },

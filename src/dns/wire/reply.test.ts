@@ -94,3 +94,44 @@ test('dns/wire: patchReply takes id, RD/CD and question case from the new query,
   assert.equal(p.questions[0]!.name, 'www.SHOP.test');
   assert.equal(decode(cached).id, 0xbeef, 'the cached bytes are untouched');
 });
+
+test('dns/wire: address records owned by the question are compressed to it; others spelled out', () => {
+  const rrs: dnsPacket.Answer[] = [
+    { name: 'www.shop.test', type: 'A', ttl: 60, data: '127.0.3.1' },
+    { name: 'www.shop.test', type: 'AAAA', ttl: 30, data: '2001:db8::7' },
+    { name: 'other.shop.test', type: 'A', ttl: 60, data: '127.0.4.1' },
+  ];
+  const plain = encodeReply({ query, questionEnd: qEnd, rcode: 0, aa: true, answers: rrs, opt: null });
+  const lean = encodeReply({
+    query,
+    questionEnd: qEnd,
+    rcode: 0,
+    aa: true,
+    answers: rrs,
+    opt: null,
+    qname: 'www.shop.test',
+  });
+  // two owners of 15 bytes each became 2-byte pointers
+  assert.equal(plain.length - lean.length, 2 * 13);
+  const p = decode(lean);
+  assert.equal(dnsPacket.decode.bytes, lean.length, 'no slack bytes');
+  assert.deepEqual(
+    p.answers.map((a) => [a.name, a.type, a.ttl, (a as { data: string }).data]),
+    [
+      ['WwW.Shop.Test', 'A', 60, '127.0.3.1'],
+      ['WwW.Shop.Test', 'AAAA', 30, '2001:db8::7'],
+      ['other.shop.test', 'A', 60, '127.0.4.1'],
+    ],
+  );
+  // a reply without its question cannot point at it
+  const bare = encodeReply({
+    query,
+    questionEnd: 12,
+    rcode: 0,
+    aa: true,
+    answers: rrs,
+    opt: null,
+    qname: 'www.shop.test',
+  });
+  assert.equal(decode(bare).answers[0]!.name, 'www.shop.test');
+});

@@ -1,7 +1,9 @@
 /**
  * Reply encoding. The header and question are written here (the question is copied byte for
- * byte from the query, so the asker's letter case survives: 0x20); resource records are
- * encoded by dns-packet.
+ * byte from the query, so the asker's letter case survives: 0x20). A and AAAA records owned
+ * by the question name, the steering answers that make up nearly every reply, are written
+ * here with their owner compressed to the question (RFC 1035 §4.1.4) and their address
+ * bytes encoded once per address; every other record is encoded by dns-packet.
  */
 import dnsPacket from 'dns-packet';
 
@@ -37,6 +39,58 @@ export interface ReplyInput {
   authorities?: readonly Rr[];
   additionals?: readonly Rr[];
   opt: ReplyOpt | null;
+  /**
+   * The question name as the zone knows it (lowercased, no trailing dot): A and AAAA records
+   * with this owner point at the question instead of spelling it out.
+   */
+  qname?: string;
+}
+
+const TYPE_A = 1;
+const TYPE_AAAA = 28;
+/** Address → rdata bytes; endpoints are few, so this stays small (cleared if it ever grows). */
+const rdataCache = new Map<string, Buffer>();
+const RDATA_CACHE_MAX = 4096;
+
+function addressBytes(type: 'A' | 'AAAA', ip: string): Buffer {
+  const key = type === 'A' ? ip : `6:${ip}`;
+  let b = rdataCache.get(key);
+  if (b === undefined) {
+    // dns-packet parses the address (and rejects a bad one) once; keep only its rdata bytes
+    const rr: Rr = { name: '.', type, ttl: 0, data: ip };
+    const enc = Buffer.alloc(rrCodec.encodingLength(rr));
+    rrCodec.encode(rr, enc, 0);
+    b = Buffer.from(enc.subarray(enc.length - (type === 'A' ? 4 : 16)));
+    if (rdataCache.size >= RDATA_CACHE_MAX) rdataCache.clear();
+    rdataCache.set(key, b);
+  }
+  return b;
+}
+
+/** Whether `a` is an address record the lean path writes (owner = the question). */
+const lean = (a: Rr, qname: string | undefined): boolean =>
+  qname !== undefined && (a.type === 'A' || a.type === 'AAAA') && a.name === qname;
+
+function rrLength(a: Rr, qname: string | undefined): number {
+  return lean(a, qname) ? (a.type === 'A' ? 16 : 28) : rrCodec.encodingLength(a);
+}
+
+/** Writes one record at off; returns the offset after it. */
+function writeRr(a: Rr, buf: Buffer, off: number, qname: string | undefined): number {
+  if (!lean(a, qname)) {
+    rrCodec.encode(a, buf, off);
+    return off + rrCodec.encodingLength(a);
+  }
+  const rr = a as { type: 'A' | 'AAAA'; ttl?: number; data: string };
+  const rdata = addressBytes(rr.type, rr.data);
+  buf[off] = 0xc0; // pointer to the question name at offset 12
+  buf[off + 1] = 12;
+  buf.writeUInt16BE(rr.type === 'A' ? TYPE_A : TYPE_AAAA, off + 2);
+  buf.writeUInt16BE(1, off + 4); // IN
+  buf.writeUInt32BE(rr.ttl ?? 0, off + 6);
+  buf.writeUInt16BE(rdata.length, off + 10);
+  rdata.copy(buf, off + 12);
+  return off + 12 + rdata.length;
 }
 
 const optLength = (o: ReplyOpt) => 11 + o.options.reduce((n, x) => n + 4 + x.data.length, 0);
@@ -47,10 +101,12 @@ export function encodeReply(r: ReplyInput): Buffer {
   const authorities = r.authorities ?? [];
   const additionals = r.additionals ?? [];
   const qLen = r.questionEnd - 12;
+  // compression needs the question in the reply
+  const qname = qLen > 0 ? r.qname : undefined;
   let size = 12 + qLen;
-  for (const a of answers) size += rrCodec.encodingLength(a);
-  for (const a of authorities) size += rrCodec.encodingLength(a);
-  for (const a of additionals) size += rrCodec.encodingLength(a);
+  for (const a of answers) size += rrLength(a, qname);
+  for (const a of authorities) size += rrLength(a, qname);
+  for (const a of additionals) size += rrLength(a, qname);
   if (r.opt) size += optLength(r.opt);
 
   const buf = Buffer.alloc(size);
@@ -67,11 +123,7 @@ export function encodeReply(r: ReplyInput): Buffer {
   buf.writeUInt16BE(additionals.length + (r.opt ? 1 : 0), 10);
   if (qLen > 0) q.copy(buf, 12, 12, r.questionEnd);
   let off = 12 + qLen;
-  for (const list of [answers, authorities, additionals])
-    for (const a of list) {
-      rrCodec.encode(a, buf, off);
-      off += rrCodec.encodingLength(a);
-    }
+  for (const list of [answers, authorities, additionals]) for (const a of list) off = writeRr(a, buf, off, qname);
   if (r.opt) {
     const o = r.opt;
     buf[off] = 0; // root owner
