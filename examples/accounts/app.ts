@@ -10,7 +10,7 @@
  *  - comments on profiles use causal IDs, so a reply always sorts after its comment.
  * Behind the unit router it receives X-Multizone-Zone/-Shard/-Epoch.
  */
-import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { request } from 'undici';
 import type { Clock } from '../../src/core/clock.ts';
@@ -119,7 +119,11 @@ export async function startAccountsApp(opts: AccountsAppOptions): Promise<Accoun
   const shardOf = (key: string) => fnv1a(key) % count;
   const causal = new CausalClock(zone);
   const N = opts.scryptN ?? 16384;
-  const hashOf = (password: string, salt: string) => scryptSync(password, salt, 32, { N }).toString('hex');
+  // on libuv's thread pool: a login or registration never blocks the event loop (every zone shares it in embedded mode)
+  const hashOf = (password: string, salt: string) =>
+    new Promise<string>((ok, fail) =>
+      scrypt(password, salt, 32, { N }, (e, key) => (e ? fail(e) : ok(key.toString('hex')))),
+    );
 
   /**
    * Shard and epoch of a record keyed by `key` (a user id): the shard is always the key's;
@@ -205,7 +209,7 @@ export async function startAccountsApp(opts: AccountsAppOptions): Promise<Accoun
         phone,
         name,
         salt,
-        hash: hashOf(password, salt),
+        hash: await hashOf(password, salt),
       };
       try {
         await store.put({
@@ -240,7 +244,7 @@ export async function startAccountsApp(opts: AccountsAppOptions): Promise<Accoun
       }
       const ok =
         account !== undefined &&
-        timingSafeEqual(Buffer.from(hashOf(password, account.salt), 'hex'), Buffer.from(account.hash, 'hex'));
+        timingSafeEqual(Buffer.from(await hashOf(password, account.salt), 'hex'), Buffer.from(account.hash, 'hex'));
       if (!ok || !account) throw new HttpError(401, 'ERR_ACCOUNTS_BAD_LOGIN', 'wrong phone number or password');
       const sid = `${zone}.${randomBytes(18).toString('base64url')}`;
       await store.put({

@@ -54,6 +54,9 @@ export function renderDrill(r: DrillReport): string {
           '',
         ],
         ['lease', `${r.leaseMs} ms`, ''],
+        ...(r.relogins === undefined
+          ? []
+          : [['sessions lost', `${r.relogins} logins again (sessions are local to their zone), writes retried`, '']]),
         ['RPO', r.rpo, ''],
         ['WRT', r.wrt, ''],
         ...(r.readBack

@@ -42,7 +42,8 @@ export interface WorkloadRequest {
   body?: string;
   /** A write of replicated data (checked for misrouting and read back); logins are not. */
   write: boolean;
-  done?(status: number, text: string): void;
+  /** Called with the answer; may return the request the client sends next in the same action. */
+  done?(status: number, text: string): WorkloadRequest | undefined;
 }
 
 /** What the read-back found, per acknowledged write, across every zone's app. */
@@ -80,12 +81,20 @@ async function call(
   body?: unknown,
   headers: Record<string, string> = {},
 ): Promise<{ status: number; json: Record<string, unknown> }> {
-  const r = await request(url, {
-    method,
-    dispatcher,
-    headers: { 'content-type': 'application/json', ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  let r: Awaited<ReturnType<typeof request>>;
+  try {
+    r = await request(url, {
+      method,
+      dispatcher,
+      // setup and read-back are not the measured traffic: password hashing may queue, so wait
+      headersTimeout: 30_000,
+      bodyTimeout: 30_000,
+      headers: { 'content-type': 'application/json', ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (e) {
+    throw failoverErrors.ERR_FAILOVER_DRILL(`drill: ${method} ${url}: ${(e as Error).message}`, { cause: e });
+  }
   const text = await r.body.text();
   let json: Record<string, unknown> = {};
   try {
@@ -114,6 +123,8 @@ async function pool<T>(items: readonly T[], width: number, fn: (t: T) => Promise
 export class AccountsWorkload {
   readonly users: AccountsUser[] = [];
   readonly ledger: AckedWrite[] = [];
+  /** Logins again after a write found its session gone (sessions are local: their zone died). */
+  relogins = 0;
   private readonly password: string;
 
   constructor(
@@ -149,7 +160,7 @@ export class AccountsWorkload {
         `drill: accounts workload: ${what} → ${r.status} ${String(r.json.error ?? '')} ${String(r.json.message ?? '')}`,
       );
     const users: (AccountsUser | undefined)[] = new Array(count);
-    await pool(idx, 8, async (i) => {
+    await pool(idx, 4, async (i) => {
       const phone = `+861${tag}${String(i).padStart(5, '0')}`;
       const entry = routers.get(zones[i % zones.length]!)!;
       const reg = await call(dispatcher, `${entry}/api/register`, 'POST', {
@@ -213,52 +224,77 @@ export class AccountsWorkload {
             at: this.o.clock.wallTime(),
             vv: (j.vv ?? {}) as Vv,
           });
-        else if (status === 401) u.session = undefined; // the session's zone is gone: log in again
+        else if (status === 401) return this.relogin(u, () => this.profileWrite(u));
+        return undefined;
+      },
+    };
+  }
+
+  /**
+   * The session's zone is gone (sessions are local and regenerable): log in again where the
+   * user is now, then send `retry` once, as an app with stored credentials would.
+   */
+  private relogin(u: AccountsUser, retry: () => WorkloadRequest): WorkloadRequest {
+    u.session = undefined;
+    this.relogins++;
+    const login = this.login(u);
+    return {
+      ...login,
+      done: (status, text) => {
+        login.done?.(status, text);
+        return u.session ? retry() : undefined;
+      },
+    };
+  }
+
+  private login(u: AccountsUser): WorkloadRequest {
+    u.busy = true;
+    return {
+      method: 'POST',
+      path: '/api/login',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ phone: u.phone, password: this.password }),
+      write: false,
+      done: (status, text) => {
+        u.busy = false;
+        const j = parse(text);
+        if (status === 200 && typeof j.session === 'string') u.session = j.session;
+        return undefined;
+      },
+    };
+  }
+
+  private comment(u: AccountsUser): WorkloadRequest {
+    u.busy = true;
+    return {
+      method: 'POST',
+      path: `/api/comments/${encodeURIComponent(u.id)}`,
+      headers: { 'content-type': 'application/json', 'x-user-id': u.id, 'x-session-id': u.session ?? '' },
+      body: JSON.stringify({ text: `drill ${this.o.random.seed} comment ${++u.n}` }),
+      write: true,
+      done: (status, text) => {
+        u.busy = false;
+        const j = parse(text);
+        const id = j.id as { n?: unknown; zone?: unknown } | undefined;
+        if (status >= 200 && status < 300 && typeof id?.n === 'number' && typeof id.zone === 'string')
+          this.ack({
+            resource: 'comments',
+            key: u.id,
+            zone: id.zone,
+            at: this.o.clock.wallTime(),
+            id: { n: id.n, zone: id.zone },
+          });
+        else if (status === 401) return this.relogin(u, () => this.comment(u));
+        return undefined;
       },
     };
   }
 
   /** The user's next request: a profile write (sometimes a comment), a login when it has no session, or a read. */
   next(u: AccountsUser, wantWrite: boolean): WorkloadRequest {
-    if (wantWrite && !u.busy && !u.session) {
-      u.busy = true;
-      return {
-        method: 'POST',
-        path: '/api/login',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ phone: u.phone, password: this.password }),
-        write: false,
-        done: (status, text) => {
-          u.busy = false;
-          const j = parse(text);
-          if (status === 200 && typeof j.session === 'string') u.session = j.session;
-        },
-      };
-    }
     if (wantWrite && !u.busy) {
-      if (this.o.random.next() >= (this.o.comments ?? 0.1)) return this.profileWrite(u);
-      u.busy = true;
-      return {
-        method: 'POST',
-        path: `/api/comments/${encodeURIComponent(u.id)}`,
-        headers: { 'content-type': 'application/json', 'x-user-id': u.id, 'x-session-id': u.session ?? '' },
-        body: JSON.stringify({ text: `drill ${this.o.random.seed} comment ${++u.n}` }),
-        write: true,
-        done: (status, text) => {
-          u.busy = false;
-          const j = parse(text);
-          const id = j.id as { n?: unknown; zone?: unknown } | undefined;
-          if (status >= 200 && status < 300 && typeof id?.n === 'number' && typeof id.zone === 'string')
-            this.ack({
-              resource: 'comments',
-              key: u.id,
-              zone: id.zone,
-              at: this.o.clock.wallTime(),
-              id: { n: id.n, zone: id.zone },
-            });
-          else if (status === 401) u.session = undefined;
-        },
-      };
+      if (!u.session) return this.login(u);
+      return this.o.random.next() < (this.o.comments ?? 0.1) ? this.comment(u) : this.profileWrite(u);
     }
     return {
       method: 'GET',

@@ -109,6 +109,8 @@ export interface DrillReport {
   data?: RestoreData;
   /** Accounts app: the drill's read-back of every acknowledged write in every zone. */
   readBack?: ReadBack;
+  /** Accounts app: logins again because a write's session lived in a zone that was gone (then the write was retried once). */
+  relogins?: number;
   restore?: { restored: boolean; failback?: { moved?: number; tookMs?: number; error?: string } };
 }
 
@@ -243,15 +245,25 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
       const t0 = clock.wallTime();
       const s: Sample = { t0, affected: u.home === o.zone, write, ok: false, kind: '', entry };
       inflight++;
-      void request(`${routers.get(entry)}${req.path}`, {
-        method: req.method,
-        headers: req.headers,
-        ...(req.body === undefined ? {} : { body: req.body }),
-        dispatcher,
-      })
-        .then(async (r) => {
+      let cur = req;
+      // one user action: the request, and what its answer asks for next (the accounts client
+      // logs in again when its session's zone is gone, and retries the write once)
+      const act = async () => {
+        for (let step = 0; ; step++) {
+          const r = await request(`${routers.get(entry)}${cur.path}`, {
+            method: cur.method,
+            headers: cur.headers,
+            ...(cur.body === undefined ? {} : { body: cur.body }),
+            dispatcher,
+          });
           const text = await r.body.text();
-          req.done?.(r.statusCode, text);
+          const next = cur.done?.(r.statusCode, text);
+          if (!next || step >= 2) return { r, text };
+          cur = next;
+        }
+      };
+      void act()
+        .then(({ r, text }) => {
           if (r.statusCode < 400) {
             s.ok = true;
             s.kind = 'ok';
@@ -270,7 +282,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
           }
         })
         .catch((e: { code?: string }) => {
-          req.done?.(0, '');
+          cur.done?.(0, '');
           const code = e.code ?? 'error';
           s.kind = /TIMEOUT/.test(code) && code !== 'UND_ERR_CONNECT_TIMEOUT' ? `timeout ${code}` : `connect ${code}`;
           // like the SDK: an address that refuses or drops connections is avoided for a while;
@@ -473,6 +485,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
       rpo: NA,
       wrt: NA,
       lost: null,
+      ...(accounts ? { relogins: accounts.relogins } : {}),
     };
     if (o.restore) {
       report.restore = { restored: false };
