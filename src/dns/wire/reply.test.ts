@@ -116,7 +116,7 @@ test('dns/wire: address records owned by the question are compressed to it; othe
   const p = decode(lean);
   assert.equal(dnsPacket.decode.bytes, lean.length, 'no slack bytes');
   assert.deepEqual(
-    p.answers.map((a) => [a.name, a.type, a.ttl, (a as { data: string }).data]),
+    p.answers.map((a) => [a.name, a.type, (a as { ttl: number }).ttl, (a as { data: string }).data]),
     [
       ['WwW.Shop.Test', 'A', 60, '127.0.3.1'],
       ['WwW.Shop.Test', 'AAAA', 30, '2001:db8::7'],
