@@ -70,6 +70,27 @@ function ident(s: string): string {
 }
 
 /**
+ * A string as an escape-string literal (E'…'): quotes and backslashes doubled, so it reads the
+ * same whatever standard_conforming_strings says. Used to fold a whole batch into one
+ * simple-protocol query string (BEGIN and COMMIT ride along, saving round trips).
+ */
+export function sqlLiteral(s: string): string {
+  return `E'${s.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+}
+
+/** A number for SQL text; anything else (say a malformed seq from the log) is refused, never spliced in. */
+function num(x: unknown): number {
+  const n = typeof x === 'number' ? x : Number.NaN;
+  if (!Number.isFinite(n)) throw storeErrors.ERR_STORE_BAD_CHANGE(`expected a number, got ${String(x).slice(0, 40)}`);
+  return n;
+}
+
+/** Rows as one jsonb literal, read back in SQL with jsonb_to_recordset. */
+function jsonRows(rows: readonly object[]): string {
+  return `${sqlLiteral(JSON.stringify(rows))}::jsonb`;
+}
+
+/**
  * A zone store on PostgreSQL (node `pg`), the distributed choice. Every mutating
  * transaction first locks the zone's sequence row, so change-log sequence numbers commit
  * in order (no gap a shipper could skip past) and no write reads a record another
@@ -169,108 +190,163 @@ export class PgStore implements Store {
     }
   }
 
-  /** Reads many records in one query, keyed `resource\0key`. */
-  private async readMany(
-    c: pg.PoolClient | pg.Pool,
-    keys: readonly { resource: string; key: string }[],
-  ): Promise<Map<string, Row>> {
-    const out = new Map<string, Row>();
-    if (keys.length === 0) return out;
-    const r = await c.query<Row>(
-      `SELECT r.* FROM ${this.t('records')} r JOIN unnest($1::text[], $2::text[]) AS k(resource, key)
-       ON r.resource = k.resource AND r.key = k.key`,
-      [keys.map((k) => k.resource), keys.map((k) => k.key)],
-    );
-    for (const row of r.rows) out.set(`${row.resource}\u0000${row.key}`, row);
+  /**
+   * A transaction whose BEGIN and COMMIT ride in the first and last query string (`fn` sends
+   * them): a write or an apply is two round trips instead of five. A failed statement stops
+   * its query string, so COMMIT never runs after an error; the transaction is rolled back.
+   */
+  private async folded<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    const c = await this.pool.connect();
+    try {
+      return await fn(c);
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => {});
+      throw e;
+    } finally {
+      c.release();
+    }
+  }
+
+  /** SQL that reads many records by (resource, key); no parameters (the keys are one jsonb literal). */
+  private readManySql(keys: readonly { resource: string; key: string }[]): string {
+    const seen = new Set<string>();
+    const rows: { resource: string; key: string }[] = [];
+    for (const k of keys) {
+      const id = `${k.resource}\u0000${k.key}`;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      rows.push({ resource: k.resource, key: k.key });
+    }
+    return `SELECT r.* FROM ${this.t('records')} r JOIN jsonb_to_recordset(${jsonRows(rows)}) AS k(resource text, key text)
+       ON r.resource = k.resource AND r.key = k.key`;
+  }
+
+  private static byKey(rows: readonly Row[]): Map<string, RecordState> {
+    const out = new Map<string, RecordState>();
+    for (const row of rows) out.set(`${row.resource}\u0000${row.key}`, toState(row));
     return out;
   }
 
   /**
-   * SQL and parameters that upsert record states in one statement (keeping locked_at while a
-   * record stays locked). `prefix` is a WITH clause run in the same statement (the change-log
-   * insert or the cursor update) whose parameters come first, so one round trip does both.
+   * SQL that upserts record states in one statement (keeping locked_at while a record stays
+   * locked). `prefix` is a WITH clause run in the same statement (the change-log insert or the
+   * cursor update). All data travels in one jsonb literal.
    */
-  private upsertRecords(
-    states: readonly RecordState[],
-    prefix: { sql: string; params: unknown[] },
-  ): { text: string; values: unknown[] } {
-    const o = prefix.params.length;
-    const p = (i: number) => `$${o + i}`;
-    const text = `${prefix.sql}
-      INSERT INTO ${this.t('records')} (resource, key, shard, cls, value, deleted, vv, version, origin, time, locked, candidates, locked_at)
-       SELECT u.resource, u.key, u.shard, u.cls, u.value::jsonb, u.deleted, u.vv::jsonb, u.version, u.origin, u.time,
-              u.locked, u.candidates::jsonb, CASE WHEN u.locked THEN ${p(13)}::double precision END
-       FROM unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::int[], ${p(4)}::text[], ${p(5)}::text[], ${p(6)}::boolean[],
-                   ${p(7)}::text[], ${p(8)}::bigint[], ${p(9)}::text[], ${p(10)}::double precision[], ${p(11)}::boolean[], ${p(12)}::text[])
-         AS u(resource, key, shard, cls, value, deleted, vv, version, origin, time, locked, candidates)
+  private upsertSql(states: readonly RecordState[], prefix: string): string {
+    const rows = states.map((s) => ({
+      resource: s.resource,
+      key: s.key,
+      shard: s.shard,
+      cls: s.cls,
+      value: s.value ?? null,
+      deleted: s.deleted,
+      vv: s.vv,
+      version: s.version,
+      origin: s.origin,
+      time: s.time,
+      locked: s.locked,
+      candidates: s.locked ? s.candidates : null,
+    }));
+    const now = num(this.deps.clock.wallTime());
+    const r = this.t('records');
+    return `${prefix}
+      INSERT INTO ${r} (resource, key, shard, cls, value, deleted, vv, version, origin, time, locked, candidates, locked_at)
+       SELECT u.resource, u.key, u.shard, u.cls, COALESCE(u.value, 'null'::jsonb), u.deleted, u.vv, u.version, u.origin, u.time,
+              u.locked, u.candidates, CASE WHEN u.locked THEN ${now}::double precision END
+       FROM jsonb_to_recordset(${jsonRows(rows)}) AS u(resource text, key text, shard int, cls text, value jsonb,
+            deleted boolean, vv jsonb, version bigint, origin text, time double precision, locked boolean, candidates jsonb)
        ON CONFLICT (resource, key) DO UPDATE SET shard = excluded.shard, cls = excluded.cls, value = excluded.value,
          deleted = excluded.deleted, vv = excluded.vv, version = excluded.version, origin = excluded.origin,
          time = excluded.time, locked = excluded.locked, candidates = excluded.candidates,
-         locked_at = CASE WHEN excluded.locked THEN COALESCE(${this.t('records')}.locked_at, excluded.locked_at) END`;
-    return {
-      text,
-      values: [
-        ...prefix.params,
-        states.map((s) => s.resource),
-        states.map((s) => s.key),
-        states.map((s) => s.shard),
-        states.map((s) => s.cls),
-        states.map((s) => JSON.stringify(s.value ?? null)),
-        states.map((s) => s.deleted),
-        states.map((s) => JSON.stringify(s.vv)),
-        states.map((s) => s.version),
-        states.map((s) => s.origin),
-        states.map((s) => s.time),
-        states.map((s) => s.locked),
-        states.map((s) => (s.locked ? JSON.stringify(s.candidates) : null)),
-        this.deps.clock.wallTime(),
-      ],
-    };
+         locked_at = CASE WHEN excluded.locked THEN COALESCE(${r}.locked_at, excluded.locked_at) END`;
   }
 
-  /** Plans and commits local writes (puts or a resolution) in one transaction. */
+  /**
+   * Recent committed changes of this store in seq order, so the shipper rarely reads the change
+   * log back (PEERS.md: reading 4000 rows of jsonb back costs ~50 ms). It only ever holds a
+   * contiguous run of seqs; a commit that does not follow on (another process writing this
+   * schema, or commits finishing out of order) waits in `early` or restarts the run, and
+   * changesAfter falls back to the table whenever the ring cannot prove it has the next seq.
+   */
+  private ring: Change[] = [];
+  private readonly early = new Map<number, Change[]>();
+
+  private remember(committed: Change[]): void {
+    if (committed.length === 0) return;
+    const last = this.ring[this.ring.length - 1];
+    if (last && committed[0]!.seq <= last.seq) return;
+    if (last && committed[0]!.seq !== last.seq + 1) {
+      this.early.set(committed[0]!.seq, committed);
+      if (this.early.size > 64) {
+        this.ring = [];
+        this.early.clear();
+      }
+      return;
+    }
+    for (const c of committed) this.ring.push(c);
+    for (let next = this.early.get(this.ring[this.ring.length - 1]!.seq + 1); next; ) {
+      this.early.delete(next[0]!.seq);
+      for (const c of next) this.ring.push(c);
+      next = this.early.get(this.ring[this.ring.length - 1]!.seq + 1);
+    }
+    if (this.ring.length > 20_000) this.ring = this.ring.slice(-10_000);
+  }
+
+  /** Plans and commits local writes (puts or a resolution) in one transaction (two round trips). */
   private async commit(
     keys: readonly { resource: string; key: string }[],
     plan: (read: (resource: string, key: string) => RecordState | undefined) => PlannedWrite[],
   ): Promise<WriteResult[]> {
     this.live();
-    return this.tx(async (c) => {
+    const n = keys.length;
+    const committed: Change[] = [];
+    const out = await this.folded(async (c) => {
       // every request yields exactly one change (or the whole transaction fails), so allocate the
-      // seqs up front; the row lock also serialises this zone's writers, so the reads below are current
-      const r = await c.query(`UPDATE ${this.t('seqs')} SET last = last + $1 WHERE id = 1 RETURNING last`, [
-        keys.length,
-      ]);
-      const base = Number(r.rows[0].last) - keys.length;
-      const rows = await this.readMany(c, keys);
-      const cur = new Map<string, RecordState>();
-      for (const [k, row] of rows) cur.set(k, toState(row));
+      // seqs up front; the row lock also serialises this zone's writers, so the read after it
+      // (its own statement, so its own snapshot) is current
+      const res = (await c.query(
+        `BEGIN; UPDATE ${this.t('seqs')} SET last = last + ${n} WHERE id = 1 RETURNING last; ${this.readManySql(keys)}`,
+      )) as unknown as pg.QueryResult[];
+      const base = Number(res[1]!.rows[0].last) - n;
+      const cur = PgStore.byKey(res[2]!.rows as Row[]);
       const planned = plan((resource, key) => cur.get(`${resource}\u0000${key}`));
       const final = new Map<string, RecordState>();
       for (const p of planned) final.set(`${p.state.resource}\u0000${p.state.key}`, p.state);
-      const ch = planned.map((p) => p.change);
-      const q = this.upsertRecords([...final.values()], {
-        sql: `WITH cl AS (INSERT INTO ${this.t('changelog')} (seq, shard, epoch, cls, resource, key, value, deleted, vv, version, time)
-         SELECT u.seq, u.shard, u.epoch, u.cls, u.resource, u.key, u.value::jsonb, u.deleted, u.vv::jsonb, u.version, u.time
-         FROM unnest($1::bigint[], $2::int[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::boolean[],
-                     $9::text[], $10::bigint[], $11::double precision[])
-           AS u(seq, shard, epoch, cls, resource, key, value, deleted, vv, version, time))`,
-        params: [
-          ch.map((_, i) => base + i + 1),
-          ch.map((x) => x.shard),
-          ch.map((x) => x.epoch),
-          ch.map((x) => x.cls),
-          ch.map((x) => x.resource),
-          ch.map((x) => x.key),
-          ch.map((x) => JSON.stringify(x.value ?? null)),
-          ch.map((x) => x.deleted),
-          ch.map((x) => JSON.stringify(x.vv)),
-          ch.map((x) => x.version),
-          ch.map((x) => x.time),
-        ],
-      });
-      await c.query(q.text, q.values);
-      return ch.map((x, i) => ({ seq: base + i + 1, version: x.version, vv: x.vv }));
+      const ch = planned.map((p, i) => ({ ...p.change, seq: base + i + 1 }) as Change);
+      const cl = ch.map((x) => ({
+        seq: x.seq,
+        shard: x.shard,
+        epoch: x.epoch,
+        cls: x.cls,
+        resource: x.resource,
+        key: x.key,
+        value: x.value ?? null,
+        deleted: x.deleted,
+        vv: x.vv,
+        version: x.version,
+        time: x.time,
+      }));
+      const sql = this.upsertSql(
+        [...final.values()],
+        `WITH cl AS (INSERT INTO ${this.t('changelog')} (seq, shard, epoch, cls, resource, key, value, deleted, vv, version, time)
+         SELECT u.seq, u.shard, u.epoch, u.cls, u.resource, u.key, COALESCE(u.value, 'null'::jsonb), u.deleted, u.vv, u.version, u.time
+         FROM jsonb_to_recordset(${jsonRows(cl)}) AS u(seq bigint, shard int, epoch int, cls text, resource text, key text,
+              value jsonb, deleted boolean, vv jsonb, version bigint, time double precision))`,
+      );
+      await c.query(`${sql}; COMMIT`);
+      for (const x of ch) committed.push(x);
+      return ch.map((x) => ({ seq: x.seq, version: x.version, vv: x.vv }));
     });
+    this.remember(committed);
+    for (const l of this.listeners) l();
+    return out;
+  }
+
+  private readonly listeners = new Set<() => void>();
+
+  onCommit(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   async list(resource: string, prefix: string, limit = 1000): Promise<RecordView[]> {
@@ -324,27 +400,25 @@ export class PgStore implements Store {
 
   async apply(origin: string, changes: readonly Change[], upTo = 0): Promise<ApplyResult> {
     this.live();
-    return this.tx(async (c) => {
-      // lock the zone's sequence row (serialises with local writes) and read the cursor in one round trip
-      const cr = await c.query(
-        `SELECT s.last, c.seq FROM ${this.t('seqs')} s LEFT JOIN ${this.t('cursors')} c ON c.origin = $1
-         WHERE s.id = 1 FOR UPDATE OF s`,
-        [origin],
-      );
+    const o = sqlLiteral(origin);
+    return this.folded(async (c) => {
+      // lock the zone's sequence row (serialises with local writes), read the cursor, then the
+      // records (a later statement, so a snapshot taken after the lock): one round trip
+      const res = (await c.query(
+        `BEGIN; SELECT s.last, c.seq FROM ${this.t('seqs')} s LEFT JOIN ${this.t('cursors')} c ON c.origin = ${o}
+         WHERE s.id = 1 FOR UPDATE OF s; ${this.readManySql(changes)}`,
+      )) as unknown as pg.QueryResult[];
       const out: ApplyResult = { applied: 0, duplicates: 0, stale: 0, conflicts: 0, settled: 0, cursor: 0 };
-      let cursor = cr.rows[0]?.seq ? Number(cr.rows[0].seq) : 0;
-      const fresh = changes.filter((x) => x.seq > cursor);
-      out.duplicates = changes.length - fresh.length;
-      const rows = await this.readMany(c, fresh);
-      const cur = new Map<string, RecordState>();
-      for (const [k, r] of rows) cur.set(k, toState(r));
+      const cr = res[1]!.rows[0];
+      let cursor = cr?.seq ? Number(cr.seq) : 0;
+      const cur = PgStore.byKey(res[2]!.rows as Row[]);
       const dirty = new Map<string, RecordState>();
-      for (const ch of fresh) {
+      for (const ch of changes) {
         if (ch.seq <= cursor) {
           out.duplicates++;
           continue;
         }
-        cursor = ch.seq;
+        cursor = num(ch.seq);
         const k = `${ch.resource}\u0000${ch.key}`;
         const { state, outcome } = reconcile(cur.get(k), stateOfChange(ch), this.deps.policies.policyOf(ch.resource));
         if (outcome === 'stale') {
@@ -357,13 +431,13 @@ export class PgStore implements Store {
         else if (outcome === 'conflict') out.conflicts++;
         else out.settled++;
       }
-      cursor = Math.max(cursor, upTo);
-      const q = this.upsertRecords([...dirty.values()], {
-        sql: `WITH cur AS (INSERT INTO ${this.t('cursors')} (origin, seq, time) VALUES ($1, $2, $3)
+      cursor = Math.max(cursor, num(upTo));
+      const sql = this.upsertSql(
+        [...dirty.values()],
+        `WITH cur AS (INSERT INTO ${this.t('cursors')} (origin, seq, time) VALUES (${o}, ${cursor}, ${num(this.deps.clock.wallTime())})
          ON CONFLICT (origin) DO UPDATE SET seq = excluded.seq, time = excluded.time)`,
-        params: [origin, cursor, this.deps.clock.wallTime()],
-      });
-      await c.query(q.text, q.values);
+      );
+      await c.query(`${sql}; COMMIT`);
       out.cursor = cursor;
       return out;
     });
@@ -383,6 +457,13 @@ export class PgStore implements Store {
 
   async changesAfter(afterSeq: number, limit: number): Promise<Change[]> {
     this.live();
+    const first = this.ring[0];
+    const last = this.ring[this.ring.length - 1];
+    // the ring answers only when it holds afterSeq + 1 (it is contiguous, so the slice has no holes)
+    if (first && last && first.seq <= afterSeq + 1 && afterSeq < last.seq) {
+      const i = afterSeq + 1 - first.seq;
+      return this.ring.slice(i, i + limit);
+    }
     const r = await this.pool.query(`SELECT * FROM ${this.t('changelog')} WHERE seq > $1 ORDER BY seq LIMIT $2`, [
       afterSeq,
       limit,
@@ -413,6 +494,8 @@ export class PgStore implements Store {
     this.live();
     // the sequence lives in seqs, so even an empty change log never reuses a number
     const r = await this.pool.query(`DELETE FROM ${this.t('changelog')} WHERE seq <= $1`, [throughSeq]);
+    // the ring must not serve what the log no longer holds
+    this.ring = this.ring.filter((c) => c.seq > throughSeq);
     return r.rowCount ?? 0;
   }
 
@@ -465,9 +548,7 @@ export class PgStore implements Store {
     this.live();
     return this.tx(async (c) => {
       await c.query(`SELECT last FROM ${this.t('seqs')} WHERE id = 1 FOR UPDATE`);
-      const rows = await this.readMany(c, states);
-      const cur = new Map<string, RecordState>();
-      for (const [k, r] of rows) cur.set(k, toState(r));
+      const cur = PgStore.byKey((await c.query<Row>(this.readManySql(states))).rows);
       const dirty = new Map<string, RecordState>();
       for (const s of states) {
         const k = `${s.resource}\u0000${s.key}`;
@@ -477,10 +558,7 @@ export class PgStore implements Store {
         cur.set(k, state);
         dirty.set(k, state);
       }
-      if (dirty.size) {
-        const q = this.upsertRecords([...dirty.values()], { sql: '', params: [] });
-        await c.query(q.text, q.values);
-      }
+      if (dirty.size) await c.query(this.upsertSql([...dirty.values()], ''));
       return dirty.size;
     });
   }

@@ -164,5 +164,11 @@ export interface Store {
   shardRecords(shard: number): Promise<RecordState[]>;
   /** Merges record states from another zone (anti-entropy); no change log entries. */
   repair(states: readonly RecordState[]): Promise<number>;
+  /**
+   * Calls `listener` after every local commit that appended to the change log (put, putMany,
+   * resolve), whichever handle made it, so a shipper ships on commit instead of on a timer.
+   * Returns a function that removes the listener. Optional: without it the shipper polls.
+   */
+  onCommit?(listener: () => void): () => void;
   close(): Promise<void>;
 }

@@ -357,6 +357,97 @@ export function storeContract(name: string, makeFactory: () => Promise<StoreFact
       assert.equal(await a.shipped(), 7);
     });
 
+    test(`${name}: a batch that straddles a restart applies only its unapplied tail, once`, async () => {
+      const fence = fresh();
+      const a = await open('sh-a', fence);
+      for (let i = 0; i < 10; i++) await a.put({ resource: 'profiles', key: `s${i}`, shard: 1, epoch: 1, value: i });
+      const all = await a.changesAfter(0, 100);
+      const b = await open('sh-b', fence);
+      // the first half was applied (cursor 5 in the same transaction), then the zone restarted
+      assert.equal((await b.apply('sh-a', all.slice(0, 5), 5)).cursor, 5);
+      await b.close();
+      const b2 = await open('sh-b', fence);
+      // the log redelivers a batch covering 1..10 (its boundaries differ from what was applied)
+      const r = await b2.apply('sh-a', all, 10);
+      assert.deepEqual([r.applied, r.duplicates, r.cursor], [5, 5, 10]);
+      for (let i = 0; i < 10; i++) assert.equal((await b2.get('profiles', `s${i}`))?.version, 1);
+      // and once more, after another reopen: nothing is applied twice
+      await b2.close();
+      const b3 = await open('sh-b', fence);
+      const again = await b3.apply('sh-a', all, 10);
+      assert.deepEqual([again.applied, again.duplicates, again.cursor], [0, 10, 10]);
+      assert.equal(await b3.lastSeq(), 0);
+    });
+
+    test(`${name}: a redelivered batch is applied once, and upTo moves the cursor past seqs the batch left out`, async () => {
+      const fence = fresh();
+      const a = await open('sh-a', fence);
+      await a.put({ resource: 'profiles', key: 'r1', shard: 1, epoch: 1, value: 1 });
+      await a.put({ resource: 'sessions', key: 'local', shard: 1, epoch: 1, value: 'x' });
+      await a.put({ resource: 'profiles', key: 'r1', shard: 1, epoch: 1, value: 2 });
+      // the shipper leaves local-class changes out but the batch still covers seqs 1..3
+      const shipped = (await a.changesAfter(0, 10)).filter((c) => c.cls !== 'local');
+      const b = await open('sh-b', fence);
+      const first = await b.apply('sh-a', shipped, 3);
+      assert.deepEqual([first.applied, first.cursor], [2, 3]);
+      const second = await b.apply('sh-a', shipped, 3);
+      assert.deepEqual([second.applied, second.duplicates, second.cursor], [0, 2, 3]);
+      assert.equal((await b.get('profiles', 'r1'))?.value, 2);
+      assert.equal(await b.get('sessions', 'local'), undefined);
+    });
+
+    test(`${name}: a large batch applies in one transaction`, async () => {
+      const fence = fresh();
+      const a = await open('sh-a', fence);
+      const big = 'x'.repeat(4000);
+      await a.putMany(
+        Array.from({ length: 300 }, (_, i) => ({
+          resource: 'profiles',
+          key: `b${i}`,
+          shard: i % 4,
+          epoch: 1,
+          value: { big, i },
+        })),
+      );
+      const all = await a.changesAfter(0, 1000);
+      assert.equal(all.length, 300);
+      const b = await open('sh-b', fence);
+      const r = await b.apply('sh-a', all, 300);
+      assert.deepEqual([r.applied, r.cursor], [300, 300]);
+      assert.deepEqual((await b.get('profiles', 'b299'))?.value, { big, i: 299 });
+    });
+
+    test(`${name}: concurrent puts commit together, and a refused one fails only its own call`, async () => {
+      const a = await open('sh-a', fresh());
+      const calls = [
+        a.put({ resource: 'profiles', key: 'g1', shard: 0, epoch: 1, value: 1 }),
+        a.putMany([
+          { resource: 'profiles', key: 'g2', shard: 1, epoch: 1, value: 2 },
+          { resource: 'profiles', key: 'g3', shard: 9, epoch: 1, value: 3 },
+        ]),
+        a.put({ resource: 'profiles', key: 'g4', shard: 2, epoch: 1, value: 4 }),
+      ];
+      const [r1, r2, r3] = (await Promise.allSettled(calls)) as [
+        PromiseSettledResult<unknown>,
+        PromiseSettledResult<unknown>,
+        PromiseSettledResult<unknown>,
+      ];
+      assert.equal(r1.status, 'fulfilled');
+      assert.equal(r2.status, 'rejected');
+      assert.equal((r2 as PromiseRejectedResult).reason.code, 'ERR_STORE_NOT_OWNER');
+      assert.equal(r3.status, 'fulfilled');
+      // all or nothing per call: g2 went with its refused sibling; seqs stay gapless
+      assert.equal(await a.get('profiles', 'g2'), undefined);
+      const log = await a.changesAfter(0, 10);
+      assert.deepEqual(
+        log.map((c) => [c.seq, c.key]),
+        [
+          [1, 'g1'],
+          [2, 'g4'],
+        ],
+      );
+    });
+
     test(`${name}: a batch with a change for the same key twice applies in seq order`, async () => {
       const fence = fresh();
       const a = await open('sh-a', fence);
