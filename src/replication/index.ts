@@ -14,7 +14,7 @@ export {
   type WriteFate,
 } from './compensation.ts';
 export { replicationErrors } from './errors.ts';
-export { JetStreamLog, type JetStreamLogOptions } from './jetstream-log.ts';
+export { JetStreamLog, type JetStreamLogOptions, pages } from './jetstream-log.ts';
 export type { Log, LogBatch, LogSubscription } from './log.ts';
 export { MemoryLog, type MemoryLogOptions, type WanOptions } from './memory-log.ts';
 export {
@@ -23,5 +23,6 @@ export {
   Replication,
   type ReplicationCounters,
   type ReplicationOptions,
+  type ZoneLag,
 } from './replication.ts';
 export { type ReplicatorEvents, ZoneReplicator, type ZoneReplicatorOptions } from './zone-replicator.ts';

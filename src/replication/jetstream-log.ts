@@ -30,6 +30,36 @@ export interface JetStreamLogOptions {
   maxAgeMs?: number;
   /** Called with a decode failure or a handler retry, for metrics; never throws. */
   onError?: (e: unknown) => void;
+  /**
+   * Largest message this log sends (bytes); default the server's max_payload (1 MB unless
+   * configured). Batches and anti-entropy replies above it are split.
+   */
+  maxPayloadBytes?: number;
+}
+
+/** Room left in every message for the JSON envelope around the items and the NATS headers. */
+const ENVELOPE = 4096;
+
+/**
+ * Splits items into consecutive pages whose JSON stays within `budget` bytes (an item that is
+ * alone over budget still gets a page of its own; the caller decides what to do with it).
+ */
+export function pages<T>(items: readonly T[], budget: number): T[][] {
+  const out: T[][] = [];
+  let page: T[] = [];
+  let size = 2;
+  for (const it of items) {
+    const n = Buffer.byteLength(JSON.stringify(it)) + 1;
+    if (page.length > 0 && size + n > budget) {
+      out.push(page);
+      page = [];
+      size = 2;
+    }
+    page.push(it);
+    size += n;
+  }
+  if (page.length > 0 || out.length === 0) out.push(page);
+  return out;
 }
 
 /**
@@ -90,10 +120,33 @@ export class JetStreamLog implements Log {
     this.streams.add(name);
   }
 
+  /** The largest message this log sends, in bytes. */
+  maxPayload(): number {
+    return this.opts.maxPayloadBytes ?? this.nc.info?.max_payload ?? 1024 * 1024;
+  }
+
+  /**
+   * Publishes a batch as one message, or — when its JSON would exceed the maximum payload — as
+   * consecutive smaller batches that cover the same seqs (each with its own message id, so a
+   * re-shipped batch with the same boundaries is still de-duplicated).
+   */
   async append(batch: LogBatch): Promise<void> {
     if (this.closed) throw replicationErrors.ERR_REPL_LOG_CLOSED('JetStream log is closed');
     await this.ensureStream(batch.origin);
-    await this.js.publish(this.subjectOf(batch.origin), Buffer.from(JSON.stringify(batch)), {
+    const data = Buffer.from(JSON.stringify(batch));
+    if (data.length > this.maxPayload() - ENVELOPE) {
+      const n = batch.changes.length;
+      if (n <= 1)
+        throw replicationErrors.ERR_REPL_TOO_LARGE(
+          `change ${batch.origin}:${batch.from} is ${data.length} bytes, over the log's ${this.maxPayload()}-byte messages`,
+        );
+      const mid = Math.floor(n / 2);
+      const cut = batch.changes[mid]!.seq;
+      await this.append({ ...batch, to: cut - 1, changes: batch.changes.slice(0, mid) });
+      await this.append({ ...batch, from: cut, changes: batch.changes.slice(mid) });
+      return;
+    }
+    await this.js.publish(this.subjectOf(batch.origin), data, {
       msgID: `${batch.origin}:${batch.from}-${batch.to}`,
     });
   }
@@ -188,17 +241,34 @@ export class JetStreamLog implements Log {
    * digests with it and repair both ways. Returns a function that stops serving.
    */
   serveDigests(peer: DigestPeer): () => void {
+    const budget = () => this.maxPayload() - ENVELOPE;
+    // digests and a shard's records are answered a page at a time ({ offset } → { items, next }),
+    // so no reply exceeds the maximum payload however big the shard (offsets index the sorted
+    // list; a record written between pages may be missed or sent twice — the next pass sees it)
+    const page = <T>(all: readonly T[], offset: number) => {
+      const rest = all.slice(Math.max(0, offset));
+      const first = pages(rest, budget())[0]!;
+      const next = offset + first.length < all.length ? offset + first.length : null;
+      return { items: first, next };
+    };
     const sub = this.nc.subscribe(`${this.prefix}.ae.${peer.zone}.*`, {
       callback: (err, m) => {
         if (err) return;
         const op = m.subject.slice(m.subject.lastIndexOf('.') + 1);
-        const reply = (v: unknown) => m.respond(Buffer.from(JSON.stringify(v)));
+        const reply = (v: unknown) => {
+          const data = Buffer.from(JSON.stringify(v));
+          if (data.length > this.maxPayload())
+            throw replicationErrors.ERR_REPL_TOO_LARGE(`anti-entropy ${op} reply of ${data.length} bytes`);
+          m.respond(data);
+        };
         const fail = (e: unknown) => reply({ error: (e as { code?: string }).code ?? 'ERR_REPL_BAD_BATCH' });
+        const run = (p: Promise<unknown>) => void p.then(reply).catch(fail);
         try {
           const arg = m.data.length ? JSON.parse(Buffer.from(m.data).toString('utf8')) : undefined;
-          if (op === 'digests') void peer.digests().then((d) => reply([...d]), fail);
-          else if (op === 'shard') void peer.shardRecords(Number(arg)).then(reply, fail);
-          else if (op === 'repair') void peer.repair(arg as RecordState[]).then(reply, fail);
+          const offset = Number(arg?.offset ?? 0) || 0;
+          if (op === 'digests') run(peer.digests().then((d) => page([...d], offset)));
+          else if (op === 'shard') run(peer.shardRecords(Number(arg?.shard)).then((r) => page(r, offset)));
+          else if (op === 'repair') run(peer.repair(arg as RecordState[]));
         } catch (e) {
           fail(e);
         }
@@ -221,11 +291,26 @@ export class JetStreamLog implements Log {
         throw replicationErrors.ERR_REPL_LOG_UNAVAILABLE(`anti-entropy ${op} at ${zone} failed: ${String(v.error)}`);
       return v;
     };
+    const all = async <T>(op: string, arg: object): Promise<T[]> => {
+      const out: T[] = [];
+      for (let offset: number | null = 0; offset !== null; ) {
+        const r = (await ask(op, { ...arg, offset })) as { items: T[]; next: number | null };
+        for (const x of r.items) out.push(x);
+        offset = r.next;
+      }
+      return out;
+    };
     return {
       zone,
-      digests: async () => new Map((await ask('digests')) as [number, string][]),
-      shardRecords: async (shard) => (await ask('shard', shard)) as RecordState[],
-      repair: async (states) => (await ask('repair', states)) as number,
+      digests: async () => new Map(await all<[number, string]>('digests', {})),
+      shardRecords: async (shard) => all<RecordState>('shard', { shard }),
+      repair: async (states) => {
+        // one request per page of states, each within the maximum payload
+        let n = 0;
+        for (const p of pages(states, this.maxPayload() - ENVELOPE))
+          if (p.length) n += (await ask('repair', p)) as number;
+        return n;
+      },
     };
   }
 

@@ -26,6 +26,16 @@ export function registerReplicationMetrics(reg: Registry, repl: Replication): vo
     },
   });
   new Gauge({
+    name: 'mz_replication_link_up',
+    help: '1 when the link origin → dest counts as live, 0 when dest is known to be down',
+    labelNames: ['origin', 'dest'],
+    registers: [reg],
+    async collect() {
+      this.reset();
+      for (const l of await repl.links()) this.set({ origin: l.origin, dest: l.dest }, l.down ? 0 : 1);
+    },
+  });
+  new Gauge({
     name: 'mz_replication_locked_records',
     help: 'records locked by a conflict, awaiting resolution',
     registers: [reg],

@@ -18,6 +18,24 @@ export interface LinkLag {
   records: number;
   /** Age of the oldest of them (0 when caught up). */
   seconds: number;
+  /**
+   * The destination is known to be down (stopped in this process, or declared down through
+   * setZoneUp / the zoneUp option): its backlog is real but cannot shrink until it returns,
+   * so it is reported on its own and left out of lagOf/lagFor.
+   */
+  down: boolean;
+}
+
+/** A zone's outgoing lag: the worst live link, plus every link on its own. */
+export interface ZoneLag {
+  /** Largest backlog over links to live zones. */
+  records: number;
+  /** Largest age over links to live zones. */
+  seconds: number;
+  /** Every outgoing link, down ones included (flagged). */
+  links: LinkLag[];
+  /** Destinations known to be down, left out of records/seconds. */
+  down: string[];
 }
 
 /** A conflict as seen across this process's zones. */
@@ -43,6 +61,12 @@ export interface ReplicationOptions {
   events?: ReplicatorEvents;
   /** Change-log entries kept behind what every zone has applied (default 10000). */
   keepChanges?: number;
+  /**
+   * A zone's verdict (e.g. the health plane's quorum): false marks its links down, so a dead
+   * zone's backlog does not count as live lag. undefined = no verdict (the zone counts as up
+   * unless stopped here or marked with setZoneUp).
+   */
+  zoneUp?: (zone: string) => boolean | undefined;
   /** How often the change log is pruned (ms); 0 = never (default 60000). */
   pruneMs?: number;
 }
@@ -65,6 +89,8 @@ export interface ReplicationCounters {
  */
 export class Replication {
   private readonly replicators = new Map<string, ZoneReplicator>();
+  /** Zones stopped here (stopZone) or declared down (setZoneUp). */
+  private readonly downZones = new Set<string>();
   private aeTimer: Timer | undefined;
   private pruneTimer: Timer | undefined;
   private aeRunning = false;
@@ -154,12 +180,28 @@ export class Replication {
 
   /** Stops one zone's shipping and applying (a zone failure in drills and simulations). */
   async stopZone(zone: string): Promise<void> {
+    this.downZones.add(zone);
     await this.replicator(zone).stop();
   }
 
   /** Restarts a stopped zone: it resumes from its durable shipped position and cursors. */
   async startZone(zone: string): Promise<void> {
     await this.replicator(zone).start();
+    this.downZones.delete(zone);
+  }
+
+  /**
+   * Declares a zone down or up again (a zone in another process, from the health plane): links
+   * to a down zone are reported as down and left out of lagOf/lagFor.
+   */
+  setZoneUp(zone: string, up: boolean): void {
+    if (up) this.downZones.delete(zone);
+    else this.downZones.add(zone);
+  }
+
+  /** True when the zone is stopped here, declared down, or the zoneUp verdict says so. */
+  isDown(zone: string): boolean {
+    return this.downZones.has(zone) || this.opts.zoneUp?.(zone) === false;
   }
 
   /** Wakes a zone's shipper after writes (otherwise it polls every pollMs). */
@@ -200,6 +242,7 @@ export class Replication {
       digests: () => s.digests(),
       shardRecords: (shard) => s.shardRecords(shard),
       repair: (st) => s.repair(st),
+      ...(s.onCommit ? { onCommit: (l: () => void) => s.onCommit!(l) } : {}),
       close: () => s.close(),
     };
   }
@@ -221,7 +264,7 @@ export class Replication {
       const t = await o.timeOf(cursor + 1);
       if (t !== undefined) seconds = Math.max(0, (this.opts.clock.wallTime() - t) / 1000);
     }
-    return { origin, dest, records, seconds };
+    return { origin, dest, records, seconds, down: this.isDown(dest) };
   }
 
   /** Every link from a zone of this process to every other zone of the topology. */
@@ -233,25 +276,33 @@ export class Replication {
   }
 
   /**
-   * Records of `zone` some other zone has not applied (the largest outgoing link lag).
-   * Published as `ctx.shared.get('replication').lagFor`: a planned failover waits for 0
-   * before moving the zone's shards.
+   * Records of `zone` some live zone has not applied (the largest outgoing lag over links to
+   * zones that are not down). Published as `ctx.shared.get('replication').lagFor`: a planned
+   * failover waits for 0 before moving the zone's shards — a dead zone's backlog would hold
+   * it forever, and that zone replays from the log when it returns.
    */
   async lagFor(zone: string): Promise<number> {
     return (await this.lagOf(zone)).records;
   }
 
-  /** The largest outgoing lag of `zone` in records and seconds. */
-  async lagOf(zone: string): Promise<{ records: number; seconds: number }> {
+  /** The outgoing lag of `zone`: worst live link in records and seconds, and every link on its own. */
+  async lagOf(zone: string): Promise<ZoneLag> {
     let records = 0;
     let seconds = 0;
+    const links: LinkLag[] = [];
+    const down: string[] = [];
     for (const d of this.opts.topology.zones) {
       if (d.name === zone) continue;
       const l = await this.lag(zone, d.name);
+      links.push(l);
+      if (l.down) {
+        down.push(d.name);
+        continue;
+      }
       records = Math.max(records, l.records);
       seconds = Math.max(seconds, l.seconds);
     }
-    return { records, seconds };
+    return { records, seconds, links, down };
   }
 
   /** Open conflicts across this process's zones, one entry per record. */

@@ -40,6 +40,10 @@ export class ZoneReplicator {
   private again = false;
   private shippedSeq = -1;
   private poll: Timer | undefined;
+  private unlisten: (() => void) | undefined;
+  /** The shipped position persisted last, and the write of it in flight (see persistShipped). */
+  private persistedSeq = -1;
+  private persisting: Promise<void> | undefined;
   private subs: LogSubscription[] = [];
   private running = false;
   private readonly batchMax: number;
@@ -61,12 +65,16 @@ export class ZoneReplicator {
     this.running = true;
     const { store, log, peers, zone } = this.opts;
     this.shippedSeq = await store.shipped();
+    this.persistedSeq = this.shippedSeq;
     for (const origin of peers) {
       const cursor = await store.cursor(origin);
       this.cursors.set(origin, cursor);
       const sub = await log.subscribe(origin, zone, cursor, (b) => this.applyBatch(b));
       this.subs.push(sub);
     }
+    // ship on commit (a wake-up from the store); the timer is only a backstop for writes
+    // nobody announced (another process writing the same PostgreSQL schema, a store without onCommit)
+    this.unlisten = store.onCommit?.(() => this.notify());
     this.poll = this.opts.clock.setInterval(this.opts.pollMs ?? 50, () => this.notify());
     this.notify();
   }
@@ -76,11 +84,21 @@ export class ZoneReplicator {
     if (!this.running) return;
     this.running = false;
     this.poll?.cancel();
+    this.unlisten?.();
+    this.unlisten = undefined;
     const subs = this.subs;
     this.subs = [];
     for (const s of subs) await s.close();
-    // let an in-flight ship finish so close() of the store doesn't race it
+    // let an in-flight ship finish so close() of the store doesn't race it, then persist its position
     await this.shipping;
+    await this.persisting;
+    if (this.persistedSeq < this.shippedSeq)
+      await this.opts.store.markShipped(this.shippedSeq).then(
+        () => {
+          this.persistedSeq = this.shippedSeq;
+        },
+        (e) => this.opts.events?.error?.(this.zone, e),
+      );
   }
 
   /** Tells the shipper there are new writes (called after each write for low latency). */
@@ -118,8 +136,8 @@ export class ZoneReplicator {
           sentAt: clock.wallTime(),
         };
         await log.append(batch);
-        await store.markShipped(batch.to);
         this.shippedSeq = batch.to;
+        this.persistShipped();
         this.opts.events?.shipped?.(zone, batch);
         if (changes.length < this.batchMax && !this.again) break;
       }
@@ -128,6 +146,28 @@ export class ZoneReplicator {
       this.opts.events?.error?.(zone, e);
       this.opts.logger?.warn({ err: e, zone }, 'replication: shipping failed; will retry');
     }
+  }
+
+  /**
+   * Persists the shipped position off the shipping path: one write in flight at a time, always
+   * of the newest position (a PostgreSQL commit per batch would otherwise hold up the next
+   * batch). The persisted position may trail the log by the batches in flight; after a crash
+   * those are shipped again and the destinations skip them (exactly-once apply by seq).
+   */
+  private persistShipped(): void {
+    if (this.persisting || this.persistedSeq >= this.shippedSeq) return;
+    const seq = this.shippedSeq;
+    this.persisting = this.opts.store.markShipped(seq).then(
+      () => {
+        this.persistedSeq = Math.max(this.persistedSeq, seq);
+        this.persisting = undefined;
+        if (this.running) this.persistShipped();
+      },
+      (e) => {
+        this.persisting = undefined;
+        this.opts.events?.error?.(this.zone, e);
+      },
+    );
   }
 
   private async applyBatch(b: LogBatch): Promise<void> {

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { connect } from 'nats';
 import pg from 'pg';
 import { systemClock } from '../../../src/core/clock.ts';
 import { fnv1a } from '../../../src/core/random.ts';
@@ -150,4 +151,57 @@ test('replication (PostgreSQL + JetStream): anti-entropy between processes repai
     assert.equal((await zones.get(z)!.store.get('profiles', 'only-in-bj-a'))?.value, 'repaired', z);
   const again = await a.repl.antiEntropy();
   assert.equal(again.shards, 0);
+});
+
+test('replication (PostgreSQL + JetStream): cross-process anti-entropy pages a shard bigger than one NATS message', async (t) => {
+  if (!up) return t.skip('PostgreSQL or NATS not reachable');
+  const a = zones.get('bj-a')!;
+  // 40 records × 40 kB = 1.6 MB in one shard, held only by bj-a: one message per shard could not carry it
+  const shard = 5;
+  const pad = 'q'.repeat(40_000);
+  await a.store.repair(
+    Array.from({ length: 40 }, (_, i) => ({
+      resource: 'profiles',
+      key: `big-${i}`,
+      shard,
+      cls: 'sharded' as const,
+      value: { pad, i },
+      deleted: false,
+      vv: { 'sh-b': 1000 + i },
+      version: 1000 + i,
+      origin: 'sh-b',
+      time: 0,
+      locked: false,
+      candidates: [],
+    })),
+  );
+  // watch every anti-entropy request and every reply on the wire
+  const spy = await connect({ servers: natsUrl() });
+  let largest = 0;
+  let messages = 0;
+  const watch = (subject: string) =>
+    spy.subscribe(subject, {
+      callback: (_e, m) => {
+        messages++;
+        largest = Math.max(largest, m.data.length);
+      },
+    });
+  const subs = [watch(`MZD${run}.ae.>`), watch('_INBOX.>')];
+  await spy.flush();
+  try {
+    const r = await a.repl.antiEntropy();
+    assert.ok(r.repaired >= 40 * 3, `repaired ${r.repaired}`);
+    for (const z of ZONES)
+      assert.deepEqual((await zones.get(z)!.store.get('profiles', 'big-39'))?.value, { pad, i: 39 }, z);
+    // gz-a asks bj-a's side too (its name sorts after): pages travel both ways
+    const b = await zones.get('gz-a')!.log.remotePeer('bj-a').shardRecords(shard);
+    assert.equal(b.filter((x) => x.key.startsWith('big-')).length, 40);
+    await spy.flush();
+    const limit = spy.info?.max_payload ?? 1024 * 1024;
+    assert.ok(messages > 4, `saw ${messages} messages`);
+    assert.ok(largest <= limit, `largest message ${largest} > ${limit}`);
+  } finally {
+    for (const s of subs) s.unsubscribe();
+    await spy.close();
+  }
 });

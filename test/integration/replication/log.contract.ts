@@ -145,6 +145,28 @@ export function logContract(name: string, makeFactory: () => Promise<LogFactory 
       assert.equal(await log.ackedUpTo('gz-a', 'bj-a'), 0);
     });
 
+    test(`${name}: a batch bigger than one message, and one near the limit, arrive intact and in order`, async () => {
+      const log = await open();
+      const got: LogBatch[] = [];
+      await log.subscribe('sh-a', 'sh-b', 0, async (b) => void got.push(b));
+      // 30 × 50 kB = 1.5 MB: over NATS's default 1 MB max_payload
+      const big = batch('sh-a', 1, 30);
+      big.changes = big.changes.map((c) => ({ ...c, value: { pad: 'p'.repeat(50_000), n: c.seq } }));
+      // one change of ~1 MB less a little: just under the limit, it must travel alone and whole
+      const near = batch('sh-a', 31, 31);
+      near.changes[0] = { ...near.changes[0]!, value: 'n'.repeat(1_000_000) };
+      await log.append(big);
+      await log.append(near);
+      await until(() => got.length > 0 && got[got.length - 1]!.to === 31, 'both batches');
+      // whatever the split, the batches cover 1..31 without gap or overlap, every change once
+      assert.equal(got[0]!.from, 1);
+      for (let i = 1; i < got.length; i++) assert.equal(got[i]!.from, got[i - 1]!.to + 1);
+      assert.deepEqual(
+        got.flatMap((b) => b.changes),
+        [...big.changes, ...near.changes],
+      );
+    });
+
     test(`${name}: afterSeq skips batches the destination already holds`, async () => {
       const log = await open();
       for (let s = 1; s <= 5; s++) await log.append(batch('sh-b', s * 2 - 1, s * 2));

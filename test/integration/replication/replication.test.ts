@@ -42,7 +42,12 @@ test('replication: writes in every zone reach the three others exactly once, and
     }
     assert.equal(c.repl.counters.applied, 60 * 3);
     assert.ok(await converged(c));
-    assert.deepEqual(await c.repl.lagOf('sh-a'), { records: 0, seconds: 0 });
+    const lag = await c.repl.lagOf('sh-a');
+    assert.deepEqual(
+      { records: lag.records, seconds: lag.seconds, down: lag.down },
+      { records: 0, seconds: 0, down: [] },
+    );
+    assert.deepEqual(lag.links.map((l) => l.dest).sort(), ['bj-a', 'gz-a', 'sh-b']);
     assert.equal(await c.repl.lagFor('sh-a'), 0);
     const text = await c.metrics.metrics();
     assert.match(text, /mz_replication_lag_records\{origin="sh-a",dest="gz-a"\} 0/);
@@ -67,6 +72,40 @@ test('replication: lag per link counts unapplied records and their age while a l
     assert.equal((await c.repl.lag('sh-a', 'bj-a')).records, 0);
     assert.equal(await c.repl.lagFor('sh-a'), keys.length);
     c.log.heal('sh-a', 'gz-a');
+    await settle(clock, async () => (await c.repl.lagFor('sh-a')) === 0);
+  } finally {
+    await c.close();
+  }
+});
+
+test('replication: lag is per link; a dead zone is reported as down and does not inflate the live figure', async () => {
+  const clock = new ManualClock();
+  const c = await makeCluster({ clock, random: seededRandom(4) });
+  try {
+    const keys = Array.from({ length: 40 }, (_, i) => `d${i}`).filter((k) => c.fence.owner(c.shardOf(k)) === 'sh-a');
+    await settle(clock, async () => (await c.repl.lagFor('sh-a')) === 0);
+    // gz-a dies: it applies nothing more, while sh-a keeps writing and the two live zones keep up
+    c.log.isolate('gz-a', ZONES);
+    await c.repl.stopZone('gz-a');
+    for (const k of keys) await c.write(k, 1, 'sh-a');
+    await settle(clock, async () => (await c.repl.lag('sh-a', 'bj-a')).records === 0);
+    const lag = await c.repl.lagOf('sh-a');
+    assert.equal(lag.records, 0);
+    assert.equal(await c.repl.lagFor('sh-a'), 0);
+    assert.deepEqual(lag.down, ['gz-a']);
+    const dead = lag.links.find((l) => l.dest === 'gz-a')!;
+    assert.equal(dead.down, true);
+    assert.equal(dead.records, keys.length);
+    assert.ok(lag.links.filter((l) => l.dest !== 'gz-a').every((l) => !l.down && l.records === 0));
+    assert.match(await c.metrics.metrics(), /mz_replication_link_up\{origin="sh-a",dest="gz-a"\} 0/);
+    // a zone in another process is declared down by the health plane the same way
+    c.repl.setZoneUp('bj-a', false);
+    assert.equal((await c.repl.lag('sh-a', 'bj-a')).down, true);
+    c.repl.setZoneUp('bj-a', true);
+    // back: its backlog counts again until it has caught up
+    c.log.rejoin('gz-a', ZONES);
+    await c.repl.startZone('gz-a');
+    assert.equal((await c.repl.lagOf('sh-a')).down.length, 0);
     await settle(clock, async () => (await c.repl.lagFor('sh-a')) === 0);
   } finally {
     await c.close();
