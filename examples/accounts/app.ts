@@ -35,6 +35,8 @@ export interface AccountsAppOptions {
   port: number;
   /** scrypt cost (N); lower it in tests. */
   scryptN?: number;
+  /** Called with every error answered as 500 ERR_ACCOUNTS_INTERNAL (the body hides it). */
+  onError?(e: unknown, route: string): void;
 }
 
 export interface AccountsApp {
@@ -339,6 +341,7 @@ export async function startAccountsApp(opts: AccountsAppOptions): Promise<Accoun
       if (res.headersSent) return res.destroy();
       if (e instanceof HttpError) return send(res, e.status, { error: e.code, message: e.message });
       if (isPlatformError(e)) return send(res, statusOf(e.code), { error: e.code, message: e.message });
+      opts.onError?.(e, `${req.method} ${url.pathname}`);
       send(res, 500, { error: 'ERR_ACCOUNTS_INTERNAL', message: 'internal error' });
     });
   });

@@ -40,6 +40,7 @@ async function startRole(ctx: ClusterContext, zone: Zone, scryptN: number | unde
     host: hp.host,
     port: hp.port,
     ...(scryptN ? { scryptN } : {}),
+    onError: (e, route) => ctx.logger.warn({ err: e, zone: zone.name, route }, 'accounts: internal error'),
     epochOf: (shard) => map?.owner(shard)?.epoch ?? 1,
     peer: (z) => {
       // a zone in this process publishes its bound address; others listen where the topology says

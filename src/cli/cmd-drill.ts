@@ -56,7 +56,14 @@ export function renderDrill(r: DrillReport): string {
         ['lease', `${r.leaseMs} ms`, ''],
         ...(r.relogins === undefined
           ? []
-          : [['sessions lost', `${r.relogins} logins again (sessions are local to their zone), writes retried`, '']]),
+          : [
+              ['sessions lost', `${r.relogins} logins again (sessions are local to their zone), writes retried`, ''],
+              [
+                'setup',
+                `${r.users.total} users registered and logged in (${r.setupRetries ?? 0} calls retried after a 5xx)`,
+                '',
+              ],
+            ]),
         ['RPO', r.rpo, ''],
         ['WRT', r.wrt, ''],
         ...(r.readBack

@@ -125,6 +125,8 @@ export class AccountsWorkload {
   readonly ledger: AckedWrite[] = [];
   /** Logins again after a write found its session gone (sessions are local: their zone died). */
   relogins = 0;
+  /** Setup calls retried after a 5xx. */
+  setupRetries = 0;
   private readonly password: string;
 
   constructor(
@@ -159,40 +161,52 @@ export class AccountsWorkload {
       failoverErrors.ERR_FAILOVER_DRILL(
         `drill: accounts workload: ${what} → ${r.status} ${String(r.json.error ?? '')} ${String(r.json.message ?? '')}`,
       );
+    // a setup call answered 5xx (e.g. a store busy for a moment) is retried, as a client would
+    const again = async (f: () => Promise<{ status: number; json: Record<string, unknown> }>) => {
+      for (let k = 0; ; k++) {
+        const r = await f();
+        if (r.status < 500 || k >= 4) return r;
+        this.setupRetries++;
+        await this.o.clock.sleep(100 * (k + 1));
+      }
+    };
     const users: (AccountsUser | undefined)[] = new Array(count);
     await pool(idx, 4, async (i) => {
       const phone = `+861${tag}${String(i).padStart(5, '0')}`;
       const entry = routers.get(zones[i % zones.length]!)!;
-      const reg = await call(dispatcher, `${entry}/api/register`, 'POST', {
-        phone,
-        password: this.password,
-        name: `drill ${i}`,
-      });
+      const reg = await again(() =>
+        call(dispatcher, `${entry}/api/register`, 'POST', { phone, password: this.password, name: `drill ${i}` }),
+      );
       if (reg.status !== 201 && !(reg.status === 409 && reg.json.error === 'ERR_ACCOUNTS_PHONE_TAKEN'))
         throw fail(`POST /api/register`, reg);
       // log in at the zone that owns the user's shard, as steering would send the user there
       let login: Awaited<ReturnType<typeof call>> | undefined;
       if (reg.status === 409) {
-        login = await call(dispatcher, `${entry}/api/login`, 'POST', { phone, password: this.password });
+        login = await again(() => call(dispatcher, `${entry}/api/login`, 'POST', { phone, password: this.password }));
         if (login.status !== 200) throw fail('POST /api/login', login);
       }
       const id = String((login ?? reg).json.userId);
       const shard = shardForKey(id, this.o.shardCount);
       const home = this.o.ownerOf(shard);
       if (!login || home !== zones[i % zones.length]) {
-        login = await call(dispatcher, `${routers.get(home)}/api/login`, 'POST', { phone, password: this.password });
+        login = await again(() =>
+          call(dispatcher, `${routers.get(home)}/api/login`, 'POST', { phone, password: this.password }),
+        );
         if (login.status !== 200) throw fail(`POST /api/login (${home})`, login);
       }
       const u: AccountsUser = { id, shard, home, phone, session: String(login.json.session), busy: false, n: 0 };
-      const first = this.profileWrite(u);
-      const r = await call(
-        dispatcher,
-        `${routers.get(home)}${first.path}`,
-        'PUT',
-        JSON.parse(first.body!),
-        first.headers,
-      );
-      first.done?.(r.status, JSON.stringify(r.json));
+      const r = await again(async () => {
+        const first = this.profileWrite(u);
+        const a = await call(
+          dispatcher,
+          `${routers.get(home)}${first.path}`,
+          'PUT',
+          JSON.parse(first.body!),
+          first.headers,
+        );
+        first.done?.(a.status, JSON.stringify(a.json));
+        return a;
+      });
       if (r.status !== 200) throw fail(`PUT /api/profiles/${id}`, r);
       users[i] = u;
     });

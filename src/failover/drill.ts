@@ -111,6 +111,8 @@ export interface DrillReport {
   readBack?: ReadBack;
   /** Accounts app: logins again because a write's session lived in a zone that was gone (then the write was retried once). */
   relogins?: number;
+  /** Accounts app: registrations, logins and first writes of the setup retried after a 5xx. */
+  setupRetries?: number;
   restore?: { restored: boolean; failback?: { moved?: number; tookMs?: number; error?: string } };
 }
 
@@ -485,7 +487,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
       rpo: NA,
       wrt: NA,
       lost: null,
-      ...(accounts ? { relogins: accounts.relogins } : {}),
+      ...(accounts ? { relogins: accounts.relogins, setupRetries: accounts.setupRetries } : {}),
     };
     if (o.restore) {
       report.restore = { restored: false };
