@@ -1,10 +1,10 @@
 /**
- * The machine's PostgreSQL and NATS for integration tests. Unreachable → the test fails in CI
+ * The machine's PostgreSQL, NATS and Redis for integration tests. Unreachable → the test fails in CI
  * (CI=true) and is skipped with a message elsewhere.
  */
 import { connect } from 'node:net';
 
-const PORTS = { postgres: 5432, nats: 4222 } as const;
+const PORTS = { postgres: 5432, nats: 4222, redis: 6379 } as const;
 
 export function pgUrl(): string {
   return process.env.MZ_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -12,6 +12,10 @@ export function pgUrl(): string {
 
 export function natsUrl(): string {
   return process.env.MZ_TEST_NATS ?? '127.0.0.1:4222';
+}
+
+export function redisUrl(): string {
+  return process.env.MZ_TEST_REDIS ?? 'redis://127.0.0.1:6379';
 }
 
 /** True when the service answers a TCP connect; in CI an unreachable service throws. */
