@@ -2,5 +2,6 @@
 
 export { sessionErrors } from './errors.ts';
 export { MemorySessionStore } from './memory-session-store.ts';
+export { openSessionStore, type SessionConfig } from './open.ts';
 export { RedisSessionStore, type RedisSessionStoreOptions } from './redis-session-store.ts';
 export { type SessionStore, validSessionId } from './types.ts';

@@ -7,6 +7,7 @@ import { healthSection } from './sections/health.ts';
 import { httpdnsSection } from './sections/httpdns.ts';
 import { replicationSection } from './sections/replication.ts';
 import { routerSection } from './sections/router.ts';
+import { sessionSection } from './sections/session.ts';
 import { storeSection } from './sections/store.ts';
 
 /** Roles a zone can listen for; each zone runs the whole stack. */
@@ -203,6 +204,7 @@ export const topologySchema = z
     failover: failoverSection,
     store: storeSection,
     replication: replicationSection,
+    session: sessionSection,
   })
   .strict();
 
