@@ -127,7 +127,12 @@ export function writeMmdb(dir: string, subnets: readonly BenchSubnet[]): string 
     .map((s) => (s.rule === 'default' ? `${s.net}/24 US NA` : `${s.net}/24 CN AS ${REGION_SUB[s.rule]}`));
   const file = join(dir, 'bench.mmdb');
   const r = spawnSync('perl', ['bench/dns/write-mmdb.pl', file], { input: `${lines.join('\n')}\n`, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`write-mmdb.pl failed: ${r.stderr}`);
+  if (r.status !== 0) {
+    const hint = /MaxMind\/DB\/Writer/.test(r.stderr ?? '')
+      ? ' (install Debian libmaxmind-db-writer-perl, or run with DNS_BENCH_PEERS=0)'
+      : '';
+    throw new Error(`write-mmdb.pl failed${hint}: ${r.stderr}`);
+  }
   return file;
 }
 
