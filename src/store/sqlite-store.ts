@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { Checkpointer } from './checkpointer.ts';
+import { acquireFileLock } from './file-lock.ts';
 import { storeErrors } from './errors.ts';
 import type {
   ApplyResult,
@@ -121,13 +122,22 @@ export class SqliteStore implements Store {
   private readonly deps: StoreDeps;
   private closed = false;
   private checkpointer: Checkpointer | undefined;
+  private releaseLock: () => void = () => {};
   private readonly q;
 
   constructor(opts: SqliteStoreOptions) {
     this.zone = opts.zone;
     this.deps = opts;
-    if (opts.file !== ':memory:') mkdirSync(dirname(opts.file), { recursive: true });
-    this.db = new Database(opts.file);
+    if (opts.file !== ':memory:') {
+      mkdirSync(dirname(opts.file), { recursive: true });
+      this.releaseLock = acquireFileLock(opts.file);
+    }
+    try {
+      this.db = new Database(opts.file);
+    } catch (e) {
+      this.releaseLock();
+      throw e;
+    }
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${opts.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     this.db.pragma('busy_timeout = 5000');
@@ -136,6 +146,7 @@ export class SqliteStore implements Store {
     if (owner === undefined) this.db.prepare('INSERT INTO meta (k, v) VALUES (?, ?)').run('zone', opts.zone);
     else if (owner !== opts.zone) {
       this.db.close();
+      this.releaseLock();
       throw storeErrors.ERR_STORE_ZONE_MISMATCH(`${opts.file} holds zone ${owner}, not ${opts.zone}`);
     }
     if (opts.file !== ':memory:') {
@@ -490,5 +501,6 @@ export class SqliteStore implements Store {
     this.closed = true;
     await this.checkpointer?.close();
     this.db.close();
+    this.releaseLock();
   }
 }

@@ -1,9 +1,25 @@
 /** Shared helpers for integration tests. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseTopology, type Topology } from '../../src/topology/index.ts';
+
+const dataDirs: string[] = [];
+process.once('exit', () => {
+  for (const d of dataDirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** A fresh folder for a test cluster's SQLite files (removed when the process exits). */
+export function testDataDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'mz-test-data-'));
+  dataDirs.push(d);
+  return d;
+}
 
 /**
  * A four-zone topology like the default, but every listener on 127.0.0.1 port 0 (or the
- * zone's own loopback address when loopbackPerZone) so parallel tests never collide.
+ * zone's own loopback address when loopbackPerZone) and, unless `extra` has a store:
+ * section, the zone stores in a folder of their own, so parallel tests never collide.
  */
 export function testTopologyYaml(opts: { roles?: string[]; loopbackPerZone?: boolean; extra?: string } = {}): string {
   const roles = opts.roles ?? ['app'];
@@ -46,7 +62,7 @@ policies:
     default: [[sh-a, sh-b], bj-a, gz-a]
 control:
   listen: 127.0.0.1:0
-${opts.extra ?? ''}`;
+${/^store:/m.test(opts.extra ?? '') ? '' : `store:\n  dataDir: ${testDataDir()}\n`}${opts.extra ?? ''}`;
 }
 
 export function testTopology(opts: Parameters<typeof testTopologyYaml>[0] = {}): Topology {

@@ -1,8 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SqliteStore } from '../../../src/store/index.ts';
-import { storeContract } from './store.contract.ts';
+import { test } from 'node:test';
+import { MemoryFence, SqliteStore } from '../../../src/store/index.ts';
+import { depsFor, storeContract, storeTestTopology } from './store.contract.ts';
 
 storeContract('sqlite', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'mz-store-'));
@@ -10,4 +12,36 @@ storeContract('sqlite', async () => {
     open: async (deps, where) => new SqliteStore({ ...deps, file: join(dir, where.ns, `${where.zone}.db`) }),
     cleanup: async () => rmSync(dir, { recursive: true, force: true }),
   };
+});
+
+test('store(sqlite): a zone file held by a running store is refused with ERR_STORE_IN_USE; a stale lock is taken over', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mz-store-lock-'));
+  const topology = storeTestTopology();
+  const fence = new MemoryFence(topology.initialOwners());
+  const file = join(dir, 'sh-a.db');
+  try {
+    const first = new SqliteStore({ ...depsFor('sh-a', topology, fence), file });
+    assert.throws(
+      () => new SqliteStore({ ...depsFor('sh-a', topology, fence), file }),
+      (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'ERR_STORE_IN_USE');
+        assert.match(e.message, /sh-a\.db is in use/);
+        assert.match(e.message, /store\.dataDir/);
+        return true;
+      },
+    );
+    // another process's lock: refused while it lives
+    writeFileSync(`${file}.lock`, '1\n'); // pid 1 is always alive
+    await first.close();
+    writeFileSync(`${file}.lock`, '1\n');
+    assert.throws(() => new SqliteStore({ ...depsFor('sh-a', topology, fence), file }), { code: 'ERR_STORE_IN_USE' });
+    // a crashed process's lock: a pid that cannot exist
+    writeFileSync(`${file}.lock`, '4194304999\n');
+    const again = new SqliteStore({ ...depsFor('sh-a', topology, fence), file });
+    assert.equal(readFileSync(`${file}.lock`, 'utf8').trim(), String(process.pid));
+    await again.close();
+    assert.equal(existsSync(`${file}.lock`), false, 'close releases the lock');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
