@@ -18,6 +18,7 @@ import { isPlatformError } from '../../src/core/errors.ts';
 import { closeServer, listenOn } from '../../src/core/listen.ts';
 import { fnv1a } from '../../src/core/random.ts';
 import { CausalClock, CausalFeed, type CausalId, type FeedItem } from '../../src/replication/index.ts';
+import { MemorySessionStore, type SessionStore, validSessionId } from '../../src/session/index.ts';
 import type { Store } from '../../src/store/index.ts';
 import type { Topology } from '../../src/topology/index.ts';
 
@@ -33,6 +34,11 @@ export interface AccountsAppOptions {
   clock: Clock;
   host: string;
   port: number;
+  /**
+   * Where this zone keeps its sessions (the topology's session: section; Redis in
+   * distributed mode). Default: in this process. The caller closes it.
+   */
+  sessions?: SessionStore;
   /** scrypt cost (N); lower it in tests. */
   scryptN?: number;
   /** Called with every error answered as 500 ERR_ACCOUNTS_INTERNAL (the body hides it). */
@@ -76,6 +82,7 @@ function statusOf(code: string): number {
   if (code === 'ERR_STORE_NOT_OWNER' || code === 'ERR_STORE_NOT_CORE') return 421;
   if (code === 'ERR_STORE_STALE_EPOCH' || code === 'ERR_STORE_LOCKED' || code === 'ERR_STORE_VERSION_MISMATCH')
     return 409;
+  if (code === 'ERR_SESSION_UNAVAILABLE') return 503; // the zone's session store (Redis) is down: retry, or log in elsewhere
   return 400;
 }
 
@@ -116,6 +123,9 @@ const commentKey = (userId: string, id: CausalId) => `${userId}/${String(id.n).p
 
 export async function startAccountsApp(opts: AccountsAppOptions): Promise<AccountsApp> {
   const { zone, topology, store } = opts;
+  const sessions = opts.sessions ?? new MemorySessionStore(opts.clock);
+  // every authenticated request slides the session's expiry
+  const sessionTtlMs = topology.config.session.ttlSeconds * 1000;
   const core = topology.coreZone;
   const count = topology.config.shards.count;
   const shardOf = (key: string) => fnv1a(key) % count;
@@ -159,8 +169,8 @@ export async function startAccountsApp(opts: AccountsAppOptions): Promise<Accoun
   /** A session by id: local if it names this zone, else fetched from the zone it names. */
   const session = async (sid: string): Promise<{ userId: string } | undefined> => {
     const owner = sid.slice(0, sid.indexOf('.'));
-    if (!owner) return undefined;
-    if (owner === zone) return (await store.get('sessions', sid))?.value as { userId: string } | undefined;
+    if (!owner || !validSessionId(sid)) return undefined;
+    if (owner === zone) return (await sessions.get(sid, { slideMs: sessionTtlMs })) as { userId: string } | undefined;
     if (!topology.hasZone(owner)) return undefined;
     try {
       const r = await callPeer(owner, 'GET', `/api/sessions/${encodeURIComponent(sid)}`);
@@ -249,13 +259,7 @@ export async function startAccountsApp(opts: AccountsAppOptions): Promise<Accoun
         timingSafeEqual(Buffer.from(await hashOf(password, account.salt), 'hex'), Buffer.from(account.hash, 'hex'));
       if (!ok || !account) throw new HttpError(401, 'ERR_ACCOUNTS_BAD_LOGIN', 'wrong phone number or password');
       const sid = `${zone}.${randomBytes(18).toString('base64url')}`;
-      await store.put({
-        resource: 'sessions',
-        key: sid,
-        shard: shardOf(account.userId),
-        epoch: 0,
-        value: { userId: account.userId, phone, at: opts.clock.wallTime() },
-      });
+      await sessions.put(sid, { userId: account.userId, phone, at: opts.clock.wallTime() }, sessionTtlMs);
       return send(
         res,
         200,

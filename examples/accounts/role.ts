@@ -5,6 +5,7 @@
  */
 import type { DataService } from '../../src/cli/part-data.ts';
 import type { ClusterContext, Started, ZoneRole } from '../../src/cli/roles.ts';
+import { openSessionStore } from '../../src/session/index.ts';
 import type { Zone } from '../../src/topology/index.ts';
 import { startAccountsApp } from './app.ts';
 
@@ -32,7 +33,10 @@ async function startRole(ctx: ClusterContext, zone: Zone, scryptN: number | unde
   if (!store) throw new Error(`accounts app: no store for ${zone.name} (the data part must run first)`);
   const failover = ctx.shared.get('failover') as { views?: Map<string, ShardOwners> } | undefined;
   const map = failover?.views?.get(zone.name) ?? (ctx.shared.get('shardMap') as ShardOwners | undefined);
+  // sessions: in this process, or the zone's Redis (session.adapter: redis)
+  const sessions = await openSessionStore(ctx.topology.config.session, zone.name, ctx.clock);
   const app = await startAccountsApp({
+    sessions,
     zone: zone.name,
     topology: ctx.topology,
     store,
@@ -53,6 +57,9 @@ async function startRole(ctx: ClusterContext, zone: Zone, scryptN: number | unde
   ctx.shared.set(`app.${zone.name}`, app); // routers and drills find the app here, as with the echo app
   return {
     listeners: [{ zone: zone.name, role: 'app', protocol: 'http', host: app.host, port: app.port }],
-    close: app.close,
+    close: async () => {
+      await app.close();
+      await sessions.close();
+    },
   };
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { test } from 'node:test';
 import { RedisSessionStore } from '../../../src/session/index.ts';
+import { startTcpProxy } from '../../support/tcp-proxy.ts';
 import { reachable, redisUrl } from '../store/services.ts';
 import { sessionContract } from './session.contract.ts';
 
@@ -68,5 +69,35 @@ test('session(redis): the TTL is Redis’s own (PTTL), so every process sharing 
   } finally {
     raw.disconnect();
     await store.close();
+  }
+});
+
+test('session(redis): while Redis is cut off calls fail at once with ERR_SESSION_UNAVAILABLE; after it heals they work again', async (t) => {
+  if (!(await reachable('redis'))) return t.skip('no Redis');
+  const u = new URL(redisUrl());
+  const proxy = await startTcpProxy({ host: u.hostname, port: Number(u.port || 6379) });
+  const store = await RedisSessionStore.open({ url: `redis://127.0.0.1:${proxy.port}`, prefix: 'mz:test:session:' });
+  const id = `cut${process.pid}x${Math.floor(Math.random() * 1e9)}`;
+  try {
+    await store.put(id, { u: 1 }, 60_000);
+    proxy.cut();
+    await assert.rejects(store.get(id), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'ERR_SESSION_UNAVAILABLE');
+      assert.match(e.message, /Redis GET at redis:\/\/127\.0\.0\.1:\d+/);
+      return true;
+    });
+    await assert.rejects(store.put(id, { u: 2 }, 60_000), { code: 'ERR_SESSION_UNAVAILABLE' });
+    proxy.heal();
+    // ioredis reconnects in the background (retry at most every 2 s): bounded wait, no timing asserted
+    let got: unknown;
+    for (let i = 0; i < 100 && got === undefined; i++) {
+      got = await store.get(id).catch(() => undefined);
+      if (got === undefined) await sleep(100);
+    }
+    assert.deepEqual(got, { u: 1 }, 'the session written before the cut is there, the refused put changed nothing');
+  } finally {
+    await store.delete(id).catch(() => {});
+    await store.close();
+    await proxy.close();
   }
 });
