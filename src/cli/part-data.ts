@@ -125,6 +125,16 @@ export const dataPart: ClusterPart = {
       batchMax: rcfg.batchMax,
       pollMs: rcfg.pollMs,
       antiEntropyMs: rcfg.antiEntropyMs,
+      // the health plane's quorum verdict: a zone voted down has its links reported as down,
+      // so lagFor (what a planned failover waits on) is not held by a dead zone's backlog
+      zoneUp: (zone) => {
+        const health = ctx.shared.get('health') as { zoneUp(zone: string): boolean } | undefined;
+        try {
+          return health?.zoneUp(zone);
+        } catch {
+          return undefined;
+        }
+      },
     });
     await replication.start();
     const stores = new Map([...raw.keys()].map((z) => [z, replication.storeFor(z)]));

@@ -115,8 +115,15 @@ describe('health in a running cluster, and the dashboard', () => {
     assert.equal(v.votes['gz-a']!.state, 'up'); // a zone still reaches itself
     assert.equal(v.votes['sh-a']!.lastError?.code, 'ERR_HEALTH_PROBE_TIMEOUT');
     assert.equal(checker.zoneUp('sh-a'), true);
+    // replication hears the verdict: links into gz-a are down, the others are not
+    const links = async () =>
+      JSON.parse((await get(base, '/api/replication')).body).links as { origin: string; dest: string; down: boolean }[];
+    const during = await links();
+    assert.ok(during.length > 0);
+    for (const l of during) assert.equal(l.down, l.dest === 'gz-a', `${l.origin}→${l.dest}`);
     faults.setIsolated('gz-a', false);
     assert.ok(await waitFor(() => checker.zoneUp('gz-a')), 'gz-a never came back');
+    for (const l of await links()) assert.equal(l.down, false, `${l.origin}→${l.dest} after healing`);
     assert.equal(c.ctx.state.isUp('gz-a/app'), true);
     await done(c);
   });
