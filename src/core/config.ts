@@ -14,6 +14,26 @@ export interface ConfigProblem {
   severity: 'error' | 'warning';
 }
 
+const LATIN1 = /^[\u0000-\u00ff]*$/;
+
+/**
+ * The same data with every Latin-1-only string (keys too) as a one-byte string. One wider
+ * character anywhere in a YAML file (a Chinese comment, an ellipsis) makes every string
+ * parsed from it a two-byte slice of the text, and each later serialization of those
+ * strings (HTTP headers, JSON answers, DNS names) then pays a UTF-16 → UTF-8 conversion:
+ * HTTPDNS answered 40 % fewer requests per second for it.
+ */
+export function oneByteStrings<T>(v: T): T {
+  if (typeof v === 'string') return (LATIN1.test(v) ? Buffer.from(v, 'latin1').toString('latin1') : v) as T;
+  if (Array.isArray(v)) return v.map((x) => oneByteStrings(x)) as T;
+  if (v !== null && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[oneByteStrings(k)] = oneByteStrings(x);
+    return out as T;
+  }
+  return v;
+}
+
 /** A parsed YAML document that can say where any path is. */
 export class YamlSource {
   readonly doc: Document.Parsed;

@@ -1,8 +1,23 @@
 import { Counter, type Registry } from 'prom-client';
 
+/**
+ * Requests by route and status, counted by one server as plain numbers: the hot path adds
+ * to a Map, and the registry reads it at scrape time (labels hashed per scrape, not per request).
+ */
+export class RequestCounts {
+  readonly counts = new Map<string, number>();
+
+  add(route: string, status: number): void {
+    const k = `${route}\u0000${status}`;
+    this.counts.set(k, (this.counts.get(k) ?? 0) + 1);
+  }
+}
+
 /** The HTTPDNS metrics, registered once per Registry (every zone's server shares them, labelled by zone). */
 export interface HttpdnsMetrics {
   requests: Counter<'zone' | 'route' | 'status'>;
+  /** Each server's request counts, read by `requests` at scrape time. */
+  sources: Set<{ zone: string; counts: RequestCounts }>;
   rateLimited: Counter<'zone'>;
   signatureRejected: Counter<'zone' | 'code'>;
   speedSamples: Counter<'zone'>;
@@ -14,12 +29,22 @@ export function httpdnsMetrics(registry: Registry): HttpdnsMetrics {
   let m = byRegistry.get(registry);
   if (m) return m;
   const registers = [registry];
+  const sources = new Set<{ zone: string; counts: RequestCounts }>();
   m = {
+    sources,
     requests: new Counter({
       name: 'mz_httpdns_requests_total',
       help: 'HTTPDNS requests by route (d, sign_d, resolve, dns-query, report, other) and HTTP status',
       labelNames: ['zone', 'route', 'status'],
       registers,
+      collect(this: Counter<'zone' | 'route' | 'status'>) {
+        this.reset();
+        for (const { zone, counts } of sources)
+          for (const [k, n] of counts.counts) {
+            const [route, status] = k.split('\u0000');
+            this.inc({ zone, route, status }, n);
+          }
+      },
     }),
     rateLimited: new Counter({
       name: 'mz_httpdns_rate_limited_total',

@@ -24,6 +24,10 @@ export class NameTable {
   readonly apex: string;
   private readonly services = new Map<string, ServiceConfig>();
   private readonly parents = new Set<string>();
+  /** Services whose answer is a pure function of (client /24, state version): see decide(). */
+  private readonly cacheable = new Set<string>();
+  private young = new Map<string, CachedDecision>();
+  private old = new Map<string, CachedDecision>();
 
   constructor(
     topology: Topology,
@@ -34,6 +38,8 @@ export class NameTable {
     for (const [name, svc] of Object.entries(topology.config.services)) {
       const n = normalizeName(name);
       this.services.set(n, svc);
+      const policy = topology.config.policies[svc.policy];
+      if (policy?.sticky && !policy.latency) this.cacheable.add(n);
       // every ancestor between the service and the apex exists, with no data of its own
       let p = n;
       while (p.includes('.') && p !== this.apex) {
@@ -55,14 +61,53 @@ export class NameTable {
     return this.services.get(normalizeName(name));
   }
 
-  /** Steering's answer for a service name, or null for a name that is not a service. */
+  /**
+   * Steering's answer for a service name, or null for a name that is not a service.
+   * Answers are kept per (service, family, client /24) while the steering state's version
+   * is unchanged — only where that is exact: a sticky policy without the latency stage
+   * (its draws are a function of the client /24, and latency ranks change without a
+   * version bump), a plain IPv4 client, and an answer whose scope covers the whole /24
+   * (the client's geo range is no narrower). Everything else is decided every time.
+   */
   decide(name: string, client: string, family: 4 | 6): SteeringAnswer | null {
     const n = normalizeName(name);
     const svc = this.services.get(n);
     if (!svc || svc.cname) return null;
-    return this.steering.decide({ service: n, client, family }, this.state);
+    const version = (this.state as { version?: number } | undefined)?.version ?? (this.state ? undefined : 0);
+    const dot = client.lastIndexOf('.');
+    const key =
+      version !== undefined && this.cacheable.has(n) && dot > 0 && !client.includes('/') && !client.includes(':')
+        ? `${n}|${family}|${client.slice(0, dot)}`
+        : undefined;
+    if (key !== undefined) {
+      let e = this.young.get(key);
+      if (e === undefined) {
+        e = this.old.get(key);
+        if (e !== undefined) this.put(key, e);
+      }
+      if (e !== undefined && e.version === version) return e.answer;
+    }
+    const answer = this.steering.decide({ service: n, client, family }, this.state);
+    if (key !== undefined && answer.scope <= 24) this.put(key, { answer, version: version! });
+    return answer;
+  }
+
+  private put(key: string, e: CachedDecision): void {
+    if (this.young.size >= DECISION_CACHE_HALF) {
+      this.old = this.young;
+      this.young = new Map();
+    }
+    this.young.set(key, e);
   }
 }
+
+interface CachedDecision {
+  answer: SteeringAnswer;
+  version: number;
+}
+
+/** Two generations of this many decisions each (roughly LRU, O(1)). */
+const DECISION_CACHE_HALF = 50_000;
 
 /** The distinct addresses of an answer, best first. */
 export function answerIps(a: SteeringAnswer | null): string[] {

@@ -33,6 +33,16 @@ export function replyJson(
   res.end(text);
 }
 
+/** Sends JSON text the caller built (see replyJson for Cache-Control). */
+export function replyJsonText(res: Res, status: number, text: string, ttl: number): void {
+  (res as ServerResponse).writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': `private, max-age=${Math.max(0, Math.floor(ttl))}`,
+  });
+  res.end(text);
+}
+
 /** A request problem in the `{code, message}` dialect of HTTPDNS services. */
 export function replyError(
   res: Res,

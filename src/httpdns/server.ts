@@ -16,7 +16,7 @@ import { createDohHandler } from './handlers/doh.ts';
 import { createReportHandler } from './handlers/report.ts';
 import { createResolveHandler } from './handlers/resolve.ts';
 import { LatencyAggregator } from './latency.ts';
-import { httpdnsMetrics } from './metrics.ts';
+import { httpdnsMetrics, RequestCounts } from './metrics.ts';
 import { NameTable } from './names.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { type HandlerContext, type Req, type Res, replyError } from './reply.ts';
@@ -132,13 +132,24 @@ export async function startHttpdnsServer(opts: HttpdnsServerOptions): Promise<Ht
     ],
   ]);
 
+  const counts = new RequestCounts();
+  const source = { zone, counts };
+  metrics?.sources.add(source);
   const handle = async (req: Req, res: Res): Promise<void> => {
     const target = req.url ?? '/';
     const q = target.indexOf('?');
     const path = q < 0 ? target : target.slice(0, q);
     const route = routes.get(path);
-    if (metrics)
-      res.once('finish', () => metrics.requests.inc({ zone, route: route?.name ?? 'other', status: res.statusCode }));
+    // counted once the answer is complete: at once for the synchronous routes, on 'finish' for the rest
+    const count = () => counts.add(route?.name ?? 'other', res.statusCode);
+    try {
+      await answer(req, res, target, q, path, route);
+    } finally {
+      if (res.writableEnded) count();
+      else res.once('finish', count);
+    }
+  };
+  const answer = async (req: Req, res: Res, target: string, q: number, path: string, route: Route | undefined) => {
     if (target.length > MAX_TARGET)
       return replyError(res, 414, 'UriTooLong', `request target over ${MAX_TARGET} bytes`);
     if (!route) return replyError(res, 404, 'NotFound', `no route ${path}`);
@@ -200,6 +211,7 @@ export async function startHttpdnsServer(opts: HttpdnsServerOptions): Promise<Ht
     protocol: config.tls ? 'https' : 'http',
     aggregator,
     close: async () => {
+      metrics?.sources.delete(source);
       const closed = closeServer(server as Server);
       for (const s of sockets) s.destroy();
       await closed;

@@ -3,6 +3,7 @@ import {
   type ConfigProblem,
   configInvalid,
   deepFreeze,
+  oneByteStrings,
   readYamlSource,
   YamlSource,
   zodProblems,
@@ -251,7 +252,7 @@ export function loadTopology(file: string = DEFAULT_TOPOLOGY_FILE): Topology {
 export function checkTopology(src: YamlSource): { problems: ConfigProblem[]; topology?: Topology } {
   const syntax = src.syntaxProblems();
   if (syntax.length) return { problems: syntax };
-  const data = src.doc.toJS();
+  const data = oneByteStrings(src.doc.toJS());
   if (data === null || typeof data !== 'object')
     return { problems: [src.problem([], 'expected a mapping at the top of the file')] };
   const res = topologySchema.safeParse(data);

@@ -137,3 +137,23 @@ test('httpdns: metrics count requests by route and status', async () => {
   assert.match(text, /mz_httpdns_requests_total\{zone="sh-a",route="d",status="200"\} \d+/);
   assert.match(text, /mz_httpdns_signature_rejected_total\{zone="sh-a",code="SignatureExpired"\} [1-9]/);
 });
+
+test('httpdns/d: the body is canonical JSON with an exact content-length, for several hosts, v4+v6 and odd but valid names', async () => {
+  for (const q of [
+    '/d?host=api.shop.test,static.shop.test,nope.shop.test&ip=1.2.4.8&query=4,6',
+    '/d?host=API.Shop.Test.&ip=2001:db8::1',
+    '/d?host=_x-y.example.com',
+  ]) {
+    const r = await request(`${t.base}${q}`);
+    const raw = Buffer.from(await r.body.arrayBuffer());
+    assert.equal(Number(r.headers['content-length']), raw.length, q);
+    const text = raw.toString('utf8');
+    assert.equal(JSON.stringify(JSON.parse(text)), text, q);
+    const body = JSON.parse(text) as { dns: { host: string }[] };
+    assert.deepEqual(
+      Object.keys(body.dns[0]!),
+      ['host', 'client_ip', 'ips', 'ipsv6', 'ttl', 'origin_ttl'],
+      'the field order of the dialect',
+    );
+  }
+});
