@@ -5,6 +5,7 @@ import type { Topology } from '../topology/index.ts';
 import {
   composeChain,
   type DnsConfig,
+  type DnsContext,
   type DnsStage,
   type Handler,
   newContext,
@@ -34,6 +35,11 @@ export interface DnsHandlerOptions {
 /** A socket-free DNS handler: bytes in, reply bytes (or null: send nothing) out. */
 export interface DnsHandler {
   handle(raw: Buffer, transport: Transport, address: string, port: number): Buffer | null;
+  /**
+   * handle() with what the reply may be cached for: its smallest record TTL in seconds
+   * (-1 when it has no records), for DoH's Cache-Control (RFC 8484 §5.1).
+   */
+  answer(raw: Buffer, transport: Transport, address: string, port: number): { reply: Buffer | null; ttl: number };
   readonly stats: DnsStats;
   /** Names of the stages that are on, in order. */
   readonly stages: readonly string[];
@@ -65,33 +71,41 @@ export function createDnsHandler(opts: DnsHandlerOptions): DnsHandler {
   }
   const chain = composeChain(handlers, names);
 
+  const run = (raw: Buffer, transport: Transport, address: string, port: number): DnsContext => {
+    stats.packets++;
+    const ctx = newContext(raw, transport, address, port, clock.now());
+    try {
+      chain(ctx);
+    } catch (err) {
+      // a bug or a steering failure must not take the server down: SERVFAIL and carry on
+      stats.reject('internal');
+      if ((stats.rejected.get('internal') ?? 0) <= 10) logger.warn({ err }, 'dns: internal error answering a query');
+      ctx.rcode = RCODE.SERVFAIL;
+      ctx.reply =
+        ctx.query === null
+          ? null
+          : encodeReply({
+              query: raw,
+              questionEnd: ctx.query.questionEnd,
+              rcode: RCODE.SERVFAIL,
+              aa: false,
+              opt: ctx.replyOpt,
+            });
+    }
+    if (ctx.rejected !== null) stats.reject(ctx.rejected);
+    if (ctx.rcode >= 0) stats.countQuery(ctx.rcode, ctx.qtype, transport);
+    return ctx;
+  };
+
   return {
     stats,
     stages: names,
     handle(raw, transport, address, port) {
-      stats.packets++;
-      const ctx = newContext(raw, transport, address, port, clock.now());
-      try {
-        chain(ctx);
-      } catch (err) {
-        // a bug or a steering failure must not take the server down: SERVFAIL and carry on
-        stats.reject('internal');
-        if ((stats.rejected.get('internal') ?? 0) <= 10) logger.warn({ err }, 'dns: internal error answering a query');
-        ctx.rcode = RCODE.SERVFAIL;
-        ctx.reply =
-          ctx.query === null
-            ? null
-            : encodeReply({
-                query: raw,
-                questionEnd: ctx.query.questionEnd,
-                rcode: RCODE.SERVFAIL,
-                aa: false,
-                opt: ctx.replyOpt,
-              });
-      }
-      if (ctx.rejected !== null) stats.reject(ctx.rejected);
-      if (ctx.rcode >= 0) stats.countQuery(ctx.rcode, ctx.qtype, transport);
-      return ctx.reply;
+      return run(raw, transport, address, port).reply;
+    },
+    answer(raw, transport, address, port) {
+      const ctx = run(raw, transport, address, port);
+      return { reply: ctx.reply, ttl: ctx.ttl };
     },
   };
 }

@@ -10,6 +10,7 @@ const entry = (key: string): CachedReply => ({
   bytes: Buffer.from(key),
   rcode: 0,
   qtype: 1,
+  ttl: 60,
   version: 0,
   expires: 1,
   byAddress: false,

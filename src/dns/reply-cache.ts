@@ -6,6 +6,8 @@ export interface CachedReply {
   /** Full rcode and query type, for metrics. */
   rcode: number;
   qtype: number;
+  /** The reply's smallest record TTL (s), -1 when it has no records. */
+  ttl: number;
   /** Steering state version the reply was computed at. */
   version: number;
   /** Monotonic ms after which the entry is stale. */

@@ -5,6 +5,7 @@ import type { Socket } from 'node:net';
 import { type Clock, systemClock } from '../core/clock.ts';
 import { closeServer, listenOn } from '../core/listen.ts';
 import type { Registry } from '../core/metrics.ts';
+import { createDnsHandler } from '../dns/index.ts';
 import { type GeoDb, makeAddr } from '../geo/index.ts';
 import type { Steering, SteeringState } from '../steering/index.ts';
 import type { Topology, TopologyConfig } from '../topology/index.ts';
@@ -105,6 +106,8 @@ export async function startHttpdnsServer(opts: HttpdnsServerOptions): Promise<Ht
       halfLifeSeconds: config.reports.halfLifeSeconds,
     });
   const names = new NameTable(topology, steering, opts.state);
+  // DoH carries DNS messages: the authoritative DNS handler answers them, as over UDP and TCP
+  const dns = createDnsHandler({ topology, steering, state: opts.state, clock });
   const wallTime = () => clock.wallTime();
   const onSignatureRejected = (code: string) => metrics?.signatureRejected.inc({ zone, code });
   const dDeps = { names, accounts: config.accounts, wallTime, onSignatureRejected };
@@ -112,7 +115,7 @@ export async function startHttpdnsServer(opts: HttpdnsServerOptions): Promise<Ht
     ['/d', { name: 'd', methods: ['GET', 'HEAD'], handle: createDHandler(dDeps, false) }],
     ['/sign_d', { name: 'sign_d', methods: ['GET', 'HEAD'], handle: createDHandler(dDeps, true) }],
     ['/resolve', { name: 'resolve', methods: ['GET', 'HEAD'], handle: createResolveHandler(names) }],
-    ['/dns-query', { name: 'dns-query', methods: ['GET', 'HEAD', 'POST'], handle: createDohHandler(names) }],
+    ['/dns-query', { name: 'dns-query', methods: ['GET', 'HEAD', 'POST'], handle: createDohHandler(dns) }],
     [
       '/report',
       {

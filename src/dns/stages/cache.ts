@@ -119,6 +119,8 @@ export const cacheStage: DnsStage = {
         ctx.reply = patchReply(e.bytes, raw, nameEnd - 12);
         ctx.rcode = e.rcode;
         ctx.qtype = e.qtype;
+        // what is left of it: a resolver (or DoH's Cache-Control) must not keep it longer than we do
+        ctx.ttl = e.ttl < 0 ? -1 : Math.max(0, Math.min(e.ttl, Math.floor((e.expires - ctx.now) / 1000)));
         return;
       }
       stats.cacheMisses++;
@@ -134,6 +136,7 @@ export const cacheStage: DnsStage = {
         bytes: reply,
         rcode: ctx.rcode,
         qtype: q.qtype,
+        ttl: ctx.ttl,
         version,
         expires: ctx.now + age,
         byAddress: false,
@@ -146,6 +149,7 @@ export const cacheStage: DnsStage = {
           bytes: NO_BYTES,
           rcode: 0,
           qtype: 0,
+          ttl: -1,
           version: 0,
           expires: Number.POSITIVE_INFINITY,
           byAddress: true,

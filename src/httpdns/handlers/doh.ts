@@ -1,7 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import type { NameTable } from '../names.ts';
+import type { DnsHandler } from '../../dns/index.ts';
 import { type HandlerContext, readLimited, replyError } from '../reply.ts';
-import { answerDnsMessage } from '../wire/doh.ts';
 
 /** Largest DNS message (RFC 8484 bodies carry one message: at most 65535 bytes). */
 const MAX_MESSAGE = 65_535;
@@ -11,18 +10,21 @@ const MAX_DNS_PARAM = Math.ceil((MAX_MESSAGE * 4) / 3);
 /**
  * RFC 8484 `/dns-query`: GET with `dns=` (base64url, no padding) or POST with an
  * `application/dns-message` body; answers `application/dns-message` with
- * Cache-Control max-age = the smallest TTL in the answer.
+ * Cache-Control max-age = the smallest TTL in the answer. The message is answered by the
+ * authoritative DNS handler (src/dns: the same stages, zone data and reply cache as UDP and
+ * TCP, as TCP: never truncated); the client is the query's client subnet, else the HTTP client.
  */
-export function createDohHandler(names: NameTable): (ctx: HandlerContext) => Promise<void> | void {
+export function createDohHandler(dns: DnsHandler): (ctx: HandlerContext) => Promise<void> | void {
   const answer = (ctx: HandlerContext, query: Buffer) => {
-    const r = answerDnsMessage(names, query, ctx.client);
-    if (!r) return replyError(ctx.res, 400, 'InvalidMessage', 'not a DNS message');
+    const r = dns.answer(query, 'tcp', ctx.client, 0);
+    // no reply: too short for a header, or not a query (a response must not be answered)
+    if (r.reply === null) return replyError(ctx.res, 400, 'InvalidMessage', 'not a DNS query message');
     (ctx.res as ServerResponse).writeHead(200, {
       'content-type': 'application/dns-message',
-      'content-length': r.body.length,
-      'cache-control': `max-age=${r.ttl}`,
+      'content-length': r.reply.length,
+      'cache-control': `max-age=${Math.max(0, r.ttl)}`,
     });
-    ctx.res.end(r.body);
+    ctx.res.end(r.reply);
   };
   return async (ctx) => {
     const { req, res } = ctx;
