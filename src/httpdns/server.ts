@@ -138,21 +138,8 @@ export async function startHttpdnsServer(opts: HttpdnsServerOptions): Promise<Ht
   const counts = new RequestCounts();
   const source = { zone, counts };
   metrics?.sources.add(source);
-  const handle = async (req: Req, res: Res): Promise<void> => {
-    const target = req.url ?? '/';
-    const q = target.indexOf('?');
-    const path = q < 0 ? target : target.slice(0, q);
-    const route = routes.get(path);
-    // counted once the answer is complete: at once for the synchronous routes, on 'finish' for the rest
-    const count = () => counts.add(route?.name ?? 'other', res.statusCode);
-    try {
-      await answer(req, res, target, q, path, route);
-    } finally {
-      if (res.writableEnded) count();
-      else res.once('finish', count);
-    }
-  };
-  const answer = async (req: Req, res: Res, target: string, q: number, path: string, route: Route | undefined) => {
+  /** Answers one request; returns the handler's promise only when it is asynchronous (reads a body). */
+  const answer = (req: Req, res: Res, target: string, q: number, path: string, route: Route | undefined) => {
     if (target.length > MAX_TARGET)
       return replyError(res, 414, 'UriTooLong', `request target over ${MAX_TARGET} bytes`);
     if (!route) return replyError(res, 404, 'NotFound', `no route ${path}`);
@@ -168,17 +155,40 @@ export async function startHttpdnsServer(opts: HttpdnsServerOptions): Promise<Ht
       return replyError(res, 429, 'TooManyRequests', 'slow down', { 'retry-after': String(wait) });
     }
     const params = new URLSearchParams(q < 0 ? '' : target.slice(q + 1));
-    await route.handle({ req, res, client, params });
+    return route.handle({ req, res, client, params });
   };
+  const failed = (res: Res) => {
+    // a bug or a vanished client: answer if we still can, never take the process down
+    try {
+      if (!res.headersSent) replyError(res, 500, 'InternalError', 'internal error');
+      else res.destroy?.();
+    } catch {
+      // the stream is gone
+    }
+  };
+  // synchronous routes (/d, DoH GET, /resolve) answer without a promise or a microtask
   const onRequest = (req: Req, res: Res) => {
-    handle(req, res).catch(() => {
-      // a bug or a vanished client: answer if we still can, never take the process down
-      try {
-        if (!res.headersSent) replyError(res, 500, 'InternalError', 'internal error');
-        else res.destroy?.();
-      } catch {
-        // the stream is gone
-      }
+    const target = req.url ?? '/';
+    const q = target.indexOf('?');
+    const path = q < 0 ? target : target.slice(0, q);
+    const route = routes.get(path);
+    // counted once the answer is complete: at once when it is, on 'finish' otherwise
+    const count = () => counts.add(route?.name ?? 'other', res.statusCode);
+    const done = () => {
+      if (res.writableEnded) count();
+      else res.once('finish', count);
+    };
+    let pending: void | Promise<void>;
+    try {
+      pending = answer(req, res, target, q, path, route);
+    } catch {
+      failed(res);
+      return done();
+    }
+    if (pending === undefined) return done();
+    pending.then(done, () => {
+      failed(res);
+      done();
     });
   };
 

@@ -26,7 +26,8 @@ export function createDohHandler(dns: DnsHandler): (ctx: HandlerContext) => Prom
     });
     ctx.res.end(r.reply);
   };
-  return async (ctx) => {
+  // not async: a GET is answered synchronously; only a POST waits for its body
+  return (ctx) => {
     const { req, res } = ctx;
     if (req.method === 'GET' || req.method === 'HEAD') {
       const dns = ctx.params.get('dns');
@@ -41,9 +42,10 @@ export function createDohHandler(dns: DnsHandler): (ctx: HandlerContext) => Prom
       .toLowerCase();
     if (type !== 'application/dns-message')
       return replyError(res, 415, 'UnsupportedMediaType', 'POST needs content-type application/dns-message');
-    const body = await readLimited(req, MAX_MESSAGE);
-    if (!body)
-      return replyError(res, 413, 'PayloadTooLarge', 'a DNS message is at most 65535 bytes', { connection: 'close' });
-    return answer(ctx, body);
+    return readLimited(req, MAX_MESSAGE).then((body) => {
+      if (!body)
+        return replyError(res, 413, 'PayloadTooLarge', 'a DNS message is at most 65535 bytes', { connection: 'close' });
+      return answer(ctx, body);
+    });
   };
 }
