@@ -8,7 +8,7 @@
  * within each round; medians of BENCH_ROUNDS (3) runs of BENCH_SECONDS (5) each.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,6 +48,19 @@ function run(cmd: string, args: string[]): Promise<string> {
   });
 }
 
+/** utime + stime of a process (all its threads), in seconds; NaN when unreadable. */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // fields 14 and 15, in USER_HZ ticks
+  } catch {
+    return Number.NaN;
+  }
+}
+
+const pids = new Map<number, number | undefined>();
+
 /** Starts a child pinned to core 0 that prints {"port":N}. */
 function startNode(args: string[]): Promise<number> {
   const c = spawn('taskset', ['-c', '0', process.execPath, '--import', 'tsx', 'bench/httpdns/servers.ts', ...args], {
@@ -60,7 +73,9 @@ function startNode(args: string[]): Promise<number> {
     const rl = createInterface({ input: c.stdout! });
     rl.once('line', (l) => {
       clearTimeout(guard);
-      resolve(JSON.parse(l).port);
+      const port = JSON.parse(l).port as number;
+      pids.set(port, c.pid); // taskset execs the server: same pid
+      resolve(port);
     });
     c.once('exit', (code) => reject(new Error(`server ${args.join(' ')} exited ${code}`)));
   });
@@ -91,6 +106,7 @@ addAction(AllRule(), RCodeAction(DNSRCode.REFUSED))
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   children.push(c);
+  pids.set(port, c.pid);
   let failed = false;
   c.once('error', () => (failed = true));
   c.once('exit', () => (failed = true));
@@ -113,6 +129,8 @@ addAction(AllRule(), RCodeAction(DNSRCode.REFUSED))
 interface Result {
   rps: number;
   bad: number;
+  /** Requests answered per second of the server's own CPU time (steadier when the machine is shared). */
+  perCpu: number;
 }
 
 /** h2load (nghttp2-client) on core 1: HTTP/1.1 with `h1` (50 connections), else HTTP/2 (10 × 10 streams). */
@@ -120,13 +138,16 @@ async function h2load(url: string, opts: { post?: string; h1?: boolean; seconds?
   const args = ['-c', '1', 'h2load', '-D', String(opts.seconds ?? duration)];
   args.push(...(opts.h1 ? ['--h1', '-c', '50'] : ['-c', '10', '-m', '10']));
   if (opts.post) args.push('-d', opts.post, '-H', 'content-type: application/dns-message');
+  const pid = pids.get(Number(new URL(url).port));
+  const cpu0 = cpuSeconds(pid);
   const out = await run('taskset', [...args, url]);
+  const cpu = cpuSeconds(pid) - cpu0;
   const rps = Number(/finished in [\d.]+s, ([\d.]+) req\/s/.exec(out)?.[1] ?? 'NaN');
   const m = /(\d+) succeeded, (\d+) failed, (\d+) errored/.exec(out);
   const non2xx = /status codes: \d+ 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(out);
   const bad =
     (m ? Number(m[2]) + Number(m[3]) : 1) + (non2xx ? Number(non2xx[1]) + Number(non2xx[2]) + Number(non2xx[3]) : 1);
-  return { rps, bad };
+  return { rps, bad, perCpu: (m ? Number(m[1]) : Number.NaN) / cpu };
 }
 
 const median = (xs: number[]) => {
@@ -215,21 +236,26 @@ for (let round = 1; round <= ROUNDS; round++) {
 }
 
 const med = (name: string) => median((results.get(name) ?? []).map((r) => r.rps));
+const medCpu = (name: string) => median((results.get(name) ?? []).map((r) => r.perCpu));
 const line = (name: string) =>
-  `${name.padEnd(28)} ${Math.round(med(name)).toString().padStart(7)} req/s   runs: ${(results.get(name) ?? [])
+  `${name.padEnd(28)} ${Math.round(med(name)).toString().padStart(7)} req/s ${Math.round(medCpu(name)).toString().padStart(7)} req/CPU-s   runs: ${(
+    results.get(name) ?? []
+  )
     .map((r) => Math.round(r.rps))
     .join(', ')}`;
 console.log(`\nA. HTTP/1.1, h2load --h1 -c 50, ${SECONDS}s × ${ROUNDS} (server core 0, load core 1), medians`);
 for (const t of targets.filter((x) => x.group === 'A')) console.log(line(t.name));
 const ceiling = med('bare node:http fixed JSON');
 for (const n of ['ours /d (geo, 1 host)', 'ours DoH GET', 'ours DoH POST'])
-  console.log(`  ${n} / Node ceiling = ${(med(n) / ceiling).toFixed(2)}`);
+  console.log(
+    `  ${n} / Node ceiling = ${(med(n) / ceiling).toFixed(2)} (req/s) | ${(medCpu(n) / medCpu('bare node:http fixed JSON')).toFixed(2)} (per CPU-second)   goal ≥ 0.7`,
+  );
 console.log(`\nB. DoH over TLS + HTTP/2, h2load -c 10 -m 10, ${SECONDS}s × ${ROUNDS}, medians`);
 for (const t of targets.filter((x) => x.group === 'B')) console.log(line(t.name));
 if (dnsdist !== null)
   for (const m of ['GET', 'POST'])
     console.log(
-      `  ours / dnsdist DoH ${m} = ${(med(`ours DoH ${m} (h2+TLS)`) / med(`dnsdist DoH ${m} (h2+TLS)`)).toFixed(2)}`,
+      `  ours / dnsdist DoH ${m} = ${(med(`ours DoH ${m} (h2+TLS)`) / med(`dnsdist DoH ${m} (h2+TLS)`)).toFixed(2)} (req/s) | ${(medCpu(`ours DoH ${m} (h2+TLS)`) / medCpu(`dnsdist DoH ${m} (h2+TLS)`)).toFixed(2)} (per CPU-second)`,
     );
 const bad = [...results.entries()].filter(([, rs]) => rs.some((r) => r.bad > 0)).map(([n]) => n);
 if (bad.length) console.log(`\nWARNING: non-2xx answers from ${bad.join(', ')}`);
