@@ -63,3 +63,11 @@ policies: { p: { default: [[a, b]], answers: 1, sticky: false } }
   for (let i = 0; i < 200; i++) seen.add(names.decide('w.shop.test', '1.2.4.8', 4)!.endpoints[0]!.zone);
   assert.deepEqual([...seen].sort(), ['a', 'b']);
 });
+
+test('httpdns/names: without a versioned state of its own nothing is cached (the steering’s default state may change unseen)', () => {
+  const hidden = new MutableSteeringState();
+  const names = new NameTable(topology, createSteering({ topology, geo, state: hidden }), undefined);
+  assert.equal(names.decide('api.shop.test', '1.2.4.8', 4)!.endpoints[0]!.zone, 'bj-a');
+  hidden.setUp('bj-a/edge', false);
+  assert.notEqual(names.decide('api.shop.test', '1.2.4.9', 4)!.endpoints[0]!.zone, 'bj-a');
+});

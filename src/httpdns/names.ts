@@ -70,13 +70,18 @@ export class NameTable {
    * (the client's geo range is no narrower). Everything else is decided every time.
    */
   decide(name: string, client: string, family: 4 | 6): SteeringAnswer | null {
-    const n = normalizeName(name);
+    return this.decided(normalizeName(name), client, family)?.answer ?? null;
+  }
+
+  /** decide() for a normalized name, with the answer's distinct addresses as JSON text (kept with the decision). */
+  decided(n: string, client: string, family: 4 | 6): { answer: SteeringAnswer; ipsJson: string } | null {
     const svc = this.services.get(n);
     if (!svc || svc.cname) return null;
-    const version = (this.state as { version?: number } | undefined)?.version ?? (this.state ? undefined : 0);
+    // only a state that says when it changes can be cached against (the steering's own default may not)
+    const version = (this.state as { version?: unknown } | undefined)?.version;
     const dot = client.lastIndexOf('.');
     const key =
-      version !== undefined && this.cacheable.has(n) && dot > 0 && !client.includes('/') && !client.includes(':')
+      typeof version === 'number' && this.cacheable.has(n) && dot > 0 && !client.includes('/') && !client.includes(':')
         ? `${n}|${family}|${client.slice(0, dot)}`
         : undefined;
     if (key !== undefined) {
@@ -85,11 +90,22 @@ export class NameTable {
         e = this.old.get(key);
         if (e !== undefined) this.put(key, e);
       }
-      if (e !== undefined && e.version === version) return e.answer;
+      if (e !== undefined && e.version === version) return e;
     }
     const answer = this.steering.decide({ service: n, client, family }, this.state);
-    if (key !== undefined && answer.scope <= 24) this.put(key, { answer, version: version! });
-    return answer;
+    const ips = answerIps(answer);
+    const e: CachedDecision = {
+      answer,
+      ipsJson: ips.length === 0 ? '[]' : JSON.stringify(ips),
+      version: typeof version === 'number' ? version : -1,
+    };
+    if (key !== undefined && answer.scope <= 24) this.put(key, e);
+    return e;
+  }
+
+  /** The service config of a normalized name. */
+  serviceOf(n: string): ServiceConfig | undefined {
+    return this.services.get(n);
   }
 
   private put(key: string, e: CachedDecision): void {
@@ -103,6 +119,7 @@ export class NameTable {
 
 interface CachedDecision {
   answer: SteeringAnswer;
+  ipsJson: string;
   version: number;
 }
 

@@ -1,6 +1,5 @@
 import { parseClientAddr } from '../../geo/index.ts';
-import type { SteeringAnswer } from '../../steering/index.ts';
-import { answerIps, isHostName, type NameTable, normalizeName } from '../names.ts';
+import { isHostName, type NameTable, normalizeName } from '../names.ts';
 import type { HandlerContext } from '../reply.ts';
 import { replyError, replyJsonText } from '../reply.ts';
 import { signedString, verifySignature } from '../sign.ts';
@@ -13,12 +12,6 @@ const UNKNOWN_TTL = 60;
 /** A string's JSON text without the quotes; addresses and host names pass through as they are. */
 function jsonSafe(s: string): string {
   return /^[\w.:%/-]*$/.test(s) ? s : JSON.stringify(s).slice(1, -1);
-}
-
-/** JSON array text of an answer's distinct addresses (topology endpoints: nothing to escape). */
-function ipList(a: SteeringAnswer | null): string {
-  const ips = answerIps(a);
-  return ips.length === 0 ? '[]' : `["${ips.join('","')}"]`;
 }
 
 /** One host in a /d answer (Aliyun / Tencent HTTPDNS dialect). */
@@ -99,13 +92,13 @@ export function createDHandler(deps: DDeps, signed: boolean): (ctx: HandlerConte
     for (let i = 0; i < hosts.length; i++) {
       const h = hosts[i]!;
       const name = normalizeName(h);
-      const a4 = want4 ? names.decide(name, client, 4) : null;
-      const a6 = want6 ? names.decide(name, client, 6) : null;
-      const known = a4 ?? a6;
-      const origin = known ? names.service(name)!.ttl : UNKNOWN_TTL;
-      const ttl = Math.min(a4?.ttl ?? origin, a6?.ttl ?? origin);
+      const d4 = want4 ? names.decided(name, client, 4) : null;
+      const d6 = want6 ? names.decided(name, client, 6) : null;
+      const known = d4 ?? d6;
+      const origin = known ? names.serviceOf(name)!.ttl : UNKNOWN_TTL;
+      const ttl = Math.min(d4?.answer.ttl ?? origin, d6?.answer.ttl ?? origin);
       minTtl = Math.min(minTtl, ttl);
-      body += `${i ? ',' : ''}{"host":"${jsonSafe(h)}","client_ip":"${c}","ips":${ipList(a4)},"ipsv6":${ipList(a6)},"ttl":${ttl},"origin_ttl":${origin}}`;
+      body += `${i ? ',' : ''}{"host":"${jsonSafe(h)}","client_ip":"${c}","ips":${d4?.ipsJson ?? '[]'},"ipsv6":${d6?.ipsJson ?? '[]'},"ttl":${ttl},"origin_ttl":${origin}}`;
     }
     replyJsonText(res, 200, `${body}]}`, minTtl);
   };
