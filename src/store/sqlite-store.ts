@@ -2,8 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { Checkpointer } from './checkpointer.ts';
-import { acquireFileLock } from './file-lock.ts';
 import { storeErrors } from './errors.ts';
+import { acquireFileLock } from './file-lock.ts';
 import type {
   ApplyResult,
   Change,
