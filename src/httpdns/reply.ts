@@ -33,11 +33,11 @@ export function replyJson(
   res.end(text);
 }
 
-/** Sends JSON text the caller built (see replyJson for Cache-Control). */
+/** Sends JSON text the caller built, which must be ASCII (its length is its size); Cache-Control as replyJson. */
 export function replyJsonText(res: Res, status: number, text: string, ttl: number): void {
   (res as ServerResponse).writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
+    'content-length': text.length,
     'cache-control': `private, max-age=${Math.max(0, Math.floor(ttl))}`,
   });
   res.end(text);

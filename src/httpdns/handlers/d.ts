@@ -9,9 +9,15 @@ export const MAX_HOSTS = 5;
 /** TTL of an answer for a name we don't serve, so clients don't ask again at once. */
 const UNKNOWN_TTL = 60;
 
-/** A string's JSON text without the quotes; addresses and host names pass through as they are. */
+/**
+ * A string's JSON text without the quotes, in ASCII: addresses and host names pass through
+ * as they are; anything else is escaped (non-ASCII as \\uXXXX), so the body's length is its size.
+ */
 function jsonSafe(s: string): string {
-  return /^[\w.:%/-]*$/.test(s) ? s : JSON.stringify(s).slice(1, -1);
+  if (/^[\w.:%/-]*$/.test(s)) return s;
+  return JSON.stringify(s)
+    .slice(1, -1)
+    .replace(/[\u007f-\uffff]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** One host in a /d answer (Aliyun / Tencent HTTPDNS dialect). */
