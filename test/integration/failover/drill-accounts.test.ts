@@ -14,6 +14,7 @@ import { runDrill } from '../../../src/failover/index.ts';
 import type { RpoSnapshot } from '../../../src/replication/index.ts';
 import type { VersionVector } from '../../../src/store/index.ts';
 import { testTopology } from '../../support/net.ts';
+import { FAST_FAILOVER_YAML } from '../router/fixture.ts';
 
 const KILLED = 'bj-a';
 
@@ -39,13 +40,7 @@ replication:
   pollMs: 20
   antiEntropyMs: 0
   wan: { delayMs: 1000 }
-failover:
-  after: 300
-  leaseMs: 1200
-  renewMs: 300
-  skewMs: 100
-  check: { intervalMs: 50, timeoutMs: 150 }
-`;
+${FAST_FAILOVER_YAML}`;
 
 const covers = (w: VersionVector, rec: VersionVector | undefined) =>
   !!rec && Object.entries(w).every(([z, n]) => (rec[z] ?? 0) >= n);

@@ -6,22 +6,13 @@ import type { FailoverService } from '../../../src/cli/part-failover.ts';
 import { systemClock } from '../../../src/core/clock.ts';
 import { seededRandom } from '../../../src/core/random.ts';
 import { type DrillReport, runDrill } from '../../../src/failover/index.ts';
-import { startRoutingCluster } from '../router/fixture.ts';
-
-const FAST = `
-failover:
-  after: 300
-  leaseMs: 1200
-  renewMs: 300
-  skewMs: 100
-  check: { intervalMs: 50, timeoutMs: 150 }
-`;
+import { FAST_FAILOVER_YAML, startRoutingCluster } from '../router/fixture.ts';
 
 describe('failover: the drill against a running cluster', () => {
   let c: RunningCluster;
   let control: string;
   before(async () => {
-    c = await startRoutingCluster(FAST);
+    c = await startRoutingCluster(FAST_FAILOVER_YAML);
     control = `http://${c.control.host}:${c.control.port}`;
   });
   after(async () => {

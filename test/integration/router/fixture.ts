@@ -37,6 +37,16 @@ resources:
 health: { enabled: false }
 `;
 
+/** Failover timings short enough for tests: a dead zone's shards move within about a second. */
+export const FAST_FAILOVER_YAML = `
+failover:
+  after: 300
+  leaseMs: 1200
+  renewMs: 300
+  skewMs: 100
+  check: { intervalMs: 50, timeoutMs: 150 }
+`;
+
 export async function startRoutingCluster(extra = ''): Promise<RunningCluster> {
   const topology = testTopology({ roles: ['app', 'router'], extra: ROUTING_YAML + extra });
   return startCluster({ topology, control: { host: '127.0.0.1', port: 0 }, logger: silentLogger });
