@@ -1,6 +1,5 @@
 import { join, resolve } from 'node:path';
 import { controlErrors, readBody } from '../control/index.ts';
-import { failoverErrors } from '../failover/index.ts';
 import {
   type CompensationReport,
   JetStreamLog,
@@ -74,23 +73,6 @@ async function openLog(ctx: ClusterContext): Promise<Log> {
   return new MemoryLog({ clock: ctx.clock, random: ctx.random, wan: cfg.wan });
 }
 
-/**
- * The store as other zones reach it: while a drill has the zone down, anti-entropy (which
- * compares zones' stores directly when they share a process) cannot read or repair it, as it
- * could not reach a dead or cut-off zone; everything else passes through.
- */
-function reachableStore(zone: string, store: Store, down: ReadonlySet<string>): Store {
-  const peerFacing = new Set<PropertyKey>(['digests', 'shardRecords', 'repair']);
-  return new Proxy(store, {
-    get(target, prop) {
-      if (peerFacing.has(prop) && down.has(zone))
-        return () => Promise.reject(failoverErrors.ERR_FAILOVER_ZONE_DOWN(`replication: zone ${zone} is down (drill)`));
-      const v = Reflect.get(target, prop, target) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  });
-}
-
 /** The data plane in `multizone up`: a store per local zone, the log between zones, replication, and its API. */
 export const dataPart: ClusterPart = {
   name: 'data',
@@ -114,10 +96,9 @@ export const dataPart: ClusterPart = {
     }
     if (log.kind === 'memory' && ctx.localZones.length < topology.zones.length)
       logger.warn('replication: the in-process log reaches only zones in this process; use replication.log: jetstream');
-    const down = new Set<string>();
     const replication = new Replication({
       topology,
-      stores: new Map([...raw].map(([z, s]) => [z, reachableStore(z, s, down)])),
+      stores: raw,
       log,
       clock: ctx.clock,
       logger,
@@ -144,8 +125,8 @@ export const dataPart: ClusterPart = {
       fences,
       replication,
       async failZone(zone, whileDown) {
-        // cut and stop first, then look: the snapshot is exactly what the others lack from now on
-        down.add(zone);
+        // cut and stop first (anti-entropy leaves a stopped zone alone), then look: the
+        // snapshot is exactly what the others lack from now on
         if (log instanceof MemoryLog) log.isolate(zone, all);
         await replication.stopZone(zone);
         await whileDown?.();
@@ -153,7 +134,6 @@ export const dataPart: ClusterPart = {
       },
       async restoreZone(zone, snapshot, timeoutMs = 60_000) {
         if (log instanceof MemoryLog) log.rejoin(zone, all);
-        down.delete(zone);
         const returnedAt = ctx.clock.now();
         await replication.startZone(zone);
         return replication.compensation(snapshot, returnedAt, timeoutMs);

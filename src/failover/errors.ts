@@ -11,6 +11,4 @@ export const failoverErrors = defineErrors({
     'a planned failover gave up waiting for replication lag to reach zero or for the zone to stop writing',
   ERR_FAILOVER_NOT_READY: 'a failback was asked for a zone that is not up or does not hold a lease',
   ERR_FAILOVER_DRILL: 'the drill could not talk to the running cluster (control API or routers)',
-  ERR_FAILOVER_ZONE_DOWN:
-    'a drill has killed or partitioned the zone: its store cannot be reached from other zones (anti-entropy skips it) until it is restored',
 });

@@ -338,13 +338,16 @@ export class Replication {
    * One anti-entropy pass over every pair of zones this process can reach: pairs of its
    * own zones, and — when the log spans processes — each own zone with every other zone
    * whose name sorts after it (the other side initiates the rest, so each pair runs once).
+   * Zones that are down (stopped here, declared down, or voted down) are left out: a dead or
+   * cut-off zone cannot be read or repaired, even when its store is in this process, or its
+   * unshipped writes would leak early and hide the RPO that compensation must replay.
    */
   async antiEntropy(): Promise<AntiEntropyResult> {
     if (this.aeRunning) return { shards: 0, repaired: 0 };
     this.aeRunning = true;
     try {
       const total = { shards: 0, repaired: 0 };
-      const stores = [...this.replicators.values()].map((r) => r.store);
+      const stores = [...this.replicators.values()].map((r) => r.store).filter((s) => !this.isDown(s.zone));
       const pairs: [DigestPeer, DigestPeer][] = [];
       for (let i = 0; i < stores.length; i++)
         for (let j = i + 1; j < stores.length; j++) pairs.push([stores[i]!, stores[j]!]);
@@ -352,7 +355,8 @@ export class Replication {
       if (log.remotePeer)
         for (const s of stores)
           for (const z of this.opts.topology.zones)
-            if (!this.replicators.has(z.name) && s.zone < z.name) pairs.push([s, log.remotePeer(z.name)]);
+            if (!this.replicators.has(z.name) && !this.isDown(z.name) && s.zone < z.name)
+              pairs.push([s, log.remotePeer(z.name)]);
       for (const [a, b] of pairs) {
         try {
           const r = await antiEntropyPass(a, b);
