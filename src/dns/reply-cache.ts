@@ -1,3 +1,5 @@
+import { TwoGenerationCache } from '../core/two-generation-cache.ts';
+
 /** An encoded reply kept for reuse; patched per query (id, RD/CD bits, question case). */
 export interface CachedReply {
   /** The key bytes, to tell hash collisions apart. */
@@ -30,46 +32,7 @@ export function hashKey(key: Buffer, length: number): number {
 export const fold30 = (h: number): number => (h ^ (h >>> 30)) & 0x3fffffff;
 
 /**
- * A bounded two-generation cache: lookups hit the young map, then the old one (promoting);
- * when the young map fills, it becomes the old one. O(1), no per-entry bookkeeping, and
- * roughly LRU, which is all a hot-path reply cache needs. Entries are found by hash only:
- * the caller compares the key bytes, so a collision is a miss, never a wrong reply.
+ * Encoded replies by key hash. Entries are found by hash only: the caller compares the key
+ * bytes, so a collision is a miss, never a wrong reply.
  */
-export class ReplyCache {
-  private young = new Map<number, CachedReply>();
-  private old = new Map<number, CachedReply>();
-  private readonly half: number;
-
-  constructor(max: number) {
-    this.half = Math.max(1, Math.floor(max / 2));
-  }
-
-  /** The entry stored under `hash`, if any (the caller checks key, version and freshness). */
-  get(hash: number): CachedReply | undefined {
-    const e = this.young.get(hash);
-    if (e !== undefined) return e;
-    const o = this.old.get(hash);
-    if (o === undefined) return undefined;
-    this.old.delete(hash);
-    this.put(hash, o);
-    return o;
-  }
-
-  /** Stores an entry under its key's hash (replacing whatever had that hash). */
-  set(hash: number, e: CachedReply): void {
-    this.old.delete(hash);
-    this.put(hash, e);
-  }
-
-  get size(): number {
-    return this.young.size + this.old.size;
-  }
-
-  private put(hash: number, e: CachedReply): void {
-    if (this.young.size >= this.half) {
-      this.old = this.young;
-      this.young = new Map();
-    }
-    this.young.set(hash, e);
-  }
-}
+export class ReplyCache extends TwoGenerationCache<number, CachedReply> {}

@@ -1,3 +1,4 @@
+import { TwoGenerationCache } from '../core/two-generation-cache.ts';
 import type { Steering, SteeringAnswer, SteeringState } from '../steering/index.ts';
 import type { ServiceConfig, Topology } from '../topology/index.ts';
 
@@ -26,8 +27,7 @@ export class NameTable {
   private readonly parents = new Set<string>();
   /** Services whose answer is a pure function of (client /24, state version): see decide(). */
   private readonly cacheable = new Set<string>();
-  private young = new Map<string, CachedDecision>();
-  private old = new Map<string, CachedDecision>();
+  private readonly decisions = new TwoGenerationCache<string, CachedDecision>(DECISION_CACHE_MAX);
 
   constructor(
     topology: Topology,
@@ -85,11 +85,7 @@ export class NameTable {
         ? `${n}|${family}|${client.slice(0, dot)}`
         : undefined;
     if (key !== undefined) {
-      let e = this.young.get(key);
-      if (e === undefined) {
-        e = this.old.get(key);
-        if (e !== undefined) this.put(key, e);
-      }
+      const e = this.decisions.get(key);
       if (e !== undefined && e.version === version) return e;
     }
     const answer = this.steering.decide({ service: n, client, family }, this.state);
@@ -99,21 +95,13 @@ export class NameTable {
       ipsJson: ips.length === 0 ? '[]' : JSON.stringify(ips),
       version: typeof version === 'number' ? version : -1,
     };
-    if (key !== undefined && answer.scope <= 24) this.put(key, e);
+    if (key !== undefined && answer.scope <= 24) this.decisions.set(key, e);
     return e;
   }
 
   /** The service config of a normalized name. */
   serviceOf(n: string): ServiceConfig | undefined {
     return this.services.get(n);
-  }
-
-  private put(key: string, e: CachedDecision): void {
-    if (this.young.size >= DECISION_CACHE_HALF) {
-      this.old = this.young;
-      this.young = new Map();
-    }
-    this.young.set(key, e);
   }
 }
 
@@ -123,8 +111,8 @@ interface CachedDecision {
   version: number;
 }
 
-/** Two generations of this many decisions each (roughly LRU, O(1)). */
-const DECISION_CACHE_HALF = 50_000;
+/** Decisions kept (two generations, roughly LRU). */
+const DECISION_CACHE_MAX = 100_000;
 
 /** The distinct addresses of an answer, best first. */
 export function answerIps(a: SteeringAnswer | null): string[] {
