@@ -1,6 +1,7 @@
 import { type Agent, request } from 'undici';
 import type { Clock } from '../core/clock.ts';
 import type { Random } from '../core/random.ts';
+import { descendsFrom } from '../store/index.ts';
 import { failoverErrors } from './errors.ts';
 import { shardForKey } from './shard-map.ts';
 
@@ -65,8 +66,6 @@ export interface ReadBack {
   /** Up to 10 missing writes, for people. */
   examples: { resource: string; key: string; zone: string; missingIn: string[] }[];
 }
-
-const covers = (w: Vv, rec: Vv | undefined) => !!rec && Object.entries(w).every(([z, n]) => (rec[z] ?? 0) >= n);
 
 interface ProfileView {
   vv?: Vv;
@@ -350,8 +349,8 @@ export class AccountsWorkload {
           const p = (r?.status === 200 ? r.json : {}) as ProfileView;
           for (const w of todo) {
             if (w.resource !== 'profiles' || !w.vv) continue;
-            if (p.locked && p.candidates?.some((c) => covers(w.vv!, c.vv))) fate.get(w)!.set(zone, 'locked');
-            else if (covers(w.vv, p.vv)) fate.get(w)!.set(zone, 'applied');
+            if (p.locked && p.candidates?.some((c) => descendsFrom(w.vv!, c.vv))) fate.get(w)!.set(zone, 'locked');
+            else if (descendsFrom(w.vv, p.vv)) fate.get(w)!.set(zone, 'applied');
           }
         }
         if (todo.some((w) => w.resource === 'comments')) {

@@ -1,5 +1,5 @@
 import type { Clock } from '../core/clock.ts';
-import { compareVv, type RecordState, type Store, type VersionVector } from '../store/index.ts';
+import { descendsFrom, type RecordState, type Store, type VersionVector } from '../store/index.ts';
 
 /** One acknowledged write of the failed zone that some other zone had not applied. */
 export interface PendingWrite {
@@ -60,12 +60,8 @@ export type WriteFate = 'applied' | 'locked' | 'pending' | 'lost';
  */
 export function fateOf(w: PendingWrite, state: RecordState | undefined, cursor: number): WriteFate {
   if (state) {
-    const covers = (vv: VersionVector) => {
-      const o = compareVv(w.vv, vv);
-      return o === 'before' || o === 'equal';
-    };
-    if (state.locked && state.candidates.some((c) => covers(c.vv))) return 'locked';
-    if (covers(state.vv)) return 'applied';
+    if (state.locked && state.candidates.some((c) => descendsFrom(w.vv, c.vv))) return 'locked';
+    if (descendsFrom(w.vv, state.vv)) return 'applied';
   }
   return cursor >= w.seq ? 'lost' : 'pending';
 }

@@ -22,6 +22,7 @@ export type {
 export {
   type ConflictPolicy,
   compareVv,
+  descendsFrom,
   type MergeFn,
   maxVv,
   type Order,

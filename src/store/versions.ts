@@ -20,6 +20,13 @@ export function compareVv(a: VersionVector, b: VersionVector): Order {
   return 'equal';
 }
 
+/** True when `rec` is `w` or descends from it: the write `w` is part of the record's history. */
+export function descendsFrom(w: VersionVector, rec: VersionVector | undefined): boolean {
+  if (rec === undefined) return false;
+  const o = compareVv(w, rec);
+  return o === 'before' || o === 'equal';
+}
+
 /** Pointwise maximum: the smallest vector that descends from all of them. */
 export function maxVv(vs: readonly VersionVector[]): Record<string, number> {
   const out: Record<string, number> = {};

@@ -12,7 +12,7 @@ import { seededRandom } from '../../../src/core/random.ts';
 import type { AckedWrite } from '../../../src/failover/drill-accounts.ts';
 import { runDrill } from '../../../src/failover/index.ts';
 import type { RpoSnapshot } from '../../../src/replication/index.ts';
-import type { VersionVector } from '../../../src/store/index.ts';
+import { descendsFrom, type VersionVector } from '../../../src/store/index.ts';
 import { testTopology } from '../../support/net.ts';
 import { FAST_FAILOVER_YAML } from '../router/fixture.ts';
 
@@ -42,8 +42,6 @@ replication:
   wan: { delayMs: 1000 }
 ${FAST_FAILOVER_YAML}`;
 
-const covers = (w: VersionVector, rec: VersionVector | undefined) =>
-  !!rec && Object.entries(w).every(([z, n]) => (rec[z] ?? 0) >= n);
 const vvKey = (vv: VersionVector) =>
   Object.entries(vv)
     .sort(([a], [b]) => a.localeCompare(b))
@@ -88,7 +86,7 @@ describe('failover: the drill drives the accounts app', () => {
           // a write that straggled in after the snapshot was never acknowledged before the fault
           if (ch.cls === 'local' || ch.time > snap.at) continue;
           let everywhere = true;
-          for (const p of peers) if (!covers(ch.vv, (await p.state(ch.resource, ch.key))?.vv)) everywhere = false;
+          for (const p of peers) if (!descendsFrom(ch.vv, (await p.state(ch.resource, ch.key))?.vv)) everywhere = false;
           if (!everywhere) unreplicated.add(`${ch.resource}/${ch.key}/${vvKey(ch.vv)}`);
         }
       }
@@ -104,7 +102,7 @@ describe('failover: the drill drives the accounts app', () => {
       leaked = 0;
       for (const w of snap.pending)
         for (const p of peers)
-          if (covers(w.vv, (await p.state(w.resource, w.key))?.vv)) {
+          if (descendsFrom(w.vv, (await p.state(w.resource, w.key))?.vv)) {
             leaked++;
             break;
           }
