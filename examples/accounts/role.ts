@@ -51,7 +51,7 @@ async function startRole(ctx: ClusterContext, zone: Zone, scryptN: number | unde
       const a =
         (ctx.shared.get(`app.${z}`) as { host: string; port: number } | undefined) ??
         (ctx.topology.hasZone(z) ? ctx.topology.zone(z).listen.app : undefined);
-      return a && a.port ? `http://${a.host}:${a.port}` : undefined;
+      return a?.port ? `http://${a.host}:${a.port}` : undefined;
     },
   });
   ctx.shared.set(`app.${zone.name}`, app); // routers and drills find the app here, as with the echo app

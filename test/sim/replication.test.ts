@@ -50,7 +50,6 @@ async function simulate(seed: number): Promise<void> {
         else c.log.heal(a, b);
       }
   };
-  const alive = () => ZONES.filter((z) => !dead.has(z));
 
   try {
     for (let step = 0; step < 300; step++) {

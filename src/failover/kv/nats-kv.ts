@@ -56,7 +56,7 @@ export class NatsKv implements Kv {
     check(key);
     try {
       const e = await this.kv.get(key);
-      if (!e || e.operation !== 'PUT') return null;
+      if (e?.operation !== 'PUT') return null;
       return { key, value: dec.decode(e.value), revision: e.revision };
     } catch (e) {
       throw wrap(e, `get ${key}`);
