@@ -68,6 +68,14 @@ export function pages<T>(items: readonly T[], budget: number): T[][] {
  * named after it. One message carries a whole batch of changes (PEERS.md: one message per
  * record tops out near 10k msgs/s on one publisher).
  */
+/**
+ * How long a delivered batch may go unacknowledged before JetStream redelivers it. Short, so
+ * that batches a closed subscription had been handed (a restart, a resubscribe) come back
+ * within seconds; a handler that takes longer keeps its batch with `working()` heartbeats.
+ * Redelivery is safe: applies are idempotent by origin sequence.
+ */
+const ACK_WAIT_MS = 2000;
+
 export class JetStreamLog implements Log {
   readonly kind = 'jetstream' as const;
   private readonly streams = new Set<string>();
@@ -160,17 +168,21 @@ export class JetStreamLog implements Log {
     if (this.closed) throw replicationErrors.ERR_REPL_LOG_CLOSED('JetStream log is closed');
     await this.ensureStream(origin);
     const stream = this.streamOf(origin);
+    let info: Awaited<ReturnType<typeof this.jsm.consumers.info>> | undefined;
     try {
-      await this.jsm.consumers.info(stream, dest);
+      info = await this.jsm.consumers.info(stream, dest);
     } catch {
       await this.jsm.consumers.add(stream, {
         durable_name: dest,
         ack_policy: AckPolicy.Explicit,
         deliver_policy: DeliverPolicy.All,
-        ack_wait: nanos(30_000),
+        ack_wait: nanos(ACK_WAIT_MS),
         max_ack_pending: 10_000,
       });
     }
+    // consumers made before the ack wait was shortened get the short one too
+    if (info && info.config.ack_wait !== nanos(ACK_WAIT_MS))
+      await this.jsm.consumers.update(stream, dest, { ack_wait: nanos(ACK_WAIT_MS) });
     const consumer = await this.js.consumers.get(stream, dest);
     const messages: ConsumerMessages = await consumer.consume({ max_messages: 256 });
     let stopped = false;
@@ -190,16 +202,23 @@ export class JetStreamLog implements Log {
           continue;
         }
         if (batch.to > afterSeq) {
-          // retry in place until it applies: acking out of order would break per-origin order
-          for (;;) {
-            if (stopped) return;
-            try {
-              await handler(batch);
-              break;
-            } catch (e) {
-              this.opts.onError?.(e);
-              await this.opts.clock.sleep(200);
+          // the ack wait is short (a batch delivered to a subscription that then closed comes
+          // back in seconds, not half a minute): say "still working" while this one is handled
+          const alive = this.opts.clock.setInterval(ACK_WAIT_MS / 2, () => m.working());
+          try {
+            // retry in place until it applies: acking out of order would break per-origin order
+            for (;;) {
+              if (stopped) return;
+              try {
+                await handler(batch);
+                break;
+              } catch (e) {
+                this.opts.onError?.(e);
+                await this.opts.clock.sleep(200);
+              }
             }
+          } finally {
+            alive.cancel();
           }
         }
         m.ack();
