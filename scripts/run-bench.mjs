@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run bench -- NAME` runs every bench/NAME/*.bench.ts (through tsx).
+// `npm run bench -- NAME` runs every bench/NAME/*.bench.ts (through bin/ts.mjs).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,9 +16,13 @@ const files = readdirSync(join('bench', name))
 let status = 0;
 for (const f of files) {
   console.log(`\n# bench/${name}/${f}`);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join('bench', name, f), ...process.argv.slice(3)], {
-    stdio: 'inherit',
-  });
+  const r = spawnSync(
+    process.execPath,
+    ['--import', './bin/ts.mjs', join('bench', name, f), ...process.argv.slice(3)],
+    {
+      stdio: 'inherit',
+    },
+  );
   if (r.status !== 0) status = r.status ?? 1;
 }
 process.exit(status);

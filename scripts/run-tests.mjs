@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Finds every *.test.ts under src/ and test/ and runs them with node:test (through tsx).
+// Finds every *.test.ts under src/ and test/ and runs them with node:test (through bin/ts.mjs).
 // `npm test -- dns` runs only files whose path contains "dns".
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -31,7 +31,7 @@ if (files.length === 0) {
 }
 const r = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...flags, ...files],
+  ['--import', './bin/ts.mjs', '--test', '--test-concurrency=2', '--test-timeout=120000', ...flags, ...files],
   { stdio: 'inherit' },
 );
 process.exit(r.status ?? 1);

@@ -94,7 +94,7 @@ export function answersSoa(port: number): Promise<boolean> {
 
 export async function startOurs(dir: string, opts: { cache: boolean }): Promise<Running> {
   const port = await freePort();
-  const args = ['node', '--import', 'tsx', 'bench/dns/serve-ours.ts', String(port)];
+  const args = ['node', '--import', './bin/ts.mjs', 'bench/dns/serve-ours.ts', String(port)];
   if (!opts.cache) args.push('--no-cache');
   return launch(opts.cache ? 'ours' : 'ours (cache off)', port, args, () => answersSoa(port), join(dir, 'ours.log'));
 }
@@ -111,7 +111,7 @@ export async function startCeiling(dir: string): Promise<Running> {
   return launch(
     'node ceiling',
     port,
-    ['node', '--import', 'tsx', 'bench/dns/node-ceiling.ts', String(port)],
+    ['node', '--import', './bin/ts.mjs', 'bench/dns/node-ceiling.ts', String(port)],
     ready,
     join(dir, 'ceiling.log'),
   );

@@ -71,7 +71,7 @@ function wrk(url: string): number {
   return m ? Number(m[1]) : 0;
 }
 
-const tsx = [process.execPath, '--import', 'tsx', 'bench/edge/servers.ts'];
+const runTs = [process.execPath, '--import', './bin/ts.mjs', 'bench/edge/servers.ts'];
 
 function nginxConf(): string {
   const p = join(dir, 'nginx');
@@ -117,14 +117,14 @@ type Name = 'bare' | 'edge' | 'nginx' | 'varnish';
 async function main(): Promise<void> {
   const want = new Set((values.only ?? 'bare,edge,nginx,varnish').split(','));
   const servers: { name: Name; url: string }[] = [];
-  start('origin', [...tsx, 'origin', String(PORTS.origin)]);
+  start('origin', [...runTs, 'origin', String(PORTS.origin)]);
   await waitHttp(`http://127.0.0.1:${PORTS.origin}/1k`);
   if (want.has('bare')) {
-    start('bare', [...tsx, 'bare', String(PORTS.bare)]);
+    start('bare', [...runTs, 'bare', String(PORTS.bare)]);
     servers.push({ name: 'bare', url: `http://127.0.0.1:${PORTS.bare}` });
   }
   if (want.has('edge')) {
-    start('edge', [...tsx, 'edge', String(PORTS.edge), `http://127.0.0.1:${PORTS.origin}`]);
+    start('edge', [...runTs, 'edge', String(PORTS.edge), `http://127.0.0.1:${PORTS.origin}`]);
     servers.push({ name: 'edge', url: `http://127.0.0.1:${PORTS.edge}` });
   }
   if (want.has('nginx') && has('nginx')) {

@@ -63,10 +63,14 @@ const pids = new Map<number, number | undefined>();
 
 /** Starts a child pinned to core 0 that prints {"port":N}. */
 function startNode(args: string[]): Promise<number> {
-  const c = spawn('taskset', ['-c', '0', process.execPath, '--import', 'tsx', 'bench/httpdns/servers.ts', ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, MZ_LOG_LEVEL: 'silent' },
-  });
+  const c = spawn(
+    'taskset',
+    ['-c', '0', process.execPath, '--import', './bin/ts.mjs', 'bench/httpdns/servers.ts', ...args],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, MZ_LOG_LEVEL: 'silent' },
+    },
+  );
   children.push(c);
   return new Promise((resolve, reject) => {
     const guard = setTimeout(() => reject(new Error(`server ${args.join(' ')} did not start in 120 s`)), 120_000);

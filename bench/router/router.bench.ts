@@ -13,9 +13,13 @@ const children: ChildProcess[] = [];
 
 function start(core: string, args: string[]): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    const p = spawn('taskset', ['-c', core, process.execPath, '--import', 'tsx', 'bench/router/servers.ts', ...args], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const p = spawn(
+      'taskset',
+      ['-c', core, process.execPath, '--import', './bin/ts.mjs', 'bench/router/servers.ts', ...args],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     children.push(p);
     p.on('error', reject);
     const rl = createInterface({ input: p.stdout! });

@@ -19,7 +19,7 @@ function runAndKill(path: string, start: number, delayMs: number): Promise<void>
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', 'test/integration/edge/support/ring-writer.ts', path, String(start)],
+      ['--import', './bin/ts.mjs', 'test/integration/edge/support/ring-writer.ts', path, String(start)],
       {
         stdio: ['ignore', 'pipe', 'inherit'],
       },
