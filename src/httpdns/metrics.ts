@@ -1,16 +1,26 @@
 import { Counter, type Registry } from 'prom-client';
 
 /**
- * Requests by route and status, counted by one server as plain numbers: the hot path adds
- * to a Map, and the registry reads it at scrape time (labels hashed per scrape, not per request).
+ * Requests by route and status, counted by one server as plain numbers: the hot path adds to
+ * its route's Map keyed by status (a number: no string to build or hash), and the registry
+ * reads them at scrape time (labels hashed per scrape, not per request).
  */
 export class RequestCounts {
-  readonly counts = new Map<string, number>();
+  readonly byRoute = new Map<string, Map<number, number>>();
 
-  add(route: string, status: number): void {
-    const k = `${route}\u0000${status}`;
-    this.counts.set(k, (this.counts.get(k) ?? 0) + 1);
+  /** The status counts of one route, made on first use; keep it and count with countStatus(). */
+  route(name: string): Map<number, number> {
+    let m = this.byRoute.get(name);
+    if (!m) {
+      m = new Map();
+      this.byRoute.set(name, m);
+    }
+    return m;
   }
+}
+
+export function countStatus(counts: Map<number, number>, status: number): void {
+  counts.set(status, (counts.get(status) ?? 0) + 1);
 }
 
 /** The HTTPDNS metrics, registered once per Registry (every zone's server shares them, labelled by zone). */
@@ -40,10 +50,8 @@ export function httpdnsMetrics(registry: Registry): HttpdnsMetrics {
       collect(this: Counter<'zone' | 'route' | 'status'>) {
         this.reset();
         for (const { zone, counts } of sources)
-          for (const [k, n] of counts.counts) {
-            const [route, status] = k.split('\u0000');
-            this.inc({ zone, route, status }, n);
-          }
+          for (const [route, byStatus] of counts.byRoute)
+            for (const [status, n] of byStatus) this.inc({ zone, route, status }, n);
       },
     }),
     rateLimited: new Counter({

@@ -1,4 +1,5 @@
 import { TwoGenerationCache } from '../core/two-generation-cache.ts';
+import { parseIpv4 } from '../geo/index.ts';
 import type { Steering, SteeringAnswer, SteeringState } from '../steering/index.ts';
 import type { ServiceConfig, Topology } from '../topology/index.ts';
 
@@ -24,10 +25,11 @@ export function isHostName(s: string): boolean {
 export class NameTable {
   readonly apex: string;
   private readonly services = new Map<string, ServiceConfig>();
+  /** Per service: its number (part of a decision's cache key) and whether its answers may be cached. */
+  private readonly serviceInfo = new Map<string, { index: number; cacheable: boolean }>();
   private readonly parents = new Set<string>();
-  /** Services whose answer is a pure function of (client /24, state version): see decide(). */
-  private readonly cacheable = new Set<string>();
-  private readonly decisions = new TwoGenerationCache<string, CachedDecision>(DECISION_CACHE_MAX);
+  /** Decisions by (service number, family, client /24) as one number: no key string to build or hash. */
+  private readonly decisions = new TwoGenerationCache<number, CachedDecision>(DECISION_CACHE_MAX);
 
   constructor(
     topology: Topology,
@@ -39,7 +41,8 @@ export class NameTable {
       const n = normalizeName(name);
       this.services.set(n, svc);
       const policy = topology.config.policies[svc.policy];
-      if (policy?.sticky && !policy.latency) this.cacheable.add(n);
+      // answers of a sticky policy without the latency stage are a pure function of (client /24, state version)
+      this.serviceInfo.set(n, { index: this.serviceInfo.size, cacheable: !!policy?.sticky && !policy.latency });
       // every ancestor between the service and the apex exists, with no data of its own
       let p = n;
       while (p.includes('.') && p !== this.apex) {
@@ -73,18 +76,22 @@ export class NameTable {
     return this.decided(normalizeName(name), client, family)?.answer ?? null;
   }
 
-  /** decide() for a normalized name, with the answer's distinct addresses as JSON text (kept with the decision). */
-  decided(n: string, client: string, family: 4 | 6): { answer: SteeringAnswer; ipsJson: string } | null {
+  /**
+   * decide() for a normalized name, with the answer's distinct addresses as JSON text and the
+   * service's configured TTL (kept with the decision).
+   */
+  decided(n: string, client: string, family: 4 | 6): CachedDecision | null {
     const svc = this.services.get(n);
     if (!svc || svc.cname) return null;
     // only a state that says when it changes can be cached against (the steering's own default may not)
     const version = (this.state as { version?: unknown } | undefined)?.version;
-    const dot = client.lastIndexOf('.');
-    const key =
-      typeof version === 'number' && this.cacheable.has(n) && dot > 0 && !client.includes('/') && !client.includes(':')
-        ? `${n}|${family}|${client.slice(0, dot)}`
-        : undefined;
-    if (key !== undefined) {
+    const info = this.serviceInfo.get(n)!;
+    let key = -1;
+    if (typeof version === 'number' && info.cacheable) {
+      const v4 = parseIpv4(client);
+      if (v4 >= 0) key = (info.index * 2 + (family === 6 ? 1 : 0)) * 0x1000000 + (v4 >>> 8);
+    }
+    if (key >= 0) {
       const e = this.decisions.get(key);
       if (e !== undefined && e.version === version) return e;
     }
@@ -93,21 +100,20 @@ export class NameTable {
     const e: CachedDecision = {
       answer,
       ipsJson: ips.length === 0 ? '[]' : JSON.stringify(ips),
+      originTtl: svc.ttl,
       version: typeof version === 'number' ? version : -1,
     };
-    if (key !== undefined && answer.scope <= 24) this.decisions.set(key, e);
+    if (key >= 0 && answer.scope <= 24) this.decisions.set(key, e);
     return e;
-  }
-
-  /** The service config of a normalized name. */
-  serviceOf(n: string): ServiceConfig | undefined {
-    return this.services.get(n);
   }
 }
 
-interface CachedDecision {
+export interface CachedDecision {
   answer: SteeringAnswer;
+  /** The answer's distinct addresses, best first, as JSON text. */
   ipsJson: string;
+  /** The service's configured TTL. */
+  originTtl: number;
   version: number;
 }
 

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import { createSecureServer, type Http2SecureServer } from 'node:http2';
 import type { Socket } from 'node:net';
 import { type Clock, systemClock } from '../core/clock.ts';
@@ -17,10 +17,11 @@ import { createDohHandler } from './handlers/doh.ts';
 import { createReportHandler } from './handlers/report.ts';
 import { createResolveHandler } from './handlers/resolve.ts';
 import { LatencyAggregator } from './latency.ts';
-import { httpdnsMetrics, RequestCounts } from './metrics.ts';
+import { countStatus, httpdnsMetrics, RequestCounts } from './metrics.ts';
 import { NameTable } from './names.ts';
+import { QueryParams } from './query.ts';
 import { RateLimiter } from './rate-limit.ts';
-import { type HandlerContext, type Req, type Res, replyError } from './reply.ts';
+import { type HandlerContext, type Req, type Res, replyError, replyFailure } from './reply.ts';
 
 export type HttpdnsConfig = TopologyConfig['httpdns'];
 
@@ -57,6 +58,8 @@ interface Route {
   name: string;
   methods: readonly string[];
   handle: (ctx: HandlerContext) => void | Promise<void>;
+  /** Answers by status (this server's metrics). */
+  counts: Map<number, number>;
 }
 
 function bucketKey6(ip: string): string {
@@ -111,17 +114,26 @@ export async function startHttpdnsServer(opts: HttpdnsServerOptions): Promise<Ht
   const wallTime = () => clock.wallTime();
   const onSignatureRejected = (code: string) => metrics?.signatureRejected.inc({ zone, code });
   const dDeps = { names, accounts: config.accounts, wallTime, onSignatureRejected };
+  const counts = new RequestCounts();
+  const source = { zone, counts };
+  metrics?.sources.add(source);
+  const route = (name: string, methods: readonly string[], handle: Route['handle']): Route => ({
+    name,
+    methods,
+    handle,
+    counts: counts.route(name),
+  });
   const routes = new Map<string, Route>([
-    ['/d', { name: 'd', methods: ['GET', 'HEAD'], handle: createDHandler(dDeps, false) }],
-    ['/sign_d', { name: 'sign_d', methods: ['GET', 'HEAD'], handle: createDHandler(dDeps, true) }],
-    ['/resolve', { name: 'resolve', methods: ['GET', 'HEAD'], handle: createResolveHandler(names) }],
-    ['/dns-query', { name: 'dns-query', methods: ['GET', 'HEAD', 'POST'], handle: createDohHandler(dns) }],
+    ['/d', route('d', ['GET', 'HEAD'], createDHandler(dDeps, false))],
+    ['/sign_d', route('sign_d', ['GET', 'HEAD'], createDHandler(dDeps, true))],
+    ['/resolve', route('resolve', ['GET', 'HEAD'], createResolveHandler(names))],
+    ['/dns-query', route('dns-query', ['GET', 'HEAD', 'POST'], createDohHandler(dns))],
     [
       '/report',
-      {
-        name: 'report',
-        methods: ['POST'],
-        handle: createReportHandler({
+      route(
+        'report',
+        ['POST'],
+        createReportHandler({
           aggregator,
           geo,
           accounts: config.accounts,
@@ -131,14 +143,12 @@ export async function startHttpdnsServer(opts: HttpdnsServerOptions): Promise<Ht
           onSignatureRejected,
           onSamples: (n) => metrics?.speedSamples.inc({ zone }, n),
         }),
-      },
+      ),
     ],
   ]);
+  const otherCounts = counts.route('other');
 
-  const counts = new RequestCounts();
-  const source = { zone, counts };
-  metrics?.sources.add(source);
-  /** Answers one request; returns the handler's promise only when it is asynchronous (reads a body). */
+  /** Answers one request; returns a promise only from a handler that awaits (/report reads its body so). */
   const answer = (req: Req, res: Res, target: string, q: number, path: string, route: Route | undefined) => {
     if (target.length > MAX_TARGET)
       return replyError(res, 414, 'UriTooLong', `request target over ${MAX_TARGET} bytes`);
@@ -154,42 +164,35 @@ export async function startHttpdnsServer(opts: HttpdnsServerOptions): Promise<Ht
       metrics?.rateLimited.inc({ zone });
       return replyError(res, 429, 'TooManyRequests', 'slow down', { 'retry-after': String(wait) });
     }
-    const params = new URLSearchParams(q < 0 ? '' : target.slice(q + 1));
-    return route.handle({ req, res, client, params });
+    return route.handle({ req, res, client, params: new QueryParams(q < 0 ? '' : target.slice(q + 1)) });
   };
-  const failed = (res: Res) => {
-    // a bug or a vanished client: answer if we still can, never take the process down
-    try {
-      if (!res.headersSent) replyError(res, 500, 'InternalError', 'internal error');
-      else res.destroy?.();
-    } catch {
-      // the stream is gone
-    }
+  /** Counts an answer once it is complete: at once when it is, on 'finish' otherwise. */
+  const count = (c: Map<number, number>, res: Res) => {
+    if ((res as ServerResponse).writableEnded) countStatus(c, res.statusCode);
+    else res.once('finish', () => countStatus(c, res.statusCode));
   };
-  // synchronous routes (/d, DoH GET, /resolve) answer without a promise or a microtask
+  // /d, DoH and /resolve answer without a promise or a microtask (DoH POST from its body's end event)
   const onRequest = (req: Req, res: Res) => {
     const target = req.url ?? '/';
     const q = target.indexOf('?');
     const path = q < 0 ? target : target.slice(0, q);
     const route = routes.get(path);
-    // counted once the answer is complete: at once when it is, on 'finish' otherwise
-    const count = () => counts.add(route?.name ?? 'other', res.statusCode);
-    const done = () => {
-      if (res.writableEnded) count();
-      else res.once('finish', count);
-    };
+    const c = route?.counts ?? otherCounts;
     let pending: void | Promise<void>;
     try {
       pending = answer(req, res, target, q, path, route);
     } catch {
-      failed(res);
-      return done();
+      replyFailure(res);
+      return count(c, res);
     }
-    if (pending === undefined) return done();
-    pending.then(done, () => {
-      failed(res);
-      done();
-    });
+    if (pending === undefined) return count(c, res);
+    pending.then(
+      () => count(c, res),
+      () => {
+        replyFailure(res);
+        count(c, res);
+      },
+    );
   };
 
   let server: Server | Http2SecureServer;

@@ -50,7 +50,7 @@ export function createDHandler(deps: DDeps, signed: boolean): (ctx: HandlerConte
     const { params, res } = ctx;
     const hostParam = params.get('host');
     if (!hostParam) return replyError(res, 400, 'MissingArgument', 'host is required');
-    const hosts = hostParam.split(',');
+    const hosts = hostParam.indexOf(',') < 0 ? [hostParam] : hostParam.split(',');
     if (hosts.length > MAX_HOSTS)
       return replyError(res, 400, 'TooManyHosts', `at most ${MAX_HOSTS} hosts per request (got ${hosts.length})`);
     for (const h of hosts)
@@ -66,12 +66,16 @@ export function createDHandler(deps: DDeps, signed: boolean): (ctx: HandlerConte
       }
       client = ip;
     }
-    const query = params.get('query') ?? '4';
-    const parts = query.split(',');
-    if (parts.length > 2 || parts.some((p) => p !== '4' && p !== '6'))
-      return replyError(res, 400, 'InvalidQueryType', 'query must be 4, 6 or 4,6');
-    const want4 = parts.includes('4');
-    const want6 = parts.includes('6');
+    const query = params.get('query');
+    let want4 = query === null || query === '4';
+    let want6 = query === '6';
+    if (!want4 && !want6) {
+      const parts = (query ?? '').split(',');
+      if (parts.length > 2 || parts.some((p) => p !== '4' && p !== '6'))
+        return replyError(res, 400, 'InvalidQueryType', 'query must be 4, 6 or 4,6');
+      want4 = parts.includes('4');
+      want6 = parts.includes('6');
+    }
 
     if (signed) {
       const t = params.get('t');
@@ -90,8 +94,8 @@ export function createDHandler(deps: DDeps, signed: boolean): (ctx: HandlerConte
       }
     }
 
-    // the body is written by hand: every string in it is a validated host name, an address or
-    // a topology endpoint (no character JSON would escape), and this is the hottest HTTPDNS path
+    // the body is written by hand: every string in it is a validated host name (isHostName: no
+    // character JSON would escape), an address or a topology endpoint; this is the hottest HTTPDNS path
     const c = jsonSafe(client);
     let body = `{"client_ip":"${c}","dns":[`;
     let minTtl = Number.POSITIVE_INFINITY;
@@ -101,10 +105,10 @@ export function createDHandler(deps: DDeps, signed: boolean): (ctx: HandlerConte
       const d4 = want4 ? names.decided(name, client, 4) : null;
       const d6 = want6 ? names.decided(name, client, 6) : null;
       const known = d4 ?? d6;
-      const origin = known ? names.serviceOf(name)!.ttl : UNKNOWN_TTL;
+      const origin = known ? known.originTtl : UNKNOWN_TTL;
       const ttl = Math.min(d4?.answer.ttl ?? origin, d6?.answer.ttl ?? origin);
       minTtl = Math.min(minTtl, ttl);
-      body += `${i ? ',' : ''}{"host":"${jsonSafe(h)}","client_ip":"${c}","ips":${d4?.ipsJson ?? '[]'},"ipsv6":${d6?.ipsJson ?? '[]'},"ttl":${ttl},"origin_ttl":${origin}}`;
+      body += `${i ? ',' : ''}{"host":"${h}","client_ip":"${c}","ips":${d4?.ipsJson ?? '[]'},"ipsv6":${d6?.ipsJson ?? '[]'},"ttl":${ttl},"origin_ttl":${origin}}`;
     }
     replyJsonText(res, 200, `${body}]}`, minTtl);
   };

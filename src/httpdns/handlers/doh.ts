@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { DnsHandler } from '../../dns/index.ts';
-import { type HandlerContext, readLimited, replyError } from '../reply.ts';
+import { type HandlerContext, readBody, replyError, replyFailure } from '../reply.ts';
 
 /** Largest DNS message (RFC 8484 bodies carry one message: at most 65535 bytes). */
 const MAX_MESSAGE = 65_535;
@@ -26,7 +26,7 @@ export function createDohHandler(dns: DnsHandler): (ctx: HandlerContext) => Prom
     });
     ctx.res.end(r.reply);
   };
-  // not async: a GET is answered synchronously; only a POST waits for its body
+  // not async: a GET is answered at once, a POST from its body's 'end' event
   return (ctx) => {
     const { req, res } = ctx;
     if (req.method === 'GET' || req.method === 'HEAD') {
@@ -36,16 +36,27 @@ export function createDohHandler(dns: DnsHandler): (ctx: HandlerContext) => Prom
         return replyError(res, 400, 'InvalidBase64', 'dns must be base64url without padding');
       return answer(ctx, Buffer.from(dns, 'base64url'));
     }
-    const type = String(req.headers['content-type'] ?? '')
-      .split(';')[0]!
-      .trim()
-      .toLowerCase();
+    const ct = req.headers['content-type'];
+    const type =
+      ct === 'application/dns-message'
+        ? ct
+        : String(ct ?? '')
+            .split(';')[0]!
+            .trim()
+            .toLowerCase();
     if (type !== 'application/dns-message')
       return replyError(res, 415, 'UnsupportedMediaType', 'POST needs content-type application/dns-message');
-    return readLimited(req, MAX_MESSAGE).then((body) => {
-      if (!body)
-        return replyError(res, 413, 'PayloadTooLarge', 'a DNS message is at most 65535 bytes', { connection: 'close' });
-      return answer(ctx, body);
+    // answered from the body's 'end' event, without a promise or a microtask; the server
+    // counts the answer when it finishes
+    readBody(req, MAX_MESSAGE, (err, body) => {
+      try {
+        if (err) throw err;
+        if (!body)
+          replyError(res, 413, 'PayloadTooLarge', 'a DNS message is at most 65535 bytes', { connection: 'close' });
+        else answer(ctx, body);
+      } catch {
+        replyFailure(res);
+      }
     });
   };
 }

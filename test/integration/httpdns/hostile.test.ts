@@ -94,3 +94,66 @@ test('httpdns/hostile: garbage on the socket is refused and the server carries o
   });
   await stillAnswers();
 });
+
+/** Writes raw bytes in pieces (each its own TCP write, 20 ms apart) and returns what came back. */
+function rawExchange(pieces: (string | Buffer)[], opts: { closeAfter?: boolean } = {}): Promise<string> {
+  return new Promise((resolve) => {
+    let out = '';
+    const s = connect(t.server.port, '127.0.0.1', async () => {
+      for (const p of pieces) {
+        s.write(p);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      if (opts.closeAfter) s.destroy();
+    });
+    s.on('data', (d) => {
+      out += d.toString('latin1');
+      if (out.includes('\r\n\r\n') && /content-length: (\d+)/i.test(out)) {
+        const len = Number(/content-length: (\d+)/i.exec(out)![1]);
+        if (Buffer.byteLength(out.slice(out.indexOf('\r\n\r\n') + 4), 'latin1') >= len) s.end();
+      }
+    });
+    s.on('close', () => resolve(out));
+    s.on('error', () => resolve(out));
+  });
+}
+
+test('httpdns/hostile: a DoH POST body that arrives in pieces is answered; a chunked one over the limit is 413; a client gone mid-body harms nothing', async () => {
+  const q = dnsPacket.encode({ type: 'query', id: 7, questions: [{ type: 'A', name: 'api.shop.test' }] });
+  const head = `POST /dns-query HTTP/1.1\r\nhost: x\r\ncontent-type: application/dns-message\r\ncontent-length: ${q.length}\r\n\r\n`;
+  const split = await rawExchange([head, q.subarray(0, 5), q.subarray(5, 12), q.subarray(12)]);
+  assert.match(split, /^HTTP\/1\.1 200 /);
+  const body = Buffer.from(split.slice(split.indexOf('\r\n\r\n') + 4), 'latin1');
+  const reply = dnsPacket.decode(body);
+  assert.equal(reply.id, 7);
+  // the same query by GET, from the same client address, gets the same addresses
+  const viaGet = await request(`${t.base}/dns-query?dns=${q.toString('base64url')}`);
+  const getReply = dnsPacket.decode(Buffer.from(await viaGet.body.arrayBuffer()));
+  const addrs = (reply.answers ?? []).map((a) => a.data);
+  assert.ok(addrs.length > 0);
+  assert.deepEqual(
+    addrs,
+    (getReply.answers ?? []).map((a) => a.data),
+  );
+  // no content-length: the limit is found while reading
+  const chunk = (b: Buffer) => Buffer.concat([Buffer.from(`${b.length.toString(16)}\r\n`), b, Buffer.from('\r\n')]);
+  const chunkedHead =
+    'POST /dns-query HTTP/1.1\r\nhost: x\r\ncontent-type: application/dns-message\r\ntransfer-encoding: chunked\r\n\r\n';
+  const big = await rawExchange([chunkedHead, chunk(Buffer.alloc(40_000)), chunk(Buffer.alloc(40_000)), '0\r\n\r\n']);
+  assert.match(big, /^HTTP\/1\.1 413 /);
+
+  await rawExchange([head, q.subarray(0, 5)], { closeAfter: true });
+  await stillAnswers();
+});
+
+test('httpdns/hostile: percent-encoded and repeated query parameters read as URLSearchParams reads them', async () => {
+  const r = await request(`${t.base}/d?host=api%2Eshop.test&ip=1.2.4.8&host=other.test`);
+  assert.equal(r.statusCode, 200);
+  const j = (await r.body.json()) as { dns: { host: string; ips: string[] }[] };
+  assert.equal(j.dns.length, 1);
+  assert.equal(j.dns[0]!.host, 'api.shop.test');
+  assert.equal(j.dns[0]!.ips[0], '127.0.3.1');
+  const bad = await request(`${t.base}/d?host=api.shop.test&query=4%2C7`);
+  assert.equal(bad.statusCode, 400);
+  assert.equal(((await bad.body.json()) as { code: string }).code, 'InvalidQueryType');
+});
