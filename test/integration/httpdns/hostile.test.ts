@@ -129,11 +129,11 @@ test('httpdns/hostile: a DoH POST body that arrives in pieces is answered; a chu
   // the same query by GET, from the same client address, gets the same addresses
   const viaGet = await request(`${t.base}/dns-query?dns=${q.toString('base64url')}`);
   const getReply = dnsPacket.decode(Buffer.from(await viaGet.body.arrayBuffer()));
-  const addrs = (reply.answers ?? []).map((a) => a.data);
+  const addrs = (reply.answers ?? []).map((a) => (a as { data: unknown }).data);
   assert.ok(addrs.length > 0);
   assert.deepEqual(
     addrs,
-    (getReply.answers ?? []).map((a) => a.data),
+    (getReply.answers ?? []).map((a) => (a as { data: unknown }).data),
   );
   // no content-length: the limit is found while reading
   const chunk = (b: Buffer) => Buffer.concat([Buffer.from(`${b.length.toString(16)}\r\n`), b, Buffer.from('\r\n')]);
