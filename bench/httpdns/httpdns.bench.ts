@@ -6,6 +6,8 @@
  *     (Debian dnsdist, answering the same A records from its own SpoofAction rule).
  * Servers run under `taskset -c 0`, load generators under `taskset -c 1`; targets alternate
  * within each round; medians of BENCH_ROUNDS (3) runs of BENCH_SECONDS (5) each.
+ * `--instructions`: section A counted in instructions per request under callgrind instead
+ * (bench/httpdns/instructions.ts), steady whatever else the machine runs.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -173,6 +175,21 @@ const qFile = join(dir, 'query.bin');
 writeFileSync(qFile, q);
 const dnsParam = q.toString('base64url');
 
+if (process.argv.includes('--instructions')) {
+  const { measureInstructions } = await import('./instructions.ts');
+  await measureInstructions(
+    [
+      { name: 'bare node:http fixed JSON', kind: 'bare', path: '/d' },
+      { name: 'ours /d (geo, 1 host)', kind: 'ours', path: '/d?host=api.shop.test&ip=1.2.4.8' },
+      { name: 'ours DoH GET', kind: 'ours', path: `/dns-query?dns=${dnsParam}` },
+      { name: 'ours DoH POST', kind: 'ours', path: '/dns-query', post: qFile },
+    ],
+    dir,
+  );
+  cleanup();
+  process.exit(0);
+}
+
 console.log('starting servers…');
 const ours = await startNode(['ours']);
 const oursTls = await startNode(['ours', '--tls', dir]);
@@ -250,10 +267,22 @@ const line = (name: string) =>
 console.log(`\nA. HTTP/1.1, h2load --h1 -c 50, ${SECONDS}s × ${ROUNDS} (server core 0, load core 1), medians`);
 for (const t of targets.filter((x) => x.group === 'A')) console.log(line(t.name));
 const ceiling = med('bare node:http fixed JSON');
+// each round's ratio compares runs seconds apart, which share the machine's state better than medians of whole columns
+const roundRatios = (n: string) => {
+  const b = results.get('bare node:http fixed JSON') ?? [];
+  return (results.get(n) ?? []).map((r, i) => r.rps / (b[i]?.rps ?? Number.NaN));
+};
 for (const n of ['ours /d (geo, 1 host)', 'ours DoH GET', 'ours DoH POST'])
   console.log(
-    `  ${n} / Node ceiling = ${(med(n) / ceiling).toFixed(2)} (req/s) | ${(medCpu(n) / medCpu('bare node:http fixed JSON')).toFixed(2)} (per CPU-second)   goal ≥ 0.7`,
+    `  ${n} / Node ceiling = ${(med(n) / ceiling).toFixed(2)} (req/s) | ${(medCpu(n) / medCpu('bare node:http fixed JSON')).toFixed(2)} (per CPU-second) | ${median(roundRatios(n)).toFixed(2)} (median of rounds: ${roundRatios(
+      n,
+    )
+      .map((x) => x.toFixed(2))
+      .join(', ')})   goal ≥ 0.7`,
   );
+console.log(
+  '  (timed ratios move with whatever else runs on the machine; `npm run bench -- httpdns --instructions` counts instructions instead)',
+);
 console.log(`\nB. DoH over TLS + HTTP/2, h2load -c 10 -m 10, ${SECONDS}s × ${ROUNDS}, medians`);
 for (const t of targets.filter((x) => x.group === 'B')) console.log(line(t.name));
 if (dnsdist !== null)
