@@ -50,6 +50,11 @@ const stdio: Io = { out: (s) => process.stdout.write(`${s}\n`), err: (s) => proc
 /** Runs the CLI; resolves to the process exit code (`up` resolves only after shutdown). */
 export async function main(argv: string[], io: Io = stdio): Promise<number> {
   const [cmd, ...rest] = argv;
+  // `multizone up --help` is help, not an unknown option of up
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.out(HELP);
+    return 0;
+  }
   try {
     switch (cmd) {
       case 'up':

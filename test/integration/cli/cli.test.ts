@@ -80,6 +80,12 @@ test('cli: unknown command and bad flags exit 64 with help', () => {
   assert.equal(run(['up', '--bogus']).code, 64);
 });
 
+test('cli: --help after a command prints the help and exits 0', () => {
+  const r = run(['up', '--help']);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /multizone up \[--config FILE\]/);
+});
+
 test('cli: up --json starts every zone, serves the control API, and stops on SIGTERM', async () => {
   const f = join(dir, 'up.yaml');
   writeFileSync(f, testTopologyYaml());
