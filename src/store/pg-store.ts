@@ -85,6 +85,39 @@ function num(x: unknown): number {
   return n;
 }
 
+/** SQLSTATE apply_batch raises when a change needs the general apply (rolled back, nothing written). */
+const NEEDS_RECONCILE = 'MZ409';
+
+/**
+ * True when apply_batch may take the batch: seqs strictly ascending integers; no key twice (a
+ * later change to a key would be compared with the stored record instead of the earlier change,
+ * and one upsert cannot touch a row twice); version vectors of non-negative integers summing to
+ * the change's version (what reconcile() would store); fields of the types the function reads.
+ * Anything else goes the general way, which refuses or reconciles it as before.
+ */
+function inSqlShape(changes: readonly Change[]): boolean {
+  let last = Number.NEGATIVE_INFINITY;
+  const keys = new Set<string>();
+  for (const c of changes) {
+    if (!Number.isSafeInteger(c.seq) || c.seq <= last) return false;
+    last = c.seq;
+    const id = `${c.resource}\u0000${c.key}`;
+    if (keys.has(id)) return false;
+    keys.add(id);
+    if (typeof c.resource !== 'string' || typeof c.key !== 'string' || typeof c.origin !== 'string') return false;
+    if (typeof c.cls !== 'string' || typeof c.deleted !== 'boolean' || !Number.isInteger(c.shard)) return false;
+    if (!Number.isFinite(c.time) || c.vv === null || typeof c.vv !== 'object' || Array.isArray(c.vv)) return false;
+    let sum = 0;
+    for (const k in c.vv) {
+      const n = c.vv[k];
+      if (!Number.isSafeInteger(n) || n! < 0) return false;
+      sum += n!;
+    }
+    if (sum !== c.version) return false;
+  }
+  return true;
+}
+
 /** Rows as one jsonb literal, read back in SQL with jsonb_to_recordset. */
 function jsonRows(rows: readonly object[]): string {
   return `${sqlLiteral(JSON.stringify(rows))}::jsonb`;
@@ -162,6 +195,8 @@ export class PgStore implements Store {
       await c.query(
         `CREATE TABLE IF NOT EXISTS ${this.t('cursors')} (origin text PRIMARY KEY, seq bigint NOT NULL, time double precision NOT NULL)`,
       );
+      await c.query(this.writeFunctionSql());
+      await c.query(this.applyFunctionSql());
       const owner = (await c.query(`SELECT v FROM ${this.t('meta')} WHERE k = 'zone'`)).rows[0]?.v as
         | string
         | undefined;
@@ -169,6 +204,82 @@ export class PgStore implements Store {
       else if (owner !== this.zone)
         throw storeErrors.ERR_STORE_ZONE_MISMATCH(`schema ${this.schema} holds zone ${owner}, not ${this.zone}`);
     });
+  }
+
+  /** The columns of a change as read from one element `e` of a jsonb array. */
+  private static readonly CHANGE_COLUMNS = `(e->>'shard')::int, e->>'cls', e->>'resource', e->>'key',
+    COALESCE(e->'value', 'null'::jsonb), (e->>'deleted')::boolean, e->'vv', (e->>'version')::bigint,
+    (e->>'time')::double precision`;
+
+  /**
+   * `write_changes(changes)`: the second half of a local commit — the change-log rows, and each
+   * key's last change as its record (a local write's new state is its change, unlocked). One
+   * jsonb parse for both, and plans cached in the session instead of planned per commit.
+   */
+  private writeFunctionSql(): string {
+    return `CREATE OR REPLACE FUNCTION ${this.t('write_changes')}(p_changes jsonb) RETURNS void LANGUAGE plpgsql
+      SET enable_seqscan = off AS $fn$
+      BEGIN
+        INSERT INTO ${this.t('changelog')} (seq, epoch, shard, cls, resource, key, value, deleted, vv, version, time)
+          SELECT (e->>'seq')::bigint, (e->>'epoch')::int, ${PgStore.CHANGE_COLUMNS}
+          FROM jsonb_array_elements(p_changes) e;
+        INSERT INTO ${this.t('records')} (shard, cls, resource, key, value, deleted, vv, version, time, origin, locked,
+            candidates, locked_at)
+          SELECT DISTINCT ON (e->>'resource', e->>'key') ${PgStore.CHANGE_COLUMNS}, e->>'origin', false, NULL, NULL
+          FROM jsonb_array_elements(p_changes) e ORDER BY e->>'resource', e->>'key', (e->>'seq')::bigint DESC
+          ON CONFLICT (resource, key) DO UPDATE SET shard = excluded.shard, cls = excluded.cls, value = excluded.value,
+            deleted = excluded.deleted, vv = excluded.vv, version = excluded.version, origin = excluded.origin,
+            time = excluded.time, locked = false, candidates = NULL, locked_at = NULL;
+      END $fn$`;
+  }
+
+  /**
+   * `apply_batch(origin, changes, upTo, now)`: the common apply in one round trip. It takes the
+   * sequence row like every mutating transaction, then upserts the changes after the cursor,
+   * each only over a stored record that is unlocked and strictly older (its vector before the
+   * change's) — the case where reconcile() stores the change as is — and moves the cursor.
+   * When any change met something else (a concurrent, equal or newer version, a lock) it raises
+   * NEEDS_RECONCILE, which undoes the whole call, and the caller reconciles in JavaScript. The
+   * batch has no key twice (the caller checks). Its statements run in plpgsql, each with a
+   * snapshot taken after the lock (one SQL statement would read with a snapshot from before it).
+   */
+  private applyFunctionSql(): string {
+    // compareVv(a, b) === 'before': no zone ahead in a, some zone ahead in b (missing = 0)
+    const before = (a: string, b: string) =>
+      `(NOT EXISTS (SELECT 1 FROM jsonb_each_text(${a}) x WHERE x.value::numeric > COALESCE((${b}->>x.key)::numeric, 0))
+        AND EXISTS (SELECT 1 FROM jsonb_each_text(${b}) x WHERE x.value::numeric > COALESCE((${a}->>x.key)::numeric, 0)))`;
+    return `CREATE OR REPLACE FUNCTION ${this.t('apply_batch')}(p_origin text, p_changes jsonb, p_up_to bigint,
+        p_now double precision) RETURNS jsonb LANGUAGE plpgsql
+      -- plpgsql caches plans: one made while the table was small would keep scanning it whole
+      SET enable_seqscan = off AS $fn$
+      DECLARE
+        v_cursor bigint;
+        v_done bigint;
+        v_want bigint;
+        v_last bigint;
+      BEGIN
+        PERFORM 1 FROM ${this.t('seqs')} WHERE id = 1 FOR UPDATE;
+        SELECT seq INTO v_cursor FROM ${this.t('cursors')} WHERE origin = p_origin;
+        v_cursor := COALESCE(v_cursor, 0);
+        SELECT count(*), max(s) INTO v_want, v_last
+          FROM jsonb_array_elements(p_changes) e, CAST(e->>'seq' AS bigint) s WHERE s > v_cursor;
+        INSERT INTO ${this.t('records')} AS r (shard, cls, resource, key, value, deleted, vv, version, time, origin,
+            locked, candidates, locked_at)
+          SELECT ${PgStore.CHANGE_COLUMNS}, e->>'origin', false, NULL, NULL
+          FROM jsonb_array_elements(p_changes) e WHERE (e->>'seq')::bigint > v_cursor
+          ON CONFLICT (resource, key) DO UPDATE SET shard = excluded.shard, cls = excluded.cls, value = excluded.value,
+            deleted = excluded.deleted, vv = excluded.vv, version = excluded.version, origin = excluded.origin,
+            time = excluded.time, locked = false, candidates = NULL, locked_at = NULL
+          WHERE NOT r.locked AND ${before('r.vv', 'excluded.vv')};
+        GET DIAGNOSTICS v_done = ROW_COUNT;
+        IF v_done < v_want THEN
+          RAISE EXCEPTION 'a change needs reconciling' USING ERRCODE = '${NEEDS_RECONCILE}';
+        END IF;
+        v_cursor := GREATEST(v_cursor, COALESCE(v_last, 0), p_up_to);
+        INSERT INTO ${this.t('cursors')} (origin, seq, time) VALUES (p_origin, v_cursor, p_now)
+          ON CONFLICT (origin) DO UPDATE SET seq = excluded.seq, time = excluded.time;
+        RETURN jsonb_build_object('applied', v_done, 'cursor', v_cursor);
+      END $fn$`;
   }
 
   private live(): void {
@@ -309,31 +420,12 @@ export class PgStore implements Store {
       )) as unknown as pg.QueryResult[];
       const base = Number(res[1]!.rows[0].last) - n;
       const cur = PgStore.byKey(res[2]!.rows as Row[]);
-      const planned = plan((resource, key) => cur.get(`${resource}\u0000${key}`));
-      const final = new Map<string, RecordState>();
-      for (const p of planned) final.set(`${p.state.resource}\u0000${p.state.key}`, p.state);
-      const ch = planned.map((p, i) => ({ ...p.change, seq: base + i + 1 }) as Change);
-      const cl = ch.map((x) => ({
-        seq: x.seq,
-        shard: x.shard,
-        epoch: x.epoch,
-        cls: x.cls,
-        resource: x.resource,
-        key: x.key,
-        value: x.value ?? null,
-        deleted: x.deleted,
-        vv: x.vv,
-        version: x.version,
-        time: x.time,
-      }));
-      const sql = this.upsertSql(
-        [...final.values()],
-        `WITH cl AS (INSERT INTO ${this.t('changelog')} (seq, shard, epoch, cls, resource, key, value, deleted, vv, version, time)
-         SELECT u.seq, u.shard, u.epoch, u.cls, u.resource, u.key, COALESCE(u.value, 'null'::jsonb), u.deleted, u.vv, u.version, u.time
-         FROM jsonb_to_recordset(${jsonRows(cl)}) AS u(seq bigint, shard int, epoch int, cls text, resource text, key text,
-              value jsonb, deleted boolean, vv jsonb, version bigint, time double precision))`,
+      // a planned state is its change (build() makes both from the same fields), so the records
+      // are written from the changes: write_changes keeps each key's last
+      const ch = plan((resource, key) => cur.get(`${resource}\u0000${key}`)).map(
+        (p, i) => ({ ...p.change, seq: base + i + 1 }) as Change,
       );
-      await c.query(`${sql}; COMMIT`);
+      await c.query(`SELECT ${this.t('write_changes')}(${jsonRows(ch)}); COMMIT`);
       for (const x of ch) committed.push(x);
       return ch.map((x) => ({ seq: x.seq, version: x.version, vv: x.vv }));
     });
@@ -400,6 +492,24 @@ export class PgStore implements Store {
 
   async apply(origin: string, changes: readonly Change[], upTo = 0): Promise<ApplyResult> {
     this.live();
+    if (inSqlShape(changes) && Number.isSafeInteger(upTo))
+      try {
+        const r = await this.pool.query(`SELECT ${this.t('apply_batch')}($1, $2::jsonb, $3, $4) AS r`, [
+          origin,
+          JSON.stringify(changes),
+          upTo,
+          this.deps.clock.wallTime(),
+        ]);
+        const { applied, cursor } = r.rows[0].r as { applied: number; cursor: number };
+        return { applied, duplicates: changes.length - applied, stale: 0, conflicts: 0, settled: 0, cursor };
+      } catch (e) {
+        if ((e as { code?: string }).code !== NEEDS_RECONCILE) throw e;
+      }
+    return this.applyReconciled(origin, changes, upTo);
+  }
+
+  /** The general apply: reads the records, reconciles each change in JavaScript, writes (two round trips). */
+  private async applyReconciled(origin: string, changes: readonly Change[], upTo: number): Promise<ApplyResult> {
     const o = sqlLiteral(origin);
     return this.folded(async (c) => {
       // lock the zone's sequence row (serialises with local writes), read the cursor, then the
