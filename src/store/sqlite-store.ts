@@ -84,17 +84,21 @@ CREATE TABLE IF NOT EXISTS cursors (origin TEXT PRIMARY KEY, seq INTEGER NOT NUL
 `;
 
 /**
- * JSON text of a change's value and vector, computed once per change object: in embedded
- * mode one change object is applied by three other zones (and was encoded at write time).
+ * JSON text of a change's value and vector, kept on the change objects this store wrote: in
+ * embedded mode one change object is applied by three other zones (and was encoded at write
+ * time). A non-enumerable property, not a WeakMap: a WeakMap holding every change still alive
+ * rehashed itself on the event loop for tens of milliseconds as it grew, and its ephemerons
+ * slowed every young-generation GC (the sqlite + jetstream lag p99).
  */
-const changeJson = new WeakMap<Change, { value: string; vv: string }>();
-function jsonOf(c: Change): { value: string; vv: string } {
-  let j = changeJson.get(c);
-  if (!j) {
-    j = { value: JSON.stringify(c.value ?? null), vv: JSON.stringify(c.vv) };
-    changeJson.set(c, j);
-  }
-  return j;
+const JSON_TEXT = Symbol('mz.changeJson');
+type Encoded = { value: string; vv: string };
+function jsonOf(c: Change): Encoded {
+  return (
+    (c as Change & { [JSON_TEXT]?: Encoded })[JSON_TEXT] ?? {
+      value: JSON.stringify(c.value ?? null),
+      vv: JSON.stringify(c.vv),
+    }
+  );
 }
 
 function toState(r: Row): RecordState {
@@ -242,7 +246,7 @@ export class SqliteStore implements Store {
     );
     const seq = Number(info.lastInsertRowid);
     const change: Change = { ...c, seq };
-    changeJson.set(change, { value: vj, vv: vvj });
+    Object.defineProperty(change, JSON_TEXT, { value: { value: vj, vv: vvj } });
     out.push(change);
     return { seq, version: c.version, vv: c.vv };
   }
