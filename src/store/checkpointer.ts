@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { Clock, Timer } from '../core/clock.ts';
+import { fnv1a } from '../core/random.ts';
 
 // Runs in a worker thread with its own connection to the same file: a WAL checkpoint
 // fsyncs, and on the event loop that fsync would stall every zone of the process.
@@ -9,8 +10,12 @@ import type { Clock, Timer } from '../core/clock.ts';
 // frame copied. Under steady writes one pass per tick never got there and the WAL grew for as
 // long as the load lasted (tens of MB a second per zone in the bench), so passes repeat until
 // one finds no new frames (each copies only what the previous left).
+// On Linux the thread also lowers its own priority (nice is per thread there; elsewhere it
+// would renice the whole process): a checkpoint is background work, and one that took a core
+// while the event loop had commits and applies to run showed up as a lag tail.
 const WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
+if (process.platform === 'linux') try { require('node:os').setPriority(10); } catch {}
 const Database = require(workerData.module);
 const db = new Database(workerData.file);
 db.pragma('busy_timeout = 1000');
@@ -36,10 +41,12 @@ parentPort.on('message', (m) => {
 /**
  * Checkpoints a WAL database from a worker thread every `everyMs` (the main connection
  * sets wal_autocheckpoint = 0), so commits on the event loop never wait for an fsync.
+ * The first tick comes at an offset taken from the file name, so the zones of one process
+ * (opened together) do not all checkpoint at the same moment.
  */
 export class Checkpointer {
   private readonly worker: Worker;
-  private readonly timer: Timer;
+  private timer: Timer;
   private readonly exited: Promise<void>;
 
   constructor(file: string, clock: Clock, everyMs = 1000) {
@@ -48,7 +55,11 @@ export class Checkpointer {
     this.worker.unref();
     this.exited = new Promise((r) => this.worker.once('exit', () => r()));
     this.worker.on('error', () => {}); // a failed checkpoint only delays the next one
-    this.timer = clock.setInterval(everyMs, () => this.worker.postMessage('checkpoint'));
+    const tick = () => this.worker.postMessage('checkpoint');
+    this.timer = clock.setTimer(fnv1a(file) % everyMs, () => {
+      tick();
+      this.timer = clock.setInterval(everyMs, tick);
+    });
   }
 
   /** Runs a last checkpoint and stops the worker. */
