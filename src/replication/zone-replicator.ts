@@ -27,6 +27,9 @@ export interface ZoneReplicatorOptions {
   events?: ReplicatorEvents;
 }
 
+/** Shortest time between two writes of the shipped position (ms). */
+const PERSIST_SHIPPED_MS = 100;
+
 /**
  * One zone's replication: a shipper that moves its change log (outbox) into the Log in
  * batches, and one applier per other zone that applies that zone's batches to the local
@@ -41,9 +44,11 @@ export class ZoneReplicator {
   private shippedSeq = -1;
   private poll: Timer | undefined;
   private unlisten: (() => void) | undefined;
-  /** The shipped position persisted last, and the write of it in flight (see persistShipped). */
+  /** The shipped position persisted last, the write of it in flight, and the next one waiting (see persistShipped). */
   private persistedSeq = -1;
   private persisting: Promise<void> | undefined;
+  private persistTimer: Timer | undefined;
+  private persistedAt = Number.NEGATIVE_INFINITY;
   private subs: LogSubscription[] = [];
   private running = false;
   private readonly batchMax: number;
@@ -84,6 +89,8 @@ export class ZoneReplicator {
     if (!this.running) return;
     this.running = false;
     this.poll?.cancel();
+    this.persistTimer?.cancel();
+    this.persistTimer = undefined;
     this.unlisten?.();
     this.unlisten = undefined;
     const subs = this.subs;
@@ -151,11 +158,24 @@ export class ZoneReplicator {
   /**
    * Persists the shipped position off the shipping path: one write in flight at a time, always
    * of the newest position (a PostgreSQL commit per batch would otherwise hold up the next
-   * batch). The persisted position may trail the log by the batches in flight; after a crash
-   * those are shipped again and the destinations skip them (exactly-once apply by seq).
+   * batch), and at most one every PERSIST_SHIPPED_MS (a commit per batch, at the moment the
+   * other zones' applies of that batch commit, cost them ~0.4 ms of lag p50 at 5k writes/s on
+   * PostgreSQL). The persisted position may trail the log by the batches of that interval;
+   * after a crash those are shipped again and the destinations skip them (exactly-once apply
+   * by seq). stop() persists the last position.
    */
   private persistShipped(): void {
-    if (this.persisting || this.persistedSeq >= this.shippedSeq) return;
+    if (this.persisting || this.persistTimer || this.persistedSeq >= this.shippedSeq) return;
+    const { clock } = this.opts;
+    const wait = this.persistedAt + PERSIST_SHIPPED_MS - clock.now();
+    if (wait > 0) {
+      this.persistTimer = clock.setTimer(wait, () => {
+        this.persistTimer = undefined;
+        if (this.running) this.persistShipped();
+      });
+      return;
+    }
+    this.persistedAt = clock.now();
     const seq = this.shippedSeq;
     this.persisting = this.opts.store.markShipped(seq).then(
       () => {
