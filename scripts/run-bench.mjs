@@ -5,7 +5,12 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 const name = process.argv[2];
-const available = existsSync('bench') ? readdirSync('bench').filter((d) => !d.startsWith('.')) : [];
+// a bench is a folder with *.bench.ts files (bench/support holds shared code)
+const available = existsSync('bench')
+  ? readdirSync('bench', { withFileTypes: true })
+      .filter((d) => d.isDirectory() && readdirSync(join('bench', d.name)).some((f) => f.endsWith('.bench.ts')))
+      .map((d) => d.name)
+  : [];
 if (!name || !available.includes(name)) {
   console.error(`usage: npm run bench -- NAME   (one of: ${available.join(', ')})`);
   process.exit(2);

@@ -10,9 +10,8 @@
  * the event-loop thread; "all" adds V8's background threads (compiles still finishing in the
  * window, GC).
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { CallgrindRun, haveValgrind } from '../support/callgrind.ts';
 import { freePort } from './peers.ts';
 
 /** Queries in flight: the server always has a backlog (as when saturated in the timed bench), and
@@ -52,35 +51,10 @@ function dnsperfOnce(port: number, file: string): number {
   return Number(completed[1]);
 }
 
-function readDump(file: string): { all: number; main: number } {
-  const r = spawnSync('callgrind_annotate', ['--threshold=100', '--inclusive=yes', file], {
-    encoding: 'utf8',
-    maxBuffer: 1 << 28,
-  });
-  const num = (re: RegExp) => Number((re.exec(r.stdout)?.[1] ?? 'NaN').replaceAll(',', ''));
-  return {
-    all: num(/^\s*([\d,]+) \S+\s+PROGRAM TOTALS/m),
-    main: num(/^\s*([\d,]+) \S+\s+\?\?\?:node::SpinEventLoopInternal/m),
-  };
-}
-
 async function count(name: string, script: string, file: string, dir: string): Promise<Counted> {
   const port = await freePort();
-  const out = join(dir, `cg.${name.replace(/\W/g, '')}.${Date.now()}`);
-  const c: ChildProcess = spawn(
-    'valgrind',
-    [
-      '--tool=callgrind',
-      '--smc-check=all-non-file',
-      `--callgrind-out-file=${out}.%p`,
-      process.execPath,
-      '--import',
-      './bin/ts.mjs',
-      script,
-      String(port),
-    ],
-    { stdio: 'ignore' },
-  );
+  const run = new CallgrindRun(dir, name, [script, String(port)]);
+  const c = run.child;
   try {
     const deadline = Date.now() + 300_000;
     for (;;) {
@@ -93,23 +67,18 @@ async function count(name: string, script: string, file: string, dir: string): P
       await new Promise((res) => setTimeout(res, 1000));
     }
     dnsperfOnce(port, file);
-    spawnSync('callgrind_control', ['-z', String(c.pid)]);
+    run.zero();
     const answered = dnsperfOnce(port, file);
-    spawnSync('callgrind_control', ['-d', String(c.pid)]);
-    const dump = readdirSync(dir)
-      .map((f) => join(dir, f))
-      .find((f) => f.startsWith(`${out}.`) && /Trigger: .*[Dd]ump/.test(readFileSync(f, 'latin1').slice(0, 4000)));
-    if (!dump) throw new Error(`${name}: callgrind wrote no dump`);
-    const n = readDump(dump);
+    const n = run.dump();
     return { all: n.all / answered, main: n.main / answered, answered };
   } finally {
-    c.kill('SIGKILL');
+    run.kill();
   }
 }
 
 /** `file`: dnsperf -B query file. */
 export async function measureInstructions(file: string, queries: number, dir: string): Promise<void> {
-  if (spawnSync('valgrind', ['--version']).status !== 0) {
+  if (!haveValgrind()) {
     console.log('valgrind is not installed (Debian valgrind): no instruction counts');
     return;
   }

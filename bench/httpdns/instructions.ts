@@ -12,10 +12,9 @@
  * window (slowed 50× by valgrind, they do not end in a few seconds as they do natively) and
  * concurrent GC marking.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { CallgrindRun, haveValgrind } from '../support/callgrind.ts';
 
 const WARM = 30_000;
 const COUNT = 20_000;
@@ -41,35 +40,12 @@ function h2load(url: string, n: number, post?: string): void {
   if (r.status !== 0 || !ok || Number(ok[1]) !== n) throw new Error(`h2load ${url}: ${r.stdout}${r.stderr}`);
 }
 
-/** Instructions of a dump: everything, and the part under the event loop's thread. */
-function readDump(file: string): Counted {
-  const r = spawnSync('callgrind_annotate', ['--threshold=100', '--inclusive=yes', file], {
-    encoding: 'utf8',
-    maxBuffer: 1 << 28,
-  });
-  const num = (re: RegExp) => Number((re.exec(r.stdout)?.[1] ?? 'NaN').replaceAll(',', ''));
-  return {
-    all: num(/^\s*([\d,]+) \S+\s+PROGRAM TOTALS/m),
-    main: num(/^\s*([\d,]+) \S+\s+\?\?\?:node::SpinEventLoopInternal/m),
-  };
-}
-
 async function count(t: InstructionTarget, dir: string): Promise<Counted> {
-  const out = join(dir, `cg.${t.kind}.${Date.now()}`);
-  const c: ChildProcess = spawn(
-    'valgrind',
-    [
-      '--tool=callgrind',
-      '--smc-check=all-non-file',
-      `--callgrind-out-file=${out}.%p`,
-      process.execPath,
-      '--import',
-      './bin/ts.mjs',
-      'bench/httpdns/servers.ts',
-      t.kind,
-    ],
-    { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, MZ_LOG_LEVEL: 'silent' } },
-  );
+  const run = new CallgrindRun(dir, t.kind, ['bench/httpdns/servers.ts', t.kind], {
+    stdout: 'pipe',
+    env: { ...process.env, MZ_LOG_LEVEL: 'silent' },
+  });
+  const c = run.child;
   try {
     const port = await new Promise<number>((resolve, reject) => {
       const guard = setTimeout(() => reject(new Error(`${t.name}: no port in 300 s under valgrind`)), 300_000);
@@ -81,22 +57,17 @@ async function count(t: InstructionTarget, dir: string): Promise<Counted> {
     });
     const url = `http://127.0.0.1:${port}${t.path}`;
     h2load(url, WARM, t.post);
-    spawnSync('callgrind_control', ['-z', String(c.pid)]);
+    run.zero();
     h2load(url, COUNT, t.post);
-    spawnSync('callgrind_control', ['-d', String(c.pid)]);
-    const dump = readdirSync(dir)
-      .map((f) => join(dir, f))
-      .find((f) => f.startsWith(`${out}.`) && /Trigger: .*[Dd]ump/.test(readFileSync(f, 'latin1').slice(0, 4000)));
-    if (!dump) throw new Error(`${t.name}: callgrind wrote no dump`);
-    const n = readDump(dump);
+    const n = run.dump();
     return { all: n.all / COUNT, main: n.main / COUNT };
   } finally {
-    c.kill('SIGKILL');
+    run.kill();
   }
 }
 
 export async function measureInstructions(targets: InstructionTarget[], dir: string): Promise<void> {
-  if (spawnSync('valgrind', ['--version']).status !== 0) {
+  if (!haveValgrind()) {
     console.log('valgrind is not installed (Debian valgrind): no instruction counts');
     return;
   }
