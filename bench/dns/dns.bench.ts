@@ -10,7 +10,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Running, startCeiling, startGdnsd, startOurs, startPowerDns, writeMmdb } from './peers.ts';
+import { dnsperfArgs, type Running, startCeiling, startGdnsd, startOurs, startPowerDns, writeMmdb } from './peers.ts';
 import { binaryQueries, pickSubnets } from './queries.ts';
 
 const SECONDS = Number(process.env.DNS_BENCH_SECONDS ?? 6);
@@ -52,22 +52,7 @@ function dnsperf(server: Running, file: string, limit: string[] = ['-l', String(
   return new Promise((resolve, reject) => {
     const p = spawn(
       'taskset',
-      [
-        '-c',
-        '1',
-        'dnsperf',
-        '-s',
-        '127.0.0.1',
-        '-p',
-        String(port),
-        '-d',
-        file,
-        '-B',
-        ...limit,
-        '-c',
-        String(CLIENTS),
-        '-v',
-      ],
+      ['-c', '1', 'dnsperf', ...dnsperfArgs(port, file, ...limit, '-c', String(CLIENTS), '-v')],
       { stdio: ['ignore', 'pipe', 'ignore'] },
     );
     const lat: number[] = [];

@@ -12,7 +12,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { CallgrindRun, haveValgrind } from '../support/callgrind.ts';
-import { freePort } from './peers.ts';
+import { dnsperfArgs, freePort } from './peers.ts';
 
 /** Queries in flight: the server always has a backlog (as when saturated in the timed bench), and
  * the socket buffer holds them all, so none is dropped. */
@@ -27,23 +27,7 @@ interface Counted {
 function dnsperfOnce(port: number, file: string): number {
   const r = spawnSync(
     'dnsperf',
-    [
-      '-s',
-      '127.0.0.1',
-      '-p',
-      String(port),
-      '-d',
-      file,
-      '-B',
-      '-n',
-      '1',
-      '-c',
-      '10',
-      '-q',
-      String(OUTSTANDING),
-      '-t',
-      '30',
-    ],
+    dnsperfArgs(port, file, '-n', '1', '-c', '10', '-q', String(OUTSTANDING), '-t', '30'),
     { encoding: 'utf8', maxBuffer: 1 << 26 },
   );
   const completed = /Queries completed:\s+(\d+)/.exec(r.stdout ?? '');

@@ -32,6 +32,11 @@ export const REGION_ANSWERS = {
 /** The MaxMind subdivision code each region's networks get in the peers' mmdb. */
 const REGION_SUB = { north: 'BJ', south: 'GD', east: 'SH' } as const;
 
+/** dnsperf's arguments for a server on 127.0.0.1:port and a binary (-B) query file, then `extra`. */
+export function dnsperfArgs(port: number, file: string, ...extra: string[]): string[] {
+  return ['-s', '127.0.0.1', '-p', String(port), '-d', file, '-B', ...extra];
+}
+
 /** A free TCP+UDP-able port above 10000 (asks the kernel for one until it is > 10000). */
 export async function freePort(): Promise<number> {
   for (;;) {
