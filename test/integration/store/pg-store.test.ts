@@ -1,7 +1,9 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import pg from 'pg';
-import { PgStore } from '../../../src/store/index.ts';
+import { MemoryFence, PgStore } from '../../../src/store/index.ts';
 import { pgUrl, reachable } from './services.ts';
-import { storeContract } from './store.contract.ts';
+import { depsFor, storeContract, storeTestTopology } from './store.contract.ts';
 
 storeContract('postgres', async () => {
   if (!(await reachable('postgres'))) return undefined;
@@ -19,4 +21,56 @@ storeContract('postgres', async () => {
       await pool.end();
     },
   };
+});
+
+test('a schema made before keys were COLLATE "C" is migrated on open, records kept', async (t) => {
+  if (!(await reachable('postgres'))) return t.skip('no PostgreSQL');
+  const pool = new pg.Pool({ connectionString: pgUrl(), max: 2 });
+  const schema = `mzt_mig_${Math.floor(Math.random() * 1e9).toString(36)}`;
+  try {
+    // the records table and shard index as earlier versions created them
+    await pool.query(`CREATE SCHEMA "${schema}"`);
+    await pool.query(`CREATE TABLE "${schema}".records (
+        resource text NOT NULL, key text NOT NULL, shard int NOT NULL, cls text NOT NULL,
+        value jsonb NOT NULL, deleted boolean NOT NULL, vv jsonb NOT NULL, version bigint NOT NULL,
+        origin text NOT NULL, time double precision NOT NULL, locked boolean NOT NULL DEFAULT false,
+        candidates jsonb, locked_at double precision, PRIMARY KEY (resource, key))`);
+    await pool.query(`CREATE INDEX records_shard ON "${schema}".records (shard, resource, key)`);
+    await pool.query(`INSERT INTO "${schema}".records (resource, key, shard, cls, value, deleted, vv, version, origin, time)
+      VALUES ('profiles', 'u1', 3, 'sharded', '{"name":"old"}', false, '{"sh-a":1}', 1, 'sh-a', 1)`);
+    const topology = storeTestTopology();
+    const deps = depsFor('sh-a', topology, new MemoryFence(topology.initialOwners()));
+    const store = await PgStore.open({ ...deps, connection: pool, schema });
+    const cols = await pool.query(
+      `SELECT column_name, collation_name FROM information_schema.columns
+       WHERE table_schema = $1 AND table_name = 'records' AND column_name IN ('resource', 'key') ORDER BY 1`,
+      [schema],
+    );
+    assert.deepEqual(
+      cols.rows.map((r) => [r.column_name, r.collation_name]),
+      [
+        ['key', 'C'],
+        ['resource', 'C'],
+      ],
+    );
+    const idx = await pool.query(
+      `SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = 'records' ORDER BY 1`,
+      [schema],
+    );
+    assert.deepEqual(
+      idx.rows.map((r) => r.indexname),
+      ['records_by_shard', 'records_pkey'],
+    );
+    assert.deepEqual((await store.get('profiles', 'u1'))?.value, { name: 'old' });
+    assert.deepEqual(
+      (await store.shardRecords(3)).map((r) => r.key),
+      ['u1'],
+    );
+    await store.close();
+    // opening again finds nothing to migrate
+    await (await PgStore.open({ ...deps, connection: pool, schema })).close();
+  } finally {
+    await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await pool.end();
+  }
 });
