@@ -15,6 +15,8 @@
  * `--throughput-only` skips the floor and the paced runs. "per CPU-second" divides by this
  * process's CPU time, a figure the machine's other load does not distort much. PostgreSQL and NATS are the machine's services (not pinned).
  */
+import { type ChildProcess, fork } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,17 +25,9 @@ import pg from 'pg';
 import { systemClock } from '../../src/core/clock.ts';
 import { seededRandom } from '../../src/core/random.ts';
 import { JetStreamLog, type Log, MemoryLog, Replication } from '../../src/replication/index.ts';
-import {
-  type Change,
-  MemoryFence,
-  PgStore,
-  resourcePolicies,
-  SqliteStore,
-  type Store,
-  type WriteRequest,
-} from '../../src/store/index.ts';
-import { parseTopology } from '../../src/topology/index.ts';
-import { testTopologyYaml } from '../../test/support/net.ts';
+import type { Change, Store } from '../../src/store/index.ts';
+import { mono, NATS, openStore, PG_URL, topology, WRITER, writes, ZONES } from './shared.ts';
+import type { FromZone, ToZone, ZoneProcessConfig } from './zone-process.ts';
 
 const QUICK = process.argv.includes('--quick');
 const RUNS = QUICK ? 1 : 3;
@@ -41,22 +35,9 @@ const LAG_SECONDS = QUICK ? 1.5 : 3;
 const THROUGHPUT_WRITES = QUICK ? 10_000 : 30_000;
 /** `--throughput-only`: skip the floor and the paced runs (for profiling). */
 const RATES = process.argv.includes('--throughput-only') ? [] : [2000, 5000];
-const NATS = process.env.MZ_BENCH_NATS ?? '127.0.0.1:4222';
-const PG_URL = process.env.MZ_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
-const ZONES = ['sh-a', 'sh-b', 'bj-a', 'gz-a'];
-const WRITER = 'sh-a';
 const tag = `B${Math.floor(Math.random() * 1e9)
   .toString(36)
   .toUpperCase()}`;
-
-const topology = parseTopology(
-  testTopologyYaml({ extra: 'shards:\n  count: 64\nresources:\n  profiles: { class: sharded }\n' }),
-  'bench.yaml',
-);
-const owners = topology.initialOwners();
-const shardsOf = (zone: string) => owners.map((z, s) => (z === zone ? s : -1)).filter((s) => s >= 0);
-const mine = shardsOf(WRITER);
-const value = { name: 'user', bio: 'x'.repeat(120), n: 0 };
 
 function pct(xs: number[], p: number): number {
   if (xs.length === 0) return Number.NaN;
@@ -65,53 +46,56 @@ function pct(xs: number[], p: number): number {
 }
 const median = (xs: number[]) => pct(xs, 50);
 
-let keyN = 0;
-function writes(n: number, shards: number[] = mine): WriteRequest[] {
-  const out: WriteRequest[] = [];
-  for (let i = 0; i < n; i++) {
-    const k = keyN++;
-    out.push({
-      resource: 'profiles',
-      key: `k${k}`,
-      shard: shards[k % shards.length]!,
-      epoch: 1,
-      value: { ...value, n: k },
-    });
-  }
-  return out;
-}
-
 interface Rig {
-  stores: Map<string, Store>;
   repl: Replication;
-  /** Wall time each change of the writer was applied, per destination: [seq, at] pairs (paced runs). */
+  /** CLOCK_MONOTONIC time each change of the writer was applied, per destination: [seq, at] pairs (paced runs). */
   appliedAt: number[];
   applied: number;
+  /** CPU microseconds used so far by this process and the zone processes. */
+  cpuMicros(): Promise<number>;
+  /** Writes `n` records in each zone at once, each into its own shards. */
+  writeEverywhere(n: number): Promise<void>;
   close(): Promise<void>;
 }
 
-async function openRig(storeKind: 'sqlite' | 'postgres', logKind: 'memory' | 'jetstream', run: string): Promise<Rig> {
-  const fence = new MemoryFence(owners);
-  const policies = resourcePolicies(topology, fence);
+type Placement = 'one process' | 'a process per zone';
+
+/**
+ * Four zones, `sh-a` writing. In one process (the embedded cluster, and the only way with the
+ * in-process log), or with each of the three destinations in its own process (zone-process.ts)
+ * as a distributed deployment runs them: there the three appliers don't share one event loop.
+ */
+async function openRig(
+  storeKind: 'sqlite' | 'postgres',
+  logKind: 'memory' | 'jetstream',
+  placement: Placement,
+  run: string,
+): Promise<Rig> {
   const dir = mkdtempSync(join(tmpdir(), 'mz-bench-'));
   const pool = storeKind === 'postgres' ? new pg.Pool({ connectionString: PG_URL, max: 16 }) : undefined;
+  const schemaOf = (zone: string) => `mzb_${tag.toLowerCase()}_${run}_${zone.replace('-', '_')}`;
+  const where = (zone: string) => (pool ? { schema: schemaOf(zone), pool } : { file: join(dir, `${zone}.db`) });
+  const local = placement === 'one process' ? ZONES : [WRITER];
   const stores = new Map<string, Store>();
-  const schemas: string[] = [];
-  for (const zone of ZONES) {
-    const deps = { zone, topology, fence, policies, clock: systemClock };
-    if (storeKind === 'sqlite') stores.set(zone, new SqliteStore({ ...deps, file: join(dir, `${zone}.db`) }));
-    else {
-      const schema = `mzb_${tag.toLowerCase()}_${run}_${zone.replace('-', '_')}`;
-      schemas.push(schema);
-      stores.set(zone, await PgStore.open({ ...deps, connection: pool!, schema }));
-    }
-  }
+  for (const zone of local) stores.set(zone, await openStore(storeKind, zone, where(zone)));
   const prefix = `${tag}${run}`;
   const log: Log =
     logKind === 'memory'
       ? new MemoryLog({ clock: systemClock, random: seededRandom(1) })
       : await JetStreamLog.connect({ servers: NATS, prefix, clock: systemClock });
-  const rig: Rig = { stores, repl: undefined as never, appliedAt: [], applied: 0, close: async () => {} };
+  const children: ChildProcess[] = [];
+  const rig: Rig = {
+    repl: undefined as never,
+    appliedAt: [],
+    applied: 0,
+    cpuMicros: async () => 0,
+    writeEverywhere: async () => {},
+    close: async () => {},
+  };
+  const onApplied = (at: number, n: number, seqs: readonly number[] | undefined) => {
+    if (seqs) for (const seq of seqs) rig.appliedAt.push(seq, at);
+    rig.applied += n;
+  };
   rig.repl = new Replication({
     topology,
     stores,
@@ -121,22 +105,64 @@ async function openRig(storeKind: 'sqlite' | 'postgres', logKind: 'memory' | 'je
     pollMs: 50,
     events: {
       applied(o, _d, b) {
-        if (o === WRITER) {
-          const now = systemClock.wallTime();
-          for (const c of b.changes) rig.appliedAt.push(c.seq, now);
-        }
-        rig.applied += b.changes.length;
+        onApplied(mono(), b.changes.length, o === WRITER ? b.changes.map((c) => c.seq) : undefined);
       },
     },
   });
   await rig.repl.start();
+  for (const zone of ZONES.filter((z) => !local.includes(z))) {
+    const cfg: ZoneProcessConfig = {
+      zone,
+      store: storeKind,
+      prefix,
+      ...(pool ? { schema: schemaOf(zone) } : { file: join(dir, `${zone}.db`) }),
+    };
+    const child = fork(join(import.meta.dirname, 'zone-process.ts'), [JSON.stringify(cfg)], {
+      execArgv: ['--import', './bin/ts.mjs'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    child.on('message', (m: FromZone) => {
+      if (m.t === 'applied') onApplied(m.at, m.n, m.seqs);
+    });
+    children.push(child);
+    const [first] = (await once(child, 'message')) as [FromZone];
+    if (first.t !== 'ready') throw new Error(`zone process ${zone}: ${JSON.stringify(first)}`);
+  }
+  const ask = <T extends FromZone['t']>(c: ChildProcess, m: ToZone, want: T) =>
+    new Promise<Extract<FromZone, { t: T }>>((resolve) => {
+      const on = (r: FromZone) => {
+        if (r.t !== want) return;
+        c.off('message', on);
+        resolve(r as Extract<FromZone, { t: T }>);
+      };
+      c.on('message', on);
+      c.send(m);
+    });
+  rig.cpuMicros = async () => {
+    const own = process.cpuUsage();
+    const theirs = await Promise.all(children.map((c) => ask(c, { t: 'cpu' }, 'cpu')));
+    return own.user + own.system + theirs.reduce((a, r) => a + r.micros, 0);
+  };
+  rig.writeEverywhere = async (n) => {
+    await Promise.all([
+      ...local.map(async (zone) => {
+        const store = rig.repl.storeFor(zone);
+        for (let done = 0; done < n; done += 100) await store.putMany(writes(100, zone));
+      }),
+      ...children.map((c) => ask(c, { t: 'write', n }, 'written')),
+    ]);
+  };
   rig.close = async () => {
+    for (const c of children) {
+      c.send({ t: 'stop' } satisfies ToZone);
+      await once(c, 'exit');
+    }
     await rig.repl.stop();
     if (log instanceof JetStreamLog) await log.deleteStreams(ZONES);
     await log.close();
     for (const s of stores.values()) await s.close();
     if (pool) {
-      for (const s of schemas) await pool.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
+      for (const z of ZONES) await pool.query(`DROP SCHEMA IF EXISTS "${schemaOf(z)}" CASCADE`);
       await pool.end();
     }
     rmSync(dir, { recursive: true, force: true });
@@ -157,7 +183,7 @@ async function waitApplied(rig: Rig, target: number, ms = 60_000): Promise<boole
 async function throughput(rig: Rig): Promise<{ perSec: number; perCpuSec: number }> {
   const store = rig.repl.storeFor(WRITER);
   rig.applied = 0;
-  const cpu0 = process.cpuUsage();
+  const cpu0 = await rig.cpuMicros();
   const t0 = systemClock.now();
   // keep a few transactions in flight (PostgreSQL has a pool; SQLite runs them one after another anyway)
   const inflight = new Set<Promise<unknown>>();
@@ -169,9 +195,9 @@ async function throughput(rig: Rig): Promise<{ perSec: number; perCpuSec: number
   await Promise.all(inflight);
   const ok = await waitApplied(rig, THROUGHPUT_WRITES * 3);
   const secs = (systemClock.now() - t0) / 1000;
-  const cpu = process.cpuUsage(cpu0);
-  // this process's CPU time (the waiting loop polls every 2 ms, a small overhead): a load-independent figure
-  const cpuSecs = (cpu.user + cpu.system) / 1e6;
+  // this process's and the zone processes' CPU time (the waiting loop polls every 2 ms, a small
+  // overhead): a figure the machine's other load does not distort much
+  const cpuSecs = ((await rig.cpuMicros()) - cpu0) / 1e6;
   return ok
     ? { perSec: THROUGHPUT_WRITES / secs, perCpuSec: THROUGHPUT_WRITES / cpuSecs }
     : { perSec: NaN, perCpuSec: NaN };
@@ -182,13 +208,7 @@ async function throughputAllZones(rig: Rig): Promise<number> {
   rig.applied = 0;
   const per = Math.round(THROUGHPUT_WRITES / 4 / 100) * 100;
   const t0 = systemClock.now();
-  await Promise.all(
-    ZONES.map(async (zone) => {
-      const store = rig.repl.storeFor(zone);
-      const shards = shardsOf(zone);
-      for (let done = 0; done < per; done += 100) await store.putMany(writes(100, shards));
-    }),
-  );
+  await rig.writeEverywhere(per);
   const ok = await waitApplied(rig, per * 4 * 3);
   const secs = (systemClock.now() - t0) / 1000;
   return ok ? per / secs : Number.NaN;
@@ -209,7 +229,7 @@ async function lagAt(rig: Rig, rate: number): Promise<{ p50: number; p99: number
     const wait = due - systemClock.now();
     if (wait > 0) await systemClock.sleep(wait);
     const r = await store.putMany(writes(perTick));
-    const now = systemClock.wallTime();
+    const now = mono();
     for (const w of r) ackAt.set(w.seq, now);
     written += perTick;
   }
@@ -248,7 +268,7 @@ async function floor(rate: number | 'max'): Promise<{ p50: number; p99: number; 
       (async () => {
         for await (const m of msgs) {
           const b = JSON.parse(Buffer.from(m.data).toString('utf8')) as { changes: Change[] };
-          const now = systemClock.wallTime();
+          const now = mono();
           for (const c of b.changes) lags.push(now - c.time);
           got += b.changes.length;
           m.ack();
@@ -257,7 +277,7 @@ async function floor(rate: number | 'max'): Promise<{ p50: number; p99: number; 
     );
   }
   const batchOf = (n: number): Buffer => {
-    const t = systemClock.wallTime();
+    const t = mono();
     const changes = writes(n).map((w, i) => ({
       seq: i,
       origin: WRITER,
@@ -320,17 +340,22 @@ async function main(): Promise<void> {
     all: number[];
     lag: Record<number, { p50: number[]; p99: number[]; ach: number[] }>;
   }[] = [];
-  const combos: ['sqlite' | 'postgres', 'memory' | 'jetstream'][] = [
-    ['sqlite', 'memory'],
-    ['sqlite', 'jetstream'],
-    ['postgres', 'memory'],
-    ['postgres', 'jetstream'],
+  const combos: ['sqlite' | 'postgres', 'memory' | 'jetstream', Placement][] = [
+    ['sqlite', 'memory', 'one process'],
+    ['sqlite', 'jetstream', 'one process'],
+    ['sqlite', 'jetstream', 'a process per zone'],
+    ['postgres', 'memory', 'one process'],
+    ['postgres', 'jetstream', 'one process'],
+    ['postgres', 'jetstream', 'a process per zone'],
   ];
+  const nameOf = (s: string, l: string, p: Placement) =>
+    `${s} + ${l}${p === 'one process' ? '' : ', a process per zone'}`;
+  // --only=postgres+jetstream runs both placements of that pair
   const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
   if (only) combos.splice(0, combos.length, ...combos.filter(([s, l]) => `${s}+${l}` === only));
-  for (const [s, l] of combos)
+  for (const [s, l, p] of combos)
     rows.push({
-      name: `${s} + ${l}`,
+      name: nameOf(s, l, p),
       tput: [],
       cpu: [],
       all: [],
@@ -345,8 +370,8 @@ async function main(): Promise<void> {
       floorRows[r]!.p99.push(f.p99);
     }
     for (let i = 0; i < combos.length; i++) {
-      const [s, l] = combos[i]!;
-      const rig = await openRig(s, l, `r${run}c${i}`);
+      const [s, l, p] = combos[i]!;
+      const rig = await openRig(s, l, p, `r${run}c${i}`);
       try {
         const tp = await throughput(rig);
         rows[i]!.tput.push(tp.perSec);
@@ -390,6 +415,7 @@ async function main(): Promise<void> {
     ]);
   const widths = head.map((_, c) => Math.max(...lines.map((l) => l[c]!.length)));
   for (const l of lines) console.log(l.map((x, c) => x.padEnd(widths[c]!)).join('  '));
+  const width = Math.max(...rows.map((r) => r.name.length));
   console.log('\nagainst the floor (goal: p50 ≤ floor + 2 ms, p99 ≤ floor + 10 ms):');
   const mark = (ok: boolean) => (ok ? 'ok' : 'MISSED');
   for (const row of rows)
@@ -397,15 +423,15 @@ async function main(): Promise<void> {
       const d50 = median(row.lag[r]!.p50) - median(floorRows[r]!.p50);
       const d99 = median(row.lag[r]!.p99) - median(floorRows[r]!.p99);
       console.log(
-        `  ${row.name.padEnd(21)} @${k(r)}/s: p50 ${f1(d50)} ms over floor (${mark(d50 <= 2)}), p99 ${f1(d99)} ms over floor (${mark(d99 <= 10)}); achieved ${k(median(row.lag[r]!.ach))} writes/s`,
+        `  ${row.name.padEnd(width)} @${k(r)}/s: p50 ${f1(d50)} ms over floor (${mark(d50 <= 2)}), p99 ${f1(d99)} ms over floor (${mark(d99 <= 10)}); achieved ${k(median(row.lag[r]!.ach))} writes/s`,
       );
     }
   console.log('\nthroughput (goal: ≥ 20k/s sqlite + memory, ≥ 5k/s postgres + jetstream), ratio to the floor:');
   const goal: Record<string, number> = { 'sqlite + memory': 20_000, 'postgres + jetstream': 5_000 };
   for (const row of rows) {
-    const g = goal[row.name];
+    const g = goal[row.name.split(',')[0]!];
     console.log(
-      `  ${row.name.padEnd(21)} ${k(median(row.tput))}/s = ${(median(row.tput) / median(floorMax)).toFixed(2)}× the floor${g ? ` (goal ${k(g)}/s: ${mark(median(row.tput) >= g)})` : ''}; per CPU-second ${k(median(row.cpu))}; 4 zones writing ${k(median(row.all))}/s per zone`,
+      `  ${row.name.padEnd(width)} ${k(median(row.tput))}/s = ${(median(row.tput) / median(floorMax)).toFixed(2)}× the floor${g ? ` (goal ${k(g)}/s: ${mark(median(row.tput) >= g)})` : ''}; per CPU-second ${k(median(row.cpu))}; 4 zones writing ${k(median(row.all))}/s per zone`,
     );
   }
 }
