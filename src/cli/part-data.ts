@@ -7,6 +7,7 @@ import {
   MemoryLog,
   Replication,
   type RpoSnapshot,
+  replicationErrors,
 } from '../replication/index.ts';
 import {
   fenceFromShardMap,
@@ -90,6 +91,15 @@ export const dataPart: ClusterPart = {
         raw.set(zone, await openStore(ctx, zone, fence));
       }
       log = await openLog(ctx);
+      // a change the log cannot carry would stop its zone's shipping: refuse to start instead
+      const want = topology.config.store.maxValueBytes;
+      if (log instanceof JetStreamLog && log.maxValueBytes() < want) {
+        const have = log.maxValueBytes();
+        await log.close();
+        throw replicationErrors.ERR_REPL_PAYLOAD_LIMIT(
+          `${topology.file}: store.maxValueBytes is ${want}, but the NATS server's max_payload (${log.maxPayload()}) carries values up to ${have} bytes; set store.maxValueBytes to ${have} or less, or raise max_payload in nats-server.conf`,
+        );
+      }
     } catch (e) {
       for (const s of raw.values()) await s.close();
       throw e;

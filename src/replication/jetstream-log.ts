@@ -39,6 +39,8 @@ export interface JetStreamLogOptions {
 
 /** Room left in every message for the JSON envelope around the items and the NATS headers. */
 const ENVELOPE = 4096;
+/** Room for a change's fields besides its value and key (seq, shard, vector, time, …). */
+const CHANGE_FIELDS = 4096;
 
 /**
  * Splits items into consecutive pages whose JSON stays within `budget` bytes (an item that is
@@ -126,6 +128,14 @@ export class JetStreamLog implements Log {
       });
     }
     this.streams.add(name);
+  }
+
+  /**
+   * The largest record value (JSON plus key) one change may carry and still travel alone in a
+   * message: the payload less the batch envelope and a change's other fields.
+   */
+  maxValueBytes(): number {
+    return this.maxPayload() - ENVELOPE - CHANGE_FIELDS;
   }
 
   /** The largest message this log sends, in bytes. */

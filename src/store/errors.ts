@@ -17,6 +17,9 @@ export const storeErrors = defineErrors({
   ERR_STORE_CLOSED: 'the store was used after close()',
   ERR_STORE_IN_USE:
     'another running process (or store) holds this zone’s SQLite file; give each cluster its own store.dataDir',
+  ERR_STORE_TOO_LARGE:
+    'the value (its JSON plus the key) is over store.maxValueBytes; the write is refused before it reaches the change log (413)',
+  ERR_STORE_BAD_VALUE: 'the value cannot be written as JSON (e.g. a BigInt or a cycle); nothing is written (400)',
   ERR_STORE_BAD_CHANGE:
     'a change to apply is malformed (e.g. its seq is not a number); nothing of the batch is applied',
 });

@@ -229,7 +229,7 @@ export class SqliteStore implements Store {
   /** Writes the record and its change-log entry; the change joins `out` (moved to the ring after commit). */
   private commitWrite(p: PlannedWrite, out: Change[]): WriteResult {
     const c = p.change;
-    const vj = JSON.stringify(c.value ?? null);
+    const vj = p.valueJson ?? JSON.stringify(c.value ?? null);
     const vvj = JSON.stringify(c.vv);
     this.save(p.state, null, vj, vvj);
     const info = this.q.insertChange.run(

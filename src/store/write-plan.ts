@@ -19,6 +19,37 @@ export interface StoreDeps {
 export interface PlannedWrite {
   state: RecordState;
   change: Omit<Change, 'seq'>;
+  /** JSON.stringify of the value (null when deleted), when planWrite already encoded it to measure it. */
+  valueJson?: string;
+}
+
+/**
+ * The value's JSON, refused when the write would be over store.maxValueBytes (value plus key):
+ * one change over the log's message size would otherwise sit at the head of the zone's change
+ * log and stop its shipping. UTF-8 bytes are counted only when the text could be over the limit.
+ */
+function encodeValue(deps: StoreDeps, resource: string, key: string, value: unknown): string {
+  let json: string;
+  try {
+    json = JSON.stringify(value) ?? 'null';
+  } catch (e) {
+    throw storeErrors.ERR_STORE_BAD_VALUE(
+      `${resource}/${key}: the value cannot be written as JSON (${(e as Error).message})`,
+      {
+        cause: e,
+      },
+    );
+  }
+  const limit = deps.topology.config.store.maxValueBytes;
+  if ((json.length + key.length) * 3 > limit) {
+    const bytes = Buffer.byteLength(json) + Buffer.byteLength(key);
+    if (bytes > limit)
+      throw storeErrors.ERR_STORE_TOO_LARGE(
+        `${resource}/${key} is ${bytes} bytes (value JSON plus key), over store.maxValueBytes (${limit})`,
+        { details: { bytes, limit } },
+      );
+  }
+  return json;
 }
 
 /**
@@ -56,7 +87,11 @@ export function planWrite(deps: StoreDeps, local: RecordState | undefined, req: 
       );
   }
   const vv = bumpVv(local?.vv ?? {}, zone);
-  return build(deps, req.resource, req.key, req.shard, req.epoch, cls, req.value ?? null, req.delete === true, vv);
+  const deleted = req.delete === true;
+  const valueJson = encodeValue(deps, req.resource, req.key, deleted ? null : (req.value ?? null));
+  const p = build(deps, req.resource, req.key, req.shard, req.epoch, cls, req.value ?? null, deleted, vv);
+  p.valueJson = valueJson;
+  return p;
 }
 
 function build(

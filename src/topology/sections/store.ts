@@ -12,6 +12,19 @@ export const storeSection = z
      * lose the last commits on power loss; `full` fsyncs every commit (survives power loss).
      */
     synchronous: z.enum(['normal', 'full']).default('normal'),
+    /**
+     * Largest record value (its JSON, in bytes, plus the key) a write may carry; larger writes
+     * are refused (ERR_STORE_TOO_LARGE, 413) instead of entering the change log, where one
+     * change over the log's message size would stop that zone's shipping. With the JetStream
+     * log it must fit the NATS server's max_payload (1 MiB by default) with room for the
+     * batch around it; checked at startup.
+     */
+    maxValueBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(64 * 1024 * 1024)
+      .default(512 * 1024),
     /** PostgreSQL settings (adapter: postgres). synchronous_commit must stay on. */
     postgres: z
       .object({

@@ -396,6 +396,36 @@ export function storeContract(name: string, makeFactory: () => Promise<StoreFact
       assert.equal(await b.get('sessions', 'local'), undefined);
     });
 
+    test(`${name}: a value over store.maxValueBytes is refused and never reaches the change log`, async () => {
+      const a = await open('sh-a', fresh());
+      const limit = topology.config.store.maxValueBytes;
+      // at the limit: value JSON (the string and its two quotes) plus the key "ok"
+      await a.put({ resource: 'profiles', key: 'ok', shard: 1, epoch: 1, value: 'x'.repeat(limit - 4) });
+      const last = await a.lastSeq();
+      // "é" is two bytes in UTF-8: counted in bytes, this is over the limit though its length is not
+      const over = 'é'.repeat(limit / 2);
+      await rejects(
+        a.put({ resource: 'profiles', key: 'big', shard: 1, epoch: 1, value: over }),
+        'ERR_STORE_TOO_LARGE',
+      );
+      // one refused request fails its whole putMany: nothing of it is written
+      await rejects(
+        a.putMany([
+          { resource: 'profiles', key: 'small', shard: 1, epoch: 1, value: 1 },
+          { resource: 'profiles', key: 'big', shard: 1, epoch: 1, value: { text: over } },
+        ]),
+        'ERR_STORE_TOO_LARGE',
+      );
+      await rejects(
+        a.put({ resource: 'profiles', key: 'n', shard: 1, epoch: 1, value: { n: 1n } }),
+        'ERR_STORE_BAD_VALUE',
+      );
+      assert.equal(await a.lastSeq(), last);
+      assert.equal(await a.get('profiles', 'small'), undefined);
+      assert.equal(await a.get('profiles', 'big'), undefined);
+      assert.equal((await a.get('profiles', 'ok'))?.value, 'x'.repeat(limit - 4));
+    });
+
     test(`${name}: a large batch applies in one transaction`, async () => {
       const fence = fresh();
       const a = await open('sh-a', fence);
