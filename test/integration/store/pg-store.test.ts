@@ -74,3 +74,51 @@ test('a schema made before keys were COLLATE "C" is migrated on open, records ke
     await pool.end();
   }
 });
+
+test('apply: a batch of new keys and one that exists is applied whole (the plain insert gives way to the upsert)', async (t) => {
+  if (!(await reachable('postgres'))) return t.skip('no PostgreSQL');
+  const pool = new pg.Pool({ connectionString: pgUrl(), max: 2 });
+  const suffix = Math.floor(Math.random() * 1e9).toString(36);
+  const topology = storeTestTopology();
+  const fence = new MemoryFence(topology.initialOwners());
+  const a = await PgStore.open({
+    ...depsFor('sh-a', topology, fence),
+    connection: pool,
+    schema: `mzt_plain_${suffix}_a`,
+  });
+  const b = await PgStore.open({
+    ...depsFor('sh-b', topology, fence),
+    connection: pool,
+    schema: `mzt_plain_${suffix}_b`,
+  });
+  try {
+    const put = (key: string, value: unknown) => a.put({ resource: 'profiles', key, shard: 1, epoch: 1, value });
+    await put('k1', 1);
+    await put('k2', 2);
+    assert.equal((await b.apply('sh-a', await a.changesAfter(0, 10), 2)).applied, 2);
+    // k1 again (a newer version) among new keys: the plain INSERT meets k1 and gives way
+    await put('k3', 3);
+    await put('k1', 11);
+    await put('k4', 4);
+    const r = await b.apply('sh-a', await a.changesAfter(2, 10), 5);
+    assert.deepEqual([r.applied, r.cursor], [3, 5]);
+    for (const [k, v] of [
+      ['k1', 11],
+      ['k2', 2],
+      ['k3', 3],
+      ['k4', 4],
+    ] as const)
+      assert.equal((await b.get('profiles', k))?.value, v, k);
+    // the next batches (upserts for a while, then plain again) apply as well
+    for (let i = 0; i < 20; i++) await put(`n${i}`, i);
+    for (let from = 5; from < 25; from += 2) await b.apply('sh-a', await a.changesAfter(from, 2), from + 2);
+    assert.equal(await b.cursor('sh-a'), 25);
+    assert.equal((await b.list('profiles', 'n')).length, 20);
+  } finally {
+    await a.dropSchema();
+    await b.dropSchema();
+    await a.close();
+    await b.close();
+    await pool.end();
+  }
+});
