@@ -323,24 +323,24 @@ export class PgStore implements Store {
         v_cursor bigint;
         v_done bigint;
         v_want bigint;
-        v_last bigint;
         v_plain boolean := false;
       BEGIN
         PERFORM 1 FROM ${this.t('seqs')} WHERE id = 1 FOR UPDATE;
         SELECT seq INTO v_cursor FROM ${this.t('cursors')} WHERE origin = p_origin;
         v_cursor := COALESCE(v_cursor, 0);
-        SELECT count(*), max(s) INTO v_want, v_last
-          FROM jsonb_array_elements(p_changes) e, CAST(e->>0 AS bigint) s WHERE s > v_cursor;
         IF p_plain THEN
           BEGIN
             ${insert};
             GET DIAGNOSTICS v_done = ROW_COUNT;
+            v_want := v_done;
             v_plain := true;
           EXCEPTION WHEN unique_violation THEN
             v_plain := false;
           END;
         END IF;
         IF NOT v_plain THEN
+          -- how many changes are after the cursor: the upsert must store every one of them
+          SELECT count(*) INTO v_want FROM jsonb_array_elements(p_changes) e WHERE (e->>0)::bigint > v_cursor;
           ${insert}
           ON CONFLICT (resource, key) DO UPDATE SET shard = excluded.shard, cls = excluded.cls, value = excluded.value,
             deleted = excluded.deleted, vv = excluded.vv, version = excluded.version, origin = excluded.origin,
@@ -351,9 +351,12 @@ export class PgStore implements Store {
         IF v_done < v_want THEN
           RAISE EXCEPTION 'a change needs reconciling' USING ERRCODE = '${NEEDS_RECONCILE}';
         END IF;
-        v_cursor := GREATEST(v_cursor, COALESCE(v_last, 0), p_up_to);
-        INSERT INTO ${this.t('cursors')} (origin, seq, time) VALUES (p_origin, v_cursor, p_now)
-          ON CONFLICT (origin) DO UPDATE SET seq = excluded.seq, time = excluded.time;
+        -- p_up_to is at least the batch's last seq (the caller sees to it)
+        v_cursor := GREATEST(v_cursor, p_up_to);
+        UPDATE ${this.t('cursors')} SET seq = v_cursor, time = p_now WHERE origin = p_origin;
+        IF NOT FOUND THEN
+          INSERT INTO ${this.t('cursors')} (origin, seq, time) VALUES (p_origin, v_cursor, p_now);
+        END IF;
         RETURN jsonb_build_object('applied', v_done, 'cursor', v_cursor, 'plain', v_plain);
       END $fn$`;
   }
@@ -578,7 +581,8 @@ export class PgStore implements Store {
         const r = await this.pool.query(`SELECT ${this.t('apply_batch')}($1, $2::jsonb, $3, $4, $5) AS r`, [
           origin,
           changeRows(changes),
-          upTo,
+          // the cursor moves to the last seq of the batch, or to upTo when that is further
+          Math.max(upTo, changes.length ? changes[changes.length - 1]!.seq : 0),
           this.deps.clock.wallTime(),
           plain,
         ]);
