@@ -12,7 +12,7 @@
  * Next to them, in the same run, the floor: a bare JetStream publish → durable consume
  * (three consumers) of the same batches at the same rates.
  * Medians of RUNS runs. `--only=sqlite+memory` runs one combination; `--quick` one short run;
- * `--throughput-only` skips the floor and the paced runs. "per CPU-second" divides by this
+ * `--throughput-only` skips the floor and the paced runs, `--lag-only` the throughput runs. "per CPU-second" divides by this
  * process's CPU time, a figure the machine's other load does not distort much. PostgreSQL and NATS are the machine's services (not pinned).
  */
 import { type ChildProcess, fork } from 'node:child_process';
@@ -35,6 +35,8 @@ const LAG_SECONDS = QUICK ? 1.5 : 3;
 const THROUGHPUT_WRITES = QUICK ? 10_000 : 30_000;
 /** `--throughput-only`: skip the floor and the paced runs (for profiling). */
 const RATES = process.argv.includes('--throughput-only') ? [] : [2000, 5000];
+/** `--lag-only`: skip the throughput runs (for profiling the paced ones). */
+const LAG_ONLY = process.argv.includes('--lag-only');
 const tag = `B${Math.floor(Math.random() * 1e9)
   .toString(36)
   .toUpperCase()}`;
@@ -245,7 +247,8 @@ async function lagAt(rig: Rig, rate: number): Promise<{ p50: number; p99: number
 
 /** The floor: bare JetStream publish of same-sized batches → three durable consumers. */
 async function floor(rate: number | 'max'): Promise<{ p50: number; p99: number; perSec: number }> {
-  const nc = await connect({ servers: NATS });
+  // as JetStreamLog connects (no async stack traces), so the floor pays no more per request than we do
+  const nc = await connect({ servers: NATS, noAsyncTraces: true });
   const jsm = await nc.jetstreamManager();
   const js = nc.jetstream();
   const stream = `${tag}_FLOOR_${Math.floor(Math.random() * 1e6)}`;
@@ -373,10 +376,12 @@ async function main(): Promise<void> {
       const [s, l, p] = combos[i]!;
       const rig = await openRig(s, l, p, `r${run}c${i}`);
       try {
-        const tp = await throughput(rig);
-        rows[i]!.tput.push(tp.perSec);
-        rows[i]!.cpu.push(tp.perCpuSec);
-        rows[i]!.all.push(await throughputAllZones(rig));
+        if (!LAG_ONLY) {
+          const tp = await throughput(rig);
+          rows[i]!.tput.push(tp.perSec);
+          rows[i]!.cpu.push(tp.perCpuSec);
+          rows[i]!.all.push(await throughputAllZones(rig));
+        }
         for (const r of RATES) {
           const x = await lagAt(rig, r);
           rows[i]!.lag[r]!.p50.push(x.p50);

@@ -23,7 +23,13 @@ export const topology = parseTopology(
 );
 const owners = topology.initialOwners();
 export const shardsOf = (zone: string) => owners.map((z, s) => (z === zone ? s : -1)).filter((s) => s >= 0);
-const value = { name: 'user', bio: 'x'.repeat(120), n: 0 };
+// parsed, as a value that came in an HTTP body would be: 'x'.repeat() makes a cons string,
+// which JSON.stringify walks again on every write
+const value = JSON.parse(`{"name":"user","bio":"${'x'.repeat(120)}","n":0}`) as {
+  name: string;
+  bio: string;
+  n: number;
+};
 
 /**
  * Monotonic milliseconds from CLOCK_MONOTONIC, which every process on the machine shares:
