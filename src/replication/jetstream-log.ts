@@ -5,6 +5,7 @@ import {
   DeliverPolicy,
   type JetStreamClient,
   type JetStreamManager,
+  type JsMsg,
   type NatsConnection,
   nanos,
   StorageType,
@@ -39,6 +40,8 @@ export interface JetStreamLogOptions {
 
 /** Room left in every message for the JSON envelope around the items and the NATS headers. */
 const ENVELOPE = 4096;
+/** Decoded batches kept for the other local destinations of the same message. */
+const DECODED_KEPT = 64;
 /** Room for a change's fields besides its value and key (seq, shard, vector, time, …). */
 const CHANGE_FIELDS = 4096;
 
@@ -212,7 +215,7 @@ export class JetStreamLog implements Log {
       for await (const m of messages) {
         let batch: LogBatch;
         try {
-          batch = JSON.parse(Buffer.from(m.data).toString('utf8')) as LogBatch;
+          batch = this.decode(stream, m);
         } catch (e) {
           this.opts.onError?.(replicationErrors.ERR_REPL_BAD_BATCH(`undecodable batch on ${stream}`, { cause: e }));
           m.term();
@@ -247,6 +250,26 @@ export class JetStreamLog implements Log {
         await loop.catch(() => {});
       },
     };
+  }
+
+  /**
+   * Batches decoded lately, by message (stream, sequence and the server's timestamp, so a stream
+   * deleted and made again never hands back an old batch). The zones of one process consume
+   * each message once per destination (a durable consumer each) and share one decoded batch —
+   * as the in-process log shares its change objects — instead of parsing it once per zone.
+   * Handlers treat batches as read-only.
+   */
+  private readonly decoded = new Map<string, LogBatch>();
+
+  private decode(stream: string, m: JsMsg): LogBatch {
+    const k = `${stream}:${m.seq}:${m.info.timestampNanos}:${m.data.length}`;
+    let b = this.decoded.get(k);
+    if (!b) {
+      b = JSON.parse(Buffer.from(m.data).toString('utf8')) as LogBatch;
+      this.decoded.set(k, b);
+      if (this.decoded.size > DECODED_KEPT) this.decoded.delete(this.decoded.keys().next().value as string);
+    }
+    return b;
   }
 
   /** Stream seq → batch `to`, so repeated lag queries don't refetch the same message. */

@@ -124,6 +124,27 @@ function inSqlShape(changes: readonly Change[]): boolean {
   return true;
 }
 
+/**
+ * A batch as apply_batch takes it (changeRows), or no rows when it is not in SQL shape —
+ * worked out once per batch: the zones of one process share a received batch (the in-process
+ * log, and JetStreamLog's decoded messages), so three local destinations encode it once. Kept
+ * on the array as a non-enumerable property (see SqliteStore's JSON_TEXT for why not a WeakMap).
+ */
+const ENCODED = Symbol('mz.pgBatch');
+interface Encoded {
+  /** The changes it was made from: an array refilled since is encoded afresh. */
+  of: readonly Change[];
+  rows?: string;
+}
+function encodedBatch(changes: readonly Change[]): Encoded {
+  const held = (changes as { [ENCODED]?: Encoded })[ENCODED];
+  if (held && held.of.length === changes.length && held.of.every((c, i) => c === changes[i])) return held;
+  const enc: Encoded = { of: [...changes], rows: inSqlShape(changes) ? changeRows(changes) : undefined };
+  if (Object.isExtensible(changes))
+    Object.defineProperty(changes, ENCODED, { value: enc, configurable: true, writable: true });
+  return enc;
+}
+
 /** Rows as one jsonb literal, read back in SQL with jsonb_to_recordset. */
 function jsonRows(rows: readonly object[]): string {
   return `${sqlLiteral(JSON.stringify(rows))}::jsonb`;
@@ -574,13 +595,14 @@ export class PgStore implements Store {
 
   async apply(origin: string, changes: readonly Change[], upTo = 0): Promise<ApplyResult> {
     this.live();
-    if (inSqlShape(changes) && Number.isSafeInteger(upTo))
+    const enc = encodedBatch(changes);
+    if (enc.rows !== undefined && Number.isSafeInteger(upTo))
       try {
         const plain = this.plainSkips === 0;
         if (!plain) this.plainSkips--;
         const r = await this.pool.query(`SELECT ${this.t('apply_batch')}($1, $2::jsonb, $3, $4, $5) AS r`, [
           origin,
-          changeRows(changes),
+          enc.rows,
           // the cursor moves to the last seq of the batch, or to upTo when that is further
           Math.max(upTo, changes.length ? changes[changes.length - 1]!.seq : 0),
           this.deps.clock.wallTime(),

@@ -129,7 +129,9 @@ export interface Store {
   /**
    * Applies changes from another zone, in seq order, exactly once: changes at or below the
    * stored cursor for `origin` are skipped; the cursor moves in the same transaction, to
-   * the last change or to `upTo` when the batch covered more seqs than it carried.
+   * the last change or to `upTo` when the batch covered more seqs than it carried. The changes
+   * are read-only to both sides: a store may keep what it derived from them (an encoding) on
+   * the array, and one received batch is handed to every local destination.
    */
   apply(origin: string, changes: readonly Change[], upTo?: number): Promise<ApplyResult>;
   /** Highest seq of `origin` applied here (0 if none). */
