@@ -375,7 +375,11 @@ export class JetStreamLog implements Log {
 
   /** Deletes the streams this log created or used (tests clean up with it). */
   async deleteStreams(origins: readonly string[]): Promise<void> {
-    for (const o of origins) await this.jsm.streams.delete(this.streamOf(o)).catch(() => false);
+    for (const o of origins) {
+      await this.jsm.streams.delete(this.streamOf(o)).catch(() => false);
+      // made again on the next append or subscribe
+      this.streams.delete(this.streamOf(o));
+    }
   }
 
   async close(): Promise<void> {
