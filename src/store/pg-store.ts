@@ -600,14 +600,19 @@ export class PgStore implements Store {
       try {
         const plain = this.plainSkips === 0;
         if (!plain) this.plainSkips--;
-        const r = await this.pool.query(`SELECT ${this.t('apply_batch')}($1, $2::jsonb, $3, $4, $5) AS r`, [
-          origin,
-          enc.rows,
-          // the cursor moves to the last seq of the batch, or to upTo when that is further
-          Math.max(upTo, changes.length ? changes[changes.length - 1]!.seq : 0),
-          this.deps.clock.wallTime(),
-          plain,
-        ]);
+        const r = await this.pool.query({
+          // prepared once per connection: each apply is then a bind and an execute
+          name: `mz_apply_${this.schema}`,
+          text: `SELECT ${this.t('apply_batch')}($1, $2::jsonb, $3, $4, $5) AS r`,
+          values: [
+            origin,
+            enc.rows,
+            // the cursor moves to the last seq of the batch, or to upTo when that is further
+            Math.max(upTo, changes.length ? changes[changes.length - 1]!.seq : 0),
+            this.deps.clock.wallTime(),
+            plain,
+          ],
+        });
         const out = r.rows[0].r as { applied: number; cursor: number; plain: boolean };
         // keys existed: upsert the next batches straight away, and try plain inserts again later
         if (plain && !out.plain) this.plainSkips = PLAIN_RETRY_AFTER;
