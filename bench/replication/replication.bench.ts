@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- replication [--quick]`
+ * `npm run bench -- replication [--quick] [--per-zone] [--only=STORE+LOG] [--lag-only|--throughput-only]`
  *
  * For each (store, log) pair — sqlite|postgres × memory|jetstream — four zones in this
  * process, one writing zone replicating to the three others:
@@ -7,13 +7,16 @@
  *     fast as the zone takes them, until all three other zones have applied all of them;
  *     then the same with all four zones writing at once (replicated writes/s per zone);
  *   - lag at 2k and 5k writes/s: writes paced every 10 ms, lag = applied-at-destination
- *     wall time − acknowledged wall time (when putMany resolved at the origin), per (write,
- *     destination); p50 and p99. A change applied before its writer saw the ack counts as 0.
+ *     time − acknowledged time (when putMany resolved at the origin), per (write,
+ *     destination); p50 and p99, on CLOCK_MONOTONIC (shared by the processes of --per-zone).
+ *     A change applied before its writer saw the ack counts as 0.
  * Next to them, in the same run, the floor: a bare JetStream publish → durable consume
  * (three consumers) of the same batches at the same rates.
+ * `--per-zone` adds the JetStream pairs with each destination zone in its own process.
  * Medians of RUNS runs. `--only=sqlite+memory` runs one combination; `--quick` one short run;
- * `--throughput-only` skips the floor and the paced runs, `--lag-only` the throughput runs. "per CPU-second" divides by this
- * process's CPU time, a figure the machine's other load does not distort much. PostgreSQL and NATS are the machine's services (not pinned).
+ * `--throughput-only` skips the floor and the paced runs, `--lag-only` the throughput runs.
+ * "per CPU-second" divides by the CPU time of this process (and the zone processes), a figure
+ * the machine's other load distorts less. PostgreSQL and NATS are the machine's services.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
@@ -35,6 +38,12 @@ const LAG_SECONDS = QUICK ? 1.5 : 3;
 const THROUGHPUT_WRITES = QUICK ? 10_000 : 30_000;
 /** `--throughput-only`: skip the floor and the paced runs (for profiling). */
 const RATES = process.argv.includes('--throughput-only') ? [] : [2000, 5000];
+/**
+ * `--per-zone`: also run the JetStream pairs with each destination zone in its own process
+ * (zone-process.ts), as a distributed deployment places them. On this two-core machine it is
+ * not faster: the processes add their own wake-ups and NATS clients to the same two cores.
+ */
+const PER_ZONE = process.argv.includes('--per-zone');
 /** `--lag-only`: skip the throughput runs (for profiling the paced ones). */
 const LAG_ONLY = process.argv.includes('--lag-only');
 const tag = `B${Math.floor(Math.random() * 1e9)
@@ -346,11 +355,14 @@ async function main(): Promise<void> {
   const combos: ['sqlite' | 'postgres', 'memory' | 'jetstream', Placement][] = [
     ['sqlite', 'memory', 'one process'],
     ['sqlite', 'jetstream', 'one process'],
-    ['sqlite', 'jetstream', 'a process per zone'],
     ['postgres', 'memory', 'one process'],
     ['postgres', 'jetstream', 'one process'],
-    ['postgres', 'jetstream', 'a process per zone'],
   ];
+  // --per-zone: the JetStream pairs also with each destination zone in its own process
+  if (PER_ZONE) {
+    combos.splice(2, 0, ['sqlite', 'jetstream', 'a process per zone']);
+    combos.push(['postgres', 'jetstream', 'a process per zone']);
+  }
   const nameOf = (s: string, l: string, p: Placement) =>
     `${s} + ${l}${p === 'one process' ? '' : ', a process per zone'}`;
   // --only=postgres+jetstream runs both placements of that pair
