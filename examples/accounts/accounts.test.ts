@@ -25,6 +25,8 @@ resources:
   profiles: { class: sharded }
   comments: { class: sharded }
   sessions: { class: local, regenerable: true, lossTolerant: true }
+store:
+  maxValueBytes: 8192
 `,
   }),
   'accounts-test.yaml',
@@ -179,6 +181,22 @@ test('accounts: with the session zone’s Redis cut off, authenticated calls ans
     if (status !== 200) await systemClock.sleep(100);
   }
   assert.equal(status, 200, 'the same session works once Redis is back');
+});
+
+test('accounts: a profile over store.maxValueBytes is refused with 413 and nothing of it replicates', async () => {
+  await call('sh-a', 'POST', '/api/register', { phone: '+8613800000009', password: 'secret9' });
+  const login = await call('sh-a', 'POST', '/api/login', { phone: '+8613800000009', password: 'secret9' });
+  const userId = String(login.json.userId);
+  const owner = fence.owner(fnv1a(userId) % 16);
+  const auth = { 'x-session-id': String(login.json.session) };
+  const before = await stores.get(owner)!.lastSeq();
+  const big = await call(owner, 'PUT', `/api/profiles/${userId}`, { bio: 'x'.repeat(9000) }, auth);
+  assert.equal(big.status, 413);
+  assert.equal(big.json.error, 'ERR_STORE_TOO_LARGE');
+  assert.match(String(big.json.message), /over store\.maxValueBytes \(8192\)/);
+  assert.equal(await stores.get(owner)!.lastSeq(), before, 'nothing entered the change log');
+  // a profile under the limit is written as usual
+  assert.equal((await call(owner, 'PUT', `/api/profiles/${userId}`, { bio: 'x'.repeat(4000) }, auth)).status, 200);
 });
 
 test('accounts: a profile is written by its owner zone and read everywhere; comments keep replies after comments', async () => {
