@@ -136,8 +136,12 @@ async function openRig(
       if (m.t === 'applied') onApplied(m.at, m.n, m.seqs);
     });
     children.push(child);
-    const [first] = (await once(child, 'message')) as [FromZone];
-    if (first.t !== 'ready') throw new Error(`zone process ${zone}: ${JSON.stringify(first)}`);
+    // a zone process that fails to start exits instead of saying ready
+    const first = await Promise.race([
+      once(child, 'message').then(([m]) => m as FromZone),
+      once(child, 'exit').then(([code]) => ({ t: 'exit', code }) as const),
+    ]);
+    if (first.t !== 'ready') throw new Error(`zone process ${zone} did not start: ${JSON.stringify(first)}`);
   }
   const ask = <T extends FromZone['t']>(c: ChildProcess, m: ToZone, want: T) =>
     new Promise<Extract<FromZone, { t: T }>>((resolve) => {
