@@ -447,6 +447,7 @@ async function main(): Promise<void> {
         `  ${row.name.padEnd(width)} @${k(r)}/s: p50 ${f1(d50)} ms over floor (${mark(d50 <= 2)}), p99 ${f1(d99)} ms over floor (${mark(d99 <= 10)}); achieved ${k(median(row.lag[r]!.ach))} writes/s`,
       );
     }
+  if (LAG_ONLY) return;
   console.log('\nthroughput (goal: ≥ 20k/s sqlite + memory, ≥ 5k/s postgres + jetstream), ratio to the floor:');
   const goal: Record<string, number> = { 'sqlite + memory': 20_000, 'postgres + jetstream': 5_000 };
   for (const row of rows) {
