@@ -1,7 +1,7 @@
 import type { Clock, Timer } from '../core/clock.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Registry } from '../core/metrics.ts';
-import type { Conflict, Store, WriteResult } from '../store/index.ts';
+import type { Conflict, ShardDigests, Store, WriteResult } from '../store/index.ts';
 import type { Topology } from '../topology/index.ts';
 import { type AntiEntropyResult, antiEntropyPass, type DigestPeer } from './anti-entropy.ts';
 import { type CompensationReport, measureCompensation, type RpoSnapshot, rpoAtFailure } from './compensation.ts';
@@ -347,7 +347,30 @@ export class Replication {
     this.aeRunning = true;
     try {
       const total = { shards: 0, repaired: 0 };
-      const stores = [...this.replicators.values()].map((r) => r.store).filter((s) => !this.isDown(s.zone));
+      // each zone's digests are read once per pass, though a zone is in a pair with every other
+      // (three reads of each zone's whole table per pass with four zones); read again after a
+      // pair's repair changed it, or after a read failed
+      const read = new Map<string, Promise<ShardDigests>>();
+      const forget = (...zones: string[]) => {
+        for (const z of zones) read.delete(z);
+      };
+      const once = (p: DigestPeer): DigestPeer => ({
+        zone: p.zone,
+        digests: () => {
+          let d = read.get(p.zone);
+          if (!d) {
+            d = p.digests();
+            read.set(p.zone, d);
+          }
+          return d;
+        },
+        shardRecords: (shard) => p.shardRecords(shard),
+        repair: (states) => p.repair(states),
+      });
+      const stores = [...this.replicators.values()]
+        .map((r) => r.store)
+        .filter((s) => !this.isDown(s.zone))
+        .map(once);
       const pairs: [DigestPeer, DigestPeer][] = [];
       for (let i = 0; i < stores.length; i++)
         for (let j = i + 1; j < stores.length; j++) pairs.push([stores[i]!, stores[j]!]);
@@ -356,13 +379,15 @@ export class Replication {
         for (const s of stores)
           for (const z of this.opts.topology.zones)
             if (!this.replicators.has(z.name) && !this.isDown(z.name) && s.zone < z.name)
-              pairs.push([s, log.remotePeer(z.name)]);
+              pairs.push([s, once(log.remotePeer(z.name))]);
       for (const [a, b] of pairs) {
         try {
           const r = await antiEntropyPass(a, b);
+          if (r.repaired > 0) forget(a.zone, b.zone);
           total.shards += r.shards;
           total.repaired += r.repaired;
         } catch (e) {
+          forget(a.zone, b.zone);
           // a zone that is down is compared next time
           this.counters.errors++;
           this.opts.logger?.debug({ err: e, a: a.zone, b: b.zone }, 'anti-entropy pass failed');

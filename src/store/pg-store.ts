@@ -11,7 +11,7 @@ import type {
   WriteRequest,
   WriteResult,
 } from './types.ts';
-import { DigestBuilder, reconcile, stateDigest, stateOfChange } from './versions.ts';
+import { digestByShard, PRESENT_SHARDS_SQL, reconcile, stateDigest, stateOfChange } from './versions.ts';
 import {
   conflictOf,
   type PlannedWrite,
@@ -748,12 +748,12 @@ export class PgStore implements Store {
 
   async digests(): Promise<ShardDigests> {
     this.live();
-    const r = await this.pool.query<Row>(
-      `SELECT * FROM ${this.t('records')} WHERE cls <> 'local' ORDER BY shard, resource COLLATE "C", key COLLATE "C"`,
+    // a shard at a time (the records_by_shard index), not the whole table in one result
+    const r = await this.pool.query<{ v: number }>(PRESENT_SHARDS_SQL(this.t('records')));
+    return digestByShard(
+      r.rows.map((x) => x.v),
+      (shard) => this.shardRecords(shard),
     );
-    const b = new DigestBuilder();
-    for (const x of r.rows) b.add(toState(x));
-    return b.finish();
   }
 
   async shardRecords(shard: number): Promise<RecordState[]> {

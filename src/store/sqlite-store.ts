@@ -15,7 +15,7 @@ import type {
   WriteRequest,
   WriteResult,
 } from './types.ts';
-import { DigestBuilder, reconcile, stateDigest, stateOfChange } from './versions.ts';
+import { digestByShard, PRESENT_SHARDS_SQL, reconcile, stateDigest, stateOfChange } from './versions.ts';
 import {
   conflictOf,
   type PlannedWrite,
@@ -192,7 +192,7 @@ export class SqliteStore implements Store {
         'SELECT * FROM records WHERE resource = ? AND key >= ? AND key < ? AND (deleted = 0 OR locked = 1) ORDER BY key LIMIT ?',
       ),
       locked: db.prepare<[], Row>('SELECT * FROM records WHERE locked = 1 ORDER BY resource, key'),
-      all: db.prepare<[], Row>("SELECT * FROM records WHERE cls != 'local' ORDER BY shard, resource, key"),
+      shards: db.prepare<[], { v: number }>(PRESENT_SHARDS_SQL('records')),
       shard: db.prepare<[number], Row>(
         "SELECT * FROM records WHERE shard = ? AND cls != 'local' ORDER BY resource, key",
       ),
@@ -475,9 +475,9 @@ export class SqliteStore implements Store {
 
   async digests(): Promise<ShardDigests> {
     this.live();
-    const b = new DigestBuilder();
-    for (const r of this.q.all.iterate()) b.add(toState(r as Row));
-    return b.finish();
+    const shards = this.q.shards.all().map((r) => r.v);
+    // a shard at a time, the event loop free between shards (a store closed meanwhile throws)
+    return digestByShard(shards, (shard) => this.shardRecords(shard));
   }
 
   async shardRecords(shard: number): Promise<RecordState[]> {

@@ -320,6 +320,33 @@ export function storeContract(name: string, makeFactory: () => Promise<StoreFact
       assert.equal(await a.repair(await b.shardRecords(4)), 0);
     });
 
+    test(`${name}: digests read a shard at a time, leaving the event loop free between shards`, async () => {
+      const fence = fresh();
+      const a = await open('sh-a', fence);
+      for (const shard of [0, 2, 3])
+        await a.put({ resource: 'profiles', key: `p${shard}`, shard, epoch: 1, value: shard });
+      await a.put({ resource: 'sessions', key: 'sh-a.s', shard: 1, epoch: 0, value: 's' });
+      let turns = 0;
+      const tick = () => {
+        turns++;
+        if (turns < 1000) setImmediate(tick);
+      };
+      setImmediate(tick);
+      const d = await a.digests();
+      const during = turns;
+      turns = 1000;
+      // shards with replicated records only: shard 1 holds a local record alone
+      assert.deepEqual([...d.keys()], [0, 2, 3]);
+      // other work ran while the digests were read (one pass over the table did not let it)
+      assert.ok(during >= 2, `the event loop ran ${during} times during digests()`);
+      // a change to one shard changes that shard's digest alone
+      await a.put({ resource: 'profiles', key: 'p2', shard: 2, epoch: 1, value: 'x' });
+      const e = await a.digests();
+      assert.equal(e.get(0), d.get(0));
+      assert.notEqual(e.get(2), d.get(2));
+      assert.equal(e.get(3), d.get(3));
+    });
+
     test(`${name}: lists a resource's records by key prefix, in key order`, async () => {
       const a = await open('sh-a', fresh());
       for (const k of ['u1/c2', 'u1/c1', 'u10/c1', 'u2/c1', 'u1/c3'])
