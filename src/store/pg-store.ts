@@ -11,7 +11,7 @@ import type {
   WriteRequest,
   WriteResult,
 } from './types.ts';
-import { digestByShard, PRESENT_SHARDS_SQL, reconcile, stateDigest, stateOfChange } from './versions.ts';
+import { DIGEST_PAGE, digestByShard, PRESENT_SHARDS_SQL, reconcile, stateDigest, stateOfChange } from './versions.ts';
 import {
   conflictOf,
   type PlannedWrite,
@@ -752,8 +752,14 @@ export class PgStore implements Store {
     const r = await this.pool.query<{ v: number }>(PRESENT_SHARDS_SQL(this.t('records')));
     return digestByShard(
       r.rows.map((x) => x.v),
-      (shard) => this.shardRecords(shard),
+      (shard) => this.shardPages(shard),
     );
+  }
+
+  /** One shard's replicated records (one query; the database sorts them), handed out in pages to hash. */
+  private async *shardPages(shard: number): AsyncGenerator<RecordState[]> {
+    const all = await this.shardRecords(shard);
+    for (let i = 0; i < all.length; i += DIGEST_PAGE) yield all.slice(i, i + DIGEST_PAGE);
   }
 
   async shardRecords(shard: number): Promise<RecordState[]> {

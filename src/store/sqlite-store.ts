@@ -15,7 +15,7 @@ import type {
   WriteRequest,
   WriteResult,
 } from './types.ts';
-import { digestByShard, PRESENT_SHARDS_SQL, reconcile, stateDigest, stateOfChange } from './versions.ts';
+import { DIGEST_PAGE, digestByShard, PRESENT_SHARDS_SQL, reconcile, stateDigest, stateOfChange } from './versions.ts';
 import {
   conflictOf,
   type PlannedWrite,
@@ -193,6 +193,12 @@ export class SqliteStore implements Store {
       ),
       locked: db.prepare<[], Row>('SELECT * FROM records WHERE locked = 1 ORDER BY resource, key'),
       shards: db.prepare<[], { v: number }>(PRESENT_SHARDS_SQL('records')),
+      shardFirst: db.prepare<[number, number], Row>(
+        "SELECT * FROM records WHERE shard = ? AND cls != 'local' ORDER BY resource, key LIMIT ?",
+      ),
+      shardAfter: db.prepare<[number, string, string, number], Row>(
+        "SELECT * FROM records WHERE shard = ? AND (resource, key) > (?, ?) AND cls != 'local' ORDER BY resource, key LIMIT ?",
+      ),
       shard: db.prepare<[number], Row>(
         "SELECT * FROM records WHERE shard = ? AND cls != 'local' ORDER BY resource, key",
       ),
@@ -476,8 +482,24 @@ export class SqliteStore implements Store {
   async digests(): Promise<ShardDigests> {
     this.live();
     const shards = this.q.shards.all().map((r) => r.v);
-    // a shard at a time, the event loop free between shards (a store closed meanwhile throws)
-    return digestByShard(shards, (shard) => this.shardRecords(shard));
+    return digestByShard(shards, (shard) => this.shardPages(shard));
+  }
+
+  /**
+   * One shard's replicated records a page at a time, each page by (resource, key) after the
+   * last one read (the (shard, resource, key) index), so the caller can let the event loop
+   * run between pages; a store closed meanwhile throws.
+   */
+  private *shardPages(shard: number): Generator<RecordState[]> {
+    this.live();
+    let page = this.q.shardFirst.all(shard, DIGEST_PAGE);
+    while (page.length) {
+      yield page.map(toState);
+      if (page.length < DIGEST_PAGE) return;
+      const last = page[page.length - 1]!;
+      this.live();
+      page = this.q.shardAfter.all(shard, last.resource, last.key, DIGEST_PAGE);
+    }
   }
 
   async shardRecords(shard: number): Promise<RecordState[]> {

@@ -206,22 +206,26 @@ export function stateDigest(s: RecordState): string {
   return `${s.resource}\u0000${s.key}\u0000${vvText(s.vv)}\u0000${s.locked ? 1 : 0}\u0000${cands}\u0000${s.deleted ? 1 : 0}\u0000${stableJson(s.value)}`;
 }
 
+/** Records read and hashed between two turns of the event loop. */
+export const DIGEST_PAGE = 1000;
+
 /**
- * A zone's digests a shard at a time (`read` returns one shard's replicated records in
- * (resource, key) order), yielding to the event loop between shards: the whole table is
- * never in memory at once, and an embedded (SQLite) zone keeps serving requests while
- * anti-entropy reads it. The same digests as one pass over the table in (shard, resource,
- * key) order.
+ * A zone's digests a shard at a time, a page at a time (`pages` yields one shard's replicated
+ * records in (resource, key) order, in pages of about DIGEST_PAGE), with a turn of the event
+ * loop after each page: the whole table is never in memory at once, and an embedded (SQLite)
+ * zone keeps serving requests while anti-entropy reads it. The same digests as one pass over
+ * the table in (shard, resource, key) order.
  */
 export async function digestByShard(
   shards: Iterable<number>,
-  read: (shard: number) => Promise<RecordState[]> | RecordState[],
+  pages: (shard: number) => AsyncIterable<readonly RecordState[]> | Iterable<readonly RecordState[]>,
 ): Promise<Map<number, string>> {
   const b = new DigestBuilder();
-  for (const shard of shards) {
-    for (const s of await read(shard)) b.add(s);
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
+  for (const shard of shards)
+    for await (const page of pages(shard)) {
+      for (const s of page) b.add(s);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
   return b.finish();
 }
 
