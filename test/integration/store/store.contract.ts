@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { ManualClock } from '../../../src/core/clock.ts';
 import { type Change, MemoryFence, resourcePolicies, type Store, type StoreDeps } from '../../../src/store/index.ts';
-import { parseTopology, type Topology } from '../../../src/topology/index.ts';
 import { DIGEST_PAGE, DigestBuilder } from '../../../src/store/versions.ts';
+import { parseTopology, type Topology } from '../../../src/topology/index.ts';
 import { testTopologyYaml } from '../../support/net.ts';
 
 /** 16 shards: sh-a 0-3, sh-b 4-7, bj-a 8-11, gz-a 12-15. */
