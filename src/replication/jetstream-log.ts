@@ -188,20 +188,32 @@ export class JetStreamLog implements Log {
     if (this.closed) throw replicationErrors.ERR_REPL_LOG_CLOSED('JetStream log is closed');
     await this.ensureStream(origin);
     const stream = this.streamOf(origin);
+    const config = {
+      durable_name: dest,
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: nanos(ACK_WAIT_MS),
+      max_ack_pending: 10_000,
+    };
     let info: Awaited<ReturnType<typeof this.jsm.consumers.info>> | undefined;
     try {
       info = await this.jsm.consumers.info(stream, dest);
     } catch {
-      await this.jsm.consumers.add(stream, {
-        durable_name: dest,
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.All,
-        ack_wait: nanos(ACK_WAIT_MS),
-        max_ack_pending: 10_000,
-      });
+      await this.jsm.consumers.add(stream, { ...config, deliver_policy: DeliverPolicy.All });
     }
-    // consumers made before the ack wait was shortened get the short one too
-    if (info && info.config.ack_wait !== nanos(ACK_WAIT_MS))
+    if (info && info.num_ack_pending > 0) {
+      // An earlier subscription was handed batches it never finished (a crash, a close while
+      // they sat in its buffer). JetStream would hand them out again only after the ack wait,
+      // and newer batches first — the applier would take a newer batch, then skip the older
+      // ones as already applied. Start the consumer again right after the last batch finished
+      // (acks go one at a time, in order, so the ack floor is exactly that).
+      await this.jsm.consumers.delete(stream, dest);
+      await this.jsm.consumers.add(stream, {
+        ...config,
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: info.ack_floor.stream_seq + 1,
+      });
+    } else if (info && info.config.ack_wait !== nanos(ACK_WAIT_MS))
+      // consumers made before the ack wait was shortened get the short one too
       await this.jsm.consumers.update(stream, dest, { ack_wait: nanos(ACK_WAIT_MS) });
     const consumer = await this.js.consumers.get(stream, dest);
     const messages: ConsumerMessages = await consumer.consume({ max_messages: 256 });
@@ -279,7 +291,9 @@ export class JetStreamLog implements Log {
     const stream = this.streamOf(origin);
     try {
       const info = await this.jsm.consumers.info(stream, dest);
-      const seq = info.ack_floor.stream_seq;
+      // a consumer started again after a given message (see subscribe) reports an ack floor
+      // of 0 until its first ack: the message before its start was finished all the same
+      const seq = Math.max(info.ack_floor.stream_seq, (info.config.opt_start_seq ?? 1) - 1);
       if (!seq) return 0;
       const k = `${origin}|${dest}`;
       const cached = this.toBySeq.get(k);

@@ -133,6 +133,51 @@ export function logContract(name: string, makeFactory: () => Promise<LogFactory 
       assert.deepEqual(second, [4, 5, 6]);
     });
 
+    test(`${name}: batches delivered to a closed subscription but not handled come first, in order, to the next`, async () => {
+      const ns = `n${++n}`;
+      const log = await open(ns);
+      const first: number[] = [];
+      let release!: () => void;
+      const held = new Promise<void>((r) => {
+        release = r;
+      });
+      let inTwo = false;
+      const sub = await log.subscribe('sh-a', 'gz-a', 0, async (b) => {
+        if (b.to === 2) {
+          inTwo = true;
+          await held;
+        }
+        first.push(b.to);
+      });
+      for (let s = 1; s <= 6; s++) await log.append(batch('sh-a', s, s));
+      await until(() => inTwo, 'the handler in batch 2');
+      // a log may have handed 3..6 to the subscription already: it closes before handling them
+      const closing = sub.close();
+      release();
+      await closing;
+      const handled = first.at(-1)!;
+      // newer batches arrive before the next subscription starts
+      for (let s = 7; s <= 8; s++) await log.append(batch('sh-a', s, s));
+      const again = await open(ns);
+      const second: number[] = [];
+      let go!: () => void;
+      const gate = new Promise<void>((r) => {
+        go = r;
+      });
+      await again.subscribe('sh-a', 'gz-a', handled, async (b) => {
+        await gate;
+        second.push(b.to);
+      });
+      // what the destination finished is still what it finished
+      assert.equal(await again.ackedUpTo('sh-a', 'gz-a'), handled);
+      go();
+      await until(() => second.at(-1) === 8, 'batch 8');
+      assert.deepEqual(
+        second,
+        Array.from({ length: 8 - handled }, (_, i) => handled + 1 + i),
+      );
+    });
+
     test(`${name}: reports the position each destination has finished`, async () => {
       const log = await open();
       assert.equal(await log.ackedUpTo('gz-a', 'sh-a'), 0);
