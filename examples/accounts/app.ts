@@ -83,6 +83,8 @@ function statusOf(code: string): number {
   if (code === 'ERR_STORE_STALE_EPOCH' || code === 'ERR_STORE_LOCKED' || code === 'ERR_STORE_VERSION_MISMATCH')
     return 409;
   if (code === 'ERR_STORE_TOO_LARGE') return 413;
+  // the zone's store (PostgreSQL) is unreachable: nothing was written; retry
+  if (code === 'ERR_STORE_UNAVAILABLE') return 503;
   if (code === 'ERR_SESSION_UNAVAILABLE') return 503; // the zone's session store (Redis) is down: retry, or log in elsewhere
   return 400;
 }

@@ -59,6 +59,8 @@ async function openStore(ctx: ClusterContext, zone: string, fence: WriteFence): 
       connection: cfg.postgres.url,
       schema: `${cfg.postgres.schemaPrefix}${zone.replace(/-/g, '_')}`,
       poolSize: cfg.postgres.poolSize,
+      // a pooled connection broke while idle (PostgreSQL restarted): the next query reconnects
+      onError: (e) => ctx.logger.warn({ err: e }, `store ${zone}: ${e.message}`),
     });
   return new SqliteStore({ ...deps, file: join(resolve(cfg.dataDir), `${zone}.db`), synchronous: cfg.synchronous });
 }

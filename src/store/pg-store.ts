@@ -29,6 +29,25 @@ export interface PgStoreOptions extends StoreDeps {
   schema?: string;
   /** Pool size when a connection string is given. */
   poolSize?: number;
+  /**
+   * Told of a pooled connection that broke while idle (the server restarted, the network
+   * dropped): the pool discards it and the next query connects afresh. Only for the store's own
+   * pool (a connection string); whoever passes a pool listens to its 'error' events.
+   */
+  onError?: (e: Error) => void;
+}
+
+/**
+ * Errors that say the database could not be reached or the connection broke (node errno, a
+ * dropped connection, SQLSTATE class 08 or an operator/crash shutdown 57P01–57P03), as opposed
+ * to an error the database gave about the statement.
+ */
+const CONNECTION_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND']);
+function isConnectionError(e: unknown): boolean {
+  if (!(e instanceof Error)) return false;
+  const code = (e as { code?: unknown }).code;
+  if (typeof code === 'string' && (CONNECTION_ERRNOS.has(code) || /^(08|57P0[123])/.test(code))) return true;
+  return /^Connection terminated|^connection timeout|Client has encountered a connection error/i.test(e.message);
 }
 
 interface Row {
@@ -199,6 +218,19 @@ export class PgStore implements Store {
       typeof opts.connection === 'string'
         ? new pg.Pool({ connectionString: opts.connection, max: opts.poolSize ?? 8 })
         : opts.connection;
+    // an idle pooled connection that breaks is emitted as 'error' on the pool: with no
+    // listener that is an uncaught exception, which would take the whole zone process down
+    if (ownsPool)
+      pool.on('error', (e) =>
+        opts.onError?.(
+          storeErrors.ERR_STORE_UNAVAILABLE(
+            `store of ${opts.zone}: an idle PostgreSQL connection broke (${e.message})`,
+            {
+              cause: e,
+            },
+          ),
+        ),
+      );
     const schema = opts.schema ?? `mz_${opts.zone.replace(/-/g, '_')}`;
     const store = new PgStore(opts, pool, ownsPool, schema);
     try {
@@ -215,7 +247,7 @@ export class PgStore implements Store {
   }
 
   private async init(): Promise<void> {
-    const sync = (await this.pool.query('SHOW synchronous_commit')).rows[0]?.synchronous_commit as string;
+    const sync = (await this.query('SHOW synchronous_commit')).rows[0]?.synchronous_commit as string;
     if (sync === 'off')
       throw storeErrors.ERR_STORE_UNSAFE_DURABILITY(
         'PostgreSQL has synchronous_commit=off: a crash can lose acknowledged commits; turn it on for zone stores',
@@ -374,23 +406,38 @@ export class PgStore implements Store {
       END $fn$`;
   }
 
+  /** A connection error as ERR_STORE_UNAVAILABLE (the router answers 503); any other error as it is. */
+  private unavailable(e: unknown): unknown {
+    if (!isConnectionError(e)) return e;
+    return storeErrors.ERR_STORE_UNAVAILABLE(
+      `store of ${this.zone}: PostgreSQL cannot be reached (${(e as Error).message})`,
+      { cause: e },
+    );
+  }
+
+  /** pool.query, with connection errors as ERR_STORE_UNAVAILABLE. */
+  private async query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    q: string | pg.QueryConfig,
+    values?: unknown[],
+  ): Promise<pg.QueryResult<R>> {
+    try {
+      return await this.pool.query<R>(q as string, values);
+    } catch (e) {
+      throw this.unavailable(e);
+    }
+  }
+
   private live(): void {
     if (this.closed) throw storeErrors.ERR_STORE_CLOSED(`store of ${this.zone} is closed`);
   }
 
   private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    const c = await this.pool.connect();
-    try {
+    return this.folded(async (c) => {
       await c.query('BEGIN');
       const out = await fn(c);
       await c.query('COMMIT');
       return out;
-    } catch (e) {
-      await c.query('ROLLBACK').catch(() => {});
-      throw e;
-    } finally {
-      c.release();
-    }
+    });
   }
 
   /**
@@ -399,14 +446,22 @@ export class PgStore implements Store {
    * its query string, so COMMIT never runs after an error; the transaction is rolled back.
    */
   private async folded<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    const c = await this.pool.connect();
+    let c: pg.PoolClient;
+    try {
+      c = await this.pool.connect();
+    } catch (e) {
+      throw this.unavailable(e);
+    }
+    // a client whose connection broke is discarded (release(err)), not pooled again
+    let broken: Error | undefined;
     try {
       return await fn(c);
     } catch (e) {
-      await c.query('ROLLBACK').catch(() => {});
-      throw e;
+      if (isConnectionError(e)) broken = e as Error;
+      else await c.query('ROLLBACK').catch(() => {});
+      throw this.unavailable(e);
     } finally {
-      c.release();
+      c.release(broken);
     }
   }
 
@@ -538,7 +593,7 @@ export class PgStore implements Store {
 
   async list(resource: string, prefix: string, limit = 1000): Promise<RecordView[]> {
     this.live();
-    const r = await this.pool.query<Row>(
+    const r = await this.query<Row>(
       `SELECT * FROM ${this.t('records')} WHERE resource = $1 AND starts_with(key, $2) AND (NOT deleted OR locked)
        ORDER BY key COLLATE "C" LIMIT $3`,
       [resource, prefix, limit],
@@ -548,7 +603,7 @@ export class PgStore implements Store {
 
   async state(resource: string, key: string): Promise<RecordState | undefined> {
     this.live();
-    const r = await this.pool.query<Row>(`SELECT * FROM ${this.t('records')} WHERE resource = $1 AND key = $2`, [
+    const r = await this.query<Row>(`SELECT * FROM ${this.t('records')} WHERE resource = $1 AND key = $2`, [
       resource,
       key,
     ]);
@@ -595,7 +650,7 @@ export class PgStore implements Store {
       try {
         const plain = this.plainSkips === 0;
         if (!plain) this.plainSkips--;
-        const r = await this.pool.query({
+        const r = await this.query({
           // prepared once per connection: each apply is then a bind and an execute
           name: `mz_apply_${this.schema}`,
           text: `SELECT ${this.t('apply_batch')}($1, $2::jsonb, $3, $4, $5) AS r`,
@@ -608,7 +663,7 @@ export class PgStore implements Store {
             plain,
           ],
         });
-        const out = r.rows[0].r as { applied: number; cursor: number; plain: boolean };
+        const out = r.rows[0]!.r as { applied: number; cursor: number; plain: boolean };
         // keys existed: upsert the next batches straight away, and try plain inserts again later
         if (plain && !out.plain) this.plainSkips = PLAIN_RETRY_AFTER;
         const { applied, cursor } = out;
@@ -666,13 +721,13 @@ export class PgStore implements Store {
 
   async cursor(origin: string): Promise<number> {
     this.live();
-    const r = await this.pool.query(`SELECT seq FROM ${this.t('cursors')} WHERE origin = $1`, [origin]);
+    const r = await this.query(`SELECT seq FROM ${this.t('cursors')} WHERE origin = $1`, [origin]);
     return r.rows[0] ? Number(r.rows[0].seq) : 0;
   }
 
   async cursors(): Promise<Record<string, number>> {
     this.live();
-    const r = await this.pool.query(`SELECT origin, seq FROM ${this.t('cursors')}`);
+    const r = await this.query(`SELECT origin, seq FROM ${this.t('cursors')}`);
     return Object.fromEntries(r.rows.map((x) => [x.origin as string, Number(x.seq)]));
   }
 
@@ -685,7 +740,7 @@ export class PgStore implements Store {
       const i = afterSeq + 1 - first.seq;
       return this.ring.slice(i, i + limit);
     }
-    const r = await this.pool.query(`SELECT * FROM ${this.t('changelog')} WHERE seq > $1 ORDER BY seq LIMIT $2`, [
+    const r = await this.query(`SELECT * FROM ${this.t('changelog')} WHERE seq > $1 ORDER BY seq LIMIT $2`, [
       afterSeq,
       limit,
     ]);
@@ -707,14 +762,14 @@ export class PgStore implements Store {
 
   async lastSeq(): Promise<number> {
     this.live();
-    const r = await this.pool.query(`SELECT last FROM ${this.t('seqs')} WHERE id = 1`);
+    const r = await this.query(`SELECT last FROM ${this.t('seqs')} WHERE id = 1`);
     return Number(r.rows[0]?.last ?? 0);
   }
 
   async pruneChanges(throughSeq: number): Promise<number> {
     this.live();
     // the sequence lives in seqs, so even an empty change log never reuses a number
-    const r = await this.pool.query(`DELETE FROM ${this.t('changelog')} WHERE seq <= $1`, [throughSeq]);
+    const r = await this.query(`DELETE FROM ${this.t('changelog')} WHERE seq <= $1`, [throughSeq]);
     // the ring must not serve what the log no longer holds
     this.ring = this.ring.filter((c) => c.seq > throughSeq);
     return r.rowCount ?? 0;
@@ -722,19 +777,19 @@ export class PgStore implements Store {
 
   async timeOf(seq: number): Promise<number | undefined> {
     this.live();
-    const r = await this.pool.query(`SELECT time FROM ${this.t('changelog')} WHERE seq = $1`, [seq]);
+    const r = await this.query(`SELECT time FROM ${this.t('changelog')} WHERE seq = $1`, [seq]);
     return r.rows[0]?.time;
   }
 
   async shipped(): Promise<number> {
     this.live();
-    const r = await this.pool.query(`SELECT v FROM ${this.t('meta')} WHERE k = 'shipped'`);
+    const r = await this.query(`SELECT v FROM ${this.t('meta')} WHERE k = 'shipped'`);
     return Number(r.rows[0]?.v ?? 0);
   }
 
   async markShipped(seq: number): Promise<void> {
     this.live();
-    await this.pool.query(
+    await this.query(
       `INSERT INTO ${this.t('meta')} (k, v) VALUES ('shipped', $1) ON CONFLICT (k) DO UPDATE SET v = excluded.v`,
       [String(seq)],
     );
@@ -742,14 +797,14 @@ export class PgStore implements Store {
 
   async conflicts(): Promise<Conflict[]> {
     this.live();
-    const r = await this.pool.query<Row>(`SELECT * FROM ${this.t('records')} WHERE locked ORDER BY resource, key`);
+    const r = await this.query<Row>(`SELECT * FROM ${this.t('records')} WHERE locked ORDER BY resource, key`);
     return r.rows.map((x) => conflictOf(toState(x), x.locked_at ?? 0));
   }
 
   async digests(): Promise<ShardDigests> {
     this.live();
     // a shard at a time (the records_by_shard index), not the whole table in one result
-    const r = await this.pool.query<{ v: number }>(PRESENT_SHARDS_SQL(this.t('records')));
+    const r = await this.query<{ v: number }>(PRESENT_SHARDS_SQL(this.t('records')));
     return digestByShard(
       r.rows.map((x) => x.v),
       (shard) => this.shardPages(shard),
@@ -764,7 +819,7 @@ export class PgStore implements Store {
 
   async shardRecords(shard: number): Promise<RecordState[]> {
     this.live();
-    const r = await this.pool.query<Row>(
+    const r = await this.query<Row>(
       `SELECT * FROM ${this.t('records')} WHERE shard = $1 AND cls <> 'local' ORDER BY resource COLLATE "C", key COLLATE "C"`,
       [shard],
     );
@@ -792,7 +847,7 @@ export class PgStore implements Store {
 
   /** Drops this zone's schema (tests clean up with it). */
   async dropSchema(): Promise<void> {
-    await this.pool.query(`DROP SCHEMA IF EXISTS ${ident(this.schema)} CASCADE`);
+    await this.query(`DROP SCHEMA IF EXISTS ${ident(this.schema)} CASCADE`);
   }
 
   async close(): Promise<void> {

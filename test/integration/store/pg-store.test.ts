@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pg from 'pg';
 import { MemoryFence, PgStore } from '../../../src/store/index.ts';
+import { startTcpProxy } from '../../support/tcp-proxy.ts';
 import { pgUrl, reachable } from './services.ts';
 import { depsFor, storeContract, storeTestTopology } from './store.contract.ts';
 
@@ -120,5 +121,44 @@ test('apply: a batch of new keys and one that exists is applied whole (the plain
     await a.close();
     await b.close();
     await pool.end();
+  }
+});
+
+test('PostgreSQL cut off and back: the store does not crash the process, fails while cut, works after', async (t) => {
+  if (!(await reachable('postgres'))) return t.skip('no PostgreSQL');
+  const u = new URL(pgUrl());
+  const proxy = await startTcpProxy({ host: u.hostname, port: Number(u.port || 5432) });
+  u.host = `127.0.0.1:${proxy.port}`;
+  const topology = storeTestTopology();
+  const schema = `mzt_cut_${Math.floor(Math.random() * 1e9).toString(36)}`;
+  // the store's own pool (a connection string), as `multizone up` opens it
+  const told: string[] = [];
+  const store = await PgStore.open({
+    ...depsFor('sh-a', topology, new MemoryFence(topology.initialOwners())),
+    connection: u.toString(),
+    schema,
+    onError: (e) => told.push((e as { code?: string }).code ?? '?'),
+  });
+  try {
+    const put = (key: string) => store.put({ resource: 'profiles', key, shard: 1, epoch: 1, value: { key } });
+    await put('before');
+    // the pooled connection sits idle when the database goes away
+    proxy.cut();
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(told, ['ERR_STORE_UNAVAILABLE']);
+    // while cut: a clear error (the router's 503), for a write, a read and a transaction
+    await assert.rejects(put('during'), { code: 'ERR_STORE_UNAVAILABLE' });
+    await assert.rejects(store.get('profiles', 'before'), { code: 'ERR_STORE_UNAVAILABLE' });
+    await assert.rejects(store.repair([]), { code: 'ERR_STORE_UNAVAILABLE' });
+    proxy.heal();
+    await put('after');
+    assert.deepEqual(
+      (await store.list('profiles', '')).map((r) => r.key),
+      ['after', 'before'],
+    );
+  } finally {
+    await store.dropSchema().catch(() => {});
+    await store.close();
+    await proxy.close();
   }
 });
