@@ -16,7 +16,7 @@ export const storeErrors = defineErrors({
   ERR_STORE_UNKNOWN_MERGE: 'a resource names a merge function (conflict: merge:NAME) that is not registered',
   ERR_STORE_CLOSED: 'the store was used after close()',
   ERR_STORE_UNAVAILABLE:
-    'the database cannot be reached (a connection was refused or dropped); the operation failed and was not acknowledged (503)',
+    'the database cannot take the operation now (PostgreSQL unreachable or its connection dropped; SQLite’s disk full, an I/O error, a read-only file); it failed and was not acknowledged (503)',
   ERR_STORE_IN_USE:
     'another running process (or store) holds this zone’s SQLite file; give each cluster its own store.dataDir',
   ERR_STORE_TOO_LARGE:

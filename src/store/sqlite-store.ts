@@ -122,6 +122,8 @@ function toState(r: Row): RecordState {
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   readonly zone: string;
+  /** The database file (`:memory:` for none). */
+  readonly file: string;
   private readonly db: Database.Database;
   private readonly deps: StoreDeps;
   private closed = false;
@@ -131,6 +133,7 @@ export class SqliteStore implements Store {
 
   constructor(opts: SqliteStoreOptions) {
     this.zone = opts.zone;
+    this.file = opts.file;
     this.deps = opts;
     if (opts.file !== ':memory:') {
       mkdirSync(dirname(opts.file), { recursive: true });
@@ -278,6 +281,32 @@ export class SqliteStore implements Store {
     return () => this.listeners.delete(listener);
   }
 
+  /**
+   * SQLite's errors that say the file cannot take writes now — disk full, an I/O error, a
+   * read-only or vanished file, a lock held past the busy timeout — as ERR_STORE_UNAVAILABLE
+   * naming the file (the router's 503); the transaction was rolled back, nothing acknowledged.
+   * Any other error (a refused write, a bug) as it is.
+   */
+  private ioError(e: unknown): unknown {
+    const code = (e as { code?: unknown })?.code;
+    if (typeof code !== 'string' || !/^SQLITE_(FULL|IOERR|READONLY|CANTOPEN|BUSY)/.test(code)) return e;
+    const why = code.startsWith('SQLITE_FULL') ? 'the disk is full' : (e as Error).message;
+    return storeErrors.ERR_STORE_UNAVAILABLE(
+      `store of ${this.zone}: ${this.file} cannot take writes (${why}, ${code})`,
+      {
+        cause: e,
+      },
+    );
+  }
+
+  private io<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      throw this.ioError(e);
+    }
+  }
+
   private write<T>(fn: (out: Change[]) => T): T {
     const out: Change[] = [];
     const r = this.db.transaction(() => fn(out))();
@@ -319,7 +348,7 @@ export class SqliteStore implements Store {
       try {
         r = this.write((out) => this.writeAll(j.reqs, out));
       } catch (e) {
-        j.fail(e);
+        j.fail(this.ioError(e));
         return;
       }
       j.ok(r);
@@ -335,12 +364,12 @@ export class SqliteStore implements Store {
             done.push({ ok: this.db.transaction(() => this.writeAll(j.reqs, mine))() });
             for (const c of mine) out.push(c);
           } catch (e) {
-            done.push({ err: e });
+            done.push({ err: this.ioError(e) });
           }
         }
       });
     } catch (e) {
-      for (const j of jobs) j.fail(e);
+      for (const j of jobs) j.fail(this.ioError(e));
       return;
     }
     jobs.forEach((j, i) => {
@@ -378,32 +407,34 @@ export class SqliteStore implements Store {
 
   async apply(origin: string, changes: readonly Change[], upTo = 0): Promise<ApplyResult> {
     this.live();
-    return this.db.transaction(() => {
-      const out: ApplyResult = { applied: 0, duplicates: 0, stale: 0, conflicts: 0, settled: 0, cursor: 0 };
-      let cursor = this.q.cursor.get(origin) ?? 0;
-      for (const c of changes) {
-        if (c.seq <= cursor) {
-          out.duplicates++;
-          continue;
+    return this.io(
+      this.db.transaction(() => {
+        const out: ApplyResult = { applied: 0, duplicates: 0, stale: 0, conflicts: 0, settled: 0, cursor: 0 };
+        let cursor = this.q.cursor.get(origin) ?? 0;
+        for (const c of changes) {
+          if (c.seq <= cursor) {
+            out.duplicates++;
+            continue;
+          }
+          cursor = c.seq;
+          const local = this.read(c.resource, c.key);
+          const { state, outcome } = reconcile(local, stateOfChange(c), this.deps.policies.policyOf(c.resource));
+          if (outcome === 'stale') out.stale++;
+          else {
+            // the common case stores the incoming version as is: reuse its encoded JSON
+            const j = state.value === c.value && state.vv === c.vv ? jsonOf(c) : undefined;
+            this.save(state, local?.locked ? this.q.lockedAt.get(c.resource, c.key) : null, j?.value, j?.vv);
+            if (outcome === 'applied') out.applied++;
+            else if (outcome === 'conflict') out.conflicts++;
+            else out.settled++;
+          }
         }
-        cursor = c.seq;
-        const local = this.read(c.resource, c.key);
-        const { state, outcome } = reconcile(local, stateOfChange(c), this.deps.policies.policyOf(c.resource));
-        if (outcome === 'stale') out.stale++;
-        else {
-          // the common case stores the incoming version as is: reuse its encoded JSON
-          const j = state.value === c.value && state.vv === c.vv ? jsonOf(c) : undefined;
-          this.save(state, local?.locked ? this.q.lockedAt.get(c.resource, c.key) : null, j?.value, j?.vv);
-          if (outcome === 'applied') out.applied++;
-          else if (outcome === 'conflict') out.conflicts++;
-          else out.settled++;
-        }
-      }
-      cursor = Math.max(cursor, upTo);
-      this.q.setCursor.run(origin, cursor, this.deps.clock.wallTime());
-      out.cursor = cursor;
-      return out;
-    })();
+        cursor = Math.max(cursor, upTo);
+        this.q.setCursor.run(origin, cursor, this.deps.clock.wallTime());
+        out.cursor = cursor;
+        return out;
+      }),
+    );
   }
 
   async cursor(origin: string): Promise<number> {
@@ -446,7 +477,7 @@ export class SqliteStore implements Store {
 
   async pruneChanges(throughSeq: number): Promise<number> {
     this.live();
-    const n = this.q.prune.run(throughSeq).changes;
+    const n = this.io(() => this.q.prune.run(throughSeq).changes);
     // the ring must not serve what the log no longer holds (the newest entry always stays)
     const last = this.ring[this.ring.length - 1];
     this.ring = this.ring.filter((c) => c.seq > throughSeq || c === last);
@@ -465,7 +496,7 @@ export class SqliteStore implements Store {
 
   async markShipped(seq: number): Promise<void> {
     this.live();
-    this.q.setMeta.run('shipped', String(seq));
+    this.io(() => this.q.setMeta.run('shipped', String(seq)));
   }
 
   async conflicts(): Promise<Conflict[]> {
@@ -509,17 +540,19 @@ export class SqliteStore implements Store {
 
   async repair(states: readonly RecordState[]): Promise<number> {
     this.live();
-    return this.db.transaction(() => {
-      let changed = 0;
-      for (const s of states) {
-        const local = this.read(s.resource, s.key);
-        const { state } = reconcile(local, s, this.deps.policies.policyOf(s.resource));
-        if (local && stateDigest(local) === stateDigest(state)) continue;
-        this.save(state, local?.locked ? this.q.lockedAt.get(s.resource, s.key) : null);
-        changed++;
-      }
-      return changed;
-    })();
+    return this.io(
+      this.db.transaction(() => {
+        let changed = 0;
+        for (const s of states) {
+          const local = this.read(s.resource, s.key);
+          const { state } = reconcile(local, s, this.deps.policies.policyOf(s.resource));
+          if (local && stateDigest(local) === stateDigest(state)) continue;
+          this.save(state, local?.locked ? this.q.lockedAt.get(s.resource, s.key) : null);
+          changed++;
+        }
+        return changed;
+      }),
+    );
   }
 
   async close(): Promise<void> {
