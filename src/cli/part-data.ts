@@ -1,5 +1,6 @@
 import { join, resolve } from 'node:path';
 import { controlErrors, readBody } from '../control/index.ts';
+import { isPlatformError } from '../core/errors.ts';
 import {
   type CompensationReport,
   JetStreamLog,
@@ -17,6 +18,7 @@ import {
   type ShardMapLike,
   SqliteStore,
   type Store,
+  storeErrors,
   type WriteFence,
 } from '../store/index.ts';
 import type { ClusterContext, ClusterPart, Started } from './roles.ts';
@@ -61,6 +63,16 @@ async function openStore(ctx: ClusterContext, zone: string, fence: WriteFence): 
       poolSize: cfg.postgres.poolSize,
       // a pooled connection broke while idle (PostgreSQL restarted): the next query reconnects
       onError: (e) => ctx.logger.warn({ err: e }, `store ${zone}: ${e.message}`),
+    }).catch((e: unknown) => {
+      // name the setting: the URL was valid, the database behind it is not there
+      if (isPlatformError(e) && e.code === 'ERR_STORE_UNAVAILABLE')
+        throw storeErrors.ERR_STORE_UNAVAILABLE(
+          `${topology.where(['store', 'postgres', 'url'])}: store.postgres.url: ${e.message}`,
+          {
+            cause: e,
+          },
+        );
+      throw e;
     });
   return new SqliteStore({ ...deps, file: join(resolve(cfg.dataDir), `${zone}.db`), synchronous: cfg.synchronous });
 }

@@ -56,6 +56,11 @@ export interface Topology {
   /** The shard a fence maps to. */
   fenceShard(fence: string): number;
   resource(name: string): ResourceConfig | undefined;
+  /**
+   * `file:line` of a setting (its deepest present key), for errors about a value that was
+   * valid but did not work at runtime (an unreachable database URL, …).
+   */
+  where(path: readonly (string | number)[]): string;
 }
 
 /** Path of the four-zone topology that ships inside the package. */
@@ -270,7 +275,7 @@ export function checkTopology(src: YamlSource): { problems: ConfigProblem[]; top
   }
   const problems = crossCheck(src, res.data);
   if (problems.some((x) => x.severity === 'error')) return { problems };
-  return { problems, topology: makeTopology(src.file, res.data, problems) };
+  return { problems, topology: makeTopology(src, res.data, problems) };
 }
 
 function build(src: YamlSource): Topology {
@@ -279,7 +284,8 @@ function build(src: YamlSource): Topology {
   return topology;
 }
 
-function makeTopology(file: string, config: TopologyConfig, warnings: ConfigProblem[]): Topology {
+function makeTopology(src: YamlSource, config: TopologyConfig, warnings: ConfigProblem[]): Topology {
+  const file = src.file;
   deepFreeze(config);
   const zones: Zone[] = Object.entries(config.zones).map(([name, z]) => {
     const listen: Partial<Record<Role, HostPort>> = {};
@@ -356,5 +362,6 @@ function makeTopology(file: string, config: TopologyConfig, warnings: ConfigProb
     initialOwners,
     fenceShard,
     resource: (name: string) => config.resources[name],
+    where: (path: readonly (string | number)[]) => `${file}:${src.locate(path).line}`,
   });
 }

@@ -143,3 +143,27 @@ test('cli: up reports a taken port clearly and exits non-zero', async () => {
   assert.match(r.err, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: EADDRINUSE`));
   assert.match(r.err, /ERR_CORE_LISTEN/);
 });
+
+test('cli: up with a PostgreSQL store nobody answers names the setting, its line and the code, and exits non-zero', async () => {
+  // a port nothing listens on: bound and closed again
+  const net = await import('node:net');
+  const probe = net.createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const port = (probe.address() as { port: number }).port;
+  await new Promise((r) => probe.close(r));
+  const f = join(dir, 'pg-down.yaml');
+  const yaml = testTopologyYaml({
+    extra: `store:\n  adapter: postgres\n  postgres:\n    url: postgres://postgres@127.0.0.1:${port}/test\n`,
+  });
+  writeFileSync(f, yaml);
+  const line = yaml.split('\n').findIndex((l) => l.includes('url: postgres://')) + 1;
+  const r = run(['up', '--config', f, '--control-port', '0']);
+  assert.equal(r.code, 1, r.err);
+  assert.match(
+    r.err,
+    new RegExp(
+      `${f.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:${line}: store\\.postgres\\.url: .*PostgreSQL cannot be reached \\(connect ECONNREFUSED 127\\.0\\.0\\.1:${port}\\)`,
+    ),
+  );
+  assert.match(r.err, /ERR_STORE_UNAVAILABLE/);
+});
