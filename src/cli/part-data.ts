@@ -84,6 +84,13 @@ async function openLog(ctx: ClusterContext): Promise<Log> {
       servers: cfg.nats.url.split(',').map((s) => s.trim()),
       prefix: cfg.nats.prefix,
       clock: ctx.clock,
+    }).catch((e: unknown) => {
+      if (isPlatformError(e) && e.code === 'ERR_REPL_LOG_UNAVAILABLE')
+        throw replicationErrors.ERR_REPL_LOG_UNAVAILABLE(
+          `${ctx.topology.where(['replication', 'nats', 'url'])}: replication.nats.url: ${e.message}`,
+          { cause: e },
+        );
+      throw e;
     });
   return new MemoryLog({ clock: ctx.clock, random: ctx.random, wan: cfg.wan });
 }

@@ -108,7 +108,10 @@ export class JetStreamLog implements Log {
         noAsyncTraces: true,
       });
     } catch (e) {
-      throw replicationErrors.ERR_REPL_LOG_UNAVAILABLE(`cannot reach NATS at ${String(opts.servers)}`, { cause: e });
+      throw replicationErrors.ERR_REPL_LOG_UNAVAILABLE(
+        `cannot reach NATS at ${String(opts.servers)} (${(e as Error).message})`,
+        { cause: e },
+      );
     }
     const jsm = await nc.jetstreamManager();
     return new JetStreamLog(nc, jsm, nc.jetstream(), opts, opts.prefix ?? 'MZ');

@@ -167,3 +167,24 @@ test('cli: up with a PostgreSQL store nobody answers names the setting, its line
   );
   assert.match(r.err, /ERR_STORE_UNAVAILABLE/);
 });
+
+test('cli: up with a NATS log nobody answers names the setting, its line and the code, and exits non-zero', async () => {
+  const net = await import('node:net');
+  const probe = net.createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const port = (probe.address() as { port: number }).port;
+  await new Promise((r) => probe.close(r));
+  const f = join(dir, 'nats-down.yaml');
+  const yaml = testTopologyYaml({
+    extra: `replication:\n  log: jetstream\n  nats:\n    url: 127.0.0.1:${port}\n`,
+  });
+  writeFileSync(f, yaml);
+  const line = yaml.split('\n').findIndex((l) => l.includes(`url: 127.0.0.1:${port}`)) + 1;
+  const r = run(['up', '--config', f, '--control-port', '0']);
+  assert.equal(r.code, 1, r.err);
+  assert.ok(
+    r.err.includes(`${f}:${line}: replication.nats.url: cannot reach NATS at 127.0.0.1:${port} (CONNECTION_REFUSED)`),
+    r.err,
+  );
+  assert.match(r.err, /ERR_REPL_LOG_UNAVAILABLE/);
+});
