@@ -34,7 +34,7 @@ async function startRole(ctx: ClusterContext, zone: Zone, scryptN: number | unde
   const failover = ctx.shared.get('failover') as { views?: Map<string, ShardOwners> } | undefined;
   const map = failover?.views?.get(zone.name) ?? (ctx.shared.get('shardMap') as ShardOwners | undefined);
   // sessions: in this process, or the zone's Redis (session.adapter: redis)
-  const sessions = await openSessionStore(ctx.topology.config.session, zone.name, ctx.clock);
+  const sessions = await openSessionStore(ctx.topology, zone.name, ctx.clock);
   const app = await startAccountsApp({
     sessions,
     zone: zone.name,

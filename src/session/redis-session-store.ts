@@ -54,8 +54,12 @@ export class RedisSessionStore implements SessionStore {
       // keep trying in the background after a drop, at most every 2 s
       retryStrategy: (times) => Math.min(times * 100, 2000),
     });
-    // without a listener ioredis prints every reconnect failure; failures surface per command
-    redis.on('error', () => {});
+    // without a listener ioredis prints every reconnect failure; failures surface per command.
+    // The first one is kept: connect() itself only says "Connection is closed."
+    let first: Error | undefined;
+    redis.on('error', (e: Error) => {
+      first ??= e;
+    });
     try {
       await redis.connect();
       const info = await redis.info('server');
@@ -68,7 +72,7 @@ export class RedisSessionStore implements SessionStore {
       redis.disconnect();
       if (isPlatformError(e)) throw e;
       throw sessionErrors.ERR_SESSION_UNAVAILABLE(
-        `cannot reach Redis at ${where}: ${(e as Error).message || String(e)}`,
+        `cannot reach Redis at ${where}: ${first?.message || (e as Error).message || String(e)}`,
         { cause: e, details: { url: where } },
       );
     }

@@ -188,3 +188,26 @@ test('cli: up with a NATS log nobody answers names the setting, its line and the
   );
   assert.match(r.err, /ERR_REPL_LOG_UNAVAILABLE/);
 });
+
+test('cli: up --app accounts with a Redis session store nobody answers names the setting and its line, exits non-zero', async () => {
+  const net = await import('node:net');
+  const probe = net.createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const port = (probe.address() as { port: number }).port;
+  await new Promise((r) => probe.close(r));
+  const f = join(dir, 'redis-down.yaml');
+  const yaml = testTopologyYaml({
+    extra: `session:\n  adapter: redis\n  redis:\n    url: redis://127.0.0.1:${port}\n`,
+  });
+  writeFileSync(f, yaml);
+  const line = yaml.split('\n').findIndex((l) => l.includes(`url: redis://127.0.0.1:${port}`)) + 1;
+  const r = run(['up', '--config', f, '--control-port', '0', '--app', 'accounts']);
+  assert.equal(r.code, 1, r.err);
+  assert.ok(
+    r.err.includes(
+      `${f}:${line}: session.redis.url: cannot reach Redis at redis://127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}`,
+    ),
+    r.err,
+  );
+  assert.match(r.err, /ERR_SESSION_UNAVAILABLE/);
+});
