@@ -190,12 +190,35 @@ export class ZoneReplicator {
     );
   }
 
+  /** Origins whose batches keep failing to apply: failed attempts since the last success. */
+  private readonly failing = new Map<string, number>();
+
   private async applyBatch(b: LogBatch): Promise<void> {
     const { store, zone } = this.opts;
     const cursor = this.cursors.get(b.origin) ?? 0;
     if (b.to <= cursor) return;
     if (b.from > cursor + 1) this.opts.events?.gap?.(b.origin, zone, cursor, b.from);
-    const r = await store.apply(b.origin, b.changes, b.to);
+    let r: ApplyResult;
+    try {
+      r = await store.apply(b.origin, b.changes, b.to);
+    } catch (e) {
+      // the log hands the same batch again (a store that is down, a disk that is full):
+      // counted every time (mz_replication_errors_total), logged once per streak
+      const n = (this.failing.get(b.origin) ?? 0) + 1;
+      this.failing.set(b.origin, n);
+      this.opts.events?.error?.(zone, e);
+      if (n === 1)
+        this.opts.logger?.warn(
+          { err: e, origin: b.origin, zone, from: b.from, to: b.to },
+          'replication: applying a batch failed; will retry',
+        );
+      throw e;
+    }
+    const failed = this.failing.get(b.origin);
+    if (failed) {
+      this.failing.delete(b.origin);
+      this.opts.logger?.info({ origin: b.origin, zone, attempts: failed + 1 }, 'replication: applying again');
+    }
     this.cursors.set(b.origin, r.cursor);
     this.opts.events?.applied?.(b.origin, zone, b, r);
   }
