@@ -144,70 +144,54 @@ test('cli: up reports a taken port clearly and exits non-zero', async () => {
   assert.match(r.err, /ERR_CORE_LISTEN/);
 });
 
-test('cli: up with a PostgreSQL store nobody answers names the setting, its line and the code, and exits non-zero', async () => {
-  // a port nothing listens on: bound and closed again
+/** A port nothing listens on: bound and closed again. */
+async function deadPort(): Promise<number> {
   const net = await import('node:net');
   const probe = net.createServer();
   await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
   const port = (probe.address() as { port: number }).port;
   await new Promise((r) => probe.close(r));
-  const f = join(dir, 'pg-down.yaml');
-  const yaml = testTopologyYaml({
-    extra: `store:\n  adapter: postgres\n  postgres:\n    url: postgres://postgres@127.0.0.1:${port}/test\n`,
-  });
-  writeFileSync(f, yaml);
-  const line = yaml.split('\n').findIndex((l) => l.includes('url: postgres://')) + 1;
-  const r = run(['up', '--config', f, '--control-port', '0']);
-  assert.equal(r.code, 1, r.err);
-  assert.match(
-    r.err,
-    new RegExp(
-      `${f.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:${line}: store\\.postgres\\.url: .*PostgreSQL cannot be reached \\(connect ECONNREFUSED 127\\.0\\.0\\.1:${port}\\)`,
-    ),
-  );
-  assert.match(r.err, /ERR_STORE_UNAVAILABLE/);
-});
+  return port;
+}
 
-test('cli: up with a NATS log nobody answers names the setting, its line and the code, and exits non-zero', async () => {
-  const net = await import('node:net');
-  const probe = net.createServer();
-  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-  const port = (probe.address() as { port: number }).port;
-  await new Promise((r) => probe.close(r));
-  const f = join(dir, 'nats-down.yaml');
-  const yaml = testTopologyYaml({
-    extra: `replication:\n  log: jetstream\n  nats:\n    url: 127.0.0.1:${port}\n`,
+// a server the topology names that nobody answers: the setting, its file:line, the cause, the code, exit 1
+const unreachable: {
+  what: string;
+  extra: (port: number) => string;
+  args?: string[];
+  says: (port: number) => string;
+  code: string;
+}[] = [
+  {
+    what: 'a PostgreSQL store',
+    extra: (p) => `store:\n  adapter: postgres\n  postgres:\n    url: postgres://postgres@127.0.0.1:${p}/test\n`,
+    says: (p) =>
+      `store.postgres.url: store of sh-a: PostgreSQL cannot be reached (connect ECONNREFUSED 127.0.0.1:${p})`,
+    code: 'ERR_STORE_UNAVAILABLE',
+  },
+  {
+    what: 'a NATS log',
+    extra: (p) => `replication:\n  log: jetstream\n  nats:\n    url: 127.0.0.1:${p}\n`,
+    says: (p) => `replication.nats.url: cannot reach NATS at 127.0.0.1:${p} (CONNECTION_REFUSED)`,
+    code: 'ERR_REPL_LOG_UNAVAILABLE',
+  },
+  {
+    what: 'a Redis session store (--app accounts)',
+    extra: (p) => `session:\n  adapter: redis\n  redis:\n    url: redis://127.0.0.1:${p}\n`,
+    args: ['--app', 'accounts'],
+    says: (p) => `session.redis.url: cannot reach Redis at redis://127.0.0.1:${p}: connect ECONNREFUSED 127.0.0.1:${p}`,
+    code: 'ERR_SESSION_UNAVAILABLE',
+  },
+];
+for (const u of unreachable)
+  test(`cli: up with ${u.what} nobody answers names the setting, its line and the cause, and exits 1`, async () => {
+    const port = await deadPort();
+    const f = join(dir, `down-${u.code}.yaml`);
+    const yaml = testTopologyYaml({ extra: u.extra(port) });
+    writeFileSync(f, yaml);
+    const line = yaml.split('\n').findIndex((l) => l.includes(`127.0.0.1:${port}`)) + 1;
+    const r = run(['up', '--config', f, '--control-port', '0', ...(u.args ?? [])]);
+    assert.equal(r.code, 1, r.err);
+    assert.ok(r.err.includes(`${f}:${line}: ${u.says(port)}`), r.err);
+    assert.ok(r.err.includes(`(${u.code})`), r.err);
   });
-  writeFileSync(f, yaml);
-  const line = yaml.split('\n').findIndex((l) => l.includes(`url: 127.0.0.1:${port}`)) + 1;
-  const r = run(['up', '--config', f, '--control-port', '0']);
-  assert.equal(r.code, 1, r.err);
-  assert.ok(
-    r.err.includes(`${f}:${line}: replication.nats.url: cannot reach NATS at 127.0.0.1:${port} (CONNECTION_REFUSED)`),
-    r.err,
-  );
-  assert.match(r.err, /ERR_REPL_LOG_UNAVAILABLE/);
-});
-
-test('cli: up --app accounts with a Redis session store nobody answers names the setting and its line, exits non-zero', async () => {
-  const net = await import('node:net');
-  const probe = net.createServer();
-  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-  const port = (probe.address() as { port: number }).port;
-  await new Promise((r) => probe.close(r));
-  const f = join(dir, 'redis-down.yaml');
-  const yaml = testTopologyYaml({
-    extra: `session:\n  adapter: redis\n  redis:\n    url: redis://127.0.0.1:${port}\n`,
-  });
-  writeFileSync(f, yaml);
-  const line = yaml.split('\n').findIndex((l) => l.includes(`url: redis://127.0.0.1:${port}`)) + 1;
-  const r = run(['up', '--config', f, '--control-port', '0', '--app', 'accounts']);
-  assert.equal(r.code, 1, r.err);
-  assert.ok(
-    r.err.includes(
-      `${f}:${line}: session.redis.url: cannot reach Redis at redis://127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}`,
-    ),
-    r.err,
-  );
-  assert.match(r.err, /ERR_SESSION_UNAVAILABLE/);
-});
