@@ -801,8 +801,27 @@ export class PgStore implements Store {
     return r.rows.map((x) => conflictOf(toState(x), x.locked_at ?? 0));
   }
 
+  /** The last digests and the stamp read before they were computed (see Store.digests). */
+  private lastDigests: { stamp: string; digests: ShardDigests } | undefined;
+
   async digests(): Promise<ShardDigests> {
     this.live();
+    // what moves whenever a replicated record may have changed (local writes bump seqs.last,
+    // applies move a cursor, repairs count themselves), read before hashing: a write while the
+    // shards are read moves it, so the next call hashes again
+    const st = await this.query<{ s: string }>(
+      `SELECT (SELECT last FROM ${this.t('seqs')} WHERE id = 1)::text || '|' ||
+         COALESCE((SELECT string_agg(origin || ':' || seq, ',' ORDER BY origin) FROM ${this.t('cursors')}), '') || '|' ||
+         COALESCE((SELECT v FROM ${this.t('meta')} WHERE k = 'repairs'), '0') AS s`,
+    );
+    const stamp = st.rows[0]!.s;
+    if (this.lastDigests?.stamp === stamp) return new Map(this.lastDigests.digests);
+    const digests = await this.readDigests();
+    this.lastDigests = { stamp, digests };
+    return new Map(digests);
+  }
+
+  private async readDigests(): Promise<ShardDigests> {
     // a shard at a time (the records_by_shard index), not the whole table in one result
     const r = await this.query<{ v: number }>(PRESENT_SHARDS_SQL(this.t('records')));
     return digestByShard(
@@ -840,7 +859,14 @@ export class PgStore implements Store {
         cur.set(k, state);
         dirty.set(k, state);
       }
-      if (dirty.size) await c.query(this.upsertSql([...dirty.values()], ''));
+      if (dirty.size) {
+        await c.query(this.upsertSql([...dirty.values()], ''));
+        // repairs move no seq and no cursor: counted, so the digests' stamp moves
+        await c.query(
+          `INSERT INTO ${this.t('meta')} (k, v) VALUES ('repairs', '1')
+           ON CONFLICT (k) DO UPDATE SET v = (${this.t('meta')}.v::bigint + 1)::text`,
+        );
+      }
       return dirty.size;
     });
   }

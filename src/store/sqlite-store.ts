@@ -510,10 +510,28 @@ export class SqliteStore implements Store {
     return this.write((out) => this.commitWrite(planResolve(this.deps, this.read(resource, key), id, pick), out));
   }
 
+  /** The last digests and the stamp read before they were computed (see Store.digests). */
+  private lastDigests: { stamp: string; digests: ShardDigests } | undefined;
+
+  /** What moves whenever a replicated record may have changed: local writes, applies, repairs. */
+  private stamp(): string {
+    const cursors = this.q.cursors
+      .all()
+      .map((r) => `${r.origin}:${r.seq}`)
+      .sort()
+      .join(',');
+    return `${this.q.lastSeq.get() ?? 0}|${cursors}|${this.q.meta.get('repairs') ?? 0}`;
+  }
+
   async digests(): Promise<ShardDigests> {
     this.live();
+    // read before hashing: a write while the pages are read moves it, so the next call hashes again
+    const stamp = this.stamp();
+    if (this.lastDigests?.stamp === stamp) return new Map(this.lastDigests.digests);
     const shards = this.q.shards.all().map((r) => r.v);
-    return digestByShard(shards, (shard) => this.shardPages(shard));
+    const digests = await digestByShard(shards, (shard) => this.shardPages(shard));
+    this.lastDigests = { stamp, digests };
+    return new Map(digests);
   }
 
   /**
@@ -550,6 +568,8 @@ export class SqliteStore implements Store {
           this.save(state, local?.locked ? this.q.lockedAt.get(s.resource, s.key) : null);
           changed++;
         }
+        // repairs move no seq and no cursor: counted, so the digests' stamp moves
+        if (changed) this.q.setMeta.run('repairs', String(Number(this.q.meta.get('repairs') ?? 0) + 1));
         return changed;
       }),
     );

@@ -160,7 +160,13 @@ export interface Store {
    * local version that dominates every candidate, so it replicates and unlocks everywhere.
    */
   resolve(id: string, pick: string): Promise<WriteResult>;
-  /** Digest per shard over replicated records (anti-entropy compares these). */
+  /**
+   * Digest per shard over replicated records (anti-entropy compares these). Kept between
+   * calls while the store's stamp — its last change-log seq, its cursors, its count of
+   * repairs, all in the database — stays the same: a store nobody wrote to since is not
+   * hashed again. A change made around the store (raw SQL on its tables) is not seen until
+   * the stamp moves.
+   */
   digests(): Promise<ShardDigests>;
   /** Every replicated record of the shard (for anti-entropy repair). */
   shardRecords(shard: number): Promise<RecordState[]>;

@@ -21,6 +21,16 @@ storeContract('postgres', async () => {
       for (const s of schemas) await pool.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
       await pool.end();
     },
+    around: async (store, sql) => {
+      const c = await pool.connect();
+      try {
+        await c.query(`SET search_path TO "${(store as PgStore).schema}"`);
+        await c.query(sql);
+      } finally {
+        await c.query('RESET search_path');
+        c.release();
+      }
+    },
   };
 });
 

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import Database from 'better-sqlite3';
 import { MemoryFence, SqliteStore } from '../../../src/store/index.ts';
 import { depsFor, storeContract, storeTestTopology } from './store.contract.ts';
 
@@ -11,6 +12,14 @@ storeContract('sqlite', async () => {
   return {
     open: async (deps, where) => new SqliteStore({ ...deps, file: join(dir, where.ns, `${where.zone}.db`) }),
     cleanup: async () => rmSync(dir, { recursive: true, force: true }),
+    around: async (store, sql) => {
+      const db = new Database((store as SqliteStore).file);
+      try {
+        db.exec(sql);
+      } finally {
+        db.close();
+      }
+    },
   };
 });
 
