@@ -452,15 +452,24 @@ export class PgStore implements Store {
     } catch (e) {
       throw this.unavailable(e);
     }
-    // a client whose connection broke is discarded (release(err)), not pooled again
+    // A connection that ends while the client is checked out is also emitted as 'error' on
+    // the client (the pool listens only while it is idle, pool.query while it runs one query):
+    // unheard, that is an uncaught exception (a PostgreSQL crash took the process down with
+    // it). Its queries fail too, which is how fn learns of it.
     let broken: Error | undefined;
+    const onError = (e: Error) => {
+      broken = e;
+    };
+    c.on('error', onError);
     try {
       return await fn(c);
     } catch (e) {
-      if (isConnectionError(e)) broken = e as Error;
-      else await c.query('ROLLBACK').catch(() => {});
+      if (isConnectionError(e)) broken ??= e as Error;
+      else if (!broken) await c.query('ROLLBACK').catch(() => {});
       throw this.unavailable(e);
     } finally {
+      c.off('error', onError);
+      // a client whose connection broke is discarded (release(err)), not pooled again
       c.release(broken);
     }
   }
