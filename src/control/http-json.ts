@@ -17,9 +17,14 @@ export function sendJson(
   res.end(text);
 }
 
-/** Maps an error to a JSON reply: PlatformErrors keep their code; anything else is a 500. */
+/**
+ * Maps an error to a JSON reply: PlatformErrors keep their code (and `status`, except that an
+ * `ERR_*_UNAVAILABLE` — a database, log or session store that cannot be reached — is a 503:
+ * not the caller's fault, worth retrying); anything else is a 500.
+ */
 export function sendError(res: ServerResponse, e: unknown, status = 400): void {
-  if (isPlatformError(e)) sendJson(res, status, { error: e.code, message: e.message });
+  if (isPlatformError(e))
+    sendJson(res, /^ERR_\w+_UNAVAILABLE$/.test(e.code) ? 503 : status, { error: e.code, message: e.message });
   else sendJson(res, 500, { error: 'ERR_INTERNAL', message: 'internal error' });
 }
 
