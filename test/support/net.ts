@@ -68,3 +68,14 @@ ${/^store:/m.test(opts.extra ?? '') ? '' : `store:\n  dataDir: ${testDataDir()}\
 export function testTopology(opts: Parameters<typeof testTopologyYaml>[0] = {}): Topology {
   return parseTopology(testTopologyYaml(opts), 'test-topology.yaml');
 }
+
+/** A port nothing listens on right now (bound on 127.0.0.1 and closed again). */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { request } from 'undici';
-import { testTopologyYaml } from '../../support/net.ts';
+import { freePort, testTopologyYaml } from '../../support/net.ts';
 
 const BIN = join(process.cwd(), 'bin', 'multizone.js');
 const dir = mkdtempSync(join(tmpdir(), 'mz-cli-'));
@@ -144,16 +144,6 @@ test('cli: up reports a taken port clearly and exits non-zero', async () => {
   assert.match(r.err, /ERR_CORE_LISTEN/);
 });
 
-/** A port nothing listens on: bound and closed again. */
-async function deadPort(): Promise<number> {
-  const net = await import('node:net');
-  const probe = net.createServer();
-  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-  const port = (probe.address() as { port: number }).port;
-  await new Promise((r) => probe.close(r));
-  return port;
-}
-
 // a server the topology names that nobody answers: the setting, its file:line, the cause, the code, exit 1
 const unreachable: {
   what: string;
@@ -185,7 +175,7 @@ const unreachable: {
 ];
 for (const u of unreachable)
   test(`cli: up with ${u.what} nobody answers names the setting, its line and the cause, and exits 1`, async () => {
-    const port = await deadPort();
+    const port = await freePort();
     const f = join(dir, `down-${u.code}.yaml`);
     const yaml = testTopologyYaml({ extra: u.extra(port) });
     writeFileSync(f, yaml);

@@ -8,28 +8,19 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { systemClock } from '../../../src/core/clock.ts';
-import { fnv1a } from '../../../src/core/random.ts';
 import { JetStreamLog, Replication } from '../../../src/replication/index.ts';
-import { MemoryFence, resourcePolicies, SqliteStore, type Store } from '../../../src/store/index.ts';
+import { MemoryFence } from '../../../src/store/index.ts';
+import { freePort } from '../../support/net.ts';
 import { storeTestTopology } from '../store/store.contract.ts';
 import { ZONES } from './cluster.ts';
+import { orderWatch, sqliteZones, zoneWriter } from './fault-support.ts';
 import { until } from './log.contract.ts';
 
 const NATS_SERVER = '/usr/sbin/nats-server';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 test('replication (SQLite + JetStream): the NATS server killed and started again mid-stream — every acknowledged write reaches every zone, in order', async (t) => {
   if (!existsSync(NATS_SERVER)) {
@@ -53,16 +44,9 @@ test('replication (SQLite + JetStream): the NATS server killed and started again
   await startServer();
   const topology = storeTestTopology();
   const fence = new MemoryFence(topology.initialOwners());
-  const policies = resourcePolicies(topology, fence);
-  const stores = new Map<string, Store>();
-  for (const zone of ZONES)
-    stores.set(
-      zone,
-      new SqliteStore({ zone, topology, fence, policies, clock: systemClock, file: join(dir, `${zone}.db`) }),
-    );
+  const stores = sqliteZones(dir, topology, fence);
   const log = await JetStreamLog.connect({ servers: `127.0.0.1:${port}`, prefix: 'MZR', clock: systemClock });
-  const applied = new Map<string, [number, number][]>(ZONES.map((z) => [z, []]));
-  let gaps = 0;
+  const order = orderWatch();
   const repl = new Replication({
     topology,
     stores,
@@ -71,12 +55,7 @@ test('replication (SQLite + JetStream): the NATS server killed and started again
     antiEntropyMs: 0,
     pollMs: 20,
     pruneMs: 0,
-    events: {
-      applied: (origin, dest, b) => {
-        if (origin === 'sh-a') applied.get(dest)!.push([b.from, b.to]);
-      },
-      gap: () => void gaps++,
-    },
+    events: order.events,
   });
   t.after(async () => {
     await repl.stop();
@@ -86,18 +65,7 @@ test('replication (SQLite + JetStream): the NATS server killed and started again
     rmSync(dir, { recursive: true, force: true });
   });
   await repl.start();
-  const writer = stores.get('sh-a')!;
-  const shards = topology
-    .initialOwners()
-    .map((z, s) => (z === 'sh-a' ? s : -1))
-    .filter((s) => s >= 0);
-  const write = async (i: number) => {
-    const key = `nr-${i}`;
-    const shard = shards[fnv1a(key) % shards.length]!;
-    const r = await writer.put({ resource: 'profiles', key, shard, epoch: fence.epoch(shard), value: { i } });
-    repl.notify('sh-a');
-    return r.seq;
-  };
+  const write = zoneWriter(stores.get('sh-a')!, topology, fence, 'nr', () => repl.notify('sh-a'));
   let last = 0;
   for (let i = 0; i < 100; i++) {
     last = await write(i);
@@ -121,9 +89,6 @@ test('replication (SQLite + JetStream): the NATS server killed and started again
     const store = stores.get(dest)!;
     await until(async () => (await store.cursor('sh-a')) >= last, `${dest} applying up to ${last}`);
     assert.equal((await store.list('profiles', 'nr-', 1000)).length, 300, dest);
-    const seen = applied.get(dest)!;
-    for (let i = 1; i < seen.length; i++)
-      assert.ok(seen[i]![0] <= seen[i - 1]![1] + 1, `${dest} applied ${seen[i]} after ${seen[i - 1]}`);
+    order.assertInOrder(dest);
   }
-  assert.equal(gaps, 0);
 });

@@ -8,7 +8,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -16,6 +15,7 @@ import { systemClock } from '../../../src/core/clock.ts';
 import { fnv1a, seededRandom } from '../../../src/core/random.ts';
 import { MemoryLog, Replication } from '../../../src/replication/index.ts';
 import { MemoryFence, PgStore, resourcePolicies, type Store } from '../../../src/store/index.ts';
+import { freePort } from '../../support/net.ts';
 import { storeTestTopology } from '../store/store.contract.ts';
 import { ZONES } from './cluster.ts';
 import { until } from './log.contract.ts';
@@ -23,15 +23,6 @@ import { until } from './log.contract.ts';
 const BIN = ['/usr/lib/postgresql/15/bin', '/usr/lib/postgresql/16/bin', '/usr/lib/postgresql/17/bin'].find((d) =>
   existsSync(join(d, 'pg_ctl')),
 );
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 function uidOf(user: string): { uid: number; gid: number } | undefined {
   try {
