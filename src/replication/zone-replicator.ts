@@ -143,17 +143,27 @@ export class ZoneReplicator {
           sentAt: clock.wallTime(),
         };
         await log.append(batch);
+        if (this.shipFailures) {
+          this.opts.logger?.info({ zone, attempts: this.shipFailures + 1 }, 'replication: shipping again');
+          this.shipFailures = 0;
+        }
         this.shippedSeq = batch.to;
         this.persistShipped();
         this.opts.events?.shipped?.(zone, batch);
         if (changes.length < this.batchMax && !this.again) break;
       }
     } catch (e) {
-      // the poll timer retries; the shipped position only moves after the log has the batch
+      // the poll timer retries; the shipped position only moves after the log has the batch.
+      // Counted every time (mz_replication_errors_total), logged once per streak: a log that is
+      // away for a minute would otherwise write a warning every poll
       this.opts.events?.error?.(zone, e);
-      this.opts.logger?.warn({ err: e, zone }, 'replication: shipping failed; will retry');
+      if (this.shipFailures++ === 0)
+        this.opts.logger?.warn({ err: e, zone }, 'replication: shipping failed; will retry');
     }
   }
+
+  /** Failed shipping attempts since the last batch the log took. */
+  private shipFailures = 0;
 
   /**
    * Persists the shipped position off the shipping path: one write in flight at a time, always

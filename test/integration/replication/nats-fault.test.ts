@@ -32,7 +32,14 @@ test('replication (SQLite + JetStream): NATS cut off mid-stream and back — eve
   const stores = sqliteZones(dir, topology, fence);
   const log = await JetStreamLog.connect({ servers: `127.0.0.1:${proxy.port}`, prefix, clock: systemClock });
   const order = orderWatch();
+  const said: string[] = [];
   const repl = new Replication({
+    // what an operator sees: one warning when shipping starts failing, one line when it works again
+    logger: {
+      warn: (_o: unknown, msg: string) => void said.push(`warn ${msg}`),
+      info: (_o: unknown, msg: string) => void said.push(`info ${msg}`),
+      debug: () => {},
+    } as never,
     topology,
     stores,
     log,
@@ -75,4 +82,8 @@ test('replication (SQLite + JetStream): NATS cut off mid-stream and back — eve
     assert.equal((await store.list('profiles', 'nf-', 1000)).length, 300, dest);
     order.assertInOrder(dest);
   }
+  assert.deepEqual(
+    said.filter((l) => l.includes('shipping')),
+    ['warn replication: shipping failed; will retry', 'info replication: shipping again'],
+  );
 });
