@@ -2,11 +2,39 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { systemClock } from '../../../src/core/clock.ts';
+import type { Logger } from '../../../src/core/logger.ts';
 import { fnv1a } from '../../../src/core/random.ts';
-import type { ReplicatorEvents } from '../../../src/replication/index.ts';
+import { Replication, type ReplicatorEvents } from '../../../src/replication/index.ts';
+import type { ReplicationOptions } from '../../../src/replication/replication.ts';
 import { type MemoryFence, resourcePolicies, SqliteStore, type Store } from '../../../src/store/index.ts';
 import type { Topology } from '../../../src/topology/index.ts';
 import { ZONES } from './cluster.ts';
+
+/** A stream prefix of its own (`tag` + random), so runs never share streams. */
+export function uniquePrefix(tag: string): string {
+  return `${tag}${Math.floor(Math.random() * 1e9)
+    .toString(36)
+    .toUpperCase()}`;
+}
+
+/**
+ * Replication as the fault tests run it: anti-entropy off (nothing the log dropped can be
+ * repaired behind its back), quick polls, no pruning.
+ */
+export function faultReplication(
+  opts: Pick<ReplicationOptions, 'topology' | 'stores' | 'log' | 'events' | 'logger'>,
+): Replication {
+  return new Replication({ ...opts, clock: systemClock, antiEntropyMs: 0, pollMs: 20, pruneMs: 0 });
+}
+
+/** A logger that keeps what an operator reads: `warn MESSAGE` and `info MESSAGE` lines. */
+export function lineLogger(lines: string[]): Logger {
+  return {
+    warn: (_o: unknown, msg: string) => void lines.push(`warn ${msg}`),
+    info: (_o: unknown, msg: string) => void lines.push(`info ${msg}`),
+    debug: () => {},
+  } as unknown as Logger;
+}
 
 /** A SQLite store per zone of ZONES, `<dir>/<zone>.db`, on the system clock. */
 export function sqliteZones(dir: string, topology: Topology, fence: MemoryFence): Map<string, Store> {

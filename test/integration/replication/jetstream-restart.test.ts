@@ -11,19 +11,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { systemClock } from '../../../src/core/clock.ts';
-import { JetStreamLog, Replication } from '../../../src/replication/index.ts';
+import { JetStreamLog } from '../../../src/replication/index.ts';
 import { MemoryFence, type Store } from '../../../src/store/index.ts';
 import { natsUrl, reachable } from '../store/services.ts';
 import { storeTestTopology } from '../store/store.contract.ts';
 import { ZONES } from './cluster.ts';
-import { orderWatch, sqliteZones, zoneWriter } from './fault-support.ts';
+import { faultReplication, orderWatch, sqliteZones, uniquePrefix, zoneWriter } from './fault-support.ts';
 import { until } from './log.contract.ts';
 
 test('replication (SQLite + JetStream): a destination restarted with batches waiting applies every one, in order, no gap', async (t) => {
   if (!(await reachable('nats'))) return t.skip('no NATS');
-  const prefix = `MZJ${Math.floor(Math.random() * 1e9)
-    .toString(36)
-    .toUpperCase()}`;
+  const prefix = uniquePrefix('MZJ');
   const topology = storeTestTopology();
   const fence = new MemoryFence(topology.initialOwners());
   const dir = mkdtempSync(join(tmpdir(), 'mz-jsrestart-'));
@@ -44,14 +42,10 @@ test('replication (SQLite + JetStream): a destination restarted with batches wai
   const order = orderWatch();
   const open = async (zones: string[], store?: (z: string) => Store) => {
     const log = await JetStreamLog.connect({ servers: natsUrl(), prefix, clock: systemClock });
-    const repl = new Replication({
+    const repl = faultReplication({
       topology,
       stores: new Map(zones.map((z) => [z, store?.(z) ?? stores.get(z)!])),
       log,
-      clock: systemClock,
-      antiEntropyMs: 0,
-      pollMs: 20,
-      pruneMs: 0,
       events: order.events,
     });
     await repl.start();

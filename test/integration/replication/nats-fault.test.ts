@@ -10,22 +10,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { systemClock } from '../../../src/core/clock.ts';
-import { JetStreamLog, Replication } from '../../../src/replication/index.ts';
+import { JetStreamLog } from '../../../src/replication/index.ts';
 import { MemoryFence } from '../../../src/store/index.ts';
 import { startTcpProxy } from '../../support/tcp-proxy.ts';
 import { natsUrl, reachable } from '../store/services.ts';
 import { storeTestTopology } from '../store/store.contract.ts';
 import { ZONES } from './cluster.ts';
-import { orderWatch, sqliteZones, zoneWriter } from './fault-support.ts';
+import { faultReplication, lineLogger, orderWatch, sqliteZones, uniquePrefix, zoneWriter } from './fault-support.ts';
 import { until } from './log.contract.ts';
 
 test('replication (SQLite + JetStream): NATS cut off mid-stream and back — every acknowledged write reaches every zone, in order', async (t) => {
   if (!(await reachable('nats'))) return t.skip('no NATS');
   const [host, port] = natsUrl().split(':');
   const proxy = await startTcpProxy({ host: host!, port: Number(port) });
-  const prefix = `MZF${Math.floor(Math.random() * 1e9)
-    .toString(36)
-    .toUpperCase()}`;
+  const prefix = uniquePrefix('MZF');
   const topology = storeTestTopology();
   const fence = new MemoryFence(topology.initialOwners());
   const dir = mkdtempSync(join(tmpdir(), 'mz-natsfault-'));
@@ -33,20 +31,12 @@ test('replication (SQLite + JetStream): NATS cut off mid-stream and back — eve
   const log = await JetStreamLog.connect({ servers: `127.0.0.1:${proxy.port}`, prefix, clock: systemClock });
   const order = orderWatch();
   const said: string[] = [];
-  const repl = new Replication({
-    // what an operator sees: one warning when shipping starts failing, one line when it works again
-    logger: {
-      warn: (_o: unknown, msg: string) => void said.push(`warn ${msg}`),
-      info: (_o: unknown, msg: string) => void said.push(`info ${msg}`),
-      debug: () => {},
-    } as never,
+  const repl = faultReplication({
     topology,
     stores,
     log,
-    clock: systemClock,
-    antiEntropyMs: 0,
-    pollMs: 20,
-    pruneMs: 0,
+    // what an operator sees: one warning when shipping starts failing, one line when it works again
+    logger: lineLogger(said),
     events: order.events,
   });
   t.after(async () => {

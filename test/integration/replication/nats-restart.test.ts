@@ -12,12 +12,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { systemClock } from '../../../src/core/clock.ts';
-import { JetStreamLog, Replication } from '../../../src/replication/index.ts';
+import { JetStreamLog } from '../../../src/replication/index.ts';
 import { MemoryFence } from '../../../src/store/index.ts';
 import { freePort } from '../../support/net.ts';
 import { storeTestTopology } from '../store/store.contract.ts';
 import { ZONES } from './cluster.ts';
-import { orderWatch, sqliteZones, zoneWriter } from './fault-support.ts';
+import { faultReplication, orderWatch, sqliteZones, zoneWriter } from './fault-support.ts';
 import { until } from './log.contract.ts';
 
 const NATS_SERVER = '/usr/sbin/nats-server';
@@ -47,16 +47,7 @@ test('replication (SQLite + JetStream): the NATS server killed and started again
   const stores = sqliteZones(dir, topology, fence);
   const log = await JetStreamLog.connect({ servers: `127.0.0.1:${port}`, prefix: 'MZR', clock: systemClock });
   const order = orderWatch();
-  const repl = new Replication({
-    topology,
-    stores,
-    log,
-    clock: systemClock,
-    antiEntropyMs: 0,
-    pollMs: 20,
-    pruneMs: 0,
-    events: order.events,
-  });
+  const repl = faultReplication({ topology, stores, log, events: order.events });
   t.after(async () => {
     await repl.stop();
     await log.close();

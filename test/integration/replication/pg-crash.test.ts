@@ -13,11 +13,12 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { systemClock } from '../../../src/core/clock.ts';
 import { fnv1a, seededRandom } from '../../../src/core/random.ts';
-import { MemoryLog, Replication } from '../../../src/replication/index.ts';
+import { MemoryLog } from '../../../src/replication/index.ts';
 import { MemoryFence, PgStore, resourcePolicies, type Store } from '../../../src/store/index.ts';
 import { freePort } from '../../support/net.ts';
 import { storeTestTopology } from '../store/store.contract.ts';
 import { ZONES } from './cluster.ts';
+import { faultReplication } from './fault-support.ts';
 import { until } from './log.contract.ts';
 
 const BIN = ['/usr/lib/postgresql/15/bin', '/usr/lib/postgresql/16/bin', '/usr/lib/postgresql/17/bin'].find((d) =>
@@ -80,7 +81,7 @@ test('replication (PostgreSQL): the database crashes mid-stream — every acknow
       await PgStore.open({ zone, topology, fence, policies, clock: systemClock, connection: url, poolSize: 2 }),
     );
   const log = new MemoryLog({ clock: systemClock, random: seededRandom(3) });
-  const repl = new Replication({ topology, stores, log, clock: systemClock, antiEntropyMs: 0, pollMs: 20, pruneMs: 0 });
+  const repl = faultReplication({ topology, stores, log });
   undo.push(async () => {
     await repl.stop();
     await log.close();

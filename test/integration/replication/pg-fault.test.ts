@@ -8,13 +8,13 @@ import { test } from 'node:test';
 import pg from 'pg';
 import { systemClock } from '../../../src/core/clock.ts';
 import { seededRandom } from '../../../src/core/random.ts';
-import { MemoryLog, Replication } from '../../../src/replication/index.ts';
+import { MemoryLog } from '../../../src/replication/index.ts';
 import { MemoryFence, PgStore, resourcePolicies, type Store } from '../../../src/store/index.ts';
 import { startTcpProxy } from '../../support/tcp-proxy.ts';
 import { pgUrl, reachable } from '../store/services.ts';
 import { storeTestTopology } from '../store/store.contract.ts';
 import { ZONES } from './cluster.ts';
-import { orderWatch, zoneWriter } from './fault-support.ts';
+import { faultReplication, lineLogger, orderWatch, zoneWriter } from './fault-support.ts';
 import { until } from './log.contract.ts';
 
 test('replication (PostgreSQL): a destination database cut off mid-stream and back gets every acknowledged write, in order', async (t) => {
@@ -46,20 +46,12 @@ test('replication (PostgreSQL): a destination database cut off mid-stream and ba
   }
   const log = new MemoryLog({ clock: systemClock, random: seededRandom(7) });
   const order = orderWatch();
-  const repl = new Replication({
+  const repl = faultReplication({
     topology,
     stores,
     log,
-    clock: systemClock,
-    antiEntropyMs: 0,
-    pollMs: 20,
-    pruneMs: 0,
     // what an operator sees: one warning when the applies start failing, one line when they work again
-    logger: {
-      warn: (_o: unknown, msg: string) => void said.push(`warn ${msg}`),
-      info: (_o: unknown, msg: string) => void said.push(`info ${msg}`),
-      debug: () => {},
-    } as never,
+    logger: lineLogger(said),
     events: {
       ...order.events,
       error: (_zone, e) => void errors.push((e as { code?: string }).code ?? String(e)),

@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { systemClock } from '../../../src/core/clock.ts';
-import { MemoryFence, resourcePolicies, SqliteStore } from '../../../src/store/index.ts';
-import { storeTestTopology } from './store.contract.ts';
+import { MemoryFence, SqliteStore } from '../../../src/store/index.ts';
+import { depsFor, storeTestTopology } from './store.contract.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mz-sqlite-kill-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -52,14 +52,7 @@ test('store(sqlite): after SIGKILL mid-stream every acknowledged write is there,
   const topology = storeTestTopology();
   const fence = new MemoryFence(topology.initialOwners());
   // the dead writer's lock is taken over
-  const store = new SqliteStore({
-    zone: 'sh-a',
-    topology,
-    fence,
-    policies: resourcePolicies(topology, fence),
-    clock: systemClock,
-    file,
-  });
+  const store = new SqliteStore({ ...depsFor('sh-a', topology, fence, systemClock), file });
   try {
     const have = new Set((await store.list('profiles', 'w', 1_000_000)).map((r) => r.key));
     const missing = acked.filter((k) => !have.has(k));

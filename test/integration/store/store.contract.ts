@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { ManualClock } from '../../../src/core/clock.ts';
+import { type Clock, ManualClock } from '../../../src/core/clock.ts';
 import { type Change, MemoryFence, resourcePolicies, type Store, type StoreDeps } from '../../../src/store/index.ts';
 import { DIGEST_PAGE, DigestBuilder } from '../../../src/store/versions.ts';
 import { parseTopology, type Topology } from '../../../src/topology/index.ts';
@@ -30,7 +30,12 @@ resources:
 }
 
 /** Builds StoreDeps for a zone (shared fence so zones agree on owners). */
-export function depsFor(zone: string, topology: Topology, fence: MemoryFence, clock = new ManualClock()): StoreDeps {
+export function depsFor(
+  zone: string,
+  topology: Topology,
+  fence: MemoryFence,
+  clock: Clock = new ManualClock(),
+): StoreDeps {
   return { zone, topology, fence, policies: resourcePolicies(topology, fence), clock };
 }
 

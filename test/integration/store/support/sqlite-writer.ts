@@ -4,20 +4,13 @@
  * ("ack KEY") after its promise resolved, until it is killed.
  */
 import { systemClock } from '../../../../src/core/clock.ts';
-import { MemoryFence, resourcePolicies, SqliteStore } from '../../../../src/store/index.ts';
-import { storeTestTopology } from '../store.contract.ts';
+import { MemoryFence, SqliteStore } from '../../../../src/store/index.ts';
+import { depsFor, storeTestTopology } from '../store.contract.ts';
 
 const [file, startArg] = process.argv.slice(2);
 const topology = storeTestTopology();
 const fence = new MemoryFence(topology.initialOwners());
-const store = new SqliteStore({
-  zone: 'sh-a',
-  topology,
-  fence,
-  policies: resourcePolicies(topology, fence),
-  clock: systemClock,
-  file: file!,
-});
+const store = new SqliteStore({ ...depsFor('sh-a', topology, fence, systemClock), file: file! });
 const shard = topology.initialOwners().indexOf('sh-a');
 let i = Number(startArg);
 process.stdout.write('ready\n');
