@@ -35,17 +35,29 @@ export function isPlatformError(e: unknown): e is PlatformError {
  */
 export function defineErrors<const T extends Record<string, string>>(
   codes: T,
-): {
-  [K in keyof T]: (message: string, opts?: { cause?: unknown; details?: Record<string, unknown> }) => PlatformError;
-} {
-  const out: Record<string, (m: string, o?: { cause?: unknown; details?: Record<string, unknown> }) => PlatformError> =
-    {};
+): { [K in keyof T]: ErrorCtor<K & string> } {
+  const out: Record<string, ErrorCtor> = {};
   for (const [code, meaning] of Object.entries(codes)) {
     if (!/^ERR_[A-Z0-9]+_[A-Z0-9_]+$/.test(code)) throw new Error(`bad error code ${code}`);
     errorRegistry.set(code, meaning);
-    out[code] = (message, opts) => new PlatformError(code, message, opts);
+    out[code] = Object.assign((message: string, opts?: ErrorOpts) => new PlatformError(code, message, opts), { code });
   }
   return out as never;
+}
+
+type ErrorOpts = { cause?: unknown; details?: Record<string, unknown> };
+
+/**
+ * A declared code's constructor; `.code` is the code itself, so code compares it through its
+ * definition (`e.code === storeErrors.ERR_STORE_UNAVAILABLE.code`), never a string literal.
+ */
+export type ErrorCtor<C extends string = string> = ((message: string, opts?: ErrorOpts) => PlatformError) & {
+  readonly code: C;
+};
+
+/** True when `e` carries the code `ctor` declares (a PlatformError from any copy, or a plain object with `code`). */
+export function hasCode(e: unknown, ctor: { readonly code: string }): boolean {
+  return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === ctor.code;
 }
 
 export const coreErrors = defineErrors({
