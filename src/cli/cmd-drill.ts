@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { systemClock } from '../core/clock.ts';
 import { systemRandom } from '../core/random.ts';
-import { type DrillProgress, type DrillReport, runDrill } from '../failover/index.ts';
+import { type DrillProgress, type DrillReport, runDrill } from '../drill/index.ts';
 import { loadTopology } from '../topology/index.ts';
 import { EX_USAGE, type Io } from './main.ts';
 import { renderTable } from './table.ts';

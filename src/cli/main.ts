@@ -2,9 +2,9 @@ import { parseArgs } from 'node:util';
 import { formatProblem, readYamlSource } from '../core/config.ts';
 import { isPlatformError } from '../core/errors.ts';
 import { defaultGeoDb } from '../geo/index.ts';
+import { type AppRole, echoAppRole, startCluster } from '../runtime/index.ts';
 import { createSteering } from '../steering/index.ts';
 import { checkTopology, DEFAULT_TOPOLOGY_FILE, loadTopology, parseTopology, type Topology } from '../topology/index.ts';
-import { startCluster } from './cluster.ts';
 import { cmdCert } from './cmd-cert.ts';
 import { cmdConflicts } from './cmd-conflicts.ts';
 import { cmdDrill } from './cmd-drill.ts';
@@ -47,8 +47,17 @@ export interface Io {
 
 const stdio: Io = { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(`${s}\n`) };
 
+/**
+ * The apps `multizone up --app NAME` can run in every zone. The CLI knows only the built-in
+ * echo app; whoever runs it adds more (bin/multizone.js adds the accounts example).
+ */
+export type AppRegistry = Readonly<Record<string, () => AppRole | Promise<AppRole>>>;
+
+/** The apps that come with the runtime. */
+export const BUILTIN_APPS: AppRegistry = { echo: () => echoAppRole };
+
 /** Runs the CLI; resolves to the process exit code (`up` resolves only after shutdown). */
-export async function main(argv: string[], io: Io = stdio): Promise<number> {
+export async function main(argv: string[], io: Io = stdio, apps: AppRegistry = BUILTIN_APPS): Promise<number> {
   const [cmd, ...rest] = argv;
   // `multizone up --help` is help, not an unknown option of up
   if (rest.includes('--help') || rest.includes('-h')) {
@@ -58,7 +67,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
   try {
     switch (cmd) {
       case 'up':
-        return await cmdUp(rest, io);
+        return await cmdUp(rest, io, apps);
       case 'validate':
         return cmdValidate(rest, io);
       case 'geo':
@@ -161,7 +170,7 @@ function cmdGeo(args: string[], io: Io): number {
   return 0;
 }
 
-async function cmdUp(args: string[], io: Io): Promise<number> {
+async function cmdUp(args: string[], io: Io, apps: AppRegistry): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
@@ -173,8 +182,9 @@ async function cmdUp(args: string[], io: Io): Promise<number> {
       'wan-delay-ms': { type: 'string' },
     },
   });
-  if (values.app !== 'echo' && values.app !== 'accounts') {
-    io.err(`multizone: --app must be echo or accounts (got ${values.app})`);
+  const pickApp = Object.hasOwn(apps, values.app) ? apps[values.app] : undefined;
+  if (!pickApp) {
+    io.err(`multizone: --app must be one of ${Object.keys(apps).join(', ')} (got ${values.app})`);
     return EX_USAGE;
   }
   let topology: Topology;
@@ -201,13 +211,13 @@ async function cmdUp(args: string[], io: Io): Promise<number> {
     }
     control = { host: '127.0.0.1', port };
   }
-  const app = values.app === 'accounts' ? (await import('../../examples/accounts/role.ts')).accountsAppRole : undefined;
+  const app = await pickApp();
   const cluster = await startCluster({ topology, control, app, zones: values.zones?.split(',').map((s) => s.trim()) });
   const controlUrl = `http://${cluster.control.host}:${cluster.control.port}`;
   if (values.json) {
     io.out(JSON.stringify({ control: controlUrl, endpoints: cluster.listeners }));
   } else {
-    const local = topology.zones.filter((z) => cluster.ctx.localZones.includes(z.name));
+    const local = topology.zones.filter((z) => cluster.services.localZones.includes(z.name));
     const zoneRows = local.flatMap((z) =>
       cluster.listeners
         .filter((l) => l.zone === z.name)

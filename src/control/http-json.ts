@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isPlatformError } from '../core/errors.ts';
+import { controlErrors } from './errors.ts';
 
 /** Sends a JSON body with the right headers. */
 export function sendJson(
@@ -43,4 +44,21 @@ export function readBody(req: IncomingMessage, limit = 1 << 20): Promise<Buffer>
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
+}
+
+/**
+ * A control call's parameters: the query string, and for POST a JSON object body on top
+ * (`?zone=sh-a` or `{"zone":"sh-a"}`). A body that is not JSON is the caller's error (400).
+ */
+export async function readParams(req: IncomingMessage, url: URL): Promise<Record<string, string>> {
+  const out: Record<string, string> = Object.fromEntries(url.searchParams);
+  if (req.method !== 'POST') return out;
+  const body = (await readBody(req, 64 * 1024)).toString('utf8').trim();
+  if (!body) return out;
+  try {
+    Object.assign(out, JSON.parse(body));
+  } catch {
+    throw controlErrors.ERR_CONTROL_BAD_REQUEST('body must be JSON, e.g. {"zone":"sh-a"}');
+  }
+  return out;
 }

@@ -1,9 +1,9 @@
 import { type Agent, request } from 'undici';
 import type { Clock } from '../core/clock.ts';
 import type { Random } from '../core/random.ts';
+import { shardForKey } from '../shardmap/index.ts';
 import { descendsFrom } from '../store/index.ts';
-import { failoverErrors } from './errors.ts';
-import { shardForKey } from './shard-map.ts';
+import { drillErrors } from './errors.ts';
 
 /** Zone → writes that zone made to a record (the store's version vector). */
 type Vv = Readonly<Record<string, number>>;
@@ -92,7 +92,7 @@ async function call(
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (e) {
-    throw failoverErrors.ERR_FAILOVER_DRILL(`drill: ${method} ${url}: ${(e as Error).message}`, { cause: e });
+    throw drillErrors.ERR_FAILOVER_DRILL(`drill: ${method} ${url}: ${(e as Error).message}`, { cause: e });
   }
   const text = await r.body.text();
   let json: Record<string, unknown> = {};
@@ -157,7 +157,7 @@ export class AccountsWorkload {
     const tag = String(random.seed % 1_000_000).padStart(6, '0');
     const idx = Array.from({ length: count }, (_, i) => i);
     const fail = (what: string, r: { status: number; json: Record<string, unknown> }) =>
-      failoverErrors.ERR_FAILOVER_DRILL(
+      drillErrors.ERR_FAILOVER_DRILL(
         `drill: accounts workload: ${what} → ${r.status} ${String(r.json.error ?? '')} ${String(r.json.message ?? '')}`,
       );
     // a setup call answered 5xx (e.g. a store busy for a moment) is retried, as a client would

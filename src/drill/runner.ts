@@ -1,16 +1,16 @@
 import { Agent, request } from 'undici';
 import type { Clock } from '../core/clock.ts';
 import type { Random } from '../core/random.ts';
-import type { AuditEntry } from './audit.ts';
+import { type AuditEntry, failoverErrors } from '../failover/index.ts';
+import { HEADERS, shardForKey } from '../shardmap/index.ts';
 import {
   type AccountsUser,
   AccountsWorkload,
   type AckedWrite,
   type ReadBack,
   type WorkloadRequest,
-} from './drill-accounts.ts';
-import { failoverErrors } from './errors.ts';
-import { shardForKey } from './shard-map.ts';
+} from './accounts-workload.ts';
+import { drillErrors } from './errors.ts';
 
 /** What to drill. */
 export interface DrillOptions {
@@ -134,11 +134,11 @@ async function getJson<T>(dispatcher: Agent, url: string, method: 'GET' | 'POST'
   try {
     r = await request(url, { method, dispatcher, body: body === undefined ? undefined : JSON.stringify(body) });
   } catch (e) {
-    throw failoverErrors.ERR_FAILOVER_DRILL(`drill: cannot reach ${url}: ${(e as Error).message}`, { cause: e });
+    throw drillErrors.ERR_FAILOVER_DRILL(`drill: cannot reach ${url}: ${(e as Error).message}`, { cause: e });
   }
   const j = (await r.body.json().catch(() => ({}))) as T & { error?: string; message?: string };
   if (r.statusCode >= 400)
-    throw failoverErrors.ERR_FAILOVER_DRILL(
+    throw drillErrors.ERR_FAILOVER_DRILL(
       `drill: ${method} ${url} → ${r.statusCode} ${j.error ?? ''} ${j.message ?? ''}`,
     );
   return j;
@@ -270,10 +270,10 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
             s.ok = true;
             s.kind = 'ok';
             // the echo app names itself; any other app is named by the router that served it locally
-            s.servedBy = String(r.headers['x-multizone-served-by'] ?? r.headers['x-multizone-zone'] ?? '');
-            s.shard = Number(r.headers['x-multizone-shard']);
-            s.epoch = Number(r.headers['x-multizone-epoch']);
-            s.servedAt = Number(r.headers['x-multizone-served-at']);
+            s.servedBy = String(r.headers[HEADERS.servedBy] ?? r.headers[HEADERS.zone] ?? '');
+            s.shard = Number(r.headers[HEADERS.shard]);
+            s.epoch = Number(r.headers[HEADERS.epoch]);
+            s.servedAt = Number(r.headers[HEADERS.servedAt]);
           } else {
             let code = '';
             try {

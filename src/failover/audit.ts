@@ -1,5 +1,6 @@
 import type { Clock } from '../core/clock.ts';
-import type { Kv } from './kv/kv.ts';
+import { hasCode } from '../core/errors.ts';
+import { type Kv, shardmapErrors } from '../shardmap/index.ts';
 
 /** One line of the audit log: a verdict, a move, a drain, a drill action. */
 export interface AuditEntry {
@@ -41,7 +42,7 @@ export class AuditLog {
         await this.kv.put(`audit.${String(seq).padStart(10, '0')}`, JSON.stringify(entry), { expect: 0 });
         return entry;
       } catch (err) {
-        if ((err as { code?: string }).code !== 'ERR_FAILOVER_KV_CONFLICT') throw err;
+        if (!hasCode(err, shardmapErrors.ERR_FAILOVER_KV_CONFLICT)) throw err;
       }
     }
     throw new Error('audit: could not find a free sequence number');

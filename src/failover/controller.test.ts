@@ -2,10 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { testTopology } from '../../test/support/net.ts';
 import { ManualClock } from '../core/clock.ts';
+import { GLOBAL, MemoryKv, ShardMap } from '../shardmap/index.ts';
 import { AuditLog } from './audit.ts';
 import { FailoverController } from './controller.ts';
-import { MemoryKv } from './kv/memory-kv.ts';
-import { GLOBAL, ShardMap } from './shard-map.ts';
 
 const topology = testTopology({
   extra: `

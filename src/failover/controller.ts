@@ -1,15 +1,16 @@
 import { Counter, Gauge } from 'prom-client';
 import type { Clock, Timer } from '../core/clock.ts';
+import { hasCode } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Registry } from '../core/metrics.ts';
 import type { Topology, TopologyConfig } from '../topology/index.ts';
 
 type FailoverConfig = TopologyConfig['failover'];
 
+import { GLOBAL, type ShardId, type ShardMap, shardmapErrors } from '../shardmap/index.ts';
 import type { AuditLog } from './audit.ts';
 import { failoverErrors } from './errors.ts';
 import { planGlobal, planMoves } from './placement.ts';
-import { GLOBAL, type ShardId, type ShardMap } from './shard-map.ts';
 
 /** Zone verdicts as the health plane publishes them (`ctx.shared.get('health')`). */
 export interface HealthVerdicts {
@@ -258,7 +259,7 @@ export class FailoverController {
       try {
         add(to, s, (await map.move(s, to, { notBefore })).epoch);
       } catch (e) {
-        if ((e as { code?: string }).code !== 'ERR_FAILOVER_KV_CONFLICT') throw e;
+        if (!hasCode(e, shardmapErrors.ERR_FAILOVER_KV_CONFLICT)) throw e;
       }
     }
     for (const [to, list] of byTarget) {

@@ -18,5 +18,4 @@ export type {
   ZoneVerdict,
 } from './types.ts';
 
-/** The name the running cluster publishes the checker under: `ctx.shared.get(HEALTH_SHARED_KEY)`. */
-export const HEALTH_SHARED_KEY = 'health';
+export { shareVotes } from './vote-share.ts';

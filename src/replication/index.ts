@@ -17,6 +17,7 @@ export { replicationErrors } from './errors.ts';
 export { JetStreamLog, type JetStreamLogOptions, pages } from './jetstream-log.ts';
 export type { Log, LogBatch, LogSubscription } from './log.ts';
 export { MemoryLog, type MemoryLogOptions, type WanOptions } from './memory-log.ts';
+export { openLog } from './open-log.ts';
 export {
   type ClusterConflict,
   type LinkLag,
@@ -25,4 +26,6 @@ export {
   type ReplicationOptions,
   type ZoneLag,
 } from './replication.ts';
+export { registerReplicationRoutes } from './routes.ts';
+export { type ZoneOutage, zoneOutage } from './zone-outage.ts';
 export { type ReplicatorEvents, ZoneReplicator, type ZoneReplicatorOptions } from './zone-replicator.ts';

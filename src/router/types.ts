@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Clock } from '../core/clock.ts';
-import type { ShardId, ShardOwner } from '../failover/index.ts';
+import type { ShardId, ShardOwner } from '../shardmap/index.ts';
 import type { ResourceConfig, Topology, TopologyConfig } from '../topology/index.ts';
 import type { Upstreams } from './upstreams.ts';
 

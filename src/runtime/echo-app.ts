@@ -1,5 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { closeServer, listenOn } from '../core/listen.ts';
+import { HEADERS } from '../shardmap/index.ts';
+import type { AppRole } from './services.ts';
 
 /**
  * The built-in demo app of a zone: answers every request with the zone that served it and
@@ -16,9 +18,9 @@ export async function startEchoApp(opts: { zone: string; host: string; port: num
       zone: opts.zone,
       method: req.method,
       path: req.url,
-      shard: req.headers['x-multizone-shard'] ?? null,
-      epoch: req.headers['x-multizone-epoch'] ?? null,
-      routedBy: req.headers['x-multizone-zone'] ?? null,
+      shard: req.headers[HEADERS.shard] ?? null,
+      epoch: req.headers[HEADERS.epoch] ?? null,
+      routedBy: req.headers[HEADERS.zone] ?? null,
     });
     // drain any request body before answering so keep-alive stays usable
     req.resume();
@@ -26,7 +28,7 @@ export async function startEchoApp(opts: { zone: string; host: string; port: num
       res.writeHead(200, {
         'content-type': 'application/json',
         'content-length': Buffer.byteLength(body),
-        'x-multizone-served-by': opts.zone,
+        [HEADERS.servedBy]: opts.zone,
       });
       res.end(body);
     });
@@ -34,3 +36,9 @@ export async function startEchoApp(opts: { zone: string; host: string; port: num
   const a = await listenOn(server, opts.host, opts.port, `${opts.zone} app`);
   return { server, host: a.host, port: a.port, close: () => closeServer(server) };
 }
+
+/** The built-in echo app as the runtime's default app role. */
+export const echoAppRole: AppRole = {
+  name: 'echo',
+  start: (ctx) => startEchoApp({ zone: ctx.zone.name, host: ctx.listen.host, port: ctx.listen.port }),
+};

@@ -1,6 +1,7 @@
 import type { Clock } from '../core/clock.ts';
+import { hasCode } from '../core/errors.ts';
 import { fnv1a } from '../core/random.ts';
-import { failoverErrors } from './errors.ts';
+import { shardmapErrors } from './errors.ts';
 import type { Kv, KvEntry, KvWatch } from './kv/kv.ts';
 
 /** The pseudo-shard of global resources: one writer (the core zone), moved like any shard. */
@@ -51,6 +52,17 @@ export interface FenceApi {
   /** True only if zone owns shard at epoch, is not draining, and holds an unexpired lease. */
   canWrite(zone: string, shard: ShardId, epoch: number, consistency?: 'fenced' | 'available'): boolean;
   watch(listener: (c: ShardChange) => void): () => void;
+}
+
+/**
+ * The one shape of a zone's view of the shard map, as the planes read it: the router routes
+ * by `entry` and waits for epochs, the store fences by `owner`/`canWrite`, apps stamp
+ * `owner(shard).epoch`. A zone's own `ShardMap` satisfies it; planes take the `Pick` they need.
+ */
+export interface ShardMapView extends FenceApi {
+  entry(shard: ShardId): ShardOwner;
+  waitForEpoch(shard: ShardId, epoch: number, ms: number): Promise<boolean>;
+  ready(): boolean;
 }
 
 export const mapKey = (s: ShardId): string => `map.${s}`;
@@ -105,7 +117,7 @@ function ownerValue(o: Pick<ShardOwner, 'zone' | 'epoch' | 'notBefore' | 'draini
  * Reads (owner, canWrite) are synchronous and cheap: the router calls them per request.
  * Writes (init, move, drain) are compare-and-set on the entry's revision.
  */
-export class ShardMap implements FenceApi {
+export class ShardMap implements ShardMapView {
   private readonly owners: (ShardOwner | undefined)[];
   private globalOwner: ShardOwner | undefined;
   private readonly leases = new Map<string, LeaseRecord>();
@@ -186,7 +198,7 @@ export class ShardMap implements FenceApi {
   /** The full owner entry; throws when the map is not loaded yet. */
   entry(shard: ShardId): ShardOwner {
     const o = shard === GLOBAL ? this.globalOwner : this.owners[shard];
-    if (!o) throw failoverErrors.ERR_FAILOVER_KV_UNAVAILABLE(`shard map: no owner known for shard ${shard}`);
+    if (!o) throw shardmapErrors.ERR_FAILOVER_KV_UNAVAILABLE(`shard map: no owner known for shard ${shard}`);
     return o;
   }
 
@@ -288,7 +300,7 @@ export class ShardMap implements FenceApi {
       try {
         await this.kv.put(mapKey(s), ownerValue({ zone, epoch: 1, notBefore: 0, draining: false }), { expect: 0 });
       } catch (e) {
-        if ((e as { code?: string }).code !== 'ERR_FAILOVER_KV_CONFLICT') throw e;
+        if (!hasCode(e, shardmapErrors.ERR_FAILOVER_KV_CONFLICT)) throw e;
       }
     };
     const existing = new Set(await this.kv.keys('map.'));
@@ -325,7 +337,7 @@ export class ShardMap implements FenceApi {
   private async fresh(shard: ShardId): Promise<ShardOwner> {
     const e = await this.kv.get(mapKey(shard));
     const o = e ? parseOwner(e) : undefined;
-    if (!e || !o) throw failoverErrors.ERR_FAILOVER_KV_UNAVAILABLE(`shard map: no entry for shard ${shard}`);
+    if (!e || !o) throw shardmapErrors.ERR_FAILOVER_KV_UNAVAILABLE(`shard map: no entry for shard ${shard}`);
     this.applyMap(e);
     return o;
   }

@@ -2,6 +2,7 @@
 
 export { storeErrors } from './errors.ts';
 export { fenceFromShardMap, MemoryFence, type ShardMapLike, type WriteFence } from './fence.ts';
+export { openStore } from './open.ts';
 export { PgStore, type PgStoreOptions } from './pg-store.ts';
 export { BUILTIN_MERGES, type ResourcePolicies, resourcePolicies } from './policy.ts';
 export { SqliteStore, type SqliteStoreOptions } from './sqlite-store.ts';

@@ -12,14 +12,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ManualClock } from '../../src/core/clock.ts';
 import { type Random, seededRandom } from '../../src/core/random.ts';
-import {
-  AuditLog,
-  FailoverController,
-  LeaseKeeper,
-  MemoryKv,
-  PartitionableKv,
-  ShardMap,
-} from '../../src/failover/index.ts';
+import { AuditLog, FailoverController } from '../../src/failover/index.ts';
+import { LeaseKeeper, MemoryKv, PartitionableKv, ShardMap } from '../../src/shardmap/index.ts';
 import { testTopology } from '../support/net.ts';
 
 const SHARDS = 32;

@@ -1,9 +1,9 @@
 /** A harness for router stage unit tests: a fake request/response, fake deps, a hand-set map. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ManualClock } from '../../src/core/clock.ts';
-import type { ShardId, ShardOwner } from '../../src/failover/index.ts';
 import { newRouteContext, type RouteContext, type RouterMap, type Stage } from '../../src/router/index.ts';
 import type { RouterDeps } from '../../src/router/types.ts';
+import type { ShardId, ShardOwner } from '../../src/shardmap/index.ts';
 import type { Topology } from '../../src/topology/index.ts';
 
 export class FakeRes {

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { ROUTING_YAML } from '../../../test/integration/router/fixture.ts';
 import { testTopology } from '../../../test/support/net.ts';
 import { makeCtx, makeDeps, runStage, StaticMap } from '../../../test/support/router-stage.ts';
-import { GLOBAL } from '../../failover/index.ts';
+import { GLOBAL } from '../../shardmap/index.ts';
 import { keyStage } from './key.ts';
 import { policyStage } from './policy.ts';
 import { resourceStage } from './resource.ts';

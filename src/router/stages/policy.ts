@@ -1,4 +1,4 @@
-import { GLOBAL } from '../../failover/index.ts';
+import { GLOBAL } from '../../shardmap/index.ts';
 import type { Stage } from '../types.ts';
 
 /**

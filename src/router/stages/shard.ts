@@ -1,4 +1,4 @@
-import { shardForKey } from '../../failover/index.ts';
+import { shardForKey } from '../../shardmap/index.ts';
 import type { Stage } from '../types.ts';
 
 /** shard = hash(key) mod count, unless a mapping or fence already gave it. */

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { ROUTING_YAML } from '../../../test/integration/router/fixture.ts';
 import { testTopology } from '../../../test/support/net.ts';
 import { makeCtx, makeDeps, runStage, StaticMap } from '../../../test/support/router-stage.ts';
-import { shardForKey } from '../../failover/index.ts';
+import { shardForKey } from '../../shardmap/index.ts';
 import { cookieStage } from './cookie.ts';
 import { epochSyncStage } from './epoch-sync.ts';
 import { fenceStage } from './fence.ts';

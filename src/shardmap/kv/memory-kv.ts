@@ -1,4 +1,4 @@
-import { failoverErrors } from '../errors.ts';
+import { shardmapErrors } from '../errors.ts';
 import { type Kv, type KvEntry, type KvPutOptions, type KvWatch, validKey, validPrefix } from './kv.ts';
 
 /**
@@ -35,14 +35,14 @@ export class MemoryKv implements Kv {
   }
 
   async watch(prefix: string, listener: (e: KvEntry) => void): Promise<KvWatch> {
-    if (!validPrefix(prefix)) throw failoverErrors.ERR_FAILOVER_KV_BAD_KEY(`kv: bad watch prefix "${prefix}"`);
+    if (!validPrefix(prefix)) throw shardmapErrors.ERR_FAILOVER_KV_BAD_KEY(`kv: bad watch prefix "${prefix}"`);
     const w = { prefix, fn: listener };
     this.watchers.add(w);
     return { stop: () => void this.watchers.delete(w) };
   }
 
   async keys(prefix: string): Promise<string[]> {
-    if (!validPrefix(prefix)) throw failoverErrors.ERR_FAILOVER_KV_BAD_KEY(`kv: bad prefix "${prefix}"`);
+    if (!validPrefix(prefix)) throw shardmapErrors.ERR_FAILOVER_KV_BAD_KEY(`kv: bad prefix "${prefix}"`);
     return [...this.data.keys()].filter((k) => k.startsWith(prefix)).sort();
   }
 
@@ -52,15 +52,15 @@ export class MemoryKv implements Kv {
   }
 
   private check(key: string): void {
-    if (this.closed) throw failoverErrors.ERR_FAILOVER_KV_UNAVAILABLE('kv: closed');
-    if (!validKey(key)) throw failoverErrors.ERR_FAILOVER_KV_BAD_KEY(`kv: bad key "${key}"`);
+    if (this.closed) throw shardmapErrors.ERR_FAILOVER_KV_UNAVAILABLE('kv: closed');
+    if (!validKey(key)) throw shardmapErrors.ERR_FAILOVER_KV_BAD_KEY(`kv: bad key "${key}"`);
   }
 
   private cas(key: string, opts: KvPutOptions): void {
     if (opts.expect === undefined) return;
     const have = this.data.get(key)?.revision ?? 0;
     if (have !== opts.expect)
-      throw failoverErrors.ERR_FAILOVER_KV_CONFLICT(`kv: ${key} is at revision ${have}, expected ${opts.expect}`, {
+      throw shardmapErrors.ERR_FAILOVER_KV_CONFLICT(`kv: ${key} is at revision ${have}, expected ${opts.expect}`, {
         details: { key, have, expected: opts.expect },
       });
   }

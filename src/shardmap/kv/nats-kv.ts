@@ -1,5 +1,5 @@
 import { connect, type KV, KvWatchInclude, type NatsConnection } from 'nats';
-import { failoverErrors } from '../errors.ts';
+import { shardmapErrors } from '../errors.ts';
 import { type Kv, type KvEntry, type KvPutOptions, type KvWatch, validKey, validPrefix } from './kv.ts';
 
 /** Options of the NATS JetStream KV adapter. */
@@ -17,9 +17,9 @@ function wrap(e: unknown, what: string): unknown {
   const err = e as { code?: string; message?: string; api_error?: { err_code?: number } };
   // JetStream answers a failed CAS with "wrong last sequence" (10071)
   if (err?.api_error?.err_code === 10071 || /wrong last sequence|key exists/i.test(err?.message ?? ''))
-    return failoverErrors.ERR_FAILOVER_KV_CONFLICT(`kv/nats: ${what}: ${err.message}`, { cause: e });
+    return shardmapErrors.ERR_FAILOVER_KV_CONFLICT(`kv/nats: ${what}: ${err.message}`, { cause: e });
   if (typeof err?.code === 'string' && /CONNECTION|TIMEOUT|503|DISCONNECT|CLOSED/i.test(err.code))
-    return failoverErrors.ERR_FAILOVER_KV_UNAVAILABLE(`kv/nats: ${what}: ${err.message}`, { cause: e });
+    return shardmapErrors.ERR_FAILOVER_KV_UNAVAILABLE(`kv/nats: ${what}: ${err.message}`, { cause: e });
   return e;
 }
 
@@ -41,14 +41,14 @@ export class NatsKv implements Kv {
         maxReconnectAttempts: -1,
       });
     } catch (e) {
-      throw failoverErrors.ERR_FAILOVER_KV_UNAVAILABLE(`kv/nats: cannot connect to ${opts.url}`, { cause: e });
+      throw shardmapErrors.ERR_FAILOVER_KV_UNAVAILABLE(`kv/nats: cannot connect to ${opts.url}`, { cause: e });
     }
     try {
       const kv = await nc.jetstream().views.kv(opts.bucket, { history: 1 });
       return new NatsKv(nc, kv, opts.bucket);
     } catch (e) {
       await nc.close();
-      throw failoverErrors.ERR_FAILOVER_KV_UNAVAILABLE(`kv/nats: cannot open bucket ${opts.bucket}`, { cause: e });
+      throw shardmapErrors.ERR_FAILOVER_KV_UNAVAILABLE(`kv/nats: cannot open bucket ${opts.bucket}`, { cause: e });
     }
   }
 
@@ -82,7 +82,7 @@ export class NatsKv implements Kv {
         const have = (await this.get(key))?.revision ?? 0;
         if (opts.expect === 0 && have === 0) return;
         if (have !== opts.expect)
-          throw failoverErrors.ERR_FAILOVER_KV_CONFLICT(`kv/nats: ${key} is at ${have}, expected ${opts.expect}`);
+          throw shardmapErrors.ERR_FAILOVER_KV_CONFLICT(`kv/nats: ${key} is at ${have}, expected ${opts.expect}`);
         await this.kv.delete(key, { previousSeq: opts.expect });
       } else await this.kv.delete(key);
     } catch (e) {
@@ -91,7 +91,7 @@ export class NatsKv implements Kv {
   }
 
   async watch(prefix: string, listener: (e: KvEntry) => void): Promise<KvWatch> {
-    if (!validPrefix(prefix)) throw failoverErrors.ERR_FAILOVER_KV_BAD_KEY(`kv: bad watch prefix "${prefix}"`);
+    if (!validPrefix(prefix)) throw shardmapErrors.ERR_FAILOVER_KV_BAD_KEY(`kv: bad watch prefix "${prefix}"`);
     const key = prefix === '' ? '>' : `${prefix}>`;
     let iter: Awaited<ReturnType<KV['watch']>>;
     try {
@@ -111,7 +111,7 @@ export class NatsKv implements Kv {
   }
 
   async keys(prefix: string): Promise<string[]> {
-    if (!validPrefix(prefix)) throw failoverErrors.ERR_FAILOVER_KV_BAD_KEY(`kv: bad prefix "${prefix}"`);
+    if (!validPrefix(prefix)) throw shardmapErrors.ERR_FAILOVER_KV_BAD_KEY(`kv: bad prefix "${prefix}"`);
     const out: string[] = [];
     try {
       const it = await this.kv.keys(prefix === '' ? '>' : `${prefix}>`);
@@ -133,5 +133,5 @@ export class NatsKv implements Kv {
 }
 
 function check(key: string): void {
-  if (!validKey(key)) throw failoverErrors.ERR_FAILOVER_KV_BAD_KEY(`kv: bad key "${key}"`);
+  if (!validKey(key)) throw shardmapErrors.ERR_FAILOVER_KV_BAD_KEY(`kv: bad key "${key}"`);
 }

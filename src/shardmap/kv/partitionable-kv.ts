@@ -1,4 +1,4 @@
-import { failoverErrors } from '../errors.ts';
+import { shardmapErrors } from '../errors.ts';
 import type { Kv, KvEntry, KvPutOptions, KvWatch } from './kv.ts';
 
 /**
@@ -42,7 +42,7 @@ export class PartitionableKv implements Kv {
 
   private guard(what: string): void {
     if (this.isolatedFlag)
-      throw failoverErrors.ERR_FAILOVER_KV_UNAVAILABLE(
+      throw shardmapErrors.ERR_FAILOVER_KV_UNAVAILABLE(
         `kv: ${this.label} is partitioned from the control plane (${what})`,
       );
   }

@@ -1,8 +1,8 @@
 // `multizone up` wiring: every zone runs the dns role; each zone's DNS answers steered records.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { type RunningCluster, startCluster } from '../../../src/cli/cluster.ts';
 import { silentLogger } from '../../../src/core/logger.ts';
+import { type RunningCluster, startCluster } from '../../../src/runtime/index.ts';
 import { testTopology } from '../../support/net.ts';
 import { decode, query, udpExchange } from './helpers.ts';
 
@@ -32,6 +32,6 @@ test('dns: startCluster runs a DNS server per zone that steers by client subnet'
     const south = await ask(l.host, l.port, '202.96.128.0');
     assert.equal((south.answers[0] as { data: string }).data, '127.0.4.1', `asked ${l.zone}`);
   }
-  const text = await cluster.ctx.metrics.metrics();
+  const text = await cluster.services.metrics.metrics();
   assert.match(text, /mz_dns_queries_total\{zone="bj-a",rcode="NOERROR",qtype="A",transport="udp"\} 2/);
 });

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { type RunningCluster, startCluster } from '../../../src/cli/cluster.ts';
 import { silentLogger } from '../../../src/core/logger.ts';
+import { type RunningCluster, startCluster } from '../../../src/runtime/index.ts';
 import { testTopology } from '../../support/net.ts';
 
 let cluster: RunningCluster;
@@ -41,7 +41,7 @@ test('edge: startCluster runs an edge and a demo origin per zone, listed in the 
   // dynamic calls reach the zone's app through the edge
   const api = await fetch(`${url}/api/ping`);
   assert.equal((await api.json()).zone, e.zone);
-  const text = await cluster.ctx.metrics.metrics();
+  const text = await cluster.services.metrics.metrics();
   assert.match(text, new RegExp(`mz_edge_hits_total\\{zone="${e.zone}"\\} 1`));
   // the dynamic GET went upstream too (uncacheable), so it counts as a miss
   assert.match(text, new RegExp(`mz_edge_misses_total\\{zone="${e.zone}"\\} 2`));

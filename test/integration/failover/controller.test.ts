@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
-import type { RunningCluster } from '../../../src/cli/cluster.ts';
-import type { FailoverService } from '../../../src/cli/part-failover.ts';
-import { type AuditEntry, GLOBAL, shardForKey } from '../../../src/failover/index.ts';
+import type { AuditEntry, FailoverController } from '../../../src/failover/index.ts';
+import type { RunningCluster } from '../../../src/runtime/index.ts';
+import { GLOBAL, type ShardMap, shardForKey } from '../../../src/shardmap/index.ts';
 import { routerUrls, startRoutingCluster } from '../router/fixture.ts';
 
 const FAST = `
@@ -27,27 +27,25 @@ async function until(cond: () => boolean | Promise<boolean>, n = 200): Promise<b
 
 describe('failover: controller, planned failover and failback in a running cluster', () => {
   let c: RunningCluster;
-  let svc: FailoverService;
+  let svc: { map: ShardMap; controller: FailoverController };
   let urls: Record<string, string>;
   let control: string;
   const lag = new Map<string, number>();
 
   before(async () => {
     c = await startRoutingCluster(FAST);
-    svc = c.ctx.shared.get('failover') as FailoverService;
+    svc = { map: c.services.shardmap.map, controller: c.services.failover.controller };
     urls = routerUrls(c);
     control = `http://${c.control.host}:${c.control.port}`;
     // a hook whose method needs its `this` (as the replication plane's does)
-    c.ctx.shared.set(
-      'replication',
-      new (class {
-        lags = lag;
-        lagFor(z: string) {
-          if (this.lags.get(z) === -1) throw new Error('replication is broken');
-          return this.lags.get(z) ?? 0;
-        }
-      })(),
-    );
+    // the failover stage reads the data stage's replication at call time: swap in the hook
+    (c.services.data as { replication: unknown }).replication = new (class {
+      lags = lag;
+      lagFor(z: string) {
+        if (this.lags.get(z) === -1) throw new Error('replication is broken');
+        return this.lags.get(z) ?? 0;
+      }
+    })();
   });
   after(async () => {
     await c.close();
@@ -88,7 +86,7 @@ describe('failover: controller, planned failover and failback in a running clust
     assert.equal(later.servedBy, o.zone);
     assert.equal(later.json.epoch, '2');
     // steering stops sending users there (no health plane in this cluster)
-    assert.equal(c.ctx.state.isUp('bj-a/router'), false);
+    assert.equal(c.services.state.isUp('bj-a/router'), false);
     const audit = (await (await request(`${control}/api/audit`)).body.json()) as { entries: AuditEntry[] };
     const moves = audit.entries.filter((e) => e.action === 'move' && e.from === 'bj-a');
     assert.equal(
@@ -110,7 +108,7 @@ describe('failover: controller, planned failover and failback in a running clust
     const w = await write('sh-a', user);
     assert.equal(w.servedBy, 'bj-a');
     assert.equal(w.json.epoch, '3');
-    assert.equal(c.ctx.state.isUp('bj-a/router'), true);
+    assert.equal(c.services.state.isUp('bj-a/router'), true);
   });
 
   it('failover: planned failover of the core zone waits for replication lag 0, then moves shards and the global role', async () => {

@@ -4,14 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createAccountsAppRole } from '../../../examples/accounts/role.ts';
-import { type RunningCluster, startCluster } from '../../../src/cli/cluster.ts';
-import type { DataService } from '../../../src/cli/part-data.ts';
 import { systemClock } from '../../../src/core/clock.ts';
 import { silentLogger } from '../../../src/core/logger.ts';
 import { seededRandom } from '../../../src/core/random.ts';
-import type { AckedWrite } from '../../../src/failover/drill-accounts.ts';
-import { runDrill } from '../../../src/failover/index.ts';
+import type { AckedWrite } from '../../../src/drill/index.ts';
+import { runDrill } from '../../../src/drill/index.ts';
 import type { RpoSnapshot } from '../../../src/replication/index.ts';
+import { type RunningCluster, startCluster } from '../../../src/runtime/index.ts';
 import { descendsFrom, type VersionVector } from '../../../src/store/index.ts';
 import { testTopology } from '../../support/net.ts';
 import { FAST_FAILOVER_YAML } from '../router/fixture.ts';
@@ -53,7 +52,7 @@ const commentKey = (userId: string, id: { n: number; zone: string }) =>
 describe('failover: the drill drives the accounts app', () => {
   let dir: string;
   let c: RunningCluster;
-  let data: DataService;
+  let data: RunningCluster['services']['data'];
   /** Ground truth at the fault, from the stores' records (not the replication cursors). */
   let truth: { count: number; unreplicated: Set<string> } | undefined;
   let snapshot: RpoSnapshot | undefined;
@@ -71,11 +70,11 @@ describe('failover: the drill drives the accounts app', () => {
       logger: silentLogger,
       app: createAccountsAppRole({ scryptN: 1024 }),
     });
-    data = c.ctx.shared.get('data') as DataService;
+    data = c.services.data;
     // at the fault, look at every replicated write the killed zone's store holds and ask each
     // other zone's store whether its record descends from it
-    const failZone = data.failZone.bind(data);
-    data.failZone = async (zone, whileDown) => {
+    const failZone = data.outage.failZone.bind(data.outage);
+    data.outage.failZone = async (zone, whileDown) => {
       const snap = await failZone(zone, whileDown);
       const store = data.stores.get(zone)!;
       const peers = [...data.stores].filter(([z]) => z !== zone).map(([, s]) => s);
@@ -101,8 +100,8 @@ describe('failover: the drill drives the accounts app', () => {
       return snap;
     };
     // just before the zone returns: an anti-entropy pass now must not reach the dead zone's store
-    const restoreZone = data.restoreZone.bind(data);
-    data.restoreZone = async (zone, snap, timeoutMs) => {
+    const restoreZone = data.outage.restoreZone.bind(data.outage);
+    data.outage.restoreZone = async (zone, snap, timeoutMs) => {
       await data.replication.antiEntropy();
       const peers = [...data.stores].filter(([z]) => z !== zone).map(([, st]) => st);
       leaked = 0;

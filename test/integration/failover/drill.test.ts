@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { RunningCluster } from '../../../src/cli/cluster.ts';
 import { main } from '../../../src/cli/main.ts';
-import type { FailoverService } from '../../../src/cli/part-failover.ts';
 import { systemClock } from '../../../src/core/clock.ts';
 import { seededRandom } from '../../../src/core/random.ts';
-import { type DrillReport, runDrill } from '../../../src/failover/index.ts';
+import { type DrillReport, runDrill } from '../../../src/drill/index.ts';
+import type { RunningCluster } from '../../../src/runtime/index.ts';
 import { FAST_FAILOVER_YAML, startRoutingCluster } from '../router/fixture.ts';
 
 describe('failover: the drill against a running cluster', () => {
@@ -54,8 +53,7 @@ describe('failover: the drill against a running cluster', () => {
     assert.equal(r.lost, 0);
     assert.equal(r.restore?.restored, true);
     assert.equal(r.restore?.failback?.moved, 16);
-    const svc = c.ctx.shared.get('failover') as FailoverService;
-    assert.equal(svc.map.shardsOf('bj-a').length, 16);
+    assert.equal(c.services.shardmap.map.shardsOf('bj-a').length, 16);
     // the exit code says whether the goals held; the numbers are the report's
     assert.equal(code, r.goal.met ? 0 : 1);
   });

@@ -3,9 +3,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { connect } from 'nats';
 import { request } from 'undici';
-import type { RunningCluster } from '../../../src/cli/cluster.ts';
-import type { FailoverService } from '../../../src/cli/part-failover.ts';
-import { NatsKv, shardForKey } from '../../../src/failover/index.ts';
+import type { RunningCluster } from '../../../src/runtime/index.ts';
+import { NatsKv, type ShardMap, shardForKey } from '../../../src/shardmap/index.ts';
 import { routerUrls, startRoutingCluster } from '../router/fixture.ts';
 
 const URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -48,7 +47,7 @@ failover:
 
   it('failover(nats): routes by the map in the bucket, and a killed zone’s shards move there', async (t) => {
     if (!c) return t.skip('no NATS');
-    const svc = c.ctx.shared.get('failover') as FailoverService;
+    const svc = c.services.shardmap;
     const urls = routerUrls(c);
     const raw = await NatsKv.open({ url: URL, bucket: BUCKET });
     try {
@@ -58,7 +57,7 @@ failover:
       const r = await request(`${urls['sh-a']}/api/profiles/x`, { method: 'POST', headers: { 'x-user-id': user } });
       await r.body.dump();
       assert.equal(r.headers['x-multizone-served-by'], 'gz-a');
-      await svc.zones.get('gz-a')!.kill();
+      await c.services.zones.get('gz-a')!.switch!.kill();
       let moved = false;
       for (let i = 0; i < 200 && !moved; i++) {
         await new Promise((res) => setTimeout(res, 50));
@@ -71,7 +70,7 @@ failover:
       assert.notEqual(v.zone, 'gz-a');
       // every router's view follows the bucket
       for (const zone of ['sh-a', 'sh-b', 'bj-a']) {
-        const view = svc.views.get(zone)!;
+        const view: ShardMap = c.services.zones.get(zone)!.view!.view;
         for (let i = 0; i < 100 && view.owner(shardForKey(user, 64)).epoch !== 2; i++)
           await new Promise((res) => setTimeout(res, 20));
         assert.equal(view.owner(shardForKey(user, 64)).zone, v.zone, zone);

@@ -3,11 +3,11 @@ import { createServer } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { runInNewContext } from 'node:vm';
 import { request } from 'undici';
-import { type RunningCluster, startCluster } from '../../../src/cli/cluster.ts';
 import { DASHBOARD_SCRIPT } from '../../../src/control/index.ts';
 import { closeServer, listenOn } from '../../../src/core/listen.ts';
 import { silentLogger } from '../../../src/core/logger.ts';
-import type { HealthChecker, HealthReport } from '../../../src/health/index.ts';
+import type { HealthReport } from '../../../src/health/index.ts';
+import { type RunningCluster, startCluster } from '../../../src/runtime/index.ts';
 import { parseTopology } from '../../../src/topology/index.ts';
 import { testTopologyYaml } from '../../support/net.ts';
 
@@ -59,7 +59,7 @@ async function allUp(c: RunningCluster, base: string): Promise<HealthReport> {
   for (let i = 0; i < 300; i++) {
     report = (await json(base, '/api/health')) as HealthReport;
     if (report.endpoints.every((e) => e.up && Object.values(e.votes).every((v) => v.state === 'up'))) break;
-    await c.ctx.clock.sleep(20);
+    await c.services.clock.sleep(20);
   }
   return report!;
 }
@@ -87,7 +87,7 @@ describe('health in a running cluster, and the dashboard', () => {
       report.zones.map((z) => [z.zone, z.up, z.keyEndpoint]),
       ZONES.map((z) => [z, true, `${z}/app`]),
     );
-    const checker = c.ctx.shared.get('health') as HealthChecker;
+    const checker = c.services.health!;
     assert.equal(checker.zoneUp('bj-a'), true);
     const metrics = await get(base, '/metrics');
     assert.match(metrics.body, /mz_health_endpoint_up\{endpoint="bj-a\/app",zone="bj-a",role="app"\} 1/);
@@ -97,20 +97,20 @@ describe('health in a running cluster, and the dashboard', () => {
 
   it('health: a zone isolated by a failover drill is voted down by the others and comes back when healed', async (t) => {
     const { c, base } = await up('{ intervalMs: 200, timeoutMs: 180, rise: 1, fall: 3 }');
-    const faults = (c.ctx.shared.get('failover') as { faults?: { setIsolated(z: string, on: boolean): void } })?.faults;
+    const faults = c.services.shardmap.faults;
     if (!faults) {
       t.skip('no failover part in this build');
       return;
     }
     await allUp(c, base);
-    const checker = c.ctx.shared.get('health') as HealthChecker;
+    const checker = c.services.health!;
     const waitFor = async (cond: () => boolean) => {
-      for (let i = 0; i < 300 && !cond(); i++) await c.ctx.clock.sleep(20);
+      for (let i = 0; i < 300 && !cond(); i++) await c.services.clock.sleep(20);
       return cond();
     };
     faults.setIsolated('gz-a', true);
     assert.ok(await waitFor(() => !checker.zoneUp('gz-a')), 'gz-a never voted down');
-    assert.equal(c.ctx.state.isUp('gz-a/app'), false);
+    assert.equal(c.services.state.isUp('gz-a/app'), false);
     const v = checker.verdict('gz-a/app')!;
     assert.equal(v.votes['gz-a']!.state, 'up'); // a zone still reaches itself
     assert.equal(v.votes['sh-a']!.lastError?.code, 'ERR_HEALTH_PROBE_TIMEOUT');
@@ -124,7 +124,7 @@ describe('health in a running cluster, and the dashboard', () => {
     faults.setIsolated('gz-a', false);
     assert.ok(await waitFor(() => checker.zoneUp('gz-a')), 'gz-a never came back');
     for (const l of await links()) assert.equal(l.down, false, `${l.origin}→${l.dest} after healing`);
-    assert.equal(c.ctx.state.isUp('gz-a/app'), true);
+    assert.equal(c.services.state.isUp('gz-a/app'), true);
     await done(c);
   });
 
@@ -168,7 +168,7 @@ describe('health in a running cluster, and the dashboard', () => {
       fetch: (path: string, init: RequestInit) => fetch(`${base}${path}`, init),
       setInterval: (_fn: unknown, ms: number) => polls.push(ms),
     });
-    for (let i = 0; i < 300 && !main.innerHTML; i++) await c.ctx.clock.sleep(10);
+    for (let i = 0; i < 300 && !main.innerHTML; i++) await c.services.clock.sleep(10);
     for (const z of ZONES) assert.ok(main.innerHTML.includes(`<b>${z}/app</b>`), `browser page shows ${z}/app`);
     assert.match(status.textContent, /^updated /);
     assert.doesNotMatch(status.textContent, /errors/);
@@ -238,7 +238,7 @@ describe('health in a running cluster, and the dashboard', () => {
 
   it('health: with health disabled nothing is published, /api/health says so, and / still serves', async () => {
     const { c, base } = await up('{ enabled: false }');
-    assert.equal(c.ctx.shared.has('health'), false);
+    assert.equal(c.services.health, null);
     const report = (await json(base, '/api/health')) as HealthReport;
     assert.equal(report.enabled, false);
     assert.deepEqual(report.endpoints, []);

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { shareVotes } from '../../../src/cli/role-health.ts';
 import { ManualClock } from '../../../src/core/clock.ts';
 import { silentLogger } from '../../../src/core/logger.ts';
-import { MemoryKv } from '../../../src/failover/index.ts';
-import { createHealthChecker, healthErrors, type ProbeFn } from '../../../src/health/index.ts';
+import { createHealthChecker, healthErrors, type ProbeFn, shareVotes } from '../../../src/health/index.ts';
+import { MemoryKv, PartitionableKv } from '../../../src/shardmap/index.ts';
 import { parseTopology } from '../../../src/topology/index.ts';
 
 const ZONES = ['sh-a', 'sh-b', 'bj-a', 'gz-a'];
@@ -38,17 +37,19 @@ it('health: two processes running half the zones each share votes through the co
       probers: local,
       remoteProbers: ZONES.filter((z) => !local.includes(z)),
     });
-    let kvReady = false; // the Kv owner starts after health: shareVotes must wait for it
+    // the control Kv cannot be reached at first: shareVotes must keep trying to attach
+    const handle = new PartitionableKv(kv, local[0]!);
+    handle.setIsolated(true);
     const unshare = shareVotes({
       checker,
-      kv: () => (kvReady ? kv : undefined),
+      kv: handle,
       localZones: local,
       clock,
       intervalMs: 1000,
       logger: silentLogger,
     });
     checker.start();
-    return { checker, unshare, ready: () => (kvReady = true) };
+    return { checker, unshare, ready: () => handle.setIsolated(false) };
   });
   await clock.advanceAsync(2000, 10);
   for (const p of procs) p.ready();

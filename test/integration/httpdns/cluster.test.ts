@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { request } from 'undici';
-import { type RunningCluster, startCluster } from '../../../src/cli/cluster.ts';
 import { silentLogger } from '../../../src/core/logger.ts';
+import { type RunningCluster, startCluster } from '../../../src/runtime/index.ts';
 import { testTopology } from '../../support/net.ts';
 
 let cluster: RunningCluster;
@@ -25,8 +25,7 @@ test('httpdns/cluster: multizone up runs HTTPDNS on every zone, listed in /api/e
     assert.deepEqual(j.dns[0]!.ips, ['127.0.0.1']);
   }
   // the speed-report ranking is wired into steering
-  assert.equal(typeof cluster.ctx.state.latencyRank, 'function');
-  assert.ok(cluster.ctx.shared.has('httpdns.latency'));
+  assert.equal(typeof cluster.services.state.latencyRank, 'function');
   const m = await (await request(`http://127.0.0.1:${cluster.control.port}/metrics`)).body.text();
   assert.match(m, /mz_httpdns_requests_total\{zone="(sh-a|sh-b|bj-a|gz-a)",route="d",status="200"\}/);
 });

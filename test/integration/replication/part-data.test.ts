@@ -4,11 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { request } from 'undici';
-import { type RunningCluster, startCluster } from '../../../src/cli/cluster.ts';
 import { main } from '../../../src/cli/main.ts';
-import type { DataService } from '../../../src/cli/part-data.ts';
 import { silentLogger } from '../../../src/core/logger.ts';
 import { fnv1a } from '../../../src/core/random.ts';
+import { type RunningCluster, startCluster } from '../../../src/runtime/index.ts';
 import { parseTopology } from '../../../src/topology/index.ts';
 import { testTopologyYaml } from '../../support/net.ts';
 
@@ -52,21 +51,19 @@ async function until(cond: () => Promise<boolean>): Promise<void> {
   for (let i = 0; i < 300; i++) {
     if (await cond()) return;
     await new Promise((r) => setImmediate(r));
-    await cluster.ctx.clock.sleep(10);
+    await cluster.services.clock.sleep(10);
   }
   assert.fail('timed out');
 }
 
 test('cli/data: multizone up runs a store per zone and replicates between them; GET /api/replication shows the links', async () => {
-  const data = cluster.ctx.shared.get('data') as DataService;
+  const data = cluster.services.data;
   assert.deepEqual([...data.stores.keys()].sort(), ['bj-a', 'gz-a', 'sh-a', 'sh-b']);
-  const shardMap = cluster.ctx.shared.get('shardMap') as
-    | { owner(s: number): { zone: string; epoch: number }; canWrite(z: string, s: number, e: number): boolean }
-    | undefined;
+  const shardMap = cluster.services.shardmap.map;
   const key = 'alice';
   const shard = fnv1a(key) % 16;
-  const owner = data.fences.get('sh-a')!.owner(shard);
-  const epoch = shardMap?.owner(shard)?.epoch ?? 1;
+  const owner = shardMap.owner(shard).zone;
+  const epoch = shardMap.owner(shard)?.epoch ?? 1;
   // the zone's router takes its lease shortly after start; the store's fence follows the shard map
   if (shardMap) await until(async () => shardMap.canWrite(owner, shard, epoch));
   await data.stores.get(owner)!.put({ resource: 'profiles', key, shard, epoch, value: { name: 'Alice' } });
@@ -77,7 +74,7 @@ test('cli/data: multizone up runs a store per zone and replicates between them; 
   const j = await getJson('/api/replication');
   assert.equal(j.log, 'memory');
   assert.equal((j.links as unknown[]).length, 12);
-  assert.equal(typeof (cluster.ctx.shared.get('replication') as { lagFor: unknown }).lagFor, 'function');
+  assert.equal(typeof cluster.services.data.replication.lagFor, 'function');
   await until(async () =>
     ((await getJson('/api/replication')).links as { records: number }[]).every((l) => l.records === 0),
   );
@@ -86,7 +83,7 @@ test('cli/data: multizone up runs a store per zone and replicates between them; 
 });
 
 test('cli/conflicts: lists a locked record and resolves it by picking a zone', async () => {
-  const data = cluster.ctx.shared.get('data') as DataService;
+  const data = cluster.services.data;
   const sh = data.stores.get('sh-b')!;
   const shard = 5;
   // concurrent versions as if from gz-a's and bj-a's logs, applied under cursor names of their own so
@@ -143,19 +140,17 @@ test('cli/conflicts: lists a locked record and resolves it by picking a zone', a
 });
 
 test('cli/data: a drill fails a zone and restores it; the report has RPO, WRT and 0 lost', async () => {
-  const data = cluster.ctx.shared.get('data') as DataService;
-  const shardMap = cluster.ctx.shared.get('shardMap') as
-    | { owner(s: number): { zone: string; epoch: number }; canWrite(z: string, s: number, e: number): boolean }
-    | undefined;
+  const data = cluster.services.data;
+  const shardMap = cluster.services.shardmap.map;
   const zone = 'bj-a';
   const keys = Array.from({ length: 64 }, (_, i) => `drill-${i}`).filter(
-    (k) => data.fences.get(zone)!.owner(fnv1a(k) % 16) === zone,
+    (k) => shardMap.owner(fnv1a(k) % 16).zone === zone,
   );
   assert.ok(keys.length > 0);
-  const snapshotBefore = await data.failZone(zone);
+  const snapshotBefore = await data.outage.failZone(zone);
   assert.equal(snapshotBefore.count, 0);
-  await data.restoreZone(zone, snapshotBefore, 5000);
-  const epochOf = (k: string) => shardMap?.owner(fnv1a(k) % 16)?.epoch ?? 1;
+  await data.outage.restoreZone(zone, snapshotBefore, 5000);
+  const epochOf = (k: string) => shardMap.owner(fnv1a(k) % 16)?.epoch ?? 1;
   if (shardMap) await until(async () => shardMap.canWrite(zone, fnv1a(keys[0]!) % 16, epochOf(keys[0]!)));
   // its shipper stalls (as before a crash), the store still acknowledges writes: the RPO window
   await data.replication.stopZone(zone);
@@ -163,9 +158,9 @@ test('cli/data: a drill fails a zone and restores it; the report has RPO, WRT an
     await data.stores
       .get(zone)!
       .put({ resource: 'profiles', key: k, shard: fnv1a(k) % 16, epoch: epochOf(k), value: 1 });
-  const snap = await data.failZone(zone);
+  const snap = await data.outage.failZone(zone);
   assert.ok(snap.count > 0);
-  const report = await data.restoreZone(zone, snap, 10_000);
+  const report = await data.outage.restoreZone(zone, snap, 10_000);
   console.log(
     `# drill (embedded, SQLite + in-process log): ${zone} failed with RPO ${report.rpo.count} writes / ${report.rpo.windowMs.toFixed(0)} ms; ` +
       `returned, WRT ${report.wrtMs?.toFixed(0)} ms: ${report.applied} applied, ${report.locked} locked, lost ${report.lost}`,

@@ -1,6 +1,7 @@
 /** A small four-zone cluster (app + router per zone) with every key source, class and mapping. */
-import { type RunningCluster, startCluster } from '../../../src/cli/cluster.ts';
+
 import { silentLogger } from '../../../src/core/logger.ts';
+import { type RunningCluster, startCluster } from '../../../src/runtime/index.ts';
 import { testTopology } from '../../support/net.ts';
 
 export const ROUTING_YAML = `

@@ -2,9 +2,8 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
-import type { RunningCluster } from '../../../src/cli/cluster.ts';
-import type { FailoverService } from '../../../src/cli/part-failover.ts';
-import { GLOBAL, shardForKey } from '../../../src/failover/index.ts';
+import type { RunningCluster } from '../../../src/runtime/index.ts';
+import { GLOBAL, shardForKey } from '../../../src/shardmap/index.ts';
 import { routerUrls, startRoutingCluster } from './fixture.ts';
 
 const ZONES = ['sh-a', 'sh-b', 'bj-a', 'gz-a'];
@@ -13,13 +12,13 @@ const jwt = (p: unknown) => `e30.${Buffer.from(JSON.stringify(p)).toString('base
 describe('router: routing through a four-zone cluster', () => {
   let c: RunningCluster;
   let urls: Record<string, string>;
-  let svc: FailoverService;
+  let svc: RunningCluster['services']['shardmap'];
   const owner = (shard: number | 'global') => svc.map.owner(shard).zone;
 
   before(async () => {
     c = await startRoutingCluster();
     urls = routerUrls(c);
-    svc = c.ctx.shared.get('failover') as FailoverService;
+    svc = c.services.shardmap;
   });
   after(async () => {
     await c.close();
@@ -78,7 +77,7 @@ describe('router: routing through a four-zone cluster', () => {
   });
 
   it('router: a geo point inside a fence routes to the fence shard; outside, to the default', async () => {
-    const shard = c.ctx.topology.fenceShard('north-china');
+    const shard = c.services.topology.fenceShard('north-china');
     const r = await call('gz-a', '/api/profiles/x', { method: 'POST', headers: { 'x-geo': '39.9,116.4' } });
     assert.equal(r.json.shard, String(shard));
     assert.equal(r.headers['x-multizone-served-by'], owner(shard));

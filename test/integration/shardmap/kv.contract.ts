@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Kv, KvEntry } from '../../../src/failover/index.ts';
+import type { Kv, KvEntry } from '../../../src/shardmap/index.ts';
 
 /** Waits (bounded) until cond() holds, yielding to the event loop. */
 async function until(cond: () => boolean, rounds = 200): Promise<void> {

@@ -1,4 +1,4 @@
-import { MemoryKv, PartitionableKv } from '../../../src/failover/index.ts';
+import { MemoryKv, PartitionableKv } from '../../../src/shardmap/index.ts';
 import { kvContract } from './kv.contract.ts';
 
 kvContract('memory', async () => {

@@ -1,5 +1,5 @@
 import { connect } from 'nats';
-import { NatsKv } from '../../../src/failover/index.ts';
+import { NatsKv } from '../../../src/shardmap/index.ts';
 import { kvContract } from './kv.contract.ts';
 
 const URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';

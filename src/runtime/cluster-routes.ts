@@ -1,9 +1,9 @@
 import { controlErrors } from '../control/index.ts';
-import type { ClusterContext, ListenerInfo } from './roles.ts';
+import type { Foundation, ListenerInfo } from './services.ts';
 
 /** The foundation's control routes: topology, endpoints, steering for debugging. */
-export function registerControlRoutes(ctx: ClusterContext, listeners: () => ListenerInfo[]): void {
-  const { control, topology, steering, state } = ctx;
+export function registerClusterRoutes(f: Foundation, listeners: () => ListenerInfo[]): void {
+  const { control, topology, steering, state } = f;
   control.route('GET', '/api/topology', () => ({
     name: topology.config.name,
     apex: topology.config.apex,
@@ -15,7 +15,7 @@ export function registerControlRoutes(ctx: ClusterContext, listeners: () => List
     shards: { count: topology.config.shards.count, fences: Object.keys(topology.config.shards.fences) },
     resources: topology.config.resources,
     /** The zones' application (`echo` or `accounts`): `multizone drill` drives the matching workload. */
-    app: ctx.app,
+    app: f.app,
   }));
   control.route('GET', '/api/endpoints', () => ({ endpoints: listeners() }));
   control.route('GET', '/api/steer', (_req, url) => {

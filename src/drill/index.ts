@@ -1,0 +1,6 @@
+/** Drills: fault a zone under traffic and measure RTO, RPO, WRT, misrouted and lost writes. See README.md. */
+
+export type { AckedWrite, ReadBack } from './accounts-workload.ts';
+export { drillErrors } from './errors.ts';
+export { type FaultTargets, registerDrillRoutes, type ZoneSwitch } from './fault-routes.ts';
+export { type DrillOptions, type DrillProgress, type DrillReport, type RestoreData, runDrill } from './runner.ts';

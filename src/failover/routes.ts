@@ -1,0 +1,52 @@
+import { type ControlApi, controlErrors, readParams } from '../control/index.ts';
+import type { Clock } from '../core/clock.ts';
+import type { ShardMap, ZoneFaults } from '../shardmap/index.ts';
+import type { Topology } from '../topology/index.ts';
+import type { AuditLog } from './audit.ts';
+import type { FailoverController } from './controller.ts';
+import { failoverErrors } from './errors.ts';
+
+/** The zone a control call names (`?zone=` or `{"zone":…}`), checked against the topology. */
+export function zoneOf(topology: Topology, p: Record<string, string>): string {
+  const zone = p.zone;
+  if (!zone) throw controlErrors.ERR_CONTROL_BAD_REQUEST('need a zone: ?zone=NAME or {"zone":"NAME"}');
+  if (!topology.hasZone(zone)) throw failoverErrors.ERR_FAILOVER_UNKNOWN_ZONE(`unknown zone "${zone}"`);
+  return zone;
+}
+
+/** The failover plane's control routes: the shard map, the audit log, planned failover and failback. */
+export function registerFailoverRoutes(
+  control: ControlApi,
+  o: {
+    topology: Topology;
+    map: ShardMap;
+    controller: FailoverController;
+    audit: AuditLog;
+    faults: ZoneFaults;
+    clock: Clock;
+  },
+): void {
+  const { topology, map, controller, audit, faults, clock } = o;
+  const cfg = topology.config.failover;
+  control.route('GET', '/api/shardmap', (_req, url) => {
+    const snap = map.snapshot();
+    const full = url.searchParams.get('shards') !== '0';
+    return {
+      ...snap,
+      shards: full ? snap.shards : undefined,
+      states: controller.states(),
+      isolated: faults.list(),
+      config: { after: cfg.after, leaseMs: cfg.leaseMs, renewMs: cfg.renewMs, verdicts: cfg.verdicts },
+    };
+  });
+  control.route('GET', '/api/audit', async (_req, url) => ({
+    entries: await audit.list(Math.min(10_000, Number(url.searchParams.get('limit') ?? 1000) || 1000)),
+  }));
+  for (const which of ['failover', 'failback'] as const)
+    control.route('POST', `/api/${which}`, async (req, url) => {
+      const zone = zoneOf(topology, await readParams(req, url));
+      const started = clock.now();
+      const r = which === 'failover' ? await controller.failover(zone) : await controller.failback(zone);
+      return { zone, ...r, tookMs: Math.round(clock.now() - started) };
+    });
+}

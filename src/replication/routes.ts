@@ -1,0 +1,34 @@
+import { type ControlApi, controlErrors, readBody } from '../control/index.ts';
+import type { Topology } from '../topology/index.ts';
+import type { Log } from './log.ts';
+import type { Replication } from './replication.ts';
+
+/** The data plane's control routes: replication state, conflicts and their resolution, anti-entropy. */
+export function registerReplicationRoutes(
+  control: ControlApi,
+  o: { topology: Topology; replication: Replication; log: Log },
+): void {
+  const { topology, replication, log } = o;
+  control.route('GET', '/api/replication', async () => ({
+    log: log.kind,
+    store: topology.config.store.adapter,
+    zones: replication.zones(),
+    links: await replication.links(),
+    counters: replication.counters,
+    conflicts: (await replication.conflicts()).length,
+  }));
+  control.route('GET', '/api/conflicts', async () => ({ conflicts: await replication.conflicts() }));
+  control.route('POST', '/api/conflicts/resolve', async (req) => {
+    let body: { id?: unknown; pick?: unknown; zone?: unknown };
+    try {
+      body = JSON.parse((await readBody(req, 64 * 1024)).toString('utf8') || '{}');
+    } catch {
+      throw controlErrors.ERR_CONTROL_BAD_REQUEST('body must be JSON: {"id":"resource/key","pick":"ZONE|VERSION"}');
+    }
+    if (typeof body.id !== 'string' || typeof body.pick !== 'string')
+      throw controlErrors.ERR_CONTROL_BAD_REQUEST('need {"id":"resource/key","pick":"ZONE|VERSION"}');
+    const r = await replication.resolve(body.id, body.pick, typeof body.zone === 'string' ? body.zone : undefined);
+    return { id: body.id, pick: body.pick, zone: r.zone, version: r.result.version, seq: r.result.seq };
+  });
+  control.route('POST', '/api/replication/anti-entropy', async () => replication.antiEntropy());
+}

@@ -1,0 +1,190 @@
+/**
+ * The cluster-wide stages in their start order. Each is wiring only: it opens what its plane
+ * exports, with what earlier stages made, and registers the plane's control routes.
+ */
+import { registerDashboard } from '../control/index.ts';
+import { AuditLog, FailoverController, registerFailoverRoutes, routerProbe, steeringMarks } from '../failover/index.ts';
+import { createHealthChecker, type HealthChecker, healthReport, shareVotes } from '../health/index.ts';
+import { openLog, Replication, registerReplicationRoutes, zoneOutage } from '../replication/index.ts';
+import { openControlKv, openShardMap, ZoneFaults } from '../shardmap/index.ts';
+import { fenceFromShardMap, openStore, type Store } from '../store/index.ts';
+import type {
+  DataServices,
+  FailoverServices,
+  Foundation,
+  ShardMapServices,
+  ZoneServices,
+} from './services.ts';
+
+type Staged<T> = { services: T; stop(): Promise<void> };
+
+/** The control Kv, the authoritative shard map, the fault switches. */
+export async function startShardMapStage(f: Foundation): Promise<Staged<ShardMapServices>> {
+  const kv = await openControlKv(f.topology);
+  try {
+    const map = await openShardMap(kv, f.topology, f.clock);
+    return {
+      services: { kv, map, faults: new ZoneFaults() },
+      async stop() {
+        map.stop();
+        await kv.close();
+      },
+    };
+  } catch (e) {
+    await kv.close();
+    throw e;
+  }
+}
+
+/**
+ * Every local zone's prober probes every zone's endpoints; verdicts go to steering. When this
+ * process runs only some zones, votes are shared through the control Kv so the quorum counts
+ * every zone's prober. A drill's isolation drops probes across the cut, as a partition would.
+ */
+export function startHealthStage(f: Foundation, sm: ShardMapServices): Staged<HealthChecker | null> {
+  registerDashboard(f.control);
+  const config = f.topology.config.health;
+  const remote = f.topology.zones.map((z) => z.name).filter((z) => !f.localZones.includes(z));
+  const checker = config.enabled
+    ? createHealthChecker({
+        topology: f.topology,
+        config,
+        probers: f.localZones,
+        remoteProbers: remote,
+        clock: f.clock,
+        state: f.state,
+        metrics: f.metrics,
+        logger: f.logger,
+        fault: (from, endpointId) => (sm.faults.cut(from, endpointId.split('/')[0]!) ? 'drop' : 'ok'),
+      })
+    : null;
+  f.control.route('GET', '/api/health', () => healthReport(config, checker));
+  checker?.start();
+  const unshare =
+    checker && remote.length > 0
+      ? shareVotes({
+          checker,
+          kv: sm.kv,
+          localZones: f.localZones,
+          clock: f.clock,
+          intervalMs: config.intervalMs,
+          logger: f.logger,
+        })
+      : undefined;
+  return {
+    services: checker,
+    async stop() {
+      unshare?.();
+      await checker?.stop();
+    },
+  };
+}
+
+/**
+ * The failover controller: probes each zone's router (addresses from `zones`, filled as
+ * routers bind) and the health plane's verdicts, moves shards, marks steering. Replication's
+ * lag (what a planned failover waits on) comes from the data stage, which starts after it.
+ */
+export function startFailoverStage(
+  f: Foundation,
+  sm: ShardMapServices,
+  health: HealthChecker | null,
+  zones: ReadonlyMap<string, ZoneServices>,
+  data: () => DataServices | undefined,
+): Staged<FailoverServices> {
+  const cfg = f.topology.config.failover;
+  const audit = new AuditLog(sm.kv, f.clock);
+  const controller = new FailoverController({
+    topology: f.topology,
+    map: sm.map,
+    audit,
+    clock: f.clock,
+    config: cfg,
+    logger: f.logger,
+    metrics: f.metrics,
+    probe: routerProbe({
+      routerOf: (zone) => zones.get(zone)?.router,
+      faults: sm.faults,
+      timeoutMs: cfg.check.timeoutMs,
+    }),
+    health: () => health ?? undefined,
+    replication: () => data()?.replication,
+    onVerdict: steeringMarks(f.state, health),
+  });
+  registerFailoverRoutes(f.control, {
+    topology: f.topology,
+    map: sm.map,
+    controller,
+    audit,
+    faults: sm.faults,
+    clock: f.clock,
+  });
+  controller.start();
+  return {
+    services: { controller, audit },
+    async stop() {
+      controller.stop();
+    },
+  };
+}
+
+/**
+ * A store per local zone, fenced by the authoritative shard map; the log between zones; and
+ * replication, which reports a zone the health plane voted down as down, so what a planned
+ * failover waits on is not held by a dead zone's backlog.
+ */
+export async function startDataStage(
+  f: Foundation,
+  sm: ShardMapServices,
+  health: HealthChecker | null,
+): Promise<Staged<DataServices>> {
+  const { topology, logger } = f;
+  const rcfg = topology.config.replication;
+  const raw = new Map<string, Store>();
+  let log: Awaited<ReturnType<typeof openLog>>;
+  try {
+    for (const zone of f.localZones) {
+      const fence = fenceFromShardMap(sm.map);
+      const onError = (e: Error) => logger.warn({ err: e }, `store ${zone}: ${e.message}`);
+      raw.set(zone, await openStore({ topology, zone, fence, clock: f.clock, onError }));
+    }
+    log = await openLog({ topology, clock: f.clock, random: f.random });
+  } catch (e) {
+    for (const s of raw.values()) await s.close();
+    throw e;
+  }
+  if (log.kind === 'memory' && f.localZones.length < topology.zones.length)
+    logger.warn('replication: the in-process log reaches only zones in this process; use replication.log: jetstream');
+  const replication = new Replication({
+    topology,
+    stores: raw,
+    log,
+    clock: f.clock,
+    logger,
+    metrics: f.metrics,
+    batchMax: rcfg.batchMax,
+    pollMs: rcfg.pollMs,
+    antiEntropyMs: rcfg.antiEntropyMs,
+    zoneUp: (zone) => {
+      try {
+        return health?.zoneUp(zone);
+      } catch {
+        return undefined;
+      }
+    },
+  });
+  await replication.start();
+  const stores = new Map([...raw.keys()].map((z) => [z, replication.storeFor(z)]));
+  const all = topology.zones.map((z) => z.name);
+  const outage = zoneOutage({ replication, log, zones: all, clock: f.clock });
+  registerReplicationRoutes(f.control, { topology, replication, log });
+  logger.debug({ zones: f.localZones, log: log.kind }, 'data plane running');
+  return {
+    services: { stores, replication, log, outage },
+    async stop() {
+      await replication.stop();
+      await log.close();
+      for (const s of raw.values()) await s.close();
+    },
+  };
+}

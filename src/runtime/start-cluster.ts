@@ -1,0 +1,156 @@
+import { ControlServer } from '../control/index.ts';
+import { type Clock, systemClock } from '../core/clock.ts';
+import { createLogger, type Logger } from '../core/logger.ts';
+import { createMetrics } from '../core/metrics.ts';
+import { type Random, systemRandom } from '../core/random.ts';
+import { registerDrillRoutes } from '../drill/index.ts';
+import { defaultGeoDb, type GeoDb } from '../geo/index.ts';
+import { LatencyAggregator } from '../httpdns/index.ts';
+import { createSteering, MutableSteeringState, type Steering } from '../steering/index.ts';
+import { parseHostPort, type Topology } from '../topology/index.ts';
+import { registerClusterRoutes } from './cluster-routes.ts';
+import { echoAppRole } from './echo-app.ts';
+import { startDataStage, startFailoverStage, startHealthStage, startShardMapStage } from './plane-stages.ts';
+import type { AppRole, DataServices, Foundation, ListenerInfo, Services, ZoneServices } from './services.ts';
+import { appRole, dnsRole, edgeRole, httpdnsRole, routerRole, type ZoneRoleStart } from './zone-roles.ts';
+
+export interface ClusterOptions {
+  topology: Topology;
+  /** Zones to run here; default all (embedded mode). */
+  zones?: readonly string[];
+  /** Override the control listener ('127.0.0.1:7070'); port 0 picks a free port. */
+  control?: { host: string; port: number };
+  clock?: Clock;
+  random?: Random;
+  logger?: Logger;
+  geo?: GeoDb;
+  /** The zones' application; default the built-in echo app. */
+  app?: AppRole;
+}
+
+/** A running cluster (or the part of one this process runs). */
+export interface RunningCluster {
+  services: Services;
+  listeners: ListenerInfo[];
+  control: { host: string; port: number };
+  steering: Steering;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a cluster's zones in one fixed order: the shard map, health, failover, the data
+ * plane, then each local zone's roles (app, router, edge, HTTPDNS, DNS), then the control API.
+ * If anything fails to start, what already started is stopped and the error is rethrown.
+ */
+export async function startCluster(opts: ClusterOptions): Promise<RunningCluster> {
+  const f = foundation(opts);
+  const stops: (() => Promise<void>)[] = [];
+  const listeners: ListenerInfo[] = [];
+  const closeAll = async () => {
+    for (const stop of stops.reverse()) {
+      try {
+        await stop();
+      } catch (e) {
+        f.logger.warn({ err: e }, 'error while stopping');
+      }
+    }
+    stops.length = 0;
+    await f.control.close();
+  };
+  try {
+    registerClusterRoutes(f, () => listeners);
+    const services = await startStages(f, stops);
+    for (const name of f.localZones) {
+      const zone = f.topology.zone(name);
+      const here = services.zones.get(name)!;
+      for (const role of zoneRoles(opts.app ?? echoAppRole)) {
+        const s = await role(services, zone, here);
+        if (!s) continue;
+        stops.push(s.close);
+        listeners.push(...s.listeners);
+      }
+    }
+    const want = opts.control ?? parseHostPort(f.topology.config.control.listen);
+    const control = await f.control.listen(want.host, want.port);
+    listeners.push({ zone: null, role: 'control', protocol: 'http', host: control.host, port: control.port });
+    return { services, listeners, control, steering: f.steering, close: closeAll };
+  } catch (e) {
+    await closeAll();
+    throw e;
+  }
+}
+
+/** What needs no other stage: config, injected clock and randomness, observability, steering. */
+function foundation(opts: ClusterOptions): Foundation {
+  const { topology } = opts;
+  const localZones = opts.zones ?? topology.zones.map((z) => z.name);
+  for (const z of localZones) topology.zone(z); // an unknown zone fails here, before anything starts
+  const geo = opts.geo ?? defaultGeoDb();
+  const random = opts.random ?? systemRandom();
+  const state = new MutableSteeringState();
+  const metrics = createMetrics({ defaults: true });
+  return {
+    topology,
+    localZones,
+    clock: opts.clock ?? systemClock,
+    random,
+    logger: opts.logger ?? createLogger(),
+    metrics,
+    geo,
+    steering: createSteering({ topology, geo, random, state }),
+    state,
+    control: new ControlServer(metrics),
+    app: opts.app?.name ?? echoAppRole.name,
+  };
+}
+
+/** The cluster-wide stages, each given only what the ones before it made. */
+async function startStages(f: Foundation, stops: (() => Promise<void>)[]): Promise<Services> {
+  const zones = new Map<string, ZoneServices>(f.localZones.map((z) => [z, {}]));
+  const shardmap = await startShardMapStage(f);
+  stops.push(shardmap.stop);
+  const health = startHealthStage(f, shardmap.services);
+  stops.push(health.stop);
+  let data: DataServices | undefined;
+  const failover = startFailoverStage(f, shardmap.services, health.services, zones, () => data);
+  stops.push(failover.stop);
+  const dataStage = await startDataStage(f, shardmap.services, health.services);
+  stops.push(dataStage.stop);
+  data = dataStage.services;
+  const services: Services = {
+    ...f,
+    shardmap: shardmap.services,
+    health: health.services,
+    failover: failover.services,
+    data,
+    latency: latencyFor(f),
+    edgeUrls: new Map(),
+    zones,
+  };
+  registerDrillRoutes(f.control, {
+    topology: f.topology,
+    clock: f.clock,
+    audit: services.failover.audit,
+    faults: services.shardmap.faults,
+    outage: data.outage,
+    zone: (z) => zones.get(z)?.switch,
+  });
+  return services;
+}
+
+/** One speed-report aggregator for the process: a report sent to any zone ranks for all. */
+function latencyFor(f: Foundation): LatencyAggregator {
+  const cfg = f.topology.config.httpdns.reports;
+  const aggregator = new LatencyAggregator({
+    clock: f.clock,
+    minReports: cfg.minReports,
+    halfLifeSeconds: cfg.halfLifeSeconds,
+  });
+  if (f.localZones.some((z) => f.topology.zone(z).listen.httpdns))
+    f.state.latencyRank = aggregator.rank.bind(aggregator);
+  return aggregator;
+}
+
+function zoneRoles(app: AppRole): ZoneRoleStart[] {
+  return [appRole(app), routerRole, edgeRole, httpdnsRole, dnsRole];
+}

@@ -1,0 +1,198 @@
+/**
+ * A zone's role servers in their start order: app first (routers and edges forward to it),
+ * then router, edge, HTTPDNS and DNS. Each is wiring: it starts its plane's server with what
+ * the cluster stages made and records its bound address in `services.zones`.
+ */
+import { closeServer, listenOn } from '../core/listen.ts';
+import { startDnsServer } from '../dns/index.ts';
+import { createEdge, startDemoOrigin } from '../edge/index.ts';
+import { startHttpdnsServer } from '../httpdns/index.ts';
+import { createRouter } from '../router/index.ts';
+import { openZoneView } from '../shardmap/index.ts';
+import type { HostPort, Zone } from '../topology/index.ts';
+import type { AppRole, ListenerInfo, Services, Started, ZoneServices } from './services.ts';
+
+/** A per-zone role: null when the zone has no listener for it. */
+export type ZoneRoleStart = (s: Services, zone: Zone, here: ZoneServices) => Promise<Started | null>;
+
+/** The zone's application (the echo app, or the app role passed in). */
+export function appRole(app: AppRole): ZoneRoleStart {
+  return async (s, zone, here) => {
+    const listen = zone.listen.app;
+    if (!listen) return null;
+    const server = await app.start({
+      zone,
+      topology: s.topology,
+      clock: s.clock,
+      logger: s.logger,
+      listen,
+      store: s.data.stores.get(zone.name)!,
+      shardMap: s.shardmap.map,
+      appUrl: (z) => {
+        // a zone in this process has its bound address; others listen where the topology says
+        const a = s.zones.get(z)?.app ?? (s.topology.hasZone(z) ? s.topology.zone(z).listen.app : undefined);
+        return a?.port ? `http://${a.host}:${a.port}` : undefined;
+      },
+    });
+    here.app = server;
+    s.logger.debug({ zone: zone.name, port: server.port }, 'app listening');
+    return { listeners: [listener(zone, 'app', 'http', server)], close: server.close };
+  };
+}
+
+/**
+ * The zone's router, routing by the zone's own view of the shard map (through a partitionable
+ * Kv handle, so a drill can cut it off) while its lease keeper holds the zone's lease.
+ */
+export const routerRole: ZoneRoleStart = async (s, zone, here) => {
+  const hp = zone.listen.router;
+  if (!hp) return null;
+  const cfg = s.topology.config.failover;
+  const zv = await openZoneView({
+    kv: s.shardmap.kv,
+    zone: zone.name,
+    shards: s.topology.config.shards.count,
+    clock: s.clock,
+    leaseMs: cfg.leaseMs,
+    renewMs: cfg.renewMs,
+    faults: s.shardmap.faults,
+  });
+  here.view = zv;
+  const resolve = (name: string): HostPort | undefined =>
+    name === 'app' ? (here.app ?? zone.listen.app) : (s.zones.get(name)?.router ?? s.topology.zone(name).listen.router);
+  const router = createRouter({
+    topology: s.topology,
+    zone: zone.name,
+    map: zv.view,
+    resolve,
+    clock: s.clock,
+    metrics: s.metrics,
+    cut: (a, b) => s.shardmap.faults.cut(a, b),
+  });
+  const addr = await router.listen(hp.host, hp.port);
+  here.router = { host: addr.host, port: addr.port };
+  here.switch = {
+    // the router and its lease go first, then the app: a killed zone answers nothing
+    async kill() {
+      zv.keeper.stop();
+      if (router.server.listening)
+        await new Promise<void>((r) => {
+          router.server.close(() => r());
+          router.server.closeAllConnections();
+        });
+      if (here.app?.server.listening) await closeServer(here.app.server);
+    },
+    async restore() {
+      const app = here.app;
+      if (app && !app.server.listening) await listenOn(app.server, app.host, app.port, `${zone.name} app`);
+      if (!router.server.listening) await router.listen(addr.host, addr.port);
+      await zv.keeper.start();
+    },
+  };
+  return {
+    listeners: [listener(zone, 'router', 'http', addr)],
+    async close() {
+      zv.stop();
+      await router.close();
+    },
+  };
+};
+
+/**
+ * The zone's edge (CDN node). Static objects come from `edge.origin`, or from a demo origin
+ * started here; dynamic calls go to the zone's router if it has one, else its app.
+ */
+export const edgeRole: ZoneRoleStart = async (s, zone, here) => {
+  const hp = zone.listen.edge;
+  if (!hp) return null;
+  const cfg = s.topology.config.edge;
+  const listeners: ListenerInfo[] = [];
+  let origin = cfg.origin;
+  let demo: Awaited<ReturnType<typeof startDemoOrigin>> | undefined;
+  if (!origin) {
+    const at = cfg.demoOrigin.lastIndexOf(':');
+    demo = await startDemoOrigin({
+      host: cfg.demoOrigin.slice(0, at),
+      port: Number(cfg.demoOrigin.slice(at + 1)),
+      clock: s.clock,
+    });
+    origin = demo.url;
+    listeners.push(listener(zone, 'origin', 'http', demo));
+  }
+  const up = [here.router, zone.listen.router, here.app, zone.listen.app].find((a) => a !== undefined && a.port !== 0);
+  const dynamic = up ? `http://${up.host}:${up.port}` : undefined;
+  let edge: ReturnType<typeof createEdge> | undefined;
+  try {
+    edge = createEdge({
+      zone: zone.name,
+      config: cfg,
+      origin,
+      dynamic,
+      token: cfg.adminToken || process.env.MZ_EDGE_TOKEN || '',
+      clock: s.clock,
+      random: s.random,
+      logger: s.logger,
+      metrics: s.metrics,
+      zoneEdges: () => s.edgeUrls,
+    });
+    const a = await edge.listen(hp.host, hp.port);
+    s.edgeUrls.set(zone.name, `${edge.protocol}://${a.host}:${a.port}`);
+    here.edge = { host: a.host, port: a.port };
+    listeners.unshift(listener(zone, 'edge', edge.protocol, a));
+  } catch (e) {
+    await edge?.close();
+    await demo?.close();
+    throw e;
+  }
+  s.logger.debug({ zone: zone.name, origin, dynamic }, 'edge listening');
+  const started = edge;
+  return {
+    listeners,
+    async close() {
+      await started.close();
+      await demo?.close();
+    },
+  };
+};
+
+/** The zone's HTTPDNS listener; every zone of the process ranks by the one speed-report aggregator. */
+export const httpdnsRole: ZoneRoleStart = async (s, zone) => {
+  const hp = zone.listen.httpdns;
+  if (!hp) return null;
+  const srv = await startHttpdnsServer({
+    topology: s.topology,
+    steering: s.steering,
+    geo: s.geo,
+    state: s.state,
+    clock: s.clock,
+    metrics: s.metrics,
+    aggregator: s.latency,
+    zone: zone.name,
+    host: hp.host,
+    port: hp.port,
+  });
+  s.logger.debug({ zone: zone.name, port: srv.port }, 'httpdns listening');
+  return { listeners: [listener(zone, 'httpdns', srv.protocol, srv)], close: srv.close };
+};
+
+/** The zone's authoritative DNS server (UDP and TCP on the zone's dns listener). */
+export const dnsRole: ZoneRoleStart = async (s, zone) => {
+  const hp = zone.listen.dns;
+  if (!hp) return null;
+  const srv = await startDnsServer({
+    topology: s.topology,
+    host: hp.host,
+    port: hp.port,
+    steering: s.steering,
+    state: s.state,
+    logger: s.logger,
+    metrics: s.metrics,
+    clock: s.clock,
+    zone: zone.name,
+  });
+  return { listeners: [listener(zone, 'dns', 'udp+tcp', srv)], close: srv.close };
+};
+
+function listener(zone: Zone, role: string, protocol: string, a: HostPort): ListenerInfo {
+  return { zone: zone.name, role, protocol, host: a.host, port: a.port };
+}

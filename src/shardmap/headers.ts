@@ -1,0 +1,25 @@
+/**
+ * The routing headers zones put on requests and answers, defined once: routers set and read
+ * them, apps echo them, drills verify by them. Lower-case, as node:http hands them over.
+ */
+export const HEADERS = {
+  /** The shard map epoch the request was routed (or the answer served) by. */
+  epoch: 'x-multizone-epoch',
+  /** The shard the request's sharding key maps to. */
+  shard: 'x-multizone-shard',
+  /** The zone whose router forwarded the request. */
+  from: 'x-multizone-from',
+  /** Forwards so far (loop guard). */
+  hop: 'x-multizone-hop',
+  /** The zone that answered. */
+  zone: 'x-multizone-zone',
+  /** Set on a retry of a local 404 at the owner zone. */
+  secondRead: 'x-multizone-second-read',
+  /** The zone whose app served the request. */
+  servedBy: 'x-multizone-served-by',
+  /** Wall ms at which the app served it (drills compare it with moves). */
+  servedAt: 'x-multizone-served-at',
+} as const;
+
+/** The prefix every routing header shares (what a router strips from client requests). */
+export const HEADER_PREFIX = 'x-multizone-';

@@ -1,0 +1,26 @@
+/** The shard map: owners and epochs, zone leases, the control Kv and its adapters, fault switches, routing headers. See README.md. */
+
+export { shardmapErrors } from './errors.ts';
+export { ZoneFaults } from './faults.ts';
+export { HEADER_PREFIX, HEADERS } from './headers.ts';
+export type { Kv, KvEntry, KvPutOptions, KvWatch } from './kv/kv.ts';
+export { MemoryKv } from './kv/memory-kv.ts';
+export { NatsKv, type NatsKvOptions } from './kv/nats-kv.ts';
+export { PartitionableKv } from './kv/partitionable-kv.ts';
+export { LeaseKeeper } from './lease.ts';
+export { openControlKv, openShardMap } from './open.ts';
+export {
+  type FenceApi,
+  GLOBAL,
+  type LeaseRecord,
+  type LocalLease,
+  leaseKey,
+  mapKey,
+  type ShardChange,
+  type ShardId,
+  ShardMap,
+  type ShardMapView,
+  type ShardOwner,
+  shardForKey,
+} from './shard-map.ts';
+export { openZoneView, type ZoneView } from './zone-view.ts';
