@@ -3,4 +3,5 @@
 export type { AckedWrite, ReadBack } from './accounts-workload.ts';
 export { drillErrors } from './errors.ts';
 export { type FaultTargets, registerDrillRoutes, type ZoneSwitch } from './fault-routes.ts';
-export { type DrillOptions, type DrillProgress, type DrillReport, type RestoreData, runDrill } from './runner.ts';
+export { runDrill } from './runner.ts';
+export type { DrillOptions, DrillProgress, DrillReport, RestoreData } from './types.ts';

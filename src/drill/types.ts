@@ -1,0 +1,105 @@
+import type { Clock } from '../core/clock.ts';
+import type { Random } from '../core/random.ts';
+import type { AckedWrite, ReadBack } from './accounts-workload.ts';
+
+/** What to drill. */
+export interface DrillOptions {
+  /** Control API base URL, e.g. http://127.0.0.1:7070. */
+  control: string;
+  zone: string;
+  mode: 'kill' | 'partition';
+  /** Requests per second across all users. */
+  rps: number;
+  /** Seconds of traffic in all (a quarter before the fault). */
+  durationS: number;
+  /** Which failover flavour the traffic exercises: fenced (profiles) or available (orders). */
+  consistency: 'fenced' | 'available';
+  /** Share of writes in the traffic, 0..1 (echo: POST; accounts: profile PUTs and comments). */
+  writes: number;
+  /** Users (default: 2000 on the echo app, 200 on the accounts app, which registers and logs each in first). */
+  users?: number;
+  /** Accounts app: how long the read-back waits for every acknowledged write to show up in every zone (ms). */
+  readBackTimeoutMs?: number;
+  /** Accounts app: called for every write the drill gets a 2xx for (tests compare it with the store). */
+  onAck?(w: AckedWrite): void;
+  /** Restore the zone (and fail back) when the traffic ends. */
+  restore: boolean;
+  failback: boolean;
+  clock: Clock;
+  random: Random;
+  onProgress?(p: DrillProgress): void;
+}
+
+/** Where the drill is, for a progress line: sent every 250 ms during the traffic and once per later phase. */
+export interface DrillProgress {
+  elapsedS: number;
+  durationS: number;
+  phase: 'setup' | 'warmup' | 'fault' | 'draining' | 'read-back';
+  ok: number;
+  failed: number;
+  affectedFailed: number;
+}
+
+/** The drill's result (printed as a table, or as JSON with --json). */
+export interface DrillReport {
+  /** The app the cluster runs (from GET /api/topology): `echo`, or `accounts` (registered users, real replicated writes). */
+  workload: 'echo' | 'accounts';
+  zone: string;
+  mode: 'kill' | 'partition';
+  consistency: 'fenced' | 'available';
+  path: string;
+  rps: number;
+  durationS: number;
+  users: { total: number; affected: number };
+  requests: { total: number; ok: number; failed: number; affected: number; affectedOk: number };
+  /**
+   * Share of requests sent more than 2 s (the client timeout) before the fault that succeeded;
+   * a low one means the cluster or the machine was overloaded and the RTO is unreliable.
+   */
+  baseline: number;
+  /** ms from the fault to the first 1 s window in which ≥ 99 % of affected users' requests succeed. */
+  rtoMs: number | null;
+  goal: { rtoMs: number; met: boolean; misroutedWrites: number };
+  leaseMs: number;
+  errors: Record<string, number>;
+  /** Writes served by a zone that did not own the shard at that epoch, or at an epoch already superseded. */
+  misrouted: { writes: number; unverifiable: number };
+  /** Shards of the zone that moved during the drill, and to where. */
+  moved: Record<string, number>;
+  perSecond: {
+    second: number;
+    affected: number;
+    affectedOk: number;
+    total: number;
+    ok: number;
+    errors: Record<string, number>;
+  }[];
+  rpo: string;
+  wrt: string;
+  /**
+   * Acknowledged writes neither applied nor locked after the zone returned (must be 0): on the
+   * accounts app the drill's own read-back of every write it got a 2xx for, from every zone's
+   * store; otherwise the data plane's count for the RPO snapshot.
+   */
+  lost: number | null;
+  /** What the data plane measured at restore (RPO snapshot at the fault, WRT, fates of its writes). */
+  data?: RestoreData;
+  /** Accounts app: the drill's read-back of every acknowledged write in every zone. */
+  readBack?: ReadBack;
+  /** Accounts app: logins again because a write's session lived in a zone that was gone (then the write was retried once). */
+  relogins?: number;
+  /** Accounts app: registrations, logins and first writes of the setup retried after a 5xx. */
+  setupRetries?: number;
+  restore?: { restored: boolean; failback?: { moved?: number; tookMs?: number; error?: string } };
+}
+
+/** What /api/drill/restore reports when the data plane runs. */
+export interface RestoreData {
+  /** Acknowledged writes of the zone no other zone (or not every one) had applied at the fault, and their time span. */
+  rpo: { count: number; windowMs: number };
+  wrtMs: number | null;
+  applied: number;
+  locked: number;
+  pending: number;
+  lost: number;
+}
