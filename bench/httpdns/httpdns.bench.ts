@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import dnsPacket from 'dns-packet';
-import { makeDevCert } from '../../src/cli/cmd-cert.ts';
+import { makeDevCert } from '../../src/edge/index.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);

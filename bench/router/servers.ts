@@ -3,8 +3,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Pool } from 'undici';
 import { systemClock } from '../../src/core/clock.ts';
-import { LeaseKeeper, MemoryKv, ShardMap, shardForKey } from '../../src/failover/index.ts';
 import { createRouter } from '../../src/router/index.ts';
+import { LeaseKeeper, MemoryKv, ShardMap, shardForKey } from '../../src/shardmap/index.ts';
 import { parseTopology } from '../../src/topology/index.ts';
 
 const mode = process.argv[2];

@@ -5,8 +5,10 @@ export { normaliseAcceptEncoding, normaliseHost, normaliseTarget, primaryKey } f
 export { CacheStore } from './cache-store.ts';
 export { type CachedObject, makeMeta, materialize } from './cached-object.ts';
 export { type DemoOrigin, demoFiles, startDemoOrigin } from './demo-origin.ts';
+export { type DevCert, makeDevCert } from './dev-cert.ts';
 export { createEdge, Edge, type EdgeOptions } from './edge.ts';
 export { edgeErrors } from './errors.ts';
 export type { EdgeConfig } from './filters.ts';
 export * as freshness from './freshness.ts';
+export { fingerprintName, IMMUTABLE, type PublishItem, type PublishOptions, planPublish, publish } from './publish.ts';
 export { RingStore, type RingStoreOptions } from './ring-store.ts';

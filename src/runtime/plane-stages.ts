@@ -8,13 +8,7 @@ import { createHealthChecker, type HealthChecker, healthReport, shareVotes } fro
 import { openLog, Replication, registerReplicationRoutes, zoneOutage } from '../replication/index.ts';
 import { openControlKv, openShardMap, ZoneFaults } from '../shardmap/index.ts';
 import { fenceFromShardMap, openStore, type Store } from '../store/index.ts';
-import type {
-  DataServices,
-  FailoverServices,
-  Foundation,
-  ShardMapServices,
-  ZoneServices,
-} from './services.ts';
+import type { DataServices, FailoverServices, Foundation, ShardMapServices, ZoneServices } from './services.ts';
 
 type Staged<T> = { services: T; stop(): Promise<void> };
 

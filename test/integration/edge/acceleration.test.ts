@@ -7,8 +7,7 @@ import { join } from 'node:path';
 import { afterEach, test } from 'node:test';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { Pool } from 'undici';
-import { makeDevCert } from '../../../src/cli/cmd-cert.ts';
-import { createEdge, type Edge } from '../../../src/edge/index.ts';
+import { createEdge, type Edge, makeDevCert } from '../../../src/edge/index.ts';
 import { cacheStatus, edgeConfig, Scenario, ScriptedOrigin } from '../../edge/support/scripted.ts';
 
 let s: Scenario;

@@ -4,8 +4,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, test } from 'node:test';
-import { fingerprintName, IMMUTABLE } from '../../../src/cli/cmd-publish.ts';
 import { main } from '../../../src/cli/main.ts';
+import { fingerprintName, IMMUTABLE } from '../../../src/edge/index.ts';
 import { cacheStatus, Scenario } from '../../edge/support/scripted.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mz-publish-'));

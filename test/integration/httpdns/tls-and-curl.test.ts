@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { Agent, request } from 'undici';
-import { makeDevCert } from '../../../src/cli/cmd-cert.ts';
 import { closeServer, listenOn } from '../../../src/core/listen.ts';
+import { makeDevCert } from '../../../src/edge/index.ts';
 import { startTestHttpdns } from './helpers.ts';
 
 const run = promisify(execFile);

@@ -3,8 +3,8 @@ import { get as httpGet } from 'node:http';
 import { createServer as createHttpsServer, get as httpsGet, type Server } from 'node:https';
 import { after, before, test } from 'node:test';
 import { fetch } from 'undici';
-import { makeDevCert } from '../../../src/cli/cmd-cert.ts';
 import { closeServer, listenOn } from '../../../src/core/listen.ts';
+import { makeDevCert } from '../../../src/edge/index.ts';
 import {
   createDispatcher,
   createLookup,
