@@ -20,6 +20,11 @@ Every error multizone raises on purpose carries one of these codes. A code never
 meaning once shipped; messages may. Generated from \`src/*/errors.ts\` by
 \`npm run docs:errors\`; a test fails when this file and the code disagree.
 
+Codes keep the name they shipped with, wherever the code that raises them lives now: the
+control Kv's \`ERR_FAILOVER_KV_*\` are raised by the shard map (\`src/shardmap\`) and
+\`ERR_FAILOVER_DRILL\` by the drill (\`src/drill\`), which had no folders of their own when
+those codes shipped.
+
 | code | meaning |
 | --- | --- |
 ${rows.map(([c, m]) => `| \`${c}\` | ${m} |`).join('\n')}
