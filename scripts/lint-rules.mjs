@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// House rules Biome cannot express. `node scripts/lint-rules.mjs [DIR]` lints DIR/src/**/*.ts
+// House rules Biome cannot express (STYLE.md §1, §3). `node scripts/lint-rules.mjs [DIR]` lints DIR/src/**/*.ts
 // (DIR defaults to the current directory, the repo root) and prints `path:line: rule: message`
 // per problem, then a summary; it exits 1 on any problem.
 //
@@ -14,13 +14,14 @@
 //  layer           capabilities import their own layer or a lower one, never a higher one (LAYERS
 //                  below); a folder missing from LAYERS is itself a problem. Top-level files in src/
 //                  (the package entry, src/index.ts) may import anything; folders never import them.
-//  folder-cycle    no import cycles between capabilities.
+//  folder-cycle    no import cycles between capabilities, core and topology included: the layers
+//                  only mean something if capabilities form a DAG.
 //  file-cycle      no import cycles between files, type-only imports included (they still couple).
 //  error-literal   a declared error code (a key of defineErrors({...}) in any src/**/errors.ts) is never
 //                  written as a string literal outside the errors.ts files: refer to it through its
 //                  definition (`storeErrors.ERR_STORE_UNAVAILABLE.code`, `hasCode(e, ctor)`).
-//  header-literal  the routing headers (`x-multizone-...`) are spelled only in src/shardmap/headers.ts
-//                  (HEADERS, HEADER_PREFIX).
+//  header-literal  the routing headers (`x-multizone-...`, any case) are spelled only in
+//                  src/shardmap/headers.ts (HEADERS, HEADER_PREFIX), so a rename is one edit.
 // Test files (*.test.ts) are exempt from every rule: they may reach internals and test/support, and
 // they spell codes and headers as the contract they check.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
