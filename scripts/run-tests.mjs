@@ -13,7 +13,8 @@ function walk(dir, out) {
     return out;
   }
   for (const name of names) {
-    if (name === 'node_modules' || name.startsWith('.')) continue;
+    // test/fixtures holds input trees for tests (e.g. lint fixtures' *.test.ts), not tests to run.
+    if (name === 'node_modules' || name === 'fixtures' || name.startsWith('.')) continue;
     const p = join(dir, name);
     if (statSync(p).isDirectory()) walk(p, out);
     else if (name.endsWith('.test.ts')) out.push(p);

@@ -44,7 +44,7 @@ export class ControlServer implements ControlApi {
     try {
       url = new URL(req.url ?? '/', 'http://control');
     } catch {
-      sendJson(res, 400, { error: 'ERR_CONTROL_BAD_REQUEST', message: 'bad request target' });
+      sendJson(res, 400, { error: controlErrors.ERR_CONTROL_BAD_REQUEST.code, message: 'bad request target' });
       return;
     }
     const h = this.table.get(`${req.method} ${url.pathname}`);

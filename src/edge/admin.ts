@@ -9,6 +9,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { normaliseHost, normaliseTarget, primaryKey } from './cache-key.ts';
 import type { EdgeCtx } from './context.ts';
 import { writeHead } from './deliver.ts';
+import { edgeErrors } from './errors.ts';
 
 /** Request fields a push keeps as the stored response's fields. */
 export const PUSH_FIELDS = [
@@ -92,7 +93,7 @@ export async function handleAdmin(ctx: EdgeCtx, d: AdminDeps): Promise<void> {
   if (!tokenOk(ctx.req.headers.authorization, d.token)) {
     ctx.req.resume();
     send(ctx, d.token ? 401 : 403, {
-      error: 'ERR_EDGE_UNAUTHORIZED',
+      error: edgeErrors.ERR_EDGE_UNAUTHORIZED.code,
       message: d.token ? 'a valid bearer token is required' : 'the admin API is disabled (no edge.adminToken)',
     });
     return;
@@ -100,9 +101,9 @@ export async function handleAdmin(ctx: EdgeCtx, d: AdminDeps): Promise<void> {
   if (path === '/.mz/stats' && ctx.method === 'GET') return send(ctx, 200, d.stats());
   if (path === '/.mz/push' && ctx.method === 'PUT') {
     const r = resolveUrl(q.get('host') ?? ctx.host, q.get('url') ?? '');
-    if (!r) return send(ctx, 400, { error: 'ERR_EDGE_BAD_REQUEST', message: 'need ?url=/path' });
+    if (!r) return send(ctx, 400, { error: edgeErrors.ERR_EDGE_BAD_REQUEST.code, message: 'need ?url=/path' });
     const body = await readAll(ctx, d.maxObjectBytes);
-    if (!body) return send(ctx, 413, { error: 'ERR_EDGE_BAD_REQUEST', message: 'object too large' });
+    if (!body) return send(ctx, 413, { error: edgeErrors.ERR_EDGE_BAD_REQUEST.code, message: 'object too large' });
     const headers: Record<string, string> = {};
     for (const f of PUSH_FIELDS) {
       const v = ctx.req.headers[f];
@@ -116,7 +117,7 @@ export async function handleAdmin(ctx: EdgeCtx, d: AdminDeps): Promise<void> {
   try {
     json = body?.length ? (JSON.parse(body.toString()) as Record<string, unknown>) : {};
   } catch {
-    return send(ctx, 400, { error: 'ERR_EDGE_BAD_REQUEST', message: 'body must be JSON' });
+    return send(ctx, 400, { error: edgeErrors.ERR_EDGE_BAD_REQUEST.code, message: 'body must be JSON' });
   }
   if (path === '/.mz/purge' && ctx.method === 'POST') {
     const soft = json.soft === true;
@@ -149,5 +150,5 @@ export async function handleAdmin(ctx: EdgeCtx, d: AdminDeps): Promise<void> {
     }
     return send(ctx, 200, { results });
   }
-  send(ctx, 404, { error: 'ERR_EDGE_BAD_REQUEST', message: `no admin route ${ctx.method} ${path}` });
+  send(ctx, 404, { error: edgeErrors.ERR_EDGE_BAD_REQUEST.code, message: `no admin route ${ctx.method} ${path}` });
 }

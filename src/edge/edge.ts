@@ -352,7 +352,7 @@ export class Edge {
     this.logger.error({ err: e, key: ctx.key }, 'edge request failed');
     ctx.lead?.fail(e);
     if (!ctx.res.headersSent) {
-      ctx.synth = { status: 500, code: 'ERR_EDGE_UPSTREAM' };
+      ctx.synth = { status: 500, code: edgeErrors.ERR_EDGE_UPSTREAM.code };
       deliverSynth(ctx, this.clock.wallTime());
     } else ctx.res.destroy();
   }
@@ -363,7 +363,7 @@ export class Edge {
     if (ctx.obj) bytes = deliverObject(ctx, ctx.obj, now, this.compress);
     else if (ctx.direct) bytes = deliverDirect(ctx, ctx.direct, now);
     else {
-      ctx.synth = { status: 500, code: 'ERR_EDGE_FSM_LOOP' };
+      ctx.synth = { status: 500, code: edgeErrors.ERR_EDGE_FSM_LOOP.code };
       deliverSynth(ctx, now);
     }
     const o = ctx.outcome;

@@ -10,6 +10,7 @@ import type { CacheStore } from './cache-store.ts';
 import { type CachedObject, makeMeta, materialize } from './cached-object.ts';
 import type { DirectResponse, EdgeCtx } from './context.ts';
 import { rejoin } from './deliver.ts';
+import { edgeErrors } from './errors.ts';
 import {
   type FreshnessOptions,
   type HeaderMap,
@@ -168,7 +169,7 @@ export class Fetcher {
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
       const b = await readLimited(ctx.req, d.maxBodyBytes);
       if (!Buffer.isBuffer(b)) {
-        ctx.synth = { status: 413, code: 'ERR_EDGE_BAD_REQUEST', headers: { connection: 'close' } };
+        ctx.synth = { status: 413, code: edgeErrors.ERR_EDGE_BAD_REQUEST.code, headers: { connection: 'close' } };
         ctx.detail = 'body-too-large';
         return;
       }

@@ -6,6 +6,7 @@
 import type { TopologyConfig } from '../topology/index.ts';
 import { normaliseHost, normaliseTarget, primaryKey } from './cache-key.ts';
 import type { EdgeCtx } from './context.ts';
+import { edgeErrors } from './errors.ts';
 import { HOP_BY_HOP, header, hopByHop, requestDirectives } from './freshness.ts';
 
 export type EdgeConfig = TopologyConfig['edge'];
@@ -45,7 +46,7 @@ export const validateFilter: FilterFactory = {
     const hostMemo = new Map<string, string | null>();
     const reject = (ctx: EdgeCtx, status: number, reason: string): FilterStatus => {
       deps.count('validate', reason);
-      ctx.synth = { status, code: 'ERR_EDGE_BAD_REQUEST', headers: { connection: 'close' } };
+      ctx.synth = { status, code: edgeErrors.ERR_EDGE_BAD_REQUEST.code, headers: { connection: 'close' } };
       ctx.detail = reason;
       return 'stop';
     };

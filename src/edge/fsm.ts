@@ -13,6 +13,7 @@ import type { Logger } from '../core/logger.ts';
 import { secondaryKey } from './cache-key.ts';
 import type { CachedObject } from './cached-object.ts';
 import type { CollapseOutcome, EdgeCtx } from './context.ts';
+import { edgeErrors } from './errors.ts';
 import type { FetchOutcome } from './fetcher.ts';
 import { type ReuseVerdict, reuseVerdict, staleIfErrorAllowed } from './freshness.ts';
 
@@ -82,9 +83,9 @@ function failedFetch(ctx: EdgeCtx, d: FsmDeps, e: unknown): StateName {
   }
   ctx.obj = undefined;
   // RFC 9111 §5.2.2.2: a stale must-revalidate object that cannot be validated is a 504
-  if (stale?.mustRevalidate) return synth(ctx, 504, 'ERR_EDGE_UPSTREAM', 'must-revalidate');
-  if (code === 'ERR_EDGE_COLLAPSE_TIMEOUT') return synth(ctx, 504, code, 'collapse-timeout');
-  return synth(ctx, 502, code === 'ERR_EDGE_UPSTREAM' ? code : 'ERR_EDGE_UPSTREAM', 'upstream-error');
+  if (stale?.mustRevalidate) return synth(ctx, 504, edgeErrors.ERR_EDGE_UPSTREAM.code, 'must-revalidate');
+  if (code === edgeErrors.ERR_EDGE_COLLAPSE_TIMEOUT.code) return synth(ctx, 504, code, 'collapse-timeout');
+  return synth(ctx, 502, edgeErrors.ERR_EDGE_UPSTREAM.code, 'upstream-error');
 }
 
 /** The state table. */
@@ -99,7 +100,7 @@ export const STATES: Record<Exclude<StateName, 'done'>, State> = {
     const list = d.variants(ctx.key);
     const o = list.length ? selectVariant(list, ctx.headers) : undefined;
     if (!o) {
-      if (ctx.reqCc.has('only-if-cached')) return synth(ctx, 504, 'ERR_EDGE_UPSTREAM', 'only-if-cached');
+      if (ctx.reqCc.has('only-if-cached')) return synth(ctx, 504, edgeErrors.ERR_EDGE_UPSTREAM.code, 'only-if-cached');
       if (d.isHitForPass(ctx.key)) {
         ctx.fwd_reason = 'bypass';
         ctx.detail = 'hit-for-pass';
@@ -122,7 +123,7 @@ export const STATES: Record<Exclude<StateName, 'done'>, State> = {
       d.backgroundRevalidate(ctx, o);
       return 'hit';
     }
-    if (ctx.reqCc.has('only-if-cached')) return synth(ctx, 504, 'ERR_EDGE_UPSTREAM', 'only-if-cached');
+    if (ctx.reqCc.has('only-if-cached')) return synth(ctx, 504, edgeErrors.ERR_EDGE_UPSTREAM.code, 'only-if-cached');
     ctx.fwd_reason = ctx.reqCc.has('no-cache') || ctx.reqCc.has('max-age') ? 'request' : 'stale';
     return 'revalidate';
   },
@@ -141,7 +142,7 @@ export const STATES: Record<Exclude<StateName, 'done'>, State> = {
         const r = await waiting;
         if (r === 'uncacheable') return 'pass';
         ctx.restarts++;
-        if (ctx.restarts > MAX_RESTARTS) return synth(ctx, 503, 'ERR_EDGE_FSM_LOOP', 'restarts');
+        if (ctx.restarts > MAX_RESTARTS) return synth(ctx, 503, edgeErrors.ERR_EDGE_FSM_LOOP.code, 'restarts');
         return 'lookup';
       } catch (e) {
         return failedFetch(ctx, d, e);
@@ -160,7 +161,7 @@ export const STATES: Record<Exclude<StateName, 'done'>, State> = {
       try {
         await waiting;
         ctx.restarts++;
-        if (ctx.restarts > MAX_RESTARTS) return synth(ctx, 503, 'ERR_EDGE_FSM_LOOP', 'restarts');
+        if (ctx.restarts > MAX_RESTARTS) return synth(ctx, 503, edgeErrors.ERR_EDGE_FSM_LOOP.code, 'restarts');
         ctx.obj = undefined;
         return 'lookup';
       } catch (e) {
@@ -240,7 +241,7 @@ export function runFsm(ctx: EdgeCtx, d: FsmDeps, start: StateName = 'recv'): Pro
   const debug = d.logger.isLevelEnabled('debug');
   for (let step = 0; s !== 'done'; step++) {
     if (step >= MAX_STEPS && s !== 'synth') {
-      ctx.synth = { status: 503, code: 'ERR_EDGE_FSM_LOOP' };
+      ctx.synth = { status: 503, code: edgeErrors.ERR_EDGE_FSM_LOOP.code };
       s = 'synth';
     }
     const from: StateName = s;
@@ -264,7 +265,7 @@ async function continueAsync(
   if (debug) d.logger.debug({ key: ctx.key, from, to: s }, 'edge fsm');
   for (; s !== 'done'; step++) {
     if (step >= MAX_STEPS && s !== 'synth') {
-      ctx.synth = { status: 503, code: 'ERR_EDGE_FSM_LOOP' };
+      ctx.synth = { status: 503, code: edgeErrors.ERR_EDGE_FSM_LOOP.code };
       s = 'synth';
     }
     const f: StateName = s;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { geoErrors } from './errors.ts';
 import type { GeoDb } from './location.ts';
 
 /**
@@ -41,7 +42,7 @@ export function geoDbContract(
   });
   test(`${name}: rejects what is not an address with ERR_GEO_BAD_IP`, () => {
     for (const bad of ['', 'x', '1.2.3', '1.2.3.4.5', '256.1.1.1', '1.2.3.4/33', '::g', '01.2.3.4', '1.2.3.4/']) {
-      assert.throws(() => db.lookup(bad), { code: 'ERR_GEO_BAD_IP' }, bad);
+      assert.throws(() => db.lookup(bad), { code: geoErrors.ERR_GEO_BAD_IP.code }, bad);
     }
   });
 }

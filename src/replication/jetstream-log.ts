@@ -337,7 +337,8 @@ export class JetStreamLog implements Log {
             throw replicationErrors.ERR_REPL_TOO_LARGE(`anti-entropy ${op} reply of ${data.length} bytes`);
           m.respond(data);
         };
-        const fail = (e: unknown) => reply({ error: (e as { code?: string }).code ?? 'ERR_REPL_BAD_BATCH' });
+        const fail = (e: unknown) =>
+          reply({ error: (e as { code?: string }).code ?? replicationErrors.ERR_REPL_BAD_BATCH.code });
         const run = (p: Promise<unknown>) => void p.then(reply).catch(fail);
         try {
           const arg = m.data.length ? JSON.parse(Buffer.from(m.data).toString('utf8')) : undefined;

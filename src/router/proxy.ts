@@ -1,4 +1,5 @@
 import type { Dispatcher, Pool } from 'undici';
+import { routerErrors } from './errors.ts';
 import type { RouteContext, RouterDeps } from './types.ts';
 import { downstreamHeaders, upstreamHeaders } from './upstreams.ts';
 
@@ -41,8 +42,14 @@ export function upstreamFailed(ctx: RouteContext, deps: RouterDeps, to: string, 
     return;
   }
   const timeout = /TIMEOUT/.test(code);
-  deps.reject(ctx, timeout ? 504 : 502, 'ERR_ROUTER_UPSTREAM', `router: ${to} did not answer (${code})`, {
-    upstream: to,
-    kind: code,
-  });
+  deps.reject(
+    ctx,
+    timeout ? 504 : 502,
+    routerErrors.ERR_ROUTER_UPSTREAM.code,
+    `router: ${to} did not answer (${code})`,
+    {
+      upstream: to,
+      kind: code,
+    },
+  );
 }

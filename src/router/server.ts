@@ -6,6 +6,7 @@ import { closeServer, listenOn } from '../core/listen.ts';
 import type { Registry } from '../core/metrics.ts';
 import type { HostPort, Topology } from '../topology/index.ts';
 import { compose } from './compose.ts';
+import { routerErrors } from './errors.ts';
 import { newRouteContext } from './route-context.ts';
 import { STAGES } from './stages/order.ts';
 import type { Handler, RouterConfig, RouterDeps, RouterMap } from './types.ts';
@@ -116,9 +117,14 @@ export function createRouter(opts: RouterOptions, config: RouterConfig = opts.to
     run(ctx).then(
       () => {
         if (!res.headersSent)
-          replyJson(res, 500, { error: 'ERR_ROUTER_UPSTREAM', message: 'router: no stage answered', zone });
+          replyJson(res, 500, {
+            error: routerErrors.ERR_ROUTER_UPSTREAM.code,
+            message: 'router: no stage answered',
+            zone,
+          });
       },
-      () => replyJson(res, 500, { error: 'ERR_ROUTER_UPSTREAM', message: 'router: internal error', zone }),
+      () =>
+        replyJson(res, 500, { error: routerErrors.ERR_ROUTER_UPSTREAM.code, message: 'router: internal error', zone }),
     );
   };
 
@@ -128,7 +134,7 @@ export function createRouter(opts: RouterOptions, config: RouterConfig = opts.to
     if (!socket.writable) return socket.destroy();
     const tooBig = err.code === 'HPE_HEADER_OVERFLOW';
     const body = JSON.stringify({
-      error: 'ERR_ROUTER_BAD_REQUEST',
+      error: routerErrors.ERR_ROUTER_BAD_REQUEST.code,
       message: tooBig ? 'router: request header block too large' : 'router: malformed request',
       zone,
     });

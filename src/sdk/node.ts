@@ -50,7 +50,12 @@ export function createLookup(resolver: Resolver) {
         if (o.all) cb(null, list);
         else cb(null, list[0]!.address, list[0]!.family);
       },
-      (err) => cb(Object.assign(err, { code: err?.code === 'ERR_SDK_UNRESOLVED' ? 'ENOTFOUND' : err?.code }), '', 0),
+      (err) =>
+        cb(
+          Object.assign(err, { code: err?.code === sdkErrors.ERR_SDK_UNRESOLVED.code ? 'ENOTFOUND' : err?.code }),
+          '',
+          0,
+        ),
     );
   };
 }

@@ -21,7 +21,7 @@ export async function openSessionStore(topology: Topology, zone: string, clock: 
       prefix: config.redis.prefix,
     });
   } catch (e) {
-    if (isPlatformError(e) && e.code === 'ERR_SESSION_UNAVAILABLE')
+    if (isPlatformError(e) && e.code === sessionErrors.ERR_SESSION_UNAVAILABLE.code)
       throw sessionErrors.ERR_SESSION_UNAVAILABLE(
         `${topology.where(['session', 'redis', 'url'])}: session.redis.url: ${e.message}`,
         { cause: e },

@@ -1,3 +1,4 @@
+import { routerErrors } from '../errors.ts';
 import type { Stage } from '../types.ts';
 
 /**
@@ -16,7 +17,7 @@ export const fenceStage: Stage = {
       return reject(
         ctx,
         503,
-        'ERR_ROUTER_FENCED',
+        routerErrors.ERR_ROUTER_FENCED.code,
         `router: ${zone} may not write shard ${ctx.shard} at epoch ${ctx.owner.epoch} now`,
         {
           shard: ctx.shard,

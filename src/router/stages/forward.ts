@@ -1,3 +1,4 @@
+import { routerErrors } from '../errors.ts';
 import { pipeBack, send, upstreamFailed } from '../proxy.ts';
 import type { Stage } from '../types.ts';
 
@@ -13,13 +14,19 @@ export const forwardStage: Stage = {
       const to = ctx.target;
       if (to === undefined || to === zone) return next();
       if (cut?.(zone, to))
-        return reject(ctx, 502, 'ERR_ROUTER_UPSTREAM', `router: ${zone} cannot reach ${to} (partitioned)`, {
-          upstream: to,
-          kind: 'partition',
-        });
+        return reject(
+          ctx,
+          502,
+          routerErrors.ERR_ROUTER_UPSTREAM.code,
+          `router: ${zone} cannot reach ${to} (partitioned)`,
+          {
+            upstream: to,
+            kind: 'partition',
+          },
+        );
       const pool = upstreams.get(to);
       if (!pool)
-        return reject(ctx, 502, 'ERR_ROUTER_UPSTREAM', `router: no address known for ${to}'s router`, {
+        return reject(ctx, 502, routerErrors.ERR_ROUTER_UPSTREAM.code, `router: no address known for ${to}'s router`, {
           upstream: to,
           kind: 'unknown-address',
         });

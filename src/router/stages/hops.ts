@@ -1,3 +1,4 @@
+import { routerErrors } from '../errors.ts';
 import type { Stage } from '../types.ts';
 
 /** Stops forwarding loops: a request that would be forwarded again after maxHops gets 421. */
@@ -9,7 +10,7 @@ export const hopsStage: Stage = {
         return reject(
           ctx,
           421,
-          'ERR_ROUTER_TOO_MANY_HOPS',
+          routerErrors.ERR_ROUTER_TOO_MANY_HOPS.code,
           `router: ${ctx.hop} hops already; ${zone} would forward to ${ctx.target}`,
           {
             hops: ctx.hop,

@@ -60,7 +60,7 @@ export const keyStage: Stage = {
                 return reject(
                   ctx,
                   400,
-                  'ERR_ROUTER_UNKNOWN_ZONE',
+                  routerErrors.ERR_ROUTER_UNKNOWN_ZONE.code,
                   `router/key: ${src.label} names unknown zone "${g.zone}"`,
                 );
               ctx.keyZone = g.zone;
@@ -91,7 +91,7 @@ export const keyStage: Stage = {
         }
       } catch (e) {
         const code = (e as { code?: string }).code;
-        if (code === 'ERR_ROUTER_BAD_KEY') return reject(ctx, 400, code, (e as Error).message);
+        if (code === routerErrors.ERR_ROUTER_BAD_KEY.code) return reject(ctx, 400, code, (e as Error).message);
         throw e;
       }
       return next();

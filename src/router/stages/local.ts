@@ -1,3 +1,4 @@
+import { routerErrors } from '../errors.ts';
 import { pipeBack, send, upstreamFailed } from '../proxy.ts';
 import type { Stage } from '../types.ts';
 
@@ -13,7 +14,9 @@ export const localStage: Stage = {
     return async (ctx) => {
       const app = upstreams.get('app');
       if (!app)
-        return deps.reject(ctx, 502, 'ERR_ROUTER_UPSTREAM', `router: ${zone} has no app address`, { upstream: 'app' });
+        return deps.reject(ctx, 502, routerErrors.ERR_ROUTER_UPSTREAM.code, `router: ${zone} has no app address`, {
+          upstream: 'app',
+        });
       const shard = ctx.shard === undefined ? '' : String(ctx.shard);
       const epoch = ctx.owner ? String(ctx.owner.epoch) : '';
       const reqExtra = { 'x-multizone-zone': zone, 'x-multizone-shard': shard, 'x-multizone-epoch': epoch };

@@ -1,4 +1,5 @@
 import { GLOBAL } from '../../shardmap/index.ts';
+import { routerErrors } from '../errors.ts';
 import type { Stage } from '../types.ts';
 
 /**
@@ -12,7 +13,8 @@ export const policyStage: Stage = {
   name: 'policy',
   create(config, { zone, map, reject }) {
     return (ctx, next) => {
-      if (!map.ready()) return reject(ctx, 503, 'ERR_ROUTER_NO_MAP', 'router: the shard map is not loaded yet');
+      if (!map.ready())
+        return reject(ctx, 503, routerErrors.ERR_ROUTER_NO_MAP.code, 'router: the shard map is not loaded yet');
       const r = ctx.resource;
       const core = () => map.entry(GLOBAL);
       if (r?.class === 'global') {
