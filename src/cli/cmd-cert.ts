@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { makeDevCert } from '../edge/index.ts';
-import type { Io } from './main.ts';
+import type { Io } from './io.ts';
 
 /** `multizone cert [--out DIR] [--host NAME…]`: writes DIR/cert.pem and DIR/key.pem. */
 export async function cmdCert(args: string[], io: Io): Promise<number> {

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
 import { loadTopology, parseHostPort } from '../topology/index.ts';
-import { EX_USAGE, type Io } from './main.ts';
+import { EX_USAGE, type Io } from './io.ts';
 import { renderTable } from './table.ts';
 
 interface ConflictJson {

@@ -3,7 +3,7 @@ import { systemClock } from '../core/clock.ts';
 import { systemRandom } from '../core/random.ts';
 import { type DrillProgress, type DrillReport, runDrill } from '../drill/index.ts';
 import { loadTopology } from '../topology/index.ts';
-import { EX_USAGE, type Io } from './main.ts';
+import { EX_USAGE, type Io } from './io.ts';
 import { renderTable } from './table.ts';
 
 const USAGE =

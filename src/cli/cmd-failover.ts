@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
 import { controlUrl } from './cmd-drill.ts';
-import { EX_USAGE, type Io } from './main.ts';
+import { EX_USAGE, type Io } from './io.ts';
 
 /**
  * `multizone failover --zone Z` (planned, RPO 0: drain Z's shards, wait for replication lag

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { publish } from '../edge/index.ts';
-import type { Io } from './main.ts';
+import type { Io } from './io.ts';
 
 function bar(done: number, total: number, width = 24): string {
   const n = total ? Math.round((done / total) * width) : width;

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { formatProblem, readYamlSource } from '../core/config.ts';
-import { isPlatformError } from '../core/errors.ts';
+import { coreErrors, hasCode, isPlatformError } from '../core/errors.ts';
 import { defaultGeoDb } from '../geo/index.ts';
 import { type AppRole, echoAppRole, startCluster } from '../runtime/index.ts';
 import { createSteering } from '../steering/index.ts';
@@ -10,11 +10,10 @@ import { cmdConflicts } from './cmd-conflicts.ts';
 import { cmdDrill } from './cmd-drill.ts';
 import { cmdFailover } from './cmd-failover.ts';
 import { cmdPublish } from './cmd-publish.ts';
+import { EX_CONFIG, EX_USAGE, type Io, stdio } from './io.ts';
 import { renderTable } from './table.ts';
 
-/** sysexits.h: bad configuration. */
-export const EX_CONFIG = 78;
-export const EX_USAGE = 64;
+export { EX_CONFIG, EX_USAGE, type Io } from './io.ts';
 
 const HELP = `multizone — one service, active-active across zones
 
@@ -38,14 +37,6 @@ usage:
                                  fingerprint DIR's files, write a manifest, push them to edges
   multizone help                 this text
 `;
-
-/** Output sinks, injectable for tests. */
-export interface Io {
-  out(s: string): void;
-  err(s: string): void;
-}
-
-const stdio: Io = { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(`${s}\n`) };
 
 /**
  * The apps `multizone up --app NAME` can run in every zone. The CLI knows only the built-in
@@ -102,7 +93,7 @@ function reportError(e: unknown, io: Io): number {
   if (isPlatformError(e)) {
     io.err(`multizone: ${e.message}`);
     io.err(`(${e.code})`);
-    return e.code === 'ERR_CONFIG_INVALID' || e.code === 'ERR_CONFIG_READ' ? EX_CONFIG : 1;
+    return hasCode(e, coreErrors.ERR_CONFIG_INVALID) || hasCode(e, coreErrors.ERR_CONFIG_READ) ? EX_CONFIG : 1;
   }
   if (e instanceof TypeError && (e as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
     io.err(`multizone: ${e.message}\n\n${HELP}`);

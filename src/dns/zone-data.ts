@@ -1,6 +1,5 @@
 import { isIPv4, isIPv6 } from 'node:net';
-import type { ServiceConfig, Topology } from '../topology/index.ts';
-import type { DnsConfig } from './chain.ts';
+import type { ServiceConfig, Topology, TopologyConfig } from '../topology/index.ts';
 import { dnsErrors } from './errors.ts';
 import type { Rr } from './wire/reply.ts';
 
@@ -42,7 +41,7 @@ export interface CompiledZone {
 const lower = (s: string) => s.toLowerCase().replace(/\.$/, '');
 
 /** Builds the zone; throws ERR_DNS_BAD_CONFIG when the dns: section names an unknown zone. */
-export function compileZone(topology: Topology, config: DnsConfig): CompiledZone {
+export function compileZone(topology: Topology, config: TopologyConfig['dns']): CompiledZone {
   const apex = lower(topology.config.apex);
   const dotApex = `.${apex}`;
   const inZone = (n: string) => n === apex || n.endsWith(dotApex);

@@ -20,12 +20,11 @@ export { MemoryLog, type MemoryLogOptions, type WanOptions } from './memory-log.
 export { openLog } from './open-log.ts';
 export {
   type ClusterConflict,
-  type LinkLag,
   Replication,
-  type ReplicationCounters,
   type ReplicationOptions,
   type ZoneLag,
 } from './replication.ts';
 export { registerReplicationRoutes } from './routes.ts';
+export type { LinkLag, ReplicationCounters, ReplicationStats } from './stats.ts';
 export { type ZoneOutage, zoneOutage } from './zone-outage.ts';
 export { type ReplicatorEvents, ZoneReplicator, type ZoneReplicatorOptions } from './zone-replicator.ts';

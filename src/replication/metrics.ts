@@ -1,9 +1,9 @@
 import { Counter, Gauge } from 'prom-client';
 import type { Registry } from '../core/metrics.ts';
-import type { Replication } from './replication.ts';
+import type { ReplicationStats } from './stats.ts';
 
 /** Registers the mz_replication_* metrics (lag is computed when scraped). */
-export function registerReplicationMetrics(reg: Registry, repl: Replication): void {
+export function registerReplicationMetrics(reg: Registry, repl: ReplicationStats): void {
   const c = repl.counters;
   new Gauge({
     name: 'mz_replication_lag_records',

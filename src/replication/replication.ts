@@ -8,23 +8,8 @@ import { type CompensationReport, measureCompensation, type RpoSnapshot, rpoAtFa
 import { replicationErrors } from './errors.ts';
 import type { Log } from './log.ts';
 import { registerReplicationMetrics } from './metrics.ts';
+import type { LinkLag, ReplicationCounters } from './stats.ts';
 import { type ReplicatorEvents, ZoneReplicator } from './zone-replicator.ts';
-
-/** Lag of one link origin → dest. */
-export interface LinkLag {
-  origin: string;
-  dest: string;
-  /** Changes written in origin that dest has not applied. */
-  records: number;
-  /** Age of the oldest of them (0 when caught up). */
-  seconds: number;
-  /**
-   * The destination is known to be down (stopped in this process, or declared down through
-   * setZoneUp / the zoneUp option): its backlog is real but cannot shrink until it returns,
-   * so it is reported on its own and left out of lagOf/lagFor.
-   */
-  down: boolean;
-}
 
 /** A zone's outgoing lag: the worst live link, plus every link on its own. */
 export interface ZoneLag {
@@ -69,17 +54,6 @@ export interface ReplicationOptions {
   zoneUp?: (zone: string) => boolean | undefined;
   /** How often the change log is pruned (ms); 0 = never (default 60000). */
   pruneMs?: number;
-}
-
-/** Counters the metrics and the API read. */
-export interface ReplicationCounters {
-  shippedBatches: number;
-  applied: number;
-  conflicts: number;
-  settled: number;
-  gaps: number;
-  repaired: number;
-  errors: number;
 }
 
 /**

@@ -1,7 +1,9 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Pool } from 'undici';
-import type { HostPort } from '../topology/index.ts';
-import type { RouterConfig } from './types.ts';
+import { HEADER_PREFIX } from '../shardmap/index.ts';
+import type { HostPort, TopologyConfig } from '../topology/index.ts';
+
+type RouterConfig = TopologyConfig['router'];
 
 /** Kept-alive undici Pools: one to the zone's app, one per other zone's router (made on first use). */
 export class Upstreams {
@@ -62,7 +64,7 @@ export function upstreamHeaders(
   const out: Record<string, string | string[]> = {};
   for (const k in h) {
     const v = h[k];
-    if (v === undefined || HOP_BY_HOP.has(k) || k.startsWith('x-multizone-')) continue;
+    if (v === undefined || HOP_BY_HOP.has(k) || k.startsWith(HEADER_PREFIX)) continue;
     out[k] = v;
   }
   for (const k in extra) out[k] = extra[k]!;

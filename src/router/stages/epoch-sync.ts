@@ -1,4 +1,4 @@
-import { GLOBAL } from '../../shardmap/index.ts';
+import { GLOBAL, HEADERS } from '../../shardmap/index.ts';
 import type { Stage } from '../types.ts';
 
 /**
@@ -11,13 +11,13 @@ export const epochSyncStage: Stage = {
   create(config, { map }) {
     return (ctx, next) => {
       const h = ctx.req.headers;
-      const hop = h['x-multizone-hop'];
+      const hop = h[HEADERS.hop];
       if (hop !== undefined) {
         const n = Number(hop);
         ctx.hop = Number.isInteger(n) && n >= 0 && n < 100 ? n : 100;
-        const e = Number(h['x-multizone-epoch']);
+        const e = Number(h[HEADERS.epoch]);
         if (Number.isInteger(e) && e > 0) ctx.senderEpoch = e;
-        const from = h['x-multizone-from'];
+        const from = h[HEADERS.from];
         if (typeof from === 'string') ctx.fromZone = from;
       }
       if (ctx.senderEpoch !== undefined && map.ready()) {

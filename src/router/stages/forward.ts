@@ -1,3 +1,4 @@
+import { HEADERS } from '../../shardmap/index.ts';
 import { routerErrors } from '../errors.ts';
 import { pipeBack, send, upstreamFailed } from '../proxy.ts';
 import type { Stage } from '../types.ts';
@@ -30,8 +31,8 @@ export const forwardStage: Stage = {
           upstream: to,
           kind: 'unknown-address',
         });
-      const extra: Record<string, string> = { 'x-multizone-hop': String(ctx.hop + 1), 'x-multizone-from': zone };
-      if (ctx.owner) extra['x-multizone-epoch'] = String(ctx.owner.epoch);
+      const extra: Record<string, string> = { [HEADERS.hop]: String(ctx.hop + 1), [HEADERS.from]: zone };
+      if (ctx.owner) extra[HEADERS.epoch] = String(ctx.owner.epoch);
       try {
         const r = await send(ctx, pool, extra);
         count('forward');

@@ -1,3 +1,4 @@
+import { HEADERS } from '../../shardmap/index.ts';
 import { routerErrors } from '../errors.ts';
 import { pipeBack, send, upstreamFailed } from '../proxy.ts';
 import type { Stage } from '../types.ts';
@@ -19,7 +20,7 @@ export const localStage: Stage = {
         });
       const shard = ctx.shard === undefined ? '' : String(ctx.shard);
       const epoch = ctx.owner ? String(ctx.owner.epoch) : '';
-      const reqExtra = { 'x-multizone-zone': zone, 'x-multizone-shard': shard, 'x-multizone-epoch': epoch };
+      const reqExtra = { [HEADERS.zone]: zone, [HEADERS.shard]: shard, [HEADERS.epoch]: epoch };
       let r: Awaited<ReturnType<typeof send>>;
       try {
         r = await send(ctx, app, reqExtra);
@@ -35,11 +36,11 @@ export const localStage: Stage = {
             const r2 = await send(
               ctx,
               pool,
-              { 'x-multizone-hop': String(ctx.hop + 1), 'x-multizone-from': zone, 'x-multizone-epoch': epoch },
+              { [HEADERS.hop]: String(ctx.hop + 1), [HEADERS.from]: zone, [HEADERS.epoch]: epoch },
               { method: 'GET', withBody: false },
             );
             count('second-read');
-            return pipeBack(ctx, r2, { 'x-multizone-second-read': owner });
+            return pipeBack(ctx, r2, { [HEADERS.secondRead]: owner });
           } catch (e) {
             return upstreamFailed(ctx, deps, owner, e);
           }
@@ -47,10 +48,10 @@ export const localStage: Stage = {
       }
       count('local');
       pipeBack(ctx, r, {
-        'x-multizone-zone': zone,
-        'x-multizone-shard': shard,
-        'x-multizone-epoch': epoch,
-        'x-multizone-served-at': String(Math.round(clock.wallTime())),
+        [HEADERS.zone]: zone,
+        [HEADERS.shard]: shard,
+        [HEADERS.epoch]: epoch,
+        [HEADERS.servedAt]: String(Math.round(clock.wallTime())),
       });
     };
   },
