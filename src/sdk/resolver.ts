@@ -1,12 +1,14 @@
-import { type Clock, systemClock, type Timer } from '../core/clock.ts';
-import { sdkErrors } from './errors.ts';
-import { ipFamily } from './ip-text.ts';
+import type { Clock } from '../core/clock.ts';
+import { AnswerCache } from './answer-cache.ts';
+import { HostBatcher } from './host-batcher.ts';
+import { type LookupDeps, lookupHost } from './lookup-host.ts';
 import { IpRanker, type IpScore, type RankerOptions } from './ranking.ts';
 import { SpeedReporter } from './reporter.ts';
-import { hmacSha256Hex } from './sign.ts';
+import { ResolverEmitter } from './resolver-events.ts';
+import { type ResolverSettings, resolverSettings } from './resolver-settings.ts';
+import { ServerPool } from './server-pool.ts';
 
-/** Most hosts in one /d call (the server refuses more). */
-export const MAX_BATCH = 5;
+export { MAX_BATCH } from './host-batcher.ts';
 
 /** One address the system resolver returned. */
 export interface SystemAddress {
@@ -17,6 +19,7 @@ export interface SystemAddress {
 /** The system resolver, e.g. Node's dns.promises.lookup(host, { all: true }). */
 export type SystemLookup = (host: string) => Promise<SystemAddress[]>;
 
+/** Options of createResolver; only `servers` is required. */
 export interface ResolverOptions {
   /** HTTPDNS base URLs, tried in turn ('http://127.0.0.1:18053'). At least one. */
   servers: readonly string[];
@@ -62,6 +65,7 @@ export interface ResolverOptions {
 /** Where an answer came from. */
 export type AnswerSource = 'httpdns' | 'system' | 'stale';
 
+/** One host's answer as lookup() returns it. */
 export interface Resolution {
   host: string;
   /** Ranked best first. */
@@ -71,12 +75,14 @@ export interface Resolution {
   source: AnswerSource;
 }
 
+/** The system resolver answered host with none of our addresses. */
 export interface HijackEvent {
   host: string;
   system: string[];
   httpdns: string[];
 }
 
+/** Events a resolver emits, by name (see Resolver.on). */
 export interface ResolverEvents {
   hijack: HijackEvent;
   fallback: { host: string; reason: string };
@@ -84,6 +90,7 @@ export interface ResolverEvents {
   refresh: { host: string };
 }
 
+/** Counters since the resolver was made. */
 export interface ResolverStats {
   requests: number;
   cacheHits: number;
@@ -94,6 +101,7 @@ export interface ResolverStats {
   refreshes: number;
 }
 
+/** The resolver createResolver returns. */
 export interface Resolver {
   /** Ranked addresses for host (IPv4 first, then IPv6). Rejects with ERR_SDK_UNRESOLVED when nothing answers. */
   resolve(host: string): Promise<string[]>;
@@ -112,80 +120,6 @@ export interface Resolver {
   close(): Promise<void>;
 }
 
-interface Entry {
-  ipv4: string[];
-  ipv6: string[];
-  ttl: number;
-  source: 'httpdns' | 'system';
-  expiresAt: number;
-  refreshAt: number;
-  usedSinceFetch: boolean;
-  timer?: Timer;
-}
-
-interface Waiter {
-  resolve(e: Entry): void;
-  reject(e: unknown): void;
-  /** A background refresh: it must not replace a cached HTTPDNS answer with the system's. */
-  refresh: boolean;
-}
-
-interface ServerState {
-  url: string;
-  failures: number;
-  backoffUntil: number;
-}
-
-interface DItem {
-  host: string;
-  ips: string[];
-  ipsv6: string[];
-  ttl: number;
-}
-
-function checkOptions(o: ResolverOptions): void {
-  const bad = (m: string) => sdkErrors.ERR_SDK_INVALID_OPTION(`sdk: ${m}`);
-  if (!Array.isArray(o.servers) || o.servers.length === 0) throw bad('servers must list at least one HTTPDNS URL');
-  for (const s of o.servers)
-    if (!/^https?:\/\/[^/]+\/?$/.test(s)) throw bad(`server ${s} must be http(s)://host[:port]`);
-  for (const [k, v] of Object.entries({
-    timeoutMs: o.timeoutMs,
-    totalTimeoutMs: o.totalTimeoutMs,
-    backoffMs: o.backoffMs,
-    backoffMaxMs: o.backoffMaxMs,
-    fallbackTtlSeconds: o.fallbackTtlSeconds,
-    signTtlSeconds: o.signTtlSeconds,
-  }))
-    if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw bad(`${k} must be a positive number`);
-  if (o.refreshFraction !== undefined && !(o.refreshFraction > 0 && o.refreshFraction < 1))
-    throw bad('refreshFraction must be between 0 and 1');
-  if (o.families && (o.families.length === 0 || o.families.some((f) => f !== 4 && f !== 6)))
-    throw bad('families must be [4], [6] or [4, 6]');
-  if (o.signTtlSeconds !== undefined && o.signTtlSeconds > 86_400) throw bad('signTtlSeconds must be at most 86400');
-  if (o.clientIp !== undefined && ipFamily(o.clientIp) === 0) throw bad('clientIp must be an IP address');
-  if (o.account !== undefined && !o.secret) throw bad('account needs a secret');
-}
-
-function parseAnswer(body: unknown, hosts: readonly string[]): Map<string, DItem> {
-  const bad = (m: string) => sdkErrors.ERR_SDK_BAD_ANSWER(`sdk: bad /d answer: ${m}`);
-  const list = (body as { dns?: unknown })?.dns;
-  if (!Array.isArray(list)) throw bad('no dns list');
-  const out = new Map<string, DItem>();
-  for (const d of list as Record<string, unknown>[]) {
-    const host = typeof d?.host === 'string' ? d.host.toLowerCase() : null;
-    const ips = d?.ips ?? [];
-    const ipsv6 = d?.ipsv6 ?? [];
-    const ttl = d?.ttl;
-    if (!host || !Array.isArray(ips) || !Array.isArray(ipsv6) || typeof ttl !== 'number' || !(ttl >= 0))
-      throw bad('an entry lacks host, ips or ttl');
-    if (!ips.every((x) => typeof x === 'string' && ipFamily(x) === 4)) throw bad(`ips of ${host} are not IPv4`);
-    if (!ipsv6.every((x) => typeof x === 'string' && ipFamily(x) === 6)) throw bad(`ipsv6 of ${host} are not IPv6`);
-    out.set(host, { host, ips: ips as string[], ipsv6: ipsv6 as string[], ttl: Math.min(ttl, 86_400) });
-  }
-  for (const h of hosts) if (!out.has(h)) throw bad(`no entry for ${h}`);
-  return out;
-}
-
 /**
  * The client resolver: HTTPDNS with a TTL cache, batching, background refresh, server
  * rotation with backoff, fallback to the system resolver, IP ranking, hijack detection and
@@ -193,285 +127,26 @@ function parseAnswer(body: unknown, hosts: readonly string[]): Map<string, DItem
  * the Node defaults and connection helpers.
  */
 export function createResolver(options: ResolverOptions): Resolver {
-  checkOptions(options);
-  const clock = options.clock ?? systemClock;
-  const doFetch = options.fetch ?? ((...a: Parameters<typeof fetch>) => fetch(...a));
-  const families = options.families ?? [4];
-  const query = [...new Set(families)].sort().join(',');
-  const timeoutMs = options.timeoutMs ?? 1500;
-  const totalTimeoutMs = options.totalTimeoutMs ?? 3000;
-  const backoffMs = options.backoffMs ?? 1000;
-  const backoffMaxMs = options.backoffMaxMs ?? 60_000;
-  const refreshFraction = options.refreshFraction ?? 0.75;
-  const fallbackTtl = options.fallbackTtlSeconds ?? 30;
-  const signTtl = options.signTtlSeconds ?? 600;
-  const hijackCheck = options.hijackCheck ?? options.systemLookup !== undefined;
-  const preResolve = new Set((options.preResolve ?? []).map((h) => h.toLowerCase()));
-  const servers: ServerState[] = options.servers.map((url) => ({
-    url: url.replace(/\/$/, ''),
-    failures: 0,
-    backoffUntil: Number.NEGATIVE_INFINITY,
-  }));
-  let preferred = 0;
-  const ranker = new IpRanker(clock, options.ranking);
-  const cache = new Map<string, Entry>();
-  const waiting = new Map<string, Waiter[]>();
-  let queue: string[] = [];
-  let flushScheduled = false;
-  let closed = false;
+  const s = resolverSettings(options);
+  const stats = newStats();
+  const events = new ResolverEmitter();
+  const ranker = new IpRanker(s.clock, options.ranking);
   const ours = new Set(options.knownAddresses ?? []);
-  const listeners = new Map<string, Set<(e: unknown) => void>>();
-  const stats: ResolverStats = {
-    requests: 0,
-    cacheHits: 0,
-    staleServed: 0,
-    fallbacks: 0,
-    hijacks: 0,
-    serverErrors: 0,
-    refreshes: 0,
-  };
-  const emit = <K extends keyof ResolverEvents>(k: K, e: ResolverEvents[K]) => {
-    for (const fn of listeners.get(k) ?? []) {
-      try {
-        fn(e);
-      } catch {
-        // a listener's bug is not the resolver's
-      }
-    }
-  };
-  const reporter =
-    options.reports === false
-      ? null
-      : new SpeedReporter({
-          clock,
-          fetch: doFetch,
-          server: () => servers[preferred]!.url,
-          account: options.account,
-          secret: options.secret,
-          intervalMs: options.reports?.intervalMs,
-          maxBatch: options.reports?.maxBatch,
-        });
-
-  /** GET one server with a timeout; throws on HTTP errors and bad answers. */
-  async function ask(server: ServerState, hosts: readonly string[], budgetMs: number): Promise<Map<string, DItem>> {
-    const hostParam = hosts.join(',');
-    let path = `/d?host=${encodeURIComponent(hostParam)}&query=${query}`;
-    if (options.secret) {
-      const t = Math.floor(clock.wallTime() / 1000) + signTtl;
-      const s = await hmacSha256Hex(options.secret, `${hostParam}-${t}`);
-      path = `/sign_d?host=${encodeURIComponent(hostParam)}&query=${query}&t=${t}&s=${s}`;
-      if (options.account) path += `&account=${encodeURIComponent(options.account)}`;
-    }
-    if (options.clientIp) path += `&ip=${encodeURIComponent(options.clientIp)}`;
-    const ctl = new AbortController();
-    let timer: Timer | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = clock.setTimer(Math.min(timeoutMs, budgetMs), () => {
-        ctl.abort();
-        reject(sdkErrors.ERR_SDK_HTTP(`sdk: ${server.url} timed out`));
-      });
-    });
-    try {
-      stats.requests++;
-      const work = (async () => {
-        const r = await doFetch(`${server.url}${path}`, {
-          signal: ctl.signal,
-          headers: { accept: 'application/json' },
-        });
-        const text = await r.text();
-        if (r.status !== 200)
-          throw sdkErrors.ERR_SDK_HTTP(`sdk: ${server.url} answered HTTP ${r.status}`, {
-            details: { status: r.status },
-          });
-        let body: unknown;
-        try {
-          body = JSON.parse(text);
-        } catch (e) {
-          throw sdkErrors.ERR_SDK_BAD_ANSWER('sdk: bad /d answer: not JSON', { cause: e });
-        }
-        return parseAnswer(body, hosts);
-      })();
-      work.catch(() => {}); // the timeout may win; don't leave this rejection unhandled
-      return await Promise.race([work, timeout]);
-    } finally {
-      timer?.cancel();
-    }
-  }
-
-  /** Servers in turn from the preferred one, skipping those in backoff (unless all are). */
-  async function askServers(hosts: readonly string[]): Promise<Map<string, DItem>> {
-    const start = clock.now();
-    const now = clock.now();
-    const order = servers.map((_, i) => servers[(preferred + i) % servers.length]!);
-    let candidates = order.filter((s) => s.backoffUntil <= now);
-    if (candidates.length === 0) candidates = [...order].sort((a, b) => a.backoffUntil - b.backoffUntil).slice(0, 1);
-    let last: unknown = sdkErrors.ERR_SDK_HTTP('sdk: no HTTPDNS server tried');
-    for (const s of candidates) {
-      const budget = totalTimeoutMs - (clock.now() - start);
-      if (budget <= 0) break;
-      try {
-        const out = await ask(s, hosts, budget);
-        s.failures = 0;
-        s.backoffUntil = Number.NEGATIVE_INFINITY;
-        preferred = servers.indexOf(s);
-        return out;
-      } catch (e) {
-        last = e;
-        s.failures++;
-        s.backoffUntil = clock.now() + Math.min(backoffMaxMs, backoffMs * 2 ** (s.failures - 1));
-        stats.serverErrors++;
-        emit('server-error', { server: s.url, error: e });
-      }
-    }
-    throw last;
-  }
-
-  function store(host: string, ipv4: string[], ipv6: string[], ttl: number, source: 'httpdns' | 'system'): Entry {
-    const old = cache.get(host);
-    old?.timer?.cancel();
-    const now = clock.now();
-    const e: Entry = {
-      ipv4,
-      ipv6,
-      ttl,
-      source,
-      expiresAt: now + ttl * 1000,
-      refreshAt: now + ttl * 1000 * refreshFraction,
-      usedSinceFetch: false,
-    };
-    if (source === 'httpdns') for (const ip of [...ipv4, ...ipv6]) ours.add(ip);
-    // refresh at 75 % of the TTL, for hosts someone still uses (or pre-resolves)
-    if (ttl > 0 && !closed)
-      e.timer = clock.setTimer(ttl * 1000 * refreshFraction, () => {
-        if (cache.get(host) !== e || closed) return;
-        if (e.usedSinceFetch || preResolve.has(host)) refresh(host);
-      });
-    cache.set(host, e);
-    return e;
-  }
-
-  async function viaSystem(host: string, reason: string): Promise<Entry> {
-    if (!options.systemLookup) throw sdkErrors.ERR_SDK_UNRESOLVED(`sdk: ${host}: ${reason}, and no system resolver`);
-    let addrs: SystemAddress[];
-    try {
-      addrs = await options.systemLookup(host);
-    } catch (e) {
-      throw sdkErrors.ERR_SDK_UNRESOLVED(`sdk: ${host}: ${reason}, and the system resolver failed`, { cause: e });
-    }
-    stats.fallbacks++;
-    emit('fallback', { host, reason });
-    const v4 = addrs.filter((a) => a.family === 4).map((a) => a.address);
-    const v6 = addrs.filter((a) => a.family === 6).map((a) => a.address);
-    if (v4.length + v6.length === 0) throw sdkErrors.ERR_SDK_UNRESOLVED(`sdk: ${host}: no address anywhere`);
-    return store(host, v4, v6, fallbackTtl, 'system');
-  }
-
-  function checkHijack(host: string, httpdnsIps: string[]): void {
-    if (!hijackCheck || !options.systemLookup || httpdnsIps.length === 0) return;
-    options.systemLookup(host).then(
-      (addrs) => {
-        const system = addrs.map((a) => a.address);
-        if (system.length === 0 || system.some((ip) => httpdnsIps.includes(ip) || ours.has(ip))) return;
-        stats.hijacks++;
-        emit('hijack', { host, system, httpdns: httpdnsIps });
-      },
-      () => {},
-    );
-  }
-
-  function settle(host: string, fn: (w: Waiter) => void): void {
-    const ws = waiting.get(host) ?? [];
-    waiting.delete(host);
-    for (const w of ws) fn(w);
-  }
-
-  async function runBatch(hosts: string[]): Promise<void> {
-    let answers: Map<string, DItem> | null = null;
-    let reason = 'HTTPDNS unreachable';
-    try {
-      answers = await askServers(hosts);
-    } catch (e) {
-      reason = (e as { code?: string })?.code === 'ERR_SDK_BAD_ANSWER' ? 'bad HTTPDNS answers' : reason;
-    }
-    await Promise.all(
-      hosts.map(async (host) => {
-        try {
-          const a = answers?.get(host);
-          let e: Entry;
-          if (a && a.ips.length + a.ipsv6.length > 0) {
-            e = store(host, a.ips, a.ipsv6, a.ttl, 'httpdns');
-            checkHijack(host, [...a.ips, ...a.ipsv6]);
-          } else if (!a && (waiting.get(host) ?? []).every((w) => w.refresh) && cache.get(host)?.source === 'httpdns') {
-            // a failed refresh keeps the HTTPDNS answer we have (until it expires) rather
-            // than switching to the system resolver's, which may be the hijacked one
-            throw sdkErrors.ERR_SDK_UNRESOLVED(`sdk: ${host}: refresh failed (${reason})`);
-          } else e = await viaSystem(host, a ? 'HTTPDNS has no address for it' : reason);
-          settle(host, (w) => w.resolve(e));
-        } catch (err) {
-          settle(host, (w) => w.reject(err));
-        }
-      }),
-    );
-  }
-
-  function flush(): void {
-    flushScheduled = false;
-    const hosts = queue;
-    queue = [];
-    for (let i = 0; i < hosts.length; i += MAX_BATCH) void runBatch(hosts.slice(i, i + MAX_BATCH));
-  }
-
-  /** Queues host for the next /d batch (hosts asked in the same tick share calls). */
-  function fetchHost(host: string, refresh = false): Promise<Entry> {
-    return new Promise<Entry>((resolve, reject) => {
-      const ws = waiting.get(host);
-      if (ws) {
-        ws.push({ resolve, reject, refresh });
-        return;
-      }
-      waiting.set(host, [{ resolve, reject, refresh }]);
-      queue.push(host);
-      if (!flushScheduled) {
-        flushScheduled = true;
-        queueMicrotask(flush);
-      }
-    });
-  }
+  const servers = new ServerPool(s, stats, events, options.servers);
+  const cache = new AnswerCache(s, ours, (host) => refresh(host));
+  const batcher = new HostBatcher({ s, stats, events, cache, servers, ours });
+  const reporter = speedReporter(options, s, servers);
 
   function refresh(host: string): void {
-    if (waiting.has(host) || closed) return;
+    if (batcher.isFetching(host) || cache.isClosed()) return;
     stats.refreshes++;
-    emit('refresh', { host });
-    fetchHost(host, true).catch(() => {}); // a failed refresh keeps the old answer until it expires
+    events.emit('refresh', { host });
+    batcher.fetchHost(host, true).catch(() => {}); // a failed refresh keeps the old answer until it expires
   }
+  const deps: LookupDeps = { s, stats, cache, batcher, ranker, refresh };
+  const lookup = (host: string) => lookupHost(deps, host);
 
-  function ranked(host: string, e: Entry, source: AnswerSource): Resolution {
-    return { host, ipv4: ranker.rank(e.ipv4), ipv6: ranker.rank(e.ipv6), ttl: e.ttl, source };
-  }
-
-  async function lookup(hostIn: string): Promise<Resolution> {
-    const host = hostIn.toLowerCase().replace(/\.$/, '');
-    if (ipFamily(host) === 4) return { host, ipv4: [host], ipv6: [], ttl: 0, source: 'system' };
-    if (ipFamily(host) === 6) return { host, ipv4: [], ipv6: [host], ttl: 0, source: 'system' };
-    const now = clock.now();
-    const e = cache.get(host);
-    if (e && now < e.expiresAt) {
-      stats.cacheHits++;
-      e.usedSinceFetch = true;
-      if (now >= e.refreshAt) refresh(host);
-      return ranked(host, e, e.source);
-    }
-    if (e && options.serveStale) {
-      stats.staleServed++;
-      refresh(host);
-      return ranked(host, e, 'stale');
-    }
-    const fresh = await fetchHost(host);
-    fresh.usedSinceFetch = true;
-    return ranked(host, fresh, fresh.source);
-  }
-
-  for (const h of preResolve) fetchHost(h).catch(() => {});
+  for (const h of s.preResolve) batcher.fetchHost(h).catch(() => {});
 
   return {
     lookup,
@@ -490,22 +165,31 @@ export function createResolver(options: ResolverOptions): Resolver {
       if (reporter && (rttMs !== undefined || !ok)) reporter.add({ host, ip, rttMs: rttMs ?? 0, ok });
     },
     score: (ip) => ranker.score(ip),
-    on(event, fn) {
-      let set = listeners.get(event);
-      if (!set) {
-        set = new Set();
-        listeners.set(event, set);
-      }
-      set.add(fn as (e: unknown) => void);
-      return () => set.delete(fn as (e: unknown) => void);
-    },
+    on: (event, fn) => events.on(event, fn),
     stats: () => ({ ...stats }),
     flushReports: () => reporter?.flush() ?? Promise.resolve(),
     async close() {
-      closed = true;
-      for (const e of cache.values()) e.timer?.cancel();
+      cache.close();
       reporter?.close();
       await reporter?.flush();
     },
   };
+}
+
+function newStats(): ResolverStats {
+  return { requests: 0, cacheHits: 0, staleServed: 0, fallbacks: 0, hijacks: 0, serverErrors: 0, refreshes: 0 };
+}
+
+/** The speed reporter, sending to the preferred server; null when reports are off. */
+function speedReporter(options: ResolverOptions, s: ResolverSettings, servers: ServerPool): SpeedReporter | null {
+  if (options.reports === false) return null;
+  return new SpeedReporter({
+    clock: s.clock,
+    fetch: s.fetch,
+    server: () => servers.preferredUrl(),
+    account: options.account,
+    secret: options.secret,
+    intervalMs: options.reports?.intervalMs,
+    maxBatch: options.reports?.maxBatch,
+  });
 }

@@ -1,0 +1,105 @@
+import type { Clock } from '../core/clock.ts';
+import type { Logger } from '../core/logger.ts';
+import type { Topology } from '../topology/index.ts';
+import type { VerdictSink } from './checker.ts';
+import type { ListenerSet } from './listener-set.ts';
+import type { HealthMetrics } from './metrics.ts';
+import type { EndpointEntry } from './probe-plan.ts';
+import { quorumVerdict } from './quorum.ts';
+import { zoneKeyEndpoint } from './targets.ts';
+import type { EndpointVerdict, HealthChangeEvent, ZoneVerdict } from './types.ts';
+
+/** What the board works with. */
+export interface VerdictBoardDeps {
+  topology: Topology;
+  clock: Clock;
+  logger: Logger;
+  metrics: HealthMetrics;
+  state: VerdictSink | undefined;
+  /** Votes needed to flip a verdict. */
+  need: number;
+  changes: ListenerSet<[HealthChangeEvent]>;
+  zoneChanges: ListenerSet<[string, boolean]>;
+}
+
+/**
+ * The endpoints' quorum verdicts and their zones': flips a verdict when a quorum of votes
+ * disagrees with it, and tells steering, the metrics, the log and the listeners.
+ */
+export class VerdictBoard {
+  /** Each zone's key endpoint (its verdict is the zone's), or null. */
+  private readonly keyOf: Map<string, string | null>;
+
+  constructor(
+    private readonly d: VerdictBoardDeps,
+    private readonly entries: ReadonlyMap<string, EndpointEntry>,
+  ) {
+    this.keyOf = new Map(d.topology.zones.map((z) => [z.name, zoneKeyEndpoint(d.topology, z.name)]));
+  }
+
+  /** The zone's verdict: its key endpoint's (up when it has none). */
+  zoneUp(zone: string): boolean {
+    const key = this.keyOf.get(zone);
+    return key ? this.entries.get(key)!.up : true;
+  }
+
+  /** Every zone's verdict, in topology order. */
+  zones(): ZoneVerdict[] {
+    return this.d.topology.zones.map((z) => ({
+      zone: z.name,
+      up: this.zoneUp(z.name),
+      keyEndpoint: this.keyOf.get(z.name) ?? null,
+    }));
+  }
+
+  /** Re-counts an endpoint's votes; on a flip, tells everyone (a key endpoint's flip steers its whole zone). */
+  recompute(ep: EndpointEntry): void {
+    const up = quorumVerdict(ep.up, ep.votes.values(), this.d.need);
+    if (up === ep.up) return;
+    const { target } = ep;
+    const { metrics: m, logger } = this.d;
+    ep.up = up;
+    ep.since = this.d.clock.wallTime();
+    ep.changes++;
+    const isKey = this.keyOf.get(target.zone) === target.id;
+    // a dead zone gets no traffic at all: when its key endpoint flips, so do its others in steering
+    if (isKey) {
+      for (const other of this.entries.values()) if (other.target.zone === target.zone) this.steer(other);
+    } else this.steer(ep);
+    m.endpointUp.set({ endpoint: target.id, zone: target.zone, role: target.role }, up ? 1 : 0);
+    m.verdictChanges.inc({ to: up ? 'up' : 'down' });
+    const votes = Object.fromEntries([...ep.votes].map(([p, v]) => [p, v.state]));
+    logger[up ? 'info' : 'warn']({ endpoint: target.id, votes }, `health: ${target.id} is ${up ? 'up' : 'down'}`);
+    this.d.changes.emit({ endpointId: target.id, zone: target.zone, role: target.role, up, at: ep.since });
+    if (isKey) this.d.zoneChanges.emit(target.zone, up);
+  }
+
+  /** An endpoint's verdict with copies of its votes. */
+  verdictOf(ep: EndpointEntry): EndpointVerdict {
+    return {
+      endpointId: ep.target.id,
+      zone: ep.target.zone,
+      role: ep.target.role,
+      host: ep.target.host,
+      port: ep.target.port,
+      kind: ep.kind,
+      up: ep.up,
+      since: ep.since,
+      changes: ep.changes,
+      answered: this.answered(ep),
+      votes: Object.fromEntries(
+        [...ep.votes].map(([p, v]) => [p, { ...v, lastError: v.lastError ? { ...v.lastError } : null }]),
+      ),
+    };
+  }
+
+  /** What steering is told: the endpoint's own verdict, and its zone's. */
+  private answered(ep: EndpointEntry): boolean {
+    return ep.up && this.zoneUp(ep.target.zone);
+  }
+
+  private steer(ep: EndpointEntry): void {
+    const a = this.answered(ep);
+    for (const id of ep.ids) this.d.state?.setUp(id, a);
+  }
+}
