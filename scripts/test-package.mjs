@@ -79,7 +79,12 @@ if (!tarball) {
 const app = join(work, 'app');
 mkdirSync(app);
 writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'scratch', private: true, type: 'module' }));
-run('npm install of the tarball', 'npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(work, tarball)], app);
+run(
+  'npm install of the tarball',
+  'npm',
+  ['install', '--no-audit', '--no-fund', '--prefer-offline', join(work, tarball)],
+  app,
+);
 writeFileSync(join(app, 'main.mjs'), USER_PROGRAM);
 process.env.MZ_DATA = join(work, 'data');
 const out = run('the scratch program', process.execPath, ['main.mjs'], app).trim();

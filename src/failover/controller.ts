@@ -12,13 +12,13 @@ import type { AuditLog } from './audit.ts';
 import { failoverErrors } from './errors.ts';
 import { planGlobal, planMoves } from './placement.ts';
 
-/** Zone verdicts as the health plane publishes them (`ctx.shared.get('health')`). */
+/** Zone verdicts as the health plane publishes them (the runtime's `services.health`). */
 export interface HealthVerdicts {
   zoneUp(zone: string): boolean;
   onZoneChange?(listener: (zone: string, up: boolean) => void): unknown;
 }
 
-/** Replication's lag hook (`ctx.shared.get('replication')`): unshipped changes of a zone. */
+/** Replication's lag hook (the runtime's `services.data.replication`): unshipped changes of a zone. */
 export interface ReplicationHook {
   lagFor?(zone: string): number | Promise<number>;
 }

@@ -10,13 +10,10 @@ import { ProbeScheduler } from './probe-scheduler.ts';
 import { networkProbe } from './probes/index.ts';
 import { quorumSize } from './quorum.ts';
 import { RemoteVotes } from './remote-votes.ts';
-import type { FaultHook, HealthChangeEvent, HealthChecker, ProbeFn, VoteEvent } from './types.ts';
+import type { FaultHook, HealthChangeEvent, HealthChecker, ProbeFn, VerdictSink, VoteEvent } from './types.ts';
 import { VerdictBoard } from './verdict-board.ts';
 
-/** Where verdicts go: the cluster's MutableSteeringState (only setUp is needed). */
-export interface VerdictSink {
-  setUp(endpointId: string, up: boolean): void;
-}
+export type { VerdictSink } from './types.ts';
 
 /** Options of createHealthChecker; only `topology` is required. */
 export interface HealthCheckerOptions {

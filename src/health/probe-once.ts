@@ -57,7 +57,7 @@ export async function probeOnce(d: ProbeDeps, loop: ProbeLoop): Promise<ProbeOut
   } catch (e) {
     const error = isPlatformError(e)
       ? { code: e.code, message: e.message }
-      : { code: 'ERR_HEALTH_PROBE_CONNECT', message: String((e as Error)?.message ?? e) };
+      : { code: healthErrors.ERR_HEALTH_PROBE_CONNECT.code, message: String((e as Error)?.message ?? e) };
     // a timeout took exactly timeoutMs, however late this continuation runs
     return {
       ok: false,

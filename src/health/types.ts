@@ -98,7 +98,7 @@ export interface ZoneVerdict {
 }
 
 /**
- * The health checker, published as `ctx.shared.get('health')` in a running cluster.
+ * The health checker, the runtime's `services.health` in a running cluster.
  * Consumers (failover, dashboard) use only this interface.
  */
 export interface HealthChecker {
@@ -135,4 +135,9 @@ export interface HealthChecker {
    * real sockets). Probes the fault hook dropped wait on the clock and are not waited for.
    */
   settle(): Promise<void>;
+}
+
+/** Where verdicts go: the cluster's MutableSteeringState (only setUp is needed). */
+export interface VerdictSink {
+  setUp(endpointId: string, up: boolean): void;
 }

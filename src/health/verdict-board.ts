@@ -1,13 +1,12 @@
 import type { Clock } from '../core/clock.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Topology } from '../topology/index.ts';
-import type { VerdictSink } from './checker.ts';
 import type { ListenerSet } from './listener-set.ts';
 import type { HealthMetrics } from './metrics.ts';
 import type { EndpointEntry } from './probe-plan.ts';
 import { quorumVerdict } from './quorum.ts';
 import { zoneKeyEndpoint } from './targets.ts';
-import type { EndpointVerdict, HealthChangeEvent, ZoneVerdict } from './types.ts';
+import type { EndpointVerdict, HealthChangeEvent, VerdictSink, ZoneVerdict } from './types.ts';
 
 /** What the board works with. */
 export interface VerdictBoardDeps {

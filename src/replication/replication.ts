@@ -251,7 +251,7 @@ export class Replication {
 
   /**
    * Records of `zone` some live zone has not applied (the largest outgoing lag over links to
-   * zones that are not down). Published as `ctx.shared.get('replication').lagFor`: a planned
+   * zones that are not down). The failover controller reads it as `services.data.replication.lagFor`: a planned
    * failover waits for 0 before moving the zone's shards — a dead zone's backlog would hold
    * it forever, and that zone replays from the log when it returns.
    */

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Clock } from '../core/clock.ts';
-import type { ShardId, ShardOwner } from '../shardmap/index.ts';
+import type { ShardId, ShardMapView, ShardOwner } from '../shardmap/index.ts';
 import type { ResourceConfig, Topology, TopologyConfig } from '../topology/index.ts';
 import type { Upstreams } from './upstreams.ts';
 
@@ -8,12 +8,7 @@ import type { Upstreams } from './upstreams.ts';
 export type RouterConfig = TopologyConfig['router'];
 
 /** The shard-map view a router needs (a zone's own `ShardMap` satisfies it). */
-export interface RouterMap {
-  entry(shard: ShardId): ShardOwner;
-  canWrite(zone: string, shard: ShardId, epoch: number, consistency?: 'fenced' | 'available'): boolean;
-  waitForEpoch(shard: ShardId, epoch: number, ms: number): Promise<boolean>;
-  ready(): boolean;
-}
+export type RouterMap = Pick<ShardMapView, 'entry' | 'canWrite' | 'waitForEpoch' | 'ready'>;
 
 /** A resource the request's path matched. */
 export interface MatchedResource extends ResourceConfig {

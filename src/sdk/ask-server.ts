@@ -1,8 +1,8 @@
 import type { Timer } from '../core/clock.ts';
 import { sdkErrors } from './errors.ts';
 import { type HostAnswer, parseAnswer } from './parse-answer.ts';
-import type { ResolverStats } from './resolver.ts';
 import type { ResolverSettings } from './resolver-settings.ts';
+import type { ResolverStats } from './resolver-types.ts';
 import { hmacSha256Hex } from './sign.ts';
 
 /** Fetches url and parses the /d answer; ERR_SDK_HTTP on a status other than 200. */

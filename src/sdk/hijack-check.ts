@@ -1,6 +1,6 @@
-import type { ResolverStats } from './resolver.ts';
 import type { ResolverEmitter } from './resolver-events.ts';
 import type { ResolverSettings } from './resolver-settings.ts';
+import type { ResolverStats } from './resolver-types.ts';
 
 /**
  * Asks the system resolver for host in the background and emits 'hijack' when none of its

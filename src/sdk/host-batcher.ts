@@ -1,3 +1,4 @@
+import { hasCode } from '../core/errors.ts';
 import type { CacheEntry } from './answer-cache.ts';
 import { sdkErrors } from './errors.ts';
 import { checkHijack } from './hijack-check.ts';
@@ -68,7 +69,7 @@ export class HostBatcher {
     try {
       answers = await this.d.servers.ask(hosts);
     } catch (e) {
-      reason = (e as { code?: string })?.code === 'ERR_SDK_BAD_ANSWER' ? 'bad HTTPDNS answers' : reason;
+      reason = hasCode(e, sdkErrors.ERR_SDK_BAD_ANSWER) ? 'bad HTTPDNS answers' : reason;
     }
     await Promise.all(
       hosts.map(async (host) => {

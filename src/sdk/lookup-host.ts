@@ -2,8 +2,8 @@ import type { AnswerCache, CacheEntry } from './answer-cache.ts';
 import type { HostBatcher } from './host-batcher.ts';
 import { ipFamily } from './ip-text.ts';
 import type { IpRanker } from './ranking.ts';
-import type { AnswerSource, Resolution, ResolverStats } from './resolver.ts';
 import type { ResolverSettings } from './resolver-settings.ts';
+import type { AnswerSource, Resolution, ResolverStats } from './resolver-types.ts';
 
 /** What a lookup works with. */
 export interface LookupDeps {

@@ -1,4 +1,4 @@
-import type { ResolverEvents } from './resolver.ts';
+import type { ResolverEvents } from './resolver-types.ts';
 
 /** The resolver's event listeners; a listener that throws is ignored. */
 export class ResolverEmitter {

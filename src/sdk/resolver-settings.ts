@@ -1,7 +1,7 @@
 import { type Clock, systemClock } from '../core/clock.ts';
 import { sdkErrors } from './errors.ts';
 import { ipFamily } from './ip-text.ts';
-import type { ResolverOptions, SystemLookup } from './resolver.ts';
+import type { ResolverOptions, SystemLookup } from './resolver-types.ts';
 
 /** A resolver's options checked and with every default filled in, read by each stage. */
 export interface ResolverSettings {

@@ -1,9 +1,9 @@
 import { askServer } from './ask-server.ts';
 import { sdkErrors } from './errors.ts';
 import type { HostAnswer } from './parse-answer.ts';
-import type { ResolverStats } from './resolver.ts';
 import type { ResolverEmitter } from './resolver-events.ts';
 import type { ResolverSettings } from './resolver-settings.ts';
+import type { ResolverStats } from './resolver-types.ts';
 
 interface ServerState {
   url: string;

@@ -1,8 +1,8 @@
 import type { AnswerCache, CacheEntry } from './answer-cache.ts';
 import { sdkErrors } from './errors.ts';
-import type { ResolverStats, SystemAddress } from './resolver.ts';
 import type { ResolverEmitter } from './resolver-events.ts';
 import type { ResolverSettings } from './resolver-settings.ts';
+import type { ResolverStats, SystemAddress } from './resolver-types.ts';
 
 /** What the fallback to the system resolver works with. */
 export interface FallbackDeps {

@@ -1,10 +1,10 @@
+import type { ShardId, ShardMapView } from '../shardmap/index.ts';
 import { storeErrors } from './errors.ts';
 
 /**
  * The write fence the store asks before accepting a write: does `zone` own `shard` at
- * `epoch`? Throws ERR_STORE_NOT_OWNER or ERR_STORE_STALE_EPOCH. The failover shard map
- * (src/failover) is adapted to this by the integrator; tests and the embedded default use
- * {@link MemoryFence}.
+ * `epoch`? Throws ERR_STORE_NOT_OWNER or ERR_STORE_STALE_EPOCH. The shard map (src/shardmap)
+ * is adapted to this by {@link fenceFromShardMap}; tests without one use {@link MemoryFence}.
  */
 export interface WriteFence {
   /** `consistency` is the resource's (topology `consistency:`), for fences that treat them differently. */
@@ -75,12 +75,13 @@ export class MemoryFence implements WriteFence {
 }
 
 /**
- * The shape of the failover shard map (src/failover's FenceApi), declared here structurally
- * so the store need not import failover: `ctx.shared.get('shardMap')` satisfies it.
+ * What the store reads of the shard map: who owns a shard at which epoch, and may a zone write
+ * it. The shard map's `ShardMapView` satisfies it; `owner` may also answer undefined (a map
+ * that does not know the shard yet), which the fence reports as ERR_STORE_BAD_SHARD.
  */
 export interface ShardMapLike {
-  owner(shard: number | 'global'): { zone: string; epoch: number } | undefined;
-  canWrite(zone: string, shard: number | 'global', epoch: number, consistency?: 'fenced' | 'available'): boolean;
+  owner(shard: ShardId): { zone: string; epoch: number } | undefined;
+  canWrite: ShardMapView['canWrite'];
 }
 
 /**

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { storeErrors } from './errors.ts';
 import type { TableName } from './pg-functions.ts';
-import type { PgStoreOptions } from './pg-store.ts';
+import type { PgStoreOptions } from './pg-options.ts';
 import { ident } from './sql-text.ts';
 
 /**

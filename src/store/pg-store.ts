@@ -4,10 +4,14 @@ import { storeErrors } from './errors.ts';
 import { PgAntiEntropy } from './pg-anti-entropy.ts';
 import { PgApplier } from './pg-apply.ts';
 import { openPool, PgConnection } from './pg-connection.ts';
+import type { PgStoreOptions } from './pg-options.ts';
 import { type PgRow, toState } from './pg-rows.ts';
 import { ensureSchema } from './pg-schema.ts';
 import { commitWrites, type ReadRecord } from './pg-write-path.ts';
 import { ident } from './sql-text.ts';
+
+export type { PgStoreOptions } from './pg-options.ts';
+
 import type {
   ApplyResult,
   Change,
@@ -27,22 +31,6 @@ import {
   planWrite,
   type StoreDeps,
 } from './write-plan.ts';
-
-/** Options of the PostgreSQL adapter: one schema per zone. */
-export interface PgStoreOptions extends StoreDeps {
-  /** A connection string (postgres://…) or an existing pool (not closed by close()). */
-  connection: string | pg.Pool;
-  /** Schema for this zone's tables; default `mz_<zone>` with dashes as underscores. */
-  schema?: string;
-  /** Pool size when a connection string is given. */
-  poolSize?: number;
-  /**
-   * Told of a pooled connection that broke while idle (the server restarted, the network
-   * dropped): the pool discards it and the next query connects afresh. Only for the store's own
-   * pool (a connection string); whoever passes a pool listens to its 'error' events.
-   */
-  onError?: (e: Error) => void;
-}
 
 /**
  * A zone store on PostgreSQL (node `pg`), the distributed choice. Every mutating

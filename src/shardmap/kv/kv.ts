@@ -1,9 +1,9 @@
 /**
  * The control-state store: a small watched key-value store with compare-and-set.
  * Two adapters (in-memory for embedded mode, NATS JetStream KV for distributed mode)
- * pass the same contract suite (test/integration/failover/kv.contract.ts).
+ * pass the same contract suite (test/integration/shardmap/kv.contract.ts).
  *
- * Keys are dot-separated tokens of `[A-Za-z0-9_=-]` (NATS subject rules), e.g. `shard.17`.
+ * Keys are dot-separated tokens of `[A-Za-z0-9_=-]` (NATS subject rules), e.g. `map.17`.
  * Revisions grow across the whole bucket (a later write always has a larger revision).
  */
 export interface KvEntry {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-/** `failover:` section of the topology file (owned by src/failover). */
+/** `failover:` section of the topology file (the controller's settings, and the shard map's Kv and leases). */
 export const failoverSection = z
   .object({
     /** A zone seen down this long (ms) has its shards moved to its backup zones. */
