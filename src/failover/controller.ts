@@ -7,7 +7,7 @@ import type { Topology, TopologyConfig } from '../topology/index.ts';
 
 type FailoverConfig = TopologyConfig['failover'];
 
-import { GLOBAL, type ShardId, type ShardMap, shardmapErrors } from '../shardmap/index.ts';
+import { GLOBAL, type Leadership, type ShardId, type ShardMap, shardmapErrors } from '../shardmap/index.ts';
 import type { AuditLog } from './audit.ts';
 import { failoverErrors } from './errors.ts';
 import { planGlobal, planMoves } from './placement.ts';
@@ -43,6 +43,12 @@ export interface ControllerOptions {
   replication?(): ReplicationHook | undefined;
   /** Called when the controller declares a zone down or up again (steering marks endpoints). */
   onVerdict?(zone: string, up: boolean): void;
+  /**
+   * The control plane's election: only the leader declares zones failed and moves shards,
+   * with its term as the fencing token of every shard map write. Absent: this controller
+   * is the only one (a single process), and leads.
+   */
+  leader?: Leadership;
   metrics?: Registry;
 }
 
@@ -61,6 +67,7 @@ export class FailoverController {
   private stopped = false;
   private readonly held = new Set<string>();
   private readonly moves: Counter<'from' | 'to' | 'kind'> | undefined;
+  private leading = false;
   private readonly upGauge: Gauge<'zone'> | undefined;
 
   constructor(private readonly o: ControllerOptions) {
@@ -120,9 +127,64 @@ export class FailoverController {
     return health && direct;
   }
 
+  /** True while this controller may act: it leads the control plane (or is the only one). */
+  leads(): boolean {
+    return this.o.leader ? this.o.leader.isLeader() : true;
+  }
+
+  /**
+   * Appends to the audit log, with the term the controller acted in. Never rejects: a control
+   * Kv out of reach must not take the process down (an unhandled rejection would); the moves
+   * that follow fail on their own and are retried.
+   */
+  private async record(e: Parameters<AuditLog['append']>[0]): Promise<void> {
+    const term = this.term();
+    try {
+      await this.o.audit.append(term ? { ...e, term } : e);
+    } catch (err) {
+      this.o.logger?.warn({ err, action: e.action, zone: e.zone }, 'failover: cannot write the audit log');
+    }
+  }
+
+  /** Planned moves are the leader's: another process's control API forwards them there. */
+  private mustLead(what: string): void {
+    if (this.leads()) return;
+    const cur = this.o.leader?.current();
+    throw failoverErrors.ERR_FAILOVER_NOT_LEADER(
+      `${what}: this process does not lead the control plane${cur ? ` (term ${cur.term} is led by ${cur.zones.join(',') || cur.holder})` : ''}`,
+      { details: { leader: cur?.control ?? null, term: cur?.term ?? null } },
+    );
+  }
+
+  /** The term this controller's writes carry (undefined without an election: no fencing token). */
+  private term(): number | undefined {
+    return this.o.leader?.term();
+  }
+
+  /**
+   * On taking the lead, zones start from what the shard map says, not from what this process
+   * saw while it followed: a zone that holds none of its home shards is failed over already
+   * (it comes back through `recovered`, never failed again), every other zone is healthy and
+   * must be seen down for `after` by this leader before it moves anything.
+   */
+  private takeLead(): void {
+    const home = this.o.topology.initialOwners();
+    const now = this.o.clock.now();
+    for (const [zone, rec] of this.zones) {
+      const homes = home.filter((z) => z === zone).length;
+      const held = this.o.map.ready() ? this.o.map.shardsOf(zone).length : homes;
+      rec.state = homes > 0 && held === 0 ? 'failed' : 'healthy';
+      rec.since = now;
+    }
+    this.o.logger?.info({ term: this.term() }, 'failover: this process leads the control plane');
+  }
+
   /** One round: refresh verdicts (probes run in the background) and advance each zone's state. */
   tick(): void {
     if (this.stopped) return;
+    const leads = this.leads();
+    if (leads && !this.leading) this.takeLead();
+    this.leading = leads;
     const useDirect =
       this.o.config.verdicts !== 'health' || this.healthUp(this.o.topology.zones[0]!.name) === undefined;
     for (const [zone, rec] of this.zones) {
@@ -152,7 +214,7 @@ export class FailoverController {
   }
 
   private advance(zone: string, rec: ZoneRec): void {
-    if (this.stopped) return;
+    if (this.stopped || !this.leading) return;
     const now = this.o.clock.now();
     switch (rec.state) {
       case 'healthy':
@@ -173,7 +235,7 @@ export class FailoverController {
         if (rec.up) {
           this.set(zone, rec, 'recovered');
           this.o.onVerdict?.(zone, true);
-          void this.o.audit.append({
+          void this.record({
             action: 'verdict',
             zone,
             reason: 'zone is up again; failback moves its shards home',
@@ -206,7 +268,7 @@ export class FailoverController {
         { zone, failed, limit },
         'failover: zone looks down, but too many zones are failed over already',
       );
-      void this.o.audit.append({
+      void this.record({
         action: 'verdict',
         zone,
         reason: `looks down, not failed over: ${failed} zone(s) already failed over (maxFailedZones ${limit})`,
@@ -226,7 +288,7 @@ export class FailoverController {
   private async failZone(zone: string, rec: ZoneRec): Promise<void> {
     if (rec.state !== 'failing') return;
     const { map, topology, config } = this.o;
-    await this.o.audit.append({ action: 'verdict', zone, reason: `zone down for ≥ ${config.after} ms` });
+    await this.record({ action: 'verdict', zone, reason: `zone down for ≥ ${config.after} ms` });
     const lease = map.lease(zone);
     // fenced writes start only once the dead zone's lease is surely over (its clock may lag ours by skewMs)
     const notBefore = (lease?.expiresAt ?? 0) + config.skewMs;
@@ -254,17 +316,17 @@ export class FailoverController {
       if (!byTarget.has(to)) byTarget.set(to, []);
       byTarget.get(to)!.push([s, epoch]);
     };
-    if (globalTo) add(globalTo, GLOBAL, (await map.move(GLOBAL, globalTo, { notBefore })).epoch);
+    if (globalTo) add(globalTo, GLOBAL, (await map.move(GLOBAL, globalTo, { notBefore, term: this.term() })).epoch);
     for (const [s, to] of plan ?? []) {
       try {
-        add(to, s, (await map.move(s, to, { notBefore })).epoch);
+        add(to, s, (await map.move(s, to, { notBefore, term: this.term() })).epoch);
       } catch (e) {
         if (!hasCode(e, shardmapErrors.ERR_FAILOVER_KV_CONFLICT)) throw e;
       }
     }
     for (const [to, list] of byTarget) {
       this.moves?.labels(zone, to, 'unplanned').inc(list.length);
-      await this.o.audit.append({ action: 'move', zone, from: zone, to, shards: list, notBefore, reason });
+      await this.record({ action: 'move', zone, from: zone, to, shards: list, notBefore, reason });
     }
     return true;
   }
@@ -293,11 +355,11 @@ export class FailoverController {
   private async plannedMove(holder: string, shards: ShardId[], target: (s: ShardId) => string, reason: string) {
     const { map } = this.o;
     let rev = 0;
-    for (const s of shards) rev = Math.max(rev, (await map.setDraining(s, true)).revision);
-    await this.o.audit.append({ action: 'drain', zone: holder, reason, count: shards.length });
+    for (const s of shards) rev = Math.max(rev, (await map.setDraining(s, true, this.term())).revision);
+    await this.record({ action: 'drain', zone: holder, reason, count: shards.length });
     const undrain = async (reason: string) => {
-      for (const s of shards) await map.setDraining(s, false).catch(() => {});
-      await this.o.audit.append({ action: 'undrain', zone: holder, reason });
+      for (const s of shards) await map.setDraining(s, false, this.term()).catch(() => {});
+      await this.record({ action: 'undrain', zone: holder, reason });
     };
     let acked = false;
     let drained = false;
@@ -320,14 +382,14 @@ export class FailoverController {
     let inherited = 0;
     for (const s of shards) {
       const to = target(s);
-      const o = await map.move(s, to);
+      const o = await map.move(s, to, { term: this.term() });
       inherited = Math.max(inherited, o.notBefore);
       if (!byTarget.has(to)) byTarget.set(to, []);
       byTarget.get(to)!.push([s, o.epoch]);
     }
     for (const [to, list] of byTarget) {
       this.moves?.labels(holder, to, 'planned').inc(list.length);
-      await this.o.audit.append({
+      await this.record({
         action: 'move',
         zone: holder,
         from: holder,
@@ -344,6 +406,7 @@ export class FailoverController {
     return this.serial(async () => {
       const { map, topology } = this.o;
       if (!topology.hasZone(zone)) throw failoverErrors.ERR_FAILOVER_UNKNOWN_ZONE(`failover: unknown zone "${zone}"`);
+      this.mustLead('failover');
       const rec = this.zones.get(zone)!;
       const z = topology.zone(zone);
       const alive = (n: string) => n !== zone && this.isUp(n);
@@ -362,7 +425,7 @@ export class FailoverController {
       }
       this.set(zone, rec, 'failed');
       this.o.onVerdict?.(zone, false);
-      await this.o.audit.append({ action: 'failover', zone, reason: 'planned', count: shards.length });
+      await this.record({ action: 'failover', zone, reason: 'planned', count: shards.length });
       return { moved: shards.length };
     });
   }
@@ -372,6 +435,7 @@ export class FailoverController {
     return this.serial(async () => {
       const { map, topology } = this.o;
       if (!topology.hasZone(zone)) throw failoverErrors.ERR_FAILOVER_UNKNOWN_ZONE(`failback: unknown zone "${zone}"`);
+      this.mustLead('failback');
       if (!this.isUp(zone) || !map.leaseValid(zone))
         throw failoverErrors.ERR_FAILOVER_NOT_READY(`failback: ${zone} is not up with a valid lease yet`);
       const home = topology.initialOwners();
@@ -393,7 +457,7 @@ export class FailoverController {
       const rec = this.zones.get(zone)!;
       this.set(zone, rec, 'healthy');
       this.o.onVerdict?.(zone, true);
-      await this.o.audit.append({ action: 'failback', zone, count: moved });
+      await this.record({ action: 'failback', zone, count: moved });
       return { moved };
     });
   }

@@ -1,6 +1,7 @@
-import { type ControlApi, controlErrors, readParams } from '../control/index.ts';
+import { request } from 'undici';
+import { type ControlApi, controlErrors, readParams, sendJson } from '../control/index.ts';
 import type { Clock } from '../core/clock.ts';
-import type { ShardMap, ZoneFaults } from '../shardmap/index.ts';
+import type { Leadership, ShardMap, ZoneFaults } from '../shardmap/index.ts';
 import type { Topology } from '../topology/index.ts';
 import type { AuditLog } from './audit.ts';
 import type { FailoverController } from './controller.ts';
@@ -24,9 +25,11 @@ export function registerFailoverRoutes(
     audit: AuditLog;
     faults: ZoneFaults;
     clock: Clock;
+    /** The control plane election; absent when this process is the only controller. */
+    leader?: Leadership;
   },
 ): void {
-  const { topology, map, controller, audit, faults, clock } = o;
+  const { topology, map, controller, audit, faults, clock, leader } = o;
   const cfg = topology.config.failover;
   control.route('GET', '/api/shardmap', (_req, url) => {
     const snap = map.snapshot();
@@ -36,6 +39,7 @@ export function registerFailoverRoutes(
       shards: full ? snap.shards : undefined,
       states: controller.states(),
       isolated: faults.list(),
+      leader: leader ? { ...leader.current(), here: leader.isLeader() } : { here: true },
       config: { after: cfg.after, leaseMs: cfg.leaseMs, renewMs: cfg.renewMs, verdicts: cfg.verdicts },
     };
   });
@@ -43,10 +47,33 @@ export function registerFailoverRoutes(
     entries: await audit.list(Math.min(10_000, Number(url.searchParams.get('limit') ?? 1000) || 1000)),
   }));
   for (const which of ['failover', 'failback'] as const)
-    control.route('POST', `/api/${which}`, async (req, url) => {
+    control.route('POST', `/api/${which}`, async (req, url, res) => {
       const zone = zoneOf(topology, await readParams(req, url));
+      const to = !controller.leads() ? leader?.current()?.control : undefined;
+      if (to) return forward(`${to}/api/${which}`, zone, res);
       const started = clock.now();
       const r = which === 'failover' ? await controller.failover(zone) : await controller.failback(zone);
       return { zone, ...r, tookMs: Math.round(clock.now() - started) };
     });
+}
+
+/**
+ * Planned moves are the leader's: a process that does not lead hands the call to the leader's
+ * control API and answers with what it answered (any zone's control API takes them).
+ */
+async function forward(url: string, zone: string, res: import('node:http').ServerResponse): Promise<undefined> {
+  let r: Awaited<ReturnType<typeof request>>;
+  try {
+    r = await request(url, { method: 'POST', body: JSON.stringify({ zone }), headersTimeout: 600_000 });
+  } catch (e) {
+    throw failoverErrors.ERR_FAILOVER_NOT_LEADER(
+      `cannot reach the control plane leader at ${url}: ${(e as Error).message}`,
+      {
+        cause: e,
+      },
+    );
+  }
+  const body = await r.body.json().catch(() => ({}));
+  sendJson(res, r.statusCode, body);
+  return undefined;
 }

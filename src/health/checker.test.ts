@@ -388,6 +388,76 @@ describe('health checker', () => {
     await a.stop();
   });
 
+  it('health: a remote vote counts by the time it was cast: stale on arrival, replays and older votes change nothing', async () => {
+    const topology = topo(['edge']);
+    const clock = new ManualClock();
+    const net = fakeNet();
+    const a = createHealthChecker({
+      topology,
+      clock,
+      probe: net.probe,
+      probers: ['sh-a', 'sh-b'],
+      remoteProbers: ['bj-a', 'gz-a'],
+      remoteStaleMs: 5000,
+    });
+    const state = (p: string) => a.verdict('sh-a/edge')!.votes[p]!.state;
+    a.start();
+    const t0 = clock.wallTime();
+    a.applyRemoteVote('bj-a', 'sh-a/edge', 'down', t0);
+    assert.equal(state('bj-a'), 'down');
+    assert.equal(a.verdict('sh-a/edge')!.votes['bj-a']!.lastProbeAt, t0);
+    await clock.advanceAsync(6000, 10);
+    assert.equal(state('bj-a'), 'unknown');
+    // the same vote delivered again (a re-delivery, a replay after a healed partition): still stale
+    a.applyRemoteVote('bj-a', 'sh-a/edge', 'down', t0);
+    assert.equal(state('bj-a'), 'unknown');
+    // a vote cast before the one held is ignored, even if it would be fresh
+    const t1 = clock.wallTime();
+    a.applyRemoteVote('bj-a', 'sh-a/edge', 'up', t1);
+    a.applyRemoteVote('bj-a', 'sh-a/edge', 'down', t1 - 1000);
+    assert.equal(state('bj-a'), 'up');
+    // already stale on arrival: unknown, never up or down
+    a.applyRemoteVote('gz-a', 'sh-a/edge', 'up', clock.wallTime() - 5001);
+    assert.equal(state('gz-a'), 'unknown');
+    // cast further in the future than the stale bound: the sender's clock is off, ignored
+    a.applyRemoteVote('gz-a', 'sh-a/edge', 'down', clock.wallTime() + 5001);
+    assert.equal(state('gz-a'), 'unknown');
+    a.applyRemoteVote('gz-a', 'sh-a/edge', 'down', clock.wallTime() - 1000);
+    assert.equal(state('gz-a'), 'down');
+    // the sweeper goes by the cast time too: 1 s old on arrival, stale 4 s later
+    await clock.advanceAsync(3500, 10);
+    assert.equal(state('gz-a'), 'down');
+    await clock.advanceAsync(1500, 10);
+    assert.equal(state('gz-a'), 'unknown');
+    await a.stop();
+  });
+
+  it('health: stale remote votes count neither up nor down: the live votes decide alone', async () => {
+    const topology = topo(['edge'], 'health: { intervalMs: 1000, timeoutMs: 500, rise: 2, fall: 3, quorum: 2 }');
+    const clock = new ManualClock();
+    const net = fakeNet();
+    const a = createHealthChecker({
+      topology,
+      clock,
+      probe: net.probe,
+      probers: ['sh-a', 'bj-a'],
+      remoteProbers: ['sh-b', 'gz-a'],
+      remoteStaleMs: 5000,
+    });
+    a.start();
+    await clock.advanceAsync(3000, 10);
+    // the two dead processes' last votes: "up", cast before they died
+    const cast = clock.wallTime();
+    for (const p of ['sh-b', 'gz-a']) a.applyRemoteVote(p, 'gz-a/edge', 'up', cast);
+    net.dead.add('gz-a/edge');
+    await clock.advanceAsync(4000, 10);
+    assert.equal(a.verdict('gz-a/edge')!.up, true, 'two down, two up: a tie holds');
+    await clock.advanceAsync(2000, 10);
+    assert.equal(a.verdict('gz-a/edge')!.votes['gz-a']!.state, 'unknown');
+    assert.equal(a.verdict('gz-a/edge')!.up, false, 'two down of two counted: the quorum of 2');
+    await a.stop();
+  });
+
   it('health: a timeout that fires late (our own loop was stalled) counts neither way', async () => {
     const topology = topo(['edge'], 'health: { intervalMs: 1000, timeoutMs: 450, rise: 2, fall: 3 }');
     const manual = new ManualClock();

@@ -12,6 +12,7 @@ import { quorumSize } from './quorum.ts';
 import { RemoteVotes } from './remote-votes.ts';
 import type { FaultHook, HealthChangeEvent, HealthChecker, ProbeFn, VerdictSink, VoteEvent } from './types.ts';
 import { VerdictBoard } from './verdict-board.ts';
+import { voteStaleMs } from './vote-wire.ts';
 
 export type { VerdictSink } from './types.ts';
 
@@ -32,7 +33,10 @@ export interface HealthCheckerOptions {
   fault?: FaultHook;
   /** Zones probing in other processes; their votes arrive through applyRemoteVote and count in the quorum. */
   remoteProbers?: readonly string[];
-  /** A remote vote not refreshed for this long counts as unknown. Default: 15 intervals. */
+  /**
+   * A remote vote cast longer ago than this (by this process's wall clock) counts as unknown.
+   * Default: 3 republish periods of 5 intervals (`voteStaleMs`, 15 intervals).
+   */
   remoteStaleMs?: number;
 }
 
@@ -48,6 +52,8 @@ export function createHealthChecker(opts: HealthCheckerOptions): HealthChecker {
   const logger = opts.logger ?? silentLogger;
   const { probers, remote } = voters(opts, cfg);
   const need = quorumSize(cfg.quorum, probers.length + remote.length);
+  // 'majority' counts over the live probers; a fixed quorum is the operator's own number
+  const needOf = (live: number) => (cfg.quorum === 'majority' ? Math.floor(Math.max(1, live) / 2) + 1 : need);
   const metrics: HealthMetrics = healthMetrics(opts.metrics ?? createMetrics());
   const { entries, loops } = planProbes(topology, cfg, probers, remote, clock, metrics);
 
@@ -55,12 +61,12 @@ export function createHealthChecker(opts: HealthCheckerOptions): HealthChecker {
   const zoneChanges = new ListenerSet<[string, boolean]>(logger);
   const votes = new ListenerSet<[VoteEvent]>(logger);
   const board = new VerdictBoard(
-    { topology, clock, logger, metrics, state: opts.state, need, changes, zoneChanges },
+    { topology, clock, logger, metrics, state: opts.state, need: needOf, remote, changes, zoneChanges },
     entries,
   );
   const recompute = (ep: EndpointEntry) => board.recompute(ep);
   const remoteVotes = new RemoteVotes(
-    { clock, intervalMs: cfg.intervalMs, staleMs: opts.remoteStaleMs ?? cfg.intervalMs * 15, recompute },
+    { clock, intervalMs: cfg.intervalMs, staleMs: opts.remoteStaleMs ?? voteStaleMs(cfg.intervalMs), recompute },
     remote,
     entries,
   );
@@ -96,7 +102,8 @@ export function createHealthChecker(opts: HealthCheckerOptions): HealthChecker {
     onChange: (listener) => changes.add(listener),
     onZoneChange: (listener) => zoneChanges.add(listener),
     onVote: (listener) => votes.add(listener),
-    applyRemoteVote: (prober, endpointId, state) => remoteVotes.apply(prober, endpointId, state),
+    applyRemoteVote: (prober, endpointId, state, at) => remoteVotes.apply(prober, endpointId, state, at),
+    hold: (on) => board.hold(on),
     start() {
       if (scheduler.start()) remoteVotes.start();
     },

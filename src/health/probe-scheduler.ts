@@ -80,7 +80,7 @@ export class ProbeScheduler {
     d.metrics.probes.inc({ result: o.ok ? 'ok' : resultLabel(o.error?.code ?? '') });
     d.metrics.probeDuration.observe({ role: loop.ep.target.role }, o.rttMs / 1000);
     if (applyOutcome(loop.vote, o, d.rise, d.fall)) {
-      d.votes.emit({ prober: loop.prober, endpointId: loop.ep.target.id, state: loop.vote.state });
+      d.votes.emit({ prober: loop.prober, endpointId: loop.ep.target.id, state: loop.vote.state, at: o.at });
       d.recompute(loop.ep);
     }
     // next probe one interval after this one started (at once if the probe took that long)

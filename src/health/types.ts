@@ -59,6 +59,8 @@ export interface VoteEvent {
   prober: string;
   endpointId: string;
   state: Vote['state'];
+  /** Wall-clock ms of the probe that changed it: when the vote was cast. */
+  at: number;
 }
 
 /** An endpoint's quorum verdict and who voted what. */
@@ -122,10 +124,19 @@ export interface HealthChecker {
   onVote(listener: (e: VoteEvent) => void): () => void;
   /**
    * A remote prober's vote (distributed mode: each process probes from its own zones and
-   * shares votes through the control Kv). Unknown prober or endpoint: ignored. A remote
-   * vote not refreshed within `remoteStaleMs` counts as unknown.
+   * shares votes through the control Kv), cast at `at` (the sender's wall-clock ms; default:
+   * now). Freshness is judged by `at` against this process's wall clock: a vote cast more
+   * than `remoteStaleMs` ago counts as unknown (on arrival, or later by the sweeper), a vote
+   * not newer than the one held is ignored (replays don't refresh it), and so are an unknown
+   * prober or endpoint and a vote cast more than `remoteStaleMs` in the future.
    */
-  applyRemoteVote(prober: string, endpointId: string, state: Vote['state']): void;
+  applyRemoteVote(prober: string, endpointId: string, state: Vote['state'], at?: number): void;
+  /**
+   * Holds every verdict (true) or releases them (false): vote sharing holds them while this
+   * process cannot reach the control Kv past the stale bound, so a prober cut off from the
+   * Kv majority decides nothing.
+   */
+  hold(on: boolean): void;
   /** Starts probing (idempotent). */
   start(): void;
   /** Stops probing and aborts probes in flight. */

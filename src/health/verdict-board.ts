@@ -15,8 +15,10 @@ export interface VerdictBoardDeps {
   logger: Logger;
   metrics: HealthMetrics;
   state: VerdictSink | undefined;
-  /** Votes needed to flip a verdict. */
-  need: number;
+  /** Votes needed to flip a verdict, given how many probers are live (local ones, and remote ones with a fresh vote). */
+  need(live: number): number;
+  /** The remote prober zones: an unknown (stale) vote of one of them means its process is gone. */
+  remote: readonly string[];
   changes: ListenerSet<[HealthChangeEvent]>;
   zoneChanges: ListenerSet<[string, boolean]>;
 }
@@ -51,9 +53,42 @@ export class VerdictBoard {
     }));
   }
 
+  private held = false;
+
+  /**
+   * Holds every verdict as it is (true) or lets them move again (false): a process cut off from
+   * the control Kv cannot tell dead probers from its own isolation, so it decides nothing.
+   */
+  hold(on: boolean): void {
+    this.held = on;
+    if (!on) for (const ep of this.entries.values()) this.recompute(ep);
+  }
+
+  /**
+   * Probers whose vote can count: every local one, and the remote ones with a fresh vote (a
+   * dead process's votes age out to unknown, so two zones dead of four leave two live probers
+   * whose majority is two, not a quorum of three that could never be reached again).
+   */
+  private live(ep: EndpointEntry): number {
+    let n = 0;
+    let remoteHeard = false;
+    for (const [prober, v] of ep.votes) {
+      const remote = this.d.remote.includes(prober);
+      if (!remote || v.state !== 'unknown') n++;
+      if (remote && v.state !== 'unknown') remoteHeard = true;
+    }
+    // until this process has heard any other process's vote (vote sharing not attached yet, or
+    // cut off from the start), the others are not known dead: count every prober, as configured
+    this.heardRemote ||= remoteHeard;
+    return this.heardRemote ? n : ep.votes.size;
+  }
+
+  private heardRemote = false;
+
   /** Re-counts an endpoint's votes; on a flip, tells everyone (a key endpoint's flip steers its whole zone). */
   recompute(ep: EndpointEntry): void {
-    const up = quorumVerdict(ep.up, ep.votes.values(), this.d.need);
+    if (this.held) return;
+    const up = quorumVerdict(ep.up, ep.votes.values(), this.d.need(this.live(ep)));
     if (up === ep.up) return;
     const { target } = ep;
     const { metrics: m, logger } = this.d;

@@ -2,11 +2,13 @@
  * The cluster-wide stages in their start order. Each is wiring only: it opens what its plane
  * exports, with what earlier stages made, and registers the plane's control routes.
  */
+
+import { hostname } from 'node:os';
 import { registerDashboard } from '../control/index.ts';
 import { AuditLog, FailoverController, registerFailoverRoutes, routerProbe, steeringMarks } from '../failover/index.ts';
 import { createHealthChecker, type HealthChecker, healthReport, shareVotes } from '../health/index.ts';
 import { openLog, Replication, registerReplicationRoutes, zoneOutage } from '../replication/index.ts';
-import { openControlKv, openShardMap, ZoneFaults } from '../shardmap/index.ts';
+import { LeaderElection, openControlKv, openShardMap, ZoneFaults } from '../shardmap/index.ts';
 import { fenceFromShardMap, openStore, type Store } from '../store/index.ts';
 import type { DataServices, FailoverServices, Foundation, ShardMapServices, ZoneServices } from './services.ts';
 
@@ -79,15 +81,37 @@ export function startHealthStage(f: Foundation, sm: ShardMapServices): Staged<He
  * routers bind) and the health plane's verdicts, moves shards, marks steering. Replication's
  * lag (what a planned failover waits on) comes from the data stage, which starts after it.
  */
-export function startFailoverStage(
+export async function startFailoverStage(
   f: Foundation,
   sm: ShardMapServices,
   health: HealthChecker | null,
   zones: ReadonlyMap<string, ZoneServices>,
   data: () => DataServices | undefined,
-): Staged<FailoverServices> {
+): Promise<Staged<FailoverServices>> {
   const cfg = f.topology.config.failover;
   const audit = new AuditLog(sm.kv, f.clock);
+  // one controller of all the processes acts: the one holding the leader lease in the control Kv
+  const leader = new LeaderElection({
+    kv: sm.kv,
+    id: `${f.localZones.join('+')}@${hostname()}:${process.pid}:${f.random.int(1 << 30).toString(36)}`,
+    zones: f.localZones,
+    clock: f.clock,
+    leaseMs: cfg.leaseMs,
+    renewMs: cfg.renewMs,
+    skewMs: cfg.skewMs,
+    logger: f.logger,
+    control: () => f.advert.control,
+    onChange: (leading, term) =>
+      void audit
+        .append({
+          action: 'verdict',
+          reason: leading ? `leads the control plane (term ${term})` : 'stopped leading',
+          term,
+          zones: f.localZones,
+        })
+        .catch(() => {}),
+  });
+  await leader.start();
   const controller = new FailoverController({
     topology: f.topology,
     map: sm.map,
@@ -104,6 +128,7 @@ export function startFailoverStage(
     health: () => health ?? undefined,
     replication: () => data()?.replication,
     onVerdict: steeringMarks(f.state, health),
+    leader,
   });
   registerFailoverRoutes(f.control, {
     topology: f.topology,
@@ -112,12 +137,14 @@ export function startFailoverStage(
     audit,
     faults: sm.faults,
     clock: f.clock,
+    leader,
   });
   controller.start();
   return {
-    services: { controller, audit },
+    services: { leader, controller, audit },
     async stop() {
       controller.stop();
+      await leader.stop();
     },
   };
 }

@@ -10,7 +10,7 @@ import type { GeoDb } from '../geo/index.ts';
 import type { HealthChecker } from '../health/index.ts';
 import type { LatencyAggregator } from '../httpdns/index.ts';
 import type { Log, Replication, ZoneOutage } from '../replication/index.ts';
-import type { Kv, ShardMap, ShardMapView, ZoneFaults, ZoneView } from '../shardmap/index.ts';
+import type { Kv, LeaderElection, ShardMap, ShardMapView, ZoneFaults, ZoneView } from '../shardmap/index.ts';
 import type { MutableSteeringState, Steering } from '../steering/index.ts';
 import type { Store } from '../store/index.ts';
 import type { HostPort, Topology, Zone } from '../topology/index.ts';
@@ -46,6 +46,8 @@ export interface Foundation {
   control: ControlServer;
   /** The zones' application (`echo`, or the app role's name, e.g. `accounts`): drills pick their workload by it. */
   app: string;
+  /** What this process tells the others about itself; `control` is filled once the control API listens. */
+  advert: { control?: string };
 }
 
 /** The shard map stage: the control Kv, the authoritative map, the drill's fault switches. */
@@ -55,8 +57,9 @@ export interface ShardMapServices {
   faults: ZoneFaults;
 }
 
-/** The failover stage: the controller and the audit log it (and drills) write. */
+/** The failover stage: the control plane election, the controller and the audit log it (and drills) write. */
 export interface FailoverServices {
+  leader: LeaderElection;
   controller: FailoverController;
   audit: AuditLog;
 }

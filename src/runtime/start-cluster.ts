@@ -70,8 +70,12 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
         listeners.push(...s.listeners);
       }
     }
-    const want = opts.control ?? parseHostPort(f.topology.config.control.listen);
+    // a process running one zone (`multizone zone sh-a`) serves the control API on the zone's
+    // own `listen.control` when it has one; `control.listen` is the cluster-wide default
+    const only = f.localZones.length === 1 ? f.topology.zone(f.localZones[0]!) : undefined;
+    const want = opts.control ?? only?.listen.control ?? parseHostPort(f.topology.config.control.listen);
     const control = await f.control.listen(want.host, want.port);
+    f.advert.control = `http://${control.host}:${control.port}`;
     listeners.push({ zone: null, role: 'control', protocol: 'http', host: control.host, port: control.port });
     return { services, listeners, control, steering: f.steering, close: closeAll };
   } catch (e) {
@@ -101,6 +105,7 @@ function foundation(opts: ClusterOptions): Foundation {
     state,
     control: new ControlServer(metrics),
     app: opts.app?.name ?? echoAppRole.name,
+    advert: {},
   };
 }
 
@@ -112,7 +117,7 @@ async function startStages(f: Foundation, stops: (() => Promise<void>)[]): Promi
   const health = startHealthStage(f, shardmap.services);
   stops.push(health.stop);
   let data: DataServices | undefined;
-  const failover = startFailoverStage(f, shardmap.services, health.services, zones, () => data);
+  const failover = await startFailoverStage(f, shardmap.services, health.services, zones, () => data);
   stops.push(failover.stop);
   const dataStage = await startDataStage(f, shardmap.services, health.services);
   stops.push(dataStage.stop);

@@ -7,6 +7,13 @@ export type { Kv, KvEntry, KvPutOptions, KvWatch } from './kv/kv.ts';
 export { MemoryKv } from './kv/memory-kv.ts';
 export { NatsKv, type NatsKvOptions } from './kv/nats-kv.ts';
 export { PartitionableKv } from './kv/partitionable-kv.ts';
+export {
+  LEADER_KEY,
+  LeaderElection,
+  type LeaderElectionOptions,
+  type LeaderRecord,
+  type Leadership,
+} from './leader.ts';
 export { LeaseKeeper } from './lease.ts';
 export { openControlKv, openShardMap } from './open.ts';
 export {

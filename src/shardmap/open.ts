@@ -1,14 +1,32 @@
 import type { Clock } from '../core/clock.ts';
-import type { Topology } from '../topology/index.ts';
+import { hasCode } from '../core/errors.ts';
+import { processUrl, type Topology } from '../topology/index.ts';
+import { shardmapErrors } from './errors.ts';
 import type { Kv } from './kv/kv.ts';
 import { MemoryKv } from './kv/memory-kv.ts';
 import { NatsKv } from './kv/nats-kv.ts';
 import { ShardMap } from './shard-map.ts';
 
-/** The control Kv the topology asks for (`failover.kv`): in memory, or a NATS JetStream KV bucket. */
-export function openControlKv(topology: Topology): Promise<Kv> {
+/**
+ * The control Kv the topology asks for (`failover.kv`): in memory, or a NATS JetStream KV bucket.
+ * The process opens one Kv for all its `zones` (default: every zone of the topology), so
+ * `{zone}` in `failover.kv.url` names the zone only when it runs exactly one
+ * (ERR_CONFIG_INVALID otherwise, thrown before anything connects). A NATS server that does not
+ * answer is reported with the setting's file:line.
+ */
+export async function openControlKv(topology: Topology, zones?: readonly string[]): Promise<Kv> {
   const cfg = topology.config.failover.kv;
-  return cfg.type === 'nats' ? NatsKv.open({ url: cfg.url, bucket: cfg.bucket }) : Promise.resolve(new MemoryKv());
+  if (cfg.type !== 'nats') return new MemoryKv();
+  const url = processUrl(topology, ['failover', 'kv', 'url'], 'the control Kv', zones);
+  try {
+    return await NatsKv.open({ url, bucket: cfg.bucket });
+  } catch (e) {
+    if (!hasCode(e, shardmapErrors.ERR_FAILOVER_KV_UNAVAILABLE)) throw e;
+    throw shardmapErrors.ERR_FAILOVER_KV_UNAVAILABLE(
+      `${topology.where(['failover', 'kv', 'url'])}: failover.kv.url: ${(e as Error).message}`,
+      { cause: e },
+    );
+  }
 }
 
 /** The cluster's authoritative shard map, seeded with the topology's home owners on first start. */

@@ -18,6 +18,8 @@ export interface ShardOwner {
   notBefore: number;
   /** A planned move is under way: no zone may write this shard until it lands. */
   draining: boolean;
+  /** The control plane leader's term that last moved or drained it (0 before any leader did): a fencing token. */
+  term?: number;
   /** Kv revision of the entry (for compare-and-set moves). */
   revision: number;
 }
@@ -84,6 +86,7 @@ function parseOwner(e: KvEntry): ShardOwner | undefined {
       epoch: v.epoch,
       notBefore: v.notBefore ?? 0,
       draining: v.draining === true,
+      ...(typeof v.term === 'number' ? { term: v.term } : {}),
       revision: e.revision,
     };
   } catch {
@@ -108,8 +111,23 @@ function parseLease(e: KvEntry): LeaseRecord | undefined {
   }
 }
 
-function ownerValue(o: Pick<ShardOwner, 'zone' | 'epoch' | 'notBefore' | 'draining'>): string {
-  return JSON.stringify({ zone: o.zone, epoch: o.epoch, notBefore: o.notBefore, draining: o.draining });
+function ownerValue(o: Pick<ShardOwner, 'zone' | 'epoch' | 'notBefore' | 'draining'> & { term?: number }): string {
+  const term = o.term ? { term: o.term } : {};
+  return JSON.stringify({ zone: o.zone, epoch: o.epoch, notBefore: o.notBefore, draining: o.draining, ...term });
+}
+
+/**
+ * A write by a leader of an older term than the entry's is refused: a deposed leader that has
+ * not noticed yet (its Kv handle was cut off, its process paused) cannot undo a newer leader's move.
+ */
+function checkTerm(shard: ShardId, cur: ShardOwner, term: number | undefined): number {
+  if (term === undefined) return cur.term ?? 0;
+  if (term < (cur.term ?? 0))
+    throw shardmapErrors.ERR_SHARDMAP_STALE_TERM(
+      `shard map: shard ${shard} was last written in term ${cur.term ?? 0}; a leader of term ${term} may not move it`,
+      { details: { shard, term, current: cur.term } },
+    );
+  return term;
 }
 
 /**
@@ -315,10 +333,11 @@ export class ShardMap implements ShardMapView {
    * with notBefore = gz-a's lease expiry, and sh-b then hands it on before that time, the
    * new owner must wait too, because partitioned gz-a may still write until its lease ends.
    */
-  async move(shard: ShardId, to: string, opts: { notBefore?: number } = {}): Promise<ShardOwner> {
+  async move(shard: ShardId, to: string, opts: { notBefore?: number; term?: number } = {}): Promise<ShardOwner> {
     const cur = await this.fresh(shard);
+    const term = checkTerm(shard, cur, opts.term);
     const notBefore = Math.max(opts.notBefore ?? 0, cur.notBefore ?? 0);
-    const next = { zone: to, epoch: cur.epoch + 1, notBefore, draining: false };
+    const next = { zone: to, epoch: cur.epoch + 1, notBefore, draining: false, term };
     const revision = await this.kv.put(mapKey(shard), ownerValue(next), { expect: cur.revision });
     const o = { ...next, revision };
     this.applyMap({ key: mapKey(shard), value: ownerValue(next), revision });
@@ -326,9 +345,15 @@ export class ShardMap implements ShardMapView {
   }
 
   /** Sets or clears the draining flag (same epoch): writes stop everywhere while a planned move lands. */
-  async setDraining(shard: ShardId, draining: boolean): Promise<ShardOwner> {
+  async setDraining(shard: ShardId, draining: boolean, term?: number): Promise<ShardOwner> {
     const cur = await this.fresh(shard);
-    const next = { zone: cur.zone, epoch: cur.epoch, notBefore: cur.notBefore, draining };
+    const next = {
+      zone: cur.zone,
+      epoch: cur.epoch,
+      notBefore: cur.notBefore,
+      draining,
+      term: checkTerm(shard, cur, term),
+    };
     const revision = await this.kv.put(mapKey(shard), ownerValue(next), { expect: cur.revision });
     this.applyMap({ key: mapKey(shard), value: ownerValue(next), revision });
     return { ...next, revision };
