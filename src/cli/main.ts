@@ -21,6 +21,10 @@ usage:
   multizone up [--config FILE] [--control-port N] [--zones a,b] [--app echo|accounts] [--wan-delay-ms N] [--json]
                                  start a local multi-zone cluster (default topology: 4 zones);
                                  --wan-delay-ms sets replication.wan.delayMs (in-process log)
+  multizone zone ZONE [--config FILE] [--app echo|accounts] [--json]
+                                 run one zone in this process (= up --zones ZONE): one process
+                                 per zone from one shared topology; {zone} in the URL settings
+                                 names ZONE, the control API listens on zones.ZONE.listen.control
   multizone validate [FILE]      check a topology file; prints OK or every problem
   multizone geo IP [--config FILE]
                                  where IP is, and what steering answers for each service
@@ -59,6 +63,8 @@ export async function main(argv: string[], io: Io = stdio, apps: AppRegistry = B
     switch (cmd) {
       case 'up':
         return await cmdUp(rest, io, apps);
+      case 'zone':
+        return await cmdZone(rest, io, apps);
       case 'validate':
         return cmdValidate(rest, io);
       case 'geo':
@@ -161,6 +167,24 @@ function cmdGeo(args: string[], io: Io): number {
   return 0;
 }
 
+/** `multizone zone ZONE`: one zone's process, the same as `up --zones ZONE`. */
+async function cmdZone(args: string[], io: Io, apps: AppRegistry): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string' },
+      json: { type: 'boolean' },
+      app: { type: 'string', default: 'echo' },
+    },
+  });
+  if (positionals.length !== 1 || positionals[0]!.includes(',')) {
+    io.err('usage: multizone zone ZONE [--config FILE] [--app NAME] [--json]  (one zone; up --zones a,b runs several)');
+    return EX_USAGE;
+  }
+  return runUp({ ...values, zones: positionals[0] }, io, apps);
+}
+
 async function cmdUp(args: string[], io: Io, apps: AppRegistry): Promise<number> {
   const { values } = parseArgs({
     args,
@@ -173,6 +197,21 @@ async function cmdUp(args: string[], io: Io, apps: AppRegistry): Promise<number>
       'wan-delay-ms': { type: 'string' },
     },
   });
+  return runUp(values, io, apps);
+}
+
+/** The options of `up` (`zone ZONE` is `up --zones ZONE`). */
+interface UpOptions {
+  config?: string | undefined;
+  'control-port'?: string | undefined;
+  zones?: string | undefined;
+  json?: boolean | undefined;
+  app: string;
+  'wan-delay-ms'?: string | undefined;
+}
+
+/** Starts the cluster (or the `zones` of it), prints its listeners, runs until SIGINT/SIGTERM. */
+async function runUp(values: UpOptions, io: Io, apps: AppRegistry): Promise<number> {
   const pickApp = Object.hasOwn(apps, values.app) ? apps[values.app] : undefined;
   if (!pickApp) {
     io.err(`multizone: --app must be one of ${Object.keys(apps).join(', ')} (got ${values.app})`);
@@ -204,6 +243,19 @@ async function cmdUp(args: string[], io: Io, apps: AppRegistry): Promise<number>
   }
   const app = await pickApp();
   const cluster = await startCluster({ topology, control, app, zones: values.zones?.split(',').map((s) => s.trim()) });
+  // the signal handlers go in before the endpoints are printed: whoever waits for that line
+  // (a supervisor, a test) may send SIGTERM as soon as it has read it
+  const stopped = new Promise<void>((resolve) => {
+    const stop = (sig: string) => {
+      io.err(`\n${sig}: shutting down`);
+      // hard stop if something hangs: shutdown must finish within 5 s
+      const t = setTimeout(() => process.exit(1), 5000); // lint-allow: process-level watchdog
+      t.unref();
+      void cluster.close().then(resolve);
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
   const controlUrl = `http://${cluster.control.host}:${cluster.control.port}`;
   if (values.json) {
     io.out(JSON.stringify({ control: controlUrl, endpoints: cluster.listeners }));
@@ -227,16 +279,6 @@ async function cmdUp(args: string[], io: Io, apps: AppRegistry): Promise<number>
     );
     io.out('Ctrl-C stops everything.');
   }
-  await new Promise<void>((resolve) => {
-    const stop = (sig: string) => {
-      io.err(`\n${sig}: shutting down`);
-      // hard stop if something hangs: shutdown must finish within 5 s
-      const t = setTimeout(() => process.exit(1), 5000); // lint-allow: process-level watchdog
-      t.unref();
-      void cluster.close().then(resolve);
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
+  await stopped;
   return 0;
 }

@@ -59,6 +59,9 @@ interface ZoneRec {
   probing: boolean;
 }
 
+/** How many leases a cleanly stopped zone process has to come back before it is failed over. */
+const RESTART_LEASES = 10;
+
 /** Watches zone verdicts and moves shards with epoch+1; planned failover and failback. */
 export class FailoverController {
   private readonly zones = new Map<string, ZoneRec>();
@@ -68,6 +71,8 @@ export class FailoverController {
   private readonly held = new Set<string>();
   private readonly moves: Counter<'from' | 'to' | 'kind'> | undefined;
   private leading = false;
+  /** Monotonic ms this controller took the lead (or started, without an election). */
+  private ledSince = 0;
   private readonly upGauge: Gauge<'zone'> | undefined;
 
   constructor(private readonly o: ControllerOptions) {
@@ -183,7 +188,10 @@ export class FailoverController {
   tick(): void {
     if (this.stopped) return;
     const leads = this.leads();
-    if (leads && !this.leading) this.takeLead();
+    if (leads && !this.leading) {
+      this.ledSince = this.o.clock.now();
+      if (this.o.leader) this.takeLead();
+    }
     this.leading = leads;
     const useDirect =
       this.o.config.verdicts !== 'health' || this.healthUp(this.o.topology.zones[0]!.name) === undefined;
@@ -223,7 +231,7 @@ export class FailoverController {
       case 'suspect':
         if (rec.up) this.set(zone, rec, 'healthy');
         else if (now - rec.since >= this.o.config.after) {
-          if (!this.mayFail(zone)) break;
+          if (!this.lapsed(zone) || !this.mayFail(zone)) break;
           this.set(zone, rec, 'failing');
           this.o.onVerdict?.(zone, false);
           void this.serial(() => this.failZone(zone, rec)).catch((e) =>
@@ -248,6 +256,24 @@ export class FailoverController {
       default:
         break;
     }
+  }
+
+  /**
+   * A zone is failed over only once its process has stopped renewing its lease in the control
+   * Kv: probes alone cannot tell a dead zone from one that is slow to start or cut off from
+   * this prober. A zone that holds no lease at all (its process never came up) gets the time
+   * a lease takes to lapse, counted from when this controller took the lead: so a cluster
+   * whose processes start one after another is not scrambled by the first to start.
+   */
+  private lapsed(zone: string): boolean {
+    const { map, config, clock } = this.o;
+    const lease = map.lease(zone);
+    // (a single controller without an election has no other process to wait for)
+    if (!lease) return !this.o.leader || clock.now() - this.ledSince >= config.leaseMs + config.after;
+    if (map.leaseValid(zone)) return false;
+    // a process that shut down cleanly is restarting (a rolling or full restart): it gets
+    // RESTART_LEASES leases to come back before its zone counts as dead
+    return lease.left === undefined || clock.wallTime() - lease.left >= RESTART_LEASES * config.leaseMs;
   }
 
   /**

@@ -16,7 +16,7 @@ type Staged<T> = { services: T; stop(): Promise<void> };
 
 /** The control Kv, the authoritative shard map, the fault switches. */
 export async function startShardMapStage(f: Foundation): Promise<Staged<ShardMapServices>> {
-  const kv = await openControlKv(f.topology);
+  const kv = await openControlKv(f.topology, f.localZones);
   try {
     const map = await openShardMap(kv, f.topology, f.clock);
     return {
@@ -121,7 +121,13 @@ export async function startFailoverStage(
     logger: f.logger,
     metrics: f.metrics,
     probe: routerProbe({
-      routerOf: (zone) => zones.get(zone)?.router,
+      // a zone of this process: its bound router once it listens; another process's zone: where
+      // the topology says its router listens (a SIGKILLed zone process must get a verdict)
+      routerOf: (zone) => {
+        if (f.localZones.includes(zone)) return zones.get(zone)?.router;
+        const hp = f.topology.zone(zone).listen.router;
+        return hp?.port ? hp : undefined;
+      },
       faults: sm.faults,
       timeoutMs: cfg.check.timeoutMs,
     }),
@@ -169,7 +175,7 @@ export async function startDataStage(
       const onError = (e: Error) => logger.warn({ err: e }, `store ${zone}: ${e.message}`);
       raw.set(zone, await openStore({ topology, zone, fence, clock: f.clock, onError }));
     }
-    log = await openLog({ topology, clock: f.clock, random: f.random });
+    log = await openLog({ topology, clock: f.clock, random: f.random, zones: f.localZones });
   } catch (e) {
     for (const s of raw.values()) await s.close();
     throw e;

@@ -92,7 +92,7 @@ export const routerRole: ZoneRoleStart = async (s, zone, here) => {
   return {
     listeners: [listener(zone, 'router', 'http', addr)],
     async close() {
-      zv.stop();
+      await zv.leave();
       await router.close();
     },
   };

@@ -53,6 +53,25 @@ export class LeaseKeeper implements LocalLease {
     this.timer = undefined;
   }
 
+  /**
+   * A clean shutdown: stops renewing and marks the record `left` (its expiry unchanged, so
+   * nothing is writable any sooner). The controller then reads a lapsed lease as a restart
+   * under way rather than a dead zone, for a while (see FailoverController).
+   */
+  async leave(): Promise<void> {
+    this.stop();
+    await this.inflight;
+    const { kv, zone, clock } = this.opts;
+    try {
+      const e = await kv.get(leaseKey(zone));
+      if (!e?.value) return;
+      const v = JSON.parse(e.value) as Record<string, unknown>;
+      await kv.put(leaseKey(zone), JSON.stringify({ ...v, left: clock.wallTime() }), { expect: e.revision });
+    } catch {
+      // the Kv is out of reach: the lease lapses as after a crash
+    }
+  }
+
   /** One renewal; concurrent calls share it. */
   renew(): Promise<void> {
     this.inflight ??= this.doRenew().finally(() => {

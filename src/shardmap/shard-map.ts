@@ -32,6 +32,8 @@ export interface LeaseRecord {
   renewedAt: number;
   /** The newest shard-map revision the zone's router had applied when it renewed (drain acks). */
   seen: number;
+  /** Wall ms the zone's process shut down cleanly (it is restarting, or was stopped on purpose). */
+  left?: number;
   revision: number;
 }
 
@@ -104,6 +106,7 @@ function parseLease(e: KvEntry): LeaseRecord | undefined {
       expiresAt: v.expiresAt,
       renewedAt: v.renewedAt ?? 0,
       seen: v.seen ?? 0,
+      ...(typeof v.left === 'number' ? { left: v.left } : {}),
       revision: e.revision,
     };
   } catch {

@@ -12,6 +12,8 @@ export interface ZoneView {
   readonly keeper: LeaseKeeper;
   /** Stops watching, renewing and the fault listener (the lease then lapses on its own). */
   stop(): void;
+  /** A clean shutdown: as stop(), and the lease record says the zone left (restarting). */
+  leave(): Promise<void>;
 }
 
 /**
@@ -54,6 +56,12 @@ export async function openZoneView(o: {
       unwatch();
       unfault();
       keeper.stop();
+      view.stop();
+    },
+    async leave() {
+      unwatch();
+      unfault();
+      await keeper.leave();
       view.stop();
     },
   };

@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
 import type { Clock } from '../core/clock.ts';
 import { hasCode } from '../core/errors.ts';
-import type { Topology } from '../topology/index.ts';
+import { type Topology, zoneUrl } from '../topology/index.ts';
 import { storeErrors } from './errors.ts';
 import type { WriteFence } from './fence.ts';
 import { PgStore } from './pg-store.ts';
@@ -11,8 +11,9 @@ import type { Store } from './types.ts';
 
 /**
  * Opens a zone's store as the topology's `store:` section says: a SQLite file per zone in
- * `dataDir` (embedded), or a schema per zone in PostgreSQL. An unreachable database is
- * reported with the setting's file:line, since the URL was valid but nothing answers there.
+ * `dataDir` (embedded), or a schema per zone in PostgreSQL, at `store.postgres.url` with its
+ * `{zone}`/`{zone_}` naming this zone. An unreachable database is reported with the setting's
+ * file:line, since the URL was valid but nothing answers there.
  */
 export async function openStore(o: {
   topology: Topology;
@@ -30,7 +31,7 @@ export async function openStore(o: {
   try {
     return await PgStore.open({
       ...deps,
-      connection: cfg.postgres.url,
+      connection: zoneUrl(cfg.postgres.url, zone),
       schema: `${cfg.postgres.schemaPrefix}${zone.replace(/-/g, '_')}`,
       poolSize: cfg.postgres.poolSize,
       ...(o.onError ? { onError: o.onError } : {}),

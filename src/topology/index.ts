@@ -11,6 +11,7 @@ export {
   type Topology,
   type Zone,
 } from './model.ts';
+export { processUrl } from './process-url.ts';
 export {
   type KeySource,
   type PolicyConfig,
@@ -24,3 +25,4 @@ export {
   topologySchema,
   type ZoneConfig,
 } from './schema.ts';
+export { zoneUrl } from './zone-url.ts';

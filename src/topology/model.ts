@@ -61,6 +61,11 @@ export interface Topology {
    * valid but did not work at runtime (an unreachable database URL, …).
    */
   where(path: readonly (string | number)[]): string;
+  /**
+   * A problem with a setting found after validation (one that cannot work for the zones this
+   * process runs), located like validation's: for `configInvalid([...])`.
+   */
+  problem(path: readonly (string | number)[], message: string): ConfigProblem;
 }
 
 /** Path of the four-zone topology that ships inside the package. */
@@ -363,5 +368,6 @@ function makeTopology(src: YamlSource, config: TopologyConfig, warnings: ConfigP
     fenceShard,
     resource: (name: string) => config.resources[name],
     where: (path: readonly (string | number)[]) => `${file}:${src.locate(path).line}`,
+    problem: (path: readonly (string | number)[], message: string) => src.problem(path, message),
   });
 }

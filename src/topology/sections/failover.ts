@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { zoneUrlSetting } from '../zone-url.ts';
 
 /** `failover:` section of the topology file (the controller's settings, and the shard map's Kv and leases). */
 export const failoverSection = z
@@ -46,8 +47,12 @@ export const failoverSection = z
         z
           .object({
             type: z.literal('nats'),
-            /** NATS server URL(s), comma-separated. */
-            url: z.string().default('nats://127.0.0.1:4222'),
+            /**
+             * NATS server URL(s), comma-separated. One Kv per process: `{zone}` (and `{zone_}`,
+             * with `_` for `-`) is replaced by the zone's name when the process runs one zone
+             * (`multizone zone sh-a`); a process running several zones refuses to start with it.
+             */
+            url: zoneUrlSetting('nats://127.0.0.1:4222'),
             /** JetStream KV bucket name. */
             bucket: z
               .string()

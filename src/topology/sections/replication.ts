@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { zoneUrlSetting } from '../zone-url.ts';
 
 /** `replication:` section of the topology file (owned by src/replication). */
 export const replicationSection = z
@@ -26,8 +27,13 @@ export const replicationSection = z
     /** NATS JetStream settings (log: jetstream). */
     nats: z
       .object({
-        /** Server URL(s), comma-separated. */
-        url: z.string().min(1).default('nats://127.0.0.1:4222'),
+        /**
+         * Server URL(s), comma-separated. One log per process: `{zone}` (and `{zone_}`, with `_`
+         * for `-`) is replaced by the zone's name when the process runs one zone
+         * (`multizone zone sh-a`: a NATS server or leaf node per zone, `nats://nats-{zone}:4222`);
+         * a process running several zones refuses to start with it.
+         */
+        url: zoneUrlSetting('nats://127.0.0.1:4222'),
         /** Stream prefix: zone sh-a's changes go to stream `<prefix>_sh-a`. */
         prefix: z
           .string()

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { zoneUrlSetting } from '../zone-url.ts';
 
 /** `session:` section of the topology file (owned by src/session): where zones keep sessions. */
 export const sessionSection = z
@@ -15,8 +16,11 @@ export const sessionSection = z
     /** Redis settings (adapter: redis). */
     redis: z
       .object({
-        /** redis://[user:pass@]host:port[/db]; `{zone}` is replaced by the zone name (a Redis per zone). */
-        url: z.string().min(1).default('redis://127.0.0.1:6379'),
+        /**
+         * redis://[user:pass@]host:port[/db], used per zone: `{zone}` is replaced by the zone's
+         * name and `{zone_}` by the name with `_` for `-` (a Redis per zone: `redis://redis-{zone}:6379`).
+         */
+        url: zoneUrlSetting('redis://127.0.0.1:6379'),
         /** Key prefix; ids already name their zone, so zones may share a server. */
         prefix: z.string().min(1).max(64).default('mz:session:'),
       })

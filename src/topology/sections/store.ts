@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { zoneUrlSetting } from '../zone-url.ts';
 
 /** `store:` section of the topology file (owned by src/store). */
 export const storeSection = z
@@ -28,8 +29,12 @@ export const storeSection = z
     /** PostgreSQL settings (adapter: postgres). synchronous_commit must stay on. */
     postgres: z
       .object({
-        /** Connection string. */
-        url: z.string().min(1).default('postgres://postgres@127.0.0.1:5432/test'),
+        /**
+         * Connection string, used per zone: `{zone}` is replaced by the zone's name and `{zone_}`
+         * by the name with `_` for `-` (a database or server per zone:
+         * `postgres://db-{zone}:5432/multizone`, or `?application_name=mz_{zone_}`).
+         */
+        url: zoneUrlSetting('postgres://postgres@127.0.0.1:5432/test'),
         /** Schema name prefix: zone sh-a lives in `<prefix>sh_a`. */
         schemaPrefix: z
           .string()
