@@ -261,15 +261,30 @@ export class FailoverController {
   /**
    * A zone is failed over only once its process has stopped renewing its lease in the control
    * Kv: probes alone cannot tell a dead zone from one that is slow to start or cut off from
-   * this prober. A zone that holds no lease at all (its process never came up) gets the time
-   * a lease takes to lapse, counted from when this controller took the lead: so a cluster
-   * whose processes start one after another is not scrambled by the first to start.
+   * this prober. A zone that has never held a lease (its process never came up since the
+   * control Kv was made) is not failed over automatically: processes start one after another,
+   * minutes apart, and the first to start must not scramble the map; an operator moves such a
+   * zone's shards with a planned failover (which needs no drain ack from a zone without a lease).
    */
+  private readonly toldNeverLeased = new Set<string>();
+
+  /** Says once per zone (log and audit) why a zone that never came up keeps its shards. */
+  private neverLeased(zone: string): false {
+    if (!this.toldNeverLeased.has(zone)) {
+      this.toldNeverLeased.add(zone);
+      const reason =
+        'looks down and has never held a lease: not failed over automatically (start it, or run a planned failover)';
+      this.o.logger?.warn({ zone }, `failover: ${zone} ${reason}`);
+      void this.record({ action: 'verdict', zone, reason });
+    }
+    return false;
+  }
+
   private lapsed(zone: string): boolean {
     const { map, config, clock } = this.o;
     const lease = map.lease(zone);
-    // (a single controller without an election has no other process to wait for)
-    if (!lease) return !this.o.leader || clock.now() - this.ledSince >= config.leaseMs + config.after;
+    // a single controller without an election has no other process to wait for
+    if (!lease) return !this.o.leader || this.neverLeased(zone);
     if (map.leaseValid(zone)) return false;
     // a process that shut down cleanly is restarting (a rolling or full restart): it gets
     // RESTART_LEASES leases to come back before its zone counts as dead
