@@ -19,6 +19,7 @@ import { closeServer, listenOn } from '../../src/core/listen.ts';
 import { fnv1a } from '../../src/core/random.ts';
 import { CausalClock, CausalFeed, type CausalId, type FeedItem } from '../../src/replication/index.ts';
 import { MemorySessionStore, type SessionStore, validSessionId } from '../../src/session/index.ts';
+import { HEADERS } from '../../src/shardmap/index.ts';
 import type { Store } from '../../src/store/index.ts';
 import type { Topology } from '../../src/topology/index.ts';
 
@@ -29,6 +30,11 @@ export interface AccountsAppOptions {
   store: Store;
   /** Base URL (`http://host:port`) of another zone's accounts app, if reachable. */
   peer(zone: string): string | undefined;
+  /**
+   * Who writes global resources now, at which epoch: the shard map's global owner (it moves
+   * when the core zone fails). Default: the topology's core zone at epoch 0 (no fencing).
+   */
+  globalOwner?(): { zone: string; epoch: number };
   /** The current epoch of a shard, for requests that did not come through the router. */
   epochOf?(shard: number): number;
   clock: Clock;
@@ -79,7 +85,9 @@ class HttpError extends Error {
 
 /** Store error codes → HTTP status (the router's mapping: not ours → 421, stale/locked → 409). */
 function statusOf(code: string): number {
-  if (code === 'ERR_STORE_NOT_OWNER' || code === 'ERR_STORE_NOT_CORE') return 421;
+  if (code === 'ERR_STORE_NOT_OWNER') return 421;
+  // the global writer is moving (drained, or the map moved it since the request was routed): retry soon
+  if (code === 'ERR_STORE_NOT_CORE') return 503;
   if (code === 'ERR_STORE_STALE_EPOCH' || code === 'ERR_STORE_LOCKED' || code === 'ERR_STORE_VERSION_MISMATCH')
     return 409;
   if (code === 'ERR_STORE_TOO_LARGE') return 413;
@@ -129,7 +137,8 @@ export async function startAccountsApp(opts: AccountsAppOptions): Promise<Accoun
   const sessions = opts.sessions ?? new MemorySessionStore(opts.clock);
   // every authenticated request slides the session's expiry
   const sessionTtlMs = topology.config.session.ttlSeconds * 1000;
-  const core = topology.coreZone;
+  // the global writer follows the shard map: when the core zone fails, its backup writes accounts
+  const core = () => opts.globalOwner?.().zone ?? topology.coreZone;
   const count = topology.config.shards.count;
   const shardOf = (key: string) => fnv1a(key) % count;
   const causal = new CausalClock(zone);
@@ -146,8 +155,8 @@ export async function startAccountsApp(opts: AccountsAppOptions): Promise<Accoun
    */
   const routed = (req: IncomingMessage, key: string): { shard: number; epoch: number } => {
     const shard = shardOf(key);
-    const h = req.headers['x-multizone-shard'];
-    const e = req.headers['x-multizone-epoch'];
+    const h = req.headers[HEADERS.shard];
+    const e = req.headers[HEADERS.epoch];
     if (h === String(shard) && typeof e === 'string' && /^\d+$/.test(e)) return { shard, epoch: Number(e) };
     return { shard, epoch: opts.epochOf?.(shard) ?? 1 };
   };
@@ -160,11 +169,17 @@ export async function startAccountsApp(opts: AccountsAppOptions): Promise<Accoun
   ): Promise<{ status: number; json: unknown }> => {
     const base = opts.peer(z);
     if (!base) throw new HttpError(502, 'ERR_ACCOUNTS_PEER_UNKNOWN', `no address for zone ${z}`);
-    const r = await request(`${base}${path}`, {
-      method,
-      headers: { 'content-type': 'application/json', 'x-multizone-from': zone },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    let r: Awaited<ReturnType<typeof request>>;
+    try {
+      r = await request(`${base}${path}`, {
+        method,
+        headers: { 'content-type': 'application/json', [HEADERS.from]: zone },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (e) {
+      // the zone is down (the global writer died and failover has not moved its role yet): retry soon
+      throw new HttpError(503, 'ERR_ACCOUNTS_PEER_UNAVAILABLE', `zone ${z} cannot be reached: ${(e as Error).message}`);
+    }
     const text = await r.body.text();
     return { status: r.statusCode, json: text ? JSON.parse(text) : null };
   };
@@ -210,10 +225,11 @@ export async function startAccountsApp(opts: AccountsAppOptions): Promise<Accoun
 
     if (route === 'POST /api/register') {
       const body = await readJson(req);
-      if (zone !== core) {
-        // global write: only the core zone writes accounts (the router forwards too; this covers direct calls)
-        const r = await callPeer(core, 'POST', '/api/register', body);
-        return send(res, r.status, r.json, { 'x-accounts-written-in': core });
+      const writer = core();
+      if (zone !== writer) {
+        // global write: only the global writer writes accounts (the router forwards too; this covers direct calls)
+        const r = await callPeer(writer, 'POST', '/api/register', body);
+        return send(res, r.status, r.json, { 'x-accounts-written-in': writer });
       }
       const phone = str(body.phone, 'phone', /^\+?\d{6,15}$/);
       const password = str(body.password, 'password', /^.{6,200}$/);
@@ -231,7 +247,7 @@ export async function startAccountsApp(opts: AccountsAppOptions): Promise<Accoun
           resource: 'accounts',
           key: phone,
           shard: shardOf(phone),
-          epoch: 0,
+          epoch: opts.globalOwner?.().epoch ?? 0,
           value: account,
           ifVersion: 0,
         });
@@ -249,9 +265,9 @@ export async function startAccountsApp(opts: AccountsAppOptions): Promise<Accoun
       const password = str(body.password, 'password', /^.{1,200}$/);
       let account = (await store.get('accounts', phone))?.value as Account | undefined;
       let secondRead = false;
-      if (!account && zone !== core) {
-        // the replica may not have caught up with a fresh registration: ask the core zone once
-        const r = await callPeer(core, 'GET', `/internal/accounts/${encodeURIComponent(phone)}`);
+      if (!account && zone !== core()) {
+        // the replica may not have caught up with a fresh registration: ask the global writer once
+        const r = await callPeer(core(), 'GET', `/internal/accounts/${encodeURIComponent(phone)}`);
         if (r.status === 200) {
           account = r.json as Account;
           secondRead = true;
@@ -346,8 +362,13 @@ export async function startAccountsApp(opts: AccountsAppOptions): Promise<Accoun
     }
     handle(req, res, url).catch((e) => {
       if (res.headersSent) return res.destroy();
-      if (e instanceof HttpError) return send(res, e.status, { error: e.code, message: e.message });
-      if (isPlatformError(e)) return send(res, statusOf(e.code), { error: e.code, message: e.message });
+      // a 503 is worth retrying in a moment: say when (a failover moves a role within seconds)
+      const retry = (status: number) => (status === 503 ? { 'retry-after': '1' } : undefined);
+      if (e instanceof HttpError) return send(res, e.status, { error: e.code, message: e.message }, retry(e.status));
+      if (isPlatformError(e)) {
+        const status = statusOf(e.code);
+        return send(res, status, { error: e.code, message: e.message }, retry(status));
+      }
       opts.onError?.(e, `${req.method} ${url.pathname}`);
       send(res, 500, { error: 'ERR_ACCOUNTS_INTERNAL', message: 'internal error' });
     });

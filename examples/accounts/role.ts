@@ -3,7 +3,7 @@
  * (`multizone up --app accounts`, or `startCluster({ app: accountsAppRole })`). It uses only
  * multizone's public API, as your own app would.
  */
-import { type AppContext, type AppRole, type AppServer, openSessionStore } from '../../src/index.ts';
+import { type AppContext, type AppRole, type AppServer, GLOBAL, openSessionStore } from '../../src/index.ts';
 import { startAccountsApp } from './app.ts';
 
 /** The accounts app role; `scryptN` lowers the password hashing cost (tests). */
@@ -30,6 +30,7 @@ async function startRole(ctx: AppContext, scryptN: number | undefined): Promise<
       ...(scryptN ? { scryptN } : {}),
       onError: (e, route) => ctx.logger.warn({ err: e, zone, route }, 'accounts: internal error'),
       epochOf: (shard) => ctx.shardMap.owner(shard)?.epoch ?? 1,
+      globalOwner: () => ctx.shardMap.owner(GLOBAL),
       peer: (z) => ctx.appUrl(z),
     });
     return {

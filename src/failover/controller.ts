@@ -71,8 +71,6 @@ export class FailoverController {
   private readonly held = new Set<string>();
   private readonly moves: Counter<'from' | 'to' | 'kind'> | undefined;
   private leading = false;
-  /** Monotonic ms this controller took the lead (or started, without an election). */
-  private ledSince = 0;
   private readonly upGauge: Gauge<'zone'> | undefined;
 
   constructor(private readonly o: ControllerOptions) {
@@ -188,10 +186,7 @@ export class FailoverController {
   tick(): void {
     if (this.stopped) return;
     const leads = this.leads();
-    if (leads && !this.leading) {
-      this.ledSince = this.o.clock.now();
-      if (this.o.leader) this.takeLead();
-    }
+    if (leads && !this.leading && this.o.leader) this.takeLead();
     this.leading = leads;
     const useDirect =
       this.o.config.verdicts !== 'health' || this.healthUp(this.o.topology.zones[0]!.name) === undefined;

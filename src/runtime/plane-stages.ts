@@ -171,7 +171,8 @@ export async function startDataStage(
   let log: Awaited<ReturnType<typeof openLog>>;
   try {
     for (const zone of f.localZones) {
-      const fence = fenceFromShardMap(sm.map);
+      // global resources follow the map's global owner and its epoch (it moves when the core zone fails)
+      const fence = fenceFromShardMap(sm.map, { global: true });
       const onError = (e: Error) => logger.warn({ err: e }, `store ${zone}: ${e.message}`);
       raw.set(zone, await openStore({ topology, zone, fence, clock: f.clock, onError }));
     }

@@ -74,7 +74,7 @@ export interface DataServices {
 
 /** What a local zone has running, filled as its roles start. */
 export interface ZoneServices {
-  /** The zone's own view of the shard map and its lease (with a router listener only). */
+  /** The zone's own view of the shard map and its lease, held from before any of its roles start. */
   view?: ZoneView;
   router?: HostPort;
   app?: AppServer;

@@ -6,6 +6,7 @@ import { type Random, systemRandom } from '../core/random.ts';
 import { registerDrillRoutes } from '../drill/index.ts';
 import { defaultGeoDb, type GeoDb } from '../geo/index.ts';
 import { LatencyAggregator } from '../httpdns/index.ts';
+import { openZoneView } from '../shardmap/index.ts';
 import { createSteering, MutableSteeringState, type Steering } from '../steering/index.ts';
 import { parseHostPort, type Topology } from '../topology/index.ts';
 import { registerClusterRoutes } from './cluster-routes.ts';
@@ -114,6 +115,21 @@ async function startStages(f: Foundation, stops: (() => Promise<void>)[]): Promi
   const zones = new Map<string, ZoneServices>(f.localZones.map((z) => [z, {}]));
   const shardmap = await startShardMapStage(f);
   stops.push(shardmap.stop);
+  // each local zone holds its lease (and its own view of the map) from here on: the store's
+  // fence and the failover controller both judge the zone by it
+  for (const [z, here] of zones) {
+    here.view = await openZoneView({
+      kv: shardmap.services.kv,
+      zone: z,
+      shards: f.topology.config.shards.count,
+      clock: f.clock,
+      leaseMs: f.topology.config.failover.leaseMs,
+      renewMs: f.topology.config.failover.renewMs,
+      faults: shardmap.services.faults,
+    });
+    const view = here.view;
+    stops.push(() => view.leave()); // a clean shutdown: the lease says the zone is restarting
+  }
   const health = startHealthStage(f, shardmap.services);
   stops.push(health.stop);
   let data: DataServices | undefined;

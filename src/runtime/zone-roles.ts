@@ -8,7 +8,6 @@ import { startDnsServer } from '../dns/index.ts';
 import { createEdge, startDemoOrigin } from '../edge/index.ts';
 import { startHttpdnsServer } from '../httpdns/index.ts';
 import { createRouter } from '../router/index.ts';
-import { openZoneView } from '../shardmap/index.ts';
 import type { HostPort, Zone } from '../topology/index.ts';
 import type { AppRole, ListenerInfo, Services, Started, ZoneServices } from './services.ts';
 
@@ -42,22 +41,12 @@ export function appRole(app: AppRole): ZoneRoleStart {
 
 /**
  * The zone's router, routing by the zone's own view of the shard map (through a partitionable
- * Kv handle, so a drill can cut it off) while its lease keeper holds the zone's lease.
+ * Kv handle, so a drill can cut it off; opened with the zone's lease before any role starts).
  */
 export const routerRole: ZoneRoleStart = async (s, zone, here) => {
   const hp = zone.listen.router;
   if (!hp) return null;
-  const cfg = s.topology.config.failover;
-  const zv = await openZoneView({
-    kv: s.shardmap.kv,
-    zone: zone.name,
-    shards: s.topology.config.shards.count,
-    clock: s.clock,
-    leaseMs: cfg.leaseMs,
-    renewMs: cfg.renewMs,
-    faults: s.shardmap.faults,
-  });
-  here.view = zv;
+  const zv = here.view!;
   const resolve = (name: string): HostPort | undefined =>
     name === 'app' ? (here.app ?? zone.listen.app) : (s.zones.get(name)?.router ?? s.topology.zone(name).listen.router);
   const router = createRouter({
@@ -92,7 +81,6 @@ export const routerRole: ZoneRoleStart = async (s, zone, here) => {
   return {
     listeners: [listener(zone, 'router', 'http', addr)],
     async close() {
-      await zv.leave();
       await router.close();
     },
   };

@@ -20,6 +20,7 @@ import { type Random, seededRandom } from '../../src/core/random.ts';
 import { AuditLog, FailoverController } from '../../src/failover/index.ts';
 import { LeaderElection, LeaseKeeper, MemoryKv, PartitionableKv, ShardMap } from '../../src/shardmap/index.ts';
 import { testTopology } from '../support/net.ts';
+import { type Epoch, writeChecker } from '../support/write-check.ts';
 
 const SHARDS = 32;
 const topology = testTopology({
@@ -38,12 +39,6 @@ failover:
 });
 const ZONES = topology.zones.map((z) => z.name);
 const cfg = topology.config.failover;
-
-interface Epoch {
-  zone: string;
-  at: number;
-  notBefore: number;
-}
 
 /** One zone process: everything `multizone zone Z` runs of the control plane. */
 interface Proc {
@@ -140,30 +135,11 @@ async function run(seed: number): Promise<{ writes: number; moves: number; terms
   };
   for (const z of ZONES) procs.set(z, await start(z));
 
-  const lastEpoch = new Map<number, number>();
-  let writes = 0;
   const terms = new Set<number>();
   const pick = <T>(xs: readonly T[]): T => xs[rnd.int(xs.length)]!;
   const faulty = () => ZONES.filter((z) => down.has(z) || procs.get(z)!.kv.isolated);
 
-  const tryWrite = (z: string, s: number) => {
-    const { view } = procs.get(z)!;
-    const e = view.entry(s);
-    if (!view.canWrite(z, s, e.epoch)) return;
-    const now = clock.wallTime();
-    const h = history.get(s)!;
-    const ctx = `seed ${seed} t=${clock.now()} ${z} writes shard ${s} at epoch ${e.epoch}`;
-    assert.equal(h.get(e.epoch)?.zone, z, `${ctx}: not the owner of that epoch`);
-    for (const [epoch, later] of h)
-      if (epoch > e.epoch)
-        assert.ok(
-          now < Math.max(later.at, later.notBefore),
-          `${ctx}: epoch ${epoch} (${later.zone}) is already writable`,
-        );
-    assert.ok((lastEpoch.get(s) ?? 0) <= e.epoch, `${ctx}: an older epoch after epoch ${lastEpoch.get(s)}`);
-    lastEpoch.set(s, e.epoch);
-    writes++;
-  };
+  const { tryWrite, writes: writeCount } = writeChecker({ seed, clock, history, view: (z) => procs.get(z)!.view });
   const checkOneLeader = () => {
     const leaders = [...procs.values()].filter((p) => !down.has(p.zone) && p.leader.isLeader());
     assert.ok(
@@ -238,7 +214,7 @@ async function run(seed: number): Promise<{ writes: number; moves: number; terms
   for (const p of procs.values()) if (!down.has(p.zone)) await crash(p);
   let moves = 0;
   for (const h of history.values()) moves += h.size - 1;
-  return { writes, moves, terms: terms.size, events };
+  return { writes: writeCount(), moves, terms: terms.size, events };
 }
 
 test('sim: one leader at a time, no two owners of a shard at one epoch, no zone failed over while up (crashes, restarts, partitions)', async () => {

@@ -15,6 +15,7 @@ import { type Random, seededRandom } from '../../src/core/random.ts';
 import { AuditLog, FailoverController } from '../../src/failover/index.ts';
 import { LeaseKeeper, MemoryKv, PartitionableKv, ShardMap } from '../../src/shardmap/index.ts';
 import { testTopology } from '../support/net.ts';
+import { type Epoch, writeChecker } from '../support/write-check.ts';
 
 const SHARDS = 32;
 const topology = testTopology({
@@ -32,13 +33,6 @@ failover:
 `,
 });
 const ZONES = topology.zones.map((z) => z.name);
-
-interface Epoch {
-  zone: string;
-  /** When the epoch's entry was written (wall ms) and when fenced writes may start. */
-  at: number;
-  notBefore: number;
-}
 
 async function run(seed: number): Promise<{ writes: number; moves: number; events: string[] }> {
   const rnd: Random = seededRandom(seed);
@@ -88,29 +82,10 @@ async function run(seed: number): Promise<{ writes: number; moves: number; event
   controller.start();
 
   const events: string[] = [];
-  const lastEpoch = new Map<number, number>();
-  let writes = 0;
   const pick = <T>(xs: readonly T[]): T => xs[rnd.int(xs.length)]!;
   const faulty = () => ZONES.filter((z) => killed.has(z) || zones.get(z)!.kv.isolated);
 
-  const tryWrite = (z: string, s: number) => {
-    const { view } = zones.get(z)!;
-    const e = view.entry(s);
-    if (!view.canWrite(z, s, e.epoch)) return;
-    const now = clock.wallTime();
-    const h = history.get(s)!;
-    const ctx = `seed ${seed} t=${clock.now()} ${z} writes shard ${s} at epoch ${e.epoch}`;
-    assert.equal(h.get(e.epoch)?.zone, z, `${ctx}: not the owner of that epoch`);
-    for (const [epoch, later] of h)
-      if (epoch > e.epoch)
-        assert.ok(
-          now < Math.max(later.at, later.notBefore),
-          `${ctx}: epoch ${epoch} (${later.zone}) is already writable`,
-        );
-    assert.ok((lastEpoch.get(s) ?? 0) <= e.epoch, `${ctx}: an older epoch after epoch ${lastEpoch.get(s)}`);
-    lastEpoch.set(s, e.epoch);
-    writes++;
-  };
+  const { tryWrite, writes: writeCount } = writeChecker({ seed, clock, history, view: (z) => zones.get(z)!.view });
 
   for (let step = 0; step < 600; step++) {
     // scripted faults so every run has a partition and a kill; random ones on top
@@ -182,7 +157,7 @@ async function run(seed: number): Promise<{ writes: number; moves: number; event
   auth.stop();
   let moves = 0;
   for (const h of history.values()) moves += h.size - 1;
-  return { writes, moves, events };
+  return { writes: writeCount(), moves, events };
 }
 
 test('sim: no zone ever writes a shard it does not own at the current epoch (partitions, kills, lease expiry)', async () => {

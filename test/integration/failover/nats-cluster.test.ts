@@ -1,26 +1,14 @@
 // The shard map on NATS JetStream KV (distributed mode's control state) behind a running cluster.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { connect } from 'nats';
 import { request } from 'undici';
 import type { RunningCluster } from '../../../src/runtime/index.ts';
 import { NatsKv, type ShardMap, shardForKey } from '../../../src/shardmap/index.ts';
+import { NATS_URL, natsUp } from '../../support/nats.ts';
 import { routerUrls, startRoutingCluster } from '../router/fixture.ts';
 
-const URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+const URL = NATS_URL;
 const BUCKET = `mz_cluster_${process.pid}_${Math.floor(Math.random() * 1e9)}`;
-
-async function natsUp(): Promise<boolean> {
-  try {
-    const nc = await connect({ servers: URL.replace('nats://', ''), timeout: 1500 });
-    await nc.close();
-    return true;
-  } catch (e) {
-    if (process.env.CI === 'true') throw new Error(`NATS at ${URL} is unreachable and CI=true: ${String(e)}`);
-    console.log(`# skipping: no NATS JetStream at ${URL} (set NATS_URL)`);
-    return false;
-  }
-}
 
 describe('failover: a cluster whose shard map lives in NATS JetStream KV', () => {
   let c: RunningCluster | undefined;

@@ -11,8 +11,9 @@ import { after, before, describe, it } from 'node:test';
 import { connect } from 'nats';
 import { request } from 'undici';
 import { NatsKv } from '../../../src/shardmap/index.ts';
+import { NATS_URL, natsUp } from '../../support/nats.ts';
 
-const URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+const URL = NATS_URL;
 const TAG = `${process.pid}_${Math.floor(Math.random() * 1e9)}`;
 const BUCKET = `mz_procs_${TAG}`;
 const PREFIX = `mzp${TAG}`;
@@ -22,18 +23,6 @@ type ZoneName = (typeof ZONES)[number];
 const BASE = 20_000 + Math.floor(Math.random() * 2000) * 10;
 const ip = (i: number) => `127.0.${71 + i}.1`;
 const controlOf = (z: ZoneName) => `http://${ip(ZONES.indexOf(z))}:${BASE + 2}`;
-
-async function natsUp(): Promise<boolean> {
-  try {
-    const nc = await connect({ servers: URL.replace('nats://', ''), timeout: 1500 });
-    await nc.close();
-    return true;
-  } catch (e) {
-    if (process.env.CI === 'true') throw new Error(`NATS at ${URL} is unreachable and CI=true: ${String(e)}`);
-    console.log(`# skipping: no NATS JetStream at ${URL} (set NATS_URL)`);
-    return false;
-  }
-}
 
 function topologyYaml(dataDir: string): string {
   const backups: Record<ZoneName, string> = {
