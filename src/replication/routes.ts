@@ -31,4 +31,10 @@ export function registerReplicationRoutes(
     return { id: body.id, pick: body.pick, zone: r.zone, version: r.result.version, seq: r.result.seq };
   });
   control.route('POST', '/api/replication/anti-entropy', async () => replication.antiEntropy());
+  // a zone's outgoing lag, for the control plane leader in another process (planned moves wait on it)
+  control.route('GET', '/api/replication/lag', async (_req, url) => {
+    const zone = url.searchParams.get('zone');
+    if (!zone) throw controlErrors.ERR_CONTROL_BAD_REQUEST('need ?zone=NAME');
+    return { zone, records: await replication.lagFor(zone) };
+  });
 }

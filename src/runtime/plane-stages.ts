@@ -4,10 +4,17 @@
  */
 
 import { hostname } from 'node:os';
+import { request } from 'undici';
 import { registerDashboard } from '../control/index.ts';
 import { AuditLog, FailoverController, registerFailoverRoutes, routerProbe, steeringMarks } from '../failover/index.ts';
 import { createHealthChecker, type HealthChecker, healthReport, shareVotes } from '../health/index.ts';
-import { openLog, Replication, registerReplicationRoutes, zoneOutage } from '../replication/index.ts';
+import {
+  openLog,
+  Replication,
+  registerReplicationRoutes,
+  replicationErrors,
+  zoneOutage,
+} from '../replication/index.ts';
 import { LeaderElection, openControlKv, openShardMap, ZoneFaults } from '../shardmap/index.ts';
 import { fenceFromShardMap, openStore, type Store } from '../store/index.ts';
 import type { DataServices, FailoverServices, Foundation, ShardMapServices, ZoneServices } from './services.ts';
@@ -132,7 +139,7 @@ export async function startFailoverStage(
       timeoutMs: cfg.check.timeoutMs,
     }),
     health: () => health ?? undefined,
-    replication: () => data()?.replication,
+    replication: () => lagHook(f, data()),
     onVerdict: steeringMarks(f.state, health),
     leader,
   });
@@ -213,6 +220,35 @@ export async function startDataStage(
       await replication.stop();
       await log.close();
       for (const s of raw.values()) await s.close();
+    },
+  };
+}
+
+/**
+ * What a planned move waits on: a zone's outgoing replication lag. A zone of this process is
+ * measured here; another process's zone is asked at its control API (`listen.control`), since
+ * only the process running a zone reads its store. The leader may run in any process.
+ */
+function lagHook(f: Foundation, data: DataServices | undefined): { lagFor(zone: string): Promise<number> } | undefined {
+  if (!data) return undefined;
+  return {
+    async lagFor(zone) {
+      if (f.localZones.includes(zone)) return data.replication.lagFor(zone);
+      const hp = f.topology.zone(zone).listen.control;
+      if (!hp)
+        throw replicationErrors.ERR_REPL_UNKNOWN_ZONE(
+          `${zone} runs in another process and has no zones.${zone}.listen.control to ask its replication lag at`,
+        );
+      const r = await request(`http://${hp.host}:${hp.port}/api/replication/lag?zone=${encodeURIComponent(zone)}`, {
+        headersTimeout: 5000,
+        bodyTimeout: 5000,
+      });
+      const body = (await r.body.json()) as { records?: number; message?: string };
+      if (r.statusCode !== 200 || typeof body.records !== 'number')
+        throw replicationErrors.ERR_REPL_UNKNOWN_ZONE(
+          `${zone}'s control API answered ${r.statusCode}: ${body.message ?? ''}`,
+        );
+      return body.records;
     },
   };
 }

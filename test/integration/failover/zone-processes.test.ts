@@ -226,5 +226,18 @@ describe('failover: one process per zone (NATS KV and JetStream), one elected co
     await sleep(3000); // longer than failover.after and the health bound: time for a wrong verdict
     const restarted = await mapFrom(third.zone);
     assert.equal(owners(restarted), owners(settled), 'the shard map survives a restart of every process');
+
+    // failback from a process that does not lead: forwarded to the leader, which asks the holders'
+    // processes for their replication lag; the victim gets its home shards back, one move each
+    const follower = ZONES.find((z) => z !== third.zone)!;
+    const r = await request(`${controlOf(follower)}/api/failback`, {
+      method: 'POST',
+      body: JSON.stringify({ zone: victim }),
+    });
+    const body = (await r.body.json()) as { moved?: number; message?: string };
+    assert.equal(r.statusCode, 200, JSON.stringify(body));
+    assert.equal(body.moved, victimShards.length);
+    const home = await mapFrom(third.zone);
+    for (const s of victimShards) assert.equal(home.shards[s]!.zone, victim, `shard ${s} is home`);
   });
 });
