@@ -115,3 +115,34 @@ test('failover/controller: failover/failback refuse unknown or unready zones wit
   await assert.rejects(c.failover('gz-a'), { code: 'ERR_FAILOVER_NO_BACKUP' });
   c.stop();
 });
+
+test('failover/controller: a planned failover of a zone that is already down moves at once, fenced, instead of waiting for its lag', async () => {
+  const clock = new ManualClock(0);
+  const kv = new MemoryKv();
+  const map = await new ShardMap(kv, 16, clock).start();
+  await map.init(topology.initialOwners(), topology.coreZone);
+  const down = new Set<string>(['gz-a']);
+  const c = new FailoverController({
+    topology,
+    map,
+    audit: new AuditLog(kv, clock),
+    clock,
+    config: topology.config.failover,
+    probe: async (z) => !down.has(z),
+    // a dead zone's backlog never shrinks
+    replication: () => ({ lagFor: (z: string) => (z === 'gz-a' ? 5 : 0) }),
+  });
+  c.start();
+  await clock.advanceAsync(200, 50); // seen down, not yet for `after`
+  assert.equal(c.states()['gz-a']?.state, 'suspect');
+  let done: { moved: number } | undefined;
+  void c.failover('gz-a').then((r) => {
+    done = r;
+  });
+  await clock.advanceAsync(200, 50);
+  assert.deepEqual(done, { moved: 4 }, 'not held for plannedTimeoutMs');
+  assert.equal(map.shardsOf('gz-a').length, 0);
+  assert.equal(c.states()['gz-a']?.state, 'failed');
+  for (let s = 12; s < 16; s++) assert.equal(map.entry(s).epoch, 2);
+  c.stop();
+});

@@ -444,6 +444,7 @@ export class FailoverController {
       if (!topology.hasZone(zone)) throw failoverErrors.ERR_FAILOVER_UNKNOWN_ZONE(`failover: unknown zone "${zone}"`);
       this.mustLead('failover');
       const rec = this.zones.get(zone)!;
+      if (!this.isUp(zone) && this.lapsed(zone)) return this.failDeadZone(zone, rec);
       const z = topology.zone(zone);
       const alive = (n: string) => n !== zone && this.isUp(n);
       const shards: ShardId[] = map.shardsOf(zone);
@@ -464,6 +465,25 @@ export class FailoverController {
       await this.record({ action: 'failover', zone, reason: 'planned', count: shards.length });
       return { moved: shards.length };
     });
+  }
+
+  /**
+   * A planned failover of a zone that is already dead: there is nothing to drain and its
+   * backlog cannot shrink, so waiting for lag 0 would only hold the automatic failover for
+   * `plannedTimeoutMs`. It moves as an unplanned one does, fenced by the zone's lease.
+   */
+  private async failDeadZone(zone: string, rec: ZoneRec): Promise<{ moved: number }> {
+    const moved = this.o.map.shardsOf(zone).length + (this.o.map.owner(GLOBAL).zone === zone ? 1 : 0);
+    this.set(zone, rec, 'failing');
+    this.o.onVerdict?.(zone, false);
+    await this.failZone(zone, rec);
+    await this.record({
+      action: 'failover',
+      zone,
+      reason: 'planned, but the zone is down: moved as unplanned',
+      count: moved,
+    });
+    return { moved };
   }
 
   /** Failback: moves the zone's home shards (topology's initial owners) back, planned, RPO 0. */
