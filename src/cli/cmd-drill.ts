@@ -1,13 +1,13 @@
 import { parseArgs } from 'node:util';
 import { systemClock } from '../core/clock.ts';
 import { systemRandom } from '../core/random.ts';
-import { type DrillProgress, type DrillReport, runDrill } from '../drill/index.ts';
+import { commandFault, type DrillProgress, type DrillReport, runDrill } from '../drill/index.ts';
 import { loadTopology } from '../topology/index.ts';
 import { EX_USAGE, type Io } from './io.ts';
 import { renderTable } from './table.ts';
 
 const USAGE =
-  'usage: multizone drill --zone Z [--mode kill|partition] [--consistency fenced|available] [--rps N] [--duration S] [--writes 0..1] [--users N] [--read-back-timeout S] [--control URL | --config FILE] [--no-restore] [--failback] [--json]';
+  'usage: multizone drill --zone Z [--mode kill|partition] [--consistency fenced|available] [--rps N] [--duration S] [--writes 0..1] [--users N] [--read-back-timeout S] [--control URL | --config FILE] [--fault-cmd CMD --heal-cmd CMD] [--no-restore] [--failback] [--allow-conflicts] [--json]';
 
 /** The control API URL: --control, else the topology's control.listen. */
 export function controlUrl(values: { control?: string; config?: string }): string {
@@ -27,7 +27,7 @@ function bar(p: DrillProgress): string {
 export function renderDrill(r: DrillReport): string {
   const rto = r.rtoMs === null ? 'not recovered' : `${(r.rtoMs / 1000).toFixed(1)} s`;
   const lines = [
-    `drill: ${r.mode} ${r.zone}, ${r.workload} app, ${r.consistency} (${r.path}), ${r.rps} req/s for ${r.durationS} s, ${r.users.total} users (${r.users.affected} homed in ${r.zone})`,
+    `drill: ${r.mode} ${r.zone}${r.fault === 'external' ? ' (external fault)' : ''}, ${r.workload} app, ${r.consistency} (${r.path}), ${r.rps} req/s for ${r.durationS} s, ${r.users.total} users (${r.users.affected} homed in ${r.zone}); watched through ${r.observer}`,
     '',
     renderTable(
       ['measure', 'value', 'goal'],
@@ -65,7 +65,29 @@ export function renderDrill(r: DrillReport): string {
               ],
             ]),
         ['RPO', r.rpo, ''],
+        ...(r.unshipped && r.data
+          ? [
+              [
+                'RPO (data plane at the cut)',
+                `${r.data.rpo.count} acknowledged writes unshipped, ${Math.round(r.data.rpo.windowMs)} ms window`,
+                '',
+              ],
+            ]
+          : []),
         ['WRT', r.wrt, ''],
+        ...(r.conflicts
+          ? [
+              [
+                'conflicts opened',
+                `${r.conflicts.opened} (open before ${r.conflicts.before}, after ${r.conflicts.after})`,
+                r.conflicts.opened === 0
+                  ? 'goal 0 met'
+                  : r.conflicts.allowed
+                    ? 'allowed (--allow-conflicts); resolve: multizone conflicts'
+                    : 'GOAL 0 MISSED (multizone conflicts lists them)',
+              ],
+            ]
+          : []),
         ...(r.readBack
           ? [
               [
@@ -116,6 +138,21 @@ export function renderDrill(r: DrillReport): string {
         (e) => `  ${e.resource}/${e.key} acknowledged by ${e.zone}, missing in ${e.missingIn.join(', ')}`,
       ),
     );
+  if (r.after)
+    lines.push(
+      '',
+      `after: shards ${Object.entries(r.after.shards)
+        .sort()
+        .map(([z, n]) => `${z} ${n}`)
+        .join(
+          ', ',
+        )}; global writer ${r.after.global ? `${r.after.global.zone} (epoch ${r.after.global.epoch})` : 'none'}; zones ${Object.entries(
+        r.after.states,
+      )
+        .sort()
+        .map(([z, st]) => `${z} ${st}`)
+        .join(', ')}${r.after.leader?.term === undefined ? '' : `; leader term ${r.after.leader.term}`}`,
+    );
   if (r.restore)
     lines.push(
       '',
@@ -145,8 +182,11 @@ export async function cmdDrill(args: string[], io: Io): Promise<number> {
       'read-back-timeout': { type: 'string', default: '60' },
       control: { type: 'string' },
       config: { type: 'string' },
+      'fault-cmd': { type: 'string' },
+      'heal-cmd': { type: 'string' },
       'no-restore': { type: 'boolean' },
       failback: { type: 'boolean' },
+      'allow-conflicts': { type: 'boolean' },
       json: { type: 'boolean' },
     },
   });
@@ -168,6 +208,14 @@ export async function cmdDrill(args: string[], io: Io): Promise<number> {
     io.err(USAGE);
     return EX_USAGE;
   }
+  if (values['heal-cmd'] && !values['fault-cmd']) {
+    io.err('drill: --heal-cmd needs --fault-cmd');
+    return EX_USAGE;
+  }
+  if (values['fault-cmd'] && !values['heal-cmd'] && !values['no-restore']) {
+    io.err('drill: --fault-cmd needs --heal-cmd to bring the zone back (or --no-restore to leave it down)');
+    return EX_USAGE;
+  }
   const tty = process.stderr.isTTY && !values.json;
   let lastLine = -1;
   // the injected clock's timers are unref'd: hold the process open while the drill runs
@@ -182,8 +230,12 @@ export async function cmdDrill(args: string[], io: Io): Promise<number> {
     writes,
     ...(users === undefined ? {} : { users }),
     readBackTimeoutMs: readBackS * 1000,
+    ...(values['fault-cmd']
+      ? { external: commandFault(values['fault-cmd'], values['heal-cmd'], { zone: values.zone, mode: values.mode }) }
+      : {}),
     restore: !values['no-restore'],
     failback: values.failback === true,
+    allowConflicts: values['allow-conflicts'] === true,
     clock: systemClock,
     random: systemRandom(),
     onProgress(p) {

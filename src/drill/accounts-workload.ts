@@ -323,27 +323,89 @@ export class AccountsWorkload {
    * passes; what is still missing then is lost.
    */
   async readBack(apps: Map<string, string>, timeoutMs: number): Promise<ReadBack> {
+    const started = this.o.clock.now();
+    const { fate, rounds } = await this.locate(this.ledger, apps, timeoutMs);
+    const zones = [...apps.keys()];
+    const out: ReadBack = {
+      acknowledged: this.ledger.length,
+      profiles: this.ledger.filter((w) => w.resource === 'profiles').length,
+      comments: this.ledger.filter((w) => w.resource === 'comments').length,
+      zones,
+      applied: 0,
+      locked: 0,
+      missing: 0,
+      tookMs: Math.round(this.o.clock.now() - started),
+      rounds,
+      examples: [],
+    };
+    for (const w of this.ledger) {
+      const f = fate.get(w)!;
+      if (f.size < zones.length) {
+        out.missing++;
+        if (out.examples.length < 10)
+          out.examples.push({
+            resource: w.resource,
+            key: w.key,
+            zone: w.zone,
+            missingIn: zones.filter((z) => !f.has(z)),
+          });
+      } else if ([...f.values()].includes('locked')) out.locked++;
+      else out.applied++;
+    }
+    return out;
+  }
+
+  /**
+   * The zone's acknowledged writes that the other zones' stores do not all hold now (one look,
+   * no waiting): what the survivors took over without. `cutAt`: wall ms of the fault.
+   */
+  async unshipped(
+    apps: Map<string, string>,
+    zone: string,
+    cutAt: number,
+  ): Promise<{ count: number; afterCut: number; windowMs: number }> {
+    const survivors = new Map([...apps].filter(([z]) => z !== zone));
+    const mine = this.ledger.filter((w) => w.zone === zone);
+    const { fate } = await this.locate(mine, survivors, 0);
+    const missing = mine.filter((w) => fate.get(w)!.size < survivors.size);
+    const ats = missing.map((w) => w.at);
+    return {
+      count: missing.length,
+      afterCut: missing.filter((w) => w.at >= cutAt).length,
+      windowMs: ats.length ? Math.max(...ats) - Math.min(...ats) : 0,
+    };
+  }
+
+  /**
+   * Looks for `writes` in every zone's app (its own store, no router, no second read), again
+   * every 250 ms until each is applied or held in a locked record everywhere or `timeoutMs`
+   * passes (0: one look). Per write: the zones that hold it, and how.
+   */
+  private async locate(
+    writes: readonly AckedWrite[],
+    apps: Map<string, string>,
+    timeoutMs: number,
+  ): Promise<{ fate: Map<AckedWrite, Map<string, 'applied' | 'locked'>>; rounds: number }> {
     const { dispatcher, clock } = this.o;
     const started = clock.now();
     const byUser = new Map<string, AckedWrite[]>();
-    for (const w of this.ledger) {
+    for (const w of writes) {
       const l = byUser.get(w.key) ?? [];
       l.push(w);
       byUser.set(w.key, l);
     }
     const zones = [...apps.keys()];
-    // per write: zones where it is applied / locked; a write is done when every zone has it
     const fate = new Map<AckedWrite, Map<string, 'applied' | 'locked'>>();
-    for (const w of this.ledger) fate.set(w, new Map());
+    for (const w of writes) fate.set(w, new Map());
     let pending = [...byUser.keys()];
     let rounds = 0;
     for (;;) {
       rounds++;
       const jobs = pending.flatMap((user) => zones.map((zone) => ({ user, zone })));
       await pool(jobs, 16, async ({ user, zone }) => {
-        const writes = byUser.get(user)!;
+        const ofUser = byUser.get(user)!;
         const base = apps.get(zone)!;
-        const todo = writes.filter((w) => !fate.get(w)!.has(zone));
+        const todo = ofUser.filter((w) => !fate.get(w)!.has(zone));
         if (todo.some((w) => w.resource === 'profiles')) {
           const r = await call(dispatcher, `${base}/api/profiles/${encodeURIComponent(user)}`, 'GET').catch(() => null);
           const p = (r?.status === 200 ? r.json : {}) as ProfileView;
@@ -366,33 +428,7 @@ export class AccountsWorkload {
       if (pending.length === 0 || clock.now() - started >= timeoutMs) break;
       await clock.sleep(250);
     }
-    const out: ReadBack = {
-      acknowledged: this.ledger.length,
-      profiles: this.ledger.filter((w) => w.resource === 'profiles').length,
-      comments: this.ledger.filter((w) => w.resource === 'comments').length,
-      zones,
-      applied: 0,
-      locked: 0,
-      missing: 0,
-      tookMs: Math.round(clock.now() - started),
-      rounds,
-      examples: [],
-    };
-    for (const w of this.ledger) {
-      const f = fate.get(w)!;
-      if (f.size < zones.length) {
-        out.missing++;
-        if (out.examples.length < 10)
-          out.examples.push({
-            resource: w.resource,
-            key: w.key,
-            zone: w.zone,
-            missingIn: zones.filter((z) => !f.has(z)),
-          });
-      } else if ([...f.values()].includes('locked')) out.locked++;
-      else out.applied++;
-    }
-    return out;
+    return { fate, rounds };
   }
 }
 

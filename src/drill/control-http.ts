@@ -12,6 +12,8 @@ export interface ShardMapJson {
   count: number;
   shards: { shard: number; zone: string; epoch: number }[];
   states: Record<string, { state: string }>;
+  global?: { zone: string; epoch: number } | null;
+  leader?: { holder?: string; term?: number } | null;
   config: { leaseMs: number };
 }
 

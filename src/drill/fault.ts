@@ -1,27 +1,40 @@
 import type { Clock } from '../core/clock.ts';
 import { type Control, controlJson, type ShardMapJson } from './control-http.ts';
-import type { DrillOptions, DrillReport, RestoreData } from './types.ts';
+import type { DrillPlan } from './plan.ts';
+import type { ClusterState, DrillOptions, DrillReport, RestoreData } from './types.ts';
 
 /** What POST /api/failback answered, or why it failed (a failed failback is reported, not thrown). */
 export type FailbackResult = NonNullable<NonNullable<DrillReport['restore']>['failback']>;
 
-/** Faults the zone through the control API: kills it, or partitions it from the others. */
-export async function faultZone(control: Control, zone: string, mode: DrillOptions['mode']): Promise<void> {
-  await controlJson(control, '/api/drill/kill', 'POST', { zone, mode });
+/**
+ * Faults the zone: an external fault when the options bring one, else the zone's own process
+ * through its control API (mode kill: its listeners and links go down; partition: it is cut off).
+ */
+export async function faultZone(o: DrillOptions, plan: DrillPlan): Promise<void> {
+  if (o.external) return o.external.cut();
+  await controlJson(plan.zoneControl, '/api/drill/kill', 'POST', { zone: o.zone, mode: o.mode });
 }
 
-/** Brings the zone back; returns what the data plane measured (RPO, WRT, fates), if the cluster has one. */
-export async function restoreZone(control: Control, zone: string): Promise<RestoreData | undefined> {
-  const back = await controlJson<{ data?: RestoreData }>(control, '/api/drill/restore', 'POST', { zone });
+/** Brings the zone back; returns what its data plane measured (RPO, WRT, fates), when its process could. */
+export async function restoreZone(o: DrillOptions, plan: DrillPlan): Promise<RestoreData | undefined> {
+  if (o.external) {
+    await o.external.heal();
+    return undefined;
+  }
+  const back = await controlJson<{ data?: RestoreData }>(plan.zoneControl, '/api/drill/restore', 'POST', {
+    zone: o.zone,
+  });
   return back.data;
 }
 
-/** Gives the zone its shards back once the controller sees it up again (waits up to ~10 s for that). */
+/**
+ * Gives the zone its shards back once the controller sees it up again (waits up to ~30 s for
+ * that: a process the fault killed starts again, reconnects and renews its lease first).
+ */
 export async function failBack(control: Control, zone: string, clock: Clock): Promise<FailbackResult> {
-  // the controller must see the zone up again before it gives shards back
-  for (let i = 0; i < 100; i++) {
-    const s = await controlJson<ShardMapJson>(control, '/api/shardmap?shards=0');
-    if (s.states[zone]?.state === 'recovered' || s.states[zone]?.state === 'healthy') break;
+  for (let i = 0; i < 300; i++) {
+    const s = await controlJson<ShardMapJson>(control, '/api/shardmap?shards=0').catch(() => null);
+    if (s?.states[zone]?.state === 'recovered' || s?.states[zone]?.state === 'healthy') break;
     await clock.sleep(100);
   }
   try {
@@ -29,4 +42,31 @@ export async function failBack(control: Control, zone: string, clock: Clock): Pr
   } catch (e) {
     return { error: (e as Error).message };
   }
+}
+
+/** Open conflicts across every process the drill knows (ids deduplicated: a conflict shows in each zone it locks). */
+export async function openConflicts(controls: readonly Control[]): Promise<Set<string>> {
+  const ids = new Set<string>();
+  for (const c of controls) {
+    const r = await controlJson<{ conflicts?: { id: string }[] }>(c, '/api/conflicts').catch(() => null);
+    for (const x of r?.conflicts ?? []) ids.add(x.id);
+  }
+  return ids;
+}
+
+/** The cluster now: shards per zone, the global writer, zone states and the leader's term. */
+export async function clusterState(control: Control): Promise<ClusterState> {
+  const m = await controlJson<ShardMapJson>(control, '/api/shardmap');
+  const shards: Record<string, number> = {};
+  for (const s of m.shards) shards[s.zone] = (shards[s.zone] ?? 0) + 1;
+  const states: Record<string, string> = {};
+  for (const [z, v] of Object.entries(m.states)) states[z] = v.state;
+  const leader = m.leader
+    ? {
+        ...(m.leader.holder ? { holder: m.leader.holder } : {}),
+        ...(m.leader.term === undefined ? {} : { term: m.leader.term }),
+      }
+    : null;
+  const global = m.global ? { zone: m.global.zone, epoch: m.global.epoch } : null;
+  return { shards, global, states, leader };
 }

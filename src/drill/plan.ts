@@ -3,6 +3,7 @@ import { failoverErrors } from '../failover/index.ts';
 import { shardForKey } from '../shardmap/index.ts';
 import { AccountsWorkload } from './accounts-workload.ts';
 import { type Control, controlJson, type ShardMapJson } from './control-http.ts';
+import { drillErrors } from './errors.ts';
 import type { DrillOptions, DrillReport } from './types.ts';
 
 /** A drill user: the key it writes under, that key's shard, and the zone owning it (where steering sends it). */
@@ -14,7 +15,12 @@ export interface DrillUser {
 
 /** What the drill found in the cluster before the fault, and whom it will send traffic for. */
 export interface DrillPlan {
+  /** The control API the drill watches the cluster through: one the fault does not take down. */
   control: Control;
+  /** The faulted zone's own process's control API (where POST /api/drill/kill goes). */
+  zoneControl: Control;
+  /** Every process's control API (conflicts are counted in each); just `control` when only one is known. */
+  controls: Control[];
   /** Zone → its router's base URL (traffic enters here) and its app's (the accounts read-back reads here). */
   routers: Map<string, string>;
   apps: Map<string, string>;
@@ -34,18 +40,31 @@ export interface DrillPlan {
 }
 
 /** Reads the cluster through the control API and picks the users; on the accounts app, sets them up too. */
-export async function planDrill(o: DrillOptions, control: Control): Promise<DrillPlan> {
-  const { routers, apps } = await readEndpoints(control, o.zone);
-  const topo = await controlJson<{ app?: string }>(control, '/api/topology');
+export async function planDrill(o: DrillOptions, given: Control): Promise<DrillPlan> {
+  const eps = await readEndpoints(given, o);
+  const controls = eps.controls.length ? eps.controls : [{ url: given.base, zones: [] as string[] }];
+  const zoneControl = controls.find((c) => c.zones.includes(o.zone))?.url ?? given.base;
+  const control = { ...given, base: observerFor(o, given.base, controls) };
+  const topo = await controlJson<{ app?: string; zones: { name: string }[] }>(control, '/api/topology');
+  if (!topo.zones.some((z) => z.name === o.zone))
+    throw failoverErrors.ERR_FAILOVER_UNKNOWN_ZONE(`drill: unknown zone "${o.zone}"`);
+  for (const z of topo.zones)
+    if (!eps.routers.has(z.name))
+      throw drillErrors.ERR_FAILOVER_DRILL(
+        `drill: no router for zone "${z.name}" in ${control.base}/api/endpoints: is its process running?`,
+      );
   const workload: DrillReport['workload'] = topo.app === 'accounts' ? 'accounts' : 'echo';
   const shardMap = await controlJson<ShardMapJson>(control, '/api/shardmap');
+  refuseEmptyZone(o.zone, shardMap);
   const auditBefore = await controlJson<{ entries: AuditEntry[] }>(control, '/api/audit?limit=1');
   const lastSeq = auditBefore.entries.at(-1)?.seq ?? 0;
   const plan: DrillPlan = {
     control,
-    routers,
-    apps,
-    zones: [...routers.keys()],
+    zoneControl: { ...given, base: zoneControl },
+    controls: controls.map((c) => ({ ...given, base: c.url })),
+    routers: eps.routers,
+    apps: eps.apps,
+    zones: [...eps.routers.keys()],
     workload,
     path: trafficPath(workload, o.consistency),
     shardMap,
@@ -61,21 +80,54 @@ export async function planDrill(o: DrillOptions, control: Control): Promise<Dril
   return plan;
 }
 
-/** Each zone's router and app from GET /api/endpoints; the drilled zone must have a router. */
+/** A zone that owns no shard (and not the global writer) has nothing to fail over: the drill would test nothing. */
+function refuseEmptyZone(zone: string, map: ShardMapJson): void {
+  if (map.shards.some((s) => s.zone === zone) || map.global?.zone === zone) return;
+  throw drillErrors.ERR_FAILOVER_DRILL(
+    `drill: zone "${zone}" owns no shards, so a fault there tests nothing; give it its shards back first (multizone failback --zone ${zone})`,
+  );
+}
+
+/**
+ * The control API to watch the drill through. An external fault may take the zone's whole
+ * process down, so then the drill watches from another process when the cluster has one.
+ */
+function observerFor(o: DrillOptions, given: string, controls: { url: string; zones: string[] }[]): string {
+  const here = controls.find((c) => c.url === given);
+  if (!o.external || !here?.zones.includes(o.zone)) return given;
+  return controls.find((c) => !c.zones.includes(o.zone))?.url ?? given;
+}
+
+/** Control listeners as GET /api/endpoints lists them: every process's, with the zones it runs. */
+interface EndpointJson {
+  zone: string | null;
+  role: string;
+  host: string;
+  port: number;
+  zones?: string[];
+}
+
+/**
+ * Each zone's router and app, and every process's control API, from GET /api/endpoints (a
+ * per-zone deployment lists every process's listeners there), unless the options give them.
+ */
 async function readEndpoints(
   control: Control,
-  zone: string,
-): Promise<{ routers: Map<string, string>; apps: Map<string, string> }> {
-  const eps = await controlJson<{ endpoints: { zone: string | null; role: string; host: string; port: number }[] }>(
-    control,
-    '/api/endpoints',
-  );
+  o: DrillOptions,
+): Promise<{ routers: Map<string, string>; apps: Map<string, string>; controls: { url: string; zones: string[] }[] }> {
+  const eps = await controlJson<{ endpoints: EndpointJson[] }>(control, '/api/endpoints');
+  const url = (e: EndpointJson) => `http://${e.host === '0.0.0.0' ? '127.0.0.1' : e.host}:${e.port}`;
+  const controls = eps.endpoints
+    .filter((e) => e.role === 'control')
+    .map((e) => ({ url: url(e), zones: e.zones ?? [] }));
+  if (o.endpoints) return { ...o.endpoints, controls };
   const routers = new Map<string, string>();
-  for (const e of eps.endpoints) if (e.role === 'router' && e.zone) routers.set(e.zone, `http://${e.host}:${e.port}`);
-  if (!routers.has(zone)) throw failoverErrors.ERR_FAILOVER_UNKNOWN_ZONE(`drill: no router for zone "${zone}"`);
   const apps = new Map<string, string>();
-  for (const e of eps.endpoints) if (e.role === 'app' && e.zone) apps.set(e.zone, `http://${e.host}:${e.port}`);
-  return { routers, apps };
+  for (const e of eps.endpoints) {
+    if (e.role === 'router' && e.zone) routers.set(e.zone, url(e));
+    if (e.role === 'app' && e.zone) apps.set(e.zone, url(e));
+  }
+  return { routers, apps, controls };
 }
 
 /** Fenced traffic writes profiles, available traffic orders; the accounts app has its own paths. */

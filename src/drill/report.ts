@@ -23,6 +23,9 @@ export function buildReport(
     workload: plan.workload,
     zone: o.zone,
     mode: o.mode,
+    fault: o.external ? 'external' : 'control-api',
+    faultAt: Number.isFinite(traffic.faultAt) ? traffic.faultAt : null,
+    observer: plan.control.base,
     consistency: o.consistency,
     path: plan.path,
     rps: o.rps,
@@ -54,10 +57,34 @@ export function buildReport(
   };
 }
 
+/**
+ * The faulted zone's acknowledged writes the survivors did not hold when the traffic ended: the
+ * RPO the drill measured itself (it includes what a cut-off zone acknowledged after the cut).
+ */
+export function recordUnshipped(report: DrillReport, u: NonNullable<DrillReport['unshipped']>): void {
+  report.unshipped = u;
+  report.rpo = `${u.count} acknowledged writes of ${report.zone} not in the surviving zones (${u.afterCut} acknowledged after the cut), ${Math.round(u.windowMs)} ms window`;
+}
+
+/** Conflicts the drill opened (open after it, not before); they fail the drill unless allowed. */
+export function recordConflicts(
+  report: DrillReport,
+  before: ReadonlySet<string>,
+  after: ReadonlySet<string>,
+  allowed: boolean,
+): void {
+  const opened = [...after].filter((id) => !before.has(id)).length;
+  report.conflicts = { before: before.size, after: after.size, opened, allowed };
+  if (opened > 0 && !allowed) report.goal.met = false;
+}
+
 /** Puts what the data plane measured at restore into the report: RPO, WRT and its count of lost writes. */
 export function recordRestoreData(report: DrillReport, d: RestoreData): void {
   report.data = d;
-  report.rpo = `${d.rpo.count} acknowledged writes unshipped, ${Math.round(d.rpo.windowMs)} ms window`;
+  // the drill's own count (survivors read at the end of the traffic) wins: the data plane's
+  // snapshot is taken at the cut, before what a cut-off zone acknowledges after it
+  if (!report.unshipped)
+    report.rpo = `${d.rpo.count} acknowledged writes unshipped, ${Math.round(d.rpo.windowMs)} ms window`;
   report.wrt =
     d.wrtMs === null
       ? `not repaired within 60 s (${d.pending} pending)`

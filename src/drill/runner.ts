@@ -1,8 +1,8 @@
 import { Agent } from 'undici';
 import type { Control } from './control-http.ts';
-import { failBack, faultZone, restoreZone } from './fault.ts';
+import { clusterState, failBack, faultZone, openConflicts, restoreZone } from './fault.ts';
 import { type DrillPlan, planDrill } from './plan.ts';
-import { buildReport, recordRestoreData } from './report.ts';
+import { buildReport, recordConflicts, recordRestoreData, recordUnshipped } from './report.ts';
 import { driveTraffic, type Traffic } from './traffic.ts';
 import type { DrillOptions, DrillReport } from './types.ts';
 import { countMisroutedWrites, readShardMoves, verifyAckedWrites } from './verify.ts';
@@ -22,11 +22,15 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
   const control: Control = { base: o.control.replace(/\/$/, ''), dispatcher };
   try {
     const plan = await planDrill(o, control);
-    const traffic = await driveTraffic(o, plan, () => faultZone(control, o.zone, o.mode));
+    const before = await openConflicts(plan.controls);
+    const traffic = await driveTraffic(o, plan, () => faultZone(o, plan));
     const { owners, moved } = await readShardMoves(plan, o.zone);
     const misrouted = countMisroutedWrites(traffic.samples, owners, o.consistency);
     const report = buildReport(o, plan, traffic, misrouted, moved);
+    if (plan.accounts) recordUnshipped(report, await plan.accounts.unshipped(plan.apps, o.zone, traffic.faultAt));
     if (o.restore) await restoreAndVerify(o, plan, traffic, report);
+    recordConflicts(report, before, await openConflicts(plan.controls), o.allowConflicts === true);
+    report.after = await clusterState(plan.control);
     return report;
   } finally {
     await dispatcher.close().catch(() => {});
@@ -41,7 +45,7 @@ async function restoreAndVerify(
   report: DrillReport,
 ): Promise<void> {
   report.restore = { restored: false };
-  const data = await restoreZone(plan.control, o.zone);
+  const data = await restoreZone(o, plan);
   report.restore.restored = true;
   if (data) recordRestoreData(report, data);
   if (plan.accounts) {

@@ -36,6 +36,8 @@ export interface TrafficCounts {
 export interface Traffic {
   samples: Sample[];
   counts: TrafficCounts;
+  /** Wall ms the fault was made (∞ when it never was). */
+  faultAt: number;
 }
 
 /** The tick of the request loop (ms); the rate is spread over ticks, carrying fractions over. */
@@ -59,7 +61,7 @@ export async function driveTraffic(o: DrillOptions, plan: DrillPlan, fault: () =
   for (const s of run.samples) s.t0 -= run.faultAt;
   const { ok, failed, affectedFailed } = run.counts;
   o.onProgress?.({ elapsedS: o.durationS, durationS: o.durationS, phase: 'draining', ok, failed, affectedFailed });
-  return { samples: run.samples, counts: run.counts };
+  return { samples: run.samples, counts: run.counts, faultAt: run.faultAt };
 }
 
 /** The state one traffic run shares between its loop, its requests and its steering watch. */

@@ -2,6 +2,12 @@ import type { Clock } from '../core/clock.ts';
 import type { Random } from '../core/random.ts';
 import type { AckedWrite, ReadBack } from './accounts-workload.ts';
 
+/** A fault made outside the control API (an external command, the lab). */
+export interface ExternalFault {
+  cut(): Promise<void>;
+  heal(): Promise<void>;
+}
+
 /** What to drill. */
 export interface DrillOptions {
   /** Control API base URL, e.g. http://127.0.0.1:7070. */
@@ -22,6 +28,12 @@ export interface DrillOptions {
   readBackTimeoutMs?: number;
   /** Accounts app: called for every write the drill gets a 2xx for (tests compare it with the store). */
   onAck?(w: AckedWrite): void;
+  /** Makes the fault with these instead of the zone's control API (POST /api/drill/kill|restore). */
+  external?: ExternalFault;
+  /** Each zone's router and app, instead of reading them from GET /api/endpoints. */
+  endpoints?: { routers: Map<string, string>; apps: Map<string, string> };
+  /** Conflicts the drill opens do not fail it (partition drills on available data open some by design). */
+  allowConflicts?: boolean;
   /** Restore the zone (and fail back) when the traffic ends. */
   restore: boolean;
   failback: boolean;
@@ -46,6 +58,12 @@ export interface DrillReport {
   workload: 'echo' | 'accounts';
   zone: string;
   mode: 'kill' | 'partition';
+  /** Who made the fault: the zone's own process through its control API, or an external fault (a command, the lab). */
+  fault: 'control-api' | 'external';
+  /** Wall ms the fault was made (null when it never was). */
+  faultAt: number | null;
+  /** The control API the drill watched the cluster through (a process the fault does not take down). */
+  observer: string;
   consistency: 'fenced' | 'available';
   path: string;
   rps: number;
@@ -75,6 +93,16 @@ export interface DrillReport {
     errors: Record<string, number>;
   }[];
   rpo: string;
+  /**
+   * Accounts app: the faulted zone's acknowledged writes that the surviving zones did not hold
+   * when the traffic ended — including every write it acknowledged after the cut (a partitioned
+   * zone keeps answering until its lease runs out). What the survivors took over without.
+   */
+  unshipped?: { count: number; afterCut: number; windowMs: number };
+  /** Conflicts (locked records) open in the cluster before the drill and after it; `opened` fails the drill unless allowed. */
+  conflicts?: { before: number; after: number; opened: number; allowed: boolean };
+  /** The cluster when the drill ended: shards per zone, the global writer, zone states, the leader's term. */
+  after?: ClusterState;
   wrt: string;
   /**
    * Acknowledged writes neither applied nor locked after the zone returned (must be 0): on the
@@ -102,4 +130,12 @@ export interface RestoreData {
   locked: number;
   pending: number;
   lost: number;
+}
+
+/** The cluster as the control API shows it at one moment. */
+export interface ClusterState {
+  shards: Record<string, number>;
+  global: { zone: string; epoch: number } | null;
+  states: Record<string, string>;
+  leader: { holder?: string; term?: number } | null;
 }

@@ -1,5 +1,6 @@
 import type { Clock } from '../core/clock.ts';
 import { hasCode } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
 import { type Kv, shardmapErrors } from '../shardmap/index.ts';
 
 /** One line of the audit log: a verdict, a move, a drain, a drill action. */
@@ -26,6 +27,8 @@ export class AuditLog {
   constructor(
     private readonly kv: Kv,
     private readonly clock: Clock,
+    /** Each appended entry is also logged, one line an operator reads (`describeAudit`). */
+    private readonly logger?: Logger,
   ) {}
 
   /** Appends an entry; concurrent writers never overwrite each other (CAS create). */
@@ -40,6 +43,7 @@ export class AuditLog {
       const entry = { seq, at: this.clock.wallTime(), ...e } as AuditEntry;
       try {
         await this.kv.put(`audit.${String(seq).padStart(10, '0')}`, JSON.stringify(entry), { expect: 0 });
+        this.logger?.info({ audit: entry }, describeAudit(entry));
         return entry;
       } catch (err) {
         if (!hasCode(err, shardmapErrors.ERR_FAILOVER_KV_CONFLICT)) throw err;
@@ -57,5 +61,41 @@ export class AuditLog {
       if (e?.value) out.push(JSON.parse(e.value) as AuditEntry);
     }
     return out;
+  }
+}
+
+/** Wall ms as an ISO time of day (UTC, ms), for log lines. */
+function clockTime(ms: number): string {
+  return new Date(ms).toISOString().slice(11, 23);
+}
+
+/**
+ * One line an operator reads in the log for an audit entry: what happened to which zone, and
+ * why, e.g. `move: 64 shards gz-a → sh-b (term 2; writes from 20:49:01.234): zone down for ≥ 1000 ms`.
+ */
+export function describeAudit(e: AuditEntry): string {
+  const term = typeof e.term === 'number' ? `term ${e.term}` : '';
+  const why = e.reason ? `: ${e.reason}` : '';
+  const zone = e.zone ?? '';
+  switch (e.action) {
+    case 'move': {
+      const shards = (e.shards ?? []).filter(([s]) => s !== 'global').length;
+      const global = (e.shards ?? []).some(([s]) => s === 'global') ? ' and the global writer' : '';
+      const notes = [term, e.notBefore ? `writes from ${clockTime(e.notBefore)}` : ''].filter(Boolean).join('; ');
+      return `move: ${shards} shards${global} ${e.from ?? '?'} → ${e.to ?? '?'}${notes ? ` (${notes})` : ''}${why}`;
+    }
+    case 'verdict':
+      return `verdict${zone ? ` ${zone}` : ''}${term ? ` (${term})` : ''}${why || (e.zones ? `: ${String(e.zones)}` : '')}`;
+    case 'failover':
+    case 'failback':
+    case 'drain':
+    case 'undrain': {
+      const count = typeof e.count === 'number' ? ` (${e.count} shards)` : '';
+      return `${e.action} ${zone}${count}${term ? ` ${term}` : ''}${why}`;
+    }
+    case 'drill':
+      return `drill ${zone}: ${e.reason ?? ''}`;
+    default:
+      return `${e.action}${zone ? ` ${zone}` : ''}${why}`;
   }
 }

@@ -1,6 +1,6 @@
 /** Failover: zone verdicts, the controller that moves shards with epochs, planned switchover and failback. See README.md. */
 
-export { type AuditEntry, AuditLog } from './audit.ts';
+export { type AuditEntry, AuditLog, describeAudit } from './audit.ts';
 export {
   type ControllerOptions,
   FailoverController,

@@ -96,7 +96,7 @@ export async function startFailoverStage(
   data: () => DataServices | undefined,
 ): Promise<Staged<FailoverServices>> {
   const cfg = f.topology.config.failover;
-  const audit = new AuditLog(sm.kv, f.clock);
+  const audit = new AuditLog(sm.kv, f.clock, f.logger);
   // one controller of all the processes acts: the one holding the leader lease in the control Kv
   const leader = new LeaderElection({
     kv: sm.kv,

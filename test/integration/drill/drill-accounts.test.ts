@@ -180,4 +180,66 @@ describe('failover: the drill drives the accounts app', () => {
     assert.equal(r.lost, 0);
     assert.ok((r.readBack?.comments ?? 0) > 0, 'some comments were written');
   });
+  it('failover: a drill on a zone that owns no shards is refused (nothing would be tested)', async () => {
+    // the kill drill above left bj-a failed over (no failback)
+    const control = `http://${c.control.host}:${c.control.port}`;
+    await assert.rejects(
+      runDrill({
+        control,
+        zone: KILLED,
+        mode: 'kill',
+        rps: 50,
+        durationS: 4,
+        consistency: 'fenced',
+        writes: 0.5,
+        users: 10,
+        restore: true,
+        failback: false,
+        clock: systemClock,
+        random: seededRandom(12),
+      }),
+      { code: 'ERR_FAILOVER_DRILL', message: /owns no shards.*failback --zone bj-a/ },
+    );
+    const r = await fetch(`${control}/api/failback`, { method: 'POST', body: JSON.stringify({ zone: KILLED }) });
+    assert.equal(r.status, 200, await r.text());
+  });
+
+  it('failover: a partition drill counts what the cut zone acknowledged after the cut in the RPO, and the conflicts it opened', async (t) => {
+    const acks: AckedWrite[] = [];
+    const control = `http://${c.control.host}:${c.control.port}`;
+    const r = await runDrill({
+      control,
+      zone: KILLED,
+      mode: 'partition',
+      rps: 100,
+      durationS: 6,
+      consistency: 'fenced',
+      writes: 0.6,
+      users: 40,
+      restore: true,
+      failback: true,
+      readBackTimeoutMs: 30_000,
+      clock: systemClock,
+      random: seededRandom(13),
+      onAck: (w) => acks.push(w),
+    });
+    t.diagnostic(`RPO ${r.rpo}; conflicts ${JSON.stringify(r.conflicts)}; after ${JSON.stringify(r.after)}`);
+    assert.ok(r.faultAt !== null && r.unshipped && r.conflicts && r.after);
+    // cut off from the log, the zone could ship nothing it acknowledged after the cut
+    const afterCut = acks.filter((w) => w.zone === KILLED && w.at >= r.faultAt!).length;
+    assert.equal(r.unshipped.afterCut, afterCut);
+    assert.ok(r.unshipped.count >= afterCut);
+    assert.equal(r.misrouted.writes, 0);
+    assert.equal(r.lost, 0);
+    // conflicts the drill opened fail it (no allowConflicts)
+    assert.equal(r.conflicts.allowed, false);
+    if (r.conflicts.opened > 0) assert.equal(r.goal.met, false);
+    // failed back: every shard home, and the report shows the cluster so
+    assert.equal(r.restore?.failback?.error, undefined);
+    assert.ok((r.after.shards[KILLED] ?? 0) > 0);
+    assert.equal(
+      Object.values(r.after.shards).reduce((a, b) => a + b, 0),
+      64,
+    );
+  });
 });

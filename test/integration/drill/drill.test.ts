@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { main } from '../../../src/cli/main.ts';
 import { systemClock } from '../../../src/core/clock.ts';
 import { seededRandom } from '../../../src/core/random.ts';
-import { type DrillReport, runDrill } from '../../../src/drill/index.ts';
+import { commandFault, type DrillReport, runDrill } from '../../../src/drill/index.ts';
 import type { RunningCluster } from '../../../src/runtime/index.ts';
 import { FAST_FAILOVER_YAML, startRoutingCluster } from '../router/fixture.ts';
 
@@ -89,5 +89,74 @@ describe('failover: the drill against a running cluster', () => {
       64,
     );
     assert.equal(await main(['drill'], { out: () => {}, err: (s) => err.push(s) }), 64);
+    // a fault command needs a way back, or --no-restore
+    assert.equal(
+      await main(['drill', '--zone', 'bj-a', '--fault-cmd', 'true'], { out: () => {}, err: (s) => err.push(s) }),
+      64,
+    );
+    assert.match(err.at(-1)!, /--fault-cmd needs --heal-cmd/);
+  });
+
+  it("failover: `--fault-cmd`/`--heal-cmd` make the fault with the operator's commands (here curl against the zone's control API)", async () => {
+    const out: string[] = [];
+    // the commands see the zone in MZ_ZONE; what they do is theirs (kill -9, ip link, ssh …)
+    const post = (path: string, body: string) =>
+      `curl -sf -X POST ${control}${path} -H 'content-type: application/json' -d "${body}" >/dev/null`;
+    const code = await main(
+      [
+        'drill',
+        '--zone',
+        'gz-a',
+        '--control',
+        control,
+        '--duration',
+        '6',
+        '--rps',
+        '100',
+        '--users',
+        '200',
+        '--fault-cmd',
+        post('/api/drill/kill', '{\\"zone\\":\\"$MZ_ZONE\\",\\"mode\\":\\"$MZ_MODE\\"}'),
+        '--heal-cmd',
+        post('/api/drill/restore', '{\\"zone\\":\\"$MZ_ZONE\\"}'),
+        '--failback',
+        '--json',
+      ],
+      { out: (s) => out.push(s), err: () => {} },
+    );
+    const r = JSON.parse(out.join('\n')) as DrillReport;
+    assert.equal(r.fault, 'external');
+    assert.ok(Object.keys(r.errors).length > 0, 'the command made no fault');
+    assert.equal(
+      Object.values(r.moved).reduce((a, n) => a + n, 0),
+      16,
+    );
+    assert.equal(r.misrouted.writes, 0);
+    // the drill measured no data-plane restore (the zone's process was not asked)
+    assert.equal(r.data, undefined);
+    assert.equal(r.restore?.failback?.moved, 16);
+    assert.equal(r.after?.shards['gz-a'], 16);
+    assert.equal(code, r.goal.met ? 0 : 1);
+  });
+
+  it('failover: a fault command that fails stops the drill with its stderr (ERR_DRILL_COMMAND)', async () => {
+    await assert.rejects(
+      runDrill({
+        control,
+        zone: 'sh-b',
+        mode: 'kill',
+        rps: 50,
+        durationS: 4,
+        consistency: 'fenced',
+        writes: 0.5,
+        users: 50,
+        external: commandFault('echo "no such host: $MZ_ZONE" >&2; exit 3', 'true', { zone: 'sh-b', mode: 'kill' }),
+        restore: true,
+        failback: false,
+        clock: systemClock,
+        random: seededRandom(5),
+      }),
+      { code: 'ERR_DRILL_COMMAND', message: /exited 3: no such host: sh-b/ },
+    );
   });
 });
