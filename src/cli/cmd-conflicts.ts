@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { request } from 'undici';
 import { loadTopology, parseHostPort } from '../topology/index.ts';
 import { EX_USAGE, type Io } from './io.ts';
+import { resolveAllConflicts } from './resolve-all.ts';
 import { renderTable } from './table.ts';
 
 interface ConflictJson {
@@ -32,9 +33,46 @@ function brief(v: unknown, deleted: boolean): string {
   return s.length > 40 ? `${s.slice(0, 37)}...` : s;
 }
 
+const RESOLVE_USAGE =
+  'usage: multizone conflicts resolve RESOURCE/KEY --pick ZONE|VERSION [--zone Z] [--control URL]\n' +
+  '       multizone conflicts resolve --all --pick-zone ZONE [--resource NAME] [--dry-run] [--json] [--control URL]';
+
+/** `conflicts resolve --all`: every open conflict (of --resource) by one zone's version, on every alive process. */
+async function resolveAll(
+  base: string,
+  v: { 'pick-zone'?: string; resource?: string; 'dry-run'?: boolean; json?: boolean },
+  io: Io,
+): Promise<number> {
+  const pickZone = v['pick-zone']!;
+  let r: Awaited<ReturnType<typeof resolveAllConflicts>>;
+  try {
+    r = await resolveAllConflicts(base, { pickZone, resource: v.resource, dryRun: v['dry-run'] === true });
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    io.err(`multizone: ${(e as Error).message}${typeof code === 'string' ? `\n(${code})` : ''}`);
+    return 1;
+  }
+  if (v.json) io.out(JSON.stringify(r));
+  else {
+    const scope = v.resource ? ` of ${v.resource}` : '';
+    const verb = r.dryRun ? 'would resolve' : 'resolved';
+    io.out(`${verb} ${r.resolved.length} conflict(s)${scope} by picking ${pickZone}'s version`);
+    for (const id of r.resolved) io.out(`  ${id}`);
+    if (r.skipped.length > 0) {
+      io.out(`${r.dryRun ? 'would skip' : 'skipped'} ${r.skipped.length} (left open):`);
+      for (const s of r.skipped) io.out(`  ${s.id}: ${s.reason}${s.code ? ` (${s.code})` : ''}`);
+    }
+    for (const f of r.failed) io.err(`multizone: ${f.error}; that process's conflicts may still be open`);
+    if (!r.dryRun && r.resolved.length > 0) io.out('the resolutions replicate and unlock the records everywhere');
+  }
+  return r.skipped.length === 0 && r.failed.length === 0 ? 0 : 1;
+}
+
 /**
  * `multizone conflicts` lists locked records through the control API;
- * `multizone conflicts resolve ID --pick ZONE|VERSION` resolves one.
+ * `multizone conflicts resolve ID --pick ZONE|VERSION` resolves one;
+ * `multizone conflicts resolve --all --pick-zone ZONE` resolves every one by a zone's version.
+ * Exit 0 when done (and, for --all, nothing was left open), 1 when something failed or was skipped, 64 on usage errors.
  */
 export async function cmdConflicts(args: string[], io: Io): Promise<number> {
   const { positionals, values } = parseArgs({
@@ -46,13 +84,29 @@ export async function cmdConflicts(args: string[], io: Io): Promise<number> {
       pick: { type: 'string' },
       zone: { type: 'string' },
       json: { type: 'boolean' },
+      all: { type: 'boolean' },
+      'pick-zone': { type: 'string' },
+      resource: { type: 'string' },
+      'dry-run': { type: 'boolean' },
     },
   });
   const base = controlUrl(values);
+  const bulk = values['pick-zone'] !== undefined || values.resource !== undefined || values['dry-run'] === true;
+  if (positionals[0] === 'resolve' && values.all) {
+    if (!values['pick-zone'] || positionals.length > 1 || values.pick !== undefined || values.zone !== undefined) {
+      io.err(`${RESOLVE_USAGE}\n(--all takes --pick-zone, not an ID, --pick or --zone)`);
+      return EX_USAGE;
+    }
+    return resolveAll(base, values, io);
+  }
+  if (values.all || bulk) {
+    io.err(`${RESOLVE_USAGE}\n(--pick-zone, --resource and --dry-run go with conflicts resolve --all)`);
+    return EX_USAGE;
+  }
   if (positionals[0] === 'resolve') {
     const id = positionals[1];
     if (!id || !values.pick) {
-      io.err('usage: multizone conflicts resolve RESOURCE/KEY --pick ZONE|VERSION [--zone Z] [--control URL]');
+      io.err(RESOLVE_USAGE);
       return EX_USAGE;
     }
     const r = await call(`${base}/api/conflicts/resolve`, 'POST', { id, pick: values.pick, zone: values.zone });
@@ -70,7 +124,7 @@ export async function cmdConflicts(args: string[], io: Io): Promise<number> {
   }
   if (positionals.length > 0) {
     io.err(
-      `multizone: unknown conflicts subcommand "${positionals[0]}" (use: conflicts, conflicts resolve ID --pick X)`,
+      `multizone: unknown conflicts subcommand "${positionals[0]}" (use: conflicts, conflicts resolve ID --pick X, conflicts resolve --all --pick-zone Z)`,
     );
     return EX_USAGE;
   }
@@ -95,6 +149,9 @@ export async function cmdConflicts(args: string[], io: Io): Promise<number> {
       ]),
     ),
   );
-  io.out(`\n${list.length} locked record(s); resolve one with: multizone conflicts resolve ID --pick ZONE|VERSION`);
+  io.out(
+    `\n${list.length} locked record(s); resolve one with: multizone conflicts resolve ID --pick ZONE|VERSION` +
+      '\n(or all by one zone: multizone conflicts resolve --all --pick-zone ZONE [--resource NAME] [--dry-run])',
+  );
   return 0;
 }

@@ -32,6 +32,9 @@ usage:
                                  write a self-signed development cert.pem + key.pem
   multizone conflicts [resolve ID --pick ZONE|VERSION] [--control URL]
                                  list records locked by replication conflicts, or resolve one
+  multizone conflicts resolve --all --pick-zone ZONE [--resource NAME] [--dry-run] [--json]
+                                 resolve every open conflict (of one resource) by ZONE's version,
+                                 on every alive process; a conflict without one is skipped (exit 1)
   multizone drill --zone Z [--mode kill|partition] [--consistency fenced|available] [--rps N] [--duration S] [--json]
                                  fault a zone of the running cluster under traffic (the accounts app's
                                  workload when it runs); report RTO, misrouting, RPO, WRT, lost writes

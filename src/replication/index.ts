@@ -22,6 +22,9 @@ export {
   type ClusterConflict,
   Replication,
   type ReplicationOptions,
+  type ResolveAllRequest,
+  type ResolveAllResult,
+  type SkippedConflict,
   type ZoneLag,
 } from './replication.ts';
 export { registerReplicationRoutes } from './routes.ts';

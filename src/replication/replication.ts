@@ -1,7 +1,15 @@
 import type { Clock, Timer } from '../core/clock.ts';
+import { isPlatformError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Registry } from '../core/metrics.ts';
-import type { Conflict, ShardDigests, Store, WriteResult } from '../store/index.ts';
+import {
+  type Conflict,
+  descendsFrom,
+  type ShardDigests,
+  type Store,
+  storeErrors,
+  type WriteResult,
+} from '../store/index.ts';
 import type { Topology } from '../topology/index.ts';
 import { type AntiEntropyResult, antiEntropyPass, type DigestPeer } from './anti-entropy.ts';
 import { type CompensationReport, measureCompensation, type RpoSnapshot, rpoAtFailure } from './compensation.ts';
@@ -21,6 +29,33 @@ export interface ZoneLag {
   links: LinkLag[];
   /** Destinations known to be down, left out of records/seconds. */
   down: string[];
+}
+
+/** What resolveAll should resolve: every open conflict (of `resource`, of `ids`) by `pickZone`'s version. */
+export interface ResolveAllRequest {
+  /** The zone whose candidate wins; must be a zone of the topology (need not run here). */
+  pickZone: string;
+  /** Only conflicts of this resource (declared in the topology). */
+  resource?: string;
+  /** Only these conflict ids (`resource/key`); the CLI uses it so each id is resolved by one process. */
+  ids?: readonly string[];
+  /** Report what would be resolved; write nothing. */
+  dryRun?: boolean;
+}
+
+/** A conflict resolveAll left open, and why (`code` when a resolution was tried and refused). */
+export interface SkippedConflict {
+  id: string;
+  reason: string;
+  code?: string;
+}
+
+/** What resolveAll did (or, with dryRun, would do). */
+export interface ResolveAllResult {
+  /** Ids resolved (dryRun: that would be), in id order. */
+  resolved: string[];
+  skipped: SkippedConflict[];
+  dryRun: boolean;
 }
 
 /** A conflict as seen across this process's zones. */
@@ -306,6 +341,74 @@ export class Replication {
     const result = await this.replicator(where).store.resolve(id, pick);
     this.notify(where);
     return { zone: where, result };
+  }
+
+  /**
+   * Resolves every open conflict of this process's zones by picking `pickZone`'s candidate,
+   * each through resolve() (one new dominating version per record, written in the first local
+   * zone where it is locked, replicating as a single resolution does). A conflict without
+   * exactly one candidate from `pickZone` is skipped and reported, never guessed; so is one a
+   * store refuses (e.g. already resolved meanwhile). Throws ERR_REPL_PICK_ZONE_UNKNOWN or
+   * ERR_STORE_UNKNOWN_RESOURCE before touching anything.
+   */
+  async resolveAll(req: ResolveAllRequest): Promise<ResolveAllResult> {
+    const { pickZone, resource, ids, dryRun = false } = req;
+    const zones = this.opts.topology.zones.map((z) => z.name);
+    if (!zones.includes(pickZone))
+      throw replicationErrors.ERR_REPL_PICK_ZONE_UNKNOWN(
+        `--pick-zone ${pickZone}: no such zone in the topology (zones: ${zones.join(', ')})`,
+      );
+    if (resource !== undefined && !Object.hasOwn(this.opts.topology.config.resources, resource))
+      throw storeErrors.ERR_STORE_UNKNOWN_RESOURCE(`--resource ${resource} is not declared in the topology`);
+    const only = ids ? new Set(ids) : undefined;
+    const out: ResolveAllResult = { resolved: [], skipped: [], dryRun };
+    for (const c of await this.conflicts()) {
+      if (resource !== undefined && c.resource !== resource) continue;
+      if (only && !only.has(c.id)) continue;
+      const from = c.candidates.filter((x) => x.origin === pickZone);
+      if (from.length !== 1) {
+        out.skipped.push({
+          id: c.id,
+          reason:
+            from.length === 0
+              ? `no version from ${pickZone} (versions from ${c.candidates.map((x) => x.origin).join(', ')})`
+              : `${from.length} versions from ${pickZone}; resolve it by version number`,
+        });
+        continue;
+      }
+      const settledIn = await this.resolvedLocally(c);
+      if (settledIn) {
+        out.skipped.push({ id: c.id, reason: `already resolved in ${settledIn}; the resolution is replicating` });
+        continue;
+      }
+      if (dryRun) {
+        out.resolved.push(c.id);
+        continue;
+      }
+      try {
+        await this.resolve(c.id, pickZone, c.zones[0]);
+        out.resolved.push(c.id);
+      } catch (e) {
+        if (!isPlatformError(e)) throw e;
+        out.skipped.push({ id: c.id, reason: e.message, code: e.code });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * A local zone where the conflict's record is already unlocked by a version descending from
+   * every candidate (a resolution not yet replicated to the zones still locked), if any.
+   * Resolving again in a locked zone would write a second, concurrent resolution and lock the
+   * record anew.
+   */
+  private async resolvedLocally(c: ClusterConflict): Promise<string | undefined> {
+    for (const [zone, r] of this.replicators) {
+      if (c.zones.includes(zone)) continue;
+      const s = await r.store.state(c.resource, c.key);
+      if (s && !s.locked && c.candidates.every((x) => descendsFrom(x.vv, s.vv))) return zone;
+    }
+    return undefined;
   }
 
   /**

@@ -1,7 +1,18 @@
+import { z } from 'zod';
 import { type ControlApi, controlErrors, readBody } from '../control/index.ts';
 import type { Topology } from '../topology/index.ts';
 import type { Log } from './log.ts';
 import type { Replication } from './replication.ts';
+
+/** Body of POST /api/conflicts/resolve-all; unknown keys are errors so a typo cannot widen the call. */
+const resolveAllBody = z
+  .object({
+    pickZone: z.string().min(1),
+    resource: z.string().min(1).optional(),
+    ids: z.array(z.string()).optional(),
+    dryRun: z.boolean().optional(),
+  })
+  .strict();
 
 /** The data plane's control routes: replication state, conflicts and their resolution, anti-entropy. */
 export function registerReplicationRoutes(
@@ -29,6 +40,22 @@ export function registerReplicationRoutes(
       throw controlErrors.ERR_CONTROL_BAD_REQUEST('need {"id":"resource/key","pick":"ZONE|VERSION"}');
     const r = await replication.resolve(body.id, body.pick, typeof body.zone === 'string' ? body.zone : undefined);
     return { id: body.id, pick: body.pick, zone: r.zone, version: r.result.version, seq: r.result.seq };
+  });
+  // bulk resolution by policy: every open conflict of this process's zones by one zone's version
+  control.route('POST', '/api/conflicts/resolve-all', async (req) => {
+    const usage = '{"pickZone":"ZONE","resource"?:"NAME","ids"?:["resource/key"],"dryRun"?:true}';
+    let raw: unknown;
+    try {
+      raw = JSON.parse((await readBody(req, 1 << 20)).toString('utf8') || '{}');
+    } catch {
+      throw controlErrors.ERR_CONTROL_BAD_REQUEST(`body must be JSON: ${usage}`);
+    }
+    const body = resolveAllBody.safeParse(raw);
+    if (!body.success) {
+      const issues = body.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
+      throw controlErrors.ERR_CONTROL_BAD_REQUEST(`${issues} (need ${usage})`);
+    }
+    return replication.resolveAll(body.data);
   });
   control.route('POST', '/api/replication/anti-entropy', async () => replication.antiEntropy());
   // a zone's outgoing lag, for the control plane leader in another process (planned moves wait on it)

@@ -1,0 +1,139 @@
+import { request } from 'undici';
+
+/** What `multizone conflicts resolve --all` asks for. */
+export interface ResolveAllAsk {
+  pickZone: string;
+  resource?: string;
+  dryRun?: boolean;
+}
+
+/** The merged outcome over every process asked. */
+export interface ResolveAllOutcome {
+  /** Conflict ids resolved (dry run: that would be), each once, in id order. */
+  resolved: string[];
+  /** Conflicts left open, each once, with the reason (and code when a store refused). */
+  skipped: { id: string; reason: string; code?: string }[];
+  dryRun: boolean;
+  /** The control URLs asked (several when GET /api/cluster lists several alive processes). */
+  processes: string[];
+  /** Processes whose call failed: their zones' conflicts may still be open. */
+  failed: { control: string; error: string }[];
+}
+
+interface Reply {
+  status: number;
+  json: unknown;
+}
+
+/** Calls a control route; a body that is not JSON reads as `undefined`. */
+async function call(url: string, method: 'GET' | 'POST', body?: unknown): Promise<Reply> {
+  const r = await request(url, {
+    method,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+  });
+  const text = await r.body.text();
+  try {
+    return { status: r.statusCode, json: JSON.parse(text) };
+  } catch {
+    return { status: r.statusCode, json: undefined };
+  }
+}
+
+function trimUrl(u: string): string {
+  // a process listening on every address is reached on loopback, as controlUrl() does for a topology
+  return u.replace(/\/+$/, '').replace('//0.0.0.0:', '//127.0.0.1:').replace('//[::]:', '//[::1]:');
+}
+
+/**
+ * The control URLs of every alive process per GET /api/cluster
+ * (`{processes:[{id, zones, control, alive}]}`), or just `base` when that route does not
+ * answer 200 (a single process, or a cluster without the route) or lists no alive process.
+ */
+export async function clusterControlUrls(base: string): Promise<string[]> {
+  let r: Reply;
+  try {
+    r = await call(`${base}/api/cluster`, 'GET');
+  } catch {
+    return [base]; // the resolve-all call itself reports an unreachable control API
+  }
+  const ps = (r.json as { processes?: unknown } | undefined)?.processes;
+  if (r.status !== 200 || !Array.isArray(ps)) return [base];
+  const urls = new Set<string>();
+  for (const p of ps as { control?: unknown; alive?: unknown }[])
+    if (p?.alive === true && typeof p.control === 'string' && p.control !== '') urls.add(trimUrl(p.control));
+  return urls.size > 0 ? [...urls] : [base];
+}
+
+interface ProcessReply {
+  resolved: string[];
+  skipped: { id: string; reason: string; code?: string }[];
+}
+
+async function resolveAllAt(control: string, body: Record<string, unknown>): Promise<ProcessReply> {
+  const r = await call(`${control}/api/conflicts/resolve-all`, 'POST', body);
+  const j = r.json as (Partial<ProcessReply> & { error?: string; message?: string }) | undefined;
+  if (r.status !== 200 || !j || !Array.isArray(j.resolved) || !Array.isArray(j.skipped))
+    throw Object.assign(new Error(`${control}: ${j?.message ?? `resolve-all answered ${r.status}`}`), {
+      code: j?.error,
+    });
+  return { resolved: j.resolved, skipped: j.skipped };
+}
+
+/**
+ * Resolves every open conflict by `pickZone`'s version on every alive process of the cluster
+ * (clusterControlUrls). One process: one resolve-all call. Several: each process knows only
+ * its own zones' conflicts, and a record locked in two processes' zones is reported by both —
+ * resolving it in both would write two concurrent resolutions and lock it again. So every
+ * process is first asked with dryRun, each id is given to the first process that can resolve
+ * it, and each process then resolves only its ids (`ids`). A reply with an error code from the
+ * only process asked (e.g. ERR_REPL_PICK_ZONE_UNKNOWN) is thrown with that code; with several
+ * processes, failures are reported in `failed`.
+ */
+export async function resolveAllConflicts(base: string, ask: ResolveAllAsk): Promise<ResolveAllOutcome> {
+  const processes = await clusterControlUrls(base);
+  const dryRun = ask.dryRun === true;
+  const body = { pickZone: ask.pickZone, ...(ask.resource === undefined ? {} : { resource: ask.resource }) };
+  const out: ResolveAllOutcome = { resolved: [], skipped: [], dryRun, processes, failed: [] };
+  if (processes.length === 1) {
+    const r = await resolveAllAt(processes[0]!, { ...body, dryRun });
+    return { ...out, resolved: [...new Set(r.resolved)].sort(), skipped: r.skipped };
+  }
+  const owner = new Map<string, string>(); // conflict id → the process that resolves it
+  const skipped = new Map<string, ProcessReply['skipped'][number]>();
+  const plans = await Promise.all(
+    processes.map(async (control) => {
+      try {
+        return await resolveAllAt(control, { ...body, dryRun: true });
+      } catch (e) {
+        out.failed.push({ control, error: (e as Error).message });
+        return undefined;
+      }
+    }),
+  );
+  processes.forEach((control, i) => {
+    for (const id of plans[i]?.resolved ?? []) if (!owner.has(id)) owner.set(id, control);
+    for (const s of plans[i]?.skipped ?? []) if (!skipped.has(s.id)) skipped.set(s.id, s);
+  });
+  const resolved = new Set<string>();
+  if (dryRun) for (const id of owner.keys()) resolved.add(id);
+  else
+    await Promise.all(
+      processes.map(async (control) => {
+        const ids = [...owner].filter(([, c]) => c === control).map(([id]) => id);
+        if (ids.length === 0) return;
+        try {
+          const r = await resolveAllAt(control, { ...body, ids });
+          for (const id of r.resolved) resolved.add(id);
+          for (const s of r.skipped) skipped.set(s.id, s);
+        } catch (e) {
+          out.failed.push({ control, error: (e as Error).message });
+          for (const id of ids) skipped.set(id, { id, reason: `${control} failed: ${(e as Error).message}` });
+        }
+      }),
+    );
+  for (const id of resolved) skipped.delete(id);
+  out.resolved = [...resolved].sort();
+  out.skipped = [...skipped.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+  return out;
+}
