@@ -69,12 +69,17 @@ test('registry: process ids are key-safe, carry the zones and differ per run', (
   assert.match(processId(['odd.zone/x'], r), /^odd-zone-x_[0-9a-z]+$/);
 });
 
-test('registry: a record is alive within 3 intervals; own first and always alive; stale ones stay listed', () => {
+test('registry: a record is alive within 3 intervals; own first and always alive, then the live, then the dead (listed)', () => {
   const now = 1_000_000;
   const own = record('b', ['sh-b'], now - 100 * INTERVAL, [router('sh-b', 2)]);
   const view = clusterView(
     own,
-    [record('c', ['gz-a'], now - 3 * INTERVAL - 1, []), record('a', ['sh-a'], now - 3 * INTERVAL, []), own],
+    [
+      record('0', ['gz-a'], now - 3 * INTERVAL - 1, []),
+      record('c', ['bj-a'], now, []),
+      record('a', ['sh-a'], now - 3 * INTERVAL, []),
+      own,
+    ],
     now,
     INTERVAL,
   );
@@ -83,7 +88,8 @@ test('registry: a record is alive within 3 intervals; own first and always alive
     [
       ['b', true, true],
       ['a', true, false],
-      ['c', false, false],
+      ['c', true, false],
+      ['0', false, false],
     ],
   );
 });

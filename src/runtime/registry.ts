@@ -96,7 +96,7 @@ export function isAlive(r: ProcessRecord, wallNow: number, intervalMs: number): 
   return wallNow - r.at <= STALE_INTERVALS * intervalMs;
 }
 
-/** Own process first (always alive: it answers), then the others by id. */
+/** Own process first (always alive: it answers), then the live others, then the dead, each by id. */
 export function clusterView(
   own: ProcessRecord,
   others: Iterable<ProcessRecord>,
@@ -105,8 +105,8 @@ export function clusterView(
 ): ProcessView[] {
   const rest = [...others]
     .filter((r) => r.id !== own.id)
-    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-    .map((r) => ({ ...r, alive: isAlive(r, wallNow, intervalMs), here: false }));
+    .map((r) => ({ ...r, alive: isAlive(r, wallNow, intervalMs), here: false }))
+    .sort((a, b) => Number(b.alive) - Number(a.alive) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return [{ ...own, alive: true, here: true }, ...rest];
 }
 
