@@ -263,10 +263,7 @@ describe('health in a running cluster, and the dashboard', () => {
     assert.match(html, /<b>b_dead<\/b><br><span class="muted">pid 9 on &lt;b&gt;h&lt;\/b&gt;<\/span>/);
     assert.match(html, /<td>javascript:alert\(1\)<\/td><td><span class="b down">dead<\/span>/);
     assert.ok(!html.includes('href="javascript'));
-    assert.match(
-      html,
-      /<td>2<\/td><td><span class="b down">b→a<\/span> <span class="muted">4 behind, 2 s<\/span>/,
-    );
+    assert.match(html, /<td>2<\/td><td><span class="b down">b→a<\/span> <span class="muted">4 behind, 2 s<\/span>/);
   });
 
   it('health: with health disabled nothing is published, /api/health says so, and / still serves', async () => {
