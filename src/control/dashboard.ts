@@ -4,12 +4,13 @@ import type { ControlApi } from './server.ts';
  * The browser side of the dashboard, plain JavaScript. `render(data)` is pure (data in,
  * HTML out) so tests can run it in node:vm against the real API answers; `boot()` runs only
  * in a browser and polls the APIs every 2 s. APIs that answer 404 (not built yet) are shown
- * as absent, not as errors.
+ * as absent, not as errors. Processes and listeners cover the whole cluster: every process
+ * publishes its own in the control Kv (GET /api/cluster, GET /api/endpoints).
  */
 export const DASHBOARD_SCRIPT = String.raw`
 // [name, path]: the shard map without its per-shard list, which the page doesn't show
-var APIS = [['topology', '/api/topology'], ['endpoints', '/api/endpoints'], ['health', '/api/health'],
-  ['shardmap', '/api/shardmap?shards=0'], ['replication', '/api/replication']];
+var APIS = [['topology', '/api/topology'], ['cluster', '/api/cluster'], ['endpoints', '/api/endpoints'],
+  ['health', '/api/health'], ['shardmap', '/api/shardmap?shards=0'], ['replication', '/api/replication']];
 
 function esc(v) {
   return String(v == null ? '' : v).replace(/[&<>"']/g, function (c) {
@@ -71,12 +72,37 @@ function healthSection(health) {
     ' probers</p>' + table(['endpoint', 'verdict'].concat(probers.map(function (p) { return 'vote of ' + p; })), rows);
 }
 
+// every process of the cluster (GET /api/cluster), this one first; a dead one stays listed
+function processesSection(cluster) {
+  if (!cluster) return '';
+  var rows = cluster.processes.map(function (p) {
+    // only a web URL becomes a link: a record in the Kv is not trusted to be one
+    var control = /^http[s]?:/.test(p.control) ? '<a href="' + esc(p.control) + '/">' + esc(p.control) + '</a>' : esc(p.control);
+    var links = (p.links || []).map(function (l) {
+      return badge(l.state === 'down' ? false : l.state === 'ok' ? true : null, l.from + '→' + l.to) +
+        (l.records ? ' <span class="muted">' + esc(l.records) + ' behind, ' + esc(fmt(l.seconds)) + ' s</span>' : '');
+    }).join('<br>');
+    return [
+      '<b>' + esc(p.id) + '</b>' + (p.here ? ' <span class="b core">here</span>' : '') +
+        '<br><span class="muted">pid ' + esc(p.pid) + ' on ' + esc(p.hostname) + '</span>',
+      esc((p.zones || []).join(', ')),
+      control,
+      badge(p.alive, p.alive ? 'alive' : 'dead') + ' <span class="muted">last seen ' + esc(fmt(p.at)) + '</span>',
+      esc((p.listeners || []).length),
+      links,
+    ];
+  });
+  return '<h2>Processes</h2>' + table(['process', 'zones', 'control', 'state', 'listeners', 'replication links'], rows);
+}
+
+// every live process's listeners (GET /api/endpoints), tagged with the process that runs them
 function endpointsSection(eps) {
   if (!eps) return '';
   var rows = eps.endpoints.map(function (l) {
-    return [esc(l.zone || '(cluster)'), esc(l.role), esc(l.protocol), esc(l.host + ':' + l.port)];
+    return [esc(l.zone || '(cluster)'), esc(l.role), esc(l.protocol), esc(l.host + ':' + l.port),
+      '<span class="muted">' + esc(l.process || '') + '</span>'];
   });
-  return '<h2>Listeners</h2>' + table(['zone', 'role', 'protocol', 'address'], rows);
+  return '<h2>Listeners</h2>' + table(['zone', 'role', 'protocol', 'address', 'process'], rows);
 }
 
 function fmt(v) {
@@ -144,7 +170,7 @@ function render(d) {
   if (!d.topology) return '<p class="down">cannot read /api/topology</p>';
   var t = d.topology;
   return '<h1>' + esc(t.name) + ' <span class="muted">' + esc(t.apex) + ' &middot; core zone ' + esc(t.coreZone) + '</span></h1>' +
-    zonesSection(t, d.health) + healthSection(d.health) + endpointsSection(d.endpoints) +
+    zonesSection(t, d.health) + healthSection(d.health) + processesSection(d.cluster) + endpointsSection(d.endpoints) +
     genericSection('Shard map', d.shardmap) + genericSection('Replication', d.replication);
 }
 

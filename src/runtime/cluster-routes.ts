@@ -1,8 +1,11 @@
 import { controlErrors } from '../control/index.ts';
-import type { Foundation, ListenerInfo } from './services.ts';
+import type { Foundation } from './services.ts';
 
-/** The foundation's control routes: topology, endpoints, steering for debugging. */
-export function registerClusterRoutes(f: Foundation, listeners: () => ListenerInfo[]): void {
+/**
+ * The foundation's control routes: topology, steering for debugging. GET /api/endpoints and
+ * GET /api/cluster come with the process registry (registry.ts), once the control Kv is open.
+ */
+export function registerClusterRoutes(f: Foundation): void {
   const { control, topology, steering, state } = f;
   control.route('GET', '/api/topology', () => ({
     name: topology.config.name,
@@ -17,7 +20,6 @@ export function registerClusterRoutes(f: Foundation, listeners: () => ListenerIn
     /** The zones' application (`echo` or `accounts`): `multizone drill` drives the matching workload. */
     app: f.app,
   }));
-  control.route('GET', '/api/endpoints', () => ({ endpoints: listeners() }));
   control.route('GET', '/api/steer', (_req, url) => {
     const service = url.searchParams.get('service');
     const ip = url.searchParams.get('ip');

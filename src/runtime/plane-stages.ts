@@ -15,26 +15,27 @@ import {
   replicationErrors,
   zoneOutage,
 } from '../replication/index.ts';
-import { LeaderElection, openControlKv, openShardMap, ZoneFaults } from '../shardmap/index.ts';
+import { type Kv, LeaderElection, openControlKv, openShardMap, ZoneFaults } from '../shardmap/index.ts';
 import { fenceFromShardMap, openStore, type Store } from '../store/index.ts';
 import type { DataServices, FailoverServices, Foundation, ShardMapServices, ZoneServices } from './services.ts';
 
 type Staged<T> = { services: T; stop(): Promise<void> };
 
-/** The control Kv, the authoritative shard map, the fault switches. */
-export async function startShardMapStage(f: Foundation): Promise<Staged<ShardMapServices>> {
-  const kv = await openControlKv(f.topology, f.localZones);
+/** The control Kv (`given`, which its owner closes, or the one the topology names), the authoritative shard map, the fault switches. */
+export async function startShardMapStage(f: Foundation, given?: Kv): Promise<Staged<ShardMapServices>> {
+  const kv = given ?? (await openControlKv(f.topology, f.localZones));
+  const release = () => (given ? Promise.resolve() : kv.close());
   try {
     const map = await openShardMap(kv, f.topology, f.clock);
     return {
       services: { kv, map, faults: new ZoneFaults() },
       async stop() {
         map.stop();
-        await kv.close();
+        await release();
       },
     };
   } catch (e) {
-    await kv.close();
+    await release();
     throw e;
   }
 }

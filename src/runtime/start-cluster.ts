@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { ControlServer } from '../control/index.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
@@ -6,12 +7,13 @@ import { type Random, systemRandom } from '../core/random.ts';
 import { registerDrillRoutes } from '../drill/index.ts';
 import { defaultGeoDb, type GeoDb } from '../geo/index.ts';
 import { LatencyAggregator } from '../httpdns/index.ts';
-import { openZoneView } from '../shardmap/index.ts';
+import { type Kv, openZoneView } from '../shardmap/index.ts';
 import { createSteering, MutableSteeringState, type Steering } from '../steering/index.ts';
 import { parseHostPort, type Topology } from '../topology/index.ts';
 import { registerClusterRoutes } from './cluster-routes.ts';
 import { echoAppRole } from './echo-app.ts';
 import { startDataStage, startFailoverStage, startHealthStage, startShardMapStage } from './plane-stages.ts';
+import { ProcessRegistry, processId, registerRegistryRoutes } from './registry.ts';
 import type { AppRole, DataServices, Foundation, ListenerInfo, Services, ZoneServices } from './services.ts';
 import { appRole, dnsRole, edgeRole, httpdnsRole, routerRole, type ZoneRoleStart } from './zone-roles.ts';
 
@@ -27,6 +29,11 @@ export interface ClusterOptions {
   geo?: GeoDb;
   /** The zones' application; default the built-in echo app. */
   app?: AppRole;
+  /**
+   * A control Kv to use instead of opening the one `failover.kv` names (not closed by close()):
+   * several startCluster calls in one process share it as separate zone processes share NATS KV.
+   */
+  kv?: Kv;
 }
 
 /** A running cluster (or the part of one this process runs). */
@@ -34,6 +41,8 @@ export interface RunningCluster {
   services: Services;
   listeners: ListenerInfo[];
   control: { host: string; port: number };
+  /** This process's record in the control Kv (`cluster.proc.<id>`) and its view of the others. */
+  registry: ProcessRegistry;
   steering: Steering;
   close(): Promise<void>;
 }
@@ -59,8 +68,10 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     await f.control.close();
   };
   try {
-    registerClusterRoutes(f, () => listeners);
-    const services = await startStages(f, stops);
+    registerClusterRoutes(f);
+    const services = await startStages(f, stops, opts.kv);
+    const registry = processRegistry(services, listeners);
+    registerRegistryRoutes(f.control, registry);
     for (const name of f.localZones) {
       const zone = f.topology.zone(name);
       const here = services.zones.get(name)!;
@@ -78,7 +89,11 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     const control = await f.control.listen(want.host, want.port);
     f.advert.control = `http://${control.host}:${control.port}`;
     listeners.push({ zone: null, role: 'control', protocol: 'http', host: control.host, port: control.port });
-    return { services, listeners, control, steering: f.steering, close: closeAll };
+    // published once the control URL is known, so others can reach this process; stopped first
+    // on close, deleting the record while the Kv is still open
+    await registry.start();
+    stops.push(() => registry.stop());
+    return { services, listeners, control, registry, steering: f.steering, close: closeAll };
   } catch (e) {
     await closeAll();
     throw e;
@@ -111,9 +126,9 @@ function foundation(opts: ClusterOptions): Foundation {
 }
 
 /** The cluster-wide stages, each given only what the ones before it made. */
-async function startStages(f: Foundation, stops: (() => Promise<void>)[]): Promise<Services> {
+async function startStages(f: Foundation, stops: (() => Promise<void>)[], kv?: Kv): Promise<Services> {
   const zones = new Map<string, ZoneServices>(f.localZones.map((z) => [z, {}]));
-  const shardmap = await startShardMapStage(f);
+  const shardmap = await startShardMapStage(f, kv);
   stops.push(shardmap.stop);
   // each local zone holds its lease (and its own view of the map) from here on: the store's
   // fence and the failover controller both judge the zone by it
@@ -157,6 +172,26 @@ async function startStages(f: Foundation, stops: (() => Promise<void>)[]): Promi
     zone: (z) => zones.get(z)?.switch,
   });
   return services;
+}
+
+/**
+ * This process's record in the control Kv: refreshed every 2 × failover.renewMs (at least
+ * 1 s), so a dead process shows `alive: false` within STALE_INTERVALS of that.
+ */
+function processRegistry(s: Services, listeners: readonly ListenerInfo[]): ProcessRegistry {
+  return new ProcessRegistry({
+    kv: s.shardmap.kv,
+    clock: s.clock,
+    logger: s.logger,
+    id: processId(s.localZones, s.random),
+    zones: s.localZones,
+    control: () => s.advert.control,
+    listeners: () => listeners,
+    links: () => s.data.replication.links(),
+    intervalMs: Math.max(1000, 2 * s.topology.config.failover.renewMs),
+    pid: process.pid,
+    hostname: hostname(),
+  });
 }
 
 /** One speed-report aggregator for the process: a report sent to any zone ranks for all. */

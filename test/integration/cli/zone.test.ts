@@ -78,12 +78,21 @@ test('cli: zone sh-b runs only sh-b, serves the control API on its listen.contro
     assert.equal(control.host, '127.0.2.1', 'the control API listens on zones.sh-b.listen.control');
     assert.notEqual(control.port, 0);
     assert.equal(info.control, `http://127.0.2.1:${control.port}`);
-    const eps = (await (await request(`${info.control}/api/endpoints`)).body.json()) as { endpoints: Endpoint[] };
+    const eps = (await (await request(`${info.control}/api/endpoints`)).body.json()) as {
+      endpoints: (Endpoint & { process: string; zones?: string[] })[];
+    };
     assert.deepEqual(
       eps.endpoints.filter((e) => e.role !== 'control').map((e) => `${e.zone} ${e.role} ${e.host}`),
       ['sh-b app 127.0.2.1', 'sh-b router 127.0.2.1'],
     );
-    assert.deepEqual(eps.endpoints, info.endpoints);
+    // the listeners the process printed, each tagged with the process; its control entry with its zones
+    assert.deepEqual(
+      eps.endpoints.map(({ process: _, zones: __, ...e }) => e),
+      info.endpoints,
+    );
+    assert.equal(new Set(eps.endpoints.map((e) => e.process)).size, 1);
+    assert.match(eps.endpoints[0]!.process, /^sh-b_[0-9a-z]+$/);
+    assert.deepEqual(eps.endpoints.find((e) => e.role === 'control')!.zones, ['sh-b']);
     const app = eps.endpoints.find((e) => e.role === 'app')!;
     const echo = (await (await request(`http://${app.host}:${app.port}/hello`)).body.json()) as { zone: string };
     assert.equal(echo.zone, 'sh-b');

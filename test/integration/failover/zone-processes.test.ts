@@ -167,6 +167,24 @@ describe('failover: one process per zone (NATS KV and JetStream), one elected co
   it('a SIGKILLed zone’s shards move once, by the one leader; the leader’s death is taken over with a higher term; a restart of every process leaves the map as it was', async (t) => {
     if (!ok) return t.skip('no NATS');
     const first = await leader();
+    // every process published its listeners in the Kv (before it printed its line): one zone's
+    // control API lists every zone's router, and each zone's own process control API
+    const eps = await getJson<{ endpoints: { zone: string | null; role: string; host: string; zones?: string[] }[] }>(
+      `${controlOf('gz-a')}/api/endpoints`,
+    );
+    assert.deepEqual(
+      eps.endpoints
+        .filter((e) => e.role === 'router')
+        .map((e) => `${e.zone} ${e.host}`)
+        .sort(),
+      ZONES.map((z, i) => `${z} ${ip(i)}`).sort(),
+    );
+    for (const z of ZONES)
+      assert.equal(
+        eps.endpoints.find((e) => e.role === 'control' && e.zones?.includes(z))?.host,
+        ip(ZONES.indexOf(z)),
+        `${z}'s control API`,
+      );
     const before = await mapFrom(first.zone);
     assert.equal(before.shards.length, 16);
     assert.ok(

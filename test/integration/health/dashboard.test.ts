@@ -138,12 +138,12 @@ describe('health in a running cluster, and the dashboard', () => {
     // no external assets: nothing loaded from elsewhere
     assert.doesNotMatch(page.body, /<(script|link|img)[^>]+(src|href)=/i);
     assert.doesNotMatch(page.body, /https?:\/\//);
-    for (const api of ['topology', 'endpoints', 'health', 'shardmap', 'replication'])
+    for (const api of ['topology', 'cluster', 'endpoints', 'health', 'shardmap', 'replication'])
       assert.ok(page.body.includes(`'/api/${api}`), `page polls /api/${api}`);
 
     // what the page does every 2 s: fetch the APIs (404 = not there), then render
     const data: Record<string, unknown> = {};
-    for (const api of ['topology', 'endpoints', 'health', 'shardmap', 'replication'])
+    for (const api of ['topology', 'cluster', 'endpoints', 'health', 'shardmap', 'replication'])
       data[api] = await json(base, api === 'shardmap' ? '/api/shardmap?shards=0' : `/api/${api}`);
     const script = /<script>([\s\S]*)<\/script>/.exec(page.body)![1]!;
     const render = runInNewContext(`${script}; render`, {}) as (d: unknown) => string;
@@ -157,6 +157,15 @@ describe('health in a running cluster, and the dashboard', () => {
     for (const e of (data.health as HealthReport).endpoints)
       assert.match(html, new RegExp(`<b>${e.endpointId}</b>.*?</td><td><span class="b ${e.up ? 'up' : 'down'}">`));
     assert.match(html, /core zone sh-a/);
+    // this process, with every zone, in the processes table; each listener tagged with it
+    const id = c.registry.id;
+    assert.match(html, new RegExp(`<h2>Processes</h2>.*<b>${id}</b> <span class="b core">here</span>`));
+    assert.match(html, /sh-a, sh-b, bj-a, gz-a<\/td><td><a href="http:\/\/127\.0\.0\.1:\d+\/">/);
+    assert.match(html, /<span class="b up">alive<\/span>/);
+    assert.match(
+      html,
+      new RegExp(`<td>sh-a</td><td>app</td><td>http</td><td>[0-9.:]+</td><td><span class="muted">${id}</span>`),
+    );
     if (data.shardmap) assert.match(html, /<h2>Shard map<\/h2>/);
 
     // and the browser path: boot() polls through fetch and fills the page
@@ -199,6 +208,22 @@ describe('health in a running cluster, and the dashboard', () => {
         ],
       },
       endpoints: null,
+      cluster: {
+        processes: [
+          {
+            id: 'b_dead',
+            zones: ['b'],
+            control: 'javascript:alert(1)',
+            pid: 9,
+            hostname: '<b>h</b>',
+            at: 1_700_000_000_000,
+            alive: false,
+            here: false,
+            listeners: [{}, {}],
+            links: [{ from: 'b', to: 'a', records: 4, seconds: 2, state: 'down' }],
+          },
+        ],
+      },
       health: {
         enabled: true,
         intervalMs: 1,
@@ -234,6 +259,11 @@ describe('health in a running cluster, and the dashboard', () => {
     assert.match(html, /<th>name<\/th><th>shards<\/th><th>lease\.valid<\/th>/);
     assert.match(html, /<td><b>a<\/b><\/td><td>3<\/td><td>yes<\/td>/);
     assert.match(html, /<td>a<\/td><td>b<\/td><td>12<\/td><td>0\.25<\/td>/);
+    // a dead process stays listed; what its record says is escaped, and only a web URL is a link
+    assert.match(html, /<b>b_dead<\/b><br><span class="muted">pid 9 on &lt;b&gt;h&lt;\/b&gt;<\/span>/);
+    assert.match(html, /<td>javascript:alert\(1\)<\/td><td><span class="b down">dead<\/span>/);
+    assert.ok(!html.includes('href="javascript'));
+    assert.match(html, /<td>2<\/td><td><span class="b down">b→a<\/span> <span class="muted">4 behind, 2 s<\/span>/);
   });
 
   it('health: with health disabled nothing is published, /api/health says so, and / still serves', async () => {
