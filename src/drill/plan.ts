@@ -35,7 +35,8 @@ export interface DrillPlan {
 
 /** Reads the cluster through the control API and picks the users; on the accounts app, sets them up too. */
 export async function planDrill(o: DrillOptions, control: Control): Promise<DrillPlan> {
-  const { routers, apps } = await readEndpoints(control, o.zone);
+  const { routers, apps } = o.endpoints ?? (await readEndpoints(control, o.zone));
+  if (!routers.has(o.zone)) throw failoverErrors.ERR_FAILOVER_UNKNOWN_ZONE(`drill: no router for zone "${o.zone}"`);
   const topo = await controlJson<{ app?: string }>(control, '/api/topology');
   const workload: DrillReport['workload'] = topo.app === 'accounts' ? 'accounts' : 'echo';
   const shardMap = await controlJson<ShardMapJson>(control, '/api/shardmap');

@@ -22,7 +22,9 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
   const control: Control = { base: o.control.replace(/\/$/, ''), dispatcher };
   try {
     const plan = await planDrill(o, control);
-    const traffic = await driveTraffic(o, plan, () => faultZone(control, o.zone, o.mode));
+    const traffic = await driveTraffic(o, plan, () =>
+      o.external ? o.external.cut() : faultZone(control, o.zone, o.mode),
+    );
     const { owners, moved } = await readShardMoves(plan, o.zone);
     const misrouted = countMisroutedWrites(traffic.samples, owners, o.consistency);
     const report = buildReport(o, plan, traffic, misrouted, moved);
@@ -41,7 +43,8 @@ async function restoreAndVerify(
   report: DrillReport,
 ): Promise<void> {
   report.restore = { restored: false };
-  const data = await restoreZone(plan.control, o.zone);
+  // an external fault heals outside the control API: no data plane figures (RestoreData) then
+  const data = o.external ? await o.external.heal() : await restoreZone(plan.control, o.zone);
   report.restore.restored = true;
   if (data) recordRestoreData(report, data);
   if (plan.accounts) {

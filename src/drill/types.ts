@@ -2,6 +2,12 @@ import type { Clock } from '../core/clock.ts';
 import type { Random } from '../core/random.ts';
 import type { AckedWrite, ReadBack } from './accounts-workload.ts';
 
+/** A fault made outside the control API (an external command, the lab). */
+export interface ExternalFault {
+  cut(): Promise<void>;
+  heal(): Promise<void>;
+}
+
 /** What to drill. */
 export interface DrillOptions {
   /** Control API base URL, e.g. http://127.0.0.1:7070. */
@@ -28,6 +34,10 @@ export interface DrillOptions {
   clock: Clock;
   random: Random;
   onProgress?(p: DrillProgress): void;
+  /** Makes the fault with these instead of the zone's control API (POST /api/drill/kill|restore). */
+  external?: ExternalFault;
+  /** Each zone's router and app base URLs, instead of GET /api/endpoints (which lists only the answering process's). */
+  endpoints?: { routers: Map<string, string>; apps: Map<string, string> };
 }
 
 /** Where the drill is, for a progress line: sent every 250 ms during the traffic and once per later phase. */
