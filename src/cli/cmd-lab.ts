@@ -117,7 +117,8 @@ export function renderLabDrills(zone: string, fault: string, reports: readonly D
         `≤ ${ms(reports[0]?.goal.rtoMs ?? null)}`,
         sum((r) => r.misrouted.writes),
         lostKnown ? sum((r) => r.lost) : 'n/a',
-        [...new Set(reports.map((r) => r.rpo))].join('; '),
+        // the data plane's RPO snapshot is taken by POST /api/drill/kill, which a lab fault bypasses
+        reports.every((r) => r.rpo.startsWith('n/a')) ? 'n/a' : [...new Set(reports.map((r) => r.rpo))].join('; '),
         sum((r) => r.readBack?.locked),
         `${reports.filter((r) => r.goal.met).length}/${reports.length}`,
       ],

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
@@ -123,6 +123,8 @@ export async function labUp(o: LabUpOptions): Promise<LabInfo> {
   // each up starts its logs afresh (down keeps them for a look afterwards)
   rmSync(join(dir, 'logs'), { recursive: true, force: true });
   mkdirSync(join(dir, 'logs'), { recursive: true, mode: 0o755 });
+  // PostgreSQL runs as its own user under this folder: it must be able to pass through it
+  chmodSync(dir, statSync(dir).mode | 0o011);
   const state = newState(dir, o.delayMs);
   writeState(state);
   try {

@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { accessSync, closeSync, constants, openSync } from 'node:fs';
+import { accessSync, closeSync, constants, openSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { Clock } from '../core/clock.ts';
 import { labErrors } from './errors.ts';
@@ -95,11 +95,12 @@ export function spawnInNs(ns: string, argv: string[], log: string, o: { user?: s
   }
 }
 
-/** True while the process exists (a zombie counts as gone once reaped by its parent). */
+/** True while the process runs; a zombie counts as gone (in a container, pid 1 may never reap it). */
 export function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    // /proc/PID/stat: `pid (comm) S …`; the comm may hold spaces and parentheses
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }

@@ -140,6 +140,8 @@ resources:
   profiles: { class: sharded, paths: [/api/profiles], freshness: minutes }
   comments: { class: sharded, paths: [/api/comments], freshness: eventual }
   sessions: { class: local, paths: [/api/sessions], key: session, regenerable: true, lossTolerant: true }
+# a zone cut off answers nothing: give up on it sooner than the drill's 2 s client timeout
+router: { timeouts: { connectMs: 500, headersMs: ${1500 + 4 * o.delayMs} } }
 health: { intervalMs: 300, timeoutMs: 250, rise: 2, fall: 2 }
 failover:
   after: 600
