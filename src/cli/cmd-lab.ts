@@ -76,7 +76,9 @@ async function labUpCmd(args: string[], io: Io): Promise<number> {
       lab.zones.map((z) => [z.zone, z.ns, z.router, z.control]),
     ),
   );
-  io.out(`lab ready: ${lab.zones.map((z) => `${z.zone} ${z.control}`).join(', ')}; dir ${dir}; WAN delay ${delayMs} ms`);
+  io.out(
+    `lab ready: ${lab.zones.map((z) => `${z.zone} ${z.control}`).join(', ')}; dir ${dir}; WAN delay ${delayMs} ms`,
+  );
   if (values.detach) {
     io.out(`detached: multizone lab down --dir ${dir} removes it`);
     return 0;
@@ -93,7 +95,8 @@ async function labUpCmd(args: string[], io: Io): Promise<number> {
 
 async function labDownCmd(args: string[], io: Io): Promise<number> {
   const { values } = parseArgs({ args, options: { dir: { type: 'string', default: DEFAULT_LAB_DIR } } });
-  if (process.getuid?.() !== 0) throw labErrors.ERR_LAB_NOT_ROOT('lab: down needs root (it deletes namespaces, a bridge, a route)');
+  if (process.getuid?.() !== 0)
+    throw labErrors.ERR_LAB_NOT_ROOT('lab: down needs root (it deletes namespaces, a bridge, a route)');
   await labDown({ dir: resolve(values.dir), clock: systemClock, log: (s) => io.out(s) });
   return 0;
 }
@@ -106,7 +109,19 @@ export function renderLabDrills(zone: string, fault: string, reports: readonly D
     reports.reduce((n, r) => (f(r) === null || f(r) === undefined ? n : n + (f(r) as number)), 0);
   const lostKnown = reports.every((r) => r.lost !== null);
   return renderTable(
-    ['zone', 'fault', 'runs', 'RTO p50', 'RTO p99', 'goal', 'misrouted writes', 'lost writes', 'RPO', 'conflicts', 'met'],
+    [
+      'zone',
+      'fault',
+      'runs',
+      'RTO p50',
+      'RTO p99',
+      'goal',
+      'misrouted writes',
+      'lost writes',
+      'RPO',
+      'conflicts',
+      'met',
+    ],
     [
       [
         zone,

@@ -4,4 +4,4 @@ export type { AckedWrite, ReadBack } from './accounts-workload.ts';
 export { drillErrors } from './errors.ts';
 export { type FaultTargets, registerDrillRoutes, type ZoneSwitch } from './fault-routes.ts';
 export { runDrill } from './runner.ts';
-export type { DrillOptions, ExternalFault, DrillProgress, DrillReport, RestoreData } from './types.ts';
+export type { DrillOptions, DrillProgress, DrillReport, ExternalFault, RestoreData } from './types.ts';

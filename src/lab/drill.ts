@@ -38,8 +38,7 @@ const HEAL_TIMEOUT_MS = 90_000;
  */
 export function labFault(state: LabState, l: LabLayout, zone: string, fault: LabFault, clock: Clock): ExternalFault {
   const z = l.zones.find((x) => x.name === zone)!;
-  if (fault === 'partition')
-    return { cut: () => setLink(z.veth, 'down'), heal: () => setLink(z.veth, 'up') };
+  if (fault === 'partition') return { cut: () => setLink(z.veth, 'down'), heal: () => setLink(z.veth, 'up') };
   if (fault === 'sigkill') {
     const p = findProcess(state, 'zone', zone)!;
     return {
@@ -82,7 +81,9 @@ export async function failBackAndWait(control: string, zone: string, home: numbe
     await r?.body.dump();
     if (await waitFor(clock, 3000, ownsHome)) return;
   }
-  throw labErrors.ERR_LAB_NOT_READY(`lab: ${zone} did not get its ${home.length} shards back (failback through ${control})`);
+  throw labErrors.ERR_LAB_NOT_READY(
+    `lab: ${zone} did not get its ${home.length} shards back (failback through ${control})`,
+  );
 }
 
 /**

@@ -1,7 +1,14 @@
 /** The lab: a multi-zone cluster in network namespaces on one Linux box, and drills against it. See README.md. */
 
 export { type DelayProxy, type DelayProxyOptions, startDelayProxy } from './delay-proxy.ts';
-export { failBackAndWait, LAB_FAULTS, type LabDrillOptions, type LabFault, runLabDrills, rtoQuantile } from './drill.ts';
+export {
+  failBackAndWait,
+  LAB_FAULTS,
+  type LabDrillOptions,
+  type LabFault,
+  rtoQuantile,
+  runLabDrills,
+} from './drill.ts';
 export { labErrors } from './errors.ts';
 export {
   DEFAULT_LAB_DIR,

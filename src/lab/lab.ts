@@ -6,9 +6,9 @@ import type { Clock } from '../core/clock.ts';
 import {
   initPostgres,
   missingTools,
-  prepareKvBucket,
   natsArgv,
   postgresArgv,
+  prepareKvBucket,
   redisArgv,
   tail,
   waitJetStream,
@@ -31,12 +31,12 @@ import {
 } from './netns.ts';
 import { type LabProcess, type LabState, newState, readState, statePath, writeState } from './state.ts';
 import {
+  LAB_KV_BUCKET,
+  LAB_REPLICAS,
   type LabLayout,
   type LabZone,
   labLayout,
   natsZones,
-  LAB_KV_BUCKET,
-  LAB_REPLICAS,
   renderLabYaml,
   renderNatsConf,
   zoneUrls,
@@ -112,14 +112,17 @@ export async function labUp(o: LabUpOptions): Promise<LabInfo> {
   const l = labLayout();
   const log = o.log ?? (() => {});
   const timeout = o.readyTimeoutMs ?? 120_000;
-  if (readState(dir)) throw labErrors.ERR_LAB_IN_USE(`lab: ${statePath(dir)} exists: run multizone lab down --dir ${dir}`);
+  if (readState(dir))
+    throw labErrors.ERR_LAB_IN_USE(`lab: ${statePath(dir)} exists: run multizone lab down --dir ${dir}`);
   const leftovers = [
     ...((await linkExists(l.bridge)) ? [`bridge ${l.bridge}`] : []),
     ...(await listNamespaces('mzlab-')).map((n) => `namespace ${n}`),
     ...((await guardExists(l.guard)) ? [`route prohibit ${l.guard}`] : []),
   ];
   if (leftovers.length)
-    throw labErrors.ERR_LAB_IN_USE(`lab: ${leftovers.join(', ')} already exist: run multizone lab down (--dir of that lab)`);
+    throw labErrors.ERR_LAB_IN_USE(
+      `lab: ${leftovers.join(', ')} already exist: run multizone lab down (--dir of that lab)`,
+    );
   // each up starts its logs afresh (down keeps them for a look afterwards)
   rmSync(join(dir, 'logs'), { recursive: true, force: true });
   mkdirSync(join(dir, 'logs'), { recursive: true, mode: 0o755 });
@@ -186,7 +189,18 @@ async function startEngines(
   await Promise.all(l.zones.map((z) => initPostgres(l, dataDir(z, 'pg'))));
   for (const z of l.zones) {
     const pg = dataDir(z, 'pg');
-    record(state, { kind: 'postgres', zone: z.name, ns: z.ns, argv: postgresArgv(l, z, pg), log: logOf(`postgres-${z.name}`), cwd: pg }, 'postgres');
+    record(
+      state,
+      {
+        kind: 'postgres',
+        zone: z.name,
+        ns: z.ns,
+        argv: postgresArgv(l, z, pg),
+        log: logOf(`postgres-${z.name}`),
+        cwd: pg,
+      },
+      'postgres',
+    );
     const rd = dataDir(z, 'redis');
     mkdirSync(rd, { recursive: true });
     record(state, { kind: 'redis', zone: z.name, ns: z.ns, argv: redisArgv(l, z, rd), log: logOf(`redis-${z.name}`) });
@@ -249,7 +263,12 @@ async function startZones(
     const up = await waitFor(clock, timeout, () => {
       // a process that exited (a config error, a refused connection) will not answer: stop waiting
       if (!alive(procs[i]!.pid)) exited = true;
-      return exited ? Promise.resolve(true) : shardMapReady(url, l.zones.map((x) => x.name));
+      return exited
+        ? Promise.resolve(true)
+        : shardMapReady(
+            url,
+            l.zones.map((x) => x.name),
+          );
     });
     if (exited) throw notReady(`zone ${z.name}`, file, 'its process exited');
     if (!up) throw notReady(`zone ${z.name}`, file, `${url}/api/shardmap never showed every shard owned`);
@@ -291,9 +310,7 @@ export async function getShardMap(control: string): Promise<LabShardMap> {
 /** The zone answers, its map has every shard owned by a lab zone, and a leader holds the control plane. */
 async function shardMapReady(control: string, zones: string[]): Promise<boolean> {
   const m = await getShardMap(control);
-  return (
-    m.shards.length === m.count && m.shards.every((s) => zones.includes(s.zone)) && Boolean(m.leader?.holder)
-  );
+  return m.shards.length === m.count && m.shards.every((s) => zones.includes(s.zone)) && Boolean(m.leader?.holder);
 }
 
 /** Options of `lab down`. */
@@ -337,6 +354,8 @@ export async function labDown(o: LabDownOptions): Promise<string[]> {
   }
   for (const d of state?.dirs ?? []) rmSync(d, { recursive: true, force: true });
   for (const f of [state?.config, statePath(dir), `${statePath(dir)}.tmp`]) if (f) rmSync(f, { force: true });
-  o.log?.(`lab down: removed ${removed.length ? removed.join(', ') : 'nothing (no lab was up)'}; logs in ${join(dir, 'logs')}`);
+  o.log?.(
+    `lab down: removed ${removed.length ? removed.join(', ') : 'nothing (no lab was up)'}; logs in ${join(dir, 'logs')}`,
+  );
   return removed;
 }

@@ -78,9 +78,7 @@ export async function setLink(dev: string, state: 'up' | 'down'): Promise<void> 
 export function spawnInNs(ns: string, argv: string[], log: string, o: { user?: string; cwd?: string } = {}): number {
   const fd = openSync(log, 'a');
   try {
-    const asUser = o.user
-      ? ['setpriv', `--reuid=${o.user}`, `--regid=${o.user}`, '--init-groups', '--']
-      : [];
+    const asUser = o.user ? ['setpriv', `--reuid=${o.user}`, `--regid=${o.user}`, '--init-groups', '--'] : [];
     const child = spawn('ip', ['netns', 'exec', ns, ...asUser, ...argv], {
       detached: true,
       stdio: ['ignore', fd, fd],

@@ -23,10 +23,7 @@ describe('lab: the generated topology', () => {
     assert.equal(c.failover.kv.type, 'nats');
     assert.equal(c.failover.kv.type === 'nats' && c.failover.kv.replicas, 3);
     // every zone reaches the three servers through its own proxy ports on its loopback
-    assert.deepEqual(
-      c.replication.nats.url.split(','),
-      ['127.0.0.1:14222', '127.0.0.1:14223', '127.0.0.1:14224'],
-    );
+    assert.deepEqual(c.replication.nats.url.split(','), ['127.0.0.1:14222', '127.0.0.1:14223', '127.0.0.1:14224']);
     for (const z of t.zones) assert.ok(z.name in c.zones);
     assert.equal(c.zones['gz-a']!.listen.control, '10.77.0.14:7070');
     assert.deepEqual(c.zones['gz-a']!.backups, ['sh-b', 'sh-a', 'bj-a']);

@@ -95,7 +95,8 @@ describe('lab: up, a sigkill and a partition drill, down', { timeout: 300_000 },
     const ns = (await run('ip', ['netns', 'list'])).stdout;
     assert.doesNotMatch(ns, /mzlab-/, 'no lab namespace is left');
     const links = (await run('ip', ['-o', 'link', 'show'])).stdout;
-    for (const dev of [l.bridge, ...l.zones.map((z) => z.veth)]) assert.ok(!links.includes(`${dev}:`), `${dev} is gone`);
+    for (const dev of [l.bridge, ...l.zones.map((z) => z.veth)])
+      assert.ok(!links.includes(`${dev}:`), `${dev} is gone`);
     const routes = (await run('ip', ['route', 'show', 'type', 'prohibit'])).stdout;
     assert.ok(!routes.includes(l.guard), 'the prohibit route is gone');
     assert.deepEqual(processesOf(dir), [], 'no lab process is left');
