@@ -84,10 +84,12 @@ async function labUpCmd(args: string[], io: Io): Promise<number> {
     return 0;
   }
   io.out('Ctrl-C tears the lab down.');
+  // the lab's processes are detached: nothing else holds this process open until the signal
+  const keepAlive = setInterval(() => {}, 60_000); // lint-allow: keeps the CLI process alive
   const sig = await new Promise<string>((r) => {
     process.once('SIGINT', () => r('SIGINT'));
     process.once('SIGTERM', () => r('SIGTERM'));
-  });
+  }).finally(() => clearInterval(keepAlive));
   io.err(`\n${sig}: tearing the lab down`);
   await labDown({ dir, clock: systemClock, log: (s) => io.err(s) });
   return 0;
@@ -217,10 +219,11 @@ async function labProxyCmd(args: string[], io: Io): Promise<number> {
     maps.map(([l, t]) => startDelayProxy({ listen: hp(l!), target: hp(t!), delayMs, clock: systemClock })),
   );
   io.out(`delay proxy ready: ${positionals.join(' ')} (${delayMs} ms each way)`);
+  const keepAlive = setInterval(() => {}, 60_000); // lint-allow: keeps the proxy process alive
   await new Promise<void>((r) => {
     process.once('SIGINT', () => r());
     process.once('SIGTERM', () => r());
-  });
+  }).finally(() => clearInterval(keepAlive));
   await Promise.all(proxies.map((p) => p.close()));
   return 0;
 }

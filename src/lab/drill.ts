@@ -2,7 +2,7 @@ import { request } from 'undici';
 import type { Clock } from '../core/clock.ts';
 import type { Random } from '../core/random.ts';
 import { type DrillProgress, type DrillReport, type ExternalFault, runDrill } from '../drill/index.ts';
-import { waitTcp } from './engines.ts';
+import { waitJetStream, waitTcp } from './engines.ts';
 import { labErrors } from './errors.ts';
 import { getShardMap, respawn, waitFor } from './lab.ts';
 import { killGroup, setLink } from './netns.ts';
@@ -59,6 +59,26 @@ export function labFault(state: LabState, l: LabLayout, zone: string, fault: Lab
       respawn(state, p);
       if (!(await waitTcp(server.ip, l.ports.natsClient, clock, HEAL_TIMEOUT_MS)))
         throw labErrors.ERR_LAB_NOT_READY(`lab: the NATS server of ${server.name} did not come back (see ${p.log})`);
+      // back in the cluster: it answers JetStream requests itself
+      const why = await waitJetStream([`${server.ip}:${l.ports.natsClient}`], clock, HEAL_TIMEOUT_MS);
+      if (why !== null)
+        throw labErrors.ERR_LAB_NOT_READY(`lab: the NATS server of ${server.name} did not rejoin JetStream: ${why}`);
+    },
+  };
+}
+
+/** The fault, remembering whether it is cut (so a failed drill can still heal it). */
+function healOnce(f: ExternalFault): ExternalFault & { isCut(): boolean } {
+  let cut = false;
+  return {
+    isCut: () => cut,
+    async cut() {
+      cut = true;
+      await f.cut();
+    },
+    async heal() {
+      await f.heal();
+      cut = false;
     },
   };
 }
@@ -108,24 +128,32 @@ export async function runLabDrills(o: LabDrillOptions): Promise<DrillReport[]> {
   const reports: DrillReport[] = [];
   for (let run = 1; run <= o.runs; run++) {
     o.log?.(`run ${run}/${o.runs}: ${o.fault} ${o.zone}, control API ${control}`);
-    const report = await runDrill({
-      control,
-      zone: o.zone,
-      mode: o.fault === 'partition' ? 'partition' : 'kill',
-      consistency: 'fenced',
-      rps: o.rps,
-      durationS: o.durationS,
-      writes: 0.5,
-      ...(o.users === undefined ? {} : { users: o.users }),
-      readBackTimeoutMs: 60_000,
-      restore: true,
-      failback: false,
-      clock: o.clock,
-      random: o.random,
-      external: labFault(state, l, o.zone, o.fault, o.clock),
-      endpoints,
-      ...(o.onProgress ? { onProgress: (p: DrillProgress) => o.onProgress?.(run, p) } : {}),
-    });
+    const fault = healOnce(labFault(state, l, o.zone, o.fault, o.clock));
+    let report: DrillReport;
+    try {
+      report = await runDrill({
+        control,
+        zone: o.zone,
+        mode: o.fault === 'partition' ? 'partition' : 'kill',
+        consistency: 'fenced',
+        rps: o.rps,
+        durationS: o.durationS,
+        writes: 0.5,
+        ...(o.users === undefined ? {} : { users: o.users }),
+        readBackTimeoutMs: 60_000,
+        restore: true,
+        failback: false,
+        clock: o.clock,
+        random: o.random,
+        external: fault,
+        endpoints,
+        ...(o.onProgress ? { onProgress: (p: DrillProgress) => o.onProgress?.(run, p) } : {}),
+      });
+    } catch (e) {
+      // a drill that failed midway must not leave the lab faulted (a dead server, a link down)
+      if (fault.isCut()) await fault.heal().catch(() => {});
+      throw e;
+    }
     reports.push(report);
     if (home.length) {
       await failBackAndWait(control, o.zone, home, o.clock);
