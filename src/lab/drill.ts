@@ -108,7 +108,7 @@ export async function failBackAndWait(control: string, zone: string, home: numbe
 
 /**
  * Runs `runs` drills in a row against the lab in `dir`: traffic through every zone's router,
- * the fault made by the lab, the drill talking to the first zone that is not faulted; between
+ * the fault made by the lab, the drill talking to the leader's zone (or the first other one when the leader is drilled); between
  * runs the zone fails back and owns its shards again.
  */
 export async function runLabDrills(o: LabDrillOptions): Promise<DrillReport[]> {
@@ -118,7 +118,11 @@ export async function runLabDrills(o: LabDrillOptions): Promise<DrillReport[]> {
   if (!l.zones.some((z) => z.name === o.zone))
     throw labErrors.ERR_LAB_NOT_UP(`lab: no zone "${o.zone}" (zones: ${l.zones.map((z) => z.name).join(', ')})`);
   const other = l.zones.find((z) => z.name !== o.zone)!;
-  const control = zoneUrls(l, other).control;
+  // the leader's control API when the leader is not drilled: its zone states are the
+  // controller's own (the drill's client steers away from zones it declares down)
+  const leader = (await getShardMap(zoneUrls(l, other).control)).leader;
+  const control =
+    leader?.control && leader.zones && !leader.zones.includes(o.zone) ? leader.control : zoneUrls(l, other).control;
   const endpoints = {
     routers: new Map(l.zones.map((z) => [z.name, zoneUrls(l, z).router])),
     apps: new Map(l.zones.map((z) => [z.name, zoneUrls(l, z).app])),

@@ -294,7 +294,7 @@ export async function waitFor(clock: Clock, timeoutMs: number, cond: () => Promi
 export interface LabShardMap {
   count: number;
   shards: { shard: number; zone: string; epoch: number }[];
-  leader?: { holder?: string };
+  leader?: { holder?: string; zones?: string[]; control?: string };
 }
 
 /** GET /api/shardmap of a control API (2 s timeouts). */
