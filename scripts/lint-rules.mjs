@@ -36,7 +36,7 @@ const LAYERS = [
   ['steering', 'store', 'session', 'edge', 'health', 'sdk'],
   ['dns', 'httpdns', 'router', 'replication', 'failover'],
   ['drill'],
-  ['runtime'],
+  ['runtime', 'lab'],
   ['cli'],
 ];
 const RANK = new Map(LAYERS.flatMap((names, i) => names.map((n) => [n, i])));

@@ -12,7 +12,7 @@
  */
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import type { Clock } from '../../src/core/clock.ts';
 import { isPlatformError } from '../../src/core/errors.ts';
 import { closeServer, listenOn } from '../../src/core/listen.ts';
@@ -124,6 +124,9 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
   throw new HttpError(400, 'ERR_ACCOUNTS_BAD_JSON', 'body must be a JSON object');
 }
 
+/** How long a session lookup in another zone may take before the session counts as gone (401: log in again). */
+const SESSION_FETCH_TIMEOUT_MS = 1000;
+
 const str = (v: unknown, what: string, re: RegExp): string => {
   if (typeof v !== 'string' || !re.test(v)) throw new HttpError(400, 'ERR_ACCOUNTS_BAD_INPUT', `bad ${what}`);
   return v;
@@ -166,6 +169,7 @@ export async function startAccountsApp(opts: AccountsAppOptions): Promise<Accoun
     method: 'GET' | 'POST',
     path: string,
     body?: unknown,
+    dispatcher?: Agent,
   ): Promise<{ status: number; json: unknown }> => {
     const base = opts.peer(z);
     if (!base) throw new HttpError(502, 'ERR_ACCOUNTS_PEER_UNKNOWN', `no address for zone ${z}`);
@@ -175,6 +179,7 @@ export async function startAccountsApp(opts: AccountsAppOptions): Promise<Accoun
         method,
         headers: { 'content-type': 'application/json', [HEADERS.from]: zone },
         body: body === undefined ? undefined : JSON.stringify(body),
+        ...(dispatcher ? { dispatcher } : {}),
       });
     } catch (e) {
       // the zone is down (the global writer died and failover has not moved its role yet): retry soon
@@ -184,14 +189,23 @@ export async function startAccountsApp(opts: AccountsAppOptions): Promise<Accoun
     return { status: r.statusCode, json: text ? JSON.parse(text) : null };
   };
 
-  /** A session by id: local if it names this zone, else fetched from the zone it names. */
+  // connecting is bounded too: undici's abort does not cut a connect short (10 s by default)
+  const sessionPeers = new Agent({
+    connect: { timeout: SESSION_FETCH_TIMEOUT_MS },
+    headersTimeout: SESSION_FETCH_TIMEOUT_MS,
+    bodyTimeout: SESSION_FETCH_TIMEOUT_MS,
+  });
+
+  /** A session by id: local if it names this zone, else fetched from the zone it names (within SESSION_FETCH_TIMEOUT_MS). */
   const session = async (sid: string): Promise<{ userId: string } | undefined> => {
     const owner = sid.slice(0, sid.indexOf('.'));
     if (!owner || !validSessionId(sid)) return undefined;
     if (owner === zone) return (await sessions.get(sid, { slideMs: sessionTtlMs })) as { userId: string } | undefined;
     if (!topology.hasZone(owner)) return undefined;
     try {
-      const r = await callPeer(owner, 'GET', `/api/sessions/${encodeURIComponent(sid)}`);
+      // bounded: a zone cut off (not refusing, just silent) would otherwise hold the request
+      // until the router in front gives up with a 504, and the client would never log in again
+      const r = await callPeer(owner, 'GET', `/api/sessions/${encodeURIComponent(sid)}`, undefined, sessionPeers);
       return r.status === 200 ? (r.json as { userId: string }) : undefined;
     } catch {
       // the session's zone is down: sessions are local and regenerable, so "log in again" (401)
@@ -374,5 +388,13 @@ export async function startAccountsApp(opts: AccountsAppOptions): Promise<Accoun
     });
   });
   const a = await listenOn(server, opts.host, opts.port, `${zone} accounts app`);
-  return { server, host: a.host, port: a.port, close: () => closeServer(server) };
+  return {
+    server,
+    host: a.host,
+    port: a.port,
+    close: async () => {
+      await closeServer(server);
+      await sessionPeers.close().catch(() => {});
+    },
+  };
 }

@@ -1,5 +1,7 @@
 /** sysexits.h: bad configuration. */
 export const EX_CONFIG = 78;
+/** sysexits.h: not permitted (the lab without root). */
+export const EX_NOPERM = 77;
 /** sysexits.h: the command was used wrongly (unknown option, missing argument). */
 export const EX_USAGE = 64;
 

@@ -9,6 +9,7 @@ import { cmdCert } from './cmd-cert.ts';
 import { cmdConflicts } from './cmd-conflicts.ts';
 import { cmdDrill } from './cmd-drill.ts';
 import { cmdFailover } from './cmd-failover.ts';
+import { cmdLab } from './cmd-lab.ts';
 import { cmdPublish } from './cmd-publish.ts';
 import { EX_CONFIG, EX_USAGE, type Io, stdio } from './io.ts';
 import { renderTable } from './table.ts';
@@ -42,6 +43,12 @@ usage:
   multizone failback --zone Z    move a zone's home shards back to it
   multizone publish DIR --edge URL --token T
                                  fingerprint DIR's files, write a manifest, push them to edges
+  multizone lab up [--dir D] [--delay-ms N] [--detach]
+                                 (root, Linux) a namespace per zone with its own PostgreSQL, Redis and
+                                 zone process, a 3-server NATS cluster behind a delay proxy per zone
+  multizone lab drill --zone Z --fault sigkill|partition|nats-kill [--runs N] [--duration S] [--rps N] [--json]
+                                 drill the lab under traffic; the lab makes the fault
+  multizone lab down [--dir D]   remove the lab (processes, namespaces, bridge, route, data)
   multizone help                 this text
 `;
 
@@ -83,6 +90,8 @@ export async function main(argv: string[], io: Io = stdio, apps: AppRegistry = B
         return await cmdConflicts(rest, io);
       case 'publish':
         return await cmdPublish(rest, io);
+      case 'lab':
+        return await cmdLab(rest, io);
       case undefined:
       case 'help':
       case '--help':

@@ -1,4 +1,4 @@
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import type { ZoneFaults } from '../shardmap/index.ts';
 import type { HostPort } from '../topology/index.ts';
 
@@ -12,12 +12,16 @@ export function routerProbe(o: {
   faults: ZoneFaults;
   timeoutMs: number;
 }): (zone: string) => Promise<boolean | undefined> {
+  // connecting is bounded by the timeout too: a partitioned zone drops the SYN, and undici's
+  // default connect timeout (10 s) would hold the verdict that long (seen in the lab)
+  const dispatcher = new Agent({ connect: { timeout: o.timeoutMs } });
   return async (zone) => {
     if (o.faults.isIsolated(zone)) return false;
     const hp = o.routerOf(zone);
     if (!hp) return undefined;
     try {
       const r = await request(`http://${hp.host}:${hp.port}/_mz/health`, {
+        dispatcher,
         headersTimeout: o.timeoutMs,
         bodyTimeout: o.timeoutMs,
       });

@@ -21,6 +21,8 @@ export interface JetStreamLogOptions {
   servers: string | string[];
   /** Stream and subject prefix: stream `<prefix>_<zone>`, subject `<prefix>.<zone>`. */
   prefix?: string;
+  /** Copies of each stream this creates (JetStream replicas; default 1). */
+  replicas?: number;
   /** Stream storage: 'file' (default, survives a server restart) or 'memory'. */
   storage?: 'file' | 'memory';
   clock: Clock;
@@ -136,6 +138,7 @@ export class JetStreamLog implements Log {
         name,
         subjects: [this.subjectOf(origin)],
         storage: this.opts.storage === 'memory' ? StorageType.Memory : StorageType.File,
+        num_replicas: this.opts.replicas ?? 1,
         duplicate_window: nanos(120_000),
         max_age: nanos(this.opts.maxAgeMs ?? 7 * 86_400_000),
       });

@@ -30,6 +30,7 @@ export async function openLog(o: {
     log = await JetStreamLog.connect({
       servers: url.split(',').map((s) => s.trim()),
       prefix: cfg.nats.prefix,
+      replicas: cfg.nats.replicas,
       clock: o.clock,
     });
   } catch (e) {

@@ -19,7 +19,7 @@ export async function openControlKv(topology: Topology, zones?: readonly string[
   if (cfg.type !== 'nats') return new MemoryKv();
   const url = processUrl(topology, ['failover', 'kv', 'url'], 'the control Kv', zones);
   try {
-    return await NatsKv.open({ url, bucket: cfg.bucket });
+    return await NatsKv.open({ url, bucket: cfg.bucket, replicas: cfg.replicas });
   } catch (e) {
     if (!hasCode(e, shardmapErrors.ERR_FAILOVER_KV_UNAVAILABLE)) throw e;
     throw shardmapErrors.ERR_FAILOVER_KV_UNAVAILABLE(

@@ -9,6 +9,8 @@ export interface NatsKvOptions {
   bucket: string;
   /** Fail fast when the server is not there (ms). */
   timeoutMs?: number;
+  /** Copies of a bucket this creates (JetStream replicas; default 1). */
+  replicas?: number;
 }
 
 const dec = new TextDecoder();
@@ -44,7 +46,7 @@ export class NatsKv implements Kv {
       throw shardmapErrors.ERR_FAILOVER_KV_UNAVAILABLE(`kv/nats: cannot connect to ${opts.url}`, { cause: e });
     }
     try {
-      const kv = await nc.jetstream().views.kv(opts.bucket, { history: 1 });
+      const kv = await nc.jetstream().views.kv(opts.bucket, { history: 1, replicas: opts.replicas ?? 1 });
       return new NatsKv(nc, kv, opts.bucket);
     } catch (e) {
       await nc.close();

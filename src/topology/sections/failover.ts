@@ -58,6 +58,8 @@ export const failoverSection = z
               .string()
               .regex(/^[A-Za-z0-9_-]+$/)
               .default('multizone'),
+            /** Copies of the bucket in the NATS cluster (JetStream replicas; 3 survives one server's loss). */
+            replicas: z.number().int().min(1).max(5).default(1),
           })
           .strict(),
       ])

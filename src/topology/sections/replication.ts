@@ -39,6 +39,8 @@ export const replicationSection = z
           .string()
           .regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, _ and -')
           .default('MZ'),
+        /** Copies of each zone's stream in the NATS cluster (JetStream replicas; 3 survives one server's loss). */
+        replicas: z.number().int().min(1).max(5).default(1),
       })
       .strict()
       .default({}),

@@ -1,0 +1,229 @@
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { systemClock } from '../core/clock.ts';
+import { hasCode } from '../core/errors.ts';
+import { systemRandom } from '../core/random.ts';
+import type { DrillReport } from '../drill/index.ts';
+import {
+  DEFAULT_LAB_DIR,
+  LAB_FAULTS,
+  type LabFault,
+  labDown,
+  labErrors,
+  labUp,
+  rtoQuantile,
+  runLabDrills,
+  startDelayProxy,
+} from '../lab/index.ts';
+import { EX_CONFIG, EX_NOPERM, EX_USAGE, type Io } from './io.ts';
+import { renderTable } from './table.ts';
+
+const USAGE = `usage:
+  multizone lab up [--dir D] [--delay-ms N] [--detach]
+  multizone lab drill --zone Z --fault sigkill|partition|nats-kill [--runs N] [--duration S] [--rps N] [--users N] [--dir D] [--json]
+  multizone lab down [--dir D]`;
+
+/** `multizone lab up|drill|down`: the multi-zone lab in network namespaces on this machine. */
+export async function cmdLab(args: string[], io: Io): Promise<number> {
+  const [sub, ...rest] = args;
+  try {
+    switch (sub) {
+      case 'up':
+        return await labUpCmd(rest, io);
+      case 'drill':
+        return await labDrillCmd(rest, io);
+      case 'down':
+        return await labDownCmd(rest, io);
+      case 'proxy':
+        return await labProxyCmd(rest, io);
+      default:
+        io.err(USAGE);
+        return EX_USAGE;
+    }
+  } catch (e) {
+    // the environment is not fit for a lab: say so with the exit code a script can test
+    if (hasCode(e, labErrors.ERR_LAB_NOT_ROOT)) {
+      io.err(`multizone: ${(e as Error).message}`);
+      return EX_NOPERM;
+    }
+    if (hasCode(e, labErrors.ERR_LAB_MISSING_TOOL)) {
+      io.err(`multizone: ${(e as Error).message}`);
+      return EX_CONFIG;
+    }
+    throw e;
+  }
+}
+
+async function labUpCmd(args: string[], io: Io): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      dir: { type: 'string', default: DEFAULT_LAB_DIR },
+      'delay-ms': { type: 'string', default: '2' },
+      detach: { type: 'boolean' },
+    },
+  });
+  const delayMs = Number(values['delay-ms']);
+  if (!(Number.isInteger(delayMs) && delayMs >= 0 && delayMs <= 5000)) {
+    io.err(`multizone: --delay-ms must be an integer 0..5000 (got ${values['delay-ms']})`);
+    return EX_USAGE;
+  }
+  const dir = resolve(values.dir);
+  const lab = await labUp({ dir, delayMs, clock: systemClock, log: (s) => io.err(s) });
+  io.out(
+    renderTable(
+      ['zone', 'namespace', 'router', 'control'],
+      lab.zones.map((z) => [z.zone, z.ns, z.router, z.control]),
+    ),
+  );
+  io.out(
+    `lab ready: ${lab.zones.map((z) => `${z.zone} ${z.control}`).join(', ')}; dir ${dir}; WAN delay ${delayMs} ms`,
+  );
+  if (values.detach) {
+    io.out(`detached: multizone lab down --dir ${dir} removes it`);
+    return 0;
+  }
+  io.out('Ctrl-C tears the lab down.');
+  // the lab's processes are detached: nothing else holds this process open until the signal
+  const keepAlive = setInterval(() => {}, 60_000); // lint-allow: keeps the CLI process alive
+  const sig = await new Promise<string>((r) => {
+    process.once('SIGINT', () => r('SIGINT'));
+    process.once('SIGTERM', () => r('SIGTERM'));
+  }).finally(() => clearInterval(keepAlive));
+  io.err(`\n${sig}: tearing the lab down`);
+  await labDown({ dir, clock: systemClock, log: (s) => io.err(s) });
+  return 0;
+}
+
+async function labDownCmd(args: string[], io: Io): Promise<number> {
+  const { values } = parseArgs({ args, options: { dir: { type: 'string', default: DEFAULT_LAB_DIR } } });
+  if (process.getuid?.() !== 0)
+    throw labErrors.ERR_LAB_NOT_ROOT('lab: down needs root (it deletes namespaces, a bridge, a route)');
+  await labDown({ dir: resolve(values.dir), clock: systemClock, log: (s) => io.out(s) });
+  return 0;
+}
+
+const ms = (v: number | null) => (v === null ? 'not recovered' : `${(v / 1000).toFixed(1)} s`);
+
+/** One row per zone and fault over every run: RTO p50/p99, misrouted, lost, RPO, conflicts. */
+export function renderLabDrills(zone: string, fault: string, reports: readonly DrillReport[]): string {
+  const sum = (f: (r: DrillReport) => number | null | undefined) =>
+    reports.reduce((n, r) => (f(r) === null || f(r) === undefined ? n : n + (f(r) as number)), 0);
+  const lostKnown = reports.every((r) => r.lost !== null);
+  return renderTable(
+    [
+      'zone',
+      'fault',
+      'runs',
+      'RTO p50',
+      'RTO p99',
+      'goal',
+      'misrouted writes',
+      'lost writes',
+      'RPO',
+      'conflicts',
+      'met',
+    ],
+    [
+      [
+        zone,
+        fault,
+        reports.length,
+        ms(rtoQuantile(reports, 0.5)),
+        ms(rtoQuantile(reports, 0.99)),
+        `≤ ${ms(reports[0]?.goal.rtoMs ?? null)}`,
+        sum((r) => r.misrouted.writes),
+        lostKnown ? sum((r) => r.lost) : 'n/a',
+        // the data plane's RPO snapshot is taken by POST /api/drill/kill, which a lab fault bypasses
+        reports.every((r) => r.rpo.startsWith('n/a')) ? 'n/a' : [...new Set(reports.map((r) => r.rpo))].join('; '),
+        sum((r) => r.readBack?.locked),
+        `${reports.filter((r) => r.goal.met).length}/${reports.length}`,
+      ],
+    ],
+  );
+}
+
+async function labDrillCmd(args: string[], io: Io): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      dir: { type: 'string', default: DEFAULT_LAB_DIR },
+      zone: { type: 'string' },
+      fault: { type: 'string', default: 'sigkill' },
+      runs: { type: 'string', default: '1' },
+      duration: { type: 'string', default: '20' },
+      rps: { type: 'string', default: '50' },
+      users: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+  });
+  const runs = Number(values.runs);
+  const duration = Number(values.duration);
+  const rps = Number(values.rps);
+  const users = values.users === undefined ? undefined : Number(values.users);
+  if (
+    !values.zone ||
+    !(LAB_FAULTS as readonly string[]).includes(values.fault) ||
+    !(Number.isInteger(runs) && runs >= 1 && runs <= 100) ||
+    !(duration >= 4 && duration <= 3600) ||
+    !(rps > 0 && rps <= 5000) ||
+    !(users === undefined || (Number.isInteger(users) && users > 0))
+  ) {
+    io.err(USAGE);
+    return EX_USAGE;
+  }
+  // the injected clock's timers are unref'd: hold the process open while the drills run
+  const keepAlive = setInterval(() => {}, 1000); // lint-allow: keeps the CLI process alive
+  let last = '';
+  const reports = await runLabDrills({
+    dir: resolve(values.dir),
+    zone: values.zone,
+    fault: values.fault as LabFault,
+    runs,
+    durationS: duration,
+    rps,
+    ...(users === undefined ? {} : { users }),
+    clock: systemClock,
+    random: systemRandom(),
+    log: (s) => io.err(s),
+    onProgress(run, p) {
+      if (values.json) return;
+      const line = `run ${run}: ${p.phase} ${Math.floor(p.elapsedS)}/${p.durationS}s ok ${p.ok} failed ${p.failed}`;
+      if (line.split(' ').slice(0, 4).join(' ') !== last) io.err(line);
+      last = line.split(' ').slice(0, 4).join(' ');
+    },
+  }).finally(() => clearInterval(keepAlive));
+  if (values.json) io.out(JSON.stringify(reports));
+  else io.out(renderLabDrills(values.zone, values.fault, reports));
+  return reports.every((r) => r.goal.met && (r.lost ?? 0) === 0) ? 0 : 1;
+}
+
+/** `multizone lab proxy [--delay-ms N] LISTEN=TARGET...`: the delay proxies of one zone (the lab starts it in the zone's namespace). */
+async function labProxyCmd(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { 'delay-ms': { type: 'string', default: '0' } },
+  });
+  const delayMs = Number(values['delay-ms']);
+  const hp = (s: string) => {
+    const i = s.lastIndexOf(':');
+    return { host: s.slice(0, i), port: Number(s.slice(i + 1)) };
+  };
+  const maps = positionals.map((p) => p.split('='));
+  if (!(delayMs >= 0) || maps.length === 0 || maps.some((m) => m.length !== 2)) {
+    io.err('usage: multizone lab proxy [--delay-ms N] HOST:PORT=HOST:PORT...');
+    return EX_USAGE;
+  }
+  const proxies = await Promise.all(
+    maps.map(([l, t]) => startDelayProxy({ listen: hp(l!), target: hp(t!), delayMs, clock: systemClock })),
+  );
+  io.out(`delay proxy ready: ${positionals.join(' ')} (${delayMs} ms each way)`);
+  const keepAlive = setInterval(() => {}, 60_000); // lint-allow: keeps the proxy process alive
+  await new Promise<void>((r) => {
+    process.once('SIGINT', () => r());
+    process.once('SIGTERM', () => r());
+  }).finally(() => clearInterval(keepAlive));
+  await Promise.all(proxies.map((p) => p.close()));
+  return 0;
+}

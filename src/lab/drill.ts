@@ -1,0 +1,176 @@
+import { request } from 'undici';
+import type { Clock } from '../core/clock.ts';
+import type { Random } from '../core/random.ts';
+import { type DrillProgress, type DrillReport, type ExternalFault, runDrill } from '../drill/index.ts';
+import { waitJetStream, waitTcp } from './engines.ts';
+import { labErrors } from './errors.ts';
+import { getShardMap, respawn, waitFor } from './lab.ts';
+import { killGroup, setLink } from './netns.ts';
+import { findProcess, type LabState, readState } from './state.ts';
+import { type LabLayout, labLayout, natsZones, zoneUrls } from './topology-gen.ts';
+
+/** The faults the lab makes. */
+export const LAB_FAULTS = ['sigkill', 'partition', 'nats-kill'] as const;
+export type LabFault = (typeof LAB_FAULTS)[number];
+
+/** Options of `lab drill`. */
+export interface LabDrillOptions {
+  dir: string;
+  zone: string;
+  fault: LabFault;
+  runs: number;
+  durationS: number;
+  rps: number;
+  users?: number;
+  clock: Clock;
+  random: Random;
+  onProgress?(run: number, p: DrillProgress): void;
+  log?(s: string): void;
+}
+
+/** How long a healed part may take to answer again, and a failback to complete (ms). */
+const HEAL_TIMEOUT_MS = 90_000;
+
+/**
+ * The fault as the lab makes it: sigkill kills the zone's process (heal: start it again in its
+ * namespace), partition takes its veth down (heal: up), nats-kill kills a NATS server (the
+ * zone's own when it runs one, else the first; heal: start it again).
+ */
+export function labFault(state: LabState, l: LabLayout, zone: string, fault: LabFault, clock: Clock): ExternalFault {
+  const z = l.zones.find((x) => x.name === zone)!;
+  if (fault === 'partition') return { cut: () => setLink(z.veth, 'down'), heal: () => setLink(z.veth, 'up') };
+  if (fault === 'sigkill') {
+    const p = findProcess(state, 'zone', zone)!;
+    return {
+      cut: () => killGroup(p.pid, clock),
+      async heal() {
+        respawn(state, p);
+        const url = zoneUrls(l, z).control;
+        if (!(await waitFor(clock, HEAL_TIMEOUT_MS, async () => (await getShardMap(url)).shards.length > 0)))
+          throw labErrors.ERR_LAB_NOT_READY(`lab: zone ${zone} did not come back at ${url} (see ${p.log})`);
+      },
+    };
+  }
+  const server = natsZones(l).find((n) => n.name === zone) ?? natsZones(l)[0]!;
+  const p = findProcess(state, 'nats', server.name)!;
+  return {
+    cut: () => killGroup(p.pid, clock),
+    async heal() {
+      respawn(state, p);
+      if (!(await waitTcp(server.ip, l.ports.natsClient, clock, HEAL_TIMEOUT_MS)))
+        throw labErrors.ERR_LAB_NOT_READY(`lab: the NATS server of ${server.name} did not come back (see ${p.log})`);
+      // back in the cluster: it answers JetStream requests itself
+      const why = await waitJetStream([`${server.ip}:${l.ports.natsClient}`], clock, HEAL_TIMEOUT_MS);
+      if (why !== null)
+        throw labErrors.ERR_LAB_NOT_READY(`lab: the NATS server of ${server.name} did not rejoin JetStream: ${why}`);
+    },
+  };
+}
+
+/** The fault, remembering whether it is cut (so a failed drill can still heal it). */
+function healOnce(f: ExternalFault): ExternalFault & { isCut(): boolean } {
+  let cut = false;
+  return {
+    isCut: () => cut,
+    async cut() {
+      cut = true;
+      await f.cut();
+    },
+    async heal() {
+      await f.heal();
+      cut = false;
+    },
+  };
+}
+
+/** POST /api/failback {zone}, then waits until the zone owns `home` again (retrying the POST while the controller does not see it back yet). */
+export async function failBackAndWait(control: string, zone: string, home: number[], clock: Clock): Promise<void> {
+  const ownsHome = async () => {
+    const m = await getShardMap(control);
+    return home.every((s) => m.shards[s]?.zone === zone);
+  };
+  const deadline = clock.now() + HEAL_TIMEOUT_MS;
+  while (clock.now() < deadline) {
+    if (await ownsHome().catch(() => false)) return;
+    const r = await request(`${control}/api/failback`, {
+      method: 'POST',
+      body: JSON.stringify({ zone }),
+      headersTimeout: 30_000,
+      bodyTimeout: 30_000,
+    }).catch(() => undefined);
+    await r?.body.dump();
+    if (await waitFor(clock, 3000, ownsHome)) return;
+  }
+  throw labErrors.ERR_LAB_NOT_READY(
+    `lab: ${zone} did not get its ${home.length} shards back (failback through ${control})`,
+  );
+}
+
+/**
+ * Runs `runs` drills in a row against the lab in `dir`: traffic through every zone's router,
+ * the fault made by the lab, the drill talking to the leader's zone (or the first other one when the leader is drilled); between
+ * runs the zone fails back and owns its shards again.
+ */
+export async function runLabDrills(o: LabDrillOptions): Promise<DrillReport[]> {
+  const state = readState(o.dir);
+  if (!state?.ready) throw labErrors.ERR_LAB_NOT_UP(`lab: no lab is up in ${o.dir} (multizone lab up --dir ${o.dir})`);
+  const l = labLayout();
+  if (!l.zones.some((z) => z.name === o.zone))
+    throw labErrors.ERR_LAB_NOT_UP(`lab: no zone "${o.zone}" (zones: ${l.zones.map((z) => z.name).join(', ')})`);
+  const other = l.zones.find((z) => z.name !== o.zone)!;
+  // the leader's control API when the leader is not drilled: its zone states are the
+  // controller's own (the drill's client steers away from zones it declares down)
+  const leader = (await getShardMap(zoneUrls(l, other).control)).leader;
+  const control =
+    leader?.control && leader.zones && !leader.zones.includes(o.zone) ? leader.control : zoneUrls(l, other).control;
+  const endpoints = {
+    routers: new Map(l.zones.map((z) => [z.name, zoneUrls(l, z).router])),
+    apps: new Map(l.zones.map((z) => [z.name, zoneUrls(l, z).app])),
+  };
+  const start = await getShardMap(control);
+  const home = start.shards.filter((s) => s.zone === o.zone).map((s) => s.shard);
+  const reports: DrillReport[] = [];
+  for (let run = 1; run <= o.runs; run++) {
+    o.log?.(`run ${run}/${o.runs}: ${o.fault} ${o.zone}, control API ${control}`);
+    const fault = healOnce(labFault(state, l, o.zone, o.fault, o.clock));
+    let report: DrillReport;
+    try {
+      report = await runDrill({
+        control,
+        zone: o.zone,
+        mode: o.fault === 'partition' ? 'partition' : 'kill',
+        consistency: 'fenced',
+        rps: o.rps,
+        durationS: o.durationS,
+        writes: 0.5,
+        ...(o.users === undefined ? {} : { users: o.users }),
+        readBackTimeoutMs: 60_000,
+        restore: true,
+        failback: false,
+        clock: o.clock,
+        random: o.random,
+        external: fault,
+        endpoints,
+        ...(o.onProgress ? { onProgress: (p: DrillProgress) => o.onProgress?.(run, p) } : {}),
+      });
+    } catch (e) {
+      // a drill that failed midway must not leave the lab faulted (a dead server, a link down)
+      if (fault.isCut()) await fault.heal().catch(() => {});
+      throw e;
+    }
+    reports.push(report);
+    if (home.length) {
+      await failBackAndWait(control, o.zone, home, o.clock);
+      report.restore = { ...report.restore, restored: true, failback: { moved: home.length } };
+    }
+  }
+  return reports;
+}
+
+/** The q-quantile (0..1) of the runs' RTOs; null (not recovered) counts as the worst. */
+export function rtoQuantile(reports: readonly DrillReport[], q: number): number | null {
+  const v = reports.map((r) => r.rtoMs ?? Number.POSITIVE_INFINITY).sort((a, b) => a - b);
+  if (v.length === 0) return null;
+  const x = v[Math.min(v.length - 1, Math.ceil(q * v.length) - 1)]!;
+  return Number.isFinite(x) ? x : null;
+}

@@ -1,0 +1,24 @@
+/** The lab: a multi-zone cluster in network namespaces on one Linux box, and drills against it. See README.md. */
+
+export { type DelayProxy, type DelayProxyOptions, startDelayProxy } from './delay-proxy.ts';
+export {
+  failBackAndWait,
+  LAB_FAULTS,
+  type LabDrillOptions,
+  type LabFault,
+  rtoQuantile,
+  runLabDrills,
+} from './drill.ts';
+export { labErrors } from './errors.ts';
+export {
+  DEFAULT_LAB_DIR,
+  type LabDownOptions,
+  type LabInfo,
+  type LabUpOptions,
+  labDown,
+  labInfo,
+  labUp,
+  preflight,
+} from './lab.ts';
+export { type LabState, readState } from './state.ts';
+export { type LabLayout, type LabZone, labLayout, renderLabYaml, renderNatsConf } from './topology-gen.ts';

@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseTopology } from '../topology/index.ts';
+import { labLayout, labTiming, natsZones, renderLabYaml, renderNatsConf } from './topology-gen.ts';
+
+describe('lab: the generated topology', () => {
+  const l = labLayout();
+
+  it('lab: the lab yaml is a valid topology: four zones, postgres and redis per zone, JetStream and NATS Kv at replicas 3', () => {
+    const t = parseTopology(renderLabYaml(l, { dataDir: '/tmp/lab/data', delayMs: 5 }), 'lab.yaml');
+    assert.deepEqual(
+      t.zones.map((z) => z.name),
+      ['sh-a', 'sh-b', 'bj-a', 'gz-a'],
+    );
+    assert.equal(t.coreZone, 'sh-a');
+    const c = t.config;
+    assert.equal(c.store.adapter, 'postgres');
+    assert.match(c.store.postgres.url, /\{zone\}/);
+    assert.equal(c.session.adapter, 'redis');
+    assert.match(c.session.redis.url, /\{zone\}/);
+    assert.equal(c.replication.log, 'jetstream');
+    assert.equal(c.replication.nats.replicas, 3);
+    assert.equal(c.failover.kv.type, 'nats');
+    assert.equal(c.failover.kv.type === 'nats' && c.failover.kv.replicas, 3);
+    // every zone reaches the three servers through its own proxy ports on its loopback
+    assert.deepEqual(c.replication.nats.url.split(','), ['127.0.0.1:14222', '127.0.0.1:14223', '127.0.0.1:14224']);
+    for (const z of t.zones) assert.ok(z.name in c.zones);
+    assert.equal(c.zones['gz-a']!.listen.control, '10.77.0.14:7070');
+    assert.deepEqual(c.zones['gz-a']!.backups, ['sh-b', 'sh-a', 'bj-a']);
+  });
+
+  it('lab: addresses sit in the subnet, device names fit in 15 characters, three NATS servers', () => {
+    for (const z of l.zones) {
+      assert.ok(z.ip.startsWith('10.77.0.'), z.ip);
+      assert.ok(z.veth.length <= 15 && z.ns.length <= 15, z.veth);
+    }
+    assert.equal(natsZones(l).length, 3);
+    assert.ok(l.guard.endsWith('/16') && l.subnet.endsWith('/24'));
+  });
+
+  it('lab: the lease grows with the delay and stays renewable', () => {
+    for (const d of [0, 2, 50, 500]) {
+      const { leaseMs, renewMs } = labTiming(d);
+      assert.ok(leaseMs >= 2000 && renewMs * 2 <= leaseMs, `${d}: ${leaseMs}/${renewMs}`);
+      assert.ok(leaseMs >= 20 * d);
+    }
+  });
+
+  it('lab: a NATS server routes to the two others and advertises no client URLs', () => {
+    const [a] = natsZones(l);
+    const conf = renderNatsConf(l, a!, '/tmp/lab/js');
+    assert.match(conf, /server_name: mzlab-sh-a/);
+    assert.match(conf, /no_advertise: true/);
+    assert.match(conf, /routes: \[nats-route:\/\/10\.77\.0\.12:6222, nats-route:\/\/10\.77\.0\.13:6222\]/);
+    assert.match(conf, /store_dir: "\/tmp\/lab\/js"/);
+  });
+});

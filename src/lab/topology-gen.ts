@@ -1,0 +1,184 @@
+/*
+ * The lab's layout and the files it renders (pure: no I/O). Four zones, each in a network
+ * namespace on one bridge; the zone/backups/region layout is the distributed tests' one.
+ */
+
+/** One zone of the lab: where it lives and what runs in its namespace. */
+export interface LabZone {
+  name: string;
+  region: string;
+  core: boolean;
+  backups: string[];
+  /** Network namespace (`mzlab-sh-a`). */
+  ns: string;
+  /** The root-namespace end of its veth pair (≤ 15 characters). */
+  veth: string;
+  /** Its address on the lab bridge. */
+  ip: string;
+  /** Runs one of the three NATS servers. */
+  nats: boolean;
+}
+
+/** The lab's network and port plan. */
+export interface LabLayout {
+  /** The bridge's subnet, on which every zone has an address. */
+  subnet: string;
+  /** Wider than `subnet`, made `prohibit` in the root namespace first: nothing of the lab leaks out. */
+  guard: string;
+  bridge: string;
+  bridgeIp: string;
+  prefixLen: number;
+  zones: LabZone[];
+  ports: {
+    router: number;
+    app: number;
+    control: number;
+    postgres: number;
+    redis: number;
+    natsClient: number;
+    natsCluster: number;
+    /** The delay proxy in each zone's namespace listens on 127.0.0.1:(proxyBase + k) for NATS server k. */
+    proxyBase: number;
+  };
+}
+
+const ZONES: readonly Pick<LabZone, 'name' | 'region' | 'core' | 'backups' | 'nats'>[] = [
+  { name: 'sh-a', region: 'east', core: true, backups: ['sh-b', 'bj-a', 'gz-a'], nats: true },
+  { name: 'sh-b', region: 'east', core: false, backups: ['sh-a', 'gz-a', 'bj-a'], nats: true },
+  { name: 'bj-a', region: 'north', core: false, backups: ['sh-a', 'sh-b', 'gz-a'], nats: true },
+  { name: 'gz-a', region: 'south', core: false, backups: ['sh-b', 'sh-a', 'bj-a'], nats: false },
+];
+
+/** The lab's fixed layout: 10.77.0.0/24 on bridge mzlab0 (.1), zones at .11 upwards. */
+export function labLayout(): LabLayout {
+  return {
+    subnet: '10.77.0.0/24',
+    guard: '10.77.0.0/16',
+    bridge: 'mzlab0',
+    bridgeIp: '10.77.0.1',
+    prefixLen: 24,
+    zones: ZONES.map((z, i) => ({ ...z, ns: `mzlab-${z.name}`, veth: `mzl-${z.name}`, ip: `10.77.0.${11 + i}` })),
+    ports: {
+      router: 8080,
+      app: 8081,
+      control: 7070,
+      postgres: 5432,
+      redis: 6379,
+      natsClient: 4222,
+      natsCluster: 6222,
+      proxyBase: 14222,
+    },
+  };
+}
+
+/** The control Kv's bucket in the lab. */
+export const LAB_KV_BUCKET = 'mzlab';
+/** JetStream replicas of the lab's streams and bucket (one per NATS server). */
+export const LAB_REPLICAS = 3;
+
+/** The zones running a NATS server, in server order (server k is reached through proxy port proxyBase + k). */
+export function natsZones(l: LabLayout): LabZone[] {
+  return l.zones.filter((z) => z.nats);
+}
+
+/** Base URLs of a zone's listeners, as seen from the root namespace (over the bridge). */
+export function zoneUrls(l: LabLayout, z: LabZone): { router: string; app: string; control: string } {
+  return {
+    router: `http://${z.ip}:${l.ports.router}`,
+    app: `http://${z.ip}:${l.ports.app}`,
+    control: `http://${z.ip}:${l.ports.control}`,
+  };
+}
+
+/** Failover timing scaled to the WAN delay: the lease outlasts several delayed Kv round trips. */
+export function labTiming(delayMs: number): { leaseMs: number; renewMs: number } {
+  const leaseMs = Math.max(2000, 2000 + 40 * delayMs);
+  return { leaseMs, renewMs: Math.floor(leaseMs / 5) };
+}
+
+/**
+ * The topology every zone process reads: PostgreSQL and Redis on each namespace's own
+ * loopback (`{zone}` names the connection), the log and the Kv on the 3-server NATS cluster
+ * through the zone's delay proxy, streams and bucket at replicas 3.
+ */
+export function renderLabYaml(l: LabLayout, o: { dataDir: string; delayMs: number }): string {
+  const nats = natsZones(l)
+    .map((_, k) => `127.0.0.1:${l.ports.proxyBase + k}`)
+    .join(',');
+  const replicas = Math.min(LAB_REPLICAS, natsZones(l).length);
+  const { leaseMs, renewMs } = labTiming(o.delayMs);
+  const regions = [...new Set(l.zones.map((z) => z.region))];
+  return `# written by multizone lab up (one-way WAN delay to NATS: ${o.delayMs} ms)
+name: lab
+apex: shop.test
+regions: { ${regions.map((r) => `${r}: {}`).join(', ')} }
+zones:
+${l.zones
+  .map(
+    (z) => `  ${z.name}:
+    region: ${z.region}
+    core: ${z.core}
+    backups: [${z.backups.join(', ')}]
+    listen: { router: ${z.ip}:${l.ports.router}, app: ${z.ip}:${l.ports.app}, control: ${z.ip}:${l.ports.control} }`,
+  )
+  .join('\n')}
+services:
+  api.shop.test: { role: router, ttl: 60, policy: nearest }
+policies:
+  nearest: { default: [[sh-a, sh-b], bj-a, gz-a] }
+control: { listen: 127.0.0.1:0 }
+shards:
+  count: 64
+  key:
+    - header: x-user-id
+  mappings:
+    session:
+      from: [{ cookie: mz_sid }, { header: x-session-id }]
+      pattern: '^(?<zone>[a-z][a-z0-9-]*)\\.'
+resources:
+  accounts: { class: global, paths: [/api/accounts, /api/register], unique: true }
+  profiles: { class: sharded, paths: [/api/profiles], freshness: minutes }
+  comments: { class: sharded, paths: [/api/comments], freshness: eventual }
+  sessions: { class: local, paths: [/api/sessions], key: session, regenerable: true, lossTolerant: true }
+# a zone cut off answers nothing: give up on it sooner than the drill's 2 s client timeout
+router: { timeouts: { connectMs: 500, headersMs: ${1500 + 4 * o.delayMs} } }
+health: { intervalMs: 300, timeoutMs: 250, rise: 2, fall: 2 }
+failover:
+  after: 600
+  leaseMs: ${leaseMs}
+  renewMs: ${renewMs}
+  skewMs: 100
+  check: { intervalMs: 100, timeoutMs: 300 }
+  kv: { type: nats, url: '${nats}', bucket: ${LAB_KV_BUCKET}, replicas: ${replicas} }
+replication:
+  log: jetstream
+  pollMs: 20
+  nats: { url: '${nats}', prefix: MZLAB, replicas: ${replicas} }
+store:
+  adapter: postgres
+  dataDir: ${o.dataDir}
+  postgres: { url: 'postgres://postgres@127.0.0.1:${l.ports.postgres}/postgres?application_name=mz-{zone}', poolSize: 4 }
+session:
+  adapter: redis
+  redis: { url: 'redis://127.0.0.1:${l.ports.redis}/0?connectionName=mz-{zone}' }
+`;
+}
+
+/** nats-server.conf of the NATS server in zone `z`: JetStream, a cluster route to every other server. */
+export function renderNatsConf(l: LabLayout, z: LabZone, storeDir: string): string {
+  const routes = natsZones(l)
+    .filter((o) => o.name !== z.name)
+    .map((o) => `nats-route://${o.ip}:${l.ports.natsCluster}`);
+  return `# written by multizone lab up
+server_name: mzlab-${z.name}
+listen: 0.0.0.0:${l.ports.natsClient}
+jetstream { store_dir: "${storeDir}", max_memory_store: 64MB, max_file_store: 1GB }
+cluster {
+  name: mzlab
+  listen: 0.0.0.0:${l.ports.natsCluster}
+  # clients reach the servers only through their zone's delay proxy: do not hand them direct URLs
+  no_advertise: true
+  routes: [${routes.join(', ')}]
+}
+`;
+}
