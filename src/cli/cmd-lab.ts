@@ -20,7 +20,7 @@ import { renderTable } from './table.ts';
 
 const USAGE = `usage:
   multizone lab up [--dir D] [--delay-ms N] [--detach]
-  multizone lab drill --zone Z --fault sigkill|partition|nats-kill [--runs N] [--duration S] [--rps N] [--users N] [--dir D] [--json]
+  multizone lab drill --zone Z --fault sigkill|partition|nats-kill [--runs N] [--duration S] [--rps N] [--users N] [--allow-conflicts] [--dir D] [--json]
   multizone lab down [--dir D]`;
 
 /** `multizone lab up|drill|down`: the multi-zone lab in network namespaces on this machine. */
@@ -134,9 +134,11 @@ export function renderLabDrills(zone: string, fault: string, reports: readonly D
         `≤ ${ms(reports[0]?.goal.rtoMs ?? null)}`,
         sum((r) => r.misrouted.writes),
         lostKnown ? sum((r) => r.lost) : 'n/a',
-        // the data plane's RPO snapshot is taken by POST /api/drill/kill, which a lab fault bypasses
-        reports.every((r) => r.rpo.startsWith('n/a')) ? 'n/a' : [...new Set(reports.map((r) => r.rpo))].join('; '),
-        sum((r) => r.readBack?.locked),
+        // the drill's own count: the zone's acknowledged writes the survivors lacked (after the cut too)
+        reports.every((r) => !r.unshipped)
+          ? 'n/a'
+          : `${sum((r) => r.unshipped?.count)} writes (${sum((r) => r.unshipped?.afterCut)} after the cut), window ≤ ${Math.max(...reports.map((r) => r.unshipped?.windowMs ?? 0))} ms`,
+        reports.every((r) => !r.conflicts) ? 'n/a' : sum((r) => r.conflicts?.opened),
         `${reports.filter((r) => r.goal.met).length}/${reports.length}`,
       ],
     ],
@@ -154,6 +156,7 @@ async function labDrillCmd(args: string[], io: Io): Promise<number> {
       duration: { type: 'string', default: '20' },
       rps: { type: 'string', default: '50' },
       users: { type: 'string' },
+      'allow-conflicts': { type: 'boolean' },
       json: { type: 'boolean' },
     },
   });
@@ -183,6 +186,7 @@ async function labDrillCmd(args: string[], io: Io): Promise<number> {
     durationS: duration,
     rps,
     ...(users === undefined ? {} : { users }),
+    allowConflicts: values['allow-conflicts'] === true,
     clock: systemClock,
     random: systemRandom(),
     log: (s) => io.err(s),

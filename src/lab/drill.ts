@@ -22,6 +22,8 @@ export interface LabDrillOptions {
   durationS: number;
   rps: number;
   users?: number;
+  /** Conflicts a drill opens do not fail it (a partition opens some by design). */
+  allowConflicts?: boolean;
   clock: Clock;
   random: Random;
   onProgress?(run: number, p: DrillProgress): void;
@@ -151,6 +153,7 @@ export async function runLabDrills(o: LabDrillOptions): Promise<DrillReport[]> {
         random: o.random,
         external: fault,
         endpoints,
+        allowConflicts: o.allowConflicts === true,
         ...(o.onProgress ? { onProgress: (p: DrillProgress) => o.onProgress?.(run, p) } : {}),
       });
     } catch (e) {

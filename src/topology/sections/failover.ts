@@ -6,10 +6,14 @@ export const failoverSection = z
   .object({
     /** A zone seen down this long (ms) has its shards moved to its backup zones. */
     after: z.number().int().min(0).max(600_000).default(1000),
-    /** How long a zone's lease lasts (ms): a zone writes a shard only while its lease is unexpired. */
-    leaseMs: z.number().int().min(200).max(600_000).default(4000),
+    /**
+     * How long a zone's lease lasts (ms): a zone writes a shard only while its lease is unexpired.
+     * A dead zone's fenced shards move once it lapses, so the RTO is about the lease plus `skewMs`
+     * (2 s measured with the default); four renewals a lease ride out a slow Kv round trip.
+     */
+    leaseMs: z.number().int().min(200).max(600_000).default(2000),
     /** How often each zone renews its lease (ms); must leave room for missed renewals. */
-    renewMs: z.number().int().min(50).max(300_000).default(1000),
+    renewMs: z.number().int().min(50).max(300_000).default(500),
     /** Extra wait (ms) after the old lease's expiry before a fenced shard takes writes elsewhere (clock skew). */
     skewMs: z.number().int().min(0).max(60_000).default(250),
     /**
