@@ -36,6 +36,7 @@ function typeName(s: z.ZodTypeAny): string {
   if (s instanceof z.ZodArray) return `list of ${typeName(unwrap(s.element).s)}`;
   if (s instanceof z.ZodRecord) return 'map';
   if (s instanceof z.ZodObject) return 'mapping';
+  if (s instanceof z.ZodDiscriminatedUnion) return `mapping by \`${s.discriminator}\``;
   if (s instanceof z.ZodUnion) return (s.options as z.ZodTypeAny[]).map((o) => typeName(unwrap(o).s)).join(' or ');
   return 'any';
 }
@@ -62,7 +63,20 @@ function walk(s0: z.ZodTypeAny, path: string, rows: Row[]): void {
   }
   if (s instanceof z.ZodObject)
     for (const [k, v] of Object.entries(s.shape)) walk(v as z.ZodTypeAny, path ? `${path}.${k}` : k, rows);
-  else if (s instanceof z.ZodRecord) walk(s.valueSchema, `${path}.<name>`, rows);
+  else if (s instanceof z.ZodDiscriminatedUnion) {
+    // one row per variant's field, saying which variant it belongs to
+    const key = s.discriminator as string;
+    for (const o of s.options as z.ZodObject<z.ZodRawShape>[]) {
+      const tag = (o.shape[key] as z.ZodLiteral<unknown>).value;
+      rows.push({ path: `${path}.${key}`, type: JSON.stringify(tag), def: '', rule: 'selects this variant' });
+      for (const [k, v] of Object.entries(o.shape)) {
+        if (k === key) continue;
+        const at = rows.length;
+        walk(v as z.ZodTypeAny, `${path}.${k}`, rows);
+        for (const r of rows.slice(at)) r.rule = [`when ${key}: ${String(tag)}`, r.rule].filter(Boolean).join('; ');
+      }
+    }
+  } else if (s instanceof z.ZodRecord) walk(s.valueSchema, `${path}.<name>`, rows);
   else if (s instanceof z.ZodArray) {
     const el = unwrap(s.element).s;
     if (el instanceof z.ZodObject) walk(el, `${path}[]`, rows);

@@ -32,7 +32,7 @@ import ts from 'typescript';
 const LAYERS = [
   ['core'],
   ['geo', 'topology'],
-  ['shardmap', 'control'],
+  ['shardmap', 'control', 'trust'],
   ['steering', 'store', 'session', 'edge', 'health', 'sdk'],
   ['dns', 'httpdns', 'router', 'replication', 'failover'],
   ['drill'],

@@ -23,3 +23,4 @@ export { openSessionStore } from './session/index.ts';
 export { GLOBAL, HEADERS, type Kv, type KvEntry, type ShardMapView, shardForKey } from './shardmap/index.ts';
 export type { Change, RecordView, Store, WriteRequest, WriteResult } from './store/index.ts';
 export { checkTopology, loadTopology, parseTopology, type Topology, type Zone } from './topology/index.ts';
+export { isInternalPath, RequestSigner, type SignableRequest, trustErrors, type Verified } from './trust/index.ts';

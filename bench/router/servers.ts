@@ -1,11 +1,13 @@
 // Child process for the router bench: `servers.ts app|ours|bare`. Prints one JSON line with
 // its ports, then serves until killed. Run under taskset by router.bench.ts.
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Pool } from 'undici';
 import { systemClock } from '../../src/core/clock.ts';
 import { createRouter } from '../../src/router/index.ts';
 import { LeaseKeeper, MemoryKv, ShardMap, shardForKey } from '../../src/shardmap/index.ts';
 import { parseTopology } from '../../src/topology/index.ts';
+import { RequestSigner } from '../../src/trust/index.ts';
 
 const mode = process.argv[2];
 const appPorts = (process.argv[3] ?? '').split(',').map(Number);
@@ -45,6 +47,7 @@ shards: { count: 64, key: [{ header: x-user-id }] }
 health: { enabled: false }
 `);
   const kv = new MemoryKv();
+  const signer = new RequestSigner({ secret: randomBytes(32), zone: 'bench', clock: systemClock });
   const ports: Record<string, number> = {};
   const routers: Record<string, number> = {};
   for (const [i, zone] of ['zone-a', 'zone-b'].entries()) {
@@ -58,6 +61,7 @@ health: { enabled: false }
       topology,
       zone,
       map,
+      signer: signer.as(zone),
       resolve: (n) =>
         n === 'app'
           ? { host: '127.0.0.1', port: appPorts[i]! }

@@ -10,6 +10,7 @@ import { MemoryLog, Replication } from '../../src/replication/index.ts';
 import { MemorySessionStore, RedisSessionStore, type SessionStore } from '../../src/session/index.ts';
 import { MemoryFence, resourcePolicies, SqliteStore, type Store } from '../../src/store/index.ts';
 import { parseTopology } from '../../src/topology/index.ts';
+import { RequestSigner } from '../../src/trust/index.ts';
 import { reachable, redisUrl } from '../../test/integration/store/services.ts';
 import { testTopologyYaml } from '../../test/support/net.ts';
 import { startTcpProxy, type TcpProxy } from '../../test/support/tcp-proxy.ts';
@@ -41,6 +42,7 @@ const apps = new Map<string, AccountsApp>();
 const sessionStores = new Map<string, SessionStore>();
 let redisProxy: TcpProxy | undefined;
 const url = (z: string) => `http://127.0.0.1:${apps.get(z)!.port}`;
+const signer = new RequestSigner({ secret: Buffer.alloc(32, 9), zone: 'cluster', clock: systemClock });
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'mz-accounts-'));
@@ -74,6 +76,7 @@ before(async () => {
         scryptN: 1024,
         epochOf: (s) => fence.epoch(s),
         peer: (z) => (apps.has(z) ? url(z) : undefined),
+        signer: signer.as(zone),
       }),
     );
 });
@@ -237,4 +240,55 @@ test('accounts: a profile is written by its owner zone and read everywhere; comm
     list.map((c) => c.text),
     ['first!', 'reply'],
   );
+});
+
+test('accounts: internal routes answer only signed requests and never carry password material', async () => {
+  await call('sh-a', 'POST', '/api/register', { phone: '+8613800000010', password: 'secret10' });
+  const login = await call('sh-a', 'POST', '/api/login', { phone: '+8613800000010', password: 'secret10' });
+  const sid = String(login.json.session);
+  // unsigned, however spelled: 401, and nothing about the account
+  for (const path of [
+    '/internal/accounts/%2B8613800000010',
+    '/internal/accounts/verify',
+    `/internal/sessions/${encodeURIComponent(sid)}`,
+    '/api/../internal/accounts/verify',
+    '/%69nternal/accounts/verify',
+    '/INTERNAL/accounts/verify',
+  ]) {
+    for (const method of ['GET', 'POST'] as const) {
+      const r = await call('sh-a', method, path, { phone: '+8613800000010', password: 'secret10' });
+      assert.equal(r.status, 401, `${method} ${path}`);
+      assert.equal(r.json.error, 'ERR_TRUST_BAD_SIGNATURE');
+      assert.doesNotMatch(JSON.stringify(r.json), /salt|hash|u[0-9a-f]{12}/);
+    }
+  }
+  // signed: the password check answers the user id only; the old salt+hash read is gone
+  const signed = async (method: 'GET' | 'POST', path: string, body?: unknown, by = signer.as('bj-a')) => {
+    const text = body === undefined ? undefined : JSON.stringify(body);
+    const r = await request(`${url('sh-a')}${path}`, {
+      method,
+      headers: by.signHeaders(method, path, { 'content-type': 'application/json' }, text),
+      body: text,
+    });
+    return { status: r.statusCode, json: (await r.body.json()) as Record<string, unknown> };
+  };
+  const ok = await signed('POST', '/internal/accounts/verify', { phone: '+8613800000010', password: 'secret10' });
+  assert.deepEqual(ok, { status: 200, json: { userId: login.json.userId } });
+  const bad = await signed('POST', '/internal/accounts/verify', { phone: '+8613800000010', password: 'wrong!!' });
+  assert.equal(bad.status, 401);
+  assert.equal((await signed('GET', '/internal/accounts/%2B8613800000010')).status, 404);
+  assert.deepEqual(await signed('GET', `/internal/sessions/${encodeURIComponent(sid)}`), {
+    status: 200,
+    json: { userId: login.json.userId },
+  });
+  // a signature from another secret is refused
+  const other = new RequestSigner({ secret: Buffer.alloc(32, 1), zone: 'bj-a', clock: systemClock });
+  const forged = await signed(
+    'POST',
+    '/internal/accounts/verify',
+    { phone: '+8613800000010', password: 'secret10' },
+    other,
+  );
+  assert.equal(forged.status, 401);
+  assert.equal(forged.json.error, 'ERR_TRUST_BAD_SIGNATURE');
 });

@@ -9,6 +9,11 @@
  *  - profiles are sharded by user id (the owner zone writes, every zone reads its copy);
  *  - comments on profiles use causal IDs, so a reply always sorts after its comment.
  * Behind the unit router it receives X-Multizone-Zone/-Shard/-Epoch.
+ *
+ * Zones call each other (global-write forwards, login second reads, session fetches) with
+ * requests signed by the cluster secret (src/trust). `/internal/*` answers only those, and
+ * never with password material: `POST /internal/accounts/verify` checks a password at the
+ * core zone and says only `{ userId }`; `GET /internal/sessions/:id` says only `{ userId }`.
  */
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -22,6 +27,7 @@ import { MemorySessionStore, type SessionStore, validSessionId } from '../../src
 import { HEADERS } from '../../src/shardmap/index.ts';
 import type { Store } from '../../src/store/index.ts';
 import type { Topology } from '../../src/topology/index.ts';
+import { INTERNAL_SEGMENT, isInternalPath, type RequestSigner, trustErrors } from '../../src/trust/index.ts';
 
 export interface AccountsAppOptions {
   zone: string;
@@ -47,6 +53,8 @@ export interface AccountsAppOptions {
   sessions?: SessionStore;
   /** scrypt cost (N); lower it in tests. */
   scryptN?: number;
+  /** Signs this zone's calls to other zones and verifies theirs (the cluster secret). */
+  signer: RequestSigner;
   /** Called with every error answered as 500 ERR_ACCOUNTS_INTERNAL (the body hides it). */
   onError?(e: unknown, route: string): void;
 }
@@ -107,7 +115,7 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
   res.end(text);
 }
 
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+async function readRaw(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of req) {
@@ -115,13 +123,21 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
     if (size > 64 * 1024) throw new HttpError(413, 'ERR_ACCOUNTS_TOO_LARGE', 'body over 64 KiB');
     chunks.push(c as Buffer);
   }
-  const text = Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
+}
+
+function parseJson(raw: Buffer): Record<string, unknown> {
+  const text = raw.toString('utf8');
   if (!text) return {};
   try {
     const v = JSON.parse(text);
     if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
   } catch {}
   throw new HttpError(400, 'ERR_ACCOUNTS_BAD_JSON', 'body must be a JSON object');
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  return parseJson(await readRaw(req));
 }
 
 /** How long a session lookup in another zone may take before the session counts as gone (401: log in again). */
@@ -174,19 +190,26 @@ export async function startAccountsApp(opts: AccountsAppOptions): Promise<Accoun
     const base = opts.peer(z);
     if (!base) throw new HttpError(502, 'ERR_ACCOUNTS_PEER_UNKNOWN', `no address for zone ${z}`);
     let r: Awaited<ReturnType<typeof request>>;
+    const text = body === undefined ? undefined : JSON.stringify(body);
     try {
       r = await request(`${base}${path}`, {
         method,
-        headers: { 'content-type': 'application/json', [HEADERS.from]: zone },
-        body: body === undefined ? undefined : JSON.stringify(body),
+        // signed: the other zone's internal routes answer only zones of this cluster
+        headers: opts.signer.signHeaders(
+          method,
+          path,
+          { 'content-type': 'application/json', [HEADERS.from]: zone },
+          text,
+        ),
+        body: text,
         ...(dispatcher ? { dispatcher } : {}),
       });
     } catch (e) {
       // the zone is down (the global writer died and failover has not moved its role yet): retry soon
       throw new HttpError(503, 'ERR_ACCOUNTS_PEER_UNAVAILABLE', `zone ${z} cannot be reached: ${(e as Error).message}`);
     }
-    const text = await r.body.text();
-    return { status: r.statusCode, json: text ? JSON.parse(text) : null };
+    const answer = await r.body.text();
+    return { status: r.statusCode, json: answer ? JSON.parse(answer) : null };
   };
 
   // connecting is bounded too: undici's abort does not cut a connect short (10 s by default)
@@ -205,8 +228,9 @@ export async function startAccountsApp(opts: AccountsAppOptions): Promise<Accoun
     try {
       // bounded: a zone cut off (not refusing, just silent) would otherwise hold the request
       // until the router in front gives up with a 504, and the client would never log in again
-      const r = await callPeer(owner, 'GET', `/api/sessions/${encodeURIComponent(sid)}`, undefined, sessionPeers);
-      return r.status === 200 ? (r.json as { userId: string }) : undefined;
+      const r = await callPeer(owner, 'GET', `/internal/sessions/${encodeURIComponent(sid)}`, undefined, sessionPeers);
+      const userId = (r.json as { userId?: unknown } | null)?.userId;
+      return r.status === 200 && typeof userId === 'string' ? { userId } : undefined;
     } catch {
       // the session's zone is down: sessions are local and regenerable, so "log in again" (401)
       return undefined;
@@ -232,10 +256,62 @@ export async function startAccountsApp(opts: AccountsAppOptions): Promise<Accoun
     return rows.map((r) => r.value as Comment);
   };
 
+  /** A password check against an account record (scrypt on the thread pool, constant-time compare). */
+  const passwordOk = async (account: Account | undefined, password: string): Promise<boolean> =>
+    account !== undefined &&
+    timingSafeEqual(Buffer.from(await hashOf(password, account.salt), 'hex'), Buffer.from(account.hash, 'hex'));
+
+  /** Zone-to-zone routes; the caller has checked the signature. Answers never carry salts or hashes. */
+  async function internal(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: string,
+    arg: string | undefined,
+    raw: Buffer,
+  ) {
+    if (route === 'POST /internal/accounts' && arg === 'verify') {
+      const body = parseJson(raw);
+      const phone = str(body.phone, 'phone', /^\+?\d{6,15}$/);
+      const password = str(body.password, 'password', /^.{1,200}$/);
+      const account = (await store.get('accounts', phone))?.value as Account | undefined;
+      if (!account || !(await passwordOk(account, password)))
+        return send(res, 401, { error: 'ERR_ACCOUNTS_BAD_LOGIN', message: 'wrong phone number or password' });
+      return send(res, 200, { userId: account.userId });
+    }
+    if (route === 'GET /internal/sessions' && arg) {
+      // only sessions of this zone: a zone never asks a third one on someone's behalf
+      if (!arg.startsWith(`${zone}.`) || !validSessionId(arg))
+        return send(res, 404, { error: 'ERR_ACCOUNTS_NO_SESSION' });
+      const s = (await sessions.get(arg, { slideMs: sessionTtlMs })) as { userId?: unknown } | undefined;
+      return typeof s?.userId === 'string'
+        ? send(res, 200, { userId: s.userId })
+        : send(res, 404, { error: 'ERR_ACCOUNTS_NO_SESSION' });
+    }
+    send(res, 404, { error: 'ERR_ACCOUNTS_NO_ROUTE', message: `no route ${req.method} ${req.url}` });
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     const route = `${req.method} /${parts.slice(0, 2).join('/')}`;
     const arg = parts[2];
+
+    // zone-to-zone only: anything under /internal (however spelled) needs a zone's signature
+    if (isInternalPath(req.url ?? '/') || parts[0]?.toLowerCase() === INTERNAL_SEGMENT) {
+      const raw = await readRaw(req);
+      const v = opts.signer.check({
+        method: req.method ?? 'GET',
+        target: req.url ?? '/',
+        headers: req.headers,
+        body: raw,
+      });
+      if (typeof v === 'string')
+        return send(res, 401, {
+          error: trustErrors.ERR_TRUST_BAD_SIGNATURE.code,
+          message: 'internal routes answer zones of this cluster only',
+          reason: v,
+        });
+      return internal(req, res, route, arg, raw);
+    }
 
     if (route === 'POST /api/register') {
       const body = await readJson(req);
@@ -277,33 +353,29 @@ export async function startAccountsApp(opts: AccountsAppOptions): Promise<Accoun
       const body = await readJson(req);
       const phone = str(body.phone, 'phone', /^\+?\d{6,15}$/);
       const password = str(body.password, 'password', /^.{1,200}$/);
-      let account = (await store.get('accounts', phone))?.value as Account | undefined;
+      const account = (await store.get('accounts', phone))?.value as Account | undefined;
       let secondRead = false;
+      let userId: string | undefined;
       if (!account && zone !== core()) {
         // the replica may not have caught up with a fresh registration: ask the global writer once
-        const r = await callPeer(core(), 'GET', `/internal/accounts/${encodeURIComponent(phone)}`);
-        if (r.status === 200) {
-          account = r.json as Account;
+        // the core zone checks the password; it answers only the user id (never the salt or hash)
+        const r = await callPeer(core(), 'POST', '/internal/accounts/verify', { phone, password });
+        const id = (r.json as { userId?: unknown } | null)?.userId;
+        if (r.status === 200 && typeof id === 'string') {
+          userId = id;
           secondRead = true;
         }
       }
-      const ok =
-        account !== undefined &&
-        timingSafeEqual(Buffer.from(await hashOf(password, account.salt), 'hex'), Buffer.from(account.hash, 'hex'));
-      if (!ok || !account) throw new HttpError(401, 'ERR_ACCOUNTS_BAD_LOGIN', 'wrong phone number or password');
+      if (account && (await passwordOk(account, password))) userId = account.userId;
+      if (!userId) throw new HttpError(401, 'ERR_ACCOUNTS_BAD_LOGIN', 'wrong phone number or password');
       const sid = `${zone}.${randomBytes(18).toString('base64url')}`;
-      await sessions.put(sid, { userId: account.userId, phone, at: opts.clock.wallTime() }, sessionTtlMs);
+      await sessions.put(sid, { userId, phone, at: opts.clock.wallTime() }, sessionTtlMs);
       return send(
         res,
         200,
-        { session: sid, userId: account.userId, zone, secondRead },
+        { session: sid, userId, zone, secondRead },
         { 'set-cookie': `mz_sid=${sid}; Path=/; HttpOnly; SameSite=Lax` },
       );
-    }
-
-    if (route === 'GET /internal/accounts' && arg) {
-      const a = await store.get('accounts', arg);
-      return a ? send(res, 200, a.value) : send(res, 404, { error: 'ERR_ACCOUNTS_NOT_FOUND' });
     }
 
     if (route === 'GET /api/sessions' && arg) {

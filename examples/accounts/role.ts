@@ -32,6 +32,7 @@ async function startRole(ctx: AppContext, scryptN: number | undefined): Promise<
       epochOf: (shard) => ctx.shardMap.owner(shard)?.epoch ?? 1,
       globalOwner: () => ctx.shardMap.owner(GLOBAL),
       peer: (z) => ctx.appUrl(z),
+      signer: ctx.signer,
     });
     return {
       ...app,

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
-import { request } from 'undici';
-import { loadTopology, parseHostPort } from '../topology/index.ts';
-import { EX_USAGE, type Io } from './io.ts';
+import { usage } from './commands.ts';
+import { controlCall, controlUrl, replyProblem } from './control-client.ts';
+import type { Io } from './io.ts';
 import { resolveAllConflicts } from './resolve-all.ts';
 import { renderTable } from './table.ts';
 
@@ -12,30 +12,11 @@ interface ConflictJson {
   candidates: { origin: string; version: number; value: unknown; deleted: boolean }[];
 }
 
-function controlUrl(values: { control?: string; config?: string }): string {
-  if (values.control) return values.control.replace(/\/$/, '');
-  const hp = parseHostPort(loadTopology(values.config).config.control.listen);
-  return `http://${hp.host === '0.0.0.0' ? '127.0.0.1' : hp.host}:${hp.port}`;
-}
-
-async function call(url: string, method: 'GET' | 'POST', body?: unknown): Promise<{ status: number; json: unknown }> {
-  const r = await request(url, {
-    method,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-  });
-  return { status: r.statusCode, json: await r.body.json() };
-}
-
 function brief(v: unknown, deleted: boolean): string {
   if (deleted) return '(deleted)';
   const s = JSON.stringify(v);
   return s.length > 40 ? `${s.slice(0, 37)}...` : s;
 }
-
-const RESOLVE_USAGE =
-  'usage: multizone conflicts resolve RESOURCE/KEY --pick ZONE|VERSION [--zone Z] [--control URL]\n' +
-  '       multizone conflicts resolve --all --pick-zone ZONE [--resource NAME] [--dry-run] [--json] [--control URL]';
 
 /** `conflicts resolve --all`: every open conflict (of --resource) by one zone's version, on every alive process. */
 async function resolveAll(
@@ -49,7 +30,7 @@ async function resolveAll(
     r = await resolveAllConflicts(base, { pickZone, resource: v.resource, dryRun: v['dry-run'] === true });
   } catch (e) {
     const code = (e as { code?: unknown }).code;
-    io.err(`multizone: ${(e as Error).message}${typeof code === 'string' ? `\n(${code})` : ''}`);
+    io.err(`multizone: ${(e as Error).message}${typeof code === 'string' ? ` (${code})` : ''}`);
     return 1;
   }
   if (v.json) io.out(JSON.stringify(r));
@@ -93,26 +74,19 @@ export async function cmdConflicts(args: string[], io: Io): Promise<number> {
   const base = controlUrl(values);
   const bulk = values['pick-zone'] !== undefined || values.resource !== undefined || values['dry-run'] === true;
   if (positionals[0] === 'resolve' && values.all) {
-    if (!values['pick-zone'] || positionals.length > 1 || values.pick !== undefined || values.zone !== undefined) {
-      io.err(`${RESOLVE_USAGE}\n(--all takes --pick-zone, not an ID, --pick or --zone)`);
-      return EX_USAGE;
-    }
+    if (!values['pick-zone'] || positionals.length > 1 || values.pick !== undefined || values.zone !== undefined)
+      return usage(io, 'conflicts', '--all takes --pick-zone, not an ID, --pick or --zone');
     return resolveAll(base, values, io);
   }
-  if (values.all || bulk) {
-    io.err(`${RESOLVE_USAGE}\n(--pick-zone, --resource and --dry-run go with conflicts resolve --all)`);
-    return EX_USAGE;
-  }
+  if (values.all || bulk)
+    return usage(io, 'conflicts', '--pick-zone, --resource and --dry-run go with conflicts resolve --all');
   if (positionals[0] === 'resolve') {
     const id = positionals[1];
-    if (!id || !values.pick) {
-      io.err(RESOLVE_USAGE);
-      return EX_USAGE;
-    }
-    const r = await call(`${base}/api/conflicts/resolve`, 'POST', { id, pick: values.pick, zone: values.zone });
-    const j = r.json as { error?: string; message?: string; zone?: string; version?: number };
+    if (!id || !values.pick) return usage(io, 'conflicts', 'conflicts resolve needs an ID and --pick ZONE|VERSION');
+    const r = await controlCall(base, '/api/conflicts/resolve', 'POST', { id, pick: values.pick, zone: values.zone });
+    const j = (r.json ?? {}) as { zone?: string; version?: number };
     if (r.status !== 200) {
-      io.err(`multizone: ${j.message ?? 'resolve failed'}\n(${j.error ?? r.status})`);
+      io.err(`multizone: ${replyProblem(r, base)}`);
       return 1;
     }
     if (values.json) io.out(JSON.stringify(j));
@@ -122,14 +96,13 @@ export async function cmdConflicts(args: string[], io: Io): Promise<number> {
       );
     return 0;
   }
-  if (positionals.length > 0) {
-    io.err(
-      `multizone: unknown conflicts subcommand "${positionals[0]}" (use: conflicts, conflicts resolve ID --pick X, conflicts resolve --all --pick-zone Z)`,
-    );
-    return EX_USAGE;
+  if (positionals.length > 0) return usage(io, 'conflicts', `unknown conflicts subcommand "${positionals[0]}"`);
+  const r = await controlCall(base, '/api/conflicts', 'GET');
+  const list = (r.json as { conflicts?: ConflictJson[] } | undefined)?.conflicts;
+  if (r.status !== 200 || !Array.isArray(list)) {
+    io.err(`multizone: ${replyProblem(r, base)}`);
+    return 1;
   }
-  const r = await call(`${base}/api/conflicts`, 'GET');
-  const list = (r.json as { conflicts?: ConflictJson[] }).conflicts ?? [];
   if (values.json) {
     io.out(JSON.stringify({ conflicts: list }));
     return 0;

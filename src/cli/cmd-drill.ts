@@ -2,20 +2,10 @@ import { parseArgs } from 'node:util';
 import { systemClock } from '../core/clock.ts';
 import { systemRandom } from '../core/random.ts';
 import { commandFault, type DrillProgress, type DrillReport, runDrill } from '../drill/index.ts';
-import { loadTopology } from '../topology/index.ts';
-import { EX_USAGE, type Io } from './io.ts';
+import { usage } from './commands.ts';
+import { controlCall, controlUrl } from './control-client.ts';
+import type { Io } from './io.ts';
 import { renderTable } from './table.ts';
-
-const USAGE =
-  'usage: multizone drill --zone Z [--mode kill|partition] [--consistency fenced|available] [--rps N] [--duration S] [--writes 0..1] [--users N] [--read-back-timeout S] [--control URL | --config FILE] [--fault-cmd CMD --heal-cmd CMD] [--no-restore] [--failback] [--allow-conflicts] [--json]';
-
-/** The control API URL: --control, else the topology's control.listen. */
-export function controlUrl(values: { control?: string; config?: string }): string {
-  if (values.control) return values.control.replace(/\/$/, '');
-  const t = loadTopology(values.config);
-  const hp = t.config.control.listen;
-  return `http://${hp}`;
-}
 
 function bar(p: DrillProgress): string {
   const w = 30;
@@ -167,6 +157,11 @@ export function renderDrill(r: DrillReport): string {
   return lines.join('\n');
 }
 
+/** What the drill prints on stdout: the report as one JSON line with --json, else the tables only. */
+export function drillOutput(report: DrillReport, json: boolean): string {
+  return json ? JSON.stringify(report) : renderDrill(report);
+}
+
 /** `multizone drill`: fault a zone of a running cluster under traffic; report RTO and misrouting. */
 export async function cmdDrill(args: string[], io: Io): Promise<number> {
   const { values } = parseArgs({
@@ -204,24 +199,24 @@ export async function cmdDrill(args: string[], io: Io): Promise<number> {
     !(writes >= 0 && writes <= 1) ||
     !(users === undefined || (Number.isInteger(users) && users > 0)) ||
     !(readBackS > 0 && readBackS <= 3600)
-  ) {
-    io.err(USAGE);
-    return EX_USAGE;
-  }
-  if (values['heal-cmd'] && !values['fault-cmd']) {
-    io.err('drill: --heal-cmd needs --fault-cmd');
-    return EX_USAGE;
-  }
-  if (values['fault-cmd'] && !values['heal-cmd'] && !values['no-restore']) {
-    io.err('drill: --fault-cmd needs --heal-cmd to bring the zone back (or --no-restore to leave it down)');
-    return EX_USAGE;
-  }
+  )
+    return usage(
+      io,
+      'drill',
+      values.zone ? 'an option is out of range (see the limits below)' : '--zone Z is required',
+    );
+  if (values['heal-cmd'] && !values['fault-cmd']) return usage(io, 'drill', '--heal-cmd needs --fault-cmd');
+  if (values['fault-cmd'] && !values['heal-cmd'] && !values['no-restore'])
+    return usage(io, 'drill', '--fault-cmd needs --heal-cmd to bring the zone back (or --no-restore to leave it down)');
+  // before any traffic: a cluster that is not there is one clear line, not a failed drill
+  const control = controlUrl(values);
+  await controlCall(control, '/api/topology', 'GET');
   const tty = process.stderr.isTTY && !values.json;
   let lastLine = -1;
   // the injected clock's timers are unref'd: hold the process open while the drill runs
   const keepAlive = setInterval(() => {}, 1000); // lint-allow: keeps the CLI process alive
   const report = await runDrill({
-    control: controlUrl(values),
+    control,
     zone: values.zone,
     mode: values.mode,
     consistency: values.consistency,
@@ -248,10 +243,6 @@ export async function cmdDrill(args: string[], io: Io): Promise<number> {
     },
   }).finally(() => clearInterval(keepAlive));
   if (tty) process.stderr.write('\n');
-  if (values.json) io.out(JSON.stringify(report));
-  else {
-    io.out(renderDrill(report));
-    io.out(`\njson: ${JSON.stringify({ ...report, perSecond: undefined })}`);
-  }
+  io.out(drillOutput(report, values.json === true));
   return report.goal.met ? 0 : 1;
 }

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
-import { request } from 'undici';
-import { controlUrl } from './cmd-drill.ts';
-import { EX_USAGE, type Io } from './io.ts';
+import { usage } from './commands.ts';
+import { controlCall, controlUrl, replyProblem } from './control-client.ts';
+import type { Io } from './io.ts';
 
 /**
  * `multizone failover --zone Z` (planned, RPO 0: drain Z's shards, wait for replication lag
@@ -18,23 +18,13 @@ export async function cmdFailover(which: 'failover' | 'failback', args: string[]
       json: { type: 'boolean' },
     },
   });
-  if (!values.zone) {
-    io.err(`usage: multizone ${which} --zone Z [--control URL | --config FILE] [--json]`);
-    return EX_USAGE;
-  }
-  const url = `${controlUrl(values)}/api/${which}`;
-  let status: number;
-  let body: Record<string, unknown>;
-  try {
-    const r = await request(url, {
-      method: 'POST',
-      body: JSON.stringify({ zone: values.zone }),
-      headersTimeout: 600_000,
-    });
-    status = r.statusCode;
-    body = (await r.body.json()) as Record<string, unknown>;
-  } catch (e) {
-    io.err(`multizone: cannot reach the control API at ${url}: ${(e as Error).message}`);
+  if (!values.zone) return usage(io, which, '--zone Z is required');
+  const base = controlUrl(values);
+  const r = await controlCall(base, `/api/${which}`, 'POST', { zone: values.zone }, { headersTimeout: 600_000 });
+  const status = r.status;
+  const body = (r.json ?? {}) as Record<string, unknown>;
+  if (r.json === undefined) {
+    io.err(`multizone: ${which} ${values.zone} failed: ${replyProblem(r, base)}`);
     return 1;
   }
   if (values.json) io.out(JSON.stringify(body));

@@ -13,15 +13,13 @@ import {
   labUp,
   rtoQuantile,
   runLabDrills,
+  runLabOutage,
+  runLabRestart,
   startDelayProxy,
 } from '../lab/index.ts';
-import { EX_CONFIG, EX_NOPERM, EX_USAGE, type Io } from './io.ts';
+import { usage } from './commands.ts';
+import { EX_CONFIG, EX_NOPERM, type Io } from './io.ts';
 import { renderTable } from './table.ts';
-
-const USAGE = `usage:
-  multizone lab up [--dir D] [--delay-ms N] [--detach]
-  multizone lab drill --zone Z --fault sigkill|partition|nats-kill [--runs N] [--duration S] [--rps N] [--users N] [--allow-conflicts] [--dir D] [--json]
-  multizone lab down [--dir D]`;
 
 /** `multizone lab up|drill|down`: the multi-zone lab in network namespaces on this machine. */
 export async function cmdLab(args: string[], io: Io): Promise<number> {
@@ -32,13 +30,20 @@ export async function cmdLab(args: string[], io: Io): Promise<number> {
         return await labUpCmd(rest, io);
       case 'drill':
         return await labDrillCmd(rest, io);
+      case 'outage':
+        return await labOutageCmd(rest, io);
+      case 'restart':
+        return await labRestartCmd(rest, io);
       case 'down':
         return await labDownCmd(rest, io);
       case 'proxy':
         return await labProxyCmd(rest, io);
       default:
-        io.err(USAGE);
-        return EX_USAGE;
+        return usage(
+          io,
+          'lab',
+          sub === undefined ? 'lab needs up, drill, outage, restart or down' : `unknown lab subcommand "${sub}"`,
+        );
     }
   } catch (e) {
     // the environment is not fit for a lab: say so with the exit code a script can test
@@ -65,8 +70,7 @@ async function labUpCmd(args: string[], io: Io): Promise<number> {
   });
   const delayMs = Number(values['delay-ms']);
   if (!(Number.isInteger(delayMs) && delayMs >= 0 && delayMs <= 5000)) {
-    io.err(`multizone: --delay-ms must be an integer 0..5000 (got ${values['delay-ms']})`);
-    return EX_USAGE;
+    return usage(io, 'lab', `--delay-ms must be an integer 0..5000 (got ${values['delay-ms']})`);
   }
   const dir = resolve(values.dir);
   const lab = await labUp({ dir, delayMs, clock: systemClock, log: (s) => io.err(s) });
@@ -171,10 +175,8 @@ async function labDrillCmd(args: string[], io: Io): Promise<number> {
     !(duration >= 4 && duration <= 3600) ||
     !(rps > 0 && rps <= 5000) ||
     !(users === undefined || (Number.isInteger(users) && users > 0))
-  ) {
-    io.err(USAGE);
-    return EX_USAGE;
-  }
+  )
+    return usage(io, 'lab', values.zone ? 'an option of lab drill is out of range' : 'lab drill needs --zone Z');
   // the injected clock's timers are unref'd: hold the process open while the drills run
   const keepAlive = setInterval(() => {}, 1000); // lint-allow: keeps the CLI process alive
   let last = '';
@@ -202,6 +204,66 @@ async function labDrillCmd(args: string[], io: Io): Promise<number> {
   return reports.every((r) => r.goal.met && (r.lost ?? 0) === 0) ? 0 : 1;
 }
 
+/** `lab outage`: two zones killed at once; how long until DNS and HTTPDNS leave them out. */
+async function labOutageCmd(args: string[], io: Io): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      dir: { type: 'string', default: DEFAULT_LAB_DIR },
+      zones: { type: 'string', default: 'sh-b,gz-a' },
+      json: { type: 'boolean' },
+    },
+  });
+  const keepAlive = setInterval(() => {}, 1000); // lint-allow: keeps the CLI process alive
+  const r = await runLabOutage({
+    dir: resolve(values.dir),
+    zones: values.zones.split(',').map((z) => z.trim()),
+    clock: systemClock,
+    log: (s) => io.err(s),
+  }).finally(() => clearInterval(keepAlive));
+  const within = (v: number | null) => v !== null && v <= r.boundMs;
+  if (values.json) io.out(JSON.stringify(r));
+  else
+    io.out(
+      renderTable(
+        ['killed', 'asked', 'DNS left them out', 'HTTPDNS left them out', 'bound', 'unanswered', 'back in DNS'],
+        [
+          [
+            r.zones.join(' + '),
+            r.observers.join(', '),
+            ms(r.dnsMs),
+            ms(r.httpdnsMs),
+            `≤ ${ms(r.boundMs)}`,
+            `${r.failed}/${r.asked}`,
+            ms(r.backMs),
+          ],
+        ],
+      ),
+    );
+  return within(r.dnsMs) && within(r.httpdnsMs) && r.failed === 0 ? 0 : 1;
+}
+
+/** `lab restart`: every zone process stopped and started again; the shard map must be unchanged. */
+async function labRestartCmd(args: string[], io: Io): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { dir: { type: 'string', default: DEFAULT_LAB_DIR }, json: { type: 'boolean' } },
+  });
+  const keepAlive = setInterval(() => {}, 1000); // lint-allow: keeps the CLI process alive
+  const r = await runLabRestart({ dir: resolve(values.dir), clock: systemClock, log: (s) => io.err(s) }).finally(() =>
+    clearInterval(keepAlive),
+  );
+  const same = r.changed.length === 0 && !r.globalMoved;
+  if (values.json) io.out(JSON.stringify(r));
+  else
+    io.out(
+      same
+        ? `the shard map is unchanged after restarting every zone (up again in ${ms(r.upMs)}, watched ${ms(r.watchedMs)})`
+        : `the shard map changed: shards ${r.changed.join(', ') || 'none'}${r.globalMoved ? ', and the global writer moved' : ''}\n  before ${r.before}\n  after  ${r.after}`,
+    );
+  return same ? 0 : 1;
+}
+
 /** `multizone lab proxy [--delay-ms N] LISTEN=TARGET...`: the delay proxies of one zone (the lab starts it in the zone's namespace). */
 async function labProxyCmd(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -216,8 +278,7 @@ async function labProxyCmd(args: string[], io: Io): Promise<number> {
   };
   const maps = positionals.map((p) => p.split('='));
   if (!(delayMs >= 0) || maps.length === 0 || maps.some((m) => m.length !== 2)) {
-    io.err('usage: multizone lab proxy [--delay-ms N] HOST:PORT=HOST:PORT...');
-    return EX_USAGE;
+    return usage(io, 'lab', 'usage: multizone lab proxy [--delay-ms N] HOST:PORT=HOST:PORT... (started by lab up)');
   }
   const proxies = await Promise.all(
     maps.map(([l, t]) => startDelayProxy({ listen: hp(l!), target: hp(t!), delayMs, clock: systemClock })),

@@ -11,46 +11,20 @@ import { cmdDrill } from './cmd-drill.ts';
 import { cmdFailover } from './cmd-failover.ts';
 import { cmdLab } from './cmd-lab.ts';
 import { cmdPublish } from './cmd-publish.ts';
-import { EX_CONFIG, EX_USAGE, type Io, stdio } from './io.ts';
+import { cmdPurge } from './cmd-purge.ts';
+import { commandHelp, renderCommandHelp, renderHelp, usage } from './commands.ts';
+import { cliErrors } from './errors.ts';
+import { EX_CONFIG, EX_USAGE, guardStdout, type Io, stdio } from './io.ts';
 import { renderTable } from './table.ts';
+import { upTrust } from './up-trust.ts';
+
+/** How long a stopping process may take before it exits anyway (ms). */
+const SHUTDOWN_MS = 15_000;
 
 export { EX_CONFIG, EX_USAGE, type Io } from './io.ts';
 
-const HELP = `multizone — one service, active-active across zones
-
-usage:
-  multizone up [--config FILE] [--control-port N] [--zones a,b] [--app echo|accounts] [--wan-delay-ms N] [--json]
-                                 start a local multi-zone cluster (default topology: 4 zones);
-                                 --wan-delay-ms sets replication.wan.delayMs (in-process log)
-  multizone zone ZONE [--config FILE] [--app echo|accounts] [--json]
-                                 run one zone in this process (= up --zones ZONE): one process
-                                 per zone from one shared topology; {zone} in the URL settings
-                                 names ZONE, the control API listens on zones.ZONE.listen.control
-  multizone validate [FILE]      check a topology file; prints OK or every problem
-  multizone geo IP [--config FILE]
-                                 where IP is, and what steering answers for each service
-  multizone cert [--out DIR] [--host NAME]...
-                                 write a self-signed development cert.pem + key.pem
-  multizone conflicts [resolve ID --pick ZONE|VERSION] [--control URL]
-                                 list records locked by replication conflicts, or resolve one
-  multizone conflicts resolve --all --pick-zone ZONE [--resource NAME] [--dry-run] [--json]
-                                 resolve every open conflict (of one resource) by ZONE's version,
-                                 on every alive process; a conflict without one is skipped (exit 1)
-  multizone drill --zone Z [--mode kill|partition] [--consistency fenced|available] [--rps N] [--duration S] [--json]
-                                 fault a zone of the running cluster under traffic (the accounts app's
-                                 workload when it runs); report RTO, misrouting, RPO, WRT, lost writes
-  multizone failover --zone Z    planned failover (RPO 0) of a zone's shards to its backups
-  multizone failback --zone Z    move a zone's home shards back to it
-  multizone publish DIR --edge URL --token T
-                                 fingerprint DIR's files, write a manifest, push them to edges
-  multizone lab up [--dir D] [--delay-ms N] [--detach]
-                                 (root, Linux) a namespace per zone with its own PostgreSQL, Redis and
-                                 zone process, a 3-server NATS cluster behind a delay proxy per zone
-  multizone lab drill --zone Z --fault sigkill|partition|nats-kill [--runs N] [--duration S] [--rps N] [--json]
-                                 drill the lab under traffic; the lab makes the fault
-  multizone lab down [--dir D]   remove the lab (processes, namespaces, bridge, route, data)
-  multizone help                 this text
-`;
+/** The global help, from the command table (commands.ts). */
+const HELP = renderHelp();
 
 /**
  * The apps `multizone up --app NAME` can run in every zone. The CLI knows only the built-in
@@ -64,9 +38,12 @@ export const BUILTIN_APPS: AppRegistry = { echo: () => echoAppRole };
 /** Runs the CLI; resolves to the process exit code (`up` resolves only after shutdown). */
 export async function main(argv: string[], io: Io = stdio, apps: AppRegistry = BUILTIN_APPS): Promise<number> {
   const [cmd, ...rest] = argv;
-  // `multizone up --help` is help, not an unknown option of up
+  // `multizone conflicts | head -1`: a reader that goes away ends the output, not the process
+  if (io === stdio) guardStdout();
+  // `multizone up --help` is up's help, not an unknown option of up
   if (rest.includes('--help') || rest.includes('-h')) {
-    io.out(HELP);
+    const c = commandHelp(cmd);
+    io.out(c ? renderCommandHelp(c) : HELP);
     return 0;
   }
   try {
@@ -90,32 +67,40 @@ export async function main(argv: string[], io: Io = stdio, apps: AppRegistry = B
         return await cmdConflicts(rest, io);
       case 'publish':
         return await cmdPublish(rest, io);
+      case 'purge':
+        return await cmdPurge(rest, io);
       case 'lab':
         return await cmdLab(rest, io);
+      case 'help': {
+        const c = commandHelp(rest[0]);
+        if (rest[0] !== undefined && !c) return usage(io, 'help', `no command "${rest[0]}"`);
+        io.out(c ? renderCommandHelp(c) : HELP);
+        return 0;
+      }
       case undefined:
-      case 'help':
       case '--help':
       case '-h':
         io.out(HELP);
         return 0;
       default:
-        io.err(`multizone: unknown command "${cmd}"\n\n${HELP}`);
+        io.err(`multizone: unknown command "${cmd}"\n\n${HELP}\n(${cliErrors.ERR_CLI_USAGE.code})`);
         return EX_USAGE;
     }
   } catch (e) {
-    return reportError(e, io);
+    return reportError(e, io, cmd);
   }
 }
 
-function reportError(e: unknown, io: Io): number {
+function reportError(e: unknown, io: Io, cmd: string | undefined): number {
+  // a bad option: the command's usage, not the whole help
+  if (e instanceof TypeError && (e as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS'))
+    return commandHelp(cmd) ? usage(io, cmd!, e.message) : usage(io, 'help', e.message);
+  if (hasCode(e, cliErrors.ERR_CLI_USAGE)) return usage(io, cmd ?? 'help', e instanceof Error ? e.message : undefined);
   if (isPlatformError(e)) {
-    io.err(`multizone: ${e.message}`);
-    io.err(`(${e.code})`);
+    // one line when the message is one line (an unreachable control API, a missing folder);
+    // a message that lists problems keeps the code on a line of its own
+    io.err(e.message.includes('\n') ? `multizone: ${e.message}\n(${e.code})` : `multizone: ${e.message} (${e.code})`);
     return hasCode(e, coreErrors.ERR_CONFIG_INVALID) || hasCode(e, coreErrors.ERR_CONFIG_READ) ? EX_CONFIG : 1;
-  }
-  if (e instanceof TypeError && (e as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
-    io.err(`multizone: ${e.message}\n\n${HELP}`);
-    return EX_USAGE;
   }
   io.err(`multizone: unexpected error: ${(e as Error)?.stack ?? String(e)}`);
   return 1;
@@ -143,10 +128,7 @@ function cmdGeo(args: string[], io: Io): number {
     options: { config: { type: 'string' }, json: { type: 'boolean' } },
   });
   const ip = positionals[0];
-  if (!ip) {
-    io.err('usage: multizone geo IP[/PREFIX] [--config FILE]');
-    return EX_USAGE;
-  }
+  if (!ip) return usage(io, 'geo', 'an IP address is required');
   const geo = defaultGeoDb();
   const loc = geo.lookup(ip);
   const topology = loadTopology(values.config);
@@ -254,14 +236,23 @@ async function runUp(values: UpOptions, io: Io, apps: AppRegistry): Promise<numb
     control = { host: '127.0.0.1', port };
   }
   const app = await pickApp();
-  const cluster = await startCluster({ topology, control, app, zones: values.zones?.split(',').map((s) => s.trim()) });
+  const zones = values.zones?.split(',').map((s) => s.trim());
+  // zones sign their calls to each other with the cluster secret (src/trust); up keeps one in store.dataDir
+  const trust = upTrust(topology, zones, values.config, io);
+  if (typeof trust === 'number') return trust;
+  const cluster = await startCluster({ topology, control, app, zones, ...trust });
   // the signal handlers go in before the endpoints are printed: whoever waits for that line
   // (a supervisor, a test) may send SIGTERM as soon as it has read it
   const stopped = new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       io.err(`\n${sig}: shutting down`);
-      // hard stop if something hangs: shutdown must finish within 5 s
-      const t = setTimeout(() => process.exit(1), 5000); // lint-allow: process-level watchdog
+      // hard stop if something hangs; a busy host (a Kv across a WAN, a drain under load)
+      // needs more than a few seconds for a clean stop, which keeps the restart window short
+      const giveUp = () => {
+        io.err(`multizone: shutdown did not finish within ${SHUTDOWN_MS / 1000} s; exiting`);
+        process.exit(1);
+      };
+      const t = setTimeout(giveUp, SHUTDOWN_MS); // lint-allow: a process-level watchdog, outside any Clock
       t.unref();
       void cluster.close().then(resolve);
     };
@@ -284,7 +275,9 @@ async function runUp(values: UpOptions, io: Io, apps: AppRegistry): Promise<numb
           `${l.protocol}://${l.host}:${l.port}`,
         ]),
     );
-    io.out(`multizone "${topology.config.name}" is up: ${local.length} zones, core zone ${topology.coreZone}\n`);
+    io.out(
+      `multizone "${topology.config.name}" is up: ${local.length} zone${local.length === 1 ? '' : 's'}, core zone ${topology.coreZone}\n`,
+    );
     io.out(renderTable(['zone', 'region', '', 'role', 'listens on'], zoneRows));
     io.out(
       `\ncontrol  ${controlUrl}   (GET /api, /api/endpoints, /api/steer?service=api.${topology.config.apex}&ip=1.2.4.8, /metrics)`,

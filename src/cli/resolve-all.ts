@@ -1,4 +1,4 @@
-import { request } from 'undici';
+import { controlCall, type ControlReply as Reply } from './control-client.ts';
 
 /** What `multizone conflicts resolve --all` asks for. */
 export interface ResolveAllAsk {
@@ -20,26 +20,6 @@ export interface ResolveAllOutcome {
   failed: { control: string; error: string }[];
 }
 
-interface Reply {
-  status: number;
-  json: unknown;
-}
-
-/** Calls a control route; a body that is not JSON reads as `undefined`. */
-async function call(url: string, method: 'GET' | 'POST', body?: unknown): Promise<Reply> {
-  const r = await request(url, {
-    method,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-  });
-  const text = await r.body.text();
-  try {
-    return { status: r.statusCode, json: JSON.parse(text) };
-  } catch {
-    return { status: r.statusCode, json: undefined };
-  }
-}
-
 function trimUrl(u: string): string {
   // a process listening on every address is reached on loopback, as controlUrl() does for a topology
   return u.replace(/\/+$/, '').replace('//0.0.0.0:', '//127.0.0.1:').replace('//[::]:', '//[::1]:');
@@ -53,7 +33,7 @@ function trimUrl(u: string): string {
 export async function clusterControlUrls(base: string): Promise<string[]> {
   let r: Reply;
   try {
-    r = await call(`${base}/api/cluster`, 'GET');
+    r = await controlCall(base, '/api/cluster', 'GET');
   } catch {
     return [base]; // the resolve-all call itself reports an unreachable control API
   }
@@ -71,7 +51,7 @@ interface ProcessReply {
 }
 
 async function resolveAllAt(control: string, body: Record<string, unknown>): Promise<ProcessReply> {
-  const r = await call(`${control}/api/conflicts/resolve-all`, 'POST', body);
+  const r = await controlCall(control, '/api/conflicts/resolve-all', 'POST', body);
   const j = r.json as (Partial<ProcessReply> & { error?: string; message?: string }) | undefined;
   if (r.status !== 200 || !j || !Array.isArray(j.resolved) || !Array.isArray(j.skipped))
     throw Object.assign(new Error(`${control}: ${j?.message ?? `resolve-all answered ${r.status}`}`), {

@@ -3,4 +3,7 @@ import { defineErrors } from '../core/errors.ts';
 export const controlErrors = defineErrors({
   ERR_CONTROL_BAD_REQUEST: 'a control API request is missing a parameter or has an invalid one',
   ERR_CONTROL_NOT_FOUND: 'no control API route matches the path',
+  ERR_CONTROL_METHOD_NOT_ALLOWED:
+    'the control API path exists but not with this method; the Allow header lists the methods it takes',
+  ERR_CONTROL_BODY_TOO_LARGE: 'a control API request body is over the route’s limit (64 KiB for most routes)',
 });

@@ -49,17 +49,36 @@ export class ControlServer implements ControlApi {
     }
     const h = this.table.get(`${req.method} ${url.pathname}`);
     if (!h) {
-      const e = controlErrors.ERR_CONTROL_NOT_FOUND(`no route ${req.method} ${url.pathname}; see GET /api`);
-      sendError(res, e, 404);
+      const allow = this.methodsOf(url.pathname);
+      if (allow.length > 0) {
+        const e = controlErrors.ERR_CONTROL_METHOD_NOT_ALLOWED(
+          `${url.pathname} takes ${allow.join(', ')}, not ${req.method}`,
+        );
+        sendError(res, e, 405, { allow: allow.join(', ') });
+      } else {
+        const e = controlErrors.ERR_CONTROL_NOT_FOUND(`no route ${req.method} ${url.pathname}; see GET /api`);
+        sendError(res, e, 404);
+      }
       return;
     }
     try {
       const out = await h(req, url, res);
       if (!res.headersSent && out !== undefined) sendJson(res, 200, out);
     } catch (e) {
-      if (!res.headersSent) sendError(res, e, 400);
-      else res.destroy();
+      if (res.headersSent) res.destroy();
+      // a body cut off mid-way (too large to drain) leaves the connection unusable: say so
+      else if ((e as { closeConnection?: unknown }).closeConnection === true)
+        sendError(res, e, 400, { connection: 'close' });
+      else sendError(res, e, 400);
     }
+  }
+
+  /** The methods registered for a path, sorted (the Allow header of a 405). */
+  private methodsOf(path: string): string[] {
+    return this.routes()
+      .filter((r) => r.path === path)
+      .map((r) => r.method)
+      .sort();
   }
 
   async listen(host: string, port: number): Promise<{ host: string; port: number }> {

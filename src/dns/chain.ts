@@ -9,7 +9,8 @@ import type { ParsedQuery } from './wire/query.ts';
 import type { ReplyOpt } from './wire/reply.ts';
 import type { CompiledZone } from './zone-data.ts';
 
-export type Transport = 'udp' | 'tcp';
+/** How a query arrived; DoH messages are answered as over TCP (never truncated), and padded. */
+export type Transport = 'udp' | 'tcp' | 'doh';
 export type DnsConfig = TopologyConfig['dns'];
 
 /** Steering state with an optional version that bumps on every change (MutableSteeringState has one). */

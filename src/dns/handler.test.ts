@@ -482,12 +482,67 @@ describe('dns handler: protocol', () => {
 
   test('dns: stages run in the order list, cache and rrl switched by config', () => {
     const on = createDnsHandler({ topology: dnsTopology(), steering });
-    assert.deepEqual(on.stages, ['rrl', 'cache', 'parse', 'truncate', 'edns', 'zone-match', 'client-subnet', 'answer']);
+    assert.deepEqual(on.stages, [
+      'rrl',
+      'padding',
+      'cache',
+      'parse',
+      'truncate',
+      'edns',
+      'tsig',
+      'zone-match',
+      'client-subnet',
+      'answer',
+    ]);
     const off = createDnsHandler({
       topology: dnsTopology('dns:\n  rrl: { enabled: false }\n  cacheSize: 0\n'),
       steering,
     });
-    assert.deepEqual(off.stages, ['parse', 'truncate', 'edns', 'zone-match', 'client-subnet', 'answer']);
+    assert.deepEqual(off.stages, [
+      'padding',
+      'parse',
+      'truncate',
+      'edns',
+      'tsig',
+      'zone-match',
+      'client-subnet',
+      'answer',
+    ]);
+  });
+
+  test('dns: DoH replies to padded queries are padded to 468-octet blocks, cache hits too; UDP and TCP never', () => {
+    const { h } = setup();
+    const bare = query('api.shop.test', 'A', { edns: true });
+    // the OPT ends the message with an empty RDATA: give it a 4-byte Padding option
+    const padded = Buffer.concat([bare.subarray(0, bare.length - 2), Buffer.from([0, 8, 0, 12, 0, 4, 0, 0, 0, 0])]);
+    for (let i = 0; i < 2; i++) {
+      const r = h.answer(padded, 'doh', SRC, 0).reply!;
+      assert.equal(r.length, 468, i === 0 ? 'miss' : 'hit');
+      const opt = decode(r).additionals.find((a) => a.type === 'OPT') as unknown as { options: { code: number }[] };
+      assert.deepEqual(
+        opt.options.map((o) => o.code),
+        [12],
+      );
+    }
+    assert.equal(h.stats.cacheHits, 1);
+    assert.ok(h.handle(padded, 'udp', SRC, 5353)!.length < 468);
+    assert.ok(h.handle(padded, 'tcp', SRC, 5353)!.length < 468);
+    assert.ok(h.answer(bare, 'doh', SRC, 0).reply!.length < 468, 'no padding asked, none given');
+  });
+
+  test('dns: a TSIG-signed query is NOTAUTH, counted as rejected and never cached', () => {
+    const { h, ask } = setup();
+    const msg = query('api.shop.test', 'A');
+    // key "k", hmac-sha256, time 1, fudge 300, a 1-byte MAC, original id 9
+    const alg = Buffer.from([11, ...Buffer.from('hmac-sha256'), 0]);
+    const rdata = Buffer.concat([alg, Buffer.from([0, 0, 0, 0, 0, 1, 1, 44, 0, 1, 0xaa, 0, 9, 0, 0, 0, 0])]);
+    const rr = Buffer.concat([Buffer.from([1, 107, 0, 0, 250, 0, 255, 0, 0, 0, 0, 0, rdata.length]), rdata]);
+    const signed = Buffer.concat([msg, rr]);
+    signed.writeUInt16BE(1, 10);
+    for (let i = 0; i < 2; i++) assert.equal(decode(ask(signed)!).rcode, 'NOTAUTH');
+    assert.equal(h.stats.rejected.get('tsig-badkey'), 2);
+    assert.equal(h.stats.cacheHits, 0);
+    assert.equal(h.stats.queriesWith('NOTAUTH'), 2);
   });
 
   test('dns: queries are counted by rcode', () => {

@@ -8,9 +8,10 @@ const RCODE_NAMES: Record<number, string> = {
   3: 'NXDOMAIN',
   4: 'NOTIMP',
   5: 'REFUSED',
+  9: 'NOTAUTH',
   16: 'BADVERS',
 };
-const RCODES = [0, 1, 2, 3, 4, 5, 16];
+const RCODES = [0, 1, 2, 3, 4, 5, 9, 16];
 const QTYPE_NAMES: Record<number, string> = {
   1: 'A',
   2: 'NS',
@@ -41,7 +42,9 @@ const qtypeIndex = new Uint8Array(65536).fill(QTYPES.length);
 QTYPES.forEach((t, i) => {
   qtypeIndex[t] = i;
 });
-const TRANSPORTS = ['udp', 'tcp'] as const;
+const TRANSPORTS = ['udp', 'tcp', 'doh'] as const;
+const N_TRANSPORT = TRANSPORTS.length;
+const transportIndex = (t: (typeof TRANSPORTS)[number]) => (t === 'udp' ? 0 : t === 'tcp' ? 1 : 2);
 
 /**
  * One server's counters as plain numbers: the hot path only adds to typed arrays, and
@@ -49,7 +52,7 @@ const TRANSPORTS = ['udp', 'tcp'] as const;
  */
 export class DnsStats {
   /** [rcode][qtype][transport] query counts. */
-  readonly queries = new Float64Array(N_RCODE * N_QTYPE * 2);
+  readonly queries = new Float64Array(N_RCODE * N_QTYPE * N_TRANSPORT);
   readonly rejected = new Map<string, number>();
   /** Packets (UDP datagrams and TCP frames) handed to the chain. */
   packets = 0;
@@ -64,9 +67,9 @@ export class DnsStats {
   tcpIdleClosed = 0;
 
   /** Counts one reply (or a question we chose not to answer, with rcode -1). */
-  countQuery(rcode: number, qtype: number, transport: 'udp' | 'tcp'): void {
+  countQuery(rcode: number, qtype: number, transport: (typeof TRANSPORTS)[number]): void {
     const r = rcode < 0 ? RCODES.length : rcodeIndex[rcode & 4095]!;
-    this.queries[(r * N_QTYPE + qtypeIndex[qtype & 65535]!) * 2 + (transport === 'udp' ? 0 : 1)]!++;
+    this.queries[(r * N_QTYPE + qtypeIndex[qtype & 65535]!) * N_TRANSPORT + transportIndex(transport)]!++;
   }
 
   reject(reason: string): void {
@@ -78,7 +81,7 @@ export class DnsStats {
     let n = 0;
     const r = RCODES.findIndex((x) => RCODE_NAMES[x] === rcode);
     if (r < 0) return 0;
-    for (let i = r * N_QTYPE * 2; i < (r + 1) * N_QTYPE * 2; i++) n += this.queries[i]!;
+    for (let i = r * N_QTYPE * N_TRANSPORT; i < (r + 1) * N_QTYPE * N_TRANSPORT; i++) n += this.queries[i]!;
     return n;
   }
 
@@ -87,7 +90,7 @@ export class DnsStats {
     let n = 0;
     const t = qtypeIndex[qtype & 65535]!;
     for (let r = 0; r <= RCODES.length; r++)
-      n += this.queries[(r * N_QTYPE + t) * 2]! + this.queries[(r * N_QTYPE + t) * 2 + 1]!;
+      for (let x = 0; x < N_TRANSPORT; x++) n += this.queries[(r * N_QTYPE + t) * N_TRANSPORT + x]!;
     return n;
   }
 
@@ -139,9 +142,9 @@ export function publishDnsStats(registry: Registry, zone: string, stats: DnsStat
           const q = s.stats.queries;
           for (let i = 0; i < q.length; i++) {
             if (q[i] === 0) continue;
-            const t = i % 2;
-            const qt = Math.floor(i / 2) % N_QTYPE;
-            const rc = Math.floor(i / 2 / N_QTYPE);
+            const t = i % N_TRANSPORT;
+            const qt = Math.floor(i / N_TRANSPORT) % N_QTYPE;
+            const rc = Math.floor(i / N_TRANSPORT / N_QTYPE);
             this.inc(
               {
                 zone: s.zone,

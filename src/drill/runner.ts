@@ -19,7 +19,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
     bodyTimeout: 2000,
     connect: { timeout: 1000 },
   });
-  const control: Control = { base: o.control.replace(/\/$/, ''), dispatcher };
+  const control: Control = { base: o.control.replace(/\/$/, ''), dispatcher, clock: o.clock };
   try {
     const plan = await planDrill(o, control);
     const before = await openConflicts(plan.controls);
@@ -45,6 +45,7 @@ async function restoreAndVerify(
   report: DrillReport,
 ): Promise<void> {
   report.restore = { restored: false };
+  const healAt = o.clock.now();
   const data = await restoreZone(o, plan);
   report.restore.restored = true;
   if (data) recordRestoreData(report, data);
@@ -52,6 +53,11 @@ async function restoreAndVerify(
     const { ok, failed, affectedFailed } = traffic.counts;
     o.onProgress?.({ elapsedS: o.durationS, durationS: o.durationS, phase: 'read-back', ok, failed, affectedFailed });
     await verifyAckedWrites(report, plan.accounts, plan.apps, o.readBackTimeoutMs ?? 60_000);
+    // an external fault has no data-plane snapshot: WRT is bounded by the read-back instead, from
+    // the heal until every acknowledged write was applied (or locked) in every zone, the returned one too
+    const rb = report.readBack;
+    if (!data && rb && rb.missing === 0)
+      report.wrt = `≤ ${Math.round(o.clock.now() - healAt)} ms from the heal until every acknowledged write was read back in every zone (${rb.applied} applied, ${rb.locked} locked as conflicts)`;
   }
   if (o.failback) report.restore.failback = await failBack(plan.control, o.zone, o.clock);
 }

@@ -24,7 +24,10 @@ export interface ShardMoves {
 
 /** Reads the audit log after the traffic and turns it into each shard's owners and the zone's moves. */
 export async function readShardMoves(plan: DrillPlan, zone: string): Promise<ShardMoves> {
-  const audit = await controlJson<{ entries: AuditEntry[] }>(plan.control, '/api/audit?limit=10000');
+  const audit = await controlJson<{ entries: AuditEntry[] }>(
+    plan.control,
+    `/api/audit?limit=10000&after=${plan.lastSeq}`,
+  );
   const moves = shardMoves(audit.entries, plan.lastSeq);
   return { owners: ownerHistory(plan.shardMap.shards, moves), moved: movedFrom(moves, zone) };
 }

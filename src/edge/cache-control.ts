@@ -3,6 +3,8 @@
  * tokens or quoted strings. When a directive repeats, the first occurrence wins except for
  * delta-seconds, where the smallest (most conservative) value wins.
  */
+import { parseSfDictionary } from './structured-field.ts';
+
 export type Directives = ReadonlyMap<string, string | true>;
 
 const EMPTY: Directives = new Map();
@@ -74,4 +76,35 @@ export function fieldNames(d: Directives, name: string): string[] | undefined {
     .split(',')
     .map((s) => s.trim().toLowerCase())
     .filter(Boolean);
+}
+
+/** Directives whose value is delta-seconds: a non-negative Integer in a structured field. */
+const DELTA = new Set(['max-age', 's-maxage', 'stale-while-revalidate', 'stale-if-error']);
+/** Directives that take no value, or a String of field names. */
+const FIELD_LIST = new Set(['no-cache', 'private']);
+
+/**
+ * CDN-Cache-Control (RFC 9213 §2.1): a structured-field Dictionary. Returns undefined when the
+ * field is not a valid Dictionary, or a known directive has a value of the wrong type
+ * (`max-age="10"`, `max-age=-5`, `no-store=1`): the whole field is then ignored and
+ * Cache-Control decides, so a malformed targeted field can never extend a lifetime.
+ */
+export function parseTargetedCacheControl(value: string | readonly string[]): Directives | undefined {
+  const dict = parseSfDictionary(value);
+  if (!dict) return undefined;
+  const out = new Map<string, string | true>();
+  for (const [k, v] of dict) {
+    if (DELTA.has(k)) {
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) return undefined;
+      out.set(k, String(v));
+    } else if (FIELD_LIST.has(k)) {
+      if (v === true) out.set(k, true);
+      else if (typeof v === 'string') out.set(k, v);
+      else return undefined;
+    } else if (v === true) out.set(k, true);
+    else if (typeof v === 'string' || typeof v === 'number') out.set(k, String(v));
+    else if (v === false) return undefined;
+    else out.set(k, true); // an extension directive with a token or list value: its presence counts
+  }
+  return out;
 }

@@ -6,6 +6,7 @@
 
 import { varyNames } from './cache-key.ts';
 import { type FreshnessOptions, type FreshnessState, freshnessState, header, headerList } from './freshness.ts';
+import { formatHttpDate } from './http-date.ts';
 
 /** Serializable part of a stored response (what the disk tier persists). */
 export interface ObjectMeta extends FreshnessState {
@@ -39,17 +40,27 @@ export interface CachedObject extends ObjectMeta {
 }
 
 /** Response fields never delivered from cache (the edge sets or removes them itself). */
-const NOT_DELIVERED = new Set([
-  'age',
-  'content-length',
-  'date',
-  'cdn-cache-control',
-  'surrogate-key',
-  'surrogate-control',
-]);
+const NOT_DELIVERED = new Set(['age', 'content-length', 'cdn-cache-control', 'surrogate-key', 'surrogate-control']);
 
 const COMPRESSIBLE =
   /^(text\/|application\/(json|javascript|xml|x-javascript|manifest\+json|ld\+json|wasm)|image\/svg\+xml)/i;
+
+/** The stored fields a response from cache carries, as a flat [name, value, …] list (no Content-Length). */
+export function deliveryFlat(headers: Record<string, string | string[]>): string[] {
+  const flat: string[] = [];
+  for (const [k, v] of Object.entries(headers)) {
+    if (NOT_DELIVERED.has(k)) continue;
+    if (Array.isArray(v)) for (const x of v) flat.push(k, x);
+    else flat.push(k, v);
+  }
+  return flat;
+}
+
+/** Is a response of this type and coding worth compressing on the fly (size aside)? */
+export function compressibleType(headers: Record<string, string | string[] | undefined>): boolean {
+  const ce = header(headers, 'content-encoding');
+  return (!ce || ce === 'identity') && COMPRESSIBLE.test(header(headers, 'content-type') ?? '');
+}
 
 /** Object id from primary key and variant. */
 export function objectId(key: string, variant: string): string {
@@ -58,12 +69,7 @@ export function objectId(key: string, variant: string): string {
 
 /** Builds a stored object from its meta and body, precomputing the delivery data. */
 export function materialize(meta: ObjectMeta, body: Buffer, minCompressBytes = 1024): CachedObject {
-  const flat: string[] = [];
-  for (const [k, v] of Object.entries(meta.headers)) {
-    if (NOT_DELIVERED.has(k)) continue;
-    if (Array.isArray(v)) for (const x of v) flat.push(k, x);
-    else flat.push(k, v);
-  }
+  const flat = deliveryFlat(meta.headers);
   flat.push('content-length', String(body.length));
   const ce = header(meta.headers, 'content-encoding');
   const ct = header(meta.headers, 'content-type') ?? '';
@@ -91,15 +97,20 @@ export function makeMeta(args: {
   /** Headers freshness is computed from when they differ from the stored ones (Age is not stored). */
   freshnessHeaders?: Record<string, string | string[] | undefined>;
 }): ObjectMeta {
-  const fh = args.freshnessHeaders ?? args.headers;
+  // a stored response always has a Date (RFC 9110 §6.6.1): hits send it with Age
+  const headers =
+    header(args.headers, 'date') === undefined
+      ? { ...args.headers, date: formatHttpDate(args.responseTime) }
+      : args.headers;
+  const fh = args.freshnessHeaders ?? headers;
   const fs = freshnessState(args.status, fh, args.requestTime, args.responseTime, args.opts);
-  const vary = varyNames(headerList(args.headers, 'vary'));
-  const sk = headerList(args.headers, 'surrogate-key');
+  const vary = varyNames(headerList(headers, 'vary'));
+  const sk = headerList(headers, 'surrogate-key');
   return {
     key: args.key,
     variant: args.variant,
     status: args.status,
-    headers: args.headers,
+    headers,
     requestTime: args.requestTime,
     initialAge: fs.initialAge,
     responseTime: fs.responseTime,

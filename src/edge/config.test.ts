@@ -15,6 +15,8 @@ const BAD: [string, string][] = [
   ['edge:\n  demoOrigin: nowhere\n', 'edge.demoOrigin'],
   ['edge:\n  cache: { ttl: 5 }\n', 'edge.cache.ttl'],
   ['edge:\n  colour: blue\n', 'edge.colour'],
+  ['edge:\n  hosts: ["shop test"]\n', 'edge.hosts.0'],
+  ['edge:\n  hosts: [a/b]\n', 'edge.hosts.0'],
 ];
 
 test('edge/config: each bad edge section fails validation at its path', () => {
@@ -40,4 +42,6 @@ test('edge/config: an empty section takes every default', () => {
   assert.equal(t.config.edge.cache.memoryBytes, 64 * 1024 * 1024);
   assert.deepEqual(t.config.edge.dynamicPrefixes, ['/api/']);
   assert.equal(t.config.edge.adminToken, '');
+  assert.deepEqual(t.config.edge.hosts, []);
+  assert.equal(t.config.edge.cache.negative5xxSeconds, 0);
 });

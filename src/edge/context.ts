@@ -2,7 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Directives } from './cache-control.ts';
-import type { CachedObject } from './cached-object.ts';
+import type { CachedObject, ObjectMeta } from './cached-object.ts';
 import type { Lead } from './collapser.ts';
 import type { HeaderMap } from './freshness.ts';
 
@@ -16,6 +16,18 @@ export interface DirectResponse {
   body: Buffer | Readable;
 }
 
+/**
+ * A storable miss whose body is still arriving: delivered to the client as it comes and
+ * stored when it is complete (stream-fill.ts). `replaces` is the copy it supersedes.
+ */
+export interface StreamingFill {
+  meta: ObjectMeta;
+  /** The origin's Content-Length, when it sent one. */
+  contentLength: number | undefined;
+  body: Readable;
+  replaces: CachedObject | undefined;
+}
+
 /** A local reply of the edge itself. */
 export interface SynthResponse {
   status: number;
@@ -23,6 +35,8 @@ export interface SynthResponse {
   headers?: Record<string, string>;
   /** Error code shown in the body (JSON) when the reply is an error. */
   code?: string;
+  /** Human-readable message in the JSON body (defaults by status). */
+  message?: string;
 }
 
 /** One request's state. Filters fill the request half; the state machine the rest. */
@@ -61,6 +75,8 @@ export interface EdgeCtx {
   outcome: string;
   detail: string | undefined;
   direct: DirectResponse | undefined;
+  /** A storable miss delivered while its body arrives (stream-fill.ts). */
+  fill: StreamingFill | undefined;
   synth: SynthResponse | undefined;
   lead: Lead<CollapseOutcome> | undefined;
   restarts: number;

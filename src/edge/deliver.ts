@@ -8,14 +8,23 @@ import { Readable } from 'node:stream';
 import { brotliCompressSync, gzipSync, constants as zc } from 'node:zlib';
 import type { CachedObject } from './cached-object.ts';
 import type { DirectResponse, EdgeCtx } from './context.ts';
-import { ageHeader, clientNotModified, currentAge, type HeaderMap, header, hopByHop } from './freshness.ts';
+import { edgeErrors } from './errors.ts';
+import {
+  ageHeader,
+  clientNotModified,
+  currentAge,
+  type FreshnessState,
+  type HeaderMap,
+  header,
+  hopByHop,
+} from './freshness.ts';
 import { parseHttpDate } from './http-date.ts';
 
 /** Bodies larger than this are not compressed on the fly (the work would block the loop). */
-const MAX_COMPRESS = 4 << 20;
+export const MAX_COMPRESS = 4 << 20;
 
 /** RFC 9211 Cache-Status value for this request. */
-export function cacheStatus(ctx: EdgeCtx, o: CachedObject | undefined, now: number): string {
+export function cacheStatus(ctx: EdgeCtx, o: FreshnessState | undefined, now: number): string {
   let s = 'multizone';
   if (ctx.fwd_reason === undefined) s += '; hit';
   else {
@@ -237,13 +246,64 @@ export function deliverDirect(ctx: EdgeCtx, d: DirectResponse, now: number): num
   return 0;
 }
 
-/** A local reply of the edge (errors as JSON with a code). */
+/** Methods the edge answers or forwards (the Allow of its 405). */
+export const ALLOWED_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  405: 'Method Not Allowed',
+  414: 'URI Too Long',
+  421: 'Misdirected Request',
+  431: 'Request Header Fields Too Large',
+};
+
+/** Default messages of edge-made errors, by status. */
+const MESSAGES: Record<number, string> = {
+  400: 'edge: malformed request',
+  404: 'edge: not found',
+  405: 'edge: method not allowed',
+  413: 'edge: request body too large',
+  414: 'edge: request target too long',
+  421: 'edge: this edge does not serve that host',
+  431: 'edge: request header fields too large',
+  500: 'edge: internal error',
+  502: 'edge: no upstream answered',
+  503: 'edge: request could not be completed',
+  504: 'edge: upstream did not answer in time',
+};
+
+/** The JSON body every edge-made error carries: `{"error":"ERR_EDGE_…","message":"…"}`. */
+export function errorBody(code: string, status: number, message: string | undefined): string {
+  return JSON.stringify({ error: code, message: message ?? MESSAGES[status] ?? `edge: ${status}` });
+}
+
+/**
+ * Cache-Status of a local reply: nothing was served from the cache, so never `hit`; `fwd`
+ * only when the request did go upstream first (a 502 after a failed fetch).
+ */
+function synthCacheStatus(ctx: EdgeCtx, now: number): string {
+  if (ctx.fwd_reason !== undefined) return cacheStatus(ctx, undefined, now);
+  return ctx.detail ? `multizone; detail=${ctx.detail}` : 'multizone';
+}
+
+/** A whole HTTP/1.1 error response for a raw socket (before or outside node's request handling). */
+export function rawErrorReply(status: number, code: string, message: string, detail: string, allow?: string): string {
+  const body = errorBody(code, status, message);
+  return (
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nconnection: close\r\n` +
+    'content-type: application/json\r\n' +
+    (allow ? `allow: ${allow}\r\n` : '') +
+    `cache-status: multizone; detail=${detail}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+  );
+}
+
+/** A local reply of the edge (errors as JSON with a code and a message). */
 export function deliverSynth(ctx: EdgeCtx, now: number): void {
   const s = ctx.synth!;
-  const body = s.body ?? JSON.stringify({ error: s.code ?? 'ERR_EDGE', status: s.status });
+  const body = s.body ?? errorBody(s.code ?? edgeErrors.ERR_EDGE_UPSTREAM.code, s.status, s.message);
   const flat = ['content-type', s.body === undefined ? 'application/json' : 'text/plain; charset=utf-8'];
   for (const [k, v] of Object.entries(s.headers ?? {})) flat.push(k, v);
-  flat.push('content-length', String(Buffer.byteLength(body)), 'cache-status', cacheStatus(ctx, undefined, now));
+  flat.push('content-length', String(Buffer.byteLength(body)), 'cache-status', synthCacheStatus(ctx, now));
   writeHead(ctx.res, s.status, flat);
   ctx.res.end(ctx.method === 'HEAD' ? undefined : body);
 }

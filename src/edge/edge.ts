@@ -19,14 +19,16 @@ import { CacheStore } from './cache-store.ts';
 import { makeMeta, materialize } from './cached-object.ts';
 import { Collapser } from './collapser.ts';
 import type { CollapseOutcome, EdgeCtx } from './context.ts';
-import { deliverDirect, deliverObject, deliverSynth } from './deliver.ts';
+import { ALLOWED_METHODS, deliverDirect, deliverObject, deliverSynth, rawErrorReply } from './deliver.ts';
 import { edgeErrors } from './errors.ts';
 import { Fetcher } from './fetcher.ts';
 import { buildFilters, type EdgeConfig, type EdgeFilter, type FilterStatus } from './filters.ts';
 import type { FreshnessOptions } from './freshness.ts';
 import { type FsmDeps, runFsm } from './fsm.ts';
+import { HostSet } from './host-filter.ts';
 import { type EdgeMetrics, edgeMetrics } from './metrics.ts';
 import { RingStore } from './ring-store.ts';
+import { type StreamFillDeps, streamFill } from './stream-fill.ts';
 import { Upstreams } from './upstream.ts';
 
 /** Everything an edge needs; only zone, config and origin are required. */
@@ -45,14 +47,14 @@ export interface EdgeOptions {
   metrics?: Registry;
   /** Zone → edge base URL, for the zone redirect. */
   zoneEdges?: () => ReadonlyMap<string, string>;
+  /**
+   * Sites served (see host-filter.ts); overrides config.hosts. Empty everywhere: every Host is
+   * served (the runtime always passes the topology's names).
+   */
+  hosts?: readonly string[];
 }
 
 const EMPTY_ZONES: ReadonlyMap<string, string> = new Map();
-const STATUS_TEXT: Record<number, string> = {
-  400: 'Bad Request',
-  414: 'URI Too Long',
-  431: 'Request Header Fields Too Large',
-};
 
 /** A running (or ready to listen) edge node. */
 export class Edge {
@@ -74,6 +76,8 @@ export class Edge {
   private readonly compress: boolean;
   private readonly sessions = new Set<ServerHttp2Session>();
   private readonly tlsSockets = new Set<Socket>();
+  private readonly hosts: HostSet;
+  private readonly streamDeps: StreamFillDeps;
 
   constructor(opts: EdgeOptions) {
     const cfg = opts.config;
@@ -107,6 +111,18 @@ export class Edge {
       opts.random ?? systemRandom(),
     );
     this.collapser = new Collapser(this.clock);
+    this.streamDeps = {
+      maxObjectBytes: cfg.cache.maxObjectBytes,
+      minCompressBytes: cfg.compression.minBytes,
+      store: (obj, replaces) => {
+        if (replaces && replaces.id !== obj.id) this.store.remove(replaces.id);
+        this.store.put(obj);
+        this.m.setStore(this.store.size, this.store.memoryBytes);
+      },
+      finished: (bytes) => {
+        if (bytes) this.m.bytes(bytes);
+      },
+    };
     this.fetcher = new Fetcher({
       clock: this.clock,
       store: this.store,
@@ -115,14 +131,17 @@ export class Edge {
       maxObjectBytes: cfg.cache.maxObjectBytes,
       maxBodyBytes: cfg.limits.maxBodyBytes,
       minCompressBytes: cfg.compression.minBytes,
+      compress: cfg.compression.enabled,
       observeOrigin: (t, s) => this.m.origin(t, s),
     });
+    this.hosts = new HostSet(opts.hosts ?? cfg.hosts);
     const token = opts.token ?? (cfg.adminToken || '');
     const zoneEdges = opts.zoneEdges ?? (() => EMPTY_ZONES);
     this.filters = buildFilters(cfg, {
       zone: opts.zone,
       zoneEdges,
       count: (f, r) => this.m.filter(f, r),
+      servesHost: (h) => this.hosts.has(h),
       admin: (ctx) =>
         handleAdmin(ctx, {
           token,
@@ -150,7 +169,7 @@ export class Edge {
       collapseLead: (k) => this.collapser.lead(k),
       collapseWait: (k) => this.collapser.wait(k, cfg.cache.collapseTimeoutMs),
       collapseTimeoutMs: cfg.cache.collapseTimeoutMs,
-      fetchObject: (ctx, stale) => this.fetcher.fetchObject(ctx, stale),
+      fetchObject: (ctx, stale) => this.fetcher.fetchObject(ctx, stale, { stream: true }),
       backgroundRevalidate: (ctx, stale) => this.backgroundRevalidate(ctx, stale),
       pass: (ctx) => this.fetcher.pass(ctx),
       deliver: (ctx) => this.deliver(ctx),
@@ -190,11 +209,17 @@ export class Edge {
       this.protocol = 'http';
     }
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.clientError(err, socket));
+    this.server.on('connect', (_req: IncomingMessage, socket: Socket) => this.refuseConnect(socket));
   }
 
-  /** Binds the listener; resolves to the address it got. */
-  listen(host: string, port: number): Promise<{ host: string; port: number }> {
-    return listenOn(this.server as Server, host, port, `${this.zone} edge`);
+  /** Binds the listener; resolves to the address it got. The edge always serves its own address. */
+  async listen(host: string, port: number): Promise<{ host: string; port: number }> {
+    const a = await listenOn(this.server as Server, host, port, `${this.zone} edge`);
+    if (!this.hosts.open && a.host !== '0.0.0.0' && a.host !== '::') {
+      this.hosts.add(a.host.includes(':') ? `[${a.host}]` : a.host);
+      if (a.host.startsWith('127.') || a.host === '::1') this.hosts.add('localhost');
+    }
+    return a;
   }
 
   private closing: Promise<void> | undefined;
@@ -299,6 +324,7 @@ export class Edge {
       outcome: 'pending',
       detail: undefined,
       direct: undefined,
+      fill: undefined,
       synth: undefined,
       lead: undefined,
       restarts: 0,
@@ -360,7 +386,11 @@ export class Edge {
   private deliver(ctx: EdgeCtx): void {
     const now = this.clock.wallTime();
     let bytes = 0;
-    if (ctx.obj) bytes = deliverObject(ctx, ctx.obj, now, this.compress);
+    if (ctx.fill) {
+      const lead = ctx.lead;
+      ctx.lead = undefined;
+      streamFill(ctx, ctx.fill, lead, now, this.streamDeps);
+    } else if (ctx.obj) bytes = deliverObject(ctx, ctx.obj, now, this.compress);
     else if (ctx.direct) bytes = deliverDirect(ctx, ctx.direct, now);
     else {
       ctx.synth = { status: 500, code: edgeErrors.ERR_EDGE_FSM_LOOP.code };
@@ -371,7 +401,7 @@ export class Edge {
     if (o === 'hit' || o === 'stale') this.m.hit();
     else if (o === 'miss' || o === 'revalidated') {
       this.m.miss();
-      if (ctx.stored) this.m.setStore(this.store.size, this.store.memoryBytes);
+      if (ctx.stored && !ctx.fill) this.m.setStore(this.store.size, this.store.memoryBytes);
     }
     if (bytes) this.m.bytes(bytes);
   }
@@ -390,10 +420,34 @@ export class Edge {
   }
 
   private clientError(err: NodeJS.ErrnoException, socket: Socket): void {
-    const code = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'HPE_URI_TOO_LONG' ? 414 : 400;
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'HPE_URI_TOO_LONG' ? 414 : 400;
     if (err.code !== 'ECONNRESET') this.m.badRequest(err.code ?? 'parse');
     if (socket.writable && err.code !== 'ECONNRESET')
-      socket.end(`HTTP/1.1 ${code} ${STATUS_TEXT[code]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      socket.end(
+        rawErrorReply(
+          status,
+          edgeErrors.ERR_EDGE_BAD_REQUEST.code,
+          `edge: the request could not be parsed (${err.code ?? 'parse error'})`,
+          (err.code ?? 'parse').toLowerCase(),
+        ),
+      );
+    socket.destroy();
+  }
+
+  /** CONNECT (a tunnel request): the edge is no forward proxy. */
+  private refuseConnect(socket: Socket): void {
+    this.m.badRequest('connect');
+    this.m.request('synth');
+    if (socket.writable)
+      socket.end(
+        rawErrorReply(
+          405,
+          edgeErrors.ERR_EDGE_METHOD_NOT_ALLOWED.code,
+          'edge: CONNECT is not served here',
+          'method',
+          ALLOWED_METHODS,
+        ),
+      );
     socket.destroy();
   }
 }

@@ -9,5 +9,7 @@ export const edgeErrors = defineErrors({
   ERR_EDGE_STORE_OPEN: 'the disk store ring file could not be opened or created',
   ERR_EDGE_FSM_LOOP: 'a request went through more state-machine restarts than the cap allows',
   ERR_EDGE_INVALID_OPTION: 'an edge option (TLS files, origin URL, …) is invalid',
+  ERR_EDGE_UNKNOWN_HOST: 'a request named a Host the edge does not serve (421 Misdirected Request)',
+  ERR_EDGE_METHOD_NOT_ALLOWED: 'the edge refuses the method itself (TRACE, CONNECT): 405',
   ERR_EDGE_PUBLISH: 'multizone publish could not read, fingerprint or push a file',
 });

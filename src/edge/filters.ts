@@ -4,10 +4,12 @@
  * a filter returns 'continue', or 'stop' after setting ctx.synth or answering itself.
  */
 import type { TopologyConfig } from '../topology/index.ts';
+import { isInternalPath, trustErrors } from '../trust/index.ts';
 import { normaliseHost, normaliseTarget, primaryKey } from './cache-key.ts';
 import type { EdgeCtx } from './context.ts';
 import { edgeErrors } from './errors.ts';
 import { HOP_BY_HOP, header, hopByHop, requestDirectives } from './freshness.ts';
+import { hostFilter } from './host-filter.ts';
 
 export type EdgeConfig = TopologyConfig['edge'];
 export type FilterStatus = 'continue' | 'stop';
@@ -27,6 +29,8 @@ export interface FilterDeps {
   admin(ctx: EdgeCtx): Promise<void>;
   /** Counts a filter outcome. */
   count(filter: string, result: string): void;
+  /** Does this edge serve the (normalised) host? See host-filter.ts. */
+  servesHost(host: string): boolean;
 }
 
 export interface FilterFactory {
@@ -94,6 +98,27 @@ export const validateFilter: FilterFactory = {
         ctx.target = norm;
         ctx.key = primaryKey(host, norm);
         return 'continue';
+      },
+    };
+  },
+};
+
+/**
+ * Paths under /internal are zone-to-zone only: the public listener answers 404 for them
+ * however spelled (percent-encoded, dot segments, backslashes, double encoding, case), on the
+ * raw target as well as the normalised one, so neither the origin nor the router sees them.
+ */
+export const internalFilter: FilterFactory = {
+  name: 'internal',
+  create(_cfg, deps) {
+    return {
+      name: 'internal',
+      onRequest(ctx) {
+        if (!isInternalPath(ctx.target) && !isInternalPath(ctx.req.url ?? '/')) return 'continue';
+        deps.count('internal', 'stop');
+        ctx.synth = { status: 404, code: trustErrors.ERR_TRUST_INTERNAL_PATH.code };
+        ctx.detail = 'internal-path';
+        return 'stop';
       },
     };
   },
@@ -256,6 +281,8 @@ export const routeFilter: FilterFactory = {
 /** The fixed filter order; config turns filters on and off but cannot reorder them. */
 export const FILTER_ORDER: readonly FilterFactory[] = [
   validateFilter,
+  internalFilter,
+  hostFilter,
   adminFilter,
   zoneRedirectFilter,
   forwardFilter,

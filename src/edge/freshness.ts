@@ -4,7 +4,13 @@
  * response be reused for this request (§4.2, §4.3, RFC 5861), and merging a 304 (§3.2).
  * Times are wall-clock milliseconds passed in by the caller; lifetimes and ages are seconds.
  */
-import { type Directives, deltaSeconds, fieldNames, parseCacheControl } from './cache-control.ts';
+import {
+  type Directives,
+  deltaSeconds,
+  fieldNames,
+  parseCacheControl,
+  parseTargetedCacheControl,
+} from './cache-control.ts';
 import { parseHttpDate } from './http-date.ts';
 
 /** Header map with lowercase names, as node:http and undici give them. */
@@ -34,7 +40,7 @@ export const DEFAULT_FRESHNESS: FreshnessOptions = {
   heuristicFraction: 0.1,
   heuristicMaxSeconds: 86400,
   negative404Seconds: 10,
-  negative5xxSeconds: 2,
+  negative5xxSeconds: 0,
 };
 
 /** First value of a header. */
@@ -50,14 +56,15 @@ export function headerList(h: HeaderMap, name: string): string | undefined {
 }
 
 /**
- * The directives that govern this cache: CDN-Cache-Control when the origin sent one (RFC 9213
- * lets a CDN ignore Cache-Control then), else Cache-Control.
+ * The directives that govern this cache: CDN-Cache-Control when the origin sent a valid one
+ * (RFC 9213 lets a CDN ignore Cache-Control then), else Cache-Control. An invalid
+ * CDN-Cache-Control is ignored as a whole (RFC 9213 §2.1, RFC 8941 §4.2).
  */
 export function responseDirectives(h: HeaderMap): { cc: Directives; targeted: boolean } {
   const cdn = h['cdn-cache-control'];
   if (cdn !== undefined) {
-    const d = parseCacheControl(cdn);
-    if (d.size > 0) return { cc: d, targeted: true };
+    const d = parseTargetedCacheControl(cdn);
+    if (d !== undefined && d.size > 0) return { cc: d, targeted: true };
   }
   return { cc: parseCacheControl(h['cache-control']), targeted: false };
 }
@@ -139,12 +146,30 @@ export function dateValue(res: HeaderMap, responseTime: number): number {
 }
 
 /**
+ * The Age field's value in seconds: undefined when absent, 'invalid' when any member is not
+ * a non-negative integer. Age is a singleton, but a list (`Age: 7200, 0`, or two field lines)
+ * counts as its largest member: never younger than RFC 9111 §5.1's first-member reading, so a
+ * malformed Age can only make a response older, never fresher.
+ */
+export function ageField(res: HeaderMap): number | 'invalid' | undefined {
+  const raw = headerList(res, 'age');
+  if (raw === undefined) return undefined;
+  let max = 0;
+  for (const m of raw.split(',')) {
+    const t = m.trim();
+    if (!/^\d+$/.test(t)) return 'invalid';
+    max = Math.max(max, Math.min(Number(t), 2147483648));
+  }
+  return max;
+}
+
+/**
  * RFC 9111 §4.2.3 corrected_initial_age in seconds, from the Age and Date headers and the
  * times the request was sent and the response received (wall ms).
  */
 export function correctedInitialAge(res: HeaderMap, requestTime: number, responseTime: number): number {
-  const ageRaw = header(res, 'age');
-  const ageValue = ageRaw && /^\d+$/.test(ageRaw.trim()) ? Number(ageRaw.trim()) : 0;
+  const a = ageField(res);
+  const ageValue = typeof a === 'number' ? a : 0;
   const apparentAge = Math.max(0, (responseTime - dateValue(res, responseTime)) / 1000);
   const responseDelay = Math.max(0, (responseTime - requestTime) / 1000);
   const correctedAgeValue = ageValue + responseDelay;
@@ -181,10 +206,13 @@ export function freshnessState(
 ): FreshnessState & { source: LifetimeSource } {
   const { cc } = responseDirectives(res);
   const lt = freshnessLifetime(status, res, responseTime, opts);
+  // an Age we cannot read (RFC 9111 §5.1 says ignore such a response): stale at once, so it is
+  // revalidated before use (or not stored without a validator) rather than trusted as young
+  const ageInvalid = ageField(res) === 'invalid';
   return {
     initialAge: correctedInitialAge(res, requestTime, responseTime),
     responseTime,
-    lifetime: lt.seconds,
+    lifetime: ageInvalid ? 0 : lt.seconds,
     source: lt.source,
     swr: deltaSeconds(cc, 'stale-while-revalidate') ?? 0,
     sie: deltaSeconds(cc, 'stale-if-error') ?? 0,

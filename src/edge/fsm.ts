@@ -13,6 +13,7 @@ import type { Logger } from '../core/logger.ts';
 import { secondaryKey } from './cache-key.ts';
 import type { CachedObject } from './cached-object.ts';
 import type { CollapseOutcome, EdgeCtx } from './context.ts';
+import { ALLOWED_METHODS } from './deliver.ts';
 import { edgeErrors } from './errors.ts';
 import type { FetchOutcome } from './fetcher.ts';
 import { type ReuseVerdict, reuseVerdict, staleIfErrorAllowed } from './freshness.ts';
@@ -39,7 +40,7 @@ export interface FsmDeps {
   collapseLead(key: string): EdgeCtx['lead'];
   collapseWait(key: string): Promise<CollapseOutcome> | undefined;
   collapseTimeoutMs: number;
-  /** Fetches a cacheable GET (full object), storing it when allowed. */
+  /** Fetches a cacheable GET (full object, or a streaming fill for a waiting client), storing it when allowed. */
   fetchObject(ctx: EdgeCtx, stale: CachedObject | undefined): Promise<FetchOutcome>;
   /** Revalidates in the background (stale-while-revalidate). */
   backgroundRevalidate(ctx: EdgeCtx, stale: CachedObject): void;
@@ -92,6 +93,17 @@ function failedFetch(ctx: EdgeCtx, d: FsmDeps, e: unknown): StateName {
 export const STATES: Record<Exclude<StateName, 'done'>, State> = {
   recv(ctx) {
     if (ctx.method === 'GET' || ctx.method === 'HEAD') return 'lookup';
+    // TRACE echoes the request (cookies, credentials) back: cross-site tracing; never forward it
+    if (ctx.method === 'TRACE') {
+      ctx.synth = {
+        status: 405,
+        code: edgeErrors.ERR_EDGE_METHOD_NOT_ALLOWED.code,
+        message: 'edge: TRACE is not served here',
+        headers: { allow: ALLOWED_METHODS },
+      };
+      ctx.detail = 'method';
+      return 'synth';
+    }
     ctx.fwd_reason = 'method';
     return 'pass';
   },
@@ -183,6 +195,13 @@ export const STATES: Record<Exclude<StateName, 'done'>, State> = {
       return failedFetch(ctx, d, e);
     }
     ctx.fwdStatus = r.status;
+    if (r.kind === 'streaming') {
+      // the lead is settled by the delivery, when the whole body is stored (or failed)
+      ctx.fill = r.fill;
+      ctx.stored = true;
+      ctx.outcome = 'miss';
+      return 'deliver';
+    }
     if (r.kind === 'stored') {
       ctx.lead?.done('stored');
       ctx.lead = undefined;

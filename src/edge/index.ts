@@ -10,5 +10,6 @@ export { createEdge, Edge, type EdgeOptions } from './edge.ts';
 export { edgeErrors } from './errors.ts';
 export type { EdgeConfig } from './filters.ts';
 export * as freshness from './freshness.ts';
+export { defaultEdgeHosts, HostSet } from './host-filter.ts';
 export { fingerprintName, IMMUTABLE, type PublishItem, type PublishOptions, planPublish, publish } from './publish.ts';
 export { RingStore, type RingStoreOptions } from './ring-store.ts';

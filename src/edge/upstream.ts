@@ -53,6 +53,8 @@ export interface UpstreamRequest {
   path: string;
   headers: Record<string, string | string[]>;
   body?: Buffer;
+  /** Interim (1xx) responses before the final one, e.g. 103 Early Hints. */
+  onInfo?: (info: { statusCode: number; headers: Record<string, string | string[]> }) => void;
 }
 
 const ALPHA = 0.2;
@@ -179,6 +181,7 @@ export class Upstreams {
           path: basePath + req.path,
           headers: req.headers,
           body: req.body,
+          ...(req.onInfo ? { onInfo: req.onInfo } : {}),
         });
         const failedParent = t.kind === 'parent' && r.statusCode >= 502 && r.statusCode <= 504 && i < list.length - 1;
         this.measure(t, this.clock.now() - started, failedParent || r.statusCode >= 500);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { testTopology } from '../../test/support/net.ts';
 import { ManualClock } from '../core/clock.ts';
-import { GLOBAL, MemoryKv, ShardMap } from '../shardmap/index.ts';
+import { GLOBAL, LeaderElection, MemoryKv, PartitionableKv, ShardMap } from '../shardmap/index.ts';
 import { AuditLog } from './audit.ts';
 import { FailoverController } from './controller.ts';
 
@@ -145,4 +145,91 @@ test('failover/controller: a planned failover of a zone that is already down mov
   assert.equal(c.states()['gz-a']?.state, 'failed');
   for (let s = 12; s < 16; s++) assert.equal(map.entry(s).epoch, 2);
   c.stop();
+});
+
+test('failover/controller: after a restart of every process, a zone that left cleanly gets its restart window from the new leader’s takeover, not from when it left', async () => {
+  const clock = new ManualClock(0);
+  const kv = new MemoryKv();
+  const map = await new ShardMap(kv, 16, clock).start();
+  await map.init(topology.initialOwners(), topology.coreZone);
+  // gz-a shut down cleanly long ago (the first of four processes stopped one by one), and is
+  // still starting again when the new leader takes over
+  await kv.put('lease.gz-a', JSON.stringify({ zone: 'gz-a', expiresAt: 1000, left: 0 }));
+  await clock.advanceAsync(60_000, 1000);
+  const down = new Set(['gz-a']);
+  const leader = new LeaderElection({
+    kv,
+    id: 'sh-a#1',
+    zones: ['sh-a'],
+    clock,
+    leaseMs: 1000,
+    renewMs: 200,
+    skewMs: 100,
+  });
+  await leader.start();
+  const c = new FailoverController({
+    topology,
+    map,
+    audit: new AuditLog(kv, clock),
+    clock,
+    config: topology.config.failover,
+    leader,
+    probe: async (z) => !down.has(z),
+  });
+  c.start();
+  await clock.advanceAsync(5000, 50); // well past `after`, within RESTART_LEASES leases of the takeover
+  assert.equal(map.shardsOf('gz-a').length, 4, 'a restarting zone keeps its shards');
+  // it never comes back: it is failed over once the window counted from the takeover ends
+  await clock.advanceAsync(6000, 50);
+  assert.equal(map.shardsOf('gz-a').length, 0);
+  c.stop();
+  await leader.stop({ resign: true });
+});
+
+test('failover/controller: a lead that lapsed locally and came back in the same term keeps what the controller saw (a late renewal under load does not restart the clock on a dead zone)', async () => {
+  const clock = new ManualClock(0);
+  const kv = new MemoryKv();
+  const map = await new ShardMap(kv, 16, clock).start();
+  await map.init(topology.initialOwners(), topology.coreZone);
+  await kv.put('lease.gz-a', JSON.stringify({ zone: 'gz-a', expiresAt: 100 })); // crashed: no `left`
+  const leaderKv = new PartitionableKv(kv, 'sh-a');
+  const leader = new LeaderElection({
+    kv: leaderKv,
+    id: 'sh-a#1',
+    zones: ['sh-a'],
+    clock,
+    leaseMs: 1000,
+    renewMs: 200,
+    skewMs: 100,
+  });
+  await leader.start();
+  const leads: boolean[] = [];
+  const down = new Set<string>();
+  const c = new FailoverController({
+    topology,
+    map,
+    audit: new AuditLog(kv, clock),
+    clock,
+    config: topology.config.failover,
+    leader,
+    probe: async (z) => {
+      leads.push(c.leads());
+      return !down.has(z);
+    },
+  });
+  c.start();
+  await clock.advanceAsync(300, 50);
+  down.add('gz-a');
+  await clock.advanceAsync(300, 50); // suspect for ~300 ms of the 500 of `after`
+  assert.equal(c.states()['gz-a']?.state, 'suspect');
+  leads.length = 0;
+  leaderKv.setIsolated(true); // renewals fail (a stalled process, a slow Kv) past the local lease end
+  await clock.advanceAsync(1000, 50);
+  assert.ok(leads.includes(false), 'the controller saw its lead lapse');
+  leaderKv.setIsolated(false);
+  await clock.advanceAsync(250, 50); // renewed in the same term: nobody took the lease meanwhile
+  assert.equal(leader.term(), 1);
+  assert.equal(map.shardsOf('gz-a').length, 0, 'moved at once: down for longer than `after` already');
+  c.stop();
+  await leader.stop({ resign: true });
 });

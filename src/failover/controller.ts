@@ -61,6 +61,8 @@ interface ZoneRec {
 
 /** How many leases a cleanly stopped zone process has to come back before it is failed over. */
 const RESTART_LEASES = 10;
+/** How long a never-leased zone stays down before the controller says so (see neverLeased). */
+const NEVER_LEASED_NOTICE_MS = 60_000;
 
 /** Watches zone verdicts and moves shards with epoch+1; planned failover and failback. */
 export class FailoverController {
@@ -179,6 +181,8 @@ export class FailoverController {
       rec.state = homes > 0 && held === 0 ? 'failed' : 'healthy';
       rec.since = now;
     }
+    this.ledSince = this.o.clock.wallTime();
+    this.ledTerm = this.term() ?? 0;
     this.o.logger?.info({ term: this.term() }, 'failover: this process leads the control plane');
   }
 
@@ -186,7 +190,9 @@ export class FailoverController {
   tick(): void {
     if (this.stopped) return;
     const leads = this.leads();
-    if (leads && !this.leading && this.o.leader) this.takeLead();
+    // a lead regained in the same term (a renewal that came late under load, the Kv never lost
+    // it) keeps what this controller saw; only a new term starts over from the map
+    if (leads && !this.leading && this.o.leader && this.term() !== this.ledTerm) this.takeLead();
     this.leading = leads;
     const useDirect =
       this.o.config.verdicts !== 'health' || this.healthUp(this.o.topology.zones[0]!.name) === undefined;
@@ -262,16 +268,28 @@ export class FailoverController {
    * zone's shards with a planned failover (which needs no drain ack from a zone without a lease).
    */
   private readonly toldNeverLeased = new Set<string>();
+  /** Wall time this controller last took the lead (0 without an election). */
+  private ledSince = 0;
+  /** The term this controller last took the lead in. */
+  private ledTerm = 0;
+  /** When this controller first saw each never-leased zone down (its monotonic clock). */
+  private readonly neverLeasedSince = new Map<string, number>();
 
-  /** Says once per zone (log and audit) why a zone that never came up keeps its shards. */
+  /**
+   * Says once per zone (log and audit) why a zone that never came up keeps its shards — but
+   * only after NEVER_LEASED_NOTICE_MS: in a rolling start every later zone is "down and never
+   * leased" for a while, and a line per zone per start is noise, not news.
+   */
   private neverLeased(zone: string): false {
-    if (!this.toldNeverLeased.has(zone)) {
-      this.toldNeverLeased.add(zone);
-      const reason =
-        'looks down and has never held a lease: not failed over automatically (start it, or run a planned failover)';
-      this.o.logger?.warn({ zone }, `failover: ${zone} ${reason}`);
-      void this.record({ action: 'verdict', zone, reason });
-    }
+    if (this.toldNeverLeased.has(zone)) return false;
+    const now = this.o.clock.now();
+    const since = this.neverLeasedSince.get(zone) ?? now;
+    this.neverLeasedSince.set(zone, since);
+    if (now - since < NEVER_LEASED_NOTICE_MS) return false;
+    this.toldNeverLeased.add(zone);
+    const reason = `looks down and has never held a lease (for ${Math.round((now - since) / 1000)} s): not failed over automatically (start it, or run a planned failover)`;
+    this.o.logger?.warn({ zone }, `failover: ${zone} ${reason}`);
+    void this.record({ action: 'verdict', zone, reason });
     return false;
   }
 
@@ -282,8 +300,11 @@ export class FailoverController {
     if (!lease) return !this.o.leader || this.neverLeased(zone);
     if (map.leaseValid(zone)) return false;
     // a process that shut down cleanly is restarting (a rolling or full restart): it gets
-    // RESTART_LEASES leases to come back before its zone counts as dead
-    return lease.left === undefined || clock.wallTime() - lease.left >= RESTART_LEASES * config.leaseMs;
+    // RESTART_LEASES leases to come back before its zone counts as dead — counted from when this
+    // leader took over at the earliest: in a restart of every process the zones stopped first
+    // left long before a leader was back to watch them start again
+    if (lease.left === undefined) return true;
+    return clock.wallTime() - Math.max(lease.left, this.ledSince) >= RESTART_LEASES * config.leaseMs;
   }
 
   /**

@@ -33,7 +33,8 @@ export function registerFailoverRoutes(
   const cfg = topology.config.failover;
   control.route('GET', '/api/shardmap', (_req, url) => {
     const snap = map.snapshot();
-    const full = url.searchParams.get('shards') !== '0';
+    // ?shards=0 leaves out the per-shard list (the dashboard); ?shards=1 (default) keeps it
+    const full = (intParam(url, 'shards', 0, 1) ?? 1) === 1;
     return {
       ...snap,
       shards: full ? snap.shards : undefined,
@@ -43,8 +44,13 @@ export function registerFailoverRoutes(
       config: { after: cfg.after, leaseMs: cfg.leaseMs, renewMs: cfg.renewMs, verdicts: cfg.verdicts },
     };
   });
+  // ?limit=N: the last N entries (1..10000, default 1000); ?after=SEQ: only entries after SEQ
+  // (a drill reads just its own, however long the log has grown)
   control.route('GET', '/api/audit', async (_req, url) => ({
-    entries: await audit.list(Math.min(10_000, Number(url.searchParams.get('limit') ?? 1000) || 1000)),
+    entries: await audit.list(
+      intParam(url, 'limit', 1, 10_000) ?? 1000,
+      intParam(url, 'after', 0, Number.MAX_SAFE_INTEGER) ?? 0,
+    ),
   }));
   for (const which of ['failover', 'failback'] as const)
     control.route('POST', `/api/${which}`, async (req, url, res) => {
@@ -76,4 +82,14 @@ async function forward(url: string, zone: string, res: import('node:http').Serve
   const body = await r.body.json().catch(() => ({}));
   sendJson(res, r.statusCode, body);
   return undefined;
+}
+
+/** An integer query parameter within [min, max], undefined when absent; 400 otherwise. */
+function intParam(url: URL, name: string, min: number, max: number): number | undefined {
+  const raw = url.searchParams.get(name);
+  if (raw === null) return undefined;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < min || n > max)
+    throw controlErrors.ERR_CONTROL_BAD_REQUEST(`${name} must be an integer from ${min} to ${max}, not "${raw}"`);
+  return n;
 }

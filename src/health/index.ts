@@ -19,3 +19,4 @@ export type {
 } from './types.ts';
 
 export { shareVotes } from './vote-share.ts';
+export { HEARTBEAT_INTERVALS, voteStaleMs } from './vote-wire.ts';

@@ -75,3 +75,24 @@ policies:
   assert.equal(zoneKeyEndpoint(t, 'a'), 'a/edge');
   assert.equal(zoneKeyEndpoint(t, 'b'), null);
 });
+
+it('health: HTTPDNS and edge listeners are probed over TLS when their section has tls', () => {
+  const yaml = (extra: string) => `apex: shop.test
+regions: { r: {} }
+zones:
+  a: { region: r, core: true, listen: { httpdns: 127.0.0.1:20001, edge: 127.0.0.1:20002, app: 127.0.0.1:20003 } }
+services:
+  api.shop.test: { role: app }
+policies:
+  nearest: { default: [a] }
+${extra}`;
+  const tlsOf = (extra: string) =>
+    Object.fromEntries(healthTargets(parseTopology(yaml(extra))).map((t) => [t.role, t.tls === true]));
+  assert.deepEqual(tlsOf(''), { httpdns: false, edge: false, app: false });
+  assert.deepEqual(tlsOf('httpdns: { tls: { cert: c.pem, key: k.pem } }\n'), {
+    httpdns: true,
+    edge: false,
+    app: false,
+  });
+  assert.deepEqual(tlsOf('edge: { tls: { cert: c.pem, key: k.pem } }\n'), { httpdns: false, edge: true, app: false });
+});

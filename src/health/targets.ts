@@ -17,9 +17,21 @@ function probeable(hp: { port: number } | undefined): boolean {
   return hp !== undefined && hp.port !== 0;
 }
 
+/**
+ * Roles whose listeners turn to HTTPS when their section has `tls` (HTTPDNS and the edge):
+ * a probe speaking plain HTTP to them would fail every time and take them down.
+ */
+function tlsRoles(topology: Topology): ReadonlySet<string> {
+  const out = new Set<string>();
+  if (topology.config.httpdns.tls) out.add('httpdns');
+  if (topology.config.edge.tls) out.add('edge');
+  return out;
+}
+
 /** Every zone's probed listeners, in topology order. */
 export function healthTargets(topology: Topology): HealthTarget[] {
   const out: HealthTarget[] = [];
+  const tls = tlsRoles(topology);
   for (const z of topology.zones)
     for (const role of PROBED_ROLES) {
       const hp = z.listen[role];
@@ -30,6 +42,7 @@ export function healthTargets(topology: Topology): HealthTarget[] {
           role,
           host: hp.host === 'localhost' ? '127.0.0.1' : hp.host,
           port: hp.port,
+          ...(tls.has(role) ? { tls: true } : {}),
         });
     }
   return out;

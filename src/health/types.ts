@@ -8,6 +8,8 @@ export interface HealthTarget {
   role: Role;
   host: string;
   port: number;
+  /** The listener speaks HTTPS (its role has `tls` configured): http probes use TLS. */
+  tls?: boolean;
 }
 
 /** How one probe is made; the network is behind this function so tests can replace it. */

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { DIALECT_CODES, type DialectCode } from './errors.ts';
 
 export type Req = IncomingMessage | Http2ServerRequest;
 export type Res = ServerResponse | Http2ServerResponse;
@@ -48,15 +49,18 @@ export function replyJsonText(res: Res, status: number, text: string, ttl: numbe
   res.end(text);
 }
 
-/** A request problem in the `{code, message}` dialect of HTTPDNS services. */
+/**
+ * A request problem: `{error, message, code}`, the stable ERR_ code every multizone surface
+ * answers with, and the HTTPDNS dialect's own short `code` that its clients read.
+ */
 export function replyError(
   res: Res,
   status: number,
-  code: string,
+  code: DialectCode,
   message: string,
   extra?: Record<string, string>,
 ): void {
-  replyJson(res, status, { code, message }, undefined, extra);
+  replyJson(res, status, { error: DIALECT_CODES[code].code, message, code }, undefined, extra);
 }
 
 /** After a bug or a vanished client: a 500 if we still can, else the connection is dropped; never throws. */

@@ -1,6 +1,6 @@
 import { request } from 'undici';
 import type { Clock } from '../core/clock.ts';
-import type { Random } from '../core/random.ts';
+import { type Random, seededRandom } from '../core/random.ts';
 import { type DrillProgress, type DrillReport, type ExternalFault, runDrill } from '../drill/index.ts';
 import { waitJetStream, waitTcp } from './engines.ts';
 import { labErrors } from './errors.ts';
@@ -92,19 +92,27 @@ export async function failBackAndWait(control: string, zone: string, home: numbe
     return home.every((s) => m.shards[s]?.zone === zone);
   };
   const deadline = clock.now() + HEAL_TIMEOUT_MS;
+  // the control API's last answer, for the error (why the leader refused)
+  let last = 'no answer';
   while (clock.now() < deadline) {
     if (await ownsHome().catch(() => false)) return;
-    const r = await request(`${control}/api/failback`, {
-      method: 'POST',
-      body: JSON.stringify({ zone }),
-      headersTimeout: 30_000,
-      bodyTimeout: 30_000,
-    }).catch(() => undefined);
-    await r?.body.dump();
+    try {
+      const r = await request(`${control}/api/failback`, {
+        method: 'POST',
+        body: JSON.stringify({ zone }),
+        headersTimeout: 30_000,
+        bodyTimeout: 30_000,
+      });
+      last = `HTTP ${r.statusCode} ${(await r.body.text()).slice(0, 300)}`;
+    } catch (e) {
+      last = (e as Error).message;
+    }
     if (await waitFor(clock, 3000, ownsHome)) return;
   }
+  const m = await getShardMap(control).catch(() => undefined);
+  const owned = m ? home.filter((s) => m.shards[s]?.zone === zone).length : '?';
   throw labErrors.ERR_LAB_NOT_READY(
-    `lab: ${zone} did not get its ${home.length} shards back (failback through ${control})`,
+    `lab: ${zone} did not get its ${home.length} shards back, owns ${owned} (failback through ${control}; last answer: ${last})`,
   );
 }
 
@@ -150,7 +158,8 @@ export async function runLabDrills(o: LabDrillOptions): Promise<DrillReport[]> {
         restore: true,
         failback: false,
         clock: o.clock,
-        random: o.random,
+        // each run its own seed: its own users (an earlier run's conflicts may lock the last ones)
+        random: seededRandom(o.random.int(2 ** 31)),
         external: fault,
         endpoints,
         allowConflicts: o.allowConflicts === true,
@@ -163,8 +172,11 @@ export async function runLabDrills(o: LabDrillOptions): Promise<DrillReport[]> {
     }
     reports.push(report);
     if (home.length) {
+      // only what had moved away comes back (a NATS server's death moves nothing)
+      const m = await getShardMap(control).catch(() => undefined);
+      const away = m ? home.filter((s) => m.shards[s]?.zone !== o.zone).length : home.length;
       await failBackAndWait(control, o.zone, home, o.clock);
-      report.restore = { ...report.restore, restored: true, failback: { moved: home.length } };
+      if (away > 0) report.restore = { ...report.restore, restored: true, failback: { moved: away } };
     }
   }
   return reports;

@@ -1,5 +1,13 @@
 /** The lab: a multi-zone cluster in network namespaces on one Linux box, and drills against it. See README.md. */
 
+export {
+  healthBoundMs,
+  type LabOutageOptions,
+  type LabOutageReport,
+  type LabRestartReport,
+  runLabOutage,
+  runLabRestart,
+} from './checks.ts';
 export { type DelayProxy, type DelayProxyOptions, startDelayProxy } from './delay-proxy.ts';
 export {
   failBackAndWait,

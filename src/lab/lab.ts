@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import type { Clock } from '../core/clock.ts';
+import { ensureSecretFile, SECRET_FILE_NAME } from '../trust/index.ts';
 import {
   initPostgres,
   missingTools,
@@ -236,7 +237,9 @@ async function startZones(
   const dir = state.dir;
   const logOf = (name: string) => join(dir, 'logs', `${name}.log`);
   const config = join(dir, 'lab.yaml');
-  writeFileSync(config, renderLabYaml(l, { dataDir: join(dir, 'data'), delayMs: state.delayMs }));
+  // one secret for the lab's zone processes (root-owned, 0600: they run as root)
+  const secretFile = ensureSecretFile(join(dir, SECRET_FILE_NAME)).path;
+  writeFileSync(config, renderLabYaml(l, { dataDir: join(dir, 'data'), delayMs: state.delayMs, secretFile }));
   state.config = config;
   // each zone reaches NATS server k at 127.0.0.1:(proxyBase + k) in its namespace, delayed
   const maps = natsZones(l).map((n, k) => `127.0.0.1:${l.ports.proxyBase + k}=${n.ip}:${l.ports.natsClient}`);
@@ -308,7 +311,7 @@ export async function getShardMap(control: string): Promise<LabShardMap> {
 }
 
 /** The zone answers, its map has every shard owned by a lab zone, and a leader holds the control plane. */
-async function shardMapReady(control: string, zones: string[]): Promise<boolean> {
+export async function shardMapReady(control: string, zones: string[]): Promise<boolean> {
   const m = await getShardMap(control);
   return m.shards.length === m.count && m.shards.every((s) => zones.includes(s.zone)) && Boolean(m.leader?.holder);
 }
@@ -353,7 +356,8 @@ export async function labDown(o: LabDownOptions): Promise<string[]> {
     removed.push(`route prohibit ${guard}`);
   }
   for (const d of state?.dirs ?? []) rmSync(d, { recursive: true, force: true });
-  for (const f of [state?.config, statePath(dir), `${statePath(dir)}.tmp`]) if (f) rmSync(f, { force: true });
+  for (const f of [state?.config, statePath(dir), `${statePath(dir)}.tmp`, join(dir, SECRET_FILE_NAME)])
+    if (f) rmSync(f, { force: true });
   o.log?.(
     `lab down: removed ${removed.length ? removed.join(', ') : 'nothing (no lab was up)'}; logs in ${join(dir, 'logs')}`,
   );

@@ -116,6 +116,17 @@ export async function killGroup(pid: number, clock: Clock): Promise<void> {
   for (let i = 0; i < 100 && alive(pid); i++) await clock.sleep(50);
 }
 
+/** SIGTERMs a process (a clean stop), waits up to `timeoutMs` for it to go, then SIGKILLs its group. */
+export async function stopGroup(pid: number, clock: Clock, timeoutMs: number): Promise<void> {
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return; // already gone
+  }
+  for (let waited = 0; waited < timeoutMs && alive(pid); waited += 50) await clock.sleep(50);
+  if (alive(pid)) await killGroup(pid, clock);
+}
+
 /** Pids of every process in namespace `ns` (none when it does not exist). */
 export async function nsPids(ns: string): Promise<number[]> {
   const r = await run('ip', ['netns', 'pids', ns], { allowFail: true });

@@ -7,7 +7,11 @@ describe('lab: the generated topology', () => {
   const l = labLayout();
 
   it('lab: the lab yaml is a valid topology: four zones, postgres and redis per zone, JetStream and NATS Kv at replicas 3', () => {
-    const t = parseTopology(renderLabYaml(l, { dataDir: '/tmp/lab/data', delayMs: 5 }), 'lab.yaml');
+    const t = parseTopology(
+      renderLabYaml(l, { dataDir: '/tmp/lab/data', delayMs: 5, secretFile: '/tmp/lab/cluster-secret' }),
+      'lab.yaml',
+    );
+    assert.equal(t.config.trust.secretFile, '/tmp/lab/cluster-secret');
     assert.deepEqual(
       t.zones.map((z) => z.name),
       ['sh-a', 'sh-b', 'bj-a', 'gz-a'],

@@ -33,6 +33,8 @@ export interface LabLayout {
     router: number;
     app: number;
     control: number;
+    dns: number;
+    httpdns: number;
     postgres: number;
     redis: number;
     natsClient: number;
@@ -62,6 +64,8 @@ export function labLayout(): LabLayout {
       router: 8080,
       app: 8081,
       control: 7070,
+      dns: 53,
+      httpdns: 8053,
       postgres: 5432,
       redis: 6379,
       natsClient: 4222,
@@ -82,13 +86,21 @@ export function natsZones(l: LabLayout): LabZone[] {
 }
 
 /** Base URLs of a zone's listeners, as seen from the root namespace (over the bridge). */
-export function zoneUrls(l: LabLayout, z: LabZone): { router: string; app: string; control: string } {
+export function zoneUrls(
+  l: LabLayout,
+  z: LabZone,
+): { router: string; app: string; control: string; httpdns: string; dns: string } {
   return {
     router: `http://${z.ip}:${l.ports.router}`,
     app: `http://${z.ip}:${l.ports.app}`,
     control: `http://${z.ip}:${l.ports.control}`,
+    httpdns: `http://${z.ip}:${l.ports.httpdns}`,
+    dns: `${z.ip}:${l.ports.dns}`,
   };
 }
+
+/** The name the lab's DNS and HTTPDNS answer with every healthy zone's router (outage checks watch it). */
+export const LAB_ALL_ZONES_NAME = 'all.shop.test';
 
 /** Failover timing scaled to the WAN delay: the lease outlasts several delayed Kv round trips. */
 export function labTiming(delayMs: number): { leaseMs: number; renewMs: number } {
@@ -99,9 +111,10 @@ export function labTiming(delayMs: number): { leaseMs: number; renewMs: number }
 /**
  * The topology every zone process reads: PostgreSQL and Redis on each namespace's own
  * loopback (`{zone}` names the connection), the log and the Kv on the 3-server NATS cluster
- * through the zone's delay proxy, streams and bucket at replicas 3.
+ * through the zone's delay proxy, streams and bucket at replicas 3; the cluster secret
+ * every zone process signs with at `secretFile`.
  */
-export function renderLabYaml(l: LabLayout, o: { dataDir: string; delayMs: number }): string {
+export function renderLabYaml(l: LabLayout, o: { dataDir: string; delayMs: number; secretFile: string }): string {
   const nats = natsZones(l)
     .map((_, k) => `127.0.0.1:${l.ports.proxyBase + k}`)
     .join(',');
@@ -119,13 +132,17 @@ ${l.zones
     region: ${z.region}
     core: ${z.core}
     backups: [${z.backups.join(', ')}]
-    listen: { router: ${z.ip}:${l.ports.router}, app: ${z.ip}:${l.ports.app}, control: ${z.ip}:${l.ports.control} }`,
+    listen: { router: ${z.ip}:${l.ports.router}, app: ${z.ip}:${l.ports.app}, control: ${z.ip}:${l.ports.control}, dns: ${z.ip}:${l.ports.dns}, httpdns: ${z.ip}:${l.ports.httpdns} }`,
   )
   .join('\n')}
 services:
   api.shop.test: { role: router, ttl: 60, policy: nearest }
+  # every healthy zone's router, for outage checks: a dead zone's address must leave it
+  ${LAB_ALL_ZONES_NAME}: { role: router, ttl: 5, policy: all }
+  httpdns.shop.test: { role: httpdns, ttl: 60, policy: nearest }
 policies:
   nearest: { default: [[sh-a, sh-b], bj-a, gz-a] }
+  all: { default: [[${l.zones.map((z) => z.name).join(', ')}]], answers: ${l.zones.length}, sticky: false, capacity: false }
 control: { listen: 127.0.0.1:0 }
 shards:
   count: 64
@@ -161,6 +178,9 @@ store:
 session:
   adapter: redis
   redis: { url: 'redis://127.0.0.1:${l.ports.redis}/0?connectionName=mz-{zone}' }
+# every zone process signs its calls to the others with this secret (lab up writes it, mode 0600)
+trust:
+  secretFile: ${o.secretFile}
 `;
 }
 

@@ -418,8 +418,9 @@ export class Replication {
    * Zones that are down (stopped here, declared down, or voted down) are left out: a dead or
    * cut-off zone cannot be read or repaired, even when its store is in this process, or its
    * unshipped writes would leak early and hide the RPO that compensation must replay.
+   * `only`: just the pairs that include that zone (POST /api/replication/anti-entropy {"zone"}).
    */
-  async antiEntropy(): Promise<AntiEntropyResult> {
+  async antiEntropy(only?: string): Promise<AntiEntropyResult> {
     if (this.aeRunning) return { shards: 0, repaired: 0 };
     this.aeRunning = true;
     try {
@@ -458,6 +459,7 @@ export class Replication {
             if (!this.replicators.has(z.name) && !this.isDown(z.name) && s.zone < z.name)
               pairs.push([s, once(log.remotePeer(z.name))]);
       for (const [a, b] of pairs) {
+        if (only !== undefined && a.zone !== only && b.zone !== only) continue;
         try {
           const r = await antiEntropyPass(a, b);
           if (r.repaired > 0) forget(a.zone, b.zone);

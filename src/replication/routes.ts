@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { type ControlApi, controlErrors, readBody } from '../control/index.ts';
+import { type ControlApi, controlErrors, readBody, readParams } from '../control/index.ts';
 import type { Topology } from '../topology/index.ts';
+import { replicationErrors } from './errors.ts';
 import type { Log } from './log.ts';
 import type { Replication } from './replication.ts';
 
@@ -36,7 +37,8 @@ export function registerReplicationRoutes(
     } catch {
       throw controlErrors.ERR_CONTROL_BAD_REQUEST('body must be JSON: {"id":"resource/key","pick":"ZONE|VERSION"}');
     }
-    if (typeof body.id !== 'string' || typeof body.pick !== 'string')
+    // `null`, `[]` or `"x"` parse as JSON too, but are not the object this route takes
+    if (typeof body !== 'object' || body === null || typeof body.id !== 'string' || typeof body.pick !== 'string')
       throw controlErrors.ERR_CONTROL_BAD_REQUEST('need {"id":"resource/key","pick":"ZONE|VERSION"}');
     const r = await replication.resolve(body.id, body.pick, typeof body.zone === 'string' ? body.zone : undefined);
     return { id: body.id, pick: body.pick, zone: r.zone, version: r.result.version, seq: r.result.seq };
@@ -57,11 +59,28 @@ export function registerReplicationRoutes(
     }
     return replication.resolveAll(body.data);
   });
-  control.route('POST', '/api/replication/anti-entropy', async () => replication.antiEntropy());
+  // one pass now: every pair of zones, or with {"zone":"Z"} (or ?zone=Z) the pairs that include Z
+  control.route('POST', '/api/replication/anti-entropy', async (req, url) => {
+    const p = await readParams(req, url);
+    const unknown = Object.keys(p).filter((k) => k !== 'zone');
+    if (unknown.length > 0)
+      throw controlErrors.ERR_CONTROL_BAD_REQUEST(`unknown parameter ${unknown.join(', ')} (takes only "zone")`);
+    if (p.zone === undefined) return replication.antiEntropy();
+    return { zone: knownZone(topology, p.zone), ...(await replication.antiEntropy(p.zone)) };
+  });
   // a zone's outgoing lag, for the control plane leader in another process (planned moves wait on it)
   control.route('GET', '/api/replication/lag', async (_req, url) => {
     const zone = url.searchParams.get('zone');
     if (!zone) throw controlErrors.ERR_CONTROL_BAD_REQUEST('need ?zone=NAME');
-    return { zone, records: await replication.lagFor(zone) };
+    return { zone, records: await replication.lagFor(knownZone(topology, zone)) };
   });
+}
+
+/** A zone a call names, checked against the topology (ERR_REPL_UNKNOWN_ZONE, 400, when it has none such). */
+function knownZone(topology: Topology, zone: string): string {
+  if (!topology.hasZone(zone))
+    throw replicationErrors.ERR_REPL_UNKNOWN_ZONE(
+      `unknown zone "${zone}" (zones: ${topology.zones.map((z) => z.name).join(', ')})`,
+    );
+  return zone;
 }

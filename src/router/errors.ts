@@ -11,5 +11,6 @@ export const routerErrors = defineErrors({
   ERR_ROUTER_UPSTREAM:
     'the local app or another zone’s router could not be reached or did not answer in time (502/504)',
   ERR_ROUTER_NO_MAP: 'the router has no shard map yet (503)',
+  ERR_ROUTER_BODY_TOO_LARGE: 'a request body is larger than router.maxBodyBytes (413)',
   ERR_ROUTER_BAD_REQUEST: 'the request itself is unusable: header block too large, bad request line (400/431)',
 });

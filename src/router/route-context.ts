@@ -28,5 +28,7 @@ export function newRouteContext(req: IncomingMessage, res: ServerResponse): Rout
     fromZone: undefined,
     secondRead: false,
     responseHeaders: {},
+    trusted: undefined,
+    body: undefined,
   };
 }

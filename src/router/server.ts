@@ -5,6 +5,7 @@ import { type Clock, systemClock } from '../core/clock.ts';
 import { closeServer, listenOn } from '../core/listen.ts';
 import type { Registry } from '../core/metrics.ts';
 import type { HostPort, Topology } from '../topology/index.ts';
+import type { RequestSigner } from '../trust/index.ts';
 import { compose } from './compose.ts';
 import { routerErrors } from './errors.ts';
 import { newRouteContext } from './route-context.ts';
@@ -21,6 +22,8 @@ export interface RouterOptions {
   /** Address of 'app' (this zone's app) or of a zone's router. */
   resolve(name: string): HostPort | undefined;
   clock?: Clock;
+  /** Signs this zone's calls to other zones and verifies theirs; the same secret in every zone. */
+  signer: RequestSigner;
   metrics?: Registry;
   /** Fault hook: true when `from` cannot reach `to`. */
   cut?(from: string, to: string): boolean;
@@ -89,6 +92,7 @@ export function createRouter(opts: RouterOptions, config: RouterConfig = opts.to
     map,
     upstreams,
     clock,
+    signer: opts.signer,
     cut: opts.cut,
     count(route) {
       if (!m) return;

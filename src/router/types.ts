@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Clock } from '../core/clock.ts';
 import type { ShardId, ShardMapView, ShardOwner } from '../shardmap/index.ts';
 import type { ResourceConfig, Topology, TopologyConfig } from '../topology/index.ts';
+import type { RequestSigner } from '../trust/index.ts';
 import type { Upstreams } from './upstreams.ts';
 
 /** The `router:` config section. */
@@ -47,6 +48,10 @@ export interface RouteContext {
   secondRead: boolean;
   /** Extra response headers (routing cookie, …). */
   responseHeaders: Record<string, string>;
+  /** The zone whose valid signature the request carries (zone-auth); undefined for a public client. */
+  trusted: string | undefined;
+  /** The request body, once a stage had to read it (to verify or sign it); sent instead of the stream. */
+  body: Buffer | undefined;
 }
 
 /** What stages may use; built once per zone. */
@@ -56,6 +61,8 @@ export interface RouterDeps {
   map: RouterMap;
   upstreams: Upstreams;
   clock: Clock;
+  /** Signs this zone's requests to other zones and verifies theirs (the cluster secret). */
+  signer: RequestSigner;
   /** True when this zone cannot reach `other` (a drill's partition). */
   cut?(from: string, to: string): boolean;
   count(route: string): void;

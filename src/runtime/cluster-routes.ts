@@ -24,7 +24,9 @@ export function registerClusterRoutes(f: Foundation): void {
     const service = url.searchParams.get('service');
     const ip = url.searchParams.get('ip');
     if (!service || !ip) throw controlErrors.ERR_CONTROL_BAD_REQUEST('need ?service=NAME&ip=ADDRESS[/PREFIX]');
-    const family = url.searchParams.get('family') === '6' ? 6 : 4;
+    const fam = url.searchParams.get('family') ?? '4';
+    if (fam !== '4' && fam !== '6') throw controlErrors.ERR_CONTROL_BAD_REQUEST(`family must be 4 or 6, not "${fam}"`);
+    const family = fam === '6' ? 6 : 4;
     const a = steering.decide({ service, client: ip, family }, state);
     return { ...a, down: state.downEndpoints() };
   });

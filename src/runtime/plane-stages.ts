@@ -113,7 +113,7 @@ export async function startFailoverStage(
       void audit
         .append({
           action: 'verdict',
-          reason: leading ? `leads the control plane (term ${term})` : 'stopped leading',
+          reason: leading ? 'leads the control plane' : 'stopped leading',
           term,
           zones: f.localZones,
         })

@@ -14,6 +14,7 @@ import {
   ProcessRegistry,
   processId,
   procKey,
+  VIEW_TIMEOUT_MS,
 } from './registry.ts';
 import type { ListenerInfo } from './services.ts';
 
@@ -194,13 +195,14 @@ test('registry: a Kv that never answers holds neither start, nor stop, nor an AP
   await clock.advanceAsync(1);
   await s;
   const view = reg.view();
-  await clock.advanceAsync(1000);
+  await clock.advanceAsync(VIEW_TIMEOUT_MS);
   assert.deepEqual(
     (await view).map((p) => p.id),
     ['sh-a_x'],
   );
   // a hung call counts as a failure: warned once, and the next tick tries again
-  for (let i = 0; i < 3; i++) await clock.advanceAsync(INTERVAL, 100);
+  // (the view waited until 6 s: the ticks at 2, 4 and 6 s ran meanwhile)
+  await clock.advanceAsync(INTERVAL, 100);
   assert.equal(calls.put, 5, 'a put at start, then one per tick: at 2, 4, 6 and 8 s');
   assert.equal(lines.filter((l) => l.level === 40).length, 1);
   const stop = reg.stop();

@@ -14,6 +14,9 @@ import type { ListenerInfo } from './services.ts';
 
 /** Kv prefix of the process records. */
 export const PROC_PREFIX = 'cluster.proc.';
+/** How long an API read of the others may wait on the Kv (a heartbeat waits callTimeoutMs). */
+export const VIEW_TIMEOUT_MS = 5000;
+
 /** A record not refreshed for this many intervals is shown `alive: false` (and its listeners left out). */
 export const STALE_INTERVALS = 3;
 /** A record dead this long is deleted by whichever process reads it: crashed runs don't pile up forever. */
@@ -202,7 +205,8 @@ export class ProcessRegistry {
 
   /** Every known process, own first; others as last read (read again now unless the Kv is failing). */
   async view(): Promise<ProcessView[]> {
-    if (!this.failing) await this.bounded(this.read());
+    // someone asked and waits for the answer: a busy Kv gets longer than a heartbeat's bound
+    if (!this.failing) await this.bounded(this.read(), VIEW_TIMEOUT_MS);
     return clusterView(this.record(), this.others.values(), this.o.clock.wallTime(), this.o.intervalMs);
   }
 
@@ -246,7 +250,7 @@ export class ProcessRegistry {
 
   /** Reads every other record into `others`; concurrent calls share it. Throws when the Kv fails or hangs. */
   private read(): Promise<void> {
-    this.reading ??= this.within(this.doRead()).finally(() => {
+    this.reading ??= this.within(this.doRead(), VIEW_TIMEOUT_MS).finally(() => {
       this.reading = undefined;
     });
     return this.reading;
@@ -255,13 +259,14 @@ export class ProcessRegistry {
   private async doRead(): Promise<void> {
     const { kv, clock } = this.o;
     const found = new Map<string, ProcessRecord>();
-    for (const k of await kv.keys(PROC_PREFIX)) {
-      if (k === this.key) continue;
-      const e = await kv.get(k);
+    const keys = (await kv.keys(PROC_PREFIX)).filter((k) => k !== this.key);
+    // one round trip for all of them, not one per process
+    const entries = await Promise.all(keys.map((k) => kv.get(k)));
+    for (const [i, e] of entries.entries()) {
       const r = e?.value ? decodeRecord(e.value) : null;
       if (!e || !r) continue;
       if (clock.wallTime() - r.at > PRUNE_MS) {
-        void kv.delete(k, { expect: e.revision }).catch(() => {});
+        void kv.delete(keys[i]!, { expect: e.revision }).catch(() => {});
         continue;
       }
       found.set(r.id, r);
@@ -286,12 +291,10 @@ export class ProcessRegistry {
   }
 
   /** p, or a rejection once callTimeoutMs pass first: a Kv that hangs counts as one that fails. */
-  private async within<T>(p: Promise<T>): Promise<T> {
+  private async within<T>(p: Promise<T>, ms = this.callTimeoutMs): Promise<T> {
     let timer: Timer | undefined;
     const late = new Promise<never>((_, reject) => {
-      timer = this.o.clock.setTimer(this.callTimeoutMs, () =>
-        reject(new Error(`the control Kv did not answer within ${this.callTimeoutMs} ms`)),
-      );
+      timer = this.o.clock.setTimer(ms, () => reject(new Error(`the control Kv did not answer within ${ms} ms`)));
     });
     p.catch(() => {}); // a late failure is not unhandled
     try {
@@ -302,8 +305,8 @@ export class ProcessRegistry {
   }
 
   /** Waits for p at most callTimeoutMs, swallowing its failure (the caller's state says what happened). */
-  private async bounded(p: Promise<unknown> | undefined): Promise<void> {
-    if (p) await this.within(p).catch(() => {});
+  private async bounded(p: Promise<unknown> | undefined, ms = this.callTimeoutMs): Promise<void> {
+    if (p) await this.within(p, ms).catch(() => {});
   }
 }
 

@@ -14,6 +14,7 @@ import type { Kv, LeaderElection, ShardMap, ShardMapView, ZoneFaults, ZoneView }
 import type { MutableSteeringState, Steering } from '../steering/index.ts';
 import type { Store } from '../store/index.ts';
 import type { HostPort, Topology, Zone } from '../topology/index.ts';
+import type { RequestSigner } from '../trust/index.ts';
 
 /** One running listener, as shown in the table and GET /api/endpoints. */
 export interface ListenerInfo {
@@ -48,6 +49,10 @@ export interface Foundation {
   app: string;
   /** What this process tells the others about itself; `control` is filled once the control API listens. */
   advert: { control?: string };
+  /** Signs and verifies zone-to-zone calls with the cluster secret; `signer.as(zone)` per zone (one nonce cache). */
+  signer: RequestSigner;
+  /** The edge admin token `multizone up` made (overrides none that is configured); undefined: config or MZ_EDGE_TOKEN. */
+  adminToken: string | undefined;
 }
 
 /** The shard map stage: the control Kv, the authoritative map, the drill's fault switches. */
@@ -123,6 +128,8 @@ export interface AppContext {
   shardMap: ShardMapView;
   /** Base URL of a zone's app ('http://host:port'), for calls between zones; undefined when unknown. */
   appUrl(zone: string): string | undefined;
+  /** Signs this zone's calls to other zones (`x-multizone-auth`) and verifies theirs: internal routes accept only those. */
+  signer: RequestSigner;
 }
 
 /** An application the runtime starts in every zone instead of the built-in echo app. */

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ControlServer } from '../control/index.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
@@ -10,6 +11,7 @@ import { LatencyAggregator } from '../httpdns/index.ts';
 import { type Kv, openZoneView } from '../shardmap/index.ts';
 import { createSteering, MutableSteeringState, type Steering } from '../steering/index.ts';
 import { parseHostPort, type Topology } from '../topology/index.ts';
+import { clusterSecret, RequestSigner } from '../trust/index.ts';
 import { registerClusterRoutes } from './cluster-routes.ts';
 import { echoAppRole } from './echo-app.ts';
 import { startDataStage, startFailoverStage, startHealthStage, startShardMapStage } from './plane-stages.ts';
@@ -34,6 +36,14 @@ export interface ClusterOptions {
    * several startCluster calls in one process share it as separate zone processes share NATS KV.
    */
   kv?: Kv;
+  /**
+   * The cluster secret zones sign their calls to each other with. Default: `trust.secretFile`;
+   * without one, a process running every zone makes a random one, and a process running only
+   * some zones refuses to start (ERR_TRUST_NO_SECRET).
+   */
+  secret?: Uint8Array;
+  /** The edge admin token when none is configured (`edge.adminToken`, MZ_EDGE_TOKEN); `multizone up` passes its own. */
+  adminToken?: string;
 }
 
 /** A running cluster (or the part of one this process runs). */
@@ -109,10 +119,12 @@ function foundation(opts: ClusterOptions): Foundation {
   const random = opts.random ?? systemRandom();
   const state = new MutableSteeringState();
   const metrics = createMetrics({ defaults: true });
+  const clock = opts.clock ?? systemClock;
+  const signer = new RequestSigner({ secret: secretOf(opts, localZones), zone: 'cluster', clock });
   return {
     topology,
     localZones,
-    clock: opts.clock ?? systemClock,
+    clock,
     random,
     logger: opts.logger ?? createLogger(),
     metrics,
@@ -122,7 +134,17 @@ function foundation(opts: ClusterOptions): Foundation {
     control: new ControlServer(metrics),
     app: opts.app?.name ?? echoAppRole.name,
     advert: {},
+    signer,
+    adminToken: opts.adminToken,
   };
+}
+
+/** The cluster secret: given, from trust.secretFile, or (every zone in this process, no file) a fresh random one. */
+function secretOf(opts: ClusterOptions, localZones: readonly string[]): Uint8Array {
+  if (opts.secret) return opts.secret;
+  const all = localZones.length === opts.topology.zones.length;
+  if (opts.topology.config.trust.secretFile || !all) return clusterSecret(opts.topology, { allZones: false }).value;
+  return randomBytes(32); // nobody outside this process has to agree on it
 }
 
 /** The cluster-wide stages, each given only what the ones before it made. */

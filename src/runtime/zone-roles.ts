@@ -5,7 +5,7 @@
  */
 import { closeServer, listenOn } from '../core/listen.ts';
 import { startDnsServer } from '../dns/index.ts';
-import { createEdge, startDemoOrigin } from '../edge/index.ts';
+import { createEdge, defaultEdgeHosts, startDemoOrigin } from '../edge/index.ts';
 import { startHttpdnsServer } from '../httpdns/index.ts';
 import { createRouter } from '../router/index.ts';
 import type { HostPort, Zone } from '../topology/index.ts';
@@ -27,6 +27,7 @@ export function appRole(app: AppRole): ZoneRoleStart {
       listen,
       store: s.data.stores.get(zone.name)!,
       shardMap: s.shardmap.map,
+      signer: s.signer.as(zone.name),
       appUrl: (z) => {
         // a zone in this process has its bound address; others listen where the topology says
         const a = s.zones.get(z)?.app ?? (s.topology.hasZone(z) ? s.topology.zone(z).listen.app : undefined);
@@ -55,6 +56,7 @@ export const routerRole: ZoneRoleStart = async (s, zone, here) => {
     map: zv.view,
     resolve,
     clock: s.clock,
+    signer: s.signer.as(zone.name),
     metrics: s.metrics,
     cut: (a, b) => s.shardmap.faults.cut(a, b),
   });
@@ -116,12 +118,14 @@ export const edgeRole: ZoneRoleStart = async (s, zone, here) => {
       config: cfg,
       origin,
       dynamic,
-      token: cfg.adminToken || process.env.MZ_EDGE_TOKEN || '',
+      token: cfg.adminToken || process.env.MZ_EDGE_TOKEN || s.adminToken || '',
       clock: s.clock,
       random: s.random,
       logger: s.logger,
       metrics: s.metrics,
       zoneEdges: () => s.edgeUrls,
+      // the sites this edge serves: edge.hosts, or the topology's apex and edge services
+      hosts: cfg.hosts.length > 0 ? cfg.hosts : defaultEdgeHosts(s.topology.config),
     });
     const a = await edge.listen(hp.host, hp.port);
     s.edgeUrls.set(zone.name, `${edge.protocol}://${a.host}:${a.port}`);

@@ -19,6 +19,8 @@ export const HEADERS = {
   servedBy: 'x-multizone-served-by',
   /** Wall ms at which the app served it (drills compare it with moves). */
   servedAt: 'x-multizone-served-at',
+  /** A zone's HMAC signature over the request (src/trust); routers never pass a client's on. */
+  auth: 'x-multizone-auth',
 } as const;
 
 /** The prefix every routing header shares (what a router strips from client requests). */

@@ -141,12 +141,13 @@ export function parseConflictId(id: string): { resource: string; key: string } {
  */
 export function planResolve(deps: StoreDeps, local: RecordState | undefined, id: string, pick: string): PlannedWrite {
   if (!local?.locked) throw storeErrors.ERR_STORE_CONFLICT_UNKNOWN(`no open conflict ${id} in ${deps.zone}`);
+  // a version as `multizone conflicts` prints it ("v10") or bare ("10")
   const hits = local.candidates.filter(
-    (c) => c.origin === pick || String(vvSum(c.vv)) === pick || vvText(c.vv) === pick,
+    (c) => c.origin === pick || String(vvSum(c.vv)) === pick || `v${vvSum(c.vv)}` === pick || vvText(c.vv) === pick,
   );
   if (hits.length !== 1)
     throw storeErrors.ERR_STORE_CONFLICT_PICK(
-      `--pick ${pick} matches ${hits.length} of ${local.candidates.length} versions of ${id} (use a zone, a version number or a vector)`,
+      `--pick ${pick} matches ${hits.length} of ${local.candidates.length} versions of ${id} (use a zone, a version number such as v3, or a vector)`,
       {
         details: {
           candidates: local.candidates.map((c) => ({ origin: c.origin, version: vvSum(c.vv), vv: vvText(c.vv) })),

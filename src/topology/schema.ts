@@ -9,6 +9,7 @@ import { replicationSection } from './sections/replication.ts';
 import { routerSection } from './sections/router.ts';
 import { sessionSection } from './sections/session.ts';
 import { storeSection } from './sections/store.ts';
+import { trustSection } from './sections/trust.ts';
 
 /** Roles a zone can listen for; each zone runs the whole stack. */
 export const ROLES = ['dns', 'httpdns', 'edge', 'router', 'app', 'control'] as const;
@@ -205,6 +206,7 @@ export const topologySchema = z
     store: storeSection,
     replication: replicationSection,
     session: sessionSection,
+    trust: trustSection,
   })
   .strict();
 

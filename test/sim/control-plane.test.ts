@@ -1,7 +1,10 @@
 /**
  * Control plane simulation: four zone processes, each with its own handle on one Kv, its own
- * view of the shard map, lease keeper, leader election and failover controller (as `multizone
- * zone` runs them), a ManualClock and a seeded Random. Processes crash (no resignation) and
+ * view of the shard map, lease keeper, leader election, health prober sharing its votes
+ * through the Kv, and failover controller (as `multizone zone` runs them), a ManualClock and a
+ * seeded Random. A crashed process's last votes stay in the Kv until they age out (stale votes);
+ * odd seeds decide on the health plane's quorum alone (`verdicts: health`), even ones on
+ * either it or the controller's own probe (the default). Processes crash (no resignation) and
  * restart with fresh state, are cut off from the Kv and healed, while every zone keeps trying
  * to write random shards.
  *
@@ -16,29 +19,34 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ManualClock } from '../../src/core/clock.ts';
+import { silentLogger } from '../../src/core/logger.ts';
 import { type Random, seededRandom } from '../../src/core/random.ts';
 import { AuditLog, FailoverController } from '../../src/failover/index.ts';
+import { createHealthChecker, type HealthChecker, healthErrors, shareVotes } from '../../src/health/index.ts';
 import { LeaderElection, LeaseKeeper, MemoryKv, PartitionableKv, ShardMap } from '../../src/shardmap/index.ts';
 import { testTopology } from '../support/net.ts';
 import { type Epoch, writeChecker } from '../support/write-check.ts';
 
 const SHARDS = 32;
-const topology = testTopology({
-  extra: `
+const topologyOf = (verdicts: 'health' | 'either') =>
+  testTopology({
+    roles: ['router'],
+    extra: `
 shards: { count: ${SHARDS} }
-health: { enabled: false }
+health: { intervalMs: 50, timeoutMs: 40, rise: 2, fall: 2 }
 failover:
   after: 300
   leaseMs: 1000
   renewMs: 250
   skewMs: 50
-  verdicts: direct
+  verdicts: ${verdicts}
   check: { intervalMs: 50, timeoutMs: 50 }
   plannedTimeoutMs: 2000
 `,
-});
-const ZONES = topology.zones.map((z) => z.name);
-const cfg = topology.config.failover;
+  });
+const TOPOLOGIES = { health: topologyOf('health'), either: topologyOf('either') };
+const ZONES = TOPOLOGIES.either.zones.map((z) => z.name);
+const cfg = TOPOLOGIES.either.config.failover;
 
 /** One zone process: everything `multizone zone Z` runs of the control plane. */
 interface Proc {
@@ -49,9 +57,12 @@ interface Proc {
   keeper: LeaseKeeper;
   leader: LeaderElection;
   controller: FailoverController;
+  checker: HealthChecker;
+  unshare: () => void;
 }
 
 async function run(seed: number): Promise<{ writes: number; moves: number; terms: number; events: string[] }> {
+  const topology = seed % 2 === 1 ? TOPOLOGIES.health : TOPOLOGIES.either;
   const rnd: Random = seededRandom(seed);
   const clock = new ManualClock(0);
   const kv = new MemoryKv();
@@ -113,20 +124,43 @@ async function run(seed: number): Promise<{ writes: number; moves: number; terms
       skewMs: cfg.skewMs,
     });
     await leader.start();
+    // what this process sees: a zone answers when it runs and neither side is cut off
+    const reachable = (x: string) => !down.has(x) && !procs.get(x)?.kv.isolated && !zkv.isolated;
+    const checker = createHealthChecker({
+      topology,
+      clock,
+      probers: [z],
+      remoteProbers: ZONES.filter((x) => x !== z),
+      probe: async (req) => {
+        if (!reachable(req.target.zone)) throw healthErrors.ERR_HEALTH_PROBE_CONNECT('refused');
+      },
+    });
+    checker.start();
+    // votes travel through the Kv; a crash stops them without withdrawing the last ones
+    const unshare = shareVotes({
+      checker,
+      kv: zkv,
+      localZones: [z],
+      clock,
+      intervalMs: topology.config.health.intervalMs,
+      logger: silentLogger,
+    });
     const controller = new FailoverController({
       topology,
       map: auth,
       audit: new AuditLog(zkv, clock),
       clock,
-      config: cfg,
+      config: topology.config.failover,
       leader,
-      // what this process sees: a zone answers when it runs and neither side is cut off
-      probe: async (x) => !down.has(x) && !procs.get(x)?.kv.isolated && !zkv.isolated,
+      probe: async (x) => reachable(x),
+      health: () => checker,
     });
     controller.start();
-    return { zone: z, kv: zkv, view, auth, keeper, leader, controller };
+    return { zone: z, kv: zkv, view, auth, keeper, leader, controller, checker, unshare };
   };
   const crash = async (p: Proc) => {
+    p.unshare();
+    await p.checker.stop();
     p.controller.stop();
     p.keeper.stop();
     await p.leader.stop({ resign: false });
@@ -217,7 +251,7 @@ async function run(seed: number): Promise<{ writes: number; moves: number; terms
   return { writes: writeCount(), moves, terms: terms.size, events };
 }
 
-test('sim: one leader at a time, no two owners of a shard at one epoch, no zone failed over while up (crashes, restarts, partitions)', async () => {
+test('sim: one leader at a time, no two owners of a shard at one epoch, no zone failed over while up (crashes, restarts, partitions, stale votes)', async () => {
   // fixed by default so CI is deterministic (STYLE §0.5); soak with SIM_REPEAT=n, or SIM_SEED=n to replay
   const base = Number(process.env.SIM_SEED ?? process.env.SIM_BASE ?? 20261204);
   const repeat = process.env.SIM_SEED ? 1 : Number(process.env.SIM_REPEAT ?? 3);

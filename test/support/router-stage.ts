@@ -5,6 +5,7 @@ import { newRouteContext, type RouteContext, type RouterMap, type Stage } from '
 import type { RouterDeps } from '../../src/router/types.ts';
 import type { ShardId, ShardOwner } from '../../src/shardmap/index.ts';
 import type { Topology } from '../../src/topology/index.ts';
+import { RequestSigner } from '../../src/trust/index.ts';
 
 export class FakeRes {
   status = 0;
@@ -71,6 +72,7 @@ export function makeDeps(topology: Topology, zone: string, map: RouterMap = new 
     map,
     upstreams: undefined as never,
     clock: new ManualClock(),
+    signer: new RequestSigner({ secret: Buffer.alloc(32, 7), zone, clock: new ManualClock() }),
     count() {},
     reject(ctx, status, code, message, extra) {
       const res = ctx.res as unknown as FakeRes;

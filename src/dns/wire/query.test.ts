@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import dnsPacket from 'dns-packet';
-import { ednsOptions, parseQuery, questionEndOf, skipName } from './query.ts';
+import { ednsOptions, expandName, findOpt, hasOption, parseQuery, questionEndOf, skipName } from './query.ts';
 
 const q = (name: string, type: dnsPacket.RecordType = 'A', extra: Partial<dnsPacket.Packet> = {}) =>
   dnsPacket.encode({ id: 7, type: 'query', flags: 0, questions: [{ name, type, class: 'IN' }], ...extra });
@@ -123,4 +123,81 @@ test('dns/wire: parser survives every truncation and byte flip of a query', () =
       parseQuery(b);
       questionEndOf(b);
     }
+});
+
+test('dns/wire: findOpt finds the OPT of messages that do not parse, and hasOption reads its options', () => {
+  const opt = Buffer.from([0, 0, 41, 4, 0xd0, 0, 0, 0x80, 0, 0, 4, 0, 12, 0, 0]);
+  const base = q('shop.test');
+  const withOpt = (b: Buffer, ar = 1) => {
+    const out = Buffer.concat([b, opt]);
+    out.writeUInt16BE(ar, 10);
+    return out;
+  };
+  const header = Buffer.from(base.subarray(0, 12));
+  header.writeUInt16BE(0, 4);
+  const cases: [string, Buffer][] = [
+    ['well formed', withOpt(base)],
+    ['no question', withOpt(header)],
+    [
+      'opcode 5',
+      (() => {
+        const b = withOpt(base);
+        b[2] = 5 << 3;
+        return b;
+      })(),
+    ],
+    ['trailing bytes', Buffer.concat([withOpt(base), Buffer.from([9, 9])])],
+    [
+      'two OPTs',
+      (() => {
+        const b = Buffer.concat([withOpt(base, 2), opt]);
+        return b;
+      })(),
+    ],
+  ];
+  for (const [what, b] of cases) {
+    const f = findOpt(b);
+    assert.ok(f, what);
+    assert.equal(f.do, true, what);
+    assert.equal(hasOption(b, f, 12), true, what);
+    assert.equal(hasOption(b, f, 8), false, what);
+  }
+  assert.equal(findOpt(base), null);
+  assert.equal(findOpt(Buffer.from([1, 2, 3])), null);
+  const hugeQd = withOpt(base);
+  hugeQd.writeUInt16BE(65535, 4);
+  assert.equal(findOpt(hugeQd), null, 'counts past the packet end: no OPT found, no throw');
+});
+
+test('dns/wire: a TSIG record must be last and readable; its offsets are kept', () => {
+  const base = q('shop.test');
+  const alg = Buffer.from([4, 104, 109, 97, 99, 0]); // "hmac."
+  const rdata = Buffer.concat([alg, Buffer.from([0, 0, 0, 0, 0, 1, 1, 44, 0, 2, 0xaa, 0xbb, 0, 7, 0, 0, 0, 0])]);
+  const rr = (cls = 255) => {
+    const head = Buffer.from([0xc0, 12, 0, 250, 0, cls, 0, 0, 0, 0, 0, rdata.length]);
+    return Buffer.concat([head, rdata]);
+  };
+  const signed = Buffer.concat([base, rr()]);
+  signed.writeUInt16BE(1, 10);
+  const r = parseQuery(signed);
+  assert.ok(r.ok && r.query.tsig);
+  const t = r.query.tsig;
+  assert.equal(signed.readUInt16BE(t.fudgeAt), 300);
+  assert.equal(signed.readUInt16BE(t.originalIdAt), 7);
+  assert.deepEqual(expandName(signed, t.start), Buffer.from([4, 115, 104, 111, 112, 4, 116, 101, 115, 116, 0]));
+  const opt = Buffer.from([0, 0, 41, 4, 0xd0, 0, 0, 0, 0, 0, 0]);
+  const notLast = Buffer.concat([base, rr(), opt]);
+  notLast.writeUInt16BE(2, 10);
+  const n = parseQuery(notLast);
+  assert.ok(!n.ok && n.reason === 'tsig-not-last');
+  const wrongClass = Buffer.concat([base, rr(1)]);
+  wrongClass.writeUInt16BE(1, 10);
+  const w = parseQuery(wrongClass);
+  assert.ok(!w.ok && w.reason === 'tsig-malformed');
+  // other len claims a byte that is not there
+  const cut = Buffer.from(signed);
+  cut.writeUInt16BE(1, cut.length - 2);
+  const c = parseQuery(cut);
+  assert.ok(!c.ok && c.reason === 'tsig-malformed');
+  assert.equal(expandName(Buffer.from([0xc0, 0]), 0), null, 'a pointer loop cannot be expanded');
 });

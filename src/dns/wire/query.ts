@@ -13,11 +13,15 @@ export const RCODE = {
   NXDOMAIN: 3,
   NOTIMP: 4,
   REFUSED: 5,
+  /** RFC 8945: the TSIG key is not one we know (with TSIG error BADKEY). */
+  NOTAUTH: 9,
   /** Extended (needs OPT): 16 = 0x10, top 8 bits go in the OPT TTL. */
   BADVERS: 16,
 } as const;
 
 export const TYPE_OPT = 41;
+export const TYPE_TSIG = 250;
+const CLASS_ANY = 255;
 
 /** One EDNS option, raw. */
 export interface EdnsOption {
@@ -34,6 +38,18 @@ export interface QueryOpt {
   /** RDATA bounds in the packet: a run of well-formed options. */
   rdStart: number;
   rdEnd: number;
+}
+
+/** Where a query's TSIG record (RFC 8945 §4.2) is; its RDATA was checked to be readable. */
+export interface QueryTsig {
+  /** Start of the record (its owner, the key name). */
+  start: number;
+  rdStart: number;
+  rdEnd: number;
+  /** Offset of the fudge field in the RDATA (after the algorithm name and time signed). */
+  fudgeAt: number;
+  /** Offset of the original id (after the MAC). */
+  originalIdAt: number;
 }
 
 /** A parsed, validated query. Offsets index `raw`. */
@@ -54,6 +70,8 @@ export interface ParsedQuery {
   /** Length of the question name on the wire. */
   nameLength: number;
   opt: QueryOpt | null;
+  /** The TSIG record, when the query is signed (always the last additional record). */
+  tsig: QueryTsig | null;
 }
 
 /** Why a packet could not be parsed; `header` says whether a reply header can be formed. */
@@ -100,6 +118,7 @@ class Query implements ParsedQuery {
     readonly questionEnd: number,
     readonly nameLength: number,
     readonly opt: QueryOpt | null,
+    readonly tsig: QueryTsig | null,
   ) {}
 
   get name(): string {
@@ -199,6 +218,7 @@ export function parseQuery(buf: Buffer): ParseResult {
   }
 
   let opt: QueryOpt | null = null;
+  let tsig: QueryTsig | null = null;
   for (let i = 0; i < ar; i++) {
     const start = p;
     p = skipName(buf, p);
@@ -208,7 +228,14 @@ export function parseQuery(buf: Buffer): ParseResult {
     const rdStart = p + 10;
     const rdEnd = rdStart + rdlen;
     if (rdEnd > buf.length) return fail('formerr', 'bad-record', questionEnd);
-    if (type === TYPE_OPT) {
+    if (type === TYPE_TSIG) {
+      // RFC 8945 §5.1: the last record, class ANY, TTL 0; §5.2: unreadable is FORMERR
+      if (i !== ar - 1) return fail('formerr', 'tsig-not-last', questionEnd);
+      if (buf.readUInt16BE(p + 2) !== CLASS_ANY || buf.readUInt32BE(p + 4) !== 0)
+        return fail('formerr', 'tsig-malformed', questionEnd);
+      tsig = readTsig(buf, start, rdStart, rdEnd);
+      if (tsig === null) return fail('formerr', 'tsig-malformed', questionEnd);
+    } else if (type === TYPE_OPT) {
       // RFC 6891 §6.1.1: one OPT, owner is the root
       if (opt !== null) return fail('formerr', 'two-opt', questionEnd);
       if (p !== start + 1 || buf[start] !== 0) return fail('formerr', 'opt-owner', questionEnd);
@@ -242,8 +269,90 @@ export function parseQuery(buf: Buffer): ParseResult {
     questionEnd,
     nameLength,
     opt,
+    tsig,
   );
   return { ok: true, query };
+}
+
+/**
+ * Checks a TSIG RDATA at [rdStart, rdEnd): algorithm name, time signed (6), fudge (2), MAC
+ * size (2), MAC, original id (2), error (2), other len (2), other data, nothing after.
+ */
+function readTsig(buf: Buffer, start: number, rdStart: number, rdEnd: number): QueryTsig | null {
+  const algEnd = skipName(buf, rdStart);
+  if (algEnd < 0 || algEnd + 10 > rdEnd) return null;
+  const fudgeAt = algEnd + 6;
+  const macEnd = algEnd + 10 + buf.readUInt16BE(algEnd + 8);
+  if (macEnd + 6 > rdEnd) return null;
+  if (macEnd + 6 + buf.readUInt16BE(macEnd + 4) !== rdEnd) return null;
+  return { start, rdStart, rdEnd, fudgeAt, originalIdAt: macEnd };
+}
+
+/**
+ * The name at off with compression pointers followed, as uncompressed wire bytes (for
+ * copying a query's name into a reply, where its pointers would point elsewhere); null when
+ * it is malformed.
+ */
+export function expandName(buf: Buffer, off: number): Buffer | null {
+  if (skipName(buf, off) < 0) return null;
+  const parts: Buffer[] = [];
+  let p = off;
+  for (;;) {
+    const len = buf[p]!;
+    if (len === 0) break;
+    if ((len & 0xc0) === 0xc0) {
+      p = ((len & 0x3f) << 8) | buf[p + 1]!;
+      continue;
+    }
+    parts.push(buf.subarray(p, p + 1 + len));
+    p += 1 + len;
+  }
+  parts.push(Buffer.from([0]));
+  return Buffer.concat(parts);
+}
+
+/** The OPT record a message carries, found leniently (the message may be malformed elsewhere). */
+export interface FoundOpt {
+  /** DNSSEC OK bit. */
+  do: boolean;
+  /** RDATA bounds; rdEnd may lie past the packet when the record is cut short. */
+  rdStart: number;
+  rdEnd: number;
+}
+
+/**
+ * The first OPT record of a message, for replies to queries that failed to parse (RFC 6891
+ * §7: a reply to a query with an OPT has one, FORMERR included) and for replies we pad.
+ * Walks the question(s) and the records as far as they are readable, whatever the header
+ * counts claim beyond that; null when no OPT header is found before the message stops making
+ * sense. Never throws.
+ */
+export function findOpt(buf: Buffer): FoundOpt | null {
+  if (buf.length < 12) return null;
+  let p = 12;
+  for (let i = buf.readUInt16BE(4); i > 0; i--) {
+    p = skipName(buf, p);
+    if (p < 0 || p + 4 > buf.length) return null;
+    p += 4;
+  }
+  const records = buf.readUInt16BE(6) + buf.readUInt16BE(8);
+  for (let i = 0, n = records + buf.readUInt16BE(10); i < n; i++) {
+    p = skipName(buf, p);
+    if (p < 0 || p + 10 > buf.length) return null;
+    const rdStart = p + 10;
+    const rdEnd = rdStart + buf.readUInt16BE(p + 8);
+    if (i >= records && buf.readUInt16BE(p) === TYPE_OPT) return { do: (buf[p + 6]! & 0x80) !== 0, rdStart, rdEnd };
+    p = rdEnd;
+  }
+  return null;
+}
+
+/** Whether the option `code` is among an OPT's options (read as far as they are well framed). */
+export function hasOption(buf: Buffer, opt: FoundOpt, code: number): boolean {
+  const end = Math.min(opt.rdEnd, buf.length);
+  for (let o = opt.rdStart; o + 4 <= end; o += 4 + buf.readUInt16BE(o + 2))
+    if (buf.readUInt16BE(o) === code) return true;
+  return false;
 }
 
 /** The options of a parsed OPT, copied out (for tests and tools; the hot path walks the bytes). */

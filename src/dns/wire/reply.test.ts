@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import dnsPacket from 'dns-packet';
 import { decode } from '../../../test/integration/dns/helpers.ts';
-import { encodeReply, patchReply } from './reply.ts';
+import { encodeReply, padReply, patchReply } from './reply.ts';
 
 const query = dnsPacket.encode({
   id: 0xbeef,
@@ -134,4 +134,35 @@ test('dns/wire: address records owned by the question are compressed to it; othe
     qname: 'www.shop.test',
   });
   assert.equal(decode(bare).answers[0]!.name, 'www.shop.test');
+});
+
+test('dns/wire: padReply pads through the OPT to a block multiple; copyCd false clears CD; tsig ends the message', () => {
+  const tsig = Buffer.from([0, 0, 250, 0, 255, 0, 0, 0, 0, 0, 0]);
+  const r = encodeReply({
+    query,
+    questionEnd: qEnd,
+    rcode: 9,
+    aa: false,
+    opt: { udpSize: 1232, do: false, options: [{ code: 8, data: Buffer.from([0, 1, 24, 0, 1, 2, 3]) }] },
+    copyCd: false,
+    tsig,
+  });
+  assert.equal(decode(r).flag_cd, false);
+  assert.equal(decode(r).flag_rd, true);
+  assert.deepEqual(r.subarray(r.length - tsig.length), tsig);
+  for (const block of [468, 128, r.length + 4]) {
+    const p = padReply(r, block);
+    assert.equal(p.length % block, 0, `block ${block}`);
+    const d = decode(p);
+    assert.equal(dnsPacket.decode.bytes, p.length);
+    const opt = d.additionals.find((a) => a.type === 'OPT') as unknown as { options: { code: number; data: Buffer }[] };
+    assert.deepEqual(
+      opt.options.map((o) => o.code),
+      [8, 12],
+    );
+    assert.ok(opt.options[1]!.data.every((b) => b === 0));
+    assert.deepEqual(p.subarray(p.length - tsig.length), tsig, 'the TSIG stays last');
+  }
+  const noOpt = encodeReply({ query, questionEnd: qEnd, rcode: 0, aa: true, opt: null });
+  assert.equal(padReply(noOpt, 468), noOpt);
 });

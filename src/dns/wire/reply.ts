@@ -6,6 +6,7 @@
  * bytes encoded once per address; every other record is encoded by dns-packet.
  */
 import dnsPacket from 'dns-packet';
+import { findOpt } from './query.ts';
 
 /** A resource record as dns-packet encodes it (never OPT: that is built from ReplyOpt). */
 export type Rr = dnsPacket.Answer;
@@ -39,6 +40,13 @@ export interface ReplyInput {
   authorities?: readonly Rr[];
   additionals?: readonly Rr[];
   opt: ReplyOpt | null;
+  /**
+   * Copy the query's CD bit (default). False for opcodes other than QUERY: CD is a DNSSEC
+   * query flag (RFC 4035 §3.1.6), while RD is part of every header (RFC 1035 §4.1.1).
+   */
+  copyCd?: boolean;
+  /** A whole record, already encoded, to end the additional section with (an unsigned TSIG). */
+  tsig?: Buffer;
   /**
    * The question name as the zone knows it (lowercased, no trailing dot): A and AAAA records
    * with this owner point at the question instead of spelling it out.
@@ -108,6 +116,7 @@ export function encodeReply(r: ReplyInput): Buffer {
   for (const a of authorities) size += rrLength(a, qname);
   for (const a of additionals) size += rrLength(a, qname);
   if (r.opt) size += optLength(r.opt);
+  if (r.tsig) size += r.tsig.length;
 
   const buf = Buffer.alloc(size);
   const q = r.query;
@@ -115,12 +124,12 @@ export function encodeReply(r: ReplyInput): Buffer {
   buf[1] = q[1]!;
   // QR | opcode as asked | AA | TC | RD as asked; RA stays 0 (we do not recurse)
   buf[2] = 0x80 | (q[2]! & 0x78) | (r.aa ? 0x04 : 0) | (r.tc ? 0x02 : 0) | (q[2]! & 0x01);
-  // CD copied (RFC 4035 §3.1.6), low 4 bits of the rcode
-  buf[3] = (q[3]! & 0x10) | (r.rcode & 0x0f);
+  // CD copied (RFC 4035 §3.1.6) unless told not to, low 4 bits of the rcode
+  buf[3] = (r.copyCd === false ? 0 : q[3]! & 0x10) | (r.rcode & 0x0f);
   buf.writeUInt16BE(qLen > 0 ? 1 : 0, 4);
   buf.writeUInt16BE(answers.length, 6);
   buf.writeUInt16BE(authorities.length, 8);
-  buf.writeUInt16BE(additionals.length + (r.opt ? 1 : 0), 10);
+  buf.writeUInt16BE(additionals.length + (r.opt ? 1 : 0) + (r.tsig ? 1 : 0), 10);
   if (qLen > 0) q.copy(buf, 12, 12, r.questionEnd);
   let off = 12 + qLen;
   for (const list of [answers, authorities, additionals]) for (const a of list) off = writeRr(a, buf, off, qname);
@@ -143,7 +152,31 @@ export function encodeReply(r: ReplyInput): Buffer {
       off += 4 + x.data.length;
     }
   }
+  // RFC 8945 §5.1: the TSIG record comes last, after the OPT
+  if (r.tsig) r.tsig.copy(buf, off);
   return buf;
+}
+
+/** EDNS Padding (RFC 7830). */
+export const OPTION_PADDING = 12;
+
+/**
+ * The reply with a Padding option added to its OPT so that its length is a multiple of
+ * `block` (RFC 8467 §4.1 recommends 468 for responses); unchanged when it has no OPT.
+ * Worked example: a 70-byte reply gets a 4-byte option header and 394 zero bytes: 468.
+ */
+export function padReply(reply: Buffer, block: number): Buffer {
+  const opt = findOpt(reply);
+  if (opt === null || opt.rdEnd > reply.length) return reply;
+  const fill = (block - ((reply.length + 4) % block)) % block;
+  const out = Buffer.alloc(reply.length + 4 + fill);
+  reply.copy(out, 0, 0, opt.rdEnd);
+  out.writeUInt16BE(OPTION_PADDING, opt.rdEnd);
+  out.writeUInt16BE(fill, opt.rdEnd + 2);
+  reply.copy(out, opt.rdEnd + 4 + fill, opt.rdEnd);
+  // the OPT's RDLENGTH sits just before its RDATA
+  out.writeUInt16BE(opt.rdEnd - opt.rdStart + 4 + fill, opt.rdStart - 2);
+  return out;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { request as requestTls } from 'node:https';
 import { healthErrors } from '../errors.ts';
 import type { ProbeRequest } from '../types.ts';
 import { connectError } from './connect-error.ts';
@@ -11,12 +12,14 @@ export function statusMatches(status: number, patterns: readonly string[]): bool
 
 /**
  * GET path on a fresh connection (no keep-alive: a kept connection can outlive a listener
- * that stopped accepting), body discarded; the status must match expectStatus.
+ * that stopped accepting), body discarded; the status must match expectStatus. Over TLS
+ * (HTTP/1.1) when the listener is HTTPS.
  */
 export function httpProbe(req: ProbeRequest): Promise<void> {
   const { target } = req;
+  const send = target.tls ? requestTls : request;
   return new Promise((resolve, reject) => {
-    const r = request(
+    const r = send(
       {
         host: target.host,
         port: target.port,
@@ -26,6 +29,10 @@ export function httpProbe(req: ProbeRequest): Promise<void> {
         localAddress: req.localAddress,
         signal: req.signal,
         headers: { 'user-agent': 'multizone-health', connection: 'close' },
+        // a liveness probe asks whether the listener serves, not who it is: development
+        // certificates (`multizone cert`) are self-signed and their names are not the probed
+        // address, and load balancers' health checks don't verify either
+        ...(target.tls ? { rejectUnauthorized: false } : {}),
       },
       (res) => {
         const status = res.statusCode ?? 0;

@@ -12,11 +12,12 @@ const MAX_DNS_PARAM = Math.ceil((MAX_MESSAGE * 4) / 3);
  * `application/dns-message` body; answers `application/dns-message` with
  * Cache-Control max-age = the smallest TTL in the answer. The message is answered by the
  * authoritative DNS handler (src/dns: the same stages, zone data and reply cache as UDP and
- * TCP, as TCP: never truncated); the client is the query's client subnet, else the HTTP client.
+ * TCP; transport `doh`: never truncated, and padded when the query asks); the client is the
+ * query's client subnet, else the HTTP client.
  */
 export function createDohHandler(dns: DnsHandler): (ctx: HandlerContext) => Promise<void> | void {
   const answer = (ctx: HandlerContext, query: Buffer) => {
-    const r = dns.answer(query, 'tcp', ctx.client, 0);
+    const r = dns.answer(query, 'doh', ctx.client, 0);
     // no reply: too short for a header, or not a query (a response must not be answered)
     if (r.reply === null) return replyError(ctx.res, 400, 'InvalidMessage', 'not a DNS query message');
     (ctx.res as ServerResponse).writeHead(200, {

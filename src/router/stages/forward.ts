@@ -1,16 +1,18 @@
 import { HEADERS } from '../../shardmap/index.ts';
 import { routerErrors } from '../errors.ts';
-import { pipeBack, send, upstreamFailed } from '../proxy.ts';
+import { bufferBody, pipeBack, send, upstreamFailed } from '../proxy.ts';
 import type { Stage } from '../types.ts';
 
 /**
  * Forwards to the target zone's router over a kept-alive pool, with the hop counter, the
- * epoch we routed by, and our zone; streams the answer back. Local requests pass through.
+ * epoch we routed by, and our zone, signed with the cluster secret (the body is read first,
+ * bounded by router.maxBodyBytes, since the signature covers it); streams the answer back.
+ * Local requests pass through.
  */
 export const forwardStage: Stage = {
   name: 'forward',
-  create(_config, deps) {
-    const { zone, upstreams, cut, reject, count } = deps;
+  create(config, deps) {
+    const { zone, upstreams, cut, reject, count, signer } = deps;
     return async (ctx, next) => {
       const to = ctx.target;
       if (to === undefined || to === zone) return next();
@@ -33,8 +35,9 @@ export const forwardStage: Stage = {
         });
       const extra: Record<string, string> = { [HEADERS.hop]: String(ctx.hop + 1), [HEADERS.from]: zone };
       if (ctx.owner) extra[HEADERS.epoch] = String(ctx.owner.epoch);
+      if (!(await bufferBody(ctx, deps, config.maxBodyBytes))) return;
       try {
-        const r = await send(ctx, pool, extra);
+        const r = await send(ctx, pool, extra, { signer });
         count('forward');
         pipeBack(ctx, r, {});
       } catch (e) {

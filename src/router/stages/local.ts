@@ -6,12 +6,14 @@ import type { Stage } from '../types.ts';
 /**
  * Proxies to this zone's app with X-Multizone-Zone/-Shard/-Epoch. Second read: a local 404
  * for a replica read is retried once at the owner zone (replication may lag), and the
- * answer is marked `x-multizone-second-read: <zone>`.
+ * answer is marked `x-multizone-second-read: <zone>`. A request a zone signed (ctx.trusted)
+ * reaches the app signed again by this zone, so the app's internal routes can tell; a
+ * public one does not, and its body is cut at router.maxBodyBytes. The second read is signed.
  */
 export const localStage: Stage = {
   name: 'local',
-  create(_config, deps) {
-    const { zone, upstreams, clock, cut, count } = deps;
+  create(config, deps) {
+    const { zone, upstreams, clock, cut, count, signer } = deps;
     return async (ctx) => {
       const app = upstreams.get('app');
       if (!app)
@@ -23,7 +25,7 @@ export const localStage: Stage = {
       const reqExtra = { [HEADERS.zone]: zone, [HEADERS.shard]: shard, [HEADERS.epoch]: epoch };
       let r: Awaited<ReturnType<typeof send>>;
       try {
-        r = await send(ctx, app, reqExtra);
+        r = await send(ctx, app, reqExtra, ctx.trusted ? { signer } : { maxBodyBytes: config.maxBodyBytes });
       } catch (e) {
         return upstreamFailed(ctx, deps, `${zone} app`, e);
       }
@@ -37,7 +39,7 @@ export const localStage: Stage = {
               ctx,
               pool,
               { [HEADERS.hop]: String(ctx.hop + 1), [HEADERS.from]: zone, [HEADERS.epoch]: epoch },
-              { method: 'GET', withBody: false },
+              { method: 'GET', withBody: false, signer },
             );
             count('second-read');
             return pipeBack(ctx, r2, { [HEADERS.secondRead]: owner });

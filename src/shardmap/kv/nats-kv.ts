@@ -1,4 +1,5 @@
 import { connect, type KV, KvWatchInclude, type NatsConnection } from 'nats';
+import { hasCode } from '../../core/errors.ts';
 import { shardmapErrors } from '../errors.ts';
 import { type Kv, type KvEntry, type KvPutOptions, type KvWatch, validKey, validPrefix } from './kv.ts';
 
@@ -46,7 +47,10 @@ export class NatsKv implements Kv {
       throw shardmapErrors.ERR_FAILOVER_KV_UNAVAILABLE(`kv/nats: cannot connect to ${opts.url}`, { cause: e });
     }
     try {
-      const kv = await nc.jetstream().views.kv(opts.bucket, { history: 1, replicas: opts.replicas ?? 1 });
+      // a short JetStream timeout per attempt: reads are tried READ_ATTEMPTS times (see readAgain)
+      const kv = await nc
+        .jetstream({ timeout: opts.timeoutMs ?? 2000 })
+        .views.kv(opts.bucket, { history: 1, replicas: opts.replicas ?? 1 });
       return new NatsKv(nc, kv, opts.bucket);
     } catch (e) {
       await nc.close();
@@ -56,13 +60,11 @@ export class NatsKv implements Kv {
 
   async get(key: string): Promise<KvEntry | null> {
     check(key);
-    try {
+    return readAgain(`get ${key}`, async () => {
       const e = await this.kv.get(key);
       if (e?.operation !== 'PUT') return null;
       return { key, value: dec.decode(e.value), revision: e.revision };
-    } catch (e) {
-      throw wrap(e, `get ${key}`);
-    }
+    });
   }
 
   async put(key: string, value: string, opts: KvPutOptions = {}): Promise<number> {
@@ -114,14 +116,12 @@ export class NatsKv implements Kv {
 
   async keys(prefix: string): Promise<string[]> {
     if (!validPrefix(prefix)) throw shardmapErrors.ERR_FAILOVER_KV_BAD_KEY(`kv: bad prefix "${prefix}"`);
-    const out: string[] = [];
-    try {
+    return readAgain(`keys ${prefix}`, async () => {
+      const out: string[] = [];
       const it = await this.kv.keys(prefix === '' ? '>' : `${prefix}>`);
       for await (const k of it) out.push(k);
-    } catch (e) {
-      throw wrap(e, `keys ${prefix}`);
-    }
-    return out.sort();
+      return out.sort();
+    });
   }
 
   /** Deletes the whole bucket (tests clean up with it). */
@@ -133,6 +133,22 @@ export class NatsKv implements Kv {
     if (!this.nc.isClosed()) await this.nc.drain().catch(() => this.nc.close());
   }
 }
+
+/** Reads asked of a clustered bucket while one of its servers is dead can time out once and then
+ * succeed (nats-server 2.9: the ordered consumer behind `keys` is placed on the dead peer,
+ * nats-io/nats-server#7165). Reads are idempotent, so an unavailable read is tried twice more;
+ * writes are never retried here (a timed-out CAS may have applied). */
+async function readAgain<T>(what: string, read: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await read();
+    } catch (e) {
+      const err = wrap(e, what);
+      if (attempt >= READ_ATTEMPTS || !hasCode(err, shardmapErrors.ERR_FAILOVER_KV_UNAVAILABLE)) throw err;
+    }
+  }
+}
+const READ_ATTEMPTS = 3;
 
 function check(key: string): void {
   if (!validKey(key)) throw shardmapErrors.ERR_FAILOVER_KV_BAD_KEY(`kv: bad key "${key}"`);

@@ -41,8 +41,8 @@ export const edgeSection = z
         heuristicMaxSeconds: z.number().int().min(0).default(86400),
         /** Lifetime of a 404 without freshness information, seconds (0 disables). */
         negative404Seconds: z.number().int().min(0).default(10),
-        /** Lifetime of a 500/502/503/504 without freshness information, seconds (0 disables). */
-        negative5xxSeconds: z.number().int().min(0).default(2),
+        /** Lifetime of a 500/502/503/504 without freshness information, seconds (0, the default: not stored). */
+        negative5xxSeconds: z.number().int().min(0).default(0),
         /** How long a collapsed request waits for the fetch it joined, ms. */
         collapseTimeoutMs: z.number().int().min(1).default(5000),
         /** After an uncacheable answer, requests for the key skip collapsing for this long, seconds. */
@@ -107,6 +107,19 @@ export const edgeSection = z
       .object({ cert: z.string().min(1), key: z.string().min(1) })
       .strict()
       .optional(),
+    /**
+     * Sites this edge serves: names (any port), `*.suffix` for subdomains, or `name:port`. Other
+     * Hosts get 421. Empty: the apex and every service with `role: edge`. The edge's own listen
+     * address is always served (health probes, zone redirects).
+     */
+    hosts: z
+      .array(
+        z
+          .string()
+          .toLowerCase()
+          .regex(/^(\*\.)?[a-z0-9.\-[\]:]+$/, 'must be a host name, "*.suffix" or "name:port"'),
+      )
+      .default([]),
     /** Hosts that serve only static objects: Cookie is stripped from requests and Set-Cookie from responses. */
     staticHosts: z.array(z.string().toLowerCase()).default([]),
     /** Answer 302 to the zone named by the `mz_zone` cookie when it is another zone with an edge. */

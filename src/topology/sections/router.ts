@@ -40,6 +40,13 @@ export const routerSection = z
       .default({}),
     /** Largest request header block (bytes); more gets 431. */
     maxHeaderBytes: z.number().int().min(1024).max(1_048_576).default(16_384),
+    /** Largest request body (bytes) a router accepts; more gets 413 (ERR_ROUTER_BODY_TOO_LARGE). */
+    maxBodyBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(1024 * 1024 * 1024)
+      .default(16 * 1024 * 1024),
     /** Longest sharding key or mapping value (characters); more gets 400. */
     maxKeyLength: z.number().int().min(8).max(4096).default(256),
     /** How long a router waits (ms) for its map to catch up with a newer epoch a peer sent. */

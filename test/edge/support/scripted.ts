@@ -4,7 +4,7 @@
  * request and sends the step's reply; and an edge in front of it with an undici client.
  */
 import assert from 'node:assert/strict';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Pool } from 'undici';
 import { ManualClock } from '../../../src/core/clock.ts';
@@ -33,6 +33,10 @@ export interface Step {
   hold?: Promise<unknown>;
   /** Destroy the connection instead of answering. */
   reset?: boolean;
+  /** 103 Early Hints sent before the final response. */
+  hints?: Record<string, string | string[]>;
+  /** Writes the reply itself (status, headers and body in its own time) instead of the fields above. */
+  write?: (res: ServerResponse) => Promise<void>;
 }
 
 /** A fake origin that answers from a script. */
@@ -83,6 +87,11 @@ export class ScriptedOrigin {
         if (step.hold) await step.hold;
         if (step.reset) {
           req.socket.destroy();
+          return;
+        }
+        if (step.hints) res.writeEarlyHints(step.hints);
+        if (step.write) {
+          await step.write(res);
           return;
         }
         const body = step.body ?? '';

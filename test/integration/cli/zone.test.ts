@@ -19,6 +19,10 @@ import { pgUrl, reachable, redisUrl } from '../store/services.ts';
 const BIN = join(process.cwd(), 'bin', 'multizone.js');
 const dir = mkdtempSync(join(tmpdir(), 'mz-zone-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
+// a process running some zones signs with the cluster's shared secret (trust.secretFile)
+const SECRET = join(dir, 'cluster-secret');
+writeFileSync(SECRET, `${'ab'.repeat(32)}\n`, { mode: 0o600 });
+const withSecret = (yaml: string) => `${yaml.endsWith('\n') ? yaml : `${yaml}\n`}trust:\n  secretFile: ${SECRET}\n`;
 
 interface Endpoint {
   zone: string | null;
@@ -70,7 +74,7 @@ function stop(child: ChildProcess): Promise<number | string | null> {
 test('cli: zone sh-b runs only sh-b, serves the control API on its listen.control, and stops on SIGTERM', async () => {
   const f = join(dir, 'zones.yaml');
   // every zone listens on its own loopback address (port 0), control included
-  writeFileSync(f, testTopologyYaml({ roles: ['app', 'router', 'control'], loopbackPerZone: true }));
+  writeFileSync(f, withSecret(testTopologyYaml({ roles: ['app', 'router', 'control'], loopbackPerZone: true })));
   let code: number | string | null = null;
   const { child, info, stderr } = await start(['zone', 'sh-b', '--config', f, '--json']);
   try {
@@ -104,7 +108,7 @@ test('cli: zone sh-b runs only sh-b, serves the control API on its listen.contro
 
 test('cli: up --zones sh-b --control-port 0 puts the control API where the option says, not on the zone', async () => {
   const f = join(dir, 'override.yaml');
-  writeFileSync(f, testTopologyYaml({ roles: ['app', 'control'], loopbackPerZone: true }));
+  writeFileSync(f, withSecret(testTopologyYaml({ roles: ['app', 'control'], loopbackPerZone: true })));
   let code: number | string | null = null;
   const { child, info, stderr } = await start([
     'up',
@@ -139,10 +143,11 @@ test('cli: zone ZONE with {zone} in the PostgreSQL and Redis URLs connects as th
   const f = join(dir, 'pg.yaml');
   writeFileSync(
     f,
-    testTopologyYaml({
-      roles: ['app', 'control'],
-      loopbackPerZone: true,
-      extra: `store:
+    withSecret(
+      testTopologyYaml({
+        roles: ['app', 'control'],
+        loopbackPerZone: true,
+        extra: `store:
   adapter: postgres
   postgres:
     url: ${JSON.stringify(url)}
@@ -154,7 +159,8 @@ session:
     url: ${JSON.stringify(`${redisUrl()}/0?connectionName=mz-{zone_}-${tag}`)}
     prefix: 'mz:zone-test:${tag}:'
 `,
-    }),
+      }),
+    ),
   );
   const db = new pg.Client({ connectionString: base });
   await db.connect();
@@ -208,7 +214,7 @@ const shared = [
 for (const s of shared)
   test(`cli: up --zones sh-a,sh-b with {zone} in ${s.path} exits 78 naming the setting's line`, () => {
     const f = join(dir, `shared-${s.path}.yaml`);
-    const yaml = testTopologyYaml({ extra: s.extra });
+    const yaml = withSecret(testTopologyYaml({ extra: s.extra }));
     writeFileSync(f, yaml);
     const line = yaml.split('\n').findIndex((l) => l.includes('{zone')) + 1;
     const r = run(['up', '--zones', 'sh-a,sh-b', '--config', f, '--control-port', '0']);

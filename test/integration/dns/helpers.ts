@@ -1,4 +1,5 @@
 /** Shared helpers for the DNS integration tests: a topology with every record kind, raw clients. */
+import { createHmac } from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import dnsPacket from 'dns-packet';
@@ -150,3 +151,81 @@ export interface Decoded {
 }
 
 export const decode = (b: Buffer): Decoded => dnsPacket.decode(b) as unknown as Decoded;
+
+/** Wire form of a name: 'mz-key.' → 06 'mz-key' 00. */
+export const wireName = (name: string) =>
+  Buffer.concat([
+    ...name
+      .split('.')
+      .filter((l) => l.length > 0)
+      .map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l, 'latin1')])),
+    Buffer.from([0]),
+  ]);
+
+/** A raw OPT record: root owner, type 41, our payload size, flags, and the given rdata. */
+export function optRr(rdata: Buffer, opts: { udp?: number; do?: boolean; owner?: Buffer } = {}): Buffer {
+  const head = Buffer.alloc(10);
+  head.writeUInt16BE(41, 0);
+  head.writeUInt16BE(opts.udp ?? 1232, 2);
+  head[6] = opts.do ? 0x80 : 0;
+  head.writeUInt16BE(rdata.length, 8);
+  return Buffer.concat([opts.owner ?? Buffer.from([0]), head, rdata]);
+}
+
+/** A header with the given flag bytes and counts. */
+export function header(
+  id: number,
+  flags1: number,
+  flags2: number,
+  qd: number,
+  an: number,
+  ns: number,
+  ar: number,
+): Buffer {
+  const h = Buffer.alloc(12);
+  h.writeUInt16BE(id, 0);
+  h[2] = flags1;
+  h[3] = flags2;
+  h.writeUInt16BE(qd, 4);
+  h.writeUInt16BE(an, 6);
+  h.writeUInt16BE(ns, 8);
+  h.writeUInt16BE(ar, 10);
+  return h;
+}
+
+/** The question api.shop.test A IN. */
+export const QUESTION = Buffer.concat([wireName('api.shop.test'), Buffer.from([0, 1, 0, 1])]);
+
+/** A hand-built TSIG record (RFC 8945 §4.2), signed with `secret` over `msg` (as dig would). */
+export function tsigRr(msg: Buffer, keyName: string, secret: Buffer, time: number, fudge = 300): Buffer {
+  const key = wireName(keyName);
+  const alg = wireName('hmac-sha256');
+  const timeBytes = Buffer.alloc(8);
+  timeBytes.writeUInt16BE(Math.floor(time / 2 ** 32), 0);
+  timeBytes.writeUInt32BE(time >>> 0, 2);
+  timeBytes.writeUInt16BE(fudge, 6);
+  // the MAC covers the message, then the TSIG variables (§4.3.3)
+  const vars = Buffer.concat([key, Buffer.from([0, 255, 0, 0, 0, 0]), alg, timeBytes, Buffer.from([0, 0, 0, 0])]);
+  const mac = createHmac('sha256', secret).update(msg).update(vars).digest();
+  const rdata = Buffer.concat([
+    alg,
+    timeBytes,
+    Buffer.from([0, mac.length]),
+    mac,
+    msg.subarray(0, 2), // original id
+    Buffer.from([0, 0, 0, 0]), // error, other len
+  ]);
+  const fixed = Buffer.alloc(10);
+  fixed.writeUInt16BE(250, 0);
+  fixed.writeUInt16BE(255, 2); // class ANY
+  fixed.writeUInt32BE(0, 4);
+  fixed.writeUInt16BE(rdata.length, 8);
+  return Buffer.concat([key, fixed, rdata]);
+}
+
+/** `msg` with `rr` appended to its additional section. */
+export function withAdditional(msg: Buffer, rr: Buffer): Buffer {
+  const out = Buffer.concat([msg, rr]);
+  out.writeUInt16BE(out.readUInt16BE(10) + 1, 10);
+  return out;
+}

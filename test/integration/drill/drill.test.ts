@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { drillOutput } from '../../../src/cli/cmd-drill.ts';
 import { main } from '../../../src/cli/main.ts';
 import { systemClock } from '../../../src/core/clock.ts';
 import { seededRandom } from '../../../src/core/random.ts';
@@ -56,6 +57,12 @@ describe('failover: the drill against a running cluster', () => {
     assert.equal(c.services.shardmap.map.shardsOf('bj-a').length, 16);
     // the exit code says whether the goals held; the numbers are the report's
     assert.equal(code, r.goal.met ? 0 : 1);
+    // with --json stdout is that one line; without it, the tables and no `json:` line
+    assert.equal(out.length, 1);
+    const human = drillOutput(r, false);
+    assert.match(human, /^drill: kill bj-a/m);
+    assert.doesNotMatch(human, /^json:/m);
+    assert.doesNotMatch(human, /"perSecond"|"misrouted"/);
   });
 
   it('failover: a partitioned zone keeps its users until it is declared down, with no misrouted write', async () => {

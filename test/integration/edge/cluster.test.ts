@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
+import { request } from 'undici';
 import { silentLogger } from '../../../src/core/logger.ts';
+import { edgeErrors } from '../../../src/edge/index.ts';
 import { type RunningCluster, startCluster } from '../../../src/runtime/index.ts';
 import { testTopology } from '../../support/net.ts';
 
@@ -76,4 +78,19 @@ test('edge: curl transcript of a miss, a hit, a revalidation and a purge', async
   assert.match(after, /fwd=uri-miss/);
   if (process.env.MZ_SHOW_TRANSCRIPT)
     console.log([miss, hit, reval, purge, after].map((t) => t.replace(/\r/g, '').split('\n\n')[0]).join('\n\n'));
+});
+
+test("edge: startCluster gives each edge the topology's sites: other Hosts get 421", async () => {
+  const e = cluster.listeners.find((l) => l.role === 'edge' && l.zone === 'bj-a')!;
+  const url = `http://${e.host}:${e.port}`;
+  const get = async (host: string) => {
+    const r = await request(`${url}/style.css`, { headers: { host } });
+    return { status: r.statusCode, body: await r.body.text() };
+  };
+  // the test topology's apex (shop.test) and its edge service (api.shop.test), any port
+  assert.equal((await get('api.shop.test')).status, 200);
+  assert.equal((await get(`shop.test:${e.port}`)).status, 200);
+  const bad = await get('evil.test');
+  assert.equal(bad.status, 421);
+  assert.equal(JSON.parse(bad.body).error, edgeErrors.ERR_EDGE_UNKNOWN_HOST.code);
 });

@@ -4,7 +4,7 @@
 // with a higher term; restarting every process leaves the shard map as it was.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -62,6 +62,8 @@ replication:
   nats: { url: ${URL}, prefix: ${PREFIX} }
 store:
   dataDir: ${dataDir}
+trust:
+  secretFile: ${dataDir}/cluster-secret
 `;
 }
 
@@ -147,6 +149,8 @@ describe('failover: one process per zone (NATS KV and JetStream), one elected co
     if (!ok) return;
     dir = mkdtempSync(join(tmpdir(), 'mz-procs-'));
     file = join(dir, 'topology.yaml');
+    mkdirSync(join(dir, 'data'), { recursive: true });
+    writeFileSync(join(dir, 'data', 'cluster-secret'), `${'cd'.repeat(32)}\n`, { mode: 0o600 });
     writeFileSync(file, topologyYaml(join(dir, 'data')));
     await Promise.all(ZONES.map(startZone));
   });
@@ -243,7 +247,12 @@ describe('failover: one process per zone (NATS KV and JetStream), one elected co
     const third = await leader(second.term + 1);
     await sleep(3000); // longer than failover.after and the health bound: time for a wrong verdict
     const restarted = await mapFrom(third.zone);
-    assert.equal(owners(restarted), owners(settled), 'the shard map survives a restart of every process');
+    if (owners(restarted) !== owners(settled)) {
+      const audit = await getJson<{ entries: unknown[] }>(`${controlOf(third.zone)}/api/audit?limit=30`);
+      assert.fail(
+        `the shard map survives a restart of every process:\n  before ${owners(settled)}\n  after  ${owners(restarted)}\n  audit ${JSON.stringify(audit.entries)}`,
+      );
+    }
 
     // failback from a process that does not lead: forwarded to the leader, which asks the holders'
     // processes for their replication lag; the victim gets its home shards back, one move each

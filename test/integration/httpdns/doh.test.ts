@@ -40,7 +40,7 @@ async function dohGet(q: Buffer) {
     headers: { accept: 'application/dns-message' },
   });
   const body = Buffer.from(await r.body.arrayBuffer());
-  return { status: r.statusCode, headers: r.headers, msg: dnsPacket.decode(body) as Msg };
+  return { status: r.statusCode, headers: r.headers, body, msg: dnsPacket.decode(body) as Msg };
 }
 
 async function dohPost(q: Buffer) {
@@ -50,7 +50,7 @@ async function dohPost(q: Buffer) {
     body: q,
   });
   const body = Buffer.from(await r.body.arrayBuffer());
-  return { status: r.statusCode, headers: r.headers, msg: dnsPacket.decode(body) as Msg };
+  return { status: r.statusCode, headers: r.headers, body, msg: dnsPacket.decode(body) as Msg };
 }
 
 test('httpdns/doh: GET and POST answer A from steering, with Cache-Control max-age = TTL', async () => {
@@ -117,6 +117,49 @@ test('httpdns/doh: a message with two questions is FORMERR, another opcode NOTIM
   const notify = Buffer.from(query('api.shop.test', 'A'));
   notify.writeUInt16BE((notify.readUInt16BE(2) & ~0x7800) | (4 << 11), 2); // opcode NOTIFY
   assert.equal((await dohPost(notify)).msg.rcode, 'NOTIMP');
+});
+
+/** A query with an OPT carrying the Padding option (RFC 7830), padded to 128 octets as RFC 8467 asks of clients. */
+function paddedQuery(name: string, type: dnsPacket.RecordType, id = 0): Buffer {
+  const bare = query(name, type, { ip: '1.2.4.0', prefix: 24 });
+  const fill = 128 - ((bare.length + 4) % 128);
+  const q = Buffer.concat([bare, Buffer.from([0, 12, 0, fill]), Buffer.alloc(fill)]);
+  // the OPT is the last record and its RDATA, the 11-byte ECS option of a /24, ends the message
+  const rdlenAt = bare.length - 11 - 2;
+  assert.equal(bare.readUInt16BE(rdlenAt), 11);
+  q.writeUInt16BE(11 + 4 + fill, rdlenAt);
+  assert.equal(q.length % 128, 0);
+  q.writeUInt16BE(id, 0);
+  return q;
+}
+
+test('httpdns/doh: a padded query gets a reply padded to a multiple of 468 octets (RFC 8467); others are not', async () => {
+  for (const ask of [dohGet, dohPost])
+    for (const [name, type] of [
+      ['api.shop.test', 'A'],
+      ['static.shop.test', 'TXT'],
+      ['nope.shop.test', 'A'],
+    ] as const) {
+      const q = paddedQuery(name, type);
+      const r = await ask(q);
+      assert.equal(r.status, 200);
+      assert.equal(r.body.length % 468, 0, `${name} ${type}: ${r.body.length} bytes`);
+      const opt = r.msg.additionals!.find((a) => a.type === 'OPT') as unknown as { options: { code: number }[] };
+      assert.ok(
+        opt.options.some((o) => o.code === 12),
+        'a Padding option',
+      );
+      assert.ok(
+        opt.options.some((o) => o.code === 8),
+        'the ECS echo stays',
+      );
+      // the same query without padding: no Padding option, the bare size
+      const plain = await ask(query(name, type, { ip: '1.2.4.0', prefix: 24 }));
+      const popt = plain.msg.additionals!.find((a) => a.type === 'OPT') as unknown as { options: { code: number }[] };
+      assert.ok(!popt.options.some((o) => o.code === 12));
+      assert.ok(plain.body.length < r.body.length);
+      assert.deepEqual(plain.msg.answers, r.msg.answers);
+    }
 });
 
 test('httpdns/resolve: Google/Cloudflare JSON with Status, Question, Answer and the ECS scope', async () => {

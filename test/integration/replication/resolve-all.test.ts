@@ -93,14 +93,17 @@ async function makeProcs(procs: string[][], seed: number) {
     settle,
     /** Lets replication run for `ms` of the manual clock. */
     pass: (ms: number) => clock.advanceAsync(ms, 5),
-    /** Locks resource/key in every zone with one version from `a` and one from `b` (`a@key`, `b@key`). */
-    async conflict(resource: string, key: string, a: string, b: string) {
+    /**
+     * Locks resource/key in every zone with one version from `a` and one from `b` (`a@key`,
+     * `b@key`); `bWrites` > 1 gives b's candidate a higher version number than a's.
+     */
+    async conflict(resource: string, key: string, a: string, b: string, bWrites = 1) {
       const shard = shardOf(key);
       if (fence.owner(shard) !== a) fence.move(shard, a);
       log.isolate(a, ZONES);
       await write(resource, key, a, `${a}@${key}`);
       fence.move(shard, b);
-      await write(resource, key, b, `${b}@${key}`);
+      for (let i = 0; i < bWrites; i++) await write(resource, key, b, `${b}@${key}`);
       log.rejoin(a, ZONES);
     },
     /** Every zone's open conflicts in full (candidates, versions): equal before and after means nothing was written. */
@@ -327,4 +330,24 @@ test('cli/conflicts: resolve --all run again before the first replicated skips w
   await c.pass(500);
   assert.ok(await lockedEverywhere(c, []), 'not locked again');
   for (const k of ['r0', 'r1']) assert.ok(await valueEverywhere(c, `profiles/${k}`, `gz-a@${k}`));
+});
+
+test('cli/conflicts: resolve --pick vN takes a version as `multizone conflicts` prints it', async (t) => {
+  const c = await makeProcs([ZONES], 37);
+  t.after(() => c.close());
+  const [p] = c.ps as [Proc];
+  await c.conflict('profiles', 'k1', 'sh-b', 'bj-a', 3);
+  await c.settle('one conflict locked in every zone', () => lockedEverywhere(c, ['profiles/k1']));
+  const list = cli();
+  assert.equal(await main(['conflicts', '--control', p.url], list.io), 0, list.text());
+  const shown = /bj-a (v\d+)/.exec(list.text())?.[1];
+  const other = /sh-b (v\d+)/.exec(list.text())?.[1];
+  assert.ok(shown && other && shown !== other, list.text());
+  const o = cli();
+  assert.equal(
+    await main(['conflicts', 'resolve', 'profiles/k1', '--pick', shown, '--control', p.url], o.io),
+    0,
+    o.text(),
+  );
+  await c.settle('bj-a’s version everywhere', () => valueEverywhere(c, 'profiles/k1', 'bj-a@k1'));
 });

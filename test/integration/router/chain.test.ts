@@ -2,10 +2,12 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
+import { systemClock } from '../../../src/core/clock.ts';
 import { closeServer, listenOn } from '../../../src/core/listen.ts';
 import { createRouter, type RouterMap, type ZoneRouter } from '../../../src/router/index.ts';
 import { type ShardId, type ShardOwner, shardForKey } from '../../../src/shardmap/index.ts';
 import type { HostPort } from '../../../src/topology/index.ts';
+import { RequestSigner } from '../../../src/trust/index.ts';
 import { testTopology } from '../../support/net.ts';
 import { ROUTING_YAML } from './fixture.ts';
 
@@ -53,6 +55,7 @@ describe('router: forwarding, epochs, hops, second read and the write fence', ()
   const routerAddr = new Map<string, HostPort>();
   const routers = new Map<string, ZoneRouter>();
   const maps = new Map<string, FakeMap>();
+  const signer = new RequestSigner({ secret: Buffer.alloc(32, 1), zone: 'cluster', clock: systemClock });
 
   before(async () => {
     for (const zone of ZONES) {
@@ -74,6 +77,7 @@ describe('router: forwarding, epochs, hops, second read and the write fence', ()
           topology,
           zone,
           map,
+          signer: signer.as(zone),
           resolve: (n) => (n === 'app' ? appAddr.get(zone) : routerAddr.get(n)),
         },
         { ...topology.config.router, epochWaitMs: 2000 },

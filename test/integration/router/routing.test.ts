@@ -176,13 +176,19 @@ describe('router: routing through a four-zone cluster', () => {
     assert.equal(ok.status, 200);
   });
 
-  it('router: a client-sent hop counter at the limit gets 421 with a JSON reason when it must forward', async () => {
+  it('router: a hop counter at the limit gets 421 when it must forward; unsigned it is refused with 401', async () => {
     const shard = shardForKey('alice', 64);
     const other = ZONES.find((z) => z !== owner(shard))!;
-    const r = await call(other, '/api/profiles/x', {
+    const unsigned = await call(other, '/api/profiles/x', {
       method: 'POST',
       headers: { 'x-user-id': 'alice', 'x-multizone-hop': '2' },
     });
+    assert.equal(unsigned.status, 401);
+    assert.equal(unsigned.json.error, 'ERR_TRUST_BAD_SIGNATURE');
+    const headers = c.services.signer
+      .as('gz-a')
+      .signHeaders('POST', '/api/profiles/x', { 'x-user-id': 'alice', 'x-multizone-hop': '2' });
+    const r = await call(other, '/api/profiles/x', { method: 'POST', headers });
     assert.equal(r.status, 421);
     assert.equal(r.json.error, 'ERR_ROUTER_TOO_MANY_HOPS');
     assert.equal(r.json.target, owner(shard));

@@ -31,6 +31,7 @@ describe('runtime: the process registry in the shared control Kv', () => {
       topology,
       zones: [zone],
       kv,
+      secret: Buffer.alloc(32, 5), // a process running some zones shares the cluster's secret
       control: { host: '127.0.0.1', port: 0 },
       logger: silentLogger,
     });

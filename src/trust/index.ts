@@ -1,0 +1,23 @@
+/** Zone-to-zone trust: the per-cluster secret, signed requests, internal paths. See README.md. */
+export { trustErrors } from './errors.ts';
+export { INTERNAL_SEGMENT, isInternalPath, normalisePath } from './internal-path.ts';
+export {
+  ADMIN_TOKEN_FILE_NAME,
+  clusterAdminToken,
+  clusterSecret,
+  ensureSecretFile,
+  ensureTokenFile,
+  type KeptFile,
+  readSecretFile,
+  SECRET_FILE_NAME,
+} from './secret-file.ts';
+export {
+  DEFAULT_SKEW_MS,
+  deriveFromSecret,
+  MIN_SECRET_BYTES,
+  RequestSigner,
+  type RequestSignerOptions,
+  type SignableRequest,
+  type Verified,
+  type VerifyFailure,
+} from './signer.ts';

@@ -1,0 +1,191 @@
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Clock } from '../core/clock.ts';
+import { HEADER_PREFIX, HEADERS } from '../shardmap/index.ts';
+import { trustErrors } from './errors.ts';
+
+/** Accepted clock difference between the signing and the verifying zone (ms), either way. */
+export const DEFAULT_SKEW_MS = 30_000;
+
+/**
+ * Most nonces remembered at once (a process's zones share one cache); beyond it a request is
+ * refused ('busy') rather than a replay let through. A nonce lives 30 s past its timestamp, so
+ * 1,000,000 allows ~33,000 zone-to-zone requests a second into one process (≈100 MB at the cap).
+ */
+export const DEFAULT_MAX_NONCES = 1_000_000;
+
+/** The smallest secret accepted (bytes). */
+export const MIN_SECRET_BYTES = 32;
+
+/** What is signed: the request line, the routing headers and the body. */
+export interface SignableRequest {
+  method: string;
+  /** Path and query exactly as sent on the request line (`/internal/x?a=1`). */
+  target: string;
+  /** Request headers; only `x-multizone-*` ones (not the auth header itself) are signed. */
+  headers: Readonly<Record<string, string | string[] | number | undefined>>;
+  /** The body bytes; absent or null is the empty body. */
+  body?: Uint8Array | string | null | undefined;
+}
+
+/** Why a verification failed (the `reason` of a 401). */
+export type VerifyFailure = 'missing' | 'malformed' | 'expired' | 'replayed' | 'signature' | 'busy';
+
+/** A verified request: the zone that signed it. */
+export interface Verified {
+  zone: string;
+}
+
+export interface RequestSignerOptions {
+  /** The per-cluster secret (≥ 32 bytes), the same in every zone. */
+  secret: Uint8Array;
+  /** The zone this process signs as (`sh-a`, or `cluster` for tools). */
+  zone: string;
+  clock: Clock;
+  /** Accepted skew (ms); default 30 s. */
+  skewMs?: number;
+  maxNonces?: number;
+  /** 128-bit nonce source (hex); default crypto random. */
+  nonce?: () => string;
+}
+
+const EMPTY_SHA256 = createHash('sha256').update('').digest('hex');
+const AUTH_RE = /^v1 z=([a-z][a-z0-9-]{0,62}) t=(\d{1,15}) n=([0-9a-f]{32}) s=([0-9a-f]{64})$/;
+
+/**
+ * Signs and verifies zone-to-zone requests: HMAC-SHA256 over method, target, the
+ * `x-multizone-*` headers, a SHA-256 of the body, a wall-clock timestamp and a nonce, sent as
+ * `x-multizone-auth: v1 z=<zone> t=<ms> n=<nonce> s=<hmac>`. Verification accepts ±skewMs and
+ * refuses a nonce seen within the window (replay), with a nonce cache bounded by the window.
+ */
+export class RequestSigner {
+  readonly zone: string;
+  private readonly secret: Buffer;
+  private readonly clock: Clock;
+  private readonly skewMs: number;
+  private readonly maxNonces: number;
+  private readonly nonce: () => string;
+  /** nonce → wall ms after which it can be forgotten; insertion order ≈ time order. */
+  private readonly seen: Map<string, number>;
+
+  constructor(opts: RequestSignerOptions, seen?: Map<string, number>) {
+    this.seen = seen ?? new Map();
+    if (opts.secret.length < MIN_SECRET_BYTES)
+      throw trustErrors.ERR_TRUST_BAD_SECRET(
+        `trust: the cluster secret has ${opts.secret.length} bytes; at least ${MIN_SECRET_BYTES} are needed`,
+      );
+    this.secret = Buffer.from(opts.secret);
+    this.zone = opts.zone;
+    this.clock = opts.clock;
+    this.skewMs = opts.skewMs ?? DEFAULT_SKEW_MS;
+    this.maxNonces = opts.maxNonces ?? DEFAULT_MAX_NONCES;
+    this.nonce = opts.nonce ?? (() => randomBytes(16).toString('hex'));
+  }
+
+  /** A signer for another zone name with the same secret and clock, sharing this one's nonce cache. */
+  as(zone: string): RequestSigner {
+    return new RequestSigner(
+      {
+        secret: this.secret,
+        zone,
+        clock: this.clock,
+        skewMs: this.skewMs,
+        maxNonces: this.maxNonces,
+        nonce: this.nonce,
+      },
+      this.seen,
+    );
+  }
+
+  /** The `x-multizone-auth` value for this request (sign after every other x-multizone-* header is set). */
+  sign(req: SignableRequest): string {
+    const t = String(Math.floor(this.clock.wallTime()));
+    const n = this.nonce();
+    return `v1 z=${this.zone} t=${t} n=${n} s=${this.mac(req, this.zone, t, n)}`;
+  }
+
+  /** `headers` plus the auth header for this request. */
+  signHeaders(
+    method: string,
+    target: string,
+    headers: Record<string, string>,
+    body?: Uint8Array | string | null,
+  ): Record<string, string> {
+    return { ...headers, [HEADERS.auth]: this.sign({ method, target, headers, body }) };
+  }
+
+  /** Checks `x-multizone-auth`; returns the signing zone or the reason it is refused. Never throws. */
+  check(req: SignableRequest): Verified | VerifyFailure {
+    const raw = req.headers[HEADERS.auth];
+    if (raw === undefined) return 'missing';
+    if (typeof raw !== 'string') return 'malformed';
+    const m = AUTH_RE.exec(raw);
+    if (!m) return 'malformed';
+    const [, zone, t, n, s] = m as unknown as [string, string, string, string, string];
+    const now = this.clock.wallTime();
+    const at = Number(t);
+    if (Math.abs(now - at) > this.skewMs) return 'expired';
+    const want = Buffer.from(this.mac(req, zone, t, n), 'hex');
+    if (!timingSafeEqual(want, Buffer.from(s, 'hex'))) return 'signature';
+    // only a valid signature may take a nonce slot: junk cannot flush the cache
+    this.forget(now);
+    if (this.seen.has(n)) return 'replayed';
+    if (this.seen.size >= this.maxNonces) return 'busy';
+    // a nonce is refused until its timestamp is out of the window for good
+    this.seen.set(n, at + this.skewMs);
+    return { zone };
+  }
+
+  /** Like check(), but throws ERR_TRUST_BAD_SIGNATURE (details.reason) on failure. */
+  verify(req: SignableRequest): Verified {
+    const r = this.check(req);
+    if (typeof r === 'string')
+      throw trustErrors.ERR_TRUST_BAD_SIGNATURE(`trust: request not signed by a zone (${r})`, {
+        details: { reason: r },
+      });
+    return r;
+  }
+
+  /** Nonces remembered now (for tests and metrics). */
+  get nonces(): number {
+    return this.seen.size;
+  }
+
+  private forget(now: number): void {
+    // entries go in roughly by time; stop at the first live one (a late straggler waits its turn)
+    for (const [n, until] of this.seen) {
+      if (until >= now) break;
+      this.seen.delete(n);
+    }
+  }
+
+  private mac(req: SignableRequest, zone: string, t: string, n: string): string {
+    const h = createHmac('sha256', this.secret);
+    h.update(`MZ-AUTH-1\n${req.method.toUpperCase()}\n${req.target}\n${zone}\n${t}\n${n}\n`);
+    for (const [k, v] of routingHeaders(req.headers)) h.update(`${k}:${v}\n`);
+    h.update(bodyDigest(req.body));
+    return h.digest('hex');
+  }
+}
+
+/** The signed headers: every x-multizone-* except the auth header, names sorted, values as strings. */
+function routingHeaders(headers: SignableRequest['headers']): [string, string][] {
+  const out: [string, string][] = [];
+  for (const k in headers) {
+    const name = k.toLowerCase();
+    if (!name.startsWith(HEADER_PREFIX) || name === HEADERS.auth) continue;
+    const v = headers[k];
+    if (v === undefined) continue;
+    out.push([name, Array.isArray(v) ? v.join(', ') : String(v)]);
+  }
+  return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+}
+
+function bodyDigest(body: SignableRequest['body']): string {
+  if (body === undefined || body === null || body.length === 0) return EMPTY_SHA256;
+  return createHash('sha256').update(body).digest('hex');
+}
+
+/** A per-cluster value derived from the secret (e.g. the edge admin token): stable, not the secret. */
+export function deriveFromSecret(secret: Uint8Array, label: string): string {
+  return createHmac('sha256', secret).update(`multizone derive ${label}`).digest('hex');
+}
