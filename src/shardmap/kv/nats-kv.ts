@@ -47,10 +47,13 @@ export class NatsKv implements Kv {
       throw shardmapErrors.ERR_FAILOVER_KV_UNAVAILABLE(`kv/nats: cannot connect to ${opts.url}`, { cause: e });
     }
     try {
-      // a short JetStream timeout per attempt: reads are tried READ_ATTEMPTS times (see readAgain)
+      // a short JetStream timeout per attempt: reads are tried READ_ATTEMPTS times (see readAgain).
+      // allow_direct off: a direct get may be answered by any replica, and one still catching up
+      // after a restart answers an old revision, so every compare-and-set built on it fails
+      // ("wrong last sequence") until it catches up; reads through the stream leader are current.
       const kv = await nc
         .jetstream({ timeout: opts.timeoutMs ?? 2000 })
-        .views.kv(opts.bucket, { history: 1, replicas: opts.replicas ?? 1 });
+        .views.kv(opts.bucket, { history: 1, replicas: opts.replicas ?? 1, allow_direct: false });
       return new NatsKv(nc, kv, opts.bucket);
     } catch (e) {
       await nc.close();

@@ -110,8 +110,10 @@ describe('lab: up, sigkill, partition and NATS-kill drills, two zones down, a fu
         'sh-a',
         '--fault',
         'nats-kill',
+        // long enough to see writes come back when the killed server led the Kv's stream: its
+        // followers elect a new leader only after NATS's raft election timeout (4-9 s)
         '--duration',
-        '12',
+        '25',
         '--rps',
         '20',
       ].concat(['--users', '40', '--json']),
@@ -121,8 +123,9 @@ describe('lab: up, sigkill, partition and NATS-kill drills, two zones down, a fu
     const [k] = JSON.parse(nk.out) as DrillReport[];
     const ks = `nats-kill: ${JSON.stringify({ ...k, perSecond: undefined })}`;
     assert.equal(k!.lost, 0, ks);
-    // known gap: a zone whose NATS server died refuses writes (421, fenced) for a few seconds until
-    // its client reconnects elsewhere and renews its lease; it recovers, and nothing is lost
+    // known gap: when the killed server led the Kv's stream, no lease can be renewed until its
+    // followers elect a new leader, so zones fence themselves (421/503) for up to ~10 s; they
+    // recover, and nothing is lost
     assert.notEqual(k!.rtoMs, null, `writes recovered while a NATS server was down: ${ks}`);
     assert.equal(k!.readBack?.missing, 0, ks);
     assert.deepEqual(k!.moved, {}, `no shard moved for a NATS server: ${ks}`);
