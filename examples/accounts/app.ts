@@ -149,6 +149,41 @@ const str = (v: unknown, what: string, re: RegExp): string => {
 };
 
 /** Comment keys sort by profile, then by causal counter (zero-padded), then zone. */
+/**
+ * A reply's parent: the comment's id as the API returns it (`{"n":1,"zone":"bj-a"}`) or in
+ * its short form (`"1.bj-a"`); anything else is a 400 naming both forms, not a 404 that
+ * suggests waiting for replication.
+ */
+function parentId(v: unknown): CausalId {
+  let n: unknown;
+  let zone: unknown;
+  if (typeof v === 'string') {
+    const m = /^(\d{1,15})\.([a-z0-9][a-z0-9-]{0,62})$/.exec(v);
+    if (m) [n, zone] = [Number(m[1]), m[2]];
+  } else if (v && typeof v === 'object') ({ n, zone } = v as { n?: unknown; zone?: unknown });
+  if (
+    !Number.isSafeInteger(n) ||
+    (n as number) < 1 ||
+    typeof zone !== 'string' ||
+    !/^[a-z0-9][a-z0-9-]{0,62}$/.test(zone)
+  )
+    throw new HttpError(
+      400,
+      'ERR_ACCOUNTS_BAD_PARENT',
+      'parent must be a comment id as the API returns it, {"n":1,"zone":"bj-a"}, or "1.bj-a"',
+    );
+  return { n: n as number, zone };
+}
+
+/** The public routes and the methods each takes (OPTIONS answers with them, others get 405). */
+const API_METHODS: Record<string, readonly string[]> = {
+  '/api/register': ['POST'],
+  '/api/login': ['POST'],
+  '/api/sessions': ['GET'],
+  '/api/profiles': ['GET', 'PUT'],
+  '/api/comments': ['GET', 'POST'],
+};
+
 const commentKey = (userId: string, id: CausalId) => `${userId}/${String(id.n).padStart(12, '0')}.${id.zone}`;
 
 export async function startAccountsApp(opts: AccountsAppOptions): Promise<AccountsApp> {
@@ -313,6 +348,15 @@ export async function startAccountsApp(opts: AccountsAppOptions): Promise<Accoun
       return internal(req, res, route, arg, raw);
     }
 
+    // OPTIONS on a known route says what it takes; a known route with another method is 405
+    const base = `/${parts.slice(0, 2).join('/')}`;
+    const allow = API_METHODS[base];
+    if (allow && req.method === 'OPTIONS') {
+      res.writeHead(204, { allow: [...allow, 'OPTIONS'].join(', '), 'content-length': 0 });
+      res.end();
+      return;
+    }
+
     if (route === 'POST /api/register') {
       const body = await readJson(req);
       const writer = core();
@@ -424,8 +468,8 @@ export async function startAccountsApp(opts: AccountsAppOptions): Promise<Accoun
       for (const c of list) causal.observe(c.id);
       let parent: CausalId | undefined;
       if (body.parent !== undefined) {
-        const p = body.parent as CausalId;
-        if (!list.some((c) => c.id.n === p?.n && c.id.zone === p?.zone))
+        const p = parentId(body.parent);
+        if (!list.some((c) => c.id.n === p.n && c.id.zone === p.zone))
           throw new HttpError(404, 'ERR_ACCOUNTS_NO_PARENT', 'the comment you reply to is not here (yet)');
         parent = { n: p.n, zone: p.zone };
       }
@@ -436,6 +480,13 @@ export async function startAccountsApp(opts: AccountsAppOptions): Promise<Accoun
       return send(res, 201, c);
     }
 
+    if (allow && !allow.includes(req.method ?? ''))
+      return send(
+        res,
+        405,
+        { error: 'ERR_ACCOUNTS_METHOD', message: `${base} takes ${allow.join(', ')}, not ${req.method}` },
+        { allow: [...allow, 'OPTIONS'].join(', ') },
+      );
     send(res, 404, { error: 'ERR_ACCOUNTS_NO_ROUTE', message: `no route ${req.method} ${url.pathname}` });
   }
 

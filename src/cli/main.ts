@@ -121,6 +121,13 @@ function cmdValidate(args: string[], io: Io): number {
   return 0;
 }
 
+/** What each geo source is, as the README credits it. */
+const GEO_SOURCES: Record<string, string> = {
+  ip2region: 'ip2region',
+  mmdb: 'DB-IP Lite country',
+  'ip2region+mmdb': 'ip2region (range), DB-IP Lite (country code)',
+};
+
 function cmdGeo(args: string[], io: Io): number {
   const { positionals, values } = parseArgs({
     args,
@@ -145,10 +152,11 @@ function cmdGeo(args: string[], io: Io): number {
   io.out(
     `  country ${loc.country ?? '-'}  province ${loc.province ?? '-'}  city ${loc.city ?? '-'}  isp ${loc.isp ?? '-'}  asn ${loc.asn ?? '-'}`,
   );
-  io.out(`  network /${loc.prefix} (ECS scope)  source ${loc.source}\n`);
+  // the database's range around the address; the answers' ECS scope (RFC 7871) is per service below
+  io.out(`  range /${loc.prefix} (where this location holds)  source ${GEO_SOURCES[loc.source] ?? loc.source}\n`);
   io.out(
     renderTable(
-      ['service', 'rule', 'ttl', 'scope', 'answer (best first)'],
+      ['service', 'rule', 'ttl', 'ECS scope', 'answer (best first)'],
       answers.map((a) => [
         a.service,
         a.rule,
@@ -278,6 +286,11 @@ async function runUp(values: UpOptions, io: Io, apps: AppRegistry): Promise<numb
     io.out(
       `multizone "${topology.config.name}" is up: ${local.length} zone${local.length === 1 ? '' : 's'}, core zone ${topology.coreZone}\n`,
     );
+    const wan = topology.config.replication.wan;
+    if (topology.config.replication.log === 'memory' && wan.delayMs > 0)
+      io.out(
+        `replication: the in-process log delays every record ${wan.delayMs} ms (replication.wan.delayMs${values['wan-delay-ms'] !== undefined ? ', set by --wan-delay-ms' : ''})\n`,
+      );
     io.out(renderTable(['zone', 'region', '', 'role', 'listens on'], zoneRows));
     io.out(
       `\ncontrol  ${controlUrl}   (GET /api, /api/endpoints, /api/steer?service=api.${topology.config.apex}&ip=1.2.4.8, /metrics)`,

@@ -79,7 +79,9 @@ export class Ip2RegionGeoDb implements GeoDb {
     }
     this.v4Locs = this.v4Locs.map((loc, idx) => {
       const name = records[idx]!.country;
-      return loc.country === null && code.has(name) ? { ...loc, country: code.get(name)!, source: 'ip2region' } : loc;
+      return loc.country === null && code.has(name)
+        ? { ...loc, country: code.get(name)!, source: 'ip2region+mmdb' }
+        : loc;
     });
   }
 

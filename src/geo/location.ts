@@ -14,7 +14,11 @@ export interface Location {
    */
   prefix: number;
   family: 4 | 6;
-  /** Which data answered: 'ip2region', 'mmdb', 'table', or 'none'. */
+  /**
+   * Which data answered: 'ip2region' (China: province, city, carrier), 'mmdb' (the DB-IP Lite
+   * country database), 'ip2region+mmdb' (ip2region's range, its country code from DB-IP Lite),
+   * 'table', 'private' or 'none'.
+   */
   source: string;
 }
 

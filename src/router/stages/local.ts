@@ -20,9 +20,12 @@ export const localStage: Stage = {
         return deps.reject(ctx, 502, routerErrors.ERR_ROUTER_UPSTREAM.code, `router: ${zone} has no app address`, {
           upstream: 'app',
         });
-      const shard = ctx.shard === undefined ? '' : String(ctx.shard);
-      const epoch = ctx.owner ? String(ctx.owner.epoch) : '';
-      const reqExtra = { [HEADERS.zone]: zone, [HEADERS.shard]: shard, [HEADERS.epoch]: epoch };
+      // a request with no sharding key (login, static paths) has no shard or epoch: no header,
+      // rather than an empty one
+      const routed: Record<string, string> = {};
+      if (ctx.shard !== undefined) routed[HEADERS.shard] = String(ctx.shard);
+      if (ctx.owner) routed[HEADERS.epoch] = String(ctx.owner.epoch);
+      const reqExtra = { [HEADERS.zone]: zone, ...routed };
       let r: Awaited<ReturnType<typeof send>>;
       try {
         r = await send(ctx, app, reqExtra, ctx.trusted ? { signer } : { maxBodyBytes: config.maxBodyBytes });
@@ -38,7 +41,11 @@ export const localStage: Stage = {
             const r2 = await send(
               ctx,
               pool,
-              { [HEADERS.hop]: String(ctx.hop + 1), [HEADERS.from]: zone, [HEADERS.epoch]: epoch },
+              {
+                [HEADERS.hop]: String(ctx.hop + 1),
+                [HEADERS.from]: zone,
+                ...(ctx.owner ? { [HEADERS.epoch]: String(ctx.owner.epoch) } : {}),
+              },
               { method: 'GET', withBody: false, signer },
             );
             count('second-read');
@@ -51,8 +58,7 @@ export const localStage: Stage = {
       count('local');
       pipeBack(ctx, r, {
         [HEADERS.zone]: zone,
-        [HEADERS.shard]: shard,
-        [HEADERS.epoch]: epoch,
+        ...routed,
         [HEADERS.servedAt]: String(Math.round(clock.wallTime())),
       });
     };

@@ -58,9 +58,15 @@ test('cli: geo prints the location and the steering answer per service', () => {
   assert.match(r.out, /province CN-ZJ/);
   assert.match(r.out, /isp aliyun/);
   assert.match(r.out, /api\.shop\.test\s+east/);
+  // the database's range and the answers' ECS scope are told apart, never both called "ECS scope"
+  assert.match(r.out, /range \/\d+ \(where this location holds\)/);
+  assert.equal(r.out.match(/ECS scope/g)?.length, 1, r.out);
   const us = run(['geo', '8.8.8.8', '--json']);
   const j = JSON.parse(us.out);
   assert.equal(j.location.country, 'US');
+  // the country code came from DB-IP, so the source says so (the README credits DB-IP for it)
+  assert.match(j.location.source, /mmdb/);
+  assert.match(run(['geo', '8.8.8.8']).out, /DB-IP Lite/);
   assert.equal(j.answers[0].rule, 'default');
   const v6 = run(['geo', '240e:47d:c20:1627::1']);
   assert.equal(v6.code, 0, v6.err);

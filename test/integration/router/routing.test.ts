@@ -84,7 +84,9 @@ describe('router: routing through a four-zone cluster', () => {
     assert.equal(owner(shard), 'bj-a');
     const out = await call('gz-a', '/api/profiles/x', { method: 'POST', headers: { 'x-geo': '-33.9,151.2' } });
     assert.equal(out.headers['x-multizone-served-by'], 'gz-a');
-    assert.equal(out.json.shard, '');
+    // outside every fence there is no shard: no x-multizone-shard header at all, not an empty one
+    assert.equal(out.json.shard, null);
+    assert.equal(out.headers['x-multizone-shard'], undefined);
   });
 
   it('router: mappings — an order id carries its shard, a session its zone, a ticket a key to hash', async () => {
