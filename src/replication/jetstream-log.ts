@@ -11,6 +11,7 @@ import {
   StorageType,
 } from 'nats';
 import type { Clock } from '../core/clock.ts';
+import { NATS_LIVENESS } from '../core/nats-liveness.ts';
 import type { RecordState } from '../store/index.ts';
 import type { DigestPeer } from './anti-entropy.ts';
 import { replicationErrors } from './errors.ts';
@@ -108,6 +109,7 @@ export class JetStreamLog implements Log {
         maxReconnectAttempts: -1,
         reconnectTimeWait: 250,
         noAsyncTraces: true,
+        ...NATS_LIVENESS,
       });
     } catch (e) {
       throw replicationErrors.ERR_REPL_LOG_UNAVAILABLE(

@@ -1,5 +1,6 @@
 import { connect, type KV, KvWatchInclude, type NatsConnection } from 'nats';
 import { hasCode } from '../../core/errors.ts';
+import { NATS_LIVENESS } from '../../core/nats-liveness.ts';
 import { shardmapErrors } from '../errors.ts';
 import { type Kv, type KvEntry, type KvPutOptions, type KvWatch, validKey, validPrefix } from './kv.ts';
 
@@ -42,6 +43,7 @@ export class NatsKv implements Kv {
         servers: opts.url.split(',').map((s) => s.trim().replace(/^nats:\/\//, '')),
         timeout: opts.timeoutMs ?? 2000,
         maxReconnectAttempts: -1,
+        ...NATS_LIVENESS,
       });
     } catch (e) {
       throw shardmapErrors.ERR_FAILOVER_KV_UNAVAILABLE(`kv/nats: cannot connect to ${opts.url}`, { cause: e });
