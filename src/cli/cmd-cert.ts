@@ -3,6 +3,7 @@ import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { makeDevCert } from '../edge/index.ts';
 import type { Io } from './io.ts';
+import { OPTIONS } from './options.ts';
 
 /** Where `multizone cert` writes without --out: beside the cluster's data, out of git's way. */
 export const DEFAULT_CERT_DIR = join('.multizone', 'certs');
@@ -15,7 +16,7 @@ export const DEFAULT_CERT_DIR = join('.multizone', 'certs');
 export async function cmdCert(args: string[], io: Io): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { out: { type: 'string' }, host: { type: 'string', multiple: true } },
+    options: OPTIONS.cert,
   });
   const hosts = values.host?.length ? values.host : ['localhost'];
   const dir = resolve(values.out ?? DEFAULT_CERT_DIR);

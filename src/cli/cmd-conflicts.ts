@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { usage } from './commands.ts';
 import { controlCall, controlUrl, replyProblem } from './control-client.ts';
 import type { Io } from './io.ts';
+import { OPTIONS } from './options.ts';
 import { resolveAllConflicts } from './resolve-all.ts';
 import { renderTable } from './table.ts';
 
@@ -59,17 +60,7 @@ export async function cmdConflicts(args: string[], io: Io): Promise<number> {
   const { positionals, values } = parseArgs({
     args,
     allowPositionals: true,
-    options: {
-      control: { type: 'string' },
-      config: { type: 'string' },
-      pick: { type: 'string' },
-      zone: { type: 'string' },
-      json: { type: 'boolean' },
-      all: { type: 'boolean' },
-      'pick-zone': { type: 'string' },
-      resource: { type: 'string' },
-      'dry-run': { type: 'boolean' },
-    },
+    options: OPTIONS.conflicts,
   });
   const base = controlUrl(values);
   const bulk = values['pick-zone'] !== undefined || values.resource !== undefined || values['dry-run'] === true;

@@ -5,6 +5,7 @@ import { commandFault, type DrillProgress, type DrillReport, runDrill } from '..
 import { usage } from './commands.ts';
 import { controlCall, controlUrl } from './control-client.ts';
 import type { Io } from './io.ts';
+import { OPTIONS } from './options.ts';
 import { renderTable } from './table.ts';
 
 function bar(p: DrillProgress): string {
@@ -166,24 +167,7 @@ export function drillOutput(report: DrillReport, json: boolean): string {
 export async function cmdDrill(args: string[], io: Io): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: {
-      zone: { type: 'string' },
-      mode: { type: 'string', default: 'kill' },
-      consistency: { type: 'string', default: 'fenced' },
-      rps: { type: 'string', default: '300' },
-      duration: { type: 'string', default: '20' },
-      writes: { type: 'string', default: '0.5' },
-      users: { type: 'string' },
-      'read-back-timeout': { type: 'string', default: '60' },
-      control: { type: 'string' },
-      config: { type: 'string' },
-      'fault-cmd': { type: 'string' },
-      'heal-cmd': { type: 'string' },
-      'no-restore': { type: 'boolean' },
-      failback: { type: 'boolean' },
-      'allow-conflicts': { type: 'boolean' },
-      json: { type: 'boolean' },
-    },
+    options: OPTIONS.drill,
   });
   const rps = Number(values.rps);
   const duration = Number(values.duration);

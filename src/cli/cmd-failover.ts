@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { usage } from './commands.ts';
 import { controlCall, controlUrl, replyProblem } from './control-client.ts';
 import type { Io } from './io.ts';
+import { OPTIONS } from './options.ts';
 
 /**
  * `multizone failover --zone Z` (planned, RPO 0: drain Z's shards, wait for replication lag
@@ -9,15 +10,7 @@ import type { Io } from './io.ts';
  * back), against the running cluster's control API.
  */
 export async function cmdFailover(which: 'failover' | 'failback', args: string[], io: Io): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      zone: { type: 'string' },
-      control: { type: 'string' },
-      config: { type: 'string' },
-      json: { type: 'boolean' },
-    },
-  });
+  const { values } = parseArgs({ args, options: OPTIONS[which] });
   if (!values.zone) return usage(io, which, '--zone Z is required');
   const base = controlUrl(values);
   const r = await controlCall(base, `/api/${which}`, 'POST', { zone: values.zone }, { headersTimeout: 600_000 });

@@ -5,7 +5,6 @@ import { hasCode } from '../core/errors.ts';
 import { systemRandom } from '../core/random.ts';
 import type { DrillReport } from '../drill/index.ts';
 import {
-  DEFAULT_LAB_DIR,
   LAB_FAULTS,
   type LabFault,
   labDown,
@@ -19,6 +18,7 @@ import {
 } from '../lab/index.ts';
 import { usage } from './commands.ts';
 import { EX_CONFIG, EX_NOPERM, type Io } from './io.ts';
+import { OPTIONS } from './options.ts';
 import { renderTable } from './table.ts';
 
 /** `multizone lab up|drill|down`: the multi-zone lab in network namespaces on this machine. */
@@ -62,11 +62,7 @@ export async function cmdLab(args: string[], io: Io): Promise<number> {
 async function labUpCmd(args: string[], io: Io): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: {
-      dir: { type: 'string', default: DEFAULT_LAB_DIR },
-      'delay-ms': { type: 'string', default: '2' },
-      detach: { type: 'boolean' },
-    },
+    options: OPTIONS.labUp,
   });
   const delayMs = Number(values['delay-ms']);
   if (!(Number.isInteger(delayMs) && delayMs >= 0 && delayMs <= 5000)) {
@@ -100,7 +96,7 @@ async function labUpCmd(args: string[], io: Io): Promise<number> {
 }
 
 async function labDownCmd(args: string[], io: Io): Promise<number> {
-  const { values } = parseArgs({ args, options: { dir: { type: 'string', default: DEFAULT_LAB_DIR } } });
+  const { values } = parseArgs({ args, options: OPTIONS.labDown });
   if (process.getuid?.() !== 0)
     throw labErrors.ERR_LAB_NOT_ROOT('lab: down needs root (it deletes namespaces, a bridge, a route)');
   await labDown({ dir: resolve(values.dir), clock: systemClock, log: (s) => io.out(s) });
@@ -152,17 +148,7 @@ export function renderLabDrills(zone: string, fault: string, reports: readonly D
 async function labDrillCmd(args: string[], io: Io): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: {
-      dir: { type: 'string', default: DEFAULT_LAB_DIR },
-      zone: { type: 'string' },
-      fault: { type: 'string', default: 'sigkill' },
-      runs: { type: 'string', default: '1' },
-      duration: { type: 'string', default: '20' },
-      rps: { type: 'string', default: '50' },
-      users: { type: 'string' },
-      'allow-conflicts': { type: 'boolean' },
-      json: { type: 'boolean' },
-    },
+    options: OPTIONS.labDrill,
   });
   const runs = Number(values.runs);
   const duration = Number(values.duration);
@@ -208,11 +194,7 @@ async function labDrillCmd(args: string[], io: Io): Promise<number> {
 async function labOutageCmd(args: string[], io: Io): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: {
-      dir: { type: 'string', default: DEFAULT_LAB_DIR },
-      zones: { type: 'string', default: 'sh-b,gz-a' },
-      json: { type: 'boolean' },
-    },
+    options: OPTIONS.labOutage,
   });
   const keepAlive = setInterval(() => {}, 1000); // lint-allow: keeps the CLI process alive
   const r = await runLabOutage({
@@ -247,7 +229,7 @@ async function labOutageCmd(args: string[], io: Io): Promise<number> {
 async function labRestartCmd(args: string[], io: Io): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { dir: { type: 'string', default: DEFAULT_LAB_DIR }, json: { type: 'boolean' } },
+    options: OPTIONS.labRestart,
   });
   const keepAlive = setInterval(() => {}, 1000); // lint-allow: keeps the CLI process alive
   const r = await runLabRestart({ dir: resolve(values.dir), clock: systemClock, log: (s) => io.err(s) }).finally(() =>
@@ -269,7 +251,7 @@ async function labProxyCmd(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { 'delay-ms': { type: 'string', default: '0' } },
+    options: OPTIONS.labProxy,
   });
   const delayMs = Number(values['delay-ms']);
   const hp = (s: string) => {

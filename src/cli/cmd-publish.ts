@@ -8,6 +8,7 @@ import { connectCause } from './control-client.ts';
 import { adminToken, edgeReason } from './edge-admin.ts';
 import { cliErrors } from './errors.ts';
 import type { Io } from './io.ts';
+import { OPTIONS } from './options.ts';
 
 function bar(done: number, total: number, width = 24): string {
   const n = total ? Math.round((done / total) * width) : width;
@@ -29,14 +30,7 @@ export async function cmdPublish(
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: {
-      edge: { type: 'string', multiple: true },
-      token: { type: 'string' },
-      config: { type: 'string' },
-      prefix: { type: 'string', default: '' },
-      manifest: { type: 'string' },
-      host: { type: 'string' },
-    },
+    options: OPTIONS.publish,
   });
   const dir = positionals[0];
   const edges = values.edge ?? [];

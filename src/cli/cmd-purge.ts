@@ -3,6 +3,7 @@ import { usage } from './commands.ts';
 import { adminToken, edgeCall, edgeReason } from './edge-admin.ts';
 import { cliErrors } from './errors.ts';
 import type { Io } from './io.ts';
+import { OPTIONS } from './options.ts';
 
 /**
  * `multizone purge URL-OR-PREFIX... --edge URL [--edge URL]... [--token T] [--soft] [--host H]`:
@@ -20,14 +21,7 @@ export async function cmdPurge(
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: {
-      edge: { type: 'string', multiple: true },
-      token: { type: 'string' },
-      config: { type: 'string' },
-      soft: { type: 'boolean' },
-      host: { type: 'string' },
-      json: { type: 'boolean' },
-    },
+    options: OPTIONS.purge,
   });
   const edges = values.edge ?? [];
   if (positionals.length === 0) return usage(io, 'purge', 'give at least one URL or PREFIX* to purge');

@@ -1,13 +1,14 @@
 /**
  * The command table: every command's usage lines, one-line summary and options, in one place.
  * `multizone help` prints all of it, `multizone CMD --help` (or `multizone help CMD`) one
- * command's part, and a usage error prints the command's usage lines. Parsing stays in each
- * command's file (parseArgs); this table is what people read.
+ * command's part, and a usage error prints the command's usage lines. The options are the very
+ * objects each command's parseArgs takes (options.ts), so help lists what the parser accepts.
  */
 
 import { cliErrors } from './errors.ts';
 import type { Io } from './io.ts';
 import { EX_USAGE } from './io.ts';
+import { OPTIONS, type OptionsSpec, optionLines } from './options.ts';
 
 /** One command's help. */
 export interface CommandHelp {
@@ -16,19 +17,12 @@ export interface CommandHelp {
   /** Usage lines, without the leading `multizone `. */
   usage: readonly string[];
   summary: string;
-  /** [flag, what it does (and its default)]. */
-  options: readonly (readonly [string, string])[];
+  /**
+   * The options its parser takes, as it takes them (options.ts): help lists each key of
+   * these once, `--KEY ARG` and what it does. `lab`: one per subcommand.
+   */
+  options: readonly OptionsSpec[];
 }
-
-const CONTROL: readonly [string, string] = [
-  '--control URL',
-  'the running cluster’s control API (default: control.listen of --config, else the bundled topology: http://127.0.0.1:7070)',
-];
-const CONFIG: readonly [string, string] = ['--config FILE', 'topology file (default: the bundled topology)'];
-const TOKEN: readonly [string, string] = [
-  '--token T',
-  'the edges’ admin token; else $MULTIZONE_ADMIN_TOKEN (or $MZ_EDGE_TOKEN), else the file <store.dataDir>/admin-token of --config’s topology',
-];
 
 /** Every command, in the order `multizone help` lists them. */
 export const COMMANDS: readonly CommandHelp[] = [
@@ -36,42 +30,32 @@ export const COMMANDS: readonly CommandHelp[] = [
     name: 'up',
     usage: ['up [--config FILE] [--control-port N] [--zones a,b] [--app echo|accounts] [--wan-delay-ms N] [--json]'],
     summary: 'start a local multi-zone cluster (default topology: 4 zones); runs until Ctrl-C',
-    options: [
-      CONFIG,
-      ['--control-port N', 'port of the control API (0..65535; default: control.listen)'],
-      ['--zones a,b', 'run only these zones in this process'],
-      ['--app NAME', 'the zones’ app: echo (default) or accounts'],
-      ['--wan-delay-ms N', 'replication.wan.delayMs of the in-process log (0..60000), to make a drill’s RPO visible'],
-      ['--json', 'print the control URL and listeners as one JSON line'],
-    ],
+    options: [OPTIONS.up],
   },
   {
     name: 'zone',
     usage: ['zone ZONE [--config FILE] [--app echo|accounts] [--json]'],
     summary:
       'run one zone in this process (= up --zones ZONE); {zone} in the URL settings names ZONE, the control API listens on zones.ZONE.listen.control',
-    options: [CONFIG, ['--app NAME', 'the zone’s app: echo (default) or accounts'], ['--json', 'JSON output']],
+    options: [OPTIONS.zone],
   },
   {
     name: 'validate',
     usage: ['validate [FILE]'],
     summary: 'check a topology file; prints OK or every problem (exit 78)',
-    options: [],
+    options: [OPTIONS.validate],
   },
   {
     name: 'geo',
     usage: ['geo IP[/PREFIX] [--config FILE] [--json]'],
     summary: 'where IP is, and what steering answers for each service',
-    options: [CONFIG, ['--json', 'print the location and the answers as one JSON line']],
+    options: [OPTIONS.geo],
   },
   {
     name: 'cert',
     usage: ['cert [--out DIR] [--host NAME]...'],
     summary: 'write a self-signed development cert.pem + key.pem',
-    options: [
-      ['--out DIR', 'where to write them (default: .multizone/certs, created 0700; key.pem is 0600)'],
-      ['--host NAME', 'a name the cert is for (repeatable; default: localhost); 127.0.0.1 is always in'],
-    ],
+    options: [OPTIONS.cert],
   },
   {
     name: 'conflicts',
@@ -82,17 +66,7 @@ export const COMMANDS: readonly CommandHelp[] = [
     ],
     summary:
       'list records locked by replication conflicts, resolve one, or resolve every one by one zone’s version (on every alive process; a conflict without one is skipped, exit 1)',
-    options: [
-      ['--pick ZONE|VERSION', 'the candidate to keep: its zone, its version as listed (v3) or bare (3), or its vector'],
-      ['--zone Z', 'the zone to write the resolution in (default: the first where it is locked)'],
-      ['--all', 'resolve every open conflict (needs --pick-zone)'],
-      ['--pick-zone ZONE', 'with --all: keep ZONE’s version'],
-      ['--resource NAME', 'with --all: only this resource’s conflicts'],
-      ['--dry-run', 'with --all: say what would be resolved, write nothing'],
-      ['--json', 'JSON output'],
-      CONTROL,
-      CONFIG,
-    ],
+    options: [OPTIONS.conflicts],
   },
   {
     name: 'drill',
@@ -101,70 +75,33 @@ export const COMMANDS: readonly CommandHelp[] = [
     ],
     summary:
       'fault a zone of the running cluster under traffic (the accounts app’s workload when it runs); report RTO, misrouting, RPO, WRT, lost writes; exit 0 when the goals are met',
-    options: [
-      ['--zone Z', 'the zone to fault (required)'],
-      [
-        '--mode kill|partition',
-        'kill: its listeners and links go down; partition: it keeps serving, cut off (default kill)',
-      ],
-      ['--consistency fenced|available', 'echo workload: fenced (profiles) or available (orders) (default fenced)'],
-      ['--rps N', 'requests a second (1..20000, default 300)'],
-      ['--duration S', 'seconds of traffic (4..3600, default 20)'],
-      ['--writes F', 'share of writes, 0..1 (default 0.5)'],
-      ['--users N', 'users (default 2000 echo, 200 accounts)'],
-      ['--read-back-timeout S', 'seconds the accounts read-back waits (default 60)'],
-      [
-        '--fault-cmd CMD',
-        'make the fault with this command instead of the control API (needs --heal-cmd or --no-restore)',
-      ],
-      ['--heal-cmd CMD', 'undo the fault with this command'],
-      ['--no-restore', 'leave the zone down afterwards'],
-      ['--failback', 'move the zone’s shards home after restoring it'],
-      ['--allow-conflicts', 'conflicts opened by the drill do not fail it'],
-      ['--json', 'print only the report, as one JSON line'],
-      CONTROL,
-      CONFIG,
-    ],
+    options: [OPTIONS.drill],
   },
   {
     name: 'failover',
     usage: ['failover --zone Z [--json] [--control URL | --config FILE]'],
     summary: 'planned failover (RPO 0) of a zone’s shards to its backups',
-    options: [['--zone Z', 'the zone to drain (required)'], ['--json', 'JSON output'], CONTROL, CONFIG],
+    options: [OPTIONS.failover],
   },
   {
     name: 'failback',
     usage: ['failback --zone Z [--json] [--control URL | --config FILE]'],
     summary: 'move a zone’s home shards back to it',
-    options: [['--zone Z', 'the zone to bring back (required)'], ['--json', 'JSON output'], CONTROL, CONFIG],
+    options: [OPTIONS.failback],
   },
   {
     name: 'publish',
     usage: ['publish DIR --edge URL [--edge URL]... [--token T] [--prefix /static] [--manifest FILE] [--host NAME]'],
     summary:
       'fingerprint DIR’s files, push them to every edge as immutable objects, then write the manifest (only when every push succeeded)',
-    options: [
-      ['--edge URL', 'an edge listener (repeatable, at least one)'],
-      TOKEN,
-      CONFIG,
-      ['--prefix P', 'URL prefix of the versioned names (default none)'],
-      ['--manifest FILE', 'where the manifest goes (default DIR/manifest.json)'],
-      ['--host NAME', 'the Host the objects are cached under'],
-    ],
+    options: [OPTIONS.publish],
   },
   {
     name: 'purge',
     usage: ['purge URL-OR-PREFIX... --edge URL [--edge URL]... [--token T] [--soft] [--host NAME] [--json]'],
     summary:
       'remove cached objects from every edge: a path or URL is one object, one ending in * every object under it',
-    options: [
-      ['--edge URL', 'an edge listener (repeatable, at least one)'],
-      TOKEN,
-      CONFIG,
-      ['--soft', 'mark them stale (served while revalidating) instead of removing them'],
-      ['--host NAME', 'the Host of relative paths (default: the edge’s own)'],
-      ['--json', 'print each edge’s answer as JSON'],
-    ],
+    options: [OPTIONS.purge],
   },
   {
     name: 'lab',
@@ -177,19 +114,14 @@ export const COMMANDS: readonly CommandHelp[] = [
     ],
     summary:
       '(root, Linux) a namespace per zone with its own PostgreSQL, Redis and zone process, a 3-server NATS cluster behind a delay proxy per zone; drill it; remove it',
+    // lab proxy is internal (lab up starts it); its only option, --delay-ms, is lab up's too
     options: [
-      ['--dir D', 'the lab’s folder'],
-      ['--delay-ms N', 'lab up: one-way delay between zones (0..5000, default 2)'],
-      ['--detach', 'lab up: return once the lab is up'],
-      ['--zone Z', 'lab drill: the zone to fault'],
-      ['--fault F', 'lab drill: sigkill, partition or nats-kill (default sigkill)'],
-      ['--runs N', 'lab drill: how many drills (1..100, default 1)'],
-      ['--duration S', 'lab drill: seconds of traffic (4..3600, default 20)'],
-      ['--rps N', 'lab drill: requests a second (default 50)'],
-      ['--users N', 'lab drill: users'],
-      ['--allow-conflicts', 'lab drill: conflicts do not fail it'],
-      ['--zones Z1,Z2', 'lab outage: the zones killed together (default sh-b,gz-a)'],
-      ['--json', 'lab drill, outage, restart: JSON output'],
+      OPTIONS.labUp,
+      OPTIONS.labDrill,
+      OPTIONS.labOutage,
+      OPTIONS.labRestart,
+      OPTIONS.labDown,
+      OPTIONS.labProxy,
     ],
   },
   {
@@ -211,19 +143,21 @@ function usageLines(c: CommandHelp): string {
 
 /** One command's help: usage, summary, options. */
 export function renderCommandHelp(c: CommandHelp): string {
-  const w = Math.max(0, ...c.options.map(([f]) => f.length));
-  const opts = c.options.map(([f, d]) => `  ${f.padEnd(w)}  ${d}`);
+  const lines = optionLines(c.options);
+  const w = Math.max(0, ...lines.map(([f]) => f.length));
+  const opts = lines.map(([f, d]) => `  ${f.padEnd(w)}  ${d}`);
   return [usageLines(c), '', c.summary, ...(opts.length ? ['', 'options:', ...opts] : [])].join('\n');
 }
 
 /** The global help: every command with its summary and options. */
 export function renderHelp(): string {
   const parts = COMMANDS.map((c) => {
-    const w = Math.max(0, ...c.options.map(([f]) => f.length));
+    const lines = optionLines(c.options);
+    const w = Math.max(0, ...lines.map(([f]) => f.length));
     return [
       ...c.usage.map((u) => `  multizone ${u}`),
       `      ${c.summary}`,
-      ...c.options.map(([f, d]) => `      ${f.padEnd(w)}  ${d}`),
+      ...lines.map(([f, d]) => `      ${f.padEnd(w)}  ${d}`),
     ].join('\n');
   });
   return `multizone — one service, active-active across zones\n\ncommands:\n${parts.join('\n\n')}\n\nmultizone COMMAND --help shows one command.`;

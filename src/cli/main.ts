@@ -15,6 +15,7 @@ import { cmdPurge } from './cmd-purge.ts';
 import { commandHelp, renderCommandHelp, renderHelp, usage } from './commands.ts';
 import { cliErrors } from './errors.ts';
 import { EX_CONFIG, EX_USAGE, guardStdout, type Io, stdio } from './io.ts';
+import { OPTIONS } from './options.ts';
 import { renderTable } from './table.ts';
 import { upTrust } from './up-trust.ts';
 
@@ -107,7 +108,7 @@ function reportError(e: unknown, io: Io, cmd: string | undefined): number {
 }
 
 function cmdValidate(args: string[], io: Io): number {
-  const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
+  const { positionals } = parseArgs({ args, allowPositionals: true, options: OPTIONS.validate });
   const file = positionals[0] ?? DEFAULT_TOPOLOGY_FILE;
   const { problems, topology } = checkTopology(readYamlSource(file));
   for (const p of problems) (p.severity === 'error' ? io.err : io.out)(formatProblem(p));
@@ -132,7 +133,7 @@ function cmdGeo(args: string[], io: Io): number {
   const { positionals, values } = parseArgs({
     args,
     allowPositionals: true,
-    options: { config: { type: 'string' }, json: { type: 'boolean' } },
+    options: OPTIONS.geo,
   });
   const ip = positionals[0];
   if (!ip) return usage(io, 'geo', 'an IP address is required');
@@ -174,11 +175,7 @@ async function cmdZone(args: string[], io: Io, apps: AppRegistry): Promise<numbe
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: {
-      config: { type: 'string' },
-      json: { type: 'boolean' },
-      app: { type: 'string', default: 'echo' },
-    },
+    options: OPTIONS.zone,
   });
   if (positionals.length !== 1 || positionals[0]!.includes(',')) {
     io.err('usage: multizone zone ZONE [--config FILE] [--app NAME] [--json]  (one zone; up --zones a,b runs several)');
@@ -190,14 +187,7 @@ async function cmdZone(args: string[], io: Io, apps: AppRegistry): Promise<numbe
 async function cmdUp(args: string[], io: Io, apps: AppRegistry): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: {
-      config: { type: 'string' },
-      'control-port': { type: 'string' },
-      zones: { type: 'string' },
-      json: { type: 'boolean' },
-      app: { type: 'string', default: 'echo' },
-      'wan-delay-ms': { type: 'string' },
-    },
+    options: OPTIONS.up,
   });
   return runUp(values, io, apps);
 }

@@ -5,9 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { COMMANDS } from '../../../src/cli/commands.ts';
+import { OPTIONS, type OptionsSpec } from '../../../src/cli/options.ts';
 import { freePort } from '../../support/net.ts';
 
 const BIN = join(process.cwd(), 'bin', 'multizone.js');
@@ -137,4 +140,100 @@ test('cli: usage errors exit 64 with ERR_CLI_USAGE and the command’s usage', a
   const bad = await run(['drill', '--zone', 'sh-a', '--bogus']);
   assert.match(bad.err, /usage: multizone drill /);
   assert.doesNotMatch(bad.err, /multizone lab up/, 'the command’s usage, not the whole help');
+});
+
+/**
+ * The option specs each command's parseArgs calls take (src/cli/options.ts), by command: what
+ * its help must list. Kept here, apart from the command table, so a spec the table forgets fails.
+ */
+const PARSER_SPECS: Record<string, readonly OptionsSpec[]> = {
+  up: [OPTIONS.up],
+  zone: [OPTIONS.zone],
+  validate: [OPTIONS.validate],
+  geo: [OPTIONS.geo],
+  cert: [OPTIONS.cert],
+  conflicts: [OPTIONS.conflicts],
+  drill: [OPTIONS.drill],
+  failover: [OPTIONS.failover],
+  failback: [OPTIONS.failback],
+  publish: [OPTIONS.publish],
+  purge: [OPTIONS.purge],
+  lab: [OPTIONS.labUp, OPTIONS.labDrill, OPTIONS.labOutage, OPTIONS.labRestart, OPTIONS.labDown, OPTIONS.labProxy],
+  help: [],
+};
+
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * Every option of the specs has its row in `text`: `--KEY ARG`, two spaces or more, its help (a
+ * key several lab subcommands share is listed once, as one of them has it).
+ */
+function assertListsOptions(text: string, specs: readonly OptionsSpec[], where: string): void {
+  const lines = text.split('\n');
+  for (const key of new Set(specs.flatMap((s) => Object.keys(s)))) {
+    const rows = specs.flatMap((s) => {
+      const o = s[key];
+      return o
+        ? [new RegExp(`^ +--${escapeRe(key)}${o.arg ? ` ${escapeRe(o.arg)}` : ''} {2,}${escapeRe(o.help)}$`)]
+        : [];
+    });
+    assert.ok(
+      lines.some((l) => rows.some((r) => r.test(l))),
+      `${where} lists --${key} with its help; its rows: ${JSON.stringify(lines.filter((l) => l.includes(`--${key}`)))}`,
+    );
+  }
+}
+
+test('cli: help and COMMAND --help list every option of the command’s parser, with its help', async () => {
+  // every command has its parsers' specs above, and every spec is some command's
+  assert.deepEqual(Object.keys(PARSER_SPECS).sort(), COMMANDS.map((c) => c.name).sort());
+  const mapped = new Set(Object.values(PARSER_SPECS).flat());
+  for (const [name, spec] of Object.entries(OPTIONS)) assert.ok(mapped.has(spec), `OPTIONS.${name} is in PARSER_SPECS`);
+  const help = await run(['help']);
+  assert.equal(help.code, 0, help.err);
+  // the global help's part of one command: its usage lines, summary and options, between blank lines
+  const sections = help.out.split('\n\n');
+  const ones = await Promise.all(COMMANDS.map((c) => run([c.name, '--help'])));
+  COMMANDS.forEach((c, i) => {
+    const specs = PARSER_SPECS[c.name]!;
+    const section = sections.find((s) => s.split('\n').includes(`  multizone ${c.usage[0]}`));
+    assert.ok(section, `multizone help has a part for ${c.name}`);
+    assertListsOptions(section, specs, `multizone help (${c.name})`);
+    const one = ones[i]!;
+    assert.equal(one.code, 0, `${c.name} --help: ${one.err}`);
+    assert.match(one.out, new RegExp(`^usage: multizone ${escapeRe(c.name)}\\b`, 'm'), `${c.name} --help is its own`);
+    assertListsOptions(one.out, specs, `multizone ${c.name} --help`);
+  });
+});
+
+/** The text of a call's arguments: from just after its `(` to the matching `)`. */
+function callArgs(src: string, from: number): string {
+  let depth = 1;
+  for (let i = from; i < src.length; i++) {
+    if (src[i] === '(') depth++;
+    else if (src[i] === ')' && --depth === 0) return src.slice(from, i);
+  }
+  return src.slice(from);
+}
+
+test('cli: every parseArgs call in src/cli takes its options from options.ts, none inline', () => {
+  const dir = join(process.cwd(), 'src', 'cli');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'));
+  let calls = 0;
+  for (const f of files) {
+    const src = readFileSync(join(dir, f), 'utf8');
+    assert.doesNotMatch(src, /import\s*\{[^}]*\bparseArgs\s+as\b/, `${f}: parseArgs imported under another name`);
+    for (const m of src.matchAll(/\bparseArgs\s*\(/g)) {
+      calls++;
+      const call = callArgs(src, m.index + m[0].length);
+      const where = `${f}: parseArgs(${call.replace(/\s+/g, ' ').trim()})`;
+      assert.doesNotMatch(call, /\boptions\s*:\s*\{/, `${where}: an inline options object bypasses options.ts`);
+      assert.match(
+        call,
+        /\boptions\s*:\s*OPTIONS(?:\.[\w$]+|\[[\w$.'"-]+\])+\s*[,}]/,
+        `${where}: options must be OPTIONS.<spec> (src/cli/options.ts)`,
+      );
+    }
+  }
+  assert.ok(calls > 0, 'found the parseArgs calls');
 });
