@@ -14,7 +14,9 @@ export interface Control {
 export interface ShardMapJson {
   count: number;
   shards: { shard: number; zone: string; epoch: number }[];
-  states: Record<string, { state: string }>;
+  states: Record<string, { state: string; up?: boolean }>;
+  /** Per zone: its lease as the answering process sees it. */
+  zones?: Record<string, { lease?: { valid: boolean } | null }>;
   global?: { zone: string; epoch: number } | null;
   leader?: { holder?: string; term?: number } | null;
   config: { leaseMs: number };

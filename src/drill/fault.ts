@@ -27,21 +27,36 @@ export async function restoreZone(o: DrillOptions, plan: DrillPlan): Promise<Res
   return back.data;
 }
 
+/** How long a failback waits for the restored zone to be up with a valid lease (ms). */
+const FAILBACK_WAIT_MS = 60_000;
+
 /**
- * Gives the zone its shards back once the controller sees it up again (waits up to ~30 s for
- * that: a process the fault killed starts again, reconnects and renews its lease first).
+ * Gives the zone its shards back once the controller sees it up again with a valid lease: a
+ * process the fault killed starts again, reconnects and renews its lease first. The leader
+ * refuses earlier (ERR_FAILOVER_NOT_READY), so that answer is tried again until the wait ends;
+ * any other refusal is reported at once.
  */
 export async function failBack(control: Control, zone: string, clock: Clock): Promise<FailbackResult> {
-  for (let i = 0; i < 300; i++) {
+  const deadline = clock.now() + FAILBACK_WAIT_MS;
+  const ready = (s: ShardMapJson | null) =>
+    (s?.states[zone]?.state === 'recovered' || s?.states[zone]?.state === 'healthy') &&
+    s.zones?.[zone]?.lease?.valid !== false;
+  let last = '';
+  while (clock.now() < deadline) {
     const s = await controlJson<ShardMapJson>(control, '/api/shardmap?shards=0').catch(() => null);
-    if (s?.states[zone]?.state === 'recovered' || s?.states[zone]?.state === 'healthy') break;
-    await clock.sleep(100);
+    if (!ready(s)) {
+      await clock.sleep(100);
+      continue;
+    }
+    try {
+      return await controlJson(control, '/api/failback', 'POST', { zone });
+    } catch (e) {
+      last = (e as Error).message;
+      if (!last.includes('ERR_FAILOVER_NOT_READY')) return { error: last };
+      await clock.sleep(500);
+    }
   }
-  try {
-    return await controlJson(control, '/api/failback', 'POST', { zone });
-  } catch (e) {
-    return { error: (e as Error).message };
-  }
+  return { error: last || `failback: ${zone} was not up with a valid lease within ${FAILBACK_WAIT_MS} ms` };
 }
 
 /** Open conflicts across every process the drill knows (ids deduplicated: a conflict shows in each zone it locks). */
