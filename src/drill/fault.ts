@@ -1,4 +1,5 @@
 import type { Clock } from '../core/clock.ts';
+import { failoverErrors } from '../failover/index.ts';
 import { type Control, controlJson, type ShardMapJson } from './control-http.ts';
 import type { DrillPlan } from './plan.ts';
 import type { ClusterState, DrillOptions, DrillReport, RestoreData } from './types.ts';
@@ -52,7 +53,7 @@ export async function failBack(control: Control, zone: string, clock: Clock): Pr
       return await controlJson(control, '/api/failback', 'POST', { zone });
     } catch (e) {
       last = (e as Error).message;
-      if (!last.includes('ERR_FAILOVER_NOT_READY')) return { error: last };
+      if (!last.includes(failoverErrors.ERR_FAILOVER_NOT_READY.code)) return { error: last };
       await clock.sleep(500);
     }
   }
