@@ -233,3 +233,45 @@ test('failover/controller: a lead that lapsed locally and came back in the same 
   c.stop();
   await leader.stop({ resign: true });
 });
+
+test('failover/controller: a planned move waits for lag 0 on the links to the zones taking the shards, not on every link', async () => {
+  const clock = new ManualClock(0);
+  const kv = new MemoryKv();
+  const map = await new ShardMap(kv, 16, clock).start();
+  await map.init(topology.initialOwners(), topology.coreZone);
+  const asked: (readonly string[] | undefined)[] = [];
+  // the holder's link to some third zone is stuck (its lag cannot shrink); the links a move
+  // hands shards over are clean
+  const c = new FailoverController({
+    topology,
+    map,
+    audit: new AuditLog(kv, clock),
+    clock,
+    config: { ...topology.config.failover, plannedTimeoutMs: 1000 },
+    probe: async () => true,
+    replication: () => ({
+      lagFor: (_z: string, to?: readonly string[]) => {
+        asked.push(to);
+        return to === undefined ? 7 : 0;
+      },
+    }),
+  });
+  c.start();
+  await clock.advanceAsync(300, 50);
+  const before = map.shardsOf('gz-a').length;
+  let done: { moved: number } | undefined;
+  void c.failover('gz-a').then((r) => {
+    done = r;
+  });
+  await clock.advanceAsync(500, 50);
+  assert.deepEqual(done, { moved: before }, 'moved without waiting for the stuck link');
+  // the zones asked about are exactly the zones gz-a's shards went to
+  const got = new Set<string>();
+  topology.initialOwners().forEach((home, s) => {
+    if (home === 'gz-a') got.add(map.owner(s).zone);
+  });
+  const named = asked.find((t) => t !== undefined);
+  assert.deepEqual([...(named ?? [])].sort(), [...got].sort(), `asked: ${JSON.stringify(asked)}`);
+  assert.ok(!got.has('gz-a'));
+  c.stop();
+});

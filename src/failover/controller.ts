@@ -20,7 +20,8 @@ export interface HealthVerdicts {
 
 /** Replication's lag hook (the runtime's `services.data.replication`): unshipped changes of a zone. */
 export interface ReplicationHook {
-  lagFor?(zone: string): number | Promise<number>;
+  /** Records of `zone` not yet applied by every live zone, or by the zones of `to` when given. */
+  lagFor?(zone: string, to?: readonly string[]): number | Promise<number>;
 }
 
 /**
@@ -388,10 +389,10 @@ export class FailoverController {
     return true;
   }
 
-  private async lagOf(zone: string): Promise<number> {
+  private async lagOf(zone: string, to?: readonly string[]): Promise<number> {
     const hook = this.o.replication?.();
     if (typeof hook?.lagFor !== 'function') return 0;
-    return Number(await hook.lagFor(zone)) || 0;
+    return Number(await hook.lagFor(zone, to)) || 0;
   }
 
   /** Polls cond until true or the planned timeout; false on timeout. */
@@ -422,7 +423,9 @@ export class FailoverController {
     let drained = false;
     try {
       acked = await this.waitFor(() => (map.lease(holder)?.seen ?? 0) >= rev || !map.leaseValid(holder));
-      drained = acked && (await this.waitFor(async () => (await this.lagOf(holder)) === 0));
+      // RPO 0 for the move: the zones taking the shards hold every record of the holder
+      const targets = [...new Set(shards.map(target))];
+      drained = acked && (await this.waitFor(async () => (await this.lagOf(holder, targets)) === 0));
     } catch (e) {
       // a failing lag hook must not leave shards drained (no zone could write them)
       await undrain(`error: ${(e as Error).message}`);
@@ -431,7 +434,7 @@ export class FailoverController {
     if (!drained) {
       await undrain('timed out');
       throw failoverErrors.ERR_FAILOVER_LAG_TIMEOUT(
-        `failover: ${holder} did not ${acked ? 'reach replication lag 0' : 'acknowledge the drain'} within ${this.o.config.plannedTimeoutMs} ms`,
+        `failover: ${holder} did not ${acked ? `reach replication lag 0 to ${[...new Set(shards.map(target))].join(', ')}` : 'acknowledge the drain'} within ${this.o.config.plannedTimeoutMs} ms`,
       );
     }
     const byTarget = new Map<string, [ShardId, number][]>();

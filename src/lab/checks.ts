@@ -104,7 +104,14 @@ export async function runLabOutage(o: LabOutageOptions): Promise<LabOutageReport
   const dead = new Set(victims.map((z) => z.ip));
   const control = zoneUrls(l, observers[0]!).control;
   const map = await getShardMap(control);
-  const home = new Map(victims.map((z) => [z.name, map.shards.filter((s) => s.zone === z.name).map((s) => s.shard)]));
+  // what a failback brings back: each victim's shards of the topology that it holds now
+  const homeOf = loadTopology(state.config!).initialOwners();
+  const home = new Map(
+    victims.map((z) => [
+      z.name,
+      map.shards.filter((s) => s.zone === z.name && homeOf[s.shard] === z.name).map((s) => s.shard),
+    ]),
+  );
   const before = await askDns(zoneUrls(l, observers[0]!).dns);
   for (const v of victims)
     if (!before.includes(v.ip))

@@ -2,6 +2,7 @@ import { request } from 'undici';
 import type { Clock } from '../core/clock.ts';
 import { type Random, seededRandom } from '../core/random.ts';
 import { type DrillProgress, type DrillReport, type ExternalFault, runDrill } from '../drill/index.ts';
+import { loadTopology } from '../topology/index.ts';
 import { waitJetStream, waitTcp } from './engines.ts';
 import { labErrors } from './errors.ts';
 import { getShardMap, respawn, waitFor } from './lab.ts';
@@ -138,7 +139,10 @@ export async function runLabDrills(o: LabDrillOptions): Promise<DrillReport[]> {
     apps: new Map(l.zones.map((z) => [z.name, zoneUrls(l, z).app])),
   };
   const start = await getShardMap(control);
-  const home = start.shards.filter((s) => s.zone === o.zone).map((s) => s.shard);
+  // what a failback brings back: the zone's shards of the topology (one it holds for another
+  // zone whose failback failed earlier stays where it is)
+  const homeOf = loadTopology(state.config!).initialOwners();
+  const home = start.shards.filter((s) => s.zone === o.zone && homeOf[s.shard] === o.zone).map((s) => s.shard);
   const reports: DrillReport[] = [];
   for (let run = 1; run <= o.runs; run++) {
     o.log?.(`run ${run}/${o.runs}: ${o.fault} ${o.zone}, control API ${control}`);

@@ -288,10 +288,14 @@ export class Replication {
    * Records of `zone` some live zone has not applied (the largest outgoing lag over links to
    * zones that are not down). The failover controller reads it as `services.data.replication.lagFor`: a planned
    * failover waits for 0 before moving the zone's shards — a dead zone's backlog would hold
-   * it forever, and that zone replays from the log when it returns.
+   * it forever, and that zone replays from the log when it returns. With `to`, only the links
+   * to those zones count: a move's RPO 0 needs the zones taking the shards to hold every record,
+   * and a link to a third zone that is slow (or whose lag cannot be read) must not hold it.
    */
-  async lagFor(zone: string): Promise<number> {
-    return (await this.lagOf(zone)).records;
+  async lagFor(zone: string, to?: readonly string[]): Promise<number> {
+    const lag = await this.lagOf(zone);
+    if (!to) return lag.records;
+    return lag.links.filter((l) => !l.down && to.includes(l.dest)).reduce((m, l) => Math.max(m, l.records), 0);
   }
 
   /** The outgoing lag of `zone`: worst live link in records and seconds, and every link on its own. */

@@ -68,11 +68,14 @@ export function registerReplicationRoutes(
     if (p.zone === undefined) return replication.antiEntropy();
     return { zone: knownZone(topology, p.zone), ...(await replication.antiEntropy(p.zone)) };
   });
-  // a zone's outgoing lag, for the control plane leader in another process (planned moves wait on it)
+  // a zone's outgoing lag, for the control plane leader in another process (planned moves wait
+  // on it); ?to=a,b counts only the links to those zones (the zones a move hands shards to)
   control.route('GET', '/api/replication/lag', async (_req, url) => {
     const zone = url.searchParams.get('zone');
     if (!zone) throw controlErrors.ERR_CONTROL_BAD_REQUEST('need ?zone=NAME');
-    return { zone, records: await replication.lagFor(knownZone(topology, zone)) };
+    const toParam = url.searchParams.get('to');
+    const to = toParam === null ? undefined : toParam.split(',').map((z) => knownZone(topology, z));
+    return { zone, ...(to ? { to } : {}), records: await replication.lagFor(knownZone(topology, zone), to) };
   });
 }
 

@@ -230,17 +230,21 @@ export async function startDataStage(
  * measured here; another process's zone is asked at its control API (`listen.control`), since
  * only the process running a zone reads its store. The leader may run in any process.
  */
-function lagHook(f: Foundation, data: DataServices | undefined): { lagFor(zone: string): Promise<number> } | undefined {
+function lagHook(
+  f: Foundation,
+  data: DataServices | undefined,
+): { lagFor(zone: string, to?: readonly string[]): Promise<number> } | undefined {
   if (!data) return undefined;
   return {
-    async lagFor(zone) {
-      if (f.localZones.includes(zone)) return data.replication.lagFor(zone);
+    async lagFor(zone, to) {
+      if (f.localZones.includes(zone)) return data.replication.lagFor(zone, to);
       const hp = f.topology.zone(zone).listen.control;
       if (!hp)
         throw replicationErrors.ERR_REPL_UNKNOWN_ZONE(
           `${zone} runs in another process and has no zones.${zone}.listen.control to ask its replication lag at`,
         );
-      const r = await request(`http://${hp.host}:${hp.port}/api/replication/lag?zone=${encodeURIComponent(zone)}`, {
+      const q = `zone=${encodeURIComponent(zone)}${to ? `&to=${encodeURIComponent(to.join(','))}` : ''}`;
+      const r = await request(`http://${hp.host}:${hp.port}/api/replication/lag?${q}`, {
         headersTimeout: 5000,
         bodyTimeout: 5000,
       });

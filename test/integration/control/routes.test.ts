@@ -133,6 +133,14 @@ describe('control API: routes', () => {
     const lag = await call('GET', '/api/replication/lag?zone=xx');
     assert.equal(lag.status, 400);
     assert.equal(lag.json.error, 'ERR_REPL_UNKNOWN_ZONE');
+    // ?to= names the zones a move hands shards to: each must be a zone
+    const toBad = await call('GET', '/api/replication/lag?zone=sh-a&to=bj-a,xx');
+    assert.equal(toBad.status, 400);
+    assert.equal(toBad.json.error, 'ERR_REPL_UNKNOWN_ZONE');
+    const to = await call('GET', '/api/replication/lag?zone=sh-a&to=bj-a');
+    assert.equal(to.status, 200, JSON.stringify(to.json));
+    assert.deepEqual(to.json.to, ['bj-a']);
+    assert.equal(typeof to.json.records, 'number');
     // a zone as an array or a number is not coerced into a name
     for (const body of ['{"zone":["sh-a"]}', '{"zone":5}', '["sh-a"]', '"sh-a"']) {
       const r = await call('POST', '/api/failover', body);
