@@ -293,19 +293,18 @@ export class Replication {
    * and a link to a third zone that is slow (or whose lag cannot be read) must not hold it.
    */
   async lagFor(zone: string, to?: readonly string[]): Promise<number> {
-    const lag = await this.lagOf(zone);
-    if (!to) return lag.records;
-    return lag.links.filter((l) => !l.down && to.includes(l.dest)).reduce((m, l) => Math.max(m, l.records), 0);
+    return (await this.lagOf(zone, to)).records;
   }
 
-  /** The outgoing lag of `zone`: worst live link in records and seconds, and every link on its own. */
-  async lagOf(zone: string): Promise<ZoneLag> {
+  /** The outgoing lag of `zone`: worst live link in records and seconds, and every link on its own (only the links to `to`, when given). */
+  async lagOf(zone: string, to?: readonly string[]): Promise<ZoneLag> {
     let records = 0;
     let seconds = 0;
     const links: LinkLag[] = [];
     const down: string[] = [];
     for (const d of this.opts.topology.zones) {
-      if (d.name === zone) continue;
+      // only the links asked about are read (a move polls this; an unreadable third link costs a timeout)
+      if (d.name === zone || (to && !to.includes(d.name))) continue;
       const l = await this.lag(zone, d.name);
       links.push(l);
       if (l.down) {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { type AddressInfo, connect, type Socket } from 'node:net';
 import { Pool } from 'undici';
 import { ManualClock } from '../../../src/core/clock.ts';
 import { createMetrics, type Registry } from '../../../src/core/metrics.ts';
@@ -223,4 +223,28 @@ export function gate(): { promise: Promise<void>; open: () => void } {
     open = r;
   });
   return { promise, open };
+}
+
+/** Sends raw bytes and collects everything until the server closes (or 2 s of quiet). */
+export function raw(url: string, bytes: string): Promise<string> {
+  const { port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const sock = connect(Number(port), '127.0.0.1');
+    let out = '';
+    const t = setTimeout(() => sock.destroy(), 2000);
+    sock.on('data', (d) => {
+      out += d.toString('latin1');
+    });
+    sock.on('close', () => {
+      clearTimeout(t);
+      resolve(out);
+    });
+    sock.on('error', reject);
+    sock.write(bytes);
+  });
+}
+
+/** The status codes of every HTTP/1.1 response in a raw reply, in order. */
+export function statuses(out: string): number[] {
+  return [...out.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1]));
 }

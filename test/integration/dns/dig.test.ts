@@ -6,22 +6,12 @@ import { promisify } from 'node:util';
 import { type DnsServer, startDnsServer } from '../../../src/dns/index.ts';
 import { defaultGeoDb } from '../../../src/geo/index.ts';
 import { createSteering } from '../../../src/steering/index.ts';
-import { dnsTopology, HOST } from './helpers.ts';
+import { digPresent, dnsTopology, HOST } from './helpers.ts';
 
 const run = promisify(execFile);
 
-async function hasDig(): Promise<boolean> {
-  try {
-    await run('dig', ['-v']);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe('dns: dig against the server', async () => {
-  const present = await hasDig();
-  if (!present && process.env.CI === 'true') throw new Error('dig is missing (bind9-dnsutils in .ci/apt-packages)');
+  const present = await digPresent();
   const topology = dnsTopology();
   const steering = createSteering({ topology, geo: defaultGeoDb() });
   let server: DnsServer;

@@ -1,7 +1,9 @@
 /** Shared helpers for the DNS integration tests: a topology with every record kind, raw clients. */
+import { execFile } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
+import { promisify } from 'node:util';
 import dnsPacket from 'dns-packet';
 import { parseTopology, type Topology } from '../../../src/topology/index.ts';
 import { testTopologyYaml } from '../../support/net.ts';
@@ -228,4 +230,18 @@ export function withAdditional(msg: Buffer, rr: Buffer): Buffer {
   const out = Buffer.concat([msg, rr]);
   out.writeUInt16BE(out.readUInt16BE(10) + 1, 10);
   return out;
+}
+
+/**
+ * Whether `dig` (bind9-dnsutils) is installed; under CI=true its absence is an error, not a
+ * skip (.ci/apt-packages installs it).
+ */
+export async function digPresent(): Promise<boolean> {
+  try {
+    await promisify(execFile)('dig', ['-v']);
+    return true;
+  } catch {
+    if (process.env.CI === 'true') throw new Error('dig is missing (bind9-dnsutils in .ci/apt-packages)');
+    return false;
+  }
 }

@@ -4,9 +4,8 @@
  * the admin API's token.
  */
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { afterEach, test } from 'node:test';
-import { cacheStatus, Scenario } from '../../edge/support/scripted.ts';
+import { cacheStatus, raw, Scenario, statuses } from '../../edge/support/scripted.ts';
 
 let s: Scenario;
 afterEach(async () => {
@@ -17,29 +16,6 @@ afterEach(async () => {
 async function scenario(config: Record<string, unknown> = {}, token?: string): Promise<Scenario> {
   s = new Scenario();
   return s.start(config, { token });
-}
-
-/** Sends raw bytes and collects everything until the server closes (or 2 s of quiet). */
-function raw(url: string, bytes: string): Promise<string> {
-  const { port } = new URL(url);
-  return new Promise((resolve, reject) => {
-    const sock = connect(Number(port), '127.0.0.1');
-    let out = '';
-    const t = setTimeout(() => sock.destroy(), 2000);
-    sock.on('data', (d) => {
-      out += d.toString('latin1');
-    });
-    sock.on('close', () => {
-      clearTimeout(t);
-      resolve(out);
-    });
-    sock.on('error', reject);
-    sock.write(bytes);
-  });
-}
-
-function statuses(out: string): number[] {
-  return [...out.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1]));
 }
 
 test('edge: Content-Length with Transfer-Encoding is 400 and nothing reaches the origin (CL.TE)', async () => {
