@@ -2,51 +2,20 @@
 // 0600, made once, reused); a process running only some zones refuses to start without
 // trust.secretFile (exit 78, saying what to set).
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { request } from 'undici';
+import { BIN, startCli, stopCli as stop } from '../../support/cli.ts';
 import { testTopologyYaml } from '../../support/net.ts';
 
-const BIN = join(process.cwd(), 'bin', 'multizone.js');
 const dir = mkdtempSync(join(tmpdir(), 'mz-trust-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const env = { ...process.env };
 delete env.MZ_EDGE_TOKEN;
-
-interface Up {
-  child: ChildProcess;
-  info: { control: string; endpoints: { zone: string | null; role: string; host: string; port: number }[] };
-  stderr: () => string;
-}
-
-async function up(args: string[]): Promise<Up> {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  const line: string = await new Promise((resolve, reject) => {
-    let buf = '';
-    child.stdout!.on('data', (d) => {
-      buf += d;
-      const l = buf
-        .split('\n')
-        .slice(0, -1)
-        .find((x) => x.startsWith('{"control":'));
-      if (l) resolve(l);
-    });
-    child.once('exit', (c) => reject(new Error(`exited ${c}: ${stderr}`)));
-  });
-  return { child, info: JSON.parse(line), stderr: () => stderr };
-}
-
-function stop(child: ChildProcess): Promise<number | string | null> {
-  return new Promise((resolve) => {
-    child.once('close', (c, signal) => resolve(c ?? signal));
-    child.kill('SIGTERM');
-  });
-}
+const up = (args: string[]) => startCli(args, { env });
 
 test('cli/trust: up makes <dataDir>/cluster-secret and admin-token (0600) once, reuses them, and the edge admin API takes the token', async () => {
   const dataDir = join(dir, 'data');

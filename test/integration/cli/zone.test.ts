@@ -5,7 +5,7 @@
  * a zone.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,10 +13,10 @@ import { after, test } from 'node:test';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { request } from 'undici';
+import { BIN, type CliEndpoint, startCli as start, stopCli as stop } from '../../support/cli.ts';
 import { testTopologyYaml } from '../../support/net.ts';
 import { pgUrl, reachable, redisUrl } from '../store/services.ts';
 
-const BIN = join(process.cwd(), 'bin', 'multizone.js');
 const dir = mkdtempSync(join(tmpdir(), 'mz-zone-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 // a process running some zones signs with the cluster's shared secret (trust.secretFile)
@@ -24,51 +24,9 @@ const SECRET = join(dir, 'cluster-secret');
 writeFileSync(SECRET, `${'ab'.repeat(32)}\n`, { mode: 0o600 });
 const withSecret = (yaml: string) => `${yaml.endsWith('\n') ? yaml : `${yaml}\n`}trust:\n  secretFile: ${SECRET}\n`;
 
-interface Endpoint {
-  zone: string | null;
-  role: string;
-  host: string;
-  port: number;
-}
-
 function run(args: string[]) {
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000 });
   return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
-/**
- * Spawns the CLI and resolves with the process and its `--json` line once it is up (the
- * logger's lines, JSON too, may come first on stdout: the endpoints line is the one with `control`).
- */
-async function start(args: string[]): Promise<{
-  child: ChildProcess;
-  info: { control: string; endpoints: Endpoint[] };
-  stderr: () => string;
-}> {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  const line: string = await new Promise((resolve, reject) => {
-    let buf = '';
-    child.stdout!.on('data', (d) => {
-      buf += d;
-      const line = buf
-        .split('\n')
-        .slice(0, -1) // whole lines only
-        .find((l) => l.startsWith('{"control":'));
-      if (line) resolve(line);
-    });
-    child.once('exit', (c) => reject(new Error(`exited ${c}: ${stderr}`)));
-  });
-  return { child, info: JSON.parse(line), stderr: () => stderr };
-}
-
-/** SIGTERM, then the exit code (or the signal that ended it), once its output is all read. */
-function stop(child: ChildProcess): Promise<number | string | null> {
-  return new Promise((resolve) => {
-    child.once('close', (c, signal) => resolve(c ?? signal));
-    child.kill('SIGTERM');
-  });
 }
 
 test('cli: zone sh-b runs only sh-b, serves the control API on its listen.control, and stops on SIGTERM', async () => {
@@ -83,7 +41,7 @@ test('cli: zone sh-b runs only sh-b, serves the control API on its listen.contro
     assert.notEqual(control.port, 0);
     assert.equal(info.control, `http://127.0.2.1:${control.port}`);
     const eps = (await (await request(`${info.control}/api/endpoints`)).body.json()) as {
-      endpoints: (Endpoint & { process: string; zones?: string[] })[];
+      endpoints: (CliEndpoint & { process: string; zones?: string[] })[];
     };
     assert.deepEqual(
       eps.endpoints.filter((e) => e.role !== 'control').map((e) => `${e.zone} ${e.role} ${e.host}`),

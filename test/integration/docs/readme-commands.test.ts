@@ -10,14 +10,14 @@
  * slip past.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { BIN, startCli, stopCli } from '../../support/cli.ts';
 
 const ROOT = process.cwd();
-const BIN = join(ROOT, 'bin', 'multizone.js');
 
 /** One command of a run block: the text bash runs and what its comment promises. */
 export interface DocCommand {
@@ -119,30 +119,6 @@ function docFiles(): string[] {
 
 const blocks = docFiles().flatMap((f) => parseDoc(f, readFileSync(join(ROOT, f), 'utf8')));
 
-/** Starts `multizone up [--app]` in dir; resolves once it printed its endpoints. */
-async function up(dir: string, app?: string): Promise<ChildProcess> {
-  const args = [BIN, 'up', '--json', ...(app ? ['--app', app] : [])];
-  const p = spawn(process.execPath, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  p.stderr!.on('data', (d) => (err += d));
-  await new Promise<void>((resolve, reject) => {
-    p.stdout!.on('data', (d) => {
-      out += d;
-      if (out.includes('"control"')) resolve();
-    });
-    p.on('exit', (code) => reject(new Error(`multizone up ${app ?? ''} exited ${code}: ${err}`)));
-  });
-  return p;
-}
-
-async function stop(p: ChildProcess): Promise<void> {
-  if (p.exitCode !== null) return;
-  const done = new Promise((r) => p.on('exit', r));
-  p.kill('SIGTERM');
-  await done;
-}
-
 /** Runs a block's commands in one bash; each command's output and exit code, in order. */
 function runBlock(dir: string, cmds: DocCommand[]): Promise<{ out: string; code: number }[]> {
   const script = [
@@ -197,7 +173,7 @@ describe('docs: the README and the examples’ commands run as written', () => {
     }, async () => {
       const dir = mkdtempSync(join(tmpdir(), 'mz-docs-'));
       dirs.push(dir);
-      const cluster = await up(dir, app);
+      const cluster = (await startCli(['up', '--json', ...(app ? ['--app', app] : [])], { cwd: dir })).child;
       try {
         const cmds = mine.flatMap((b) => b.commands);
         const results = await runBlock(dir, cmds);
@@ -216,7 +192,7 @@ describe('docs: the README and the examples’ commands run as written', () => {
         });
         assert.deepEqual(failures, [], failures.join('\n\n'));
       } finally {
-        await stop(cluster);
+        await stopCli(cluster);
       }
     });
   }
