@@ -80,20 +80,14 @@ describe('lab: up, sigkill, partition and NATS-kill drills, two zones down, a fu
     assert.equal(up.code, 0, `lab up: ${up.err}\n${up.out}`);
     assert.match(up.out, /lab ready: .*gz-a http:\/\/10\.77\.0\.14:7070/);
 
-    // gz-a runs no NATS server; bj-a does, so its partition also cuts the zones whose NATS
-    // connection went to it (they must notice by ping and reconnect elsewhere)
-    for (const [zone, fault] of [
-      [ZONE, 'sigkill'],
-      [ZONE, 'partition'],
-      ['bj-a', 'partition'],
-    ] as const) {
-      const args = ['lab', 'drill', '--dir', dir, '--zone', zone, '--fault', fault, '--duration', '12', '--rps', '20'];
+    for (const fault of ['sigkill', 'partition']) {
+      const args = ['lab', 'drill', '--dir', dir, '--zone', ZONE, '--fault', fault, '--duration', '12', '--rps', '20'];
       // a partition opens conflicts by design (the cut zone acknowledges until its lease ends): counted, allowed
       const allow = fault === 'partition' ? ['--allow-conflicts'] : [];
       const d = await cli([...args, '--users', '40', ...allow, '--json'], 120_000);
       assert.ok(d.out.trim().startsWith('['), `lab drill ${fault} printed no reports (exit ${d.code}): ${d.err}`);
       const [r] = JSON.parse(d.out) as DrillReport[];
-      const summary = `${fault} ${zone}: ${JSON.stringify({ ...r, perSecond: undefined })}`;
+      const summary = `${fault}: ${JSON.stringify({ ...r, perSecond: undefined })}`;
       assert.equal(r!.lost, 0, summary);
       assert.equal(r!.misrouted.writes, 0, summary);
       assert.ok(
