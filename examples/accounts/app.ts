@@ -96,6 +96,8 @@ function statusOf(code: string): number {
   if (code === 'ERR_STORE_NOT_OWNER') return 421;
   // the global writer is moving (drained, or the map moved it since the request was routed): retry soon
   if (code === 'ERR_STORE_NOT_CORE') return 503;
+  // our shard, but the lease lapsed (cut off from the control Kv) or it is moving: retry soon
+  if (code === 'ERR_STORE_FENCED') return 503;
   if (code === 'ERR_STORE_STALE_EPOCH' || code === 'ERR_STORE_LOCKED' || code === 'ERR_STORE_VERSION_MISMATCH')
     return 409;
   if (code === 'ERR_STORE_TOO_LARGE') return 413;

@@ -12,6 +12,8 @@ export class LeaseKeeper implements LocalLease {
   private timer: Timer | undefined;
   private inflight: Promise<void> | undefined;
   private revision: number | undefined;
+  /** Attempts started; only the newest one's outcome sets `revision`. */
+  private attempts = 0;
   /** Renewals that failed (Kv unreachable, lost CAS). */
   failures = 0;
 
@@ -72,12 +74,29 @@ export class LeaseKeeper implements LocalLease {
     }
   }
 
-  /** One renewal; concurrent calls share it. */
+  /**
+   * One renewal; concurrent calls share it. An attempt the Kv has not answered within
+   * renewMs is given up (a leaderless NATS stream swallows a put until its 2 s request
+   * timeout): the next tick tries again, so the lease comes back within one renewMs of the
+   * Kv answering instead of a timeout later. A late answer to a given-up attempt still
+   * extends the lease from that attempt's send time, which stays conservative.
+   */
   renew(): Promise<void> {
-    this.inflight ??= this.doRenew().finally(() => {
-      this.inflight = undefined;
+    if (this.inflight) return this.inflight;
+    let timer: Timer | undefined;
+    const n = ++this.attempts;
+    const attempt = this.doRenew(n);
+    const gaveUp = new Promise<void>((resolve) => {
+      timer = this.opts.clock.setTimer(this.opts.renewMs, () => {
+        if (n === this.attempts) this.revision = undefined;
+        resolve();
+      });
     });
-    return this.inflight;
+    const current = Promise.race([attempt.then(() => timer?.cancel()), gaveUp]).finally(() => {
+      if (this.inflight === current) this.inflight = undefined;
+    });
+    this.inflight = current;
+    return current;
   }
 
   /** Renews with fresh facts (`seen`): after the one in flight, if any, so the record carries them. */
@@ -85,18 +104,19 @@ export class LeaseKeeper implements LocalLease {
     return this.inflight ? this.inflight.then(() => this.renew()) : this.renew();
   }
 
-  private async doRenew(): Promise<void> {
+  private async doRenew(n: number): Promise<void> {
     const { kv, zone, clock, leaseMs } = this.opts;
     const sentAt = clock.now();
     const wall = clock.wallTime();
     const value = JSON.stringify({ zone, renewedAt: wall, expiresAt: wall + leaseMs, seen: this.opts.seen?.() ?? 0 });
     try {
-      if (this.revision === undefined) this.revision = (await kv.get(leaseKey(zone)))?.revision ?? 0;
-      this.revision = await kv.put(leaseKey(zone), value, { expect: this.revision });
+      const expect = this.revision ?? (await kv.get(leaseKey(zone)))?.revision ?? 0;
+      const revision = await kv.put(leaseKey(zone), value, { expect });
+      if (n === this.attempts) this.revision = revision;
       this.localExpiry = Math.max(this.localExpiry, sentAt + leaseMs);
     } catch {
       // unreachable or raced: re-read the revision next time; the lease keeps counting down
-      this.revision = undefined;
+      if (n === this.attempts) this.revision = undefined;
       this.failures++;
     }
   }

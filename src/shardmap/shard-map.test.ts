@@ -129,6 +129,32 @@ test('failover/lease: a keeper renews while it reaches the Kv and lapses when cu
   keeper.stop();
 });
 
+test('failover/lease: after a Kv that swallowed puts answers again, the lease is back within a renewal, not a request timeout', async () => {
+  const clock = new ManualClock(0);
+  const kv = new MemoryKv();
+  // a leaderless NATS stream: a put is neither applied nor refused until its 2 s request timeout
+  let swallowing = false;
+  const hanging = new Proxy(kv, {
+    get(target, prop, receiver) {
+      if (prop === 'put' || prop === 'get')
+        return (...args: unknown[]) =>
+          swallowing
+            ? clock.sleep(2000).then(() => Promise.reject(new Error('TIMEOUT')))
+            : (Reflect.get(target, prop, receiver) as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+      return Reflect.get(target, prop, receiver);
+    },
+  });
+  const keeper = new LeaseKeeper({ kv: hanging, zone: 'a', clock, leaseMs: 1000, renewMs: 250 });
+  await keeper.start();
+  swallowing = true;
+  await clock.advanceAsync(1500, 50);
+  assert.equal(keeper.valid(), false, 'lapsed while the Kv swallowed renewals');
+  swallowing = false;
+  await clock.advanceAsync(300, 50);
+  assert.equal(keeper.valid(), true, 'renewed within one renewMs of the Kv answering');
+  keeper.stop();
+});
+
 test('failover/shard-map: shardForKey is fnv1a mod count; modulo hashes numeric keys directly', () => {
   assert.equal(shardForKey('123', 16, 'modulo'), 123 % 16);
   assert.equal(shardForKey('abc', 16, 'modulo'), shardForKey('abc', 16));

@@ -1,8 +1,10 @@
 import { defineErrors } from '../core/errors.ts';
 
-/** Store error codes; the router maps NOT_OWNER/NOT_CORE to 421 and STALE_EPOCH/LOCKED/VERSION_MISMATCH to 409. */
+/** Store error codes; the router maps NOT_OWNER/NOT_CORE to 421, FENCED to 503 and STALE_EPOCH/LOCKED/VERSION_MISMATCH to 409. */
 export const storeErrors = defineErrors({
   ERR_STORE_NOT_OWNER: 'this zone does not own the shard the write belongs to (misdirected; the router answers 421)',
+  ERR_STORE_FENCED:
+    'this zone owns the shard but may not write it now: its lease lapsed (cut off from the control Kv), it is draining, or the previous owner’s lease is not out yet; nothing was written, retry shortly (503)',
   ERR_STORE_STALE_EPOCH: 'the write carries a shard epoch other than the current one (the shard moved; 409)',
   ERR_STORE_NOT_CORE: 'a global resource was written outside the core zone (only the core zone writes it; 421)',
   ERR_STORE_LOCKED: 'the record is locked by a replication conflict; resolve it before writing (409)',

@@ -24,7 +24,9 @@ test('fence: a shard map with leases maps refusals onto the store codes', () => 
   assert.throws(() => f.check('a', 0, 2), { code: 'ERR_STORE_STALE_EPOCH' });
   assert.throws(() => f.check('b', 0, 3), { code: 'ERR_STORE_NOT_OWNER' });
   leased = false;
-  assert.throws(() => f.check('a', 0, 3), { code: 'ERR_STORE_NOT_OWNER' });
+  // still a's shard at this epoch, only the lease lapsed: a wait (503), not a misdirect (421)
+  assert.throws(() => f.check('a', 0, 3), { code: 'ERR_STORE_FENCED' });
+  assert.throws(() => f.check('b', 0, 3), { code: 'ERR_STORE_NOT_OWNER' });
   assert.throws(() => f.check('a', 9, 1), { code: 'ERR_STORE_BAD_SHARD' });
   assert.equal(f.owner(0), 'a');
 });

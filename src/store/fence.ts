@@ -3,7 +3,7 @@ import { storeErrors } from './errors.ts';
 
 /**
  * The write fence the store asks before accepting a write: does `zone` own `shard` at
- * `epoch`? Throws ERR_STORE_NOT_OWNER or ERR_STORE_STALE_EPOCH. The shard map (src/shardmap)
+ * `epoch`? Throws ERR_STORE_NOT_OWNER, ERR_STORE_FENCED or ERR_STORE_STALE_EPOCH. The shard map (src/shardmap)
  * is adapted to this by {@link fenceFromShardMap}; tests without one use {@link MemoryFence}.
  */
 export interface WriteFence {
@@ -112,7 +112,12 @@ export function fenceFromShardMap(map: ShardMapLike, opts: { global?: boolean } 
         throw storeErrors.ERR_STORE_STALE_EPOCH(`shard ${shard} is at epoch ${o.epoch}, the write carries ${epoch}`, {
           details: { shard, epoch, current: o.epoch },
         });
-      // another owner, or this zone's lease lapsed / it is draining: either way not ours to write now
+      // ours at this epoch, but the lease lapsed, the shard is draining or the old owner's lease
+      // is not out yet: a wait, not a misdirected request (421 would send the client elsewhere)
+      if (o.zone === zone)
+        throw storeErrors.ERR_STORE_FENCED(`shard ${shard} is ${zone}'s at epoch ${o.epoch} but not writable now`, {
+          details: { shard, owner: o.zone, epoch: o.epoch, zone },
+        });
       throw storeErrors.ERR_STORE_NOT_OWNER(
         `shard ${shard} is owned by ${o.zone} at epoch ${o.epoch}, not writable by ${zone}`,
         {
