@@ -42,6 +42,11 @@ function typeName(s: z.ZodTypeAny): string {
 }
 
 function rules(s: z.ZodTypeAny): string {
+  if (s instanceof z.ZodUnion)
+    return (s.options as z.ZodTypeAny[])
+      .map((o) => rules(unwrap(o).s))
+      .filter(Boolean)
+      .join('; ');
   const out: string[] = [];
   for (const c of (s._def.checks ?? []) as { kind: string; value?: unknown; inclusive?: boolean; message?: string }[]) {
     if (c.kind === 'min') out.push(`${c.inclusive === false ? '>' : '≥'} ${c.value}`);
@@ -63,7 +68,14 @@ function walk(s0: z.ZodTypeAny, path: string, rows: Row[]): void {
   }
   if (s instanceof z.ZodObject)
     for (const [k, v] of Object.entries(s.shape)) walk(v as z.ZodTypeAny, path ? `${path}.${k}` : k, rows);
-  else if (s instanceof z.ZodDiscriminatedUnion) {
+  else if (s instanceof z.ZodUnion) {
+    // a scalar or a mapping (`capacity: 1000` or `capacity: { rps: 1000 }`): the mapping's fields
+    for (const o of s.options as z.ZodTypeAny[]) {
+      const u = unwrap(o).s;
+      if (u instanceof z.ZodObject)
+        for (const [k, v] of Object.entries(u.shape)) walk(v as z.ZodTypeAny, `${path}.${k}`, rows);
+    }
+  } else if (s instanceof z.ZodDiscriminatedUnion) {
     // one row per variant's field, saying which variant it belongs to
     const key = s.discriminator as string;
     for (const o of s.options as z.ZodObject<z.ZodRawShape>[]) {

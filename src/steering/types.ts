@@ -19,8 +19,22 @@ export interface SteeringState {
   isUp(endpointId: string): boolean;
   /** Current load (requests/s) of a zone, compared with its capacity. */
   load(zone: string): number;
+  /**
+   * The share of a zone's clients to shed and whether it is over capacity, as the zone loads
+   * decided them (hysteresis, slew); undefined: the capacity stage sheds (L − C) / L of load().
+   */
+  shed?(zone: string): ZoneShed | undefined;
   /** Fastest-first preference from speed reports for a client key, or null when too few reports. */
   latencyRank?(clientKey: string, isp: string | null, zones: readonly string[]): readonly string[] | null;
+}
+
+/** A zone's load as steering uses it: requests/s, the share of its clients shed, over capacity or not. */
+export interface ZoneShed {
+  load: number;
+  /** 0..1: clients whose draw is below it see the zone behind the next tier. */
+  share: number;
+  /** Over capacity (or still shedding): no zone sheds its clients to it. */
+  over: boolean;
 }
 
 /** The question: who asks (address or ECS subnet), for what, in which family. */

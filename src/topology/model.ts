@@ -33,6 +33,7 @@ export interface Zone {
   region: string;
   core: boolean;
   backups: readonly string[];
+  /** Requests/s before steering sheds the overflow (`capacity`, or `capacity.rps`); also the shard placement weight. */
   capacity: number;
   weight: number;
   isps: readonly string[];
@@ -300,7 +301,7 @@ function makeTopology(src: YamlSource, config: TopologyConfig, warnings: ConfigP
       region: z.region,
       core: z.core,
       backups: z.backups,
-      capacity: z.capacity,
+      capacity: typeof z.capacity === 'number' ? z.capacity : z.capacity.rps,
       weight: z.weight,
       isps: z.isps,
       listen,

@@ -8,6 +8,7 @@ import { httpdnsSection } from './sections/httpdns.ts';
 import { replicationSection } from './sections/replication.ts';
 import { routerSection } from './sections/router.ts';
 import { sessionSection } from './sections/session.ts';
+import { steeringSection } from './sections/steering.ts';
 import { storeSection } from './sections/store.ts';
 import { trustSection } from './sections/trust.ts';
 
@@ -36,8 +37,24 @@ const zoneSchema = z
     core: z.boolean().default(false),
     /** Zones that take this zone's shards when it fails, in order of preference. */
     backups: z.array(name).default([]),
-    /** Requests/s this zone serves before steering sheds the overflow to the next zone. */
-    capacity: z.number().int().positive().default(1000),
+    /**
+     * Requests/s this zone serves before steering sheds the overflow to the next zone: a number,
+     * or `{ rps: N }`. Also the zone's share when shards are placed by capacity.
+     */
+    capacity: z
+      .union(
+        [
+          z.number().int().positive(),
+          z
+            .object({
+              /** Requests/s at the zone's busier front door (edge or router), as an EWMA over a few seconds. */
+              rps: z.number().int().positive(),
+            })
+            .strict(),
+        ],
+        { errorMap: () => ({ message: 'must be requests/s (a positive integer) or { rps: N }' }) },
+      )
+      .default(1000),
     /** Relative share of answers within a tier of equally near zones. */
     weight: z.number().positive().default(1),
     /** Carriers this zone is well connected to; clients on them prefer it within a tier. */
@@ -200,6 +217,7 @@ export const topologySchema = z
     dns: dnsSection,
     httpdns: httpdnsSection,
     health: healthSection,
+    steering: steeringSection,
     edge: edgeSection,
     router: routerSection,
     failover: failoverSection,
