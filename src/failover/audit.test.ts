@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { ManualClock } from '../core/clock.ts';
 import { MemoryKv } from '../shardmap/index.ts';
-import { AuditLog, describeAudit } from './audit.ts';
+import { AUDIT_KEEP, AuditLog, describeAudit } from './audit.ts';
 
 describe('audit log lines', () => {
   it('says what moved where, in which term, and from when writes start', () => {
@@ -50,6 +50,25 @@ describe('audit log lines', () => {
         [1, 'verdict sh-a: zone down for ≥ 600 ms'],
         [2, 'failback sh-a (3 shards)'],
       ],
+    );
+  });
+
+  it('keeps the last AUDIT_KEEP entries in the Kv, trimming an older history on the first append', async () => {
+    const kv = new MemoryKv();
+    const pad = (n: number) => `audit.${String(n).padStart(10, '0')}`;
+    // a history from before the bound: 5 more entries than it keeps
+    for (let i = 1; i <= AUDIT_KEEP + 5; i++)
+      await kv.put(pad(i), JSON.stringify({ seq: i, at: 0, action: 'verdict' }));
+    const log = new AuditLog(kv, new ManualClock());
+    const e = await log.append({ action: 'failback', zone: 'sh-a' });
+    assert.equal(e.seq, AUDIT_KEEP + 6);
+    const keys = await kv.keys('audit.');
+    assert.equal(keys.length, AUDIT_KEEP);
+    assert.equal(keys[0], pad(7));
+    const last = await log.list(3);
+    assert.deepEqual(
+      last.map((x) => x.seq),
+      [AUDIT_KEEP + 4, AUDIT_KEEP + 5, AUDIT_KEEP + 6],
     );
   });
 });

@@ -23,6 +23,15 @@ export interface AuditEntry {
 /** Kv gets `list` keeps in flight. */
 const AUDIT_READS_IN_FLIGHT = 16;
 
+/**
+ * Entries the Kv keeps: appending entry n deletes entry n − AUDIT_KEEP. A drill or an outage
+ * writes tens; a thousand is weeks of an operator's history while every process's `list`
+ * (a key listing, then a get per entry) stays bounded — the log lines keep the rest.
+ */
+export const AUDIT_KEEP = 1000;
+
+const auditKey = (seq: number): string => `audit.${String(seq).padStart(10, '0')}`;
+
 /** The audit log in the Kv (`audit.<seq>`), so every process and the drill read the same history. */
 export class AuditLog {
   private next: number | undefined;
@@ -40,19 +49,27 @@ export class AuditLog {
       const keys = await this.kv.keys('audit.');
       const last = keys.length ? Number(keys[keys.length - 1]!.slice(6)) : 0;
       this.next = last + 1;
+      // a history written before the bound (or by a process that died mid-trim) is trimmed once
+      for (const k of keys.slice(0, Math.max(0, keys.length - AUDIT_KEEP))) await this.trim(k);
     }
     for (let i = 0; i < 100; i++) {
       const seq = this.next++;
       const entry = { seq, at: this.clock.wallTime(), ...e } as AuditEntry;
       try {
-        await this.kv.put(`audit.${String(seq).padStart(10, '0')}`, JSON.stringify(entry), { expect: 0 });
+        await this.kv.put(auditKey(seq), JSON.stringify(entry), { expect: 0 });
         this.logger?.info({ audit: entry }, describeAudit(entry));
+        if (seq > AUDIT_KEEP) await this.trim(auditKey(seq - AUDIT_KEEP));
         return entry;
       } catch (err) {
         if (!hasCode(err, shardmapErrors.ERR_FAILOVER_KV_CONFLICT)) throw err;
       }
     }
     throw new Error('audit: could not find a free sequence number');
+  }
+
+  /** Deletes one old entry; best effort (another process may have trimmed it, the Kv may be away). */
+  private async trim(key: string): Promise<void> {
+    await this.kv.delete(key).catch(() => {});
   }
 
   /** Entries in order, the last `limit` of them, only those after sequence number `after`. */
