@@ -5,12 +5,13 @@ import type { ControlApi } from './server.ts';
  * HTML out) so tests can run it in node:vm against the real API answers; `boot()` runs only
  * in a browser and polls the APIs every 2 s. APIs that answer 404 (not built yet) are shown
  * as absent, not as errors. Processes and listeners cover the whole cluster: every process
- * publishes its own in the control Kv (GET /api/cluster, GET /api/endpoints).
+ * publishes its own in the control Kv (GET /api/cluster, GET /api/endpoints), and so are the
+ * zones' loads and shed shares (GET /api/load).
  */
 export const DASHBOARD_SCRIPT = String.raw`
 // [name, path]: the shard map without its per-shard list, which the page doesn't show
 var APIS = [['topology', '/api/topology'], ['cluster', '/api/cluster'], ['endpoints', '/api/endpoints'],
-  ['health', '/api/health'], ['shardmap', '/api/shardmap?shards=0'], ['replication', '/api/replication']];
+  ['health', '/api/health'], ['load', '/api/load'], ['shardmap', '/api/shardmap?shards=0'], ['replication', '/api/replication']];
 
 function esc(v) {
   return String(v == null ? '' : v).replace(/[&<>"']/g, function (c) {
@@ -30,9 +31,25 @@ function table(head, rows) {
     '</tbody></table>';
 }
 
-function zonesSection(topo, health) {
+function pct(x) {
+  return Math.round(x * 1000) / 10 + ' %';
+}
+
+// a zone's load against its capacity, and the share of its clients steered to the next tier
+function loadCells(l) {
+  if (!l) return ['<span class="muted">not measured</span>', ''];
+  var load = esc(fmt(l.load)) + ' rps <span class="muted">edge ' + esc(fmt(l.edge)) + ' &middot; router ' + esc(fmt(l.router)) + '</span>';
+  var shed = l.shedding
+    ? badge(false, 'shedding') + ' ' + esc(pct(l.share)) + (l.target !== l.share ? ' <span class="muted">&rarr; ' + esc(pct(l.target)) + '</span>' : '')
+    : l.over ? badge(false, 'over') : '<span class="muted">&ndash;</span>';
+  return [load, shed];
+}
+
+function zonesSection(topo, health, load) {
   var verdicts = {};
   ((health && health.zones) || []).forEach(function (z) { verdicts[z.zone] = z; });
+  var loads = {};
+  ((load && load.zones) || []).forEach(function (z) { loads[z.zone] = z; });
   var rows = topo.zones.map(function (z) {
     var v = verdicts[z.name];
     var listen = Object.keys(z.listen).map(function (r) { return esc(r) + ' ' + esc(z.listen[r].host + ':' + z.listen[r].port); }).join('<br>');
@@ -41,11 +58,12 @@ function zonesSection(topo, health) {
       esc(z.region),
       v ? badge(v.up) + ' <span class="muted">' + esc(v.keyEndpoint || '') + '</span>' : badge(null, health && health.enabled ? 'unknown' : 'not checked'),
       esc((z.backups || []).join(', ')),
-      esc(z.capacity),
-      listen,
-    ];
+      esc(z.capacity) + ' rps',
+    ].concat(loadCells(loads[z.name]), [listen]);
   });
-  return '<h2>Zones</h2>' + table(['zone', 'region', 'verdict', 'backups', 'capacity', 'listeners'], rows);
+  var exhausted = load && load.exhausted
+    ? '<p><span class="b down">capacity exhausted</span> every zone is over capacity or down: answers follow preference</p>' : '';
+  return '<h2>Zones</h2>' + exhausted + table(['zone', 'region', 'verdict', 'backups', 'capacity', 'load', 'shed', 'listeners'], rows);
 }
 
 function healthSection(health) {
@@ -170,7 +188,7 @@ function render(d) {
   if (!d.topology) return '<p class="down">cannot read /api/topology</p>';
   var t = d.topology;
   return '<h1>' + esc(t.name) + ' <span class="muted">' + esc(t.apex) + ' &middot; core zone ' + esc(t.coreZone) + '</span></h1>' +
-    zonesSection(t, d.health) + healthSection(d.health) + processesSection(d.cluster) + endpointsSection(d.endpoints) +
+    zonesSection(t, d.health, d.load) + healthSection(d.health) + processesSection(d.cluster) + endpointsSection(d.endpoints) +
     genericSection('Shard map', d.shardmap) + genericSection('Replication', d.replication);
 }
 

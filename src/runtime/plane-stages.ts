@@ -16,6 +16,7 @@ import {
   zoneOutage,
 } from '../replication/index.ts';
 import { type Kv, LeaderElection, openControlKv, openShardMap, ZoneFaults } from '../shardmap/index.ts';
+import { registerLoadRoutes, ZoneLoads } from '../steering/index.ts';
 import { fenceFromShardMap, openStore, type Store } from '../store/index.ts';
 import type { DataServices, FailoverServices, Foundation, ShardMapServices, ZoneServices } from './services.ts';
 
@@ -161,6 +162,39 @@ export async function startFailoverStage(
       await leader.stop();
     },
   };
+}
+
+/**
+ * Capacity steering fed by real load: the local zones' edges and routers count their requests
+ * into it (zone-roles.ts), it publishes them in the control Kv and hands every zone's shed share
+ * to steering. A local zone starting or stopping to shed goes to the audit log (and its line
+ * to the log). GET /api/load shows what steering uses.
+ */
+export function startLoadStage(
+  f: Foundation,
+  sm: ShardMapServices,
+  audit: AuditLog,
+  processId: string,
+): Staged<ZoneLoads> {
+  const loads = new ZoneLoads({
+    kv: sm.kv,
+    clock: f.clock,
+    logger: f.logger,
+    metrics: f.metrics,
+    topology: f.topology,
+    localZones: f.localZones,
+    state: f.state,
+    processId,
+    onChange: (e) =>
+      void audit
+        .append({ action: 'verdict', zone: e.zone, reason: e.reason })
+        .catch((err: unknown) =>
+          f.logger.info({ err, zone: e.zone, load: e.load, capacity: e.capacity }, `steering: ${e.zone} ${e.reason}`),
+        ),
+  });
+  registerLoadRoutes(f.control, loads);
+  loads.start();
+  return { services: loads, stop: () => loads.stop() };
 }
 
 /**

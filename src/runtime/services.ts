@@ -11,7 +11,7 @@ import type { HealthChecker } from '../health/index.ts';
 import type { LatencyAggregator } from '../httpdns/index.ts';
 import type { Log, Replication, ZoneOutage } from '../replication/index.ts';
 import type { Kv, LeaderElection, ShardMap, ShardMapView, ZoneFaults, ZoneView } from '../shardmap/index.ts';
-import type { MutableSteeringState, Steering } from '../steering/index.ts';
+import type { MutableSteeringState, Steering, ZoneLoads } from '../steering/index.ts';
 import type { Store } from '../store/index.ts';
 import type { HostPort, Topology, Zone } from '../topology/index.ts';
 import type { RequestSigner } from '../trust/index.ts';
@@ -90,7 +90,7 @@ export interface ZoneServices {
 
 /**
  * Everything a running cluster (or the zones of it this process runs) is made of, filled in
- * one fixed order: foundation → shardmap → health → failover → data → zone roles. A stage
+ * one fixed order: foundation → shardmap → health → failover → load → data → zone roles. A stage
  * receives only what earlier stages made, so nothing waits or polls for another.
  */
 export interface Services extends Foundation {
@@ -98,6 +98,8 @@ export interface Services extends Foundation {
   /** null when `health.enabled` is false. */
   health: HealthChecker | null;
   failover: FailoverServices;
+  /** Every zone's load and shed share (capacity steering); local edges and routers count into it. */
+  loads: ZoneLoads;
   data: DataServices;
   /** The speed-report aggregator all of this process's HTTPDNS listeners share. */
   latency: LatencyAggregator;

@@ -14,7 +14,13 @@ import { parseHostPort, type Topology } from '../topology/index.ts';
 import { clusterSecret, RequestSigner } from '../trust/index.ts';
 import { registerClusterRoutes } from './cluster-routes.ts';
 import { echoAppRole } from './echo-app.ts';
-import { startDataStage, startFailoverStage, startHealthStage, startShardMapStage } from './plane-stages.ts';
+import {
+  startDataStage,
+  startFailoverStage,
+  startHealthStage,
+  startLoadStage,
+  startShardMapStage,
+} from './plane-stages.ts';
 import { ProcessRegistry, processId, registerRegistryRoutes } from './registry.ts';
 import type { AppRole, DataServices, Foundation, ListenerInfo, Services, ZoneServices } from './services.ts';
 import { appRole, dnsRole, edgeRole, httpdnsRole, routerRole, type ZoneRoleStart } from './zone-roles.ts';
@@ -79,8 +85,10 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
   };
   try {
     registerClusterRoutes(f);
-    const services = await startStages(f, stops, opts.kv);
-    const registry = processRegistry(services, listeners);
+    // one id per run: the process record (`cluster.proc.<id>`) and its zones' load records
+    const id = processId(f.localZones, f.random);
+    const services = await startStages(f, stops, id, opts.kv);
+    const registry = processRegistry(services, listeners, id);
     registerRegistryRoutes(f.control, registry);
     for (const name of f.localZones) {
       const zone = f.topology.zone(name);
@@ -148,7 +156,12 @@ function secretOf(opts: ClusterOptions, localZones: readonly string[]): Uint8Arr
 }
 
 /** The cluster-wide stages, each given only what the ones before it made. */
-async function startStages(f: Foundation, stops: (() => Promise<void>)[], kv?: Kv): Promise<Services> {
+async function startStages(
+  f: Foundation,
+  stops: (() => Promise<void>)[],
+  processId: string,
+  kv?: Kv,
+): Promise<Services> {
   const zones = new Map<string, ZoneServices>(f.localZones.map((z) => [z, {}]));
   const shardmap = await startShardMapStage(f, kv);
   stops.push(shardmap.stop);
@@ -172,6 +185,8 @@ async function startStages(f: Foundation, stops: (() => Promise<void>)[], kv?: K
   let data: DataServices | undefined;
   const failover = await startFailoverStage(f, shardmap.services, health.services, zones, () => data);
   stops.push(failover.stop);
+  const loads = startLoadStage(f, shardmap.services, failover.services.audit, processId);
+  stops.push(loads.stop);
   const dataStage = await startDataStage(f, shardmap.services, health.services);
   stops.push(dataStage.stop);
   data = dataStage.services;
@@ -180,6 +195,7 @@ async function startStages(f: Foundation, stops: (() => Promise<void>)[], kv?: K
     shardmap: shardmap.services,
     health: health.services,
     failover: failover.services,
+    loads: loads.services,
     data,
     latency: latencyFor(f),
     edgeUrls: new Map(),
@@ -200,12 +216,12 @@ async function startStages(f: Foundation, stops: (() => Promise<void>)[], kv?: K
  * This process's record in the control Kv: refreshed every 2 × failover.renewMs (at least
  * 1 s), so a dead process shows `alive: false` within STALE_INTERVALS of that.
  */
-function processRegistry(s: Services, listeners: readonly ListenerInfo[]): ProcessRegistry {
+function processRegistry(s: Services, listeners: readonly ListenerInfo[], id: string): ProcessRegistry {
   return new ProcessRegistry({
     kv: s.shardmap.kv,
     clock: s.clock,
     logger: s.logger,
-    id: processId(s.localZones, s.random),
+    id,
     zones: s.localZones,
     control: () => s.advert.control,
     listeners: () => listeners,

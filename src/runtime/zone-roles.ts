@@ -60,6 +60,8 @@ export const routerRole: ZoneRoleStart = async (s, zone, here) => {
     metrics: s.metrics,
     cut: (a, b) => s.shardmap.faults.cut(a, b),
   });
+  // every request it gets counts towards the zone's load: its own edge's, clients', other zones'
+  router.server.on('request', () => s.loads.hit(zone.name, 'router'));
   const addr = await router.listen(hp.host, hp.port);
   here.router = { host: addr.host, port: addr.port };
   here.switch = {
@@ -127,6 +129,7 @@ export const edgeRole: ZoneRoleStart = async (s, zone, here) => {
       // the sites this edge serves: edge.hosts, or the topology's apex and edge services
       hosts: cfg.hosts.length > 0 ? cfg.hosts : defaultEdgeHosts(s.topology.config),
     });
+    edge.server.on('request', () => s.loads.hit(zone.name, 'edge'));
     const a = await edge.listen(hp.host, hp.port);
     s.edgeUrls.set(zone.name, `${edge.protocol}://${a.host}:${a.port}`);
     here.edge = { host: a.host, port: a.port };
