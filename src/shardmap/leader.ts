@@ -62,6 +62,8 @@ export class LeaderElection implements Leadership {
   private seen: LeaderRecord | undefined;
   private timer: Timer | undefined;
   private inflight: Promise<void> | undefined;
+  /** Rounds started (see campaign). */
+  private rounds = 0;
   private leading = false;
   private stopped = false;
 
@@ -107,16 +109,28 @@ export class LeaderElection implements Leadership {
     this.settle(false);
   }
 
-  /** One round: renew our lease, take a lapsed one, or follow. Never two rounds at once. */
+  /**
+   * One round: renew our lease, take a lapsed one, or follow. Never two rounds at once, but a
+   * round the Kv has not answered within renewMs is given up (a leaderless NATS stream
+   * swallows requests for seconds, and a read is retried), so the next tick campaigns again
+   * as soon as the Kv answers; only the newest round may step down on a lost race.
+   */
   campaign(): Promise<void> {
     if (this.stopped) return Promise.resolve();
-    this.inflight ??= this.round().finally(() => {
-      this.inflight = undefined;
+    if (this.inflight) return this.inflight;
+    const n = ++this.rounds;
+    let timer: Timer | undefined;
+    const gaveUp = new Promise<void>((resolve) => {
+      timer = this.o.clock.setTimer(this.o.renewMs, resolve);
     });
-    return this.inflight;
+    const current = Promise.race([this.round(n).then(() => timer?.cancel()), gaveUp]).finally(() => {
+      if (this.inflight === current) this.inflight = undefined;
+    });
+    this.inflight = current;
+    return current;
   }
 
-  private async round(): Promise<void> {
+  private async round(n: number): Promise<void> {
     const sentAt = this.o.clock.now();
     try {
       const e = await this.o.kv.get(LEADER_KEY);
@@ -124,7 +138,8 @@ export class LeaderElection implements Leadership {
       if (cur) this.seen = cur;
       const now = this.o.clock.wallTime();
       const ours = cur?.holder === this.o.id && cur.term === this.held;
-      if (cur && !ours && now <= cur.expiresAt + this.o.skewMs) return this.follow();
+      // a given-up round's read may be older than a newer round's win: only the newest follows
+      if (cur && !ours && now <= cur.expiresAt + this.o.skewMs) return n === this.rounds ? this.follow() : undefined;
       const term = ours ? cur.term : (cur?.term ?? 0) + 1;
       const rec: LeaderRecord = {
         holder: this.o.id,
@@ -137,13 +152,15 @@ export class LeaderElection implements Leadership {
       await this.o.kv.put(LEADER_KEY, JSON.stringify(rec), { expect: e?.revision ?? 0 });
       if (this.stopped) return;
       this.seen = rec;
+      // a late answer to a given-up round never shortens what a newer round of the term won
+      const kept = this.held === term ? this.localExpiry : Number.NEGATIVE_INFINITY;
       this.held = term;
-      this.localExpiry = sentAt + this.o.leaseMs;
+      this.localExpiry = Math.max(kept, sentAt + this.o.leaseMs);
       this.settle(true);
     } catch (err) {
       // another candidate won the race: it leads now. The Kv is out of reach: we lead at most
       // until our lease lapses, and then nobody here does
-      if (hasCode(err, shardmapErrors.ERR_FAILOVER_KV_CONFLICT)) return this.follow();
+      if (hasCode(err, shardmapErrors.ERR_FAILOVER_KV_CONFLICT)) return n === this.rounds ? this.follow() : undefined;
       this.o.logger?.debug({ err }, 'leader election: cannot reach the control Kv');
       this.settle(this.isLeader());
     }

@@ -14,6 +14,8 @@ export class LeaseKeeper implements LocalLease {
   private revision: number | undefined;
   /** Attempts started; only the newest one's outcome sets `revision`. */
   private attempts = 0;
+  /** Monotonic ms of the last reconnect asked of the Kv (see suspectConnection). */
+  private reconnectedAt = Number.NEGATIVE_INFINITY;
   /** Renewals that failed (Kv unreachable, lost CAS). */
   failures = 0;
 
@@ -89,6 +91,7 @@ export class LeaseKeeper implements LocalLease {
     const gaveUp = new Promise<void>((resolve) => {
       timer = this.opts.clock.setTimer(this.opts.renewMs, () => {
         if (n === this.attempts) this.revision = undefined;
+        this.suspectConnection();
         resolve();
       });
     });
@@ -97,6 +100,18 @@ export class LeaseKeeper implements LocalLease {
     });
     this.inflight = current;
     return current;
+  }
+
+  /**
+   * An unanswered renewal: the Kv connection may go to a server a partition cut off, which
+   * no RST reveals. Reconnect elsewhere at once — at most once a lease, since a leaderless
+   * Kv also leaves renewals unanswered and reconnecting does not help then.
+   */
+  private suspectConnection(): void {
+    const now = this.opts.clock.now();
+    if (now - this.reconnectedAt < this.opts.leaseMs) return;
+    this.reconnectedAt = now;
+    void this.opts.kv.reconnect?.();
   }
 
   /** Renews with fresh facts (`seen`): after the one in flight, if any, so the record carries them. */

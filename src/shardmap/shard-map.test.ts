@@ -134,8 +134,10 @@ test('failover/lease: after a Kv that swallowed puts answers again, the lease is
   const kv = new MemoryKv();
   // a leaderless NATS stream: a put is neither applied nor refused until its 2 s request timeout
   let swallowing = false;
+  let reconnects = 0;
   const hanging = new Proxy(kv, {
     get(target, prop, receiver) {
+      if (prop === 'reconnect') return async () => void reconnects++;
       if (prop === 'put' || prop === 'get')
         return (...args: unknown[]) =>
           swallowing
@@ -149,6 +151,8 @@ test('failover/lease: after a Kv that swallowed puts answers again, the lease is
   swallowing = true;
   await clock.advanceAsync(1500, 50);
   assert.equal(keeper.valid(), false, 'lapsed while the Kv swallowed renewals');
+  // an unanswered renewal asks the Kv to reconnect elsewhere, at most once a lease
+  assert.equal(reconnects, 2);
   swallowing = false;
   await clock.advanceAsync(300, 50);
   assert.equal(keeper.valid(), true, 'renewed within one renewMs of the Kv answering');

@@ -37,6 +37,11 @@ export interface Kv {
   watch(prefix: string, listener: (e: KvEntry) => void): Promise<KvWatch>;
   /** Live keys under prefix, sorted. */
   keys(prefix: string): Promise<string[]>;
+  /**
+   * Optional: the connection looks dead (a request went unanswered): drop it and connect to
+   * another server now, instead of when pings notice. Never throws.
+   */
+  reconnect?(): Promise<void>;
   close(): Promise<void>;
 }
 

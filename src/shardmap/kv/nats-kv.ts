@@ -134,6 +134,15 @@ export class NatsKv implements Kv {
     await this.kv.destroy();
   }
 
+  /**
+   * A server cut off by a partition sends no RST: the client learns it only from unanswered
+   * pings (NATS_LIVENESS, 4-6 s), longer than a lease. The lease keeper calls this when a
+   * renewal goes unanswered, so the process moves to a live server within a renewal.
+   */
+  async reconnect(): Promise<void> {
+    if (!this.nc.isClosed()) await this.nc.reconnect().catch(() => {});
+  }
+
   async close(): Promise<void> {
     if (!this.nc.isClosed()) await this.nc.drain().catch(() => this.nc.close());
   }

@@ -57,6 +57,11 @@ export class PartitionableKv implements Kv {
     return this.inner.put(key, value, opts);
   }
 
+  /** Passed on: an isolated handle has no connection of its own to renew. */
+  async reconnect(): Promise<void> {
+    if (!this.isolatedFlag) await this.inner.reconnect?.();
+  }
+
   async delete(key: string, opts?: KvPutOptions): Promise<void> {
     this.guard(`delete ${key}`);
     return this.inner.delete(key, opts);
