@@ -297,22 +297,26 @@ export class JetStreamLog implements Log {
 
   async ackedUpTo(origin: string, dest: string): Promise<number | undefined> {
     const stream = this.streamOf(origin);
+    const k = `${origin}|${dest}`;
     try {
       const info = await this.jsm.consumers.info(stream, dest);
       // a consumer started again after a given message (see subscribe) reports an ack floor
       // of 0 until its first ack: the message before its start was finished all the same
       const seq = Math.max(info.ack_floor.stream_seq, (info.config.opt_start_seq ?? 1) - 1);
       if (!seq) return 0;
-      const k = `${origin}|${dest}`;
       const cached = this.toBySeq.get(k);
       if (cached?.seq === seq) return cached.to;
       const m = await this.jsm.streams.getMessage(stream, { seq });
       const to = (JSON.parse(Buffer.from(m.data).toString('utf8')) as LogBatch).to;
       this.toBySeq.set(k, { seq, to });
       return to;
-    } catch {
+    } catch (e) {
       // no such stream or consumer yet: the destination has applied nothing from here
-      return 0;
+      if ((e as { api_error?: { code?: number } }).api_error?.code === 404) return 0;
+      // unreadable now (a leaderless consumer answers 503 for seconds after a NATS server
+      // dies): the last floor read, which only grows, rather than 0 — read as 0 every record
+      // ever shipped looked unapplied and held planned moves until their lag timeout
+      return this.toBySeq.get(k)?.to;
     }
   }
 
