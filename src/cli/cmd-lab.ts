@@ -105,6 +105,18 @@ async function labDownCmd(args: string[], io: Io): Promise<number> {
 
 const ms = (v: number | null) => (v === null ? 'not recovered' : `${(v / 1000).toFixed(1)} s`);
 
+/**
+ * The control Kv over the runs: how many took its stream leader away, and the longest time it
+ * took no write (every zone's lease is renewed there, so that time fences every zone).
+ */
+function kvColumn(reports: readonly DrillReport[]): string {
+  const seen = reports.filter((r) => r.kv);
+  if (seen.length === 0) return 'n/a';
+  const cut = seen.filter((r) => r.kv?.leaderCut).length;
+  const worst = Math.max(...seen.map((r) => r.kv?.unavailableMs ?? 0));
+  return `leader cut in ${cut}/${seen.length}, no writes ≤ ${ms(worst)}`;
+}
+
 /** One row per zone and fault over every run: RTO p50/p99, misrouted, lost, RPO, conflicts. */
 export function renderLabDrills(zone: string, fault: string, reports: readonly DrillReport[]): string {
   const sum = (f: (r: DrillReport) => number | null | undefined) =>
@@ -122,6 +134,7 @@ export function renderLabDrills(zone: string, fault: string, reports: readonly D
       'lost writes',
       'RPO',
       'conflicts',
+      'Kv without a leader',
       'met',
     ],
     [
@@ -139,6 +152,7 @@ export function renderLabDrills(zone: string, fault: string, reports: readonly D
           ? 'n/a'
           : `${sum((r) => r.unshipped?.count)} writes (${sum((r) => r.unshipped?.afterCut)} after the cut), window ≤ ${Math.max(...reports.map((r) => r.unshipped?.windowMs ?? 0))} ms`,
         reports.every((r) => !r.conflicts) ? 'n/a' : sum((r) => r.conflicts?.opened),
+        kvColumn(reports),
         `${reports.filter((r) => r.goal.met).length}/${reports.length}`,
       ],
     ],

@@ -119,6 +119,13 @@ export interface DrillReport {
   /** Accounts app: registrations, logins and first writes of the setup retried after a 5xx. */
   setupRetries?: number;
   restore?: { restored: boolean; failback?: { moved?: number; tookMs?: number; error?: string } };
+  /**
+   * The control Kv during the fault, when the drill's faulter could watch it (the lab does):
+   * the stream leader at the cut, whether the fault took it away, and how long no write was
+   * taken. Every lease lives in the Kv, so a leaderless Kv fences every zone until a new
+   * leader is elected: the RTO of such a run includes that election.
+   */
+  kv?: { leader: string | null; leaderCut: boolean; unavailableMs: number };
 }
 
 /** What /api/drill/restore reports when the data plane runs. */

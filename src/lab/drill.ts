@@ -5,10 +5,11 @@ import { type DrillProgress, type DrillReport, type ExternalFault, runDrill } fr
 import { loadTopology } from '../topology/index.ts';
 import { waitJetStream, waitTcp } from './engines.ts';
 import { labErrors } from './errors.ts';
+import { KvProbe, type KvProbeResult } from './kv-probe.ts';
 import { getShardMap, respawn, waitFor } from './lab.ts';
 import { killGroup, setLink } from './netns.ts';
 import { findProcess, type LabState, readState } from './state.ts';
-import { type LabLayout, labLayout, natsZones, zoneUrls } from './topology-gen.ts';
+import { LAB_KV_BUCKET, type LabLayout, labLayout, natsServerName, natsZones, zoneUrls } from './topology-gen.ts';
 
 /** The faults the lab makes. */
 export const LAB_FAULTS = ['sigkill', 'partition', 'nats-kill'] as const;
@@ -70,16 +71,32 @@ export function labFault(state: LabState, l: LabLayout, zone: string, fault: Lab
   };
 }
 
-/** The fault, remembering whether it is cut (so a failed drill can still heal it). */
-function healOnce(f: ExternalFault): ExternalFault & { isCut(): boolean } {
+/**
+ * The fault, remembering whether it is cut (so a failed drill can still heal it), with the
+ * control Kv probed from the cut to the heal (`kv()`, once healed).
+ */
+function healOnce(
+  f: ExternalFault,
+  openProbe: () => Promise<KvProbe | null>,
+): ExternalFault & { isCut(): boolean; kv(): KvProbeResult | undefined } {
   let cut = false;
+  let probe: KvProbe | null = null;
+  let seen: KvProbeResult | undefined;
+  const stopProbe = async () => {
+    if (probe) seen = await probe.stop();
+    probe = null;
+  };
   return {
     isCut: () => cut,
+    kv: () => seen,
     async cut() {
+      probe = await openProbe();
+      await probe?.start().catch(() => {});
       cut = true;
       await f.cut();
     },
     async heal() {
+      await stopProbe();
       await f.heal();
       cut = false;
     },
@@ -146,7 +163,17 @@ export async function runLabDrills(o: LabDrillOptions): Promise<DrillReport[]> {
   const reports: DrillReport[] = [];
   for (let run = 1; run <= o.runs; run++) {
     o.log?.(`run ${run}/${o.runs}: ${o.fault} ${o.zone}, control API ${control}`);
-    const fault = healOnce(labFault(state, l, o.zone, o.fault, o.clock));
+    // the probe talks to servers the fault leaves alone: it times the Kv, not its own reconnect
+    const cutServer = o.fault === 'sigkill' ? null : natsServerOf(l, o.zone, o.fault);
+    const fault = healOnce(labFault(state, l, o.zone, o.fault, o.clock), () =>
+      KvProbe.open(
+        natsZones(l)
+          .filter((n) => n.name !== cutServer)
+          .map((n) => `${n.ip}:${l.ports.natsClient}`),
+        LAB_KV_BUCKET,
+        o.clock,
+      ),
+    );
     let report: DrillReport;
     try {
       report = await runDrill({
@@ -174,6 +201,8 @@ export async function runLabDrills(o: LabDrillOptions): Promise<DrillReport[]> {
       if (fault.isCut()) await fault.heal().catch(() => {});
       throw e;
     }
+    const kv = fault.kv();
+    if (kv) report.kv = { ...kv, leaderCut: kvLeaderCut(kv.leader, o.zone, o.fault, l) };
     reports.push(report);
     if (home.length) {
       // only what had moved away comes back (a NATS server's death moves nothing)
@@ -184,6 +213,17 @@ export async function runLabDrills(o: LabDrillOptions): Promise<DrillReport[]> {
     }
   }
   return reports;
+}
+
+/** Did the fault take the Kv stream's leader away (its server is in the cut zone, or is the one killed)? */
+function kvLeaderCut(leader: string | null, zone: string, fault: LabFault, l: LabLayout): boolean {
+  if (leader === null || fault === 'sigkill') return false;
+  return leader === natsServerName(natsServerOf(l, zone, fault));
+}
+
+/** The zone whose NATS server a partition of `zone` cuts or a nats-kill kills (as labFault picks it). */
+function natsServerOf(l: LabLayout, zone: string, fault: Exclude<LabFault, 'sigkill'>): string {
+  return fault === 'nats-kill' ? (natsZones(l).find((n) => n.name === zone) ?? natsZones(l)[0]!).name : zone;
 }
 
 /** The q-quantile (0..1) of the runs' RTOs; null (not recovered) counts as the worst. */

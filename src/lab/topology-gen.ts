@@ -184,13 +184,18 @@ trust:
 `;
 }
 
+/** The NATS server name of zone `zone`'s server (what JetStream reports as a stream's leader). */
+export function natsServerName(zone: string): string {
+  return `mzlab-${zone}`;
+}
+
 /** nats-server.conf of the NATS server in zone `z`: JetStream, a cluster route to every other server. */
 export function renderNatsConf(l: LabLayout, z: LabZone, storeDir: string): string {
   const routes = natsZones(l)
     .filter((o) => o.name !== z.name)
     .map((o) => `nats-route://${o.ip}:${l.ports.natsCluster}`);
   return `# written by multizone lab up
-server_name: mzlab-${z.name}
+server_name: ${natsServerName(z.name)}
 listen: 0.0.0.0:${l.ports.natsClient}
 jetstream { store_dir: "${storeDir}", max_memory_store: 64MB, max_file_store: 1GB }
 cluster {
