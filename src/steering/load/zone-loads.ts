@@ -278,11 +278,11 @@ export class ZoneLoads {
   }
 
   private changed(zone: string, shedding: boolean, load: number, s: Shedder): void {
-    const lowMark = Math.round(this.config.lowMark * s.capacity);
+    const lowMark = rps(this.config.lowMark * s.capacity);
     const target = Math.round(s.target(load) * 1000) / 1000;
     const reason = shedding
-      ? `over capacity (load ${Math.round(load)} rps > ${s.capacity}): starts shedding, heading for ${Math.round(target * 100)} % of its clients to the next tier`
-      : `back under capacity (load ${Math.round(load)} rps < ${lowMark}, the low mark): stops shedding`;
+      ? `over capacity (load ${rps(load)} rps > ${s.capacity}): starts shedding, heading for ${Math.round(target * 100)} % of its clients to the next tier`
+      : `back under capacity (load ${rps(load)} rps < ${lowMark}, the low mark): stops shedding`;
     const e: ShedChange = { zone, shedding, load: round2(load), capacity: s.capacity, target, reason };
     if (this.o.onChange) this.o.onChange(e);
     else this.o.logger.info({ zone, load: e.load, capacity: s.capacity, target }, `steering: ${zone} ${reason}`);
@@ -363,6 +363,11 @@ export class ZoneLoads {
       timer?.cancel();
     }
   }
+}
+
+/** Requests/s for a log line: whole above 100, one decimal below (60.3 > 60 must not read "60 > 60"). */
+function rps(x: number): number {
+  return x >= 100 ? Math.round(x) : Math.round(x * 10) / 10;
 }
 
 function round2(x: number): number {
