@@ -121,11 +121,14 @@ export class LeaseKeeper implements LocalLease {
 
   private async doRenew(n: number): Promise<void> {
     const { kv, zone, clock, leaseMs } = this.opts;
-    const sentAt = clock.now();
-    const wall = clock.wallTime();
-    const value = JSON.stringify({ zone, renewedAt: wall, expiresAt: wall + leaseMs, seen: this.opts.seen?.() ?? 0 });
     try {
       const expect = this.revision ?? (await kv.get(leaseKey(zone)))?.revision ?? 0;
+      // stamped after the read, right before the put: an attempt given up while its read hung
+      // and a newer attempt both reach the put; whichever the compare-and-set lets in carries
+      // a time no older than the record it replaced, so the expiry others see never goes back
+      const sentAt = clock.now();
+      const wall = clock.wallTime();
+      const value = JSON.stringify({ zone, renewedAt: wall, expiresAt: wall + leaseMs, seen: this.opts.seen?.() ?? 0 });
       const revision = await kv.put(leaseKey(zone), value, { expect });
       if (n === this.attempts) this.revision = revision;
       this.localExpiry = Math.max(this.localExpiry, sentAt + leaseMs);

@@ -159,6 +159,39 @@ test('failover/lease: after a Kv that swallowed puts answers again, the lease is
   keeper.stop();
 });
 
+test('failover/lease: a renewal given up while its read hung never writes an expiry older than the keeper trusts', async () => {
+  const clock = new ManualClock(0);
+  const kv = new MemoryKv();
+  // the first read of the lease hangs 1.5 s (a leaderless stream), then answers the revision of that moment
+  let hangNext = true;
+  const slow = new Proxy(kv, {
+    get(target, prop, receiver) {
+      if (prop === 'get')
+        return async (key: string) => {
+          if (hangNext) {
+            hangNext = false;
+            await clock.sleep(1500);
+          }
+          return target.get(key);
+        };
+      return Reflect.get(target, prop, receiver);
+    },
+  });
+  const keeper = new LeaseKeeper({ kv: slow, zone: 'a', clock, leaseMs: 1000, renewMs: 250 });
+  void keeper.start();
+  for (let t = 0; t < 3000; t += 50) {
+    await clock.advanceAsync(50, 50);
+    const rec = await kv.get('lease.a');
+    if (!rec?.value || !keeper.valid()) continue;
+    const { expiresAt } = JSON.parse(rec.value) as { expiresAt: number };
+    assert.ok(
+      expiresAt >= clock.wallTime() + keeper.remainingMs() - 1,
+      `at ${t} ms the Kv record expires at ${expiresAt}, before the keeper's own expiry ${clock.wallTime() + keeper.remainingMs()}`,
+    );
+  }
+  keeper.stop();
+});
+
 test('failover/shard-map: shardForKey is fnv1a mod count; modulo hashes numeric keys directly', () => {
   assert.equal(shardForKey('123', 16, 'modulo'), 123 % 16);
   assert.equal(shardForKey('abc', 16, 'modulo'), shardForKey('abc', 16));
