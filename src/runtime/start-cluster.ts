@@ -176,6 +176,11 @@ async function startStages(
       leaseMs: f.topology.config.failover.leaseMs,
       renewMs: f.topology.config.failover.renewMs,
       faults: shardmap.services.faults,
+      onResync(why) {
+        // the process's own map shares the connection, so its watch stalled too
+        f.logger.warn(`shard map: ${z}'s view fell behind the control Kv (${why}); watching again`);
+        void shardmap.services.map.resync().catch(() => {});
+      },
     });
     const view = here.view;
     stops.push(() => view.leave()); // a clean shutdown: the lease says the zone is restarting

@@ -16,6 +16,8 @@ export class LeaseKeeper implements LocalLease {
   private attempts = 0;
   /** Monotonic ms of the last reconnect asked of the Kv (see suspectConnection). */
   private reconnectedAt = Number.NEGATIVE_INFINITY;
+  /** The newest renewal the Kv acknowledged: its revision, and when (monotonic ms). */
+  lastAck: { revision: number; at: number } | undefined;
   /** Renewals that failed (Kv unreachable, lost CAS). */
   failures = 0;
 
@@ -132,6 +134,7 @@ export class LeaseKeeper implements LocalLease {
       const revision = await kv.put(leaseKey(zone), value, { expect });
       if (n === this.attempts) this.revision = revision;
       this.localExpiry = Math.max(this.localExpiry, sentAt + leaseMs);
+      this.lastAck = { revision, at: clock.now() };
     } catch {
       // unreachable or raced: re-read the revision next time; the lease keeps counting down
       if (n === this.attempts) this.revision = undefined;

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ManualClock } from '../core/clock.ts';
+import { ZoneFaults } from './faults.ts';
+import type { KvEntry } from './kv/kv.ts';
 import { MemoryKv } from './kv/memory-kv.ts';
 import { PartitionableKv } from './kv/partitionable-kv.ts';
 import { LeaseKeeper } from './lease.ts';
 import { GLOBAL, ShardMap, shardForKey } from './shard-map.ts';
+import { openZoneView } from './zone-view.ts';
 
 const tick = () => new Promise((r) => setImmediate(r));
 
@@ -196,4 +199,44 @@ test('failover/shard-map: shardForKey is fnv1a mod count; modulo hashes numeric 
   assert.equal(shardForKey('123', 16, 'modulo'), 123 % 16);
   assert.equal(shardForKey('abc', 16, 'modulo'), shardForKey('abc', 16));
   assert.ok(shardForKey('alice', 1024) < 1024);
+});
+
+test('failover/zone-view: a watch that goes quiet while the Kv answers is noticed by the own lease and watched again', async () => {
+  const { clock, kv, map } = await setup();
+  // the NATS watch whose consumer sat on a cut-off server: events stop, puts and gets still work
+  const stalled = new Set<number>();
+  let ids = 0;
+  const quiet = new Proxy(kv, {
+    get(target, prop, receiver) {
+      if (prop === 'watch')
+        return (prefix: string, fn: (e: KvEntry) => void) => {
+          const id = ids++;
+          return target.watch(prefix, (e) => {
+            if (!stalled.has(id)) fn(e);
+          });
+        };
+      return Reflect.get(target, prop, receiver);
+    },
+  });
+  const resyncs: string[] = [];
+  const zv = await openZoneView({
+    kv: quiet,
+    zone: 'b',
+    shards: 4,
+    clock,
+    leaseMs: 1000,
+    renewMs: 250,
+    faults: new ZoneFaults(),
+    onResync: (why) => resyncs.push(why),
+  });
+  for (let i = 0; i < ids; i++) stalled.add(i);
+  await map.move(0, 'b');
+  await clock.advanceAsync(200, 50);
+  assert.equal(zv.view.owner(0).zone, 'a', 'the stalled watch missed the move');
+  await clock.advanceAsync(1500, 50);
+  assert.equal(resyncs.length, 1, resyncs.join('; '));
+  assert.match(resyncs[0]!, /acknowledged lease revision \d+/);
+  assert.equal(zv.view.owner(0).zone, 'b', 'watched again: the move is seen');
+  assert.equal(zv.view.owner(0).epoch, 2);
+  zv.stop();
 });

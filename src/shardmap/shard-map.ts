@@ -182,6 +182,16 @@ export class ShardMap implements ShardMapView {
     this.watches = [];
   }
 
+  /**
+   * Drops the watches and watches again, then re-reads everything: for a watch that went
+   * quiet while the Kv answers (a NATS watch whose consumer sat on a server a partition cut
+   * off stays silent after the Kv is back). Throws when the Kv is out of reach; call again.
+   */
+  async resync(): Promise<void> {
+    this.stop();
+    await this.start();
+  }
+
   /** True once every shard has an owner. */
   ready(): boolean {
     return this.globalOwner !== undefined && this.owners.every((o) => o !== undefined);

@@ -1,4 +1,4 @@
-import type { Clock } from '../core/clock.ts';
+import type { Clock, Timer } from '../core/clock.ts';
 import type { ZoneFaults } from './faults.ts';
 import type { Kv } from './kv/kv.ts';
 import { PartitionableKv } from './kv/partitionable-kv.ts';
@@ -29,6 +29,8 @@ export async function openZoneView(o: {
   leaseMs: number;
   renewMs: number;
   faults: ZoneFaults;
+  /** Told when the view's watch stalled and it watches again (for the log). */
+  onResync?: (why: string) => void;
 }): Promise<ZoneView> {
   const zkv = new PartitionableKv(o.kv, o.zone);
   const view = await new ShardMap(zkv, o.shards, o.clock).start();
@@ -48,21 +50,62 @@ export async function openZoneView(o: {
     if (z === o.zone) zkv.setIsolated(o.faults.isIsolated(z));
   });
   await keeper.start();
+  const watchdog = watchWatch(view, keeper, o.clock, o.renewMs, o.onResync);
   return {
     zone: o.zone,
     view,
     keeper,
     stop() {
+      watchdog.cancel();
       unwatch();
       unfault();
       keeper.stop();
       view.stop();
     },
     async leave() {
+      watchdog.cancel();
       unwatch();
       unfault();
       await keeper.leave();
       view.stop();
     },
   };
+}
+
+/** Renewals the Kv acknowledged that the view may miss before its watch counts as stalled. */
+const STALLED_AFTER_RENEWALS = 3;
+
+/**
+ * Every renewal of the zone's own lease comes back through the view's `lease.` watch, so a
+ * renewal the Kv acknowledged that the view has not seen STALLED_AFTER_RENEWALS renewals
+ * later means the watch stalled while the Kv answers: the view then routes by a stale map
+ * (its moves unseen, every other lease lapsed). Watch again. Why: in the lab a zone's view
+ * stayed stale 10 s past the Kv's recovery after its NATS server was cut off.
+ */
+function watchWatch(
+  view: ShardMap,
+  keeper: LeaseKeeper,
+  clock: Clock,
+  renewMs: number,
+  onResync?: (why: string) => void,
+): Timer {
+  let unseen: { revision: number; at: number } | undefined;
+  let resyncing = false;
+  return clock.setInterval(renewMs, () => {
+    const seen = view.lease(keeper.zone)?.revision ?? 0;
+    if (unseen && seen >= unseen.revision) unseen = undefined;
+    const ack = keeper.lastAck;
+    if (!unseen && ack && ack.revision > seen) unseen = ack;
+    if (!unseen || resyncing || clock.now() - unseen.at < STALLED_AFTER_RENEWALS * renewMs) return;
+    const why = `the Kv acknowledged lease revision ${unseen.revision} ${Math.round(clock.now() - unseen.at)} ms ago and the watch has not delivered it`;
+    resyncing = true;
+    unseen = undefined;
+    onResync?.(why);
+    view
+      .resync()
+      .catch(() => {}) // out of reach: the next acknowledged renewal starts the count again
+      .finally(() => {
+        resyncing = false;
+      });
+  });
 }
