@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import dnsPacket from 'dns-packet';
 import { query } from '../../test/integration/dns/helpers.ts';
 import { type CachedReply, hashKey, ReplyCache } from './reply-cache.ts';
-import { hashPacket, keyMatches, questionNameEnd } from './stages/cache.ts';
+import { cookieAt, hashPacket, keyMatches, keySkip, questionNameEnd, writeKey } from './stages/cache.ts';
 
 const k = (s: string) => Buffer.from(s, 'latin1');
 const entry = (key: string): CachedReply => ({
@@ -69,4 +70,50 @@ test('dns/cache: names that are not plain labels inside the packet are not keyed
   const ptr = Buffer.from(q);
   ptr[12] = 0xc0; // a compression pointer in the question
   assert.equal(questionNameEnd(ptr), -1);
+});
+
+/** A query as dig sends it: ECS and an 8-byte client cookie (plus a server cookie when given). */
+function digQuery(id: number, cookie: Buffer, ip = '1.2.4.0'): Buffer {
+  return dnsPacket.encode({
+    type: 'query',
+    id,
+    flags: dnsPacket.RECURSION_DESIRED,
+    questions: [{ type: 'A', name: 'api.shop.test' }],
+    additionals: [
+      {
+        type: 'OPT',
+        name: '.',
+        udpPayloadSize: 1232,
+        options: [
+          { code: 'CLIENT_SUBNET', family: 1, sourcePrefixLength: 24, scopePrefixLength: 0, ip },
+          { code: 10, data: cookie },
+        ],
+      } as unknown as dnsPacket.Answer,
+    ],
+  });
+}
+
+test('dns/cache: the key sets the COOKIE value aside, and only it', () => {
+  const a = digQuery(1, Buffer.alloc(8, 0xaa));
+  const b = digQuery(2, Buffer.alloc(8, 0xbb));
+  const end = questionNameEnd(a);
+  assert.equal(a.subarray(cookieAt(a, end), cookieAt(a, end) + 8).toString('hex'), 'aa'.repeat(8));
+  assert.equal(hashPacket(a, end, keySkip(a, end)), hashPacket(b, end, keySkip(b, end)));
+  assert.notEqual(hashPacket(a, end), hashPacket(b, end), 'without the skip the cookie is part of the key');
+  const key = writeKey(a, end, null, keySkip(a, end));
+  assert.equal(key.length, a.length - 2 - 8);
+  assert.ok(keyMatches(key, b, end, null, keySkip(b, end)));
+  const withAddr = writeKey(a, end, '10.0.0.1', keySkip(a, end));
+  assert.ok(keyMatches(withAddr, b, end, '10.0.0.1', keySkip(b, end)));
+  assert.equal(keyMatches(withAddr, b, end, '10.0.0.2', keySkip(b, end)), false);
+  // another subnet, or a client + server cookie (another length), is another key
+  for (const other of [digQuery(3, Buffer.alloc(8, 0xaa), '1.2.5.0'), digQuery(4, Buffer.alloc(24, 0xaa))])
+    assert.equal(keyMatches(key, other, questionNameEnd(other), null, keySkip(other, questionNameEnd(other))), false);
+  // no OPT, an OPT without a cookie, a packet with more records: nothing is skipped
+  for (const q of [query('api.shop.test', 'A'), query('api.shop.test', 'A', { ecs: { ip: '1.2.4.0', prefix: 24 } })])
+    assert.equal(cookieAt(q, questionNameEnd(q)), -1);
+  const two = Buffer.from(a);
+  two[11] = 2; // ARCOUNT 2: not the layout looked at
+  assert.equal(cookieAt(two, end), -1);
+  assert.equal(cookieAt(a.subarray(0, a.length - 1), end), -1, 'an option running past the end');
 });
