@@ -8,7 +8,7 @@ import { type Random, systemRandom } from '../core/random.ts';
 import { registerDrillRoutes } from '../drill/index.ts';
 import { defaultGeoDb, type GeoDb } from '../geo/index.ts';
 import { LatencyAggregator } from '../httpdns/index.ts';
-import { type Kv, openZoneView } from '../shardmap/index.ts';
+import { type Kv, openZoneView, watchForStalls } from '../shardmap/index.ts';
 import { createSteering, MutableSteeringState, type Steering } from '../steering/index.ts';
 import { parseHostPort, type Topology } from '../topology/index.ts';
 import { clusterSecret, RequestSigner } from '../trust/index.ts';
@@ -176,14 +176,25 @@ async function startStages(
       leaseMs: f.topology.config.failover.leaseMs,
       renewMs: f.topology.config.failover.renewMs,
       faults: shardmap.services.faults,
-      onResync(why) {
-        // the process's own map shares the connection, so its watch stalled too
-        f.logger.warn(`shard map: ${z}'s view fell behind the control Kv (${why}); watching again`);
-        void shardmap.services.map.resync().catch(() => {});
-      },
+      onResync: (why) => f.logger.warn(`shard map: ${z}'s view fell behind the control Kv (${why}); watching again`),
     });
     const view = here.view;
+    // the store's fence and the controller judge this zone's lease by its keeper (local clock)
+    shardmap.services.map.attachLease(view.keeper);
     stops.push(() => view.leave()); // a clean shutdown: the lease says the zone is restarting
+  }
+  // the process's own map (store fences, the controller) watches the Kv through its own
+  // consumer: a stall there is caught by the renewals of the first local zone's lease
+  const first = [...zones.values()][0]?.view;
+  if (first) {
+    const stalls = watchForStalls(
+      shardmap.services.map,
+      first.keeper,
+      f.clock,
+      f.topology.config.failover.renewMs,
+      (why) => f.logger.warn(`shard map: this process's map fell behind the control Kv (${why}); watching again`),
+    );
+    stops.push(async () => stalls.cancel());
   }
   const health = startHealthStage(f, shardmap.services);
   stops.push(health.stop);

@@ -30,4 +30,4 @@ export {
   type ShardOwner,
   shardForKey,
 } from './shard-map.ts';
-export { openZoneView, type ZoneView } from './zone-view.ts';
+export { openZoneView, watchForStalls, type ZoneView } from './zone-view.ts';

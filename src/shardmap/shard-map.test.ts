@@ -206,11 +206,13 @@ test('failover/zone-view: a watch that goes quiet while the Kv answers is notice
   // the NATS watch whose consumer sat on a cut-off server: events stop, puts and gets still work
   const stalled = new Set<number>();
   let ids = 0;
+  let newWatchesStall = false;
   const quiet = new Proxy(kv, {
     get(target, prop, receiver) {
       if (prop === 'watch')
         return (prefix: string, fn: (e: KvEntry) => void) => {
           const id = ids++;
+          if (newWatchesStall) stalled.add(id);
           return target.watch(prefix, (e) => {
             if (!stalled.has(id)) fn(e);
           });
@@ -238,5 +240,12 @@ test('failover/zone-view: a watch that goes quiet while the Kv answers is notice
   assert.match(resyncs[0]!, /acknowledged lease revision \d+/);
   assert.equal(zv.view.owner(0).zone, 'b', 'watched again: the move is seen');
   assert.equal(zv.view.owner(0).epoch, 2);
+  // a Kv whose new watches stall too (no JetStream meta leader to place their consumers):
+  // one resync per stall seen anew, not one per tick
+  newWatchesStall = true;
+  for (let i = 0; i < ids; i++) stalled.add(i);
+  await clock.advanceAsync(3000, 50);
+  const more = resyncs.length - 1;
+  assert.ok(more >= 1 && more <= 3, `${more} resyncs in 3 s with renewals every 250 ms`);
   zv.stop();
 });

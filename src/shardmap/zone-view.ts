@@ -50,7 +50,7 @@ export async function openZoneView(o: {
     if (z === o.zone) zkv.setIsolated(o.faults.isIsolated(z));
   });
   await keeper.start();
-  const watchdog = watchWatch(view, keeper, o.clock, o.renewMs, o.onResync);
+  const watchdog = watchForStalls(view, keeper, o.clock, o.renewMs, o.onResync);
   return {
     zone: o.zone,
     view,
@@ -72,18 +72,19 @@ export async function openZoneView(o: {
   };
 }
 
-/** Renewals the Kv acknowledged that the view may miss before its watch counts as stalled. */
+/** Renewals the Kv acknowledged that a map may miss before its watch counts as stalled. */
 const STALLED_AFTER_RENEWALS = 3;
 
 /**
- * Every renewal of the zone's own lease comes back through the view's `lease.` watch, so a
- * renewal the Kv acknowledged that the view has not seen STALLED_AFTER_RENEWALS renewals
- * later means the watch stalled while the Kv answers: the view then routes by a stale map
- * (its moves unseen, every other lease lapsed). Watch again. Why: in the lab a zone's view
- * stayed stale 10 s past the Kv's recovery after its NATS server was cut off.
+ * Every renewal of a local zone's lease comes back through a map's `lease.` watch, so a
+ * renewal the Kv acknowledged that the map has not seen STALLED_AFTER_RENEWALS renewals later
+ * means its watch stalled while the Kv answers: the map then goes by stale entries (moves
+ * unseen, every other lease lapsed). Watch again. Why: in the lab a view stayed stale 10 s
+ * past the Kv's recovery, and a process's map for minutes, after a NATS server was cut off.
+ * Only renewals acknowledged after the last resync count, so one stall means one resync.
  */
-function watchWatch(
-  view: ShardMap,
+export function watchForStalls(
+  map: ShardMap,
   keeper: LeaseKeeper,
   clock: Clock,
   renewMs: number,
@@ -91,21 +92,23 @@ function watchWatch(
 ): Timer {
   let unseen: { revision: number; at: number } | undefined;
   let resyncing = false;
+  let resyncedAt = Number.NEGATIVE_INFINITY;
   return clock.setInterval(renewMs, () => {
-    const seen = view.lease(keeper.zone)?.revision ?? 0;
+    const seen = map.lease(keeper.zone)?.revision ?? 0;
     if (unseen && seen >= unseen.revision) unseen = undefined;
     const ack = keeper.lastAck;
-    if (!unseen && ack && ack.revision > seen) unseen = ack;
+    if (!unseen && ack && ack.revision > seen && ack.at > resyncedAt) unseen = ack;
     if (!unseen || resyncing || clock.now() - unseen.at < STALLED_AFTER_RENEWALS * renewMs) return;
-    const why = `the Kv acknowledged lease revision ${unseen.revision} ${Math.round(clock.now() - unseen.at)} ms ago and the watch has not delivered it`;
+    const why = `the Kv acknowledged lease revision ${unseen.revision} of ${keeper.zone} ${Math.round(clock.now() - unseen.at)} ms ago and the watch has not delivered it`;
     resyncing = true;
     unseen = undefined;
     onResync?.(why);
-    view
+    map
       .resync()
       .catch(() => {}) // out of reach: the next acknowledged renewal starts the count again
       .finally(() => {
         resyncing = false;
+        resyncedAt = clock.now();
       });
   });
 }
