@@ -107,14 +107,16 @@ const ms = (v: number | null) => (v === null ? 'not recovered' : `${(v / 1000).t
 
 /**
  * The control Kv over the runs: how many took its stream leader away, and the longest time it
- * took no write (every zone's lease is renewed there, so that time fences every zone).
+ * took no write while cut and after the heal (every zone's lease is renewed there, so that
+ * time fences every zone).
  */
 function kvColumn(reports: readonly DrillReport[]): string {
   const seen = reports.filter((r) => r.kv);
   if (seen.length === 0) return 'n/a';
   const cut = seen.filter((r) => r.kv?.leaderCut).length;
   const worst = Math.max(...seen.map((r) => r.kv?.unavailableMs ?? 0));
-  return `leader cut in ${cut}/${seen.length}, no writes ≤ ${ms(worst)}`;
+  const after = Math.max(...seen.map((r) => r.kv?.afterHealMs ?? 0));
+  return `leader cut in ${cut}/${seen.length}, no writes ≤ ${ms(worst)} cut, ≤ ${ms(after)} after the heal`;
 }
 
 /** One row per zone and fault over every run: RTO p50/p99, misrouted, lost, RPO, conflicts. */

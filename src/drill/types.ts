@@ -122,10 +122,10 @@ export interface DrillReport {
   /**
    * The control Kv during the fault, when the drill's faulter could watch it (the lab does):
    * the stream leader at the cut, whether the fault took it away, and how long no write was
-   * taken. Every lease lives in the Kv, so a leaderless Kv fences every zone until a new
+   * taken before the heal and after it (until the drill's read-back ended). Every lease lives in the Kv, so a leaderless Kv fences every zone until a new
    * leader is elected: the RTO of such a run includes that election.
    */
-  kv?: { leader: string | null; leaderCut: boolean; unavailableMs: number };
+  kv?: { leader: string | null; leaderCut: boolean; unavailableMs: number; afterHealMs: number };
 }
 
 /** What /api/drill/restore reports when the data plane runs. */

@@ -73,22 +73,22 @@ export function labFault(state: LabState, l: LabLayout, zone: string, fault: Lab
 
 /**
  * The fault, remembering whether it is cut (so a failed drill can still heal it), with the
- * control Kv probed from the cut to the heal (`kv()`, once healed).
+ * control Kv probed from the cut until `kv()` is asked, after the drill (so the time after
+ * the heal counts too).
  */
 function healOnce(
   f: ExternalFault,
   openProbe: () => Promise<KvProbe | null>,
-): ExternalFault & { isCut(): boolean; kv(): KvProbeResult | undefined } {
+): ExternalFault & { isCut(): boolean; kv(): Promise<KvProbeResult | undefined> } {
   let cut = false;
   let probe: KvProbe | null = null;
-  let seen: KvProbeResult | undefined;
-  const stopProbe = async () => {
-    if (probe) seen = await probe.stop();
-    probe = null;
-  };
   return {
     isCut: () => cut,
-    kv: () => seen,
+    async kv() {
+      const p = probe;
+      probe = null;
+      return p ? await p.stop() : undefined;
+    },
     async cut() {
       probe = await openProbe();
       await probe?.start().catch(() => {});
@@ -96,7 +96,7 @@ function healOnce(
       await f.cut();
     },
     async heal() {
-      await stopProbe();
+      probe?.healed();
       await f.heal();
       cut = false;
     },
@@ -199,9 +199,10 @@ export async function runLabDrills(o: LabDrillOptions): Promise<DrillReport[]> {
     } catch (e) {
       // a drill that failed midway must not leave the lab faulted (a dead server, a link down)
       if (fault.isCut()) await fault.heal().catch(() => {});
+      await fault.kv().catch(() => {});
       throw e;
     }
-    const kv = fault.kv();
+    const kv = await fault.kv();
     if (kv) report.kv = { ...kv, leaderCut: kvLeaderCut(kv.leader, o.zone, o.fault, l) };
     reports.push(report);
     if (home.length) {

@@ -6,8 +6,14 @@ import { NATS_LIVENESS } from '../core/nats-liveness.ts';
 export interface KvProbeResult {
   /** The NATS server leading the Kv's stream when the fault was made (null: unknown). */
   leader: string | null;
-  /** ms from the cut during which the Kv took no write (the sum of the gaps, one put every PROBE_EVERY_MS). */
+  /** ms from the cut to the heal during which the Kv took no write (the sum of the gaps, one put every PROBE_EVERY_MS). */
   unavailableMs: number;
+  /**
+   * The same after the heal, until the drill ended: NATS 2.9's raft has no pre-vote, so a
+   * server cut off for longer than an election timeout comes back with a higher term and
+   * unseats the leaders of the groups it is in, and the Kv takes no write again for seconds.
+   */
+  afterHealMs: number;
 }
 
 /** A probe put every this many ms: fine enough to time a leader election of seconds. */
@@ -27,6 +33,8 @@ export class KvProbe {
   private loop: Promise<void> | undefined;
   private gapStart: number | null = null;
   private unavailable = 0;
+  private afterHeal = 0;
+  private healAt = Number.POSITIVE_INFINITY;
   private leader: string | null = null;
 
   private constructor(
@@ -71,7 +79,7 @@ export class KvProbe {
         );
         if (!ok && this.gapStart === null) this.gapStart = at;
         if (ok && this.gapStart !== null) {
-          this.unavailable += at - this.gapStart;
+          this.count(this.gapStart, at);
           this.gapStart = null;
         }
         await this.clock.sleep(PROBE_EVERY_MS);
@@ -79,12 +87,27 @@ export class KvProbe {
     })();
   }
 
+  /** The fault is healed: gaps from now on count as after the heal. */
+  healed(): void {
+    this.healAt = this.clock.now();
+  }
+
+  /** Adds a gap [from, to), split at the heal. */
+  private count(from: number, to: number): void {
+    this.unavailable += Math.max(0, Math.min(to, this.healAt) - from);
+    this.afterHeal += Math.max(0, to - Math.max(from, this.healAt));
+  }
+
   /** Stops probing and closes; a gap still open counts up to now. */
   async stop(): Promise<KvProbeResult> {
     this.running = false;
     await this.loop;
-    if (this.gapStart !== null) this.unavailable += this.clock.now() - this.gapStart;
+    if (this.gapStart !== null) this.count(this.gapStart, this.clock.now());
     await this.nc.close().catch(() => {});
-    return { leader: this.leader, unavailableMs: Math.round(this.unavailable) };
+    return {
+      leader: this.leader,
+      unavailableMs: Math.round(this.unavailable),
+      afterHealMs: Math.round(this.afterHeal),
+    };
   }
 }
