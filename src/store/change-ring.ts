@@ -1,6 +1,12 @@
 import type { Change } from './types.ts';
 
 /**
+ * Most changes a ring keeps: a burst the shipper has not caught up with (markShipped prunes
+ * what it has shipped, so normally it holds a batch or two); past it the oldest half goes.
+ */
+const RING_MAX = 20_000;
+
+/**
  * Recent committed changes of this store in seq order, so the shipper rarely reads the change
  * log back (PEERS.md: reading 4000 rows of jsonb back costs ~50 ms). It only ever holds a
  * contiguous run of seqs; a commit that does not follow on (another process writing this
@@ -9,6 +15,7 @@ import type { Change } from './types.ts';
  */
 export class ChangeRing {
   private ring: Change[] = [];
+  /** Commits that arrived ahead of a gap; more than 64 of them restart the run. */
   private readonly early = new Map<number, Change[]>();
 
   /** Takes one commit's changes (in seq order). */
@@ -30,7 +37,7 @@ export class ChangeRing {
       for (const c of next) this.ring.push(c);
       next = this.early.get(this.ring[this.ring.length - 1]!.seq + 1);
     }
-    if (this.ring.length > 20_000) this.ring = this.ring.slice(-10_000);
+    if (this.ring.length > RING_MAX) this.ring = this.ring.slice(-RING_MAX / 2);
   }
 
   /** Up to limit changes after afterSeq, or undefined when the ring cannot prove it holds afterSeq + 1. */

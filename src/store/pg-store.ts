@@ -220,6 +220,8 @@ export class PgStore implements Store {
       `INSERT INTO ${this.conn.t('meta')} (k, v) VALUES ('shipped', $1) ON CONFLICT (k) DO UPDATE SET v = excluded.v`,
       [String(seq)],
     );
+    // the shipper never reads shipped changes again: the ring keeps only what is not shipped yet
+    this.ring.prune(seq);
   }
 
   async conflicts(): Promise<Conflict[]> {

@@ -91,6 +91,13 @@ CREATE TABLE IF NOT EXISTS cursors (origin TEXT PRIMARY KEY, seq INTEGER NOT NUL
  * slowed every young-generation GC (the sqlite + jetstream lag p99).
  */
 const JSON_TEXT = Symbol('mz.changeJson');
+
+/**
+ * Most changes the ring keeps: a burst of commits the shipper has not caught up with yet
+ * (the table has them all; the ring only saves reading them back); past it the oldest half goes.
+ */
+const RING_MAX = 20_000;
+
 type Encoded = { value: string; vv: string };
 function jsonOf(c: Change): Encoded {
   return (
@@ -263,6 +270,9 @@ export class SqliteStore implements Store {
   /**
    * Recent committed changes in seq order, so the shipper rarely reads the change log back
    * from disk (this process is the file's only writer, so the ring is always the newest).
+   * Bounded: markShipped drops what the shipper has handed to the log (it never reads those
+   * again), so it holds the changes not shipped yet, normally a batch or two; at most
+   * RING_MAX while the log is away (then the oldest half goes; the table still has them).
    */
   private ring: Change[] = [];
 
@@ -271,7 +281,7 @@ export class SqliteStore implements Store {
     const last = this.ring[this.ring.length - 1];
     if (last && committed[0]!.seq !== last.seq + 1) this.ring = [];
     for (const c of committed) this.ring.push(c);
-    if (this.ring.length > 20_000) this.ring = this.ring.slice(-10_000);
+    if (this.ring.length > RING_MAX) this.ring = this.ring.slice(-RING_MAX / 2);
   }
 
   private readonly listeners = new Set<() => void>();
@@ -497,6 +507,11 @@ export class SqliteStore implements Store {
   async markShipped(seq: number): Promise<void> {
     this.live();
     this.io(() => this.q.setMeta.run('shipped', String(seq)));
+    // shipped changes are never asked for again on the hot path (a drill's RPO count reads the
+    // table); without this the ring kept RING_MAX of them, ~1.5 KB each, for hours (issue 24).
+    // The newest entry stays, as in pruneChanges, so an idle shipper's poll needs no query.
+    const first = this.ring[0];
+    if (first) this.ring = this.ring.slice(Math.min(Math.max(0, seq + 1 - first.seq), this.ring.length - 1));
   }
 
   async conflicts(): Promise<Conflict[]> {

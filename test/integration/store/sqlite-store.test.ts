@@ -54,3 +54,31 @@ test('store(sqlite): a zone file held by a running store is refused with ERR_STO
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('store(sqlite): the change ring holds what is not shipped yet, not every change since start (issue 24)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mz-store-ring-'));
+  const topology = storeTestTopology();
+  const store = new SqliteStore({
+    ...depsFor('sh-a', topology, new MemoryFence(topology.initialOwners())),
+    file: join(dir, 'sh-a.db'),
+  });
+  const ring = () => (store as unknown as { ring: { seq: number }[] }).ring.map((c) => c.seq);
+  try {
+    for (let i = 1; i <= 300; i++)
+      await store.put({ resource: 'profiles', key: `u${i}`, shard: 1, epoch: 1, value: i });
+    assert.equal(ring().length, 300);
+    await store.markShipped(298);
+    assert.deepEqual(ring(), [299, 300]);
+    await store.markShipped(300);
+    assert.deepEqual(ring(), [300], 'the newest stays, so an idle poll is answered without a query');
+    await store.put({ resource: 'profiles', key: 'u301', shard: 1, epoch: 1, value: 301 });
+    assert.deepEqual(ring(), [300, 301]);
+    assert.deepEqual(
+      (await store.changesAfter(300, 10)).map((c) => c.seq),
+      [301],
+    );
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -112,6 +112,27 @@ export function storeContract(name: string, makeFactory: () => Promise<StoreFact
       assert.equal(typeof (await a.timeOf(1)), 'number');
     });
 
+    test(`${name}: marking changes shipped keeps every one of them readable, and the next ones follow on`, async () => {
+      const a = await open('sh-a', fresh());
+      for (let i = 1; i <= 5; i++) await a.put({ resource: 'profiles', key: `u${i}`, shard: 1, epoch: 1, value: i });
+      await a.markShipped(4);
+      await a.put({ resource: 'profiles', key: 'u6', shard: 1, epoch: 1, value: 6 });
+      const all = (await a.changesAfter(0, 10)).map((c) => [c.seq, c.value]);
+      assert.deepEqual(
+        all,
+        [1, 2, 3, 4, 5, 6].map((i) => [i, i]),
+      );
+      assert.deepEqual(
+        (await a.changesAfter(4, 10)).map((c) => c.seq),
+        [5, 6],
+      );
+      assert.deepEqual(
+        (await a.changesAfter(2, 2)).map((c) => c.seq),
+        [3, 4],
+      );
+      assert.equal(await a.shipped(), 4);
+    });
+
     test(`${name}: the fence refuses a non-owner and a stale epoch, and logs nothing`, async () => {
       const fence = fresh();
       const a = await open('sh-a', fence);
