@@ -37,6 +37,14 @@ interface Sub {
   closed: boolean;
 }
 
+/**
+ * Batches an origin's stream holds before those every destination has finished are dropped.
+ * Small, so the stream holds about what the destinations still need; a cut link's batches
+ * stay until it heals, as a JetStream consumer's would. It was 2048: thousands of delivered
+ * batches (and their changes) kept alive, a sawtooth of minutes under steady writes (issue 24).
+ */
+const TRIM_AT = 256;
+
 const linkKey = (a: string, b: string) => (a < b ? `${a}|${b}` : `${b}|${a}`);
 
 /**
@@ -123,7 +131,7 @@ export class MemoryLog implements Log {
       this.streams.set(batch.origin, s);
     }
     s.entries.push({ batch, at: this.opts.clock.now() });
-    if (s.entries.length >= 2048) this.trim(batch.origin, s);
+    if (s.entries.length >= TRIM_AT) this.trim(batch.origin, s);
     for (const sub of this.subs) if (sub.origin === batch.origin) this.pump(sub);
   }
 

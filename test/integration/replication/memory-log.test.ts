@@ -82,7 +82,8 @@ test('memory log: batches every destination has finished are trimmed, so memory 
   await clock.advanceAsync(5, 1);
   assert.equal(got.length, 5000);
   assert.equal(log.length('sh-a'), 5000);
-  assert.ok(log.retained('sh-a') < 2048);
+  // at most TRIM_AT (256) delivered batches, plus the 100 appended since the destinations caught up
+  assert.ok(log.retained('sh-a') <= 356, `retained ${log.retained('sh-a')}`);
   assert.equal(await log.ackedUpTo('sh-a', 'sh-b'), 5000);
   await log.close();
 });
