@@ -70,6 +70,7 @@ export class Edge {
   private readonly m: EdgeMetrics;
   private readonly filters: EdgeFilter[];
   private readonly fetcher: Fetcher;
+  /** Keys recently found uncacheable (pass without waiting on a busy fetch); 10 000: the hot uncacheable URLs, not every URL ever seen. */
   private readonly hitForPass = new LRUCache<string, number>({ max: 10_000 });
   private readonly fsm: FsmDeps;
   private readonly cfg: EdgeConfig;

@@ -7,6 +7,7 @@ export class CachedGeoDb implements GeoDb {
 
   constructor(
     private readonly inner: GeoDb,
+    /** Addresses and subnets kept: resolvers and HTTPDNS clients repeat within minutes. */
     max = 65_536,
   ) {
     this.cache = new LRUCache({ max });

@@ -35,6 +35,7 @@ export function subnetKey(ip: string): string {
  * each; the subnet's own reports win, then its carrier's; otherwise null (steer by geo).
  */
 export class LatencyAggregator {
+  /** Per subnet and per carrier, the 50 000 used last: an evicted subnet ranks by its carrier or geo again; a flood cannot grow it. */
   private readonly buckets = new LRUCache<string, Map<string, ZoneStat>>({ max: 50_000 });
   private readonly halfLifeMs: number;
   private readonly minReports: number;
