@@ -17,8 +17,16 @@ export interface CacheEntry {
 }
 
 /**
+ * Hosts kept: an app talks to a handful of hosts, so 1024 holds them all, while an app that
+ * resolves names it is given (user URLs, a crawler) cannot grow the cache without bound. Past
+ * it the host stored longest ago goes (its refresh timer with it); a lookup of it fetches anew.
+ */
+export const MAX_HOSTS = 1024;
+
+/**
  * The TTL cache of answers. Each entry schedules its own background refresh (at
  * refreshFraction of the TTL); `refreshDue` is called then for hosts still in use or pre-resolved.
+ * At most MAX_HOSTS hosts.
  */
 export class AnswerCache {
   private readonly entries = new Map<string, CacheEntry>();
@@ -45,6 +53,13 @@ export class AnswerCache {
   store(host: string, ipv4: string[], ipv6: string[], ttl: number, source: 'httpdns' | 'system'): CacheEntry {
     const old = this.entries.get(host);
     old?.timer?.cancel();
+    // stored again: to the back of the line (Map order is the eviction order)
+    this.entries.delete(host);
+    if (this.entries.size >= MAX_HOSTS) {
+      const [oldest, e] = this.entries.entries().next().value!;
+      e.timer?.cancel();
+      this.entries.delete(oldest);
+    }
     const now = this.s.clock.now();
     const e: CacheEntry = {
       ipv4,

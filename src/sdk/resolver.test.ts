@@ -31,3 +31,25 @@ test('sdk: an injected fetch is used, and IP literals need no lookup', async () 
   assert.equal(calls.length, 1);
   await r.close();
 });
+
+test('sdk: the answer cache keeps at most MAX_HOSTS hosts, the oldest stored going first', async () => {
+  const { AnswerCache, MAX_HOSTS } = await import('./answer-cache.ts');
+  const clock = new ManualClock();
+  const refreshed: string[] = [];
+  const cache = new AnswerCache(
+    { clock, refreshFraction: 0.75, preResolve: new Set<string>() } as never,
+    new Set(),
+    (h) => refreshed.push(h),
+  );
+  for (let i = 0; i < MAX_HOSTS; i++) cache.store(`h${i}.test`, ['192.0.2.1'], [], 60, 'httpdns').usedSinceFetch = true;
+  cache.store('h0.test', ['192.0.2.2'], [], 60, 'httpdns').usedSinceFetch = true; // stored again: the youngest now
+  cache.store('new.test', ['192.0.2.3'], [], 60, 'httpdns').usedSinceFetch = true;
+  assert.equal(cache.get('h0.test')?.ipv4[0], '192.0.2.2');
+  assert.equal(cache.get('h1.test'), undefined, 'the oldest went when new.test came');
+  assert.ok(cache.get('new.test'));
+  // an evicted host's refresh timer went with it
+  clock.advance(60_000);
+  assert.equal(refreshed.length, MAX_HOSTS);
+  assert.ok(!refreshed.includes('h1.test'));
+  cache.close();
+});
