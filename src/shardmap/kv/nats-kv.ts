@@ -1,4 +1,5 @@
 import { connect, type KV, KvWatchInclude, type NatsConnection } from 'nats';
+import { type Clock, systemClock, type Timer } from '../../core/clock.ts';
 import { hasCode } from '../../core/errors.ts';
 import { NATS_LIVENESS } from '../../core/nats-liveness.ts';
 import { shardmapErrors } from '../errors.ts';
@@ -13,6 +14,28 @@ export interface NatsKvOptions {
   timeoutMs?: number;
   /** Copies of a bucket this creates (JetStream replicas; default 1). */
   replicas?: number;
+  /** Times the watch stall check (default: the system clock). */
+  clock?: Clock;
+}
+
+/**
+ * A put this process made that a watch of its prefix has not delivered this long means the
+ * watch stalled: nats.js notices a dead ordered consumer only after missing its 5 s idle
+ * heartbeats (and a consumer placed on a server a partition cut off is dead), which left
+ * shard maps, leases and votes stale for 10 s and longer in the lab.
+ */
+const WATCH_STALL_MS = 1500;
+/** How soon a watch whose iterator ended (or that could not be recreated) is tried again. */
+const WATCH_RETRY_MS = 250;
+
+/** One watch the adapter keeps alive: restarted from the revision after the last it delivered. */
+interface LiveWatch {
+  prefix: string;
+  delivered: number;
+  /** The oldest put of ours under the prefix not delivered yet. */
+  unseen: { revision: number; at: number } | undefined;
+  restart(): void;
+  stopped: boolean;
 }
 
 const dec = new TextDecoder();
@@ -29,11 +52,38 @@ function wrap(e: unknown, what: string): unknown {
 
 /** The distributed-mode Kv: a JetStream KV bucket (`js.views.kv`), one value per key. */
 export class NatsKv implements Kv {
+  private readonly watches = new Set<LiveWatch>();
+  private readonly stallTimer: Timer;
+  /** Watches restarted after a stall or an ended iterator (for tests and the log). */
+  restarts = 0;
+
   private constructor(
     private readonly nc: NatsConnection,
     private readonly kv: KV,
     readonly bucket: string,
-  ) {}
+    private readonly clock: Clock,
+  ) {
+    this.stallTimer = clock.setInterval(WATCH_STALL_MS / 3, () => this.checkStalls());
+  }
+
+  /**
+   * Any watch holding one of our puts longer than WATCH_STALL_MS: restart every watch (their
+   * consumers share the fate of the server they sit on, and the `map.` watch sees too few of
+   * our own puts to notice by itself).
+   */
+  private checkStalls(): void {
+    const now = this.clock.now();
+    const stalled = [...this.watches].some((w) => w.unseen && now - w.unseen.at >= WATCH_STALL_MS);
+    if (!stalled) return;
+    for (const w of this.watches) w.restart();
+  }
+
+  /** A put of ours acknowledged at `revision`: every watch of its prefix must deliver it. */
+  private expect(key: string, revision: number): void {
+    for (const w of this.watches)
+      if ((w.prefix === '' || key.startsWith(w.prefix)) && w.delivered < revision && !w.unseen)
+        w.unseen = { revision, at: this.clock.now() };
+  }
 
   /** Connects and opens (or creates) the bucket; ERR_FAILOVER_KV_UNAVAILABLE when unreachable. */
   static async open(opts: NatsKvOptions): Promise<NatsKv> {
@@ -56,7 +106,7 @@ export class NatsKv implements Kv {
       const kv = await nc
         .jetstream({ timeout: opts.timeoutMs ?? 2000 })
         .views.kv(opts.bucket, { history: 1, replicas: opts.replicas ?? 1, allow_direct: false });
-      return new NatsKv(nc, kv, opts.bucket);
+      return new NatsKv(nc, kv, opts.bucket, opts.clock ?? systemClock);
     } catch (e) {
       await nc.close();
       throw shardmapErrors.ERR_FAILOVER_KV_UNAVAILABLE(`kv/nats: cannot open bucket ${opts.bucket}`, { cause: e });
@@ -75,9 +125,14 @@ export class NatsKv implements Kv {
   async put(key: string, value: string, opts: KvPutOptions = {}): Promise<number> {
     check(key);
     try {
-      if (opts.expect === undefined) return await this.kv.put(key, value);
-      if (opts.expect === 0) return await this.kv.create(key, value);
-      return await this.kv.update(key, value, opts.expect);
+      const revision =
+        opts.expect === undefined
+          ? await this.kv.put(key, value)
+          : opts.expect === 0
+            ? await this.kv.create(key, value)
+            : await this.kv.update(key, value, opts.expect);
+      this.expect(key, revision);
+      return revision;
     } catch (e) {
       throw wrap(e, `put ${key}`);
     }
@@ -102,21 +157,65 @@ export class NatsKv implements Kv {
   async watch(prefix: string, listener: (e: KvEntry) => void): Promise<KvWatch> {
     if (!validPrefix(prefix)) throw shardmapErrors.ERR_FAILOVER_KV_BAD_KEY(`kv: bad watch prefix "${prefix}"`);
     const key = prefix === '' ? '>' : `${prefix}>`;
-    let iter: Awaited<ReturnType<KV['watch']>>;
+    let iter: Awaited<ReturnType<KV['watch']>> | undefined;
+    const w: LiveWatch = {
+      prefix,
+      delivered: 0,
+      unseen: undefined,
+      stopped: false,
+      restart: () => {
+        if (w.stopped) return;
+        this.restarts++;
+        w.unseen = undefined;
+        const old = iter;
+        iter = undefined;
+        old?.stop();
+        // resumed from the revision after the last delivered: nothing in between is missed
+        void open({ resumeFromRevision: w.delivered + 1 }).catch(() => {
+          this.clock.setTimer(WATCH_RETRY_MS, () => {
+            if (!iter) w.restart();
+          });
+        });
+      },
+    };
+    const open = async (from: { resumeFromRevision?: number }) => {
+      const it = await this.kv.watch({
+        key,
+        ...(from.resumeFromRevision ? from : { include: KvWatchInclude.UpdatesOnly }),
+      });
+      if (w.stopped) return it.stop();
+      iter = it;
+      void (async () => {
+        try {
+          for await (const e of it) {
+            if (e.revision <= w.delivered) continue;
+            w.delivered = e.revision;
+            if (w.unseen && e.revision >= w.unseen.revision) w.unseen = undefined;
+            listener({ key: e.key, value: e.operation === 'PUT' ? dec.decode(e.value) : null, revision: e.revision });
+          }
+        } catch {
+          // the consumer or the connection failed: fall through to a restart
+        }
+        // ended without stop(): a watch that ends silently leaves its reader stale for good
+        if (iter === it && !w.stopped && !this.nc.isClosed())
+          this.clock.setTimer(WATCH_RETRY_MS, () => {
+            if (iter === it) w.restart();
+          });
+      })();
+    };
     try {
-      iter = await this.kv.watch({ key, include: KvWatchInclude.UpdatesOnly });
+      await open({});
     } catch (e) {
       throw wrap(e, `watch ${prefix}`);
     }
-    void (async () => {
-      try {
-        for await (const e of iter)
-          listener({ key: e.key, value: e.operation === 'PUT' ? dec.decode(e.value) : null, revision: e.revision });
-      } catch {
-        // the connection closed: the watch simply ends
-      }
-    })();
-    return { stop: () => iter.stop() };
+    this.watches.add(w);
+    return {
+      stop: () => {
+        w.stopped = true;
+        this.watches.delete(w);
+        iter?.stop();
+      },
+    };
   }
 
   async keys(prefix: string): Promise<string[]> {
@@ -144,6 +243,9 @@ export class NatsKv implements Kv {
   }
 
   async close(): Promise<void> {
+    this.stallTimer.cancel();
+    for (const w of this.watches) w.stopped = true;
+    this.watches.clear();
     if (!this.nc.isClosed()) await this.nc.drain().catch(() => this.nc.close());
   }
 }
