@@ -250,11 +250,16 @@ function recordAnswer(s: Sample, status: number, headers: Answer['headers'], tex
     return;
   }
   let code = '';
+  let hop = '';
   try {
-    code = (JSON.parse(text) as { error?: string }).error ?? '';
+    const body = JSON.parse(text) as { error?: string; zone?: unknown; upstream?: unknown };
+    code = body.error ?? '';
+    // a router that could not reach the next hop says which: the report then tells a dead
+    // zone's app from a slow forward
+    if (typeof body.zone === 'string' && typeof body.upstream === 'string') hop = ` (${body.zone} → ${body.upstream})`;
   } catch {}
   // a 502/503 is the owner's trouble, not the entry's: the client keeps its entry zone
-  s.kind = `http ${status}${code ? ` ${code}` : ''}`;
+  s.kind = `http ${status}${code ? ` ${code}` : ''}${hop}`;
 }
 
 /** No answer: a timeout waiting for one, or a connection refused, reset or not made in time. */
