@@ -18,7 +18,8 @@ export interface ShardMapJson {
   /** Per zone: its lease as the answering process sees it. */
   zones?: Record<string, { lease?: { valid: boolean } | null }>;
   global?: { zone: string; epoch: number } | null;
-  leader?: { holder?: string; term?: number } | null;
+  /** The control plane's leader: its process's zones and control API URL (when it published one). */
+  leader?: { holder?: string; term?: number; zones?: string[]; control?: string } | null;
   config: { leaseMs: number };
 }
 

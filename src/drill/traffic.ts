@@ -84,18 +84,34 @@ class TrafficRun {
     this.start = o.clock.wallTime();
   }
 
-  /** Steering: zones the controller has declared down get no new users. */
+  /**
+   * Steering: zones the controller has declared down get no new users. Zone states are the
+   * leader's: another process's controller does not judge zones while it follows, so its
+   * states can be old. The drill asks its control API where the leader is and then asks the
+   * leader (unless the leader runs the drilled zone, which a fault may take away).
+   */
   watchSteering(): Timer {
+    let from = this.plan.control;
     return this.o.clock.setInterval(250, () => {
-      void controlJson<ShardMapJson>(this.plan.control, '/api/shardmap?shards=0')
+      void controlJson<ShardMapJson>(from, '/api/shardmap?shards=0')
         .then((s) => {
+          const l = s.leader;
+          const lc = l?.control?.replace(/\/$/, '');
+          const usable = lc !== undefined && !(l?.zones ?? []).includes(this.o.zone);
+          if (usable && lc !== from.base) {
+            from = { ...this.plan.control, base: lc }; // the next tick asks the leader
+            return;
+          }
+          if (!usable) from = this.plan.control;
           this.declaredDown = new Set(
             Object.entries(s.states)
               .filter(([, v]) => v.state === 'failing' || v.state === 'failed')
               .map(([k]) => k),
           );
         })
-        .catch(() => {});
+        .catch(() => {
+          from = this.plan.control;
+        });
     });
   }
 
