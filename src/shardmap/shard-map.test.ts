@@ -249,3 +249,32 @@ test('failover/zone-view: a watch that goes quiet while the Kv answers is notice
   assert.ok(more >= 1 && more <= 3, `${more} resyncs in 3 s with renewals every 250 ms`);
   zv.stop();
 });
+
+test('failover/zone-view: a map watch that goes quiet is caught by the other zones reporting newer map revisions', async () => {
+  const { clock, kv, map } = await setup();
+  let quiet = true;
+  const stalledMap = new Proxy(kv, {
+    get(target, prop, receiver) {
+      if (prop === 'watch')
+        return (prefix: string, fn: (e: KvEntry) => void) =>
+          target.watch(prefix, (e) => {
+            if (prefix !== 'map.' || !quiet) fn(e);
+          });
+      return Reflect.get(target, prop, receiver);
+    },
+  });
+  const resyncs: string[] = [];
+  const common = { shards: 4, clock, leaseMs: 1000, renewMs: 250, faults: new ZoneFaults() };
+  const b = await openZoneView({ ...common, kv: stalledMap, zone: 'b', onResync: (why) => resyncs.push(why) });
+  const c = await openZoneView({ ...common, kv, zone: 'c' });
+  await map.move(0, 'b');
+  await clock.advanceAsync(500, 50);
+  assert.equal(b.view.owner(0).zone, 'a', "b's map watch missed the move");
+  quiet = false; // a new watch works (the resync's)
+  await clock.advanceAsync(1500, 50);
+  assert.equal(resyncs.length, 1, resyncs.join('; '));
+  assert.match(resyncs[0]!, /other zones applied map revision \d+/);
+  assert.equal(b.view.owner(0).zone, 'b');
+  b.stop();
+  c.stop();
+});

@@ -249,6 +249,14 @@ export class ShardMap implements ShardMapView {
     return this.leases.get(zone);
   }
 
+  /** The newest map revision any other zone with a valid lease says it has applied (`seen`). */
+  othersSeen(zone: string): number {
+    let max = 0;
+    const now = this.clock.wallTime();
+    for (const [z, r] of this.leases) if (z !== zone && r.expiresAt > now && r.seen > max) max = r.seen;
+    return max;
+  }
+
   canWrite(zone: string, shard: ShardId, epoch: number, consistency: 'fenced' | 'available' = 'fenced'): boolean {
     const o = shard === GLOBAL ? this.globalOwner : this.owners[shard];
     if (!o || o.zone !== zone || o.epoch !== epoch || o.draining) return false;

@@ -81,7 +81,9 @@ const STALLED_AFTER_RENEWALS = 3;
  * means its watch stalled while the Kv answers: the map then goes by stale entries (moves
  * unseen, every other lease lapsed). Watch again. Why: in the lab a view stayed stale 10 s
  * past the Kv's recovery, and a process's map for minutes, after a NATS server was cut off.
- * Only renewals acknowledged after the last resync count, so one stall means one resync.
+ * The `map.` watch is checked by the other zones' leases instead (their `seen`: the newest
+ * map revision they applied). Only evidence newer than the last resync counts, so one stall
+ * means one resync.
  */
 export function watchForStalls(
   map: ShardMap,
@@ -91,17 +93,29 @@ export function watchForStalls(
   onResync?: (why: string) => void,
 ): Timer {
   let unseen: { revision: number; at: number } | undefined;
+  /** Since when another zone says it applied a map revision this map has not (monotonic ms). */
+  let behind: { revision: number; at: number } | undefined;
   let resyncing = false;
   let resyncedAt = Number.NEGATIVE_INFINITY;
   return clock.setInterval(renewMs, () => {
+    const now = clock.now();
     const seen = map.lease(keeper.zone)?.revision ?? 0;
     if (unseen && seen >= unseen.revision) unseen = undefined;
     const ack = keeper.lastAck;
     if (!unseen && ack && ack.revision > seen && ack.at > resyncedAt) unseen = ack;
-    if (!unseen || resyncing || clock.now() - unseen.at < STALLED_AFTER_RENEWALS * renewMs) return;
-    const why = `the Kv acknowledged lease revision ${unseen.revision} of ${keeper.zone} ${Math.round(clock.now() - unseen.at)} ms ago and the watch has not delivered it`;
+    // the `map.` watch sees none of our own puts (only the leader writes the map); the other
+    // zones' leases say which map revision they applied, so a map behind them is stalled too
+    const others = map.othersSeen(keeper.zone);
+    if (behind && map.revision >= behind.revision) behind = undefined;
+    if (!behind && others > map.revision) behind = { revision: others, at: Math.max(now, resyncedAt) };
+    const stalled = (x: { at: number } | undefined) => x && now - x.at >= STALLED_AFTER_RENEWALS * renewMs;
+    if (resyncing || !(stalled(unseen) || stalled(behind))) return;
+    const why = stalled(unseen)
+      ? `the Kv acknowledged lease revision ${unseen!.revision} of ${keeper.zone} ${Math.round(now - unseen!.at)} ms ago and the watch has not delivered it`
+      : `other zones applied map revision ${behind!.revision} and this map is at ${map.revision}`;
     resyncing = true;
     unseen = undefined;
+    behind = undefined;
     onResync?.(why);
     map
       .resync()
