@@ -346,7 +346,8 @@ export function renderReport(r: SoakResult, bound: number): string {
   lines.push('', 'slope over the second half (per minute):');
   for (const [name, unit] of SERIES)
     lines.push(`  ${name.padEnd(9)} ${r.slopes[name] >= 0 ? '+' : ''}${fmt(r.slopes[name], 3)} ${unit}`);
-  const first = r.at[0];
+  // RSS against the 5-minute mark once the run is long enough (startup and warm-up are before it)
+  const first = r.at.find((a) => a.minute === 5 && r.minutes >= 10) ?? r.at[0];
   const lastAt = r.at[r.at.length - 1];
   if (first && lastAt && first !== lastAt)
     lines.push(
