@@ -6,6 +6,7 @@
 
 import type { ControlApi } from '../control/index.ts';
 import type { Clock, Timer } from '../core/clock.ts';
+import { within } from '../core/deadline.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Random } from '../core/random.ts';
 import type { LinkLag } from '../replication/index.ts';
@@ -291,17 +292,8 @@ export class ProcessRegistry {
   }
 
   /** p, or a rejection once callTimeoutMs pass first: a Kv that hangs counts as one that fails. */
-  private async within<T>(p: Promise<T>, ms = this.callTimeoutMs): Promise<T> {
-    let timer: Timer | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = this.o.clock.setTimer(ms, () => reject(new Error(`the control Kv did not answer within ${ms} ms`)));
-    });
-    p.catch(() => {}); // a late failure is not unhandled
-    try {
-      return await Promise.race([p, late]);
-    } finally {
-      timer?.cancel();
-    }
+  private within<T>(p: Promise<T>, ms = this.callTimeoutMs): Promise<T> {
+    return within(this.o.clock, p, ms, `the control Kv did not answer within ${ms} ms`);
   }
 
   /** Waits for p at most callTimeoutMs, swallowing its failure (the caller's state says what happened). */

@@ -1,5 +1,6 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Clock, Timer } from '../../core/clock.ts';
+import { within } from '../../core/deadline.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Kv, KvEntry, KvWatch } from '../../shardmap/index.ts';
 import type { Topology, TopologyConfig } from '../../topology/index.ts';
@@ -350,18 +351,9 @@ export class ZoneLoads {
   }
 
   /** p, or a rejection once an interval (at least 1 s) passes first: a Kv that hangs counts as one that fails. */
-  private async within<T>(p: Promise<T>): Promise<T> {
+  private within<T>(p: Promise<T>): Promise<T> {
     const ms = Math.max(1000, this.config.intervalMs);
-    let timer: Timer | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = this.o.clock.setTimer(ms, () => reject(new Error(`the control Kv did not answer within ${ms} ms`)));
-    });
-    p.catch(() => {}); // a late failure is not unhandled
-    try {
-      return await Promise.race([p, late]);
-    } finally {
-      timer?.cancel();
-    }
+    return within(this.o.clock, p, ms, `the control Kv did not answer within ${ms} ms`);
   }
 }
 
