@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import dnsPacket from 'dns-packet';
 import { query } from '../../test/integration/dns/helpers.ts';
 import { type CachedReply, hashKey, ReplyCache } from './reply-cache.ts';
 import { cookieAt, hashPacket, keyMatches, keySkip, questionNameEnd, writeKey } from './stages/cache.ts';
@@ -74,23 +73,7 @@ test('dns/cache: names that are not plain labels inside the packet are not keyed
 
 /** A query as dig sends it: ECS and an 8-byte client cookie (plus a server cookie when given). */
 function digQuery(id: number, cookie: Buffer, ip = '1.2.4.0'): Buffer {
-  return dnsPacket.encode({
-    type: 'query',
-    id,
-    flags: dnsPacket.RECURSION_DESIRED,
-    questions: [{ type: 'A', name: 'api.shop.test' }],
-    additionals: [
-      {
-        type: 'OPT',
-        name: '.',
-        udpPayloadSize: 1232,
-        options: [
-          { code: 'CLIENT_SUBNET', family: 1, sourcePrefixLength: 24, scopePrefixLength: 0, ip },
-          { code: 10, data: cookie },
-        ],
-      } as unknown as dnsPacket.Answer,
-    ],
-  });
+  return query('api.shop.test', 'A', { id, ecs: { ip, prefix: 24 }, cookie });
 }
 
 test('dns/cache: the key sets the COOKIE value aside, and only it', () => {

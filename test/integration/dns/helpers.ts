@@ -41,26 +41,37 @@ export const HOST = '127.0.0.1';
 export function query(
   name: string,
   type: string,
-  opts: { id?: number; edns?: boolean; ecs?: { ip: string; prefix: number }; udp?: number; version?: number } = {},
+  opts: {
+    id?: number;
+    edns?: boolean;
+    ecs?: { ip: string; prefix: number };
+    /** An EDNS COOKIE option (code 10) with this value, as dig sends one on every run. */
+    cookie?: Buffer;
+    udp?: number;
+    version?: number;
+  } = {},
 ): Buffer {
   const additionals: dnsPacket.Answer[] = [];
-  if (opts.edns || opts.ecs || opts.version !== undefined) {
+  if (opts.edns || opts.ecs || opts.cookie || opts.version !== undefined) {
     additionals.push({
       type: 'OPT',
       name: '.',
       udpPayloadSize: opts.udp ?? 1232,
       ednsVersion: opts.version ?? 0,
-      options: opts.ecs
-        ? [
-            {
-              code: 8,
-              family: opts.ecs.ip.includes(':') ? 2 : 1,
-              sourcePrefixLength: opts.ecs.prefix,
-              scopePrefixLength: 0,
-              ip: opts.ecs.ip,
-            },
-          ]
-        : [],
+      options: [
+        ...(opts.ecs
+          ? [
+              {
+                code: 8,
+                family: opts.ecs.ip.includes(':') ? 2 : 1,
+                sourcePrefixLength: opts.ecs.prefix,
+                scopePrefixLength: 0,
+                ip: opts.ecs.ip,
+              },
+            ]
+          : []),
+        ...(opts.cookie ? [{ code: 10, data: opts.cookie }] : []),
+      ],
     } as unknown as dnsPacket.Answer);
   }
   return dnsPacket.encode({

@@ -12,6 +12,7 @@ import { createHealthChecker } from '../../../src/health/index.ts';
 import { startHttpdnsServer } from '../../../src/httpdns/index.ts';
 import { createSteering, MutableSteeringState } from '../../../src/steering/index.ts';
 import { parseTopology } from '../../../src/topology/index.ts';
+import { query } from '../dns/helpers.ts';
 
 const ZONES = ['sh-a', 'sh-b', 'bj-a', 'gz-a'] as const;
 const closers: (() => Promise<void>)[] = [];
@@ -39,20 +40,7 @@ async function edge(host: string) {
 
 async function digA(port: number, subnet: string): Promise<string[]> {
   const sock = createSocket('udp4');
-  const q = dnsPacket.encode({
-    type: 'query',
-    id: 7,
-    flags: dnsPacket.RECURSION_DESIRED,
-    questions: [{ type: 'A', name: 'api.shop.test' }],
-    additionals: [
-      {
-        type: 'OPT',
-        name: '.',
-        udpPayloadSize: 1232,
-        options: [{ code: 'CLIENT_SUBNET', family: 1, sourcePrefixLength: 24, scopePrefixLength: 0, ip: subnet }],
-      } as unknown as dnsPacket.Answer,
-    ],
-  });
+  const q = query('api.shop.test', 'A', { id: 7, ecs: { ip: subnet, prefix: 24 } });
   try {
     const reply = await new Promise<Buffer>((resolve, reject) => {
       sock.once('message', resolve);
