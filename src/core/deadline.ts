@@ -16,3 +16,20 @@ export async function within<T>(clock: Clock, p: Promise<T>, ms: number, message
     timer?.cancel();
   }
 }
+
+/**
+ * Waits for `p` at most `ms`: true when it settled in time, false when the wait was given up
+ * (`p` runs on; its outcome is the caller's to handle). For work that is retried on the next
+ * tick rather than failed, e.g. a renewal a leaderless store swallowed.
+ */
+export async function settledWithin(clock: Clock, p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: Timer | undefined;
+  const gaveUp = new Promise<false>((resolve) => {
+    timer = clock.setTimer(ms, () => resolve(false));
+  });
+  try {
+    return await Promise.race([p.then(() => true), gaveUp]);
+  } finally {
+    timer?.cancel();
+  }
+}

@@ -1,4 +1,5 @@
 import type { Clock, Timer } from '../core/clock.ts';
+import { settledWithin } from '../core/deadline.ts';
 import { hasCode } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { shardmapErrors } from './errors.ts';
@@ -119,13 +120,11 @@ export class LeaderElection implements Leadership {
     if (this.stopped) return Promise.resolve();
     if (this.inflight) return this.inflight;
     const n = ++this.rounds;
-    let timer: Timer | undefined;
-    const gaveUp = new Promise<void>((resolve) => {
-      timer = this.o.clock.setTimer(this.o.renewMs, resolve);
-    });
-    const current = Promise.race([this.round(n).then(() => timer?.cancel()), gaveUp]).finally(() => {
-      if (this.inflight === current) this.inflight = undefined;
-    });
+    const current = settledWithin(this.o.clock, this.round(n), this.o.renewMs)
+      .then(() => {})
+      .finally(() => {
+        if (this.inflight === current) this.inflight = undefined;
+      });
     this.inflight = current;
     return current;
   }

@@ -1,4 +1,5 @@
 import type { Clock, Timer } from '../core/clock.ts';
+import { settledWithin } from '../core/deadline.ts';
 import type { Kv } from './kv/kv.ts';
 import { type LocalLease, leaseKey } from './shard-map.ts';
 
@@ -87,19 +88,16 @@ export class LeaseKeeper implements LocalLease {
    */
   renew(): Promise<void> {
     if (this.inflight) return this.inflight;
-    let timer: Timer | undefined;
     const n = ++this.attempts;
-    const attempt = this.doRenew(n);
-    const gaveUp = new Promise<void>((resolve) => {
-      timer = this.opts.clock.setTimer(this.opts.renewMs, () => {
+    const current = settledWithin(this.opts.clock, this.doRenew(n), this.opts.renewMs)
+      .then((inTime) => {
+        if (inTime) return;
         if (n === this.attempts) this.revision = undefined;
         this.suspectConnection();
-        resolve();
+      })
+      .finally(() => {
+        if (this.inflight === current) this.inflight = undefined;
       });
-    });
-    const current = Promise.race([attempt.then(() => timer?.cancel()), gaveUp]).finally(() => {
-      if (this.inflight === current) this.inflight = undefined;
-    });
     this.inflight = current;
     return current;
   }
