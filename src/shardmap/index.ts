@@ -3,6 +3,7 @@
 export { shardmapErrors } from './errors.ts';
 export { ZoneFaults } from './faults.ts';
 export { HEADER_PREFIX, HEADERS } from './headers.ts';
+export { EtcdKv, type EtcdKvOptions } from './kv/etcd-kv.ts';
 export type { Kv, KvEntry, KvPutOptions, KvWatch } from './kv/kv.ts';
 export { MemoryKv } from './kv/memory-kv.ts';
 export { NatsKv, type NatsKvOptions } from './kv/nats-kv.ts';

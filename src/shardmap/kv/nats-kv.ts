@@ -1,9 +1,10 @@
 import { connect, type KV, KvWatchInclude, type NatsConnection } from 'nats';
-import { type Clock, systemClock, type Timer } from '../../core/clock.ts';
+import { type Clock, systemClock } from '../../core/clock.ts';
 import { hasCode } from '../../core/errors.ts';
 import { NATS_LIVENESS } from '../../core/nats-liveness.ts';
 import { shardmapErrors } from '../errors.ts';
 import { type Kv, type KvEntry, type KvPutOptions, type KvWatch, validKey, validPrefix } from './kv.ts';
+import { type KeptWatch, WATCH_RETRY_MS, WatchKeeper } from './watch-keeper.ts';
 
 /** Options of the NATS JetStream KV adapter. */
 export interface NatsKvOptions {
@@ -16,26 +17,6 @@ export interface NatsKvOptions {
   replicas?: number;
   /** Times the watch stall check (default: the system clock). */
   clock?: Clock;
-}
-
-/**
- * A put this process made that a watch of its prefix has not delivered this long means the
- * watch stalled: nats.js notices a dead ordered consumer only after missing its 5 s idle
- * heartbeats (and a consumer placed on a server a partition cut off is dead), which left
- * shard maps, leases and votes stale for 10 s and longer in the lab.
- */
-const WATCH_STALL_MS = 1500;
-/** How soon a watch whose iterator ended (or that could not be recreated) is tried again. */
-const WATCH_RETRY_MS = 250;
-
-/** One watch the adapter keeps alive: restarted from the revision after the last it delivered. */
-interface LiveWatch {
-  prefix: string;
-  delivered: number;
-  /** The oldest put of ours under the prefix not delivered yet. */
-  unseen: { revision: number; at: number } | undefined;
-  restart(): void;
-  stopped: boolean;
 }
 
 const dec = new TextDecoder();
@@ -52,8 +33,7 @@ function wrap(e: unknown, what: string): unknown {
 
 /** The distributed-mode Kv: a JetStream KV bucket (`js.views.kv`), one value per key. */
 export class NatsKv implements Kv {
-  private readonly watches = new Set<LiveWatch>();
-  private readonly stallTimer: Timer;
+  private readonly keeper: WatchKeeper;
   /** Watches restarted after a stall or an ended iterator (for tests and the log). */
   restarts = 0;
 
@@ -63,26 +43,7 @@ export class NatsKv implements Kv {
     readonly bucket: string,
     private readonly clock: Clock,
   ) {
-    this.stallTimer = clock.setInterval(WATCH_STALL_MS / 3, () => this.checkStalls());
-  }
-
-  /**
-   * Any watch holding one of our puts longer than WATCH_STALL_MS: restart every watch (their
-   * consumers share the fate of the server they sit on, and the `map.` watch sees too few of
-   * our own puts to notice by itself).
-   */
-  private checkStalls(): void {
-    const now = this.clock.now();
-    const stalled = [...this.watches].some((w) => w.unseen && now - w.unseen.at >= WATCH_STALL_MS);
-    if (!stalled) return;
-    for (const w of this.watches) w.restart();
-  }
-
-  /** A put of ours acknowledged at `revision`: every watch of its prefix must deliver it. */
-  private expect(key: string, revision: number): void {
-    for (const w of this.watches)
-      if ((w.prefix === '' || key.startsWith(w.prefix)) && w.delivered < revision && !w.unseen)
-        w.unseen = { revision, at: this.clock.now() };
+    this.keeper = new WatchKeeper(clock);
   }
 
   /** Connects and opens (or creates) the bucket; ERR_FAILOVER_KV_UNAVAILABLE when unreachable. */
@@ -131,7 +92,7 @@ export class NatsKv implements Kv {
           : opts.expect === 0
             ? await this.kv.create(key, value)
             : await this.kv.update(key, value, opts.expect);
-      this.expect(key, revision);
+      this.keeper.expect(key, revision);
       return revision;
     } catch (e) {
       throw wrap(e, `put ${key}`);
@@ -158,7 +119,7 @@ export class NatsKv implements Kv {
     if (!validPrefix(prefix)) throw shardmapErrors.ERR_FAILOVER_KV_BAD_KEY(`kv: bad watch prefix "${prefix}"`);
     const key = prefix === '' ? '>' : `${prefix}>`;
     let iter: Awaited<ReturnType<KV['watch']>> | undefined;
-    const w: LiveWatch = {
+    const w: KeptWatch = {
       prefix,
       delivered: 0,
       unseen: undefined,
@@ -188,9 +149,7 @@ export class NatsKv implements Kv {
       void (async () => {
         try {
           for await (const e of it) {
-            if (e.revision <= w.delivered) continue;
-            w.delivered = e.revision;
-            if (w.unseen && e.revision >= w.unseen.revision) w.unseen = undefined;
+            if (!this.keeper.deliver(w, e.revision)) continue;
             listener({ key: e.key, value: e.operation === 'PUT' ? dec.decode(e.value) : null, revision: e.revision });
           }
         } catch {
@@ -208,11 +167,10 @@ export class NatsKv implements Kv {
     } catch (e) {
       throw wrap(e, `watch ${prefix}`);
     }
-    this.watches.add(w);
+    this.keeper.add(w);
     return {
       stop: () => {
-        w.stopped = true;
-        this.watches.delete(w);
+        this.keeper.remove(w);
         iter?.stop();
       },
     };
@@ -243,9 +201,7 @@ export class NatsKv implements Kv {
   }
 
   async close(): Promise<void> {
-    this.stallTimer.cancel();
-    for (const w of this.watches) w.stopped = true;
-    this.watches.clear();
+    this.keeper.close();
     if (!this.nc.isClosed()) await this.nc.drain().catch(() => this.nc.close());
   }
 }

@@ -66,6 +66,22 @@ export const failoverSection = z
             replicas: z.number().int().min(1).max(5).default(1),
           })
           .strict(),
+        z
+          .object({
+            type: z.literal('etcd'),
+            /**
+             * etcd member client URL(s) (`http://host:2379`), comma-separated; `{zone}` as for
+             * nats. Run the members with `--pre-vote` so a member back from a partition does not
+             * unseat the leader (the Kv would take no writes, and every lease lapse, meanwhile).
+             */
+            url: zoneUrlSetting('http://127.0.0.1:2379'),
+            /** Every key lives under `<bucket>/`, so several clusters can share one etcd. */
+            bucket: z
+              .string()
+              .regex(/^[A-Za-z0-9_-]+$/)
+              .default('multizone'),
+          })
+          .strict(),
       ])
       .default({ type: 'memory' }),
   })
