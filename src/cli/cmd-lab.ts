@@ -68,8 +68,10 @@ async function labUpCmd(args: string[], io: Io): Promise<number> {
   if (!(Number.isInteger(delayMs) && delayMs >= 0 && delayMs <= 5000)) {
     return usage(io, 'lab', `--delay-ms must be an integer 0..5000 (got ${values['delay-ms']})`);
   }
+  const kv = values.kv;
+  if (kv !== 'nats' && kv !== 'etcd') return usage(io, 'lab', `--kv must be nats or etcd (got ${kv})`);
   const dir = resolve(values.dir);
-  const lab = await labUp({ dir, delayMs, clock: systemClock, log: (s) => io.err(s) });
+  const lab = await labUp({ dir, delayMs, kv, clock: systemClock, log: (s) => io.err(s) });
   io.out(
     renderTable(
       ['zone', 'namespace', 'router', 'control'],
@@ -77,7 +79,7 @@ async function labUpCmd(args: string[], io: Io): Promise<number> {
     ),
   );
   io.out(
-    `lab ready: ${lab.zones.map((z) => `${z.zone} ${z.control}`).join(', ')}; dir ${dir}; WAN delay ${delayMs} ms`,
+    `lab ready: ${lab.zones.map((z) => `${z.zone} ${z.control}`).join(', ')}; dir ${dir}; WAN delay ${delayMs} ms; control Kv on ${kv}`,
   );
   if (values.detach) {
     io.out(`detached: multizone lab down --dir ${dir} removes it`);

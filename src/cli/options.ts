@@ -182,6 +182,12 @@ const LAB_UP = {
     help: 'lab up: one-way delay between zones (0..5000, default 2)',
   },
   detach: { type: 'boolean', help: 'lab up: return once the lab is up' },
+  kv: {
+    type: 'string',
+    default: 'nats',
+    arg: 'nats|etcd',
+    help: 'lab up: where the control Kv lives: a JetStream bucket (default) or a 3-member etcd cluster with pre-vote',
+  },
 } as const satisfies OptionsSpec;
 
 const LAB_DRILL = {

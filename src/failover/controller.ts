@@ -346,11 +346,12 @@ export class FailoverController {
   private async failZone(zone: string, rec: ZoneRec): Promise<void> {
     if (rec.state !== 'failing') return;
     const { map, topology, config } = this.o;
-    await this.record({ action: 'verdict', zone, reason: `zone down for ≥ ${config.after} ms` });
+    // logged while the shards move: the log must not delay the zone's users
+    const logged = this.record({ action: 'verdict', zone, reason: `zone down for ≥ ${config.after} ms` });
     const lease = map.lease(zone);
     // fenced writes start only once the dead zone's lease is surely over (its clock may lag ours by skewMs)
     const notBefore = (lease?.expiresAt ?? 0) + config.skewMs;
-    const moved = await this.moveAway(zone, notBefore, 'zone down');
+    const moved = await this.moveAway(zone, notBefore, 'zone down', logged);
     if (!moved) {
       this.set(zone, rec, 'suspect');
       throw failoverErrors.ERR_FAILOVER_NO_BACKUP(
@@ -361,7 +362,7 @@ export class FailoverController {
   }
 
   /** Moves zone's shards (and the global role) to its live backups. False when no backup is alive. */
-  private async moveAway(zone: string, notBefore: number, reason: string): Promise<boolean> {
+  private async moveAway(zone: string, notBefore: number, reason: string, logged?: Promise<void>): Promise<boolean> {
     const { map, topology } = this.o;
     const z = topology.zone(zone);
     const alive = (n: string) => n !== zone && this.isUp(n);
@@ -375,13 +376,21 @@ export class FailoverController {
       byTarget.get(to)!.push([s, epoch]);
     };
     if (globalTo) add(globalTo, GLOBAL, (await map.move(GLOBAL, globalTo, { notBefore, term: this.term() })).epoch);
-    for (const [s, to] of plan ?? []) {
-      try {
-        add(to, s, (await map.move(s, to, { notBefore, term: this.term() })).epoch);
-      } catch (e) {
-        if (!hasCode(e, shardmapErrors.ERR_FAILOVER_KV_CONFLICT)) throw e;
-      }
+    // every shard is its own key: all moves at once, so the zone's users wait one Kv round trip,
+    // not one per shard (16 in a row took ~0.5 s in the lab)
+    const moved = await Promise.allSettled(
+      [...(plan ?? [])].map(async ([s, to]) => ({
+        s,
+        to,
+        epoch: (await map.move(s, to, { notBefore, term: this.term() })).epoch,
+      })),
+    );
+    for (const r of moved) {
+      if (r.status === 'fulfilled') add(r.value.to, r.value.s, r.value.epoch);
+      else if (!hasCode(r.reason, shardmapErrors.ERR_FAILOVER_KV_CONFLICT)) throw r.reason;
     }
+    // the verdict is logged before its moves
+    await logged;
     for (const [to, list] of byTarget) {
       this.moves?.labels(zone, to, 'unplanned').inc(list.length);
       await this.record({ action: 'move', zone, from: zone, to, shards: list, notBefore, reason });

@@ -165,14 +165,19 @@ export async function runLabDrills(o: LabDrillOptions): Promise<DrillReport[]> {
     o.log?.(`run ${run}/${o.runs}: ${o.fault} ${o.zone}, control API ${control}`);
     // the probe talks to servers the fault leaves alone: it times the Kv, not its own reconnect
     const cutServer = o.fault === 'sigkill' ? null : natsServerOf(l, o.zone, o.fault);
+    const alive = natsZones(l).filter((n) => n.name !== cutServer);
     const fault = healOnce(labFault(state, l, o.zone, o.fault, o.clock), () =>
-      KvProbe.open(
-        natsZones(l)
-          .filter((n) => n.name !== cutServer)
-          .map((n) => `${n.ip}:${l.ports.natsClient}`),
-        LAB_KV_BUCKET,
-        o.clock,
-      ),
+      state.kv === 'etcd'
+        ? KvProbe.openEtcd(
+            alive.map((n) => `http://${n.ip}:${l.ports.etcdClient}`),
+            LAB_KV_BUCKET,
+            o.clock,
+          )
+        : KvProbe.open(
+            alive.map((n) => `${n.ip}:${l.ports.natsClient}`),
+            LAB_KV_BUCKET,
+            o.clock,
+          ),
     );
     let report: DrillReport;
     try {

@@ -3,6 +3,7 @@ import { connect as tcpConnect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { connect as natsConnect } from 'nats';
 import type { Clock } from '../core/clock.ts';
+import { EtcdKv } from '../shardmap/index.ts';
 import { labErrors } from './errors.ts';
 import { findTool, run } from './netns.ts';
 import type { LabLayout, LabZone } from './topology-gen.ts';
@@ -24,8 +25,9 @@ export function pgBinDir(): string | undefined {
 }
 
 /** The programs the lab needs that are missing (empty when all are there). */
-export function missingTools(): string[] {
-  const missing = ['ip', 'setpriv', 'redis-server', 'nats-server'].filter((t) => !findTool(t));
+export function missingTools(kv: 'nats' | 'etcd' = 'nats'): string[] {
+  const tools = ['ip', 'setpriv', 'redis-server', 'nats-server', ...(kv === 'etcd' ? ['etcd'] : [])];
+  const missing = tools.filter((t) => !findTool(t));
   if (!pgBinDir()) missing.push('postgres/initdb (PostgreSQL server binaries)');
   return missing;
 }
@@ -202,4 +204,39 @@ export function tail(file: string, lines = 30): string {
   } catch {
     return '';
   }
+}
+
+/**
+ * Waits until the etcd cluster takes a write through every member (a leader is elected and each
+ * member reaches it); the last error when it never did.
+ */
+export async function waitEtcd(
+  members: string[],
+  bucket: string,
+  clock: Clock,
+  timeoutMs: number,
+): Promise<string | null> {
+  const deadline = clock.now() + timeoutMs;
+  let last = 'no answer';
+  while (clock.now() < deadline) {
+    let ok = 0;
+    for (const m of members) {
+      const kv = await EtcdKv.open({ url: m, bucket, timeoutMs: 1000 }).catch((e: Error) => {
+        last = e.message;
+        return null;
+      });
+      if (!kv) break;
+      try {
+        await kv.put('lab.ready', String(clock.now()));
+        ok++;
+      } catch (e) {
+        last = (e as Error).message;
+      } finally {
+        await kv.close();
+      }
+    }
+    if (ok === members.length) return null;
+    await clock.sleep(250);
+  }
+  return last;
 }

@@ -1,10 +1,12 @@
 import { type NatsConnection, connect as natsConnect } from 'nats';
+import { request } from 'undici';
 import type { Clock } from '../core/clock.ts';
 import { NATS_LIVENESS } from '../core/nats-liveness.ts';
+import { EtcdKv } from '../shardmap/index.ts';
 
 /** What the lab saw of the control Kv during one drill's fault. */
 export interface KvProbeResult {
-  /** The NATS server leading the Kv's stream when the fault was made (null: unknown). */
+  /** The NATS server leading the Kv's stream (or the etcd member leading) when the fault was made (null: unknown). */
   leader: string | null;
   /** ms from the cut to the heal during which the Kv took no write (the sum of the gaps, one put every PROBE_EVERY_MS). */
   unavailableMs: number;
@@ -38,42 +40,31 @@ export class KvProbe {
   private leader: string | null = null;
 
   private constructor(
-    private readonly nc: NatsConnection,
-    private readonly bucket: string,
+    private readonly target: ProbeTarget,
     private readonly clock: Clock,
   ) {}
 
-  /** Connects to `servers`; null when the Kv cannot be reached at all (the report then says unknown). */
+  /** Connects to the NATS `servers`; null when the Kv cannot be reached at all (the report then says unknown). */
   static async open(servers: string[], bucket: string, clock: Clock): Promise<KvProbe | null> {
-    try {
-      const nc = await natsConnect({
-        servers,
-        timeout: 1000,
-        maxReconnectAttempts: -1,
-        reconnectTimeWait: 200,
-        ...NATS_LIVENESS,
-      });
-      return new KvProbe(nc, bucket, clock);
-    } catch {
-      return null;
-    }
+    const t = await natsTarget(servers, bucket).catch(() => null);
+    return t ? new KvProbe(t, clock) : null;
   }
 
-  /** Reads the stream leader, then probes until stop(). Call just before the cut. */
+  /** The same against the lab's etcd members (`lab up --kv etcd`). */
+  static async openEtcd(members: string[], bucket: string, clock: Clock): Promise<KvProbe | null> {
+    const t = await etcdTarget(members, bucket).catch(() => null);
+    return t ? new KvProbe(t, clock) : null;
+  }
+
+  /** Reads the leader, then probes until stop(). Call just before the cut. */
   async start(): Promise<void> {
-    try {
-      const jsm = await this.nc.jetstreamManager({ timeout: 1000 });
-      this.leader = (await jsm.streams.info(`KV_${this.bucket}`)).cluster?.leader ?? null;
-    } catch {
-      this.leader = null;
-    }
+    this.leader = await this.target.leader().catch(() => null);
+    const put = await this.target.putter();
     this.running = true;
-    // bindOnly: never create or reconfigure the zones' bucket
-    const kv = await this.nc.jetstream({ timeout: PUT_TIMEOUT_MS }).views.kv(this.bucket, { bindOnly: true });
     this.loop = (async () => {
       while (this.running) {
         const at = this.clock.now();
-        const ok = await kv.put('lab.probe', String(at)).then(
+        const ok = await put(String(at)).then(
           () => true,
           () => false,
         );
@@ -103,11 +94,64 @@ export class KvProbe {
     this.running = false;
     await this.loop;
     if (this.gapStart !== null) this.count(this.gapStart, this.clock.now());
-    await this.nc.close().catch(() => {});
+    await this.target.close().catch(() => {});
     return {
       leader: this.leader,
       unavailableMs: Math.round(this.unavailable),
       afterHealMs: Math.round(this.afterHeal),
     };
   }
+}
+
+/** What the probe needs of a Kv: who leads it, and a bounded put. */
+interface ProbeTarget {
+  leader(): Promise<string | null>;
+  putter(): Promise<(value: string) => Promise<unknown>>;
+  close(): Promise<void>;
+}
+
+async function natsTarget(servers: string[], bucket: string): Promise<ProbeTarget> {
+  const nc: NatsConnection = await natsConnect({
+    servers,
+    timeout: 1000,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 200,
+    ...NATS_LIVENESS,
+  });
+  return {
+    async leader() {
+      const jsm = await nc.jetstreamManager({ timeout: 1000 });
+      return (await jsm.streams.info(`KV_${bucket}`)).cluster?.leader ?? null;
+    },
+    async putter() {
+      // bindOnly: never create or reconfigure the zones' bucket
+      const kv = await nc.jetstream({ timeout: PUT_TIMEOUT_MS }).views.kv(bucket, { bindOnly: true });
+      return (v) => kv.put('lab.probe', v);
+    },
+    close: () => nc.close(),
+  };
+}
+
+async function etcdTarget(members: string[], bucket: string): Promise<ProbeTarget> {
+  const kv = await EtcdKv.open({ url: members.join(','), bucket, timeoutMs: PUT_TIMEOUT_MS });
+  return {
+    // the member every reachable member names as its leader, by name
+    async leader() {
+      for (const m of members) {
+        const status = await postJson<{ leader?: string }>(`${m}/v3/maintenance/status`).catch(() => null);
+        if (!status?.leader) continue;
+        const list = await postJson<{ members?: { ID?: string; name?: string }[] }>(`${m}/v3/cluster/member/list`);
+        return list.members?.find((x) => x.ID === status.leader)?.name ?? null;
+      }
+      return null;
+    },
+    putter: async () => (v) => kv.put('lab.probe', v),
+    close: () => kv.close(),
+  };
+}
+
+async function postJson<T>(url: string): Promise<T> {
+  const r = await request(url, { method: 'POST', body: '{}', headersTimeout: 1000, bodyTimeout: 1000 });
+  if (r.statusCode !== 200) throw new Error(`${url}: ${r.statusCode}`);
+  return (await r.body.json()) as T;
 }

@@ -12,6 +12,7 @@ import {
   prepareKvBucket,
   redisArgv,
   tail,
+  waitEtcd,
   waitJetStream,
   waitTcp,
 } from './engines.ts';
@@ -21,6 +22,7 @@ import {
   alive,
   createBridge,
   createZoneNs,
+  findTool,
   guardExists,
   killGroup,
   linkExists,
@@ -32,8 +34,10 @@ import {
 } from './netns.ts';
 import { type LabProcess, type LabState, newState, readState, statePath, writeState } from './state.ts';
 import {
+  etcdArgv,
   LAB_KV_BUCKET,
   LAB_REPLICAS,
+  type LabKv,
   type LabLayout,
   type LabZone,
   labLayout,
@@ -54,6 +58,8 @@ export interface LabUpOptions {
   dir: string;
   /** One-way delay (ms) of each zone's link to the NATS cluster. */
   delayMs: number;
+  /** Where the control Kv lives (default nats). */
+  kv?: LabKv;
   clock: Clock;
   /** Progress lines for people. */
   log?(s: string): void;
@@ -68,12 +74,12 @@ export interface LabInfo {
 }
 
 /** Refuses to build a lab without root, Linux or the programs it runs. */
-export function preflight(): void {
+export function preflight(kv: LabKv = 'nats'): void {
   if (process.platform !== 'linux' || process.getuid?.() !== 0)
     throw labErrors.ERR_LAB_NOT_ROOT(
       `lab: needs root on Linux (network namespaces, a bridge, a route); running as uid ${process.getuid?.() ?? '?'} on ${process.platform}`,
     );
-  const missing = missingTools();
+  const missing = missingTools(kv);
   if (missing.length) throw labErrors.ERR_LAB_MISSING_TOOL(`lab: missing ${missing.join(', ')}`);
 }
 
@@ -108,7 +114,7 @@ export function respawn(state: LabState, p: LabProcess): number {
  * again (the logs stay) and the error names what did not come up.
  */
 export async function labUp(o: LabUpOptions): Promise<LabInfo> {
-  preflight();
+  preflight(o.kv);
   const dir = resolve(o.dir);
   const l = labLayout();
   const log = o.log ?? (() => {});
@@ -129,7 +135,7 @@ export async function labUp(o: LabUpOptions): Promise<LabInfo> {
   mkdirSync(join(dir, 'logs'), { recursive: true, mode: 0o755 });
   // PostgreSQL runs as its own user under this folder: it must be able to pass through it
   chmodSync(dir, statSync(dir).mode | 0o011);
-  const state = newState(dir, o.delayMs);
+  const state = newState(dir, o.delayMs, o.kv ?? 'nats');
   writeState(state);
   try {
     await buildNetwork(state, l, log);
@@ -222,8 +228,26 @@ async function startEngines(
   const servers = natsZones(l).map((z) => `${z.ip}:${l.ports.natsClient}`);
   const why = await waitJetStream(servers, clock, timeout);
   if (why !== null) throw notReady('the NATS JetStream cluster', logOf(`nats-${natsZones(l)[0]!.name}`), why);
-  const kvWhy = await prepareKvBucket(servers, LAB_KV_BUCKET, LAB_REPLICAS, clock, timeout);
-  if (kvWhy !== null) throw notReady(`the Kv bucket ${LAB_KV_BUCKET}`, logOf(`nats-${natsZones(l)[0]!.name}`), kvWhy);
+  if (state.kv === 'etcd') {
+    for (const z of natsZones(l)) {
+      const data = dataDir(z, 'etcd');
+      mkdirSync(data, { recursive: true });
+      record(state, {
+        kind: 'etcd',
+        zone: z.name,
+        ns: z.ns,
+        argv: etcdArgv(l, z, data, findTool('etcd') ?? 'etcd'),
+        log: logOf(`etcd-${z.name}`),
+      });
+    }
+    const members = natsZones(l).map((z) => `http://${z.ip}:${l.ports.etcdClient}`);
+    const etcdWhy = await waitEtcd(members, LAB_KV_BUCKET, clock, timeout);
+    if (etcdWhy !== null) throw notReady('the etcd cluster', logOf(`etcd-${natsZones(l)[0]!.name}`), etcdWhy);
+    log(`engines: etcd cluster (the control Kv) on ${members.join(', ')}`);
+  } else {
+    const kvWhy = await prepareKvBucket(servers, LAB_KV_BUCKET, LAB_REPLICAS, clock, timeout);
+    if (kvWhy !== null) throw notReady(`the Kv bucket ${LAB_KV_BUCKET}`, logOf(`nats-${natsZones(l)[0]!.name}`), kvWhy);
+  }
   log(`engines: PostgreSQL and Redis in every zone, NATS JetStream cluster on ${servers.join(', ')}`);
 }
 
@@ -239,10 +263,16 @@ async function startZones(
   const config = join(dir, 'lab.yaml');
   // one secret for the lab's zone processes (root-owned, 0600: they run as root)
   const secretFile = ensureSecretFile(join(dir, SECRET_FILE_NAME)).path;
-  writeFileSync(config, renderLabYaml(l, { dataDir: join(dir, 'data'), delayMs: state.delayMs, secretFile }));
+  writeFileSync(
+    config,
+    renderLabYaml(l, { dataDir: join(dir, 'data'), delayMs: state.delayMs, secretFile, kv: state.kv ?? 'nats' }),
+  );
   state.config = config;
-  // each zone reaches NATS server k at 127.0.0.1:(proxyBase + k) in its namespace, delayed
+  // each zone reaches NATS server k at 127.0.0.1:(proxyBase + k) in its namespace, delayed (and
+  // etcd member k at etcdProxyBase + k)
   const maps = natsZones(l).map((n, k) => `127.0.0.1:${l.ports.proxyBase + k}=${n.ip}:${l.ports.natsClient}`);
+  if (state.kv === 'etcd')
+    maps.push(...natsZones(l).map((n, k) => `127.0.0.1:${l.ports.etcdProxyBase + k}=${n.ip}:${l.ports.etcdClient}`));
   for (const z of l.zones)
     record(state, {
       kind: 'proxy',

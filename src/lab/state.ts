@@ -3,8 +3,8 @@ import { join } from 'node:path';
 
 /** A process the lab started in a zone's namespace, and how to start it again. */
 export interface LabProcess {
-  /** `postgres`, `redis`, `nats`, `proxy` or `zone`. */
-  kind: 'postgres' | 'redis' | 'nats' | 'proxy' | 'zone';
+  /** `postgres`, `redis`, `nats`, `etcd`, `proxy` or `zone`. */
+  kind: 'postgres' | 'redis' | 'nats' | 'etcd' | 'proxy' | 'zone';
   zone: string;
   ns: string;
   /** Leads its own process group (spawned detached): teardown kills the group. */
@@ -22,6 +22,8 @@ export interface LabState {
   version: 1;
   dir: string;
   delayMs: number;
+  /** Where the control Kv lives (absent in older state files: nats). */
+  kv?: 'nats' | 'etcd';
   /** The prohibit route added in the root namespace. */
   guard?: string;
   bridge?: string;
@@ -42,8 +44,8 @@ export function statePath(dir: string): string {
 }
 
 /** A fresh state for a lab about to be built in `dir`. */
-export function newState(dir: string, delayMs: number): LabState {
-  return { version: 1, dir, delayMs, namespaces: [], veths: [], processes: [], dirs: [], ready: false };
+export function newState(dir: string, delayMs: number, kv: 'nats' | 'etcd' = 'nats'): LabState {
+  return { version: 1, dir, delayMs, kv, namespaces: [], veths: [], processes: [], dirs: [], ready: false };
 }
 
 /** The lab's state, or undefined when there is no state file. */

@@ -39,6 +39,11 @@ export interface LabLayout {
     redis: number;
     natsClient: number;
     natsCluster: number;
+    /** etcd members (with `--kv etcd`) run beside the NATS servers. */
+    etcdClient: number;
+    etcdPeer: number;
+    /** With `--kv etcd`, etcd member k is reached at 127.0.0.1:(etcdProxyBase + k), delayed. */
+    etcdProxyBase: number;
     /** The delay proxy in each zone's namespace listens on 127.0.0.1:(proxyBase + k) for NATS server k. */
     proxyBase: number;
   };
@@ -70,10 +75,20 @@ export function labLayout(): LabLayout {
       redis: 6379,
       natsClient: 4222,
       natsCluster: 6222,
+      etcdClient: 2379,
+      etcdPeer: 2380,
+      etcdProxyBase: 12379,
       proxyBase: 14222,
     },
   };
 }
+
+/**
+ * Where the lab keeps the control Kv: a JetStream bucket on the NATS cluster (the default), or an
+ * etcd cluster of three members beside the NATS servers (`--kv etcd`: raft with pre-vote and a
+ * 500 ms election timeout, where NATS 2.9's Kv takes no writes for seconds around a partition).
+ */
+export type LabKv = 'nats' | 'etcd';
 
 /** The control Kv's bucket in the lab. */
 export const LAB_KV_BUCKET = 'mzlab';
@@ -114,9 +129,15 @@ export function labTiming(delayMs: number): { leaseMs: number; renewMs: number }
  * through the zone's delay proxy, streams and bucket at replicas 3; the cluster secret
  * every zone process signs with at `secretFile`.
  */
-export function renderLabYaml(l: LabLayout, o: { dataDir: string; delayMs: number; secretFile: string }): string {
+export function renderLabYaml(
+  l: LabLayout,
+  o: { dataDir: string; delayMs: number; secretFile: string; kv?: LabKv },
+): string {
   const nats = natsZones(l)
     .map((_, k) => `127.0.0.1:${l.ports.proxyBase + k}`)
+    .join(',');
+  const etcd = natsZones(l)
+    .map((_, k) => `http://127.0.0.1:${l.ports.etcdProxyBase + k}`)
     .join(',');
   const replicas = Math.min(LAB_REPLICAS, natsZones(l).length);
   const { leaseMs, renewMs } = labTiming(o.delayMs);
@@ -166,7 +187,11 @@ failover:
   renewMs: ${renewMs}
   skewMs: 100
   check: { intervalMs: 100, timeoutMs: 300 }
-  kv: { type: nats, url: '${nats}', bucket: ${LAB_KV_BUCKET}, replicas: ${replicas} }
+  kv: ${
+    o.kv === 'etcd'
+      ? `{ type: etcd, url: '${etcd}', bucket: ${LAB_KV_BUCKET} }`
+      : `{ type: nats, url: '${nats}', bucket: ${LAB_KV_BUCKET}, replicas: ${replicas} }`
+  }
 replication:
   log: jetstream
   pollMs: 20
@@ -206,4 +231,34 @@ cluster {
   routes: [${routes.join(', ')}]
 }
 `;
+}
+
+/**
+ * etcd's argv for member `z` (with `--kv etcd`): peers on the bridge, clients through the zones'
+ * delay proxies; pre-vote, so a member back from a partition does not unseat the leader;
+ * heartbeat 50 ms and election timeout 500 ms, so a cut leader is replaced well within a lease.
+ */
+export function etcdArgv(l: LabLayout, z: LabZone, dataDir: string, bin = 'etcd'): string[] {
+  const peers = natsZones(l)
+    .map((m) => `${natsServerName(m.name)}=http://${m.ip}:${l.ports.etcdPeer}`)
+    .join(',');
+  return [
+    bin,
+    `--name=${natsServerName(z.name)}`,
+    `--data-dir=${dataDir}`,
+    `--listen-client-urls=http://${z.ip}:${l.ports.etcdClient}`,
+    `--advertise-client-urls=http://${z.ip}:${l.ports.etcdClient}`,
+    `--listen-peer-urls=http://${z.ip}:${l.ports.etcdPeer}`,
+    `--initial-advertise-peer-urls=http://${z.ip}:${l.ports.etcdPeer}`,
+    `--initial-cluster=${peers}`,
+    '--initial-cluster-state=new',
+    '--initial-cluster-token=mzlab',
+    '--heartbeat-interval=50',
+    '--election-timeout=500',
+    '--pre-vote',
+    // leases are renewed every few hundred ms: keep the history small
+    '--auto-compaction-mode=revision',
+    '--auto-compaction-retention=10000',
+    '--log-level=warn',
+  ];
 }

@@ -1,5 +1,5 @@
 import { request } from 'undici';
-import { type Clock, systemClock } from '../../core/clock.ts';
+import { type Clock, systemClock, type Timer } from '../../core/clock.ts';
 import { hasCode } from '../../core/errors.ts';
 import { shardmapErrors } from '../errors.ts';
 import { type Kv, type KvEntry, type KvPutOptions, type KvWatch, validKey, validPrefix } from './kv.ts';
@@ -11,8 +11,16 @@ export interface EtcdKvOptions {
   url: string;
   /** Every key lives under `<bucket>/` (several clusters can share one etcd). */
   bucket: string;
-  /** One request's bound (ms): an unanswered call is given up and the next member tried. */
+  /** A write's bound (ms): an unanswered write is given up (never retried: it may have applied). */
   timeoutMs?: number;
+  /** A read's bound (ms): an unanswered read is tried on the next member. */
+  readTimeoutMs?: number;
+  /**
+   * How often the member in use is asked whether it still has a leader (ms; 0 = never). One
+   * that does not answer within twice this is left for the next, and every watch moves with it:
+   * a partition sends no RST, and a cut member keeps watch streams open with nothing on them.
+   */
+  checkMs?: number;
   /** Times the watch stall check (default: the system clock). */
   clock?: Clock;
 }
@@ -78,10 +86,32 @@ export class EtcdKv implements Kv {
       .filter(Boolean);
     this.prefix = `${opts.bucket}/`;
     this.timeoutMs = opts.timeoutMs ?? 2000;
+    this.readTimeoutMs = opts.readTimeoutMs ?? Math.min(500, this.timeoutMs);
     this.keeper = new WatchKeeper(clock);
+    const checkMs = opts.checkMs ?? 250;
+    if (checkMs > 0 && this.members.length > 1)
+      this.checkTimer = clock.setInterval(checkMs, () => void this.checkMember(checkMs * 2));
+  }
+
+  /** The liveness check: a cheap read with a leader required; on no answer, the next member. */
+  private async checkMember(boundMs: number): Promise<void> {
+    if (this.checking || this.closed) return;
+    this.checking = true;
+    const before = this.member();
+    try {
+      await this.call('check', '/v3/kv/range', { key: b64(`${this.prefix}_`), count_only: true }, boundMs);
+    } catch {
+      // call() moved to the next member: the watches follow
+      if (this.member() !== before) this.keeper.restartAll();
+    } finally {
+      this.checking = false;
+    }
   }
   private readonly prefix: string;
   private readonly timeoutMs: number;
+  private readonly readTimeoutMs: number;
+  private checking = false;
+  private readonly checkTimer: Timer | undefined;
 
   /** Opens the adapter; ERR_FAILOVER_KV_UNAVAILABLE when no member answers. */
   static async open(opts: EtcdKvOptions): Promise<EtcdKv> {
@@ -109,16 +139,17 @@ export class EtcdKv implements Kv {
   }
 
   /** One gateway call to the current member; on no answer, the next call tries another. */
-  private async call<T>(what: string, path: string, body: unknown): Promise<T> {
+  private async call<T>(what: string, path: string, body: unknown, timeoutMs = this.timeoutMs): Promise<T> {
     const member = this.member();
     try {
       const res = await request(`${member}${path}`, {
         method: 'POST',
         body: JSON.stringify(body),
-        headers: { 'content-type': 'application/json' },
-        headersTimeout: this.timeoutMs,
-        bodyTimeout: this.timeoutMs,
-        signal: AbortSignal.timeout(this.timeoutMs),
+        // a member cut off from the majority answers at once ("no leader") instead of waiting
+        headers: { 'content-type': 'application/json', 'grpc-metadata-hasleader': 'true' },
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+        signal: AbortSignal.timeout(timeoutMs),
       });
       const text = await res.body.text();
       if (res.statusCode !== 200) {
@@ -141,7 +172,7 @@ export class EtcdKv implements Kv {
   private async read<T>(what: string, path: string, body: unknown): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.call<T>(what, path, body);
+        return await this.call<T>(what, path, body, this.readTimeoutMs);
       } catch (e) {
         if (attempt >= this.members.length || this.closed) throw e;
       }
@@ -369,6 +400,7 @@ export class EtcdKv implements Kv {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.checkTimer?.cancel();
     this.keeper.close();
     for (const s of this.streams) s.abort();
     this.streams.clear();
