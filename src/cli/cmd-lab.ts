@@ -154,7 +154,7 @@ export function renderLabDrills(zone: string, fault: string, reports: readonly D
         // the drill's own count: the zone's acknowledged writes the survivors lacked (after the cut too)
         reports.every((r) => !r.unshipped)
           ? 'n/a'
-          : `${sum((r) => r.unshipped?.count)} writes (${sum((r) => r.unshipped?.afterCut)} after the cut), window ≤ ${Math.max(...reports.map((r) => r.unshipped?.windowMs ?? 0))} ms`,
+          : `${sum((r) => r.unshipped?.count)} writes (${sum((r) => r.unshipped?.afterCut)} after the cut), window ≤ ${ms(Math.max(...reports.map((r) => r.unshipped?.windowMs ?? 0)))}`,
         reports.every((r) => !r.conflicts) ? 'n/a' : sum((r) => r.conflicts?.opened),
         kvColumn(reports),
         `${reports.filter((r) => r.goal.met).length}/${reports.length}`,

@@ -162,13 +162,14 @@ export class AccountsWorkload {
       drillErrors.ERR_FAILOVER_DRILL(
         `drill: accounts workload: ${what} → ${r.status} ${String(r.json.error ?? '')} ${String(r.json.message ?? '')}`,
       );
-    // a setup call answered 5xx (e.g. a store busy for a moment) is retried, as a client would
+    // a setup call answered 5xx (a store busy for a moment, a busy host's router timing out a
+    // password hash) is retried with backoff, as a client would: ~10 s before the drill gives up
     const again = async (f: () => Promise<{ status: number; json: Record<string, unknown> }>) => {
       for (let k = 0; ; k++) {
         const r = await f();
-        if (r.status < 500 || k >= 4) return r;
+        if (r.status < 500 || k >= 8) return r;
         this.setupRetries++;
-        await this.o.clock.sleep(100 * (k + 1));
+        await this.o.clock.sleep(Math.min(250 * (k + 1), 2000));
       }
     };
     const users: (AccountsUser | undefined)[] = new Array(count);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseTopology } from '../topology/index.ts';
-import { labLayout, labTiming, natsZones, renderLabYaml, renderNatsConf } from './topology-gen.ts';
+import { etcdArgv, labLayout, labTiming, natsZones, renderLabYaml, renderNatsConf } from './topology-gen.ts';
 
 describe('lab: the generated topology', () => {
   const l = labLayout();
@@ -31,6 +31,26 @@ describe('lab: the generated topology', () => {
     for (const z of t.zones) assert.ok(z.name in c.zones);
     assert.equal(c.zones['gz-a']!.listen.control, '10.77.0.14:7070');
     assert.deepEqual(c.zones['gz-a']!.backups, ['sh-b', 'sh-a', 'bj-a']);
+  });
+
+  it('lab: with --kv etcd the control Kv is a three-member etcd cluster reached through the delay proxies, the log stays on JetStream', () => {
+    const t = parseTopology(
+      renderLabYaml(l, { dataDir: '/tmp/lab/data', delayMs: 5, secretFile: '/tmp/lab/cluster-secret', kv: 'etcd' }),
+      'lab.yaml',
+    );
+    const kv = t.config.failover.kv;
+    assert.equal(kv.type, 'etcd');
+    assert.deepEqual(
+      kv.type === 'etcd' && kv.url.split(','),
+      ['127.0.0.1:12379', '127.0.0.1:12380', '127.0.0.1:12381'].map((a) => `http://${a}`),
+    );
+    assert.equal(t.config.replication.log, 'jetstream');
+    const argv = etcdArgv(l, natsZones(l)[1]!, '/tmp/lab/etcd');
+    assert.ok(argv.includes('--pre-vote'));
+    assert.ok(argv.includes('--name=mzlab-sh-b'));
+    assert.ok(argv.includes('--listen-client-urls=http://10.77.0.12:2379'));
+    const cluster = argv.find((a) => a.startsWith('--initial-cluster='))!;
+    assert.equal(cluster.split(',').length, 3);
   });
 
   it('lab: addresses sit in the subnet, device names fit in 15 characters, three NATS servers', () => {
