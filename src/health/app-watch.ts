@@ -3,6 +3,10 @@ import { healthErrors } from './errors.ts';
 import { networkProbe } from './probes/index.ts';
 import type { ProbeFn } from './types.ts';
 
+/** A timeout firing this much later than due (ms, and fraction of the timeout) means we were stalled. */
+const STALL_MIN_MS = 25;
+const STALL_FRACTION = 0.25;
+
 /** What an app watch probes and how often (the `health:` section's interval, timeout, rise and fall). */
 export interface AppWatchOptions {
   /** The zone whose external app this is (names the probe in errors). */
@@ -64,6 +68,8 @@ export class AppWatch {
     this.abort = ac;
     let timeout: Timer | undefined;
     let ok: boolean;
+    let stalled = false;
+    const t0 = o.clock.now();
     try {
       await Promise.race([
         (async () =>
@@ -79,6 +85,9 @@ export class AppWatch {
           }))(),
         new Promise<never>((_, reject) => {
           timeout = o.clock.setTimer(o.timeoutMs, () => {
+            // a timer this late means our own event loop was blocked (the answer may be sitting
+            // unread in the socket): the probe counts neither way, as in the health plane
+            stalled = o.clock.now() - t0 - o.timeoutMs > Math.max(STALL_MIN_MS, o.timeoutMs * STALL_FRACTION);
             const e = healthErrors.ERR_HEALTH_PROBE_TIMEOUT(
               `health: ${o.zone}'s app (${o.host}:${o.port}${o.path}): no answer within ${o.timeoutMs} ms`,
             );
@@ -100,8 +109,8 @@ export class AppWatch {
       timeout?.cancel();
       if (this.abort === ac) this.abort = undefined;
     }
-    // a probe cut short by stop() says nothing about the app
-    if (!(this.stopped && ac.signal.aborted)) this.count(ok);
+    // a probe cut short by stop(), or timed out while this process stalled, says nothing about the app
+    if (!stalled && !(this.stopped && ac.signal.aborted)) this.count(ok);
     return ok;
   }
 
