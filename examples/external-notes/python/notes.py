@@ -151,6 +151,7 @@ class Notes(BaseHTTPRequestHandler):
     do_GET = do_PUT = do_POST = do_DELETE = handle_any
 
 
+ThreadingHTTPServer.request_queue_size = 128  # the listen backlog (5 by default)
 server = ThreadingHTTPServer((HOST, PORT), Notes)
 server.daemon_threads = True
 signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
