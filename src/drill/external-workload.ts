@@ -36,7 +36,8 @@ export class ExternalWorkload {
   /** The request one user action sends: a user with nothing acknowledged yet writes first (a read would be a 404). */
   next(u: { id: string }, write: boolean): WorkloadRequest {
     const url = `${this.path}/${encodeURIComponent(u.id)}`;
-    if (!write && this.last.has(u.id)) return { method: 'GET', path: url, headers: { 'x-user-id': u.id }, write: false };
+    if (!write && this.last.has(u.id))
+      return { method: 'GET', path: url, headers: { 'x-user-id': u.id }, write: false };
     const body = `drill ${u.id} #${++this.seq}`;
     return {
       method: 'PUT',
