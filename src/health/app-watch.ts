@@ -7,6 +7,9 @@ import type { ProbeFn } from './types.ts';
 const STALL_MIN_MS = 25;
 const STALL_FRACTION = 0.25;
 
+/** The abort reason of a probe cut short by stop(). */
+const STOPPED = Symbol('stopped');
+
 /** What an app watch probes and how often (the `health:` section's interval, timeout, rise and fall). */
 export interface AppWatchOptions {
   /** The zone whose external app this is (names the probe in errors). */
@@ -58,7 +61,7 @@ export class AppWatch {
     this.stopped = true;
     this.timer?.cancel();
     this.timer = undefined;
-    this.abort?.abort();
+    this.abort?.abort(STOPPED);
   }
 
   /** One probe now (tests, and the first one at start); resolves when it is counted. */
@@ -110,7 +113,7 @@ export class AppWatch {
       if (this.abort === ac) this.abort = undefined;
     }
     // a probe cut short by stop(), or timed out while this process stalled, says nothing about the app
-    if (!stalled && !(this.stopped && ac.signal.aborted)) this.count(ok);
+    if (!stalled && ac.signal.reason !== STOPPED) this.count(ok);
     return ok;
   }
 

@@ -39,6 +39,8 @@ NOTE_RE = re.compile(r"^/notes/([A-Za-z0-9._-]{1,128})$")
 
 db = sqlite3.connect(DB, check_same_thread=False, isolation_level=None)
 db.execute("PRAGMA journal_mode=WAL")
+# a committed note survives the app's process being killed; only a crash of the machine may lose the last ones
+db.execute("PRAGMA synchronous=NORMAL")
 db.execute(
     "CREATE TABLE IF NOT EXISTS notes (id TEXT PRIMARY KEY, text TEXT, version INTEGER,"
     " zone TEXT, shard INTEGER, epoch INTEGER)"
