@@ -88,12 +88,27 @@ export function renderDrill(r: DrillReport): string {
               ],
             ]
           : []),
+        ...(r.externalReadBack
+          ? [
+              [
+                'read back',
+                `${r.externalReadBack.found}/${r.externalReadBack.acknowledged} users' last acknowledged write read back through the routers${
+                  r.externalReadBack.missing
+                    ? ` (missing, by the zone that acknowledged it: ${Object.entries(r.externalReadBack.missingBy)
+                        .map(([z, n]) => `${z} ${n}`)
+                        .join(', ')})`
+                    : ''
+                }`,
+                `${(r.externalReadBack.tookMs / 1000).toFixed(1)} s`,
+              ],
+            ]
+          : []),
         [
           'lost writes',
           r.lost === null ? 'n/a' : r.lost,
           r.lost === null
             ? ''
-            : `${r.lost === 0 ? 'goal 0 met' : 'GOAL 0 MISSED'}${r.readBack ? ' (read back from every zone)' : ' (data plane count)'}`,
+            : `${r.lost === 0 ? 'goal 0 met' : 'GOAL 0 MISSED'}${r.readBack ? ' (read back from every zone)' : r.externalReadBack ? ' (read back from the app)' : ' (data plane count)'}`,
         ],
       ],
     ),
@@ -182,7 +197,8 @@ export async function cmdDrill(args: string[], io: Io): Promise<number> {
     !(duration >= 4 && duration <= 3600) ||
     !(writes >= 0 && writes <= 1) ||
     !(users === undefined || (Number.isInteger(users) && users > 0)) ||
-    !(readBackS > 0 && readBackS <= 3600)
+    !(readBackS > 0 && readBackS <= 3600) ||
+    !(values.path === undefined || /^\/[^?#\s]*[^/?#\s]$/.test(values.path))
   )
     return usage(
       io,
@@ -208,6 +224,7 @@ export async function cmdDrill(args: string[], io: Io): Promise<number> {
     durationS: duration,
     writes,
     ...(users === undefined ? {} : { users }),
+    ...(values.path === undefined ? {} : { path: values.path }),
     readBackTimeoutMs: readBackS * 1000,
     ...(values['fault-cmd']
       ? { external: commandFault(values['fault-cmd'], values['heal-cmd'], { zone: values.zone, mode: values.mode }) }

@@ -109,6 +109,11 @@ const DRILL = {
     arg: 'fenced|available',
     help: 'echo workload: fenced (profiles) or available (orders) (default fenced)',
   },
+  path: {
+    type: 'string',
+    arg: 'PATH',
+    help: 'the path the traffic writes (PUT) and reads under, PATH/<user>: an external app’s resource, e.g. /notes',
+  },
   rps: { type: 'string', default: '300', arg: 'N', help: 'requests a second (1..20000, default 300)' },
   duration: { type: 'string', default: '20', arg: 'S', help: 'seconds of traffic (4..3600, default 20)' },
   writes: { type: 'string', default: '0.5', arg: 'F', help: 'share of writes, 0..1 (default 0.5)' },

@@ -43,8 +43,8 @@ export interface WorkloadRequest {
   body?: string;
   /** A write of replicated data (checked for misrouting and read back); logins are not. */
   write: boolean;
-  /** Called with the answer; may return the request the client sends next in the same action. */
-  done?(status: number, text: string): WorkloadRequest | undefined;
+  /** Called with the answer (and the zone that served it); may return the request the client sends next in the same action. */
+  done?(status: number, text: string, servedBy?: string): WorkloadRequest | undefined;
 }
 
 /** What the read-back found, per acknowledged write, across every zone's app. */

@@ -4,6 +4,7 @@ import { shardForKey } from '../shardmap/index.ts';
 import { AccountsWorkload } from './accounts-workload.ts';
 import { type Control, controlJson, type ShardMapJson } from './control-http.ts';
 import { drillErrors } from './errors.ts';
+import { ExternalWorkload } from './external-workload.ts';
 import type { DrillOptions, DrillReport } from './types.ts';
 
 /** A drill user: the key it writes under, that key's shard, and the zone owning it (where steering sends it). */
@@ -37,6 +38,8 @@ export interface DrillPlan {
   affectedUsers: number;
   /** Set when the cluster runs the accounts app (its users are registered and logged in by then). */
   accounts?: AccountsWorkload;
+  /** Set when the zones' apps are external services (`zones.<z>.app`): writes and reads under `path`. */
+  external?: ExternalWorkload;
 }
 
 /** Reads the cluster through the control API and picks the users; on the accounts app, sets them up too. */
@@ -53,7 +56,8 @@ export async function planDrill(o: DrillOptions, given: Control): Promise<DrillP
       throw drillErrors.ERR_FAILOVER_DRILL(
         `drill: no router for zone "${z.name}" in ${control.base}/api/endpoints: is its process running?`,
       );
-  const workload: DrillReport['workload'] = topo.app === 'accounts' ? 'accounts' : 'echo';
+  const workload: DrillReport['workload'] =
+    topo.app === 'accounts' ? 'accounts' : topo.app === 'external' ? 'external' : 'echo';
   const shardMap = await controlJson<ShardMapJson>(control, '/api/shardmap');
   refuseEmptyZone(o.zone, shardMap);
   const auditBefore = await controlJson<{ entries: AuditEntry[] }>(control, '/api/audit?limit=1');
@@ -66,7 +70,7 @@ export async function planDrill(o: DrillOptions, given: Control): Promise<DrillP
     apps: eps.apps,
     zones: [...eps.routers.keys()],
     workload,
-    path: trafficPath(workload, o.consistency),
+    path: o.path ?? trafficPath(workload, o.consistency),
     shardMap,
     lastSeq,
     users: [],
@@ -76,6 +80,7 @@ export async function planDrill(o: DrillOptions, given: Control): Promise<DrillP
     plan.accounts = await setUpAccounts(o, plan);
     plan.users = plan.accounts.users;
   } else plan.users = echoUsers(o, shardMap);
+  if (workload === 'external') plan.external = new ExternalWorkload(plan.path, o.clock);
   plan.affectedUsers = plan.users.filter((u) => u.home === o.zone).length;
   return plan;
 }

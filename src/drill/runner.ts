@@ -60,4 +60,13 @@ async function restoreAndVerify(
       report.wrt = `≤ ${Math.round(o.clock.now() - healAt)} ms from the heal until every acknowledged write was read back in every zone (${rb.applied} applied, ${rb.locked} locked as conflicts)`;
   }
   if (o.failback) report.restore.failback = await failBack(plan.control, o.zone, o.clock);
+  if (plan.external) {
+    // read through a zone the fault left alone: routers forward to whoever owns the shard now
+    const via = plan.routers.get(plan.zones.find((z) => z !== o.zone) ?? o.zone)!;
+    const rb = await plan.external.readBack(via, plan.control.dispatcher);
+    report.externalReadBack = rb;
+    report.lost = rb.missing;
+    // lost writes miss the drill's goal, as on the accounts app
+    if (rb.missing > 0) report.goal.met = false;
+  }
 }

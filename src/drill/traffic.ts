@@ -186,6 +186,7 @@ class TrafficRun {
 
   private requestFor(u: DrillUser, wantWrite: boolean): WorkloadRequest {
     if (this.plan.accounts) return this.plan.accounts.next(u as AccountsUser, wantWrite);
+    if (this.plan.external) return this.plan.external.next(u, wantWrite);
     return {
       method: wantWrite ? 'POST' : 'GET',
       path: `${this.plan.path}/${u.id}`,
@@ -230,7 +231,7 @@ class TrafficRun {
         dispatcher: this.plan.control.dispatcher,
       });
       const text = await r.body.text();
-      const next = cur.done?.(r.statusCode, text);
+      const next = cur.done?.(r.statusCode, text, String(r.headers[HEADERS.servedBy] ?? r.headers[HEADERS.zone] ?? ''));
       if (!next || step >= 2) return { status: r.statusCode, headers: r.headers, text };
       action.cur = next;
     }

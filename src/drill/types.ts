@@ -1,6 +1,7 @@
 import type { Clock } from '../core/clock.ts';
 import type { Random } from '../core/random.ts';
 import type { AckedWrite, ReadBack } from './accounts-workload.ts';
+import type { ExternalReadBack } from './external-workload.ts';
 
 /** A fault made outside the control API (an external command, the lab). */
 export interface ExternalFault {
@@ -22,6 +23,11 @@ export interface DrillOptions {
   consistency: 'fenced' | 'available';
   /** Share of writes in the traffic, 0..1 (echo: POST; accounts: profile PUTs and comments). */
   writes: number;
+  /**
+   * The path the traffic writes and reads under (`<path>/<user>`): an external app's own
+   * resource (`/notes`); default `/api/profiles` (`/api/orders` with available consistency).
+   */
+  path?: string;
   /** Users (default: 2000 on the echo app, 200 on the accounts app, which registers and logs each in first). */
   users?: number;
   /** Accounts app: how long the read-back waits for every acknowledged write to show up in every zone (ms). */
@@ -55,7 +61,7 @@ export interface DrillProgress {
 /** The drill's result (printed as a table, or as JSON with --json). */
 export interface DrillReport {
   /** The app the cluster runs (from GET /api/topology): `echo`, or `accounts` (registered users, real replicated writes). */
-  workload: 'echo' | 'accounts';
+  workload: 'echo' | 'accounts' | 'external';
   zone: string;
   mode: 'kill' | 'partition';
   /** Who made the fault: the zone's own process through its control API, or an external fault (a command, the lab). */
@@ -114,6 +120,8 @@ export interface DrillReport {
   data?: RestoreData;
   /** Accounts app: the drill's read-back of every acknowledged write in every zone. */
   readBack?: ReadBack;
+  /** External app: each user's last acknowledged write read back through the routers after the drill (and the failback, if asked). */
+  externalReadBack?: ExternalReadBack;
   /** Accounts app: logins again because a write's session lived in a zone that was gone (then the write was retried once). */
   relogins?: number;
   /** Accounts app: registrations, logins and first writes of the setup retried after a 5xx. */

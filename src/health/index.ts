@@ -1,4 +1,5 @@
 /** Health: probes of every endpoint from every zone, quorum verdicts that feed steering. See README.md. */
+export { AppWatch, type AppWatchOptions } from './app-watch.ts';
 export { createHealthChecker, type HealthCheckerOptions, type VerdictSink } from './checker.ts';
 export { healthErrors } from './errors.ts';
 export { networkProbe, statusMatches } from './probes/index.ts';

@@ -83,9 +83,9 @@ export function planProbes(
         req: {
           target,
           prober,
-          kind: spec.kind,
-          path: spec.path,
-          expectStatus: spec.expectStatus,
+          kind: target.http ? 'http' : spec.kind,
+          path: target.http?.path ?? spec.path,
+          expectStatus: target.http?.expectStatus ?? spec.expectStatus,
           dnsName: topology.config.apex,
           localAddress: probeSource(sources.get(prober), target),
         },

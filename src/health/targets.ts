@@ -43,6 +43,8 @@ export function healthTargets(topology: Topology): HealthTarget[] {
           host: hp.host === 'localhost' ? '127.0.0.1' : hp.host,
           port: hp.port,
           ...(tls.has(role) ? { tls: true } : {}),
+          // an external app is probed on its own health path, and only 2xx means alive
+          ...(role === 'app' && z.external ? { http: { path: z.external.health, expectStatus: ['2xx'] } } : {}),
         });
     }
   return out;

@@ -10,6 +10,8 @@ export interface HealthTarget {
   port: number;
   /** The listener speaks HTTPS (its role has `tls` configured): http probes use TLS. */
   tls?: boolean;
+  /** An http probe of this path instead of the role's `health.probes` (an external app's health path, 2xx). */
+  http?: { path: string; expectStatus: readonly string[] };
 }
 
 /** How one probe is made; the network is behind this function so tests can replace it. */

@@ -12,5 +12,9 @@ export const routerErrors = defineErrors({
     'the local app or another zone’s router could not be reached or did not answer in time (502/504)',
   ERR_ROUTER_NO_MAP: 'the router has no shard map yet (503)',
   ERR_ROUTER_BODY_TOO_LARGE: 'a request body is larger than router.maxBodyBytes (413)',
+  ERR_ROUTER_APP_MISDIRECTED:
+    'an external app answered 421 (not mine) and, the owner looked up again, the request had nowhere else to go; retry after a moment (503)',
+  ERR_ROUTER_APP_DOWN:
+    "the zone's external app fails its health path: the zone's /_mz/health answers 503 and the zone gives up its lease (503)",
   ERR_ROUTER_BAD_REQUEST: 'the request itself is unusable: header block too large, bad request line (400/431)',
 });

@@ -4,4 +4,4 @@ export { compileSource, jwtClaim, RequestView } from './key-sources.ts';
 export { newRouteContext } from './route-context.ts';
 export { createRouter, type RouterOptions, type ZoneRouter } from './server.ts';
 export { STAGES } from './stages/order.ts';
-export type { RouteContext, RouterMap, Stage } from './types.ts';
+export type { ExternalAppDeps, RouteContext, RouterMap, Stage } from './types.ts';

@@ -10,7 +10,7 @@ import { compose } from './compose.ts';
 import { routerErrors } from './errors.ts';
 import { newRouteContext } from './route-context.ts';
 import { STAGES } from './stages/order.ts';
-import type { Handler, RouterConfig, RouterDeps, RouterMap } from './types.ts';
+import type { ExternalAppDeps, Handler, RouterConfig, RouterDeps, RouterMap } from './types.ts';
 import { Upstreams } from './upstreams.ts';
 
 /** What a zone's router needs. */
@@ -27,6 +27,8 @@ export interface RouterOptions {
   metrics?: Registry;
   /** Fault hook: true when `from` cannot reach `to`. */
   cut?(from: string, to: string): boolean;
+  /** The zone's app is an external service (`zones.<z>.app`): its signer and health. */
+  app?: ExternalAppDeps;
 }
 
 /** A zone's router: an HTTP server with the stage chain built once. */
@@ -94,6 +96,7 @@ export function createRouter(opts: RouterOptions, config: RouterConfig = opts.to
     clock,
     signer: opts.signer,
     cut: opts.cut,
+    ...(opts.app ? { app: opts.app } : {}),
     count(route) {
       if (!m) return;
       let c = routeCounters.get(route);
@@ -114,7 +117,19 @@ export function createRouter(opts: RouterOptions, config: RouterConfig = opts.to
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '/';
     if (url === '/_mz/health') {
-      replyJson(res, 200, { zone, ready: map.ready() });
+      // a zone whose external app fails its health path is down: the health plane and the
+      // failover controller read this answer, and the runtime lets the zone's lease lapse
+      if (opts.app && !opts.app.up()) {
+        replyJson(res, 503, {
+          zone,
+          ready: map.ready(),
+          app: 'down',
+          error: routerErrors.ERR_ROUTER_APP_DOWN.code,
+          message: `router: ${zone}'s app fails its health path`,
+        });
+        return;
+      }
+      replyJson(res, 200, { zone, ready: map.ready(), ...(opts.app ? { app: 'up' } : {}) });
       return;
     }
     const ctx = newRouteContext(req, res);

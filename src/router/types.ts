@@ -54,6 +54,14 @@ export interface RouteContext {
   body: Buffer | undefined;
 }
 
+/** What the router needs for a zone whose app is an external HTTP service. */
+export interface ExternalAppDeps {
+  /** Signs every request to the app with the app's key (`zones.<z>.app.keyFile`), not the cluster secret. */
+  signer: RequestSigner;
+  /** The zone's own watch over the app's health path: false after `health.fall` failed probes. */
+  up(): boolean;
+}
+
 /** What stages may use; built once per zone. */
 export interface RouterDeps {
   topology: Topology;
@@ -63,6 +71,8 @@ export interface RouterDeps {
   clock: Clock;
   /** Signs this zone's requests to other zones and verifies theirs (the cluster secret). */
   signer: RequestSigner;
+  /** Set when the zone's app is an external service (`zones.<z>.app`): see ExternalAppDeps. */
+  app?: ExternalAppDeps;
   /** True when this zone cannot reach `other` (a drill's partition). */
   cut?(from: string, to: string): boolean;
   count(route: string): void;

@@ -7,9 +7,10 @@ import type { Random } from '../core/random.ts';
 import type { ZoneSwitch } from '../drill/index.ts';
 import type { AuditLog, FailoverController } from '../failover/index.ts';
 import type { GeoDb } from '../geo/index.ts';
-import type { HealthChecker } from '../health/index.ts';
+import type { AppWatch, HealthChecker } from '../health/index.ts';
 import type { LatencyAggregator } from '../httpdns/index.ts';
 import type { Log, Replication, ZoneOutage } from '../replication/index.ts';
+import type { ExternalAppDeps } from '../router/index.ts';
 import type { Kv, LeaderElection, ShardMap, ShardMapView, ZoneFaults, ZoneView } from '../shardmap/index.ts';
 import type { MutableSteeringState, Steering, ZoneLoads } from '../steering/index.ts';
 import type { Store } from '../store/index.ts';
@@ -86,6 +87,10 @@ export interface ZoneServices {
   edge?: HostPort;
   /** What a kill drill stops and restores. */
   switch?: ZoneSwitch;
+  /** True between a kill drill's kill and its restore. */
+  killed?: boolean;
+  /** The zone's app is an external service: the key its requests are signed with, the watch over its health. */
+  external?: ExternalAppRuntime;
 }
 
 /**
@@ -106,6 +111,11 @@ export interface Services extends Foundation {
   /** zone → edge base URL ('http://127.0.1.1:18080'), filled as edges start (tiers and push go there). */
   edgeUrls: Map<string, string>;
   zones: Map<string, ZoneServices>;
+}
+
+/** What a zone with an external app runs in its process: the app's signer and the watch over its health. */
+export interface ExternalAppRuntime extends ExternalAppDeps {
+  watch: AppWatch;
 }
 
 /** A zone's application as it runs behind the zone's router. */

@@ -140,7 +140,8 @@ function foundation(opts: ClusterOptions): Foundation {
     steering: createSteering({ topology, geo, random, state }),
     state,
     control: new ControlServer(metrics),
-    app: opts.app?.name ?? echoAppRole.name,
+    // zones with an external app (`zones.<z>.app`) run none of multizone's: drills drive it by path
+    app: localZones.every((z) => topology.zone(z).external) ? 'external' : (opts.app?.name ?? echoAppRole.name),
     advert: {},
     signer,
     adminToken: opts.adminToken,

@@ -9,14 +9,28 @@ import { createEdge, defaultEdgeHosts, startDemoOrigin } from '../edge/index.ts'
 import { startHttpdnsServer } from '../httpdns/index.ts';
 import { createRouter } from '../router/index.ts';
 import type { HostPort, Zone } from '../topology/index.ts';
+import { startExternalApp } from './external-app.ts';
 import type { AppRole, ListenerInfo, Services, Started, ZoneServices } from './services.ts';
 
 /** A per-zone role: null when the zone has no listener for it. */
 export type ZoneRoleStart = (s: Services, zone: Zone, here: ZoneServices) => Promise<Started | null>;
 
-/** The zone's application (the echo app, or the app role passed in). */
+/**
+ * The zone's application (the echo app, or the app role passed in). A zone whose app is an
+ * external service (`zones.<z>.app`) starts none: the zone watches the app's health instead.
+ */
 export function appRole(app: AppRole): ZoneRoleStart {
   return async (s, zone, here) => {
+    if (zone.external) {
+      const ext = startExternalApp(s, zone, here);
+      here.external = ext;
+      return {
+        listeners: [
+          { zone: zone.name, role: 'app', protocol: 'http', host: zone.external.host, port: zone.external.port },
+        ],
+        close: async () => ext.watch.stop(),
+      };
+    }
     const listen = zone.listen.app;
     if (!listen) return null;
     const server = await app.start({
@@ -59,6 +73,7 @@ export const routerRole: ZoneRoleStart = async (s, zone, here) => {
     signer: s.signer.as(zone.name),
     metrics: s.metrics,
     cut: (a, b) => s.shardmap.faults.cut(a, b),
+    ...(here.external ? { app: here.external } : {}),
   });
   // every request it gets counts towards the zone's load: its own edge's, clients', other zones'
   router.server.on('request', () => s.loads.hit(zone.name, 'router'));
@@ -67,6 +82,7 @@ export const routerRole: ZoneRoleStart = async (s, zone, here) => {
   here.switch = {
     // the router and its lease go first, then the app: a killed zone answers nothing
     async kill() {
+      here.killed = true;
       zv.keeper.stop();
       if (router.server.listening)
         await new Promise<void>((r) => {
@@ -79,7 +95,9 @@ export const routerRole: ZoneRoleStart = async (s, zone, here) => {
       const app = here.app;
       if (app && !app.server.listening) await listenOn(app.server, app.host, app.port, `${zone.name} app`);
       if (!router.server.listening) await router.listen(addr.host, addr.port);
-      await zv.keeper.start();
+      here.killed = false;
+      // a zone whose external app is still down keeps its lease lapsed (the watch renews it once the app is back)
+      if (here.external?.watch.up !== false) await zv.keeper.start();
     },
   };
   return {

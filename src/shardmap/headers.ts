@@ -19,6 +19,12 @@ export const HEADERS = {
   servedBy: 'x-multizone-served-by',
   /** Wall ms at which the app served it (drills compare it with moves). */
   servedAt: 'x-multizone-served-at',
+  /** To an external app: the zone owning the request's shard at the epoch it was routed by. */
+  owner: 'x-multizone-owner',
+  /** To an external app: the zone holding the global role (the single writer of global resources). */
+  global: 'x-multizone-global',
+  /** To an external app: the epoch of the global role. */
+  globalEpoch: 'x-multizone-global-epoch',
   /** A zone's HMAC signature over the request (src/trust); routers never pass a client's on. */
   auth: 'x-multizone-auth',
 } as const;

@@ -4,6 +4,7 @@ export { topologyErrors } from './errors.ts';
 export {
   checkTopology,
   DEFAULT_TOPOLOGY_FILE,
+  type ExternalApp,
   type HostPort,
   loadTopology,
   parseHostPort,

@@ -20,6 +20,7 @@ import {
   type TopologyConfig,
   topologySchema,
 } from './schema.ts';
+import { zoneUrl } from './zone-url.ts';
 
 /** A listener address. */
 export interface HostPort {
@@ -37,8 +38,21 @@ export interface Zone {
   capacity: number;
   weight: number;
   isps: readonly string[];
+  /** Where each role listens; with an external app, `app` is the app's upstream address. */
   listen: Readonly<Partial<Record<Role, HostPort>>>;
   addresses6: readonly string[];
+  /** The zone's external app (`zones.<z>.app`, placeholders resolved), or undefined when multizone starts its app. */
+  external: ExternalApp | undefined;
+}
+
+/** A zone's external app: where it listens, its health path and its key file (for this zone). */
+export interface ExternalApp {
+  /** `http://host:port` */
+  url: string;
+  host: string;
+  port: number;
+  health: string;
+  keyFile: string;
 }
 
 /** The validated, frozen topology every capability reads. */
@@ -93,6 +107,25 @@ function expandRanges(ranges: readonly string[]): number[] {
   return out;
 }
 
+/** A zone's `app:` with its placeholders resolved; undefined when the upstream is not a usable URL. */
+function externalApp(zone: string, app: NonNullable<TopologyConfig['zones'][string]['app']>): ExternalApp | undefined {
+  const url = zoneUrl(app.upstream, zone);
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return undefined;
+  }
+  const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
+  return {
+    url: `http://${u.host}`,
+    host: host === 'localhost' ? '127.0.0.1' : host,
+    port: Number(u.port),
+    health: app.health,
+    keyFile: zoneUrl(app.keyFile, zone),
+  };
+}
+
 /** Cross-reference checks zod can't express; every problem, in one pass. */
 function crossCheck(src: YamlSource, t: TopologyConfig): ConfigProblem[] {
   const p: ConfigProblem[] = [];
@@ -135,6 +168,17 @@ function crossCheck(src: YamlSource, t: TopologyConfig): ConfigProblem[] {
     for (const role of ROLES) {
       const addr = z.listen?.[role];
       if (addr) claim(addr, ['zones', zn, 'listen', role]);
+    }
+    if (z.app && z.listen?.app)
+      p.push(
+        src.problem(
+          ['zones', zn, 'app'],
+          'the zone has both an external app (app.upstream) and listen.app; set one: listen.app is where multizone starts its own app',
+        ),
+      );
+    if (z.app?.upstream) {
+      const u = externalApp(zn, z.app);
+      if (u) claim(`${u.host.includes(':') ? `[${u.host}]` : u.host}:${u.port}`, ['zones', zn, 'app', 'upstream']);
     }
   }
 
@@ -296,6 +340,9 @@ function makeTopology(src: YamlSource, config: TopologyConfig, warnings: ConfigP
   const zones: Zone[] = Object.entries(config.zones).map(([name, z]) => {
     const listen: Partial<Record<Role, HostPort>> = {};
     for (const role of ROLES) if (z.listen[role]) listen[role] = parseHostPort(z.listen[role]!);
+    const external = z.app ? externalApp(name, z.app) : undefined;
+    // the app role's listener is the external app's address: probed, resolved, forwarded to
+    if (external) listen.app = { host: external.host, port: external.port };
     return deepFreeze({
       name,
       region: z.region,
@@ -306,6 +353,7 @@ function makeTopology(src: YamlSource, config: TopologyConfig, warnings: ConfigP
       isps: z.isps,
       listen,
       addresses6: z.addresses6,
+      external,
     });
   });
   const byName = new Map(zones.map((z) => [z.name, z]));

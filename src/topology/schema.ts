@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ISP_IDS, PROVINCE_CODES } from '../geo/index.ts';
+import { appSection } from './sections/app.ts';
 import { dnsSection } from './sections/dns.ts';
 import { edgeSection } from './sections/edge.ts';
 import { failoverSection } from './sections/failover.ts';
@@ -72,6 +73,11 @@ const zoneSchema = z
       .strict(),
     /** Extra IPv6 addresses answered in AAAA records for this zone (optional). */
     addresses6: z.array(z.string().ip({ version: 'v6' })).default([]),
+    /**
+     * The zone's app is an external HTTP service (any language) instead of one multizone starts:
+     * `{ upstream: http://host:port, health, keyFile }`. Not together with `listen.app`.
+     */
+    app: appSection.optional(),
   })
   .strict();
 

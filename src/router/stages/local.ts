@@ -1,7 +1,7 @@
 import { HEADERS } from '../../shardmap/index.ts';
 import { routerErrors } from '../errors.ts';
 import { pipeBack, send, upstreamFailed } from '../proxy.ts';
-import type { Stage } from '../types.ts';
+import type { RouteContext, RouterDeps, Stage } from '../types.ts';
 
 /**
  * Proxies to this zone's app with X-Multizone-Zone/-Shard/-Epoch. Second read: a local 404
@@ -13,7 +13,7 @@ import type { Stage } from '../types.ts';
 export const localStage: Stage = {
   name: 'local',
   create(config, deps) {
-    const { zone, upstreams, clock, cut, count, signer } = deps;
+    const { zone, upstreams, signer } = deps;
     return async (ctx) => {
       const app = upstreams.get('app');
       if (!app)
@@ -32,35 +32,51 @@ export const localStage: Stage = {
       } catch (e) {
         return upstreamFailed(ctx, deps, `${zone} app`, e);
       }
-      const owner = ctx.owner?.zone;
-      if (r.statusCode === 404 && ctx.secondRead && owner && owner !== zone && !cut?.(zone, owner)) {
-        const pool = upstreams.get(owner);
-        if (pool) {
-          await r.body.dump().catch(() => {});
-          try {
-            const r2 = await send(
-              ctx,
-              pool,
-              {
-                [HEADERS.hop]: String(ctx.hop + 1),
-                [HEADERS.from]: zone,
-                ...(ctx.owner ? { [HEADERS.epoch]: String(ctx.owner.epoch) } : {}),
-              },
-              { method: 'GET', withBody: false, signer },
-            );
-            count('second-read');
-            return pipeBack(ctx, r2, { [HEADERS.secondRead]: owner });
-          } catch (e) {
-            return upstreamFailed(ctx, deps, owner, e);
-          }
-        }
-      }
-      count('local');
-      pipeBack(ctx, r, {
-        [HEADERS.zone]: zone,
-        ...routed,
-        [HEADERS.servedAt]: String(Math.round(clock.wallTime())),
-      });
+      return finishLocal(ctx, deps, r, routed);
     };
   },
 };
+
+/**
+ * Answers with the local app's response `r`, or — a 404 for a replica read — with a second
+ * read at the owner zone (signed), marked `x-multizone-second-read: <zone>`.
+ */
+export async function finishLocal(
+  ctx: RouteContext,
+  deps: RouterDeps,
+  r: Awaited<ReturnType<typeof send>>,
+  routed: Record<string, string>,
+  extra: Record<string, string> = {},
+): Promise<void> {
+  const { zone, upstreams, clock, cut, count, signer } = deps;
+  const owner = ctx.owner?.zone;
+  if (r.statusCode === 404 && ctx.secondRead && owner && owner !== zone && !cut?.(zone, owner)) {
+    const pool = upstreams.get(owner);
+    if (pool) {
+      await r.body.dump().catch(() => {});
+      try {
+        const r2 = await send(
+          ctx,
+          pool,
+          {
+            [HEADERS.hop]: String(ctx.hop + 1),
+            [HEADERS.from]: zone,
+            ...(ctx.owner ? { [HEADERS.epoch]: String(ctx.owner.epoch) } : {}),
+          },
+          { method: 'GET', withBody: false, signer },
+        );
+        count('second-read');
+        return pipeBack(ctx, r2, { [HEADERS.secondRead]: owner });
+      } catch (e) {
+        return upstreamFailed(ctx, deps, owner, e);
+      }
+    }
+  }
+  count('local');
+  pipeBack(ctx, r, {
+    [HEADERS.zone]: zone,
+    ...routed,
+    ...extra,
+    [HEADERS.servedAt]: String(Math.round(clock.wallTime())),
+  });
+}

@@ -2,6 +2,7 @@ import type { Stage } from '../types.ts';
 import { bodyLimitStage } from './body-limit.ts';
 import { cookieStage } from './cookie.ts';
 import { epochSyncStage } from './epoch-sync.ts';
+import { externalAppStage } from './external-app.ts';
 import { fenceStage } from './fence.ts';
 import { forwardStage } from './forward.ts';
 import { hopsStage } from './hops.ts';
@@ -16,7 +17,7 @@ import { zoneAuthStage } from './zone-auth.ts';
 /**
  * The one list of router stages, in order. Guard first (internal paths, body size, who may
  * speak as a zone), then enrich (resource, key, shard, epoch-sync), then
- * decide (policy, hops), then act (cookie header, forward, or fence + local). Config turns
+ * decide (policy, hops), then act (cookie header, forward, or fence + the external app or local). Config turns
  * options on and off but cannot reorder stages.
  */
 export const STAGES: readonly Stage[] = [
@@ -32,5 +33,6 @@ export const STAGES: readonly Stage[] = [
   cookieStage,
   forwardStage,
   fenceStage,
+  externalAppStage,
   localStage,
 ];

@@ -1,0 +1,51 @@
+import { z } from 'zod';
+
+/** Text whose only `{…}` are the zone placeholders. */
+const ZONE_TEMPLATE = /^(?:[^{}]|\{zone_?\})*$/;
+const TEMPLATE_RULE = 'may contain no placeholder but {zone} (the zone name) and {zone_} (the zone name with _ for -)';
+
+/** `http://host:port`, no path, query or credentials; `{zone}`/`{zone_}` may name the zone. */
+const upstreamUrl = z
+  .string()
+  .min(1)
+  .regex(ZONE_TEMPLATE, TEMPLATE_RULE)
+  .refine((s) => {
+    try {
+      const u = new URL(s.replaceAll('{zone_}', 'z').replaceAll('{zone}', 'z'));
+      return (
+        u.protocol === 'http:' && u.port !== '' && u.pathname === '/' && u.search === '' && u.hash === '' && !u.username
+      );
+    } catch {
+      return false;
+    }
+  }, 'must be "http://host:port" (an explicit port; no path, query or credentials), e.g. "http://127.0.0.1:19001"');
+
+/**
+ * `zones.<z>.app:` (owned by src/router and src/runtime): the zone's app is an external HTTP
+ * service at an address. `multizone up` then starts no app of its own for the zone; the router
+ * sends it the owner zone's requests with the routing headers, signed with `keyFile`'s key,
+ * and the zone's health follows the app's health path. See docs/app-contract.md.
+ */
+export const appSection = z
+  .object({
+    /**
+     * Where the app listens: `http://host:port`. `{zone}` is replaced by the zone's name and
+     * `{zone_}` by the name with `_` for `-` (one topology file for every zone's process).
+     */
+    upstream: upstreamUrl,
+    /**
+     * The app's health path: the zone probes it every `health.intervalMs`; after `health.fall`
+     * failures (no answer, or not 2xx) the zone's `/_mz/health` answers 503 and the zone gives up
+     * its lease, so its shards move to its backups; after `health.rise` successes it is up again.
+     */
+    health: z.string().startsWith('/').default('/healthz'),
+    /**
+     * File holding the key the router signs the app's requests with (64+ hex characters, the
+     * app reads the same file); `{zone}`/`{zone_}` name the zone. Required: an app must be
+     * able to tell its router's requests from anybody else's.
+     */
+    keyFile: z.string().min(1).regex(ZONE_TEMPLATE, TEMPLATE_RULE),
+  })
+  .strict();
+
+export type AppConfig = z.output<typeof appSection>;
