@@ -1,6 +1,7 @@
-/** Control plane: admin API, metrics, dashboard. See README.md. */
+/** Control plane: admin API, metrics, the console (and the classic dashboard). See README.md. */
 
 export { DASHBOARD_HTML, DASHBOARD_SCRIPT, registerDashboard } from './dashboard.ts';
+export { type ConsoleOptions, type ConsoleSample, registerConsole } from './console.ts';
 export { controlErrors } from './errors.ts';
 export { readBody, readParams, sendError, sendJson } from './http-json.ts';
 export { type ControlApi, type ControlHandler, ControlServer } from './server.ts';
