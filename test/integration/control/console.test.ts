@@ -106,10 +106,9 @@ describe('control: the operator console in Chromium', { skip: haveChromium ? fal
     assert.match((await page.textContent('.audit')) ?? '', /leads the control plane/);
     // the steering preview answers through the real steering engine
     await page.fill('input[name="ip"]', '1.2.4.8');
-    await page.click('text=Preview');
+    await page.click('button:has-text("Preview")');
     await page.waitForSelector('.steer-answer');
     assert.match((await page.textContent('.steer-answer')) ?? '', /rule \w+ matched/);
-    await page.fill('input[name="token"]', TOKEN);
     await shot('idle');
     assert.deepEqual(consoleErrors, []);
   });
@@ -121,12 +120,15 @@ describe('control: the operator console in Chromium', { skip: haveChromium ? fal
     });
     assert.equal(r.status, 401);
     assert.equal(r.body.error, 'ERR_CONTROL_UNAUTHORIZED');
+    await page.fill('input[name="token"]', TOKEN);
+    // the refused call is logged by the browser as a failed load: that one was meant
+    consoleErrors.splice(0, consoleErrors.length, ...consoleErrors.filter((e) => !/status of 401/.test(e)));
   });
 
   it('console: a drill started from the page turns the zone red, shows progress and its report, and fails back', async () => {
     await page.selectOption('select[name="drill-zone"]', 'bj-a');
     await page.fill('input[type="number"]', '6');
-    await page.click('text=Start drill');
+    await page.click('button:has-text("Start drill")');
     await page.waitForSelector('.drill[data-state="running"]');
     await until('bj-a shows down', async () => (await page.locator('.zone.down[data-zone="bj-a"]').count()) === 1);
     await until('the grid shows bj-a’s shards moved', async () => !(await gridOwners()).includes('bj-a'));
