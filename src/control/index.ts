@@ -1,7 +1,7 @@
 /** Control plane: admin API, metrics, the console (and the classic dashboard). See README.md. */
 
-export { DASHBOARD_HTML, DASHBOARD_SCRIPT, registerDashboard } from './dashboard.ts';
 export { type ConsoleOptions, type ConsoleSample, registerConsole } from './console.ts';
+export { DASHBOARD_HTML, DASHBOARD_SCRIPT, registerDashboard } from './dashboard.ts';
 export { controlErrors } from './errors.ts';
 export { readBody, readParams, sendError, sendJson } from './http-json.ts';
 export { type ControlApi, type ControlHandler, ControlServer } from './server.ts';

@@ -49,7 +49,9 @@ async function until(what: string, cond: () => Promise<boolean> | boolean, tries
   assert.fail(`never happened: ${what}`);
 }
 
-describe('control: the operator console in Chromium', { skip: haveChromium ? false : `no Chromium at ${CHROMIUM}` }, () => {
+describe('control: the operator console in Chromium', {
+  skip: haveChromium ? false : `no Chromium at ${CHROMIUM}`,
+}, () => {
   let c: RunningCluster;
   let base: string;
   let browser: Browser;
@@ -133,7 +135,11 @@ describe('control: the operator console in Chromium', { skip: haveChromium ? fal
     await until('bj-a shows down', async () => (await page.locator('.zone.down[data-zone="bj-a"]').count()) === 1);
     await until('the grid shows bj-a’s shards moved', async () => !(await gridOwners()).includes('bj-a'));
     await shot('mid-drill');
-    await until('the drill report', async () => (await page.locator('.drill[data-state="done"] .report').count()) === 1, 900);
+    await until(
+      'the drill report',
+      async () => (await page.locator('.drill[data-state="done"] .report').count()) === 1,
+      900,
+    );
     const report = (await page.textContent('.drill[data-state="done"] .report')) ?? '';
     assert.match(report, /RTO\d+ ms/);
     await until('bj-a back up with its 256 shards', async () => {
@@ -185,7 +191,9 @@ describe('control: the operator console in Chromium', { skip: haveChromium ? fal
     await page.keyboard.press('Tab');
     const focused = await page.evaluate(() => document.activeElement?.tagName);
     assert.ok(['INPUT', 'A', 'SELECT', 'BUTTON'].includes(focused ?? ''), `focus lands on a control, got ${focused}`);
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    const overflow = await page.evaluate(
+      () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    );
     assert.ok(overflow <= 0, `no sideways scrolling on a narrow window (${overflow} px)`);
     await shot('narrow');
     await page.setViewportSize({ width: 1400, height: 1000 });

@@ -36,7 +36,9 @@ function usedMetrics(text: string): Set<string> {
 }
 
 describe('observability: alert rules and the Grafana dashboard', () => {
-  it('observability: promtool checks the rules and passes their unit tests', { skip: PROMTOOL ? false : 'no promtool' }, () => {
+  it('observability: promtool checks the rules and passes their unit tests', {
+    skip: PROMTOOL ? false : 'no promtool',
+  }, () => {
     const check = spawnSync(PROMTOOL!, ['check', 'rules', 'alerts.yml'], { cwd: DIR, encoding: 'utf8' });
     assert.equal(check.status, 0, check.stdout + check.stderr);
     assert.match(check.stdout, /SUCCESS: 5 rules found/);
