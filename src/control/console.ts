@@ -64,6 +64,8 @@ export function registerConsole(o: ConsoleOptions): { stop(): void } {
   let last = '';
   let push: Timer | undefined;
   let prev: Totals | undefined;
+  /** This process's own latest sample (what other processes merge into theirs). */
+  let local: ConsoleSample | undefined;
   let building: Promise<string> | undefined;
 
   const assets = loadAssets(o.assets ?? DEFAULT_ASSETS);
@@ -143,14 +145,18 @@ export function registerConsole(o: ConsoleOptions): { stop(): void } {
     return { snapshot: JSON.parse(await build()), history: history.filter((h) => h.t > since) };
   });
   control.route('POST', '/api/purge', async (req) => purge(o, req));
+  // this process's own latest sample: the consoles of the other processes merge it into theirs
+  control.route('GET', '/api/console/sample', () => local ?? null);
 
   const sample = async () => {
     const totals = await readTotals(o.metrics, clock);
     const repl = (await control.get('/api/replication')) as { links?: ReplLink[] } | undefined;
     const t = clock.wallTime();
-    const s = toSample(t, repl?.links ?? [], prev, totals);
+    const own = toSample(t, repl?.links ?? [], prev, totals);
     prev = totals;
-    if (!s) return;
+    if (!own) return;
+    local = own;
+    const s = await mergeRemote(control, own);
     history.push(s);
     if (history.length > HISTORY) history.shift();
     const text = JSON.stringify(s);
@@ -299,6 +305,35 @@ async function readTotals(reg: Registry, clock: Clock): Promise<Totals> {
     servfail: [...servfail.values()].reduce((a, b) => a + b, 0),
     httpdns: await sumBy(reg, 'mz_httpdns_requests_total'),
   };
+}
+
+/**
+ * Distributed mode: every other live process's own latest sample (GET /api/console/sample on
+ * its control API, 1 s bound) merged in, so the charts cover every zone and link of the
+ * cluster; a process that does not answer leaves its zones out of this sample.
+ */
+async function mergeRemote(control: ControlServer, own: ConsoleSample): Promise<ConsoleSample> {
+  const cluster = (await control.get('/api/cluster')) as
+    | { processes: { control?: string; alive?: boolean; here?: boolean }[] }
+    | undefined;
+  const others = (cluster?.processes ?? []).filter((p) => !p.here && p.alive && /^https?:\/\//.test(p.control ?? ''));
+  if (others.length === 0) return own;
+  const out: ConsoleSample = { ...own, links: { ...own.links }, zones: { ...own.zones } };
+  await Promise.all(
+    others.map(async (p) => {
+      try {
+        const r = await request(`${p.control}/api/console/sample`, { headersTimeout: 1000, bodyTimeout: 1000 });
+        const s = (await r.body.json()) as ConsoleSample | null;
+        if (r.statusCode !== 200 || !s) return;
+        for (const [k, v] of Object.entries(s.links ?? {})) out.links[k] ??= v;
+        for (const [k, v] of Object.entries(s.zones ?? {})) out.zones[k] ??= v;
+        out.servfail += s.servfail ?? 0;
+      } catch {
+        // not reachable now: its zones are missing from this one sample
+      }
+    }),
+  );
+  return out;
 }
 
 /** Rates between two totals; undefined for the first (no interval yet). */

@@ -185,6 +185,29 @@ function Zones({ snap, colors }) {
   </section>`;
 }
 
+/**
+ * Province and carrier → a well-known resolver address there (each checked against the geo
+ * database shipped with multizone: the preview prints where the address really is).
+ */
+const PRESETS = [
+  ['CN-BJ', 'telecom', '219.141.136.10'],
+  ['CN-BJ', 'unicom', '202.106.0.20'],
+  ['CN-BJ', 'mobile', '221.130.33.52'],
+  ['CN-SH', 'telecom', '202.96.209.133'],
+  ['CN-SH', 'unicom', '210.22.70.3'],
+  ['CN-GD', 'telecom', '202.96.128.86'],
+  ['CN-GD', 'unicom', '210.21.196.6'],
+  ['CN-GD', 'mobile', '211.136.192.6'],
+  ['CN-ZJ', 'telecom', '202.101.172.35'],
+  ['CN-JS', 'telecom', '218.2.2.2'],
+  ['CN-SD', 'unicom', '202.102.128.68'],
+  ['CN-SD', 'mobile', '211.137.191.26'],
+  ['CN-SC', 'telecom', '61.139.2.69'],
+  ['CN-SN', 'telecom', '218.30.19.40'],
+  ['CN-GZ', 'telecom', '202.98.192.67'],
+  ['US', 'other', '8.8.8.8'],
+];
+
 function Steering({ snap }) {
   const services = Object.keys(snap.topology.services ?? {});
   const [service, setService] = useState(services[0] ?? '');
@@ -201,6 +224,10 @@ function Steering({ snap }) {
     <form onSubmit=${ask}>
       <label>service<select value=${service} onChange=${(e) => setService(e.target.value)}>
         ${services.map((s) => html`<option key=${s}>${s}</option>`)}
+      </select></label>
+      <label>province · carrier<select name="preset" onChange=${(e) => e.target.value && setIp(e.target.value)}>
+        <option value="">pick…</option>
+        ${PRESETS.map(([p, c, a]) => html`<option key=${a} value=${a}>${p} · ${c}</option>`)}
       </select></label>
       <label>client IP or ECS subnet<input value=${ip} onInput=${(e) => setIp(e.target.value)} name="ip" /></label>
       <button type="submit">Preview</button>

@@ -111,6 +111,10 @@ describe('control: the operator console in Chromium', {
     await page.click('button:has-text("Preview")');
     await page.waitForSelector('.steer-answer');
     assert.match((await page.textContent('.steer-answer')) ?? '', /rule \w+ matched/);
+    // a province and carrier picked from the list: a Guangdong Telecom address, the south rule
+    await page.selectOption('select[name="preset"]', { label: 'CN-GD · telecom' });
+    await page.click('button:has-text("Preview")');
+    await until('the Guangdong answer', async () => /rule south matched · CN CN-GD/.test((await page.textContent('.steer-answer')) ?? ''));
     await shot('idle');
     assert.deepEqual(consoleErrors, []);
   });
