@@ -179,6 +179,7 @@ describe('control: the operator console in Chromium', {
     const id = `profiles/${key}`;
     await page.waitForSelector(`.conflict[data-id="${id}"]`, { timeout: 30_000 });
     assert.match((await page.textContent(`.conflict[data-id="${id}"]`)) ?? '', new RegExp(`keep ${cut}`));
+    await page.locator(`.conflict[data-id="${id}"]`).scrollIntoViewIfNeeded();
     await shot('conflict');
     await page.click(`.conflict[data-id="${id}"] >> text=keep ${next.zone}`);
     await page.waitForSelector(`.conflict[data-id="${id}"]`, { state: 'detached', timeout: 30_000 });
@@ -186,6 +187,7 @@ describe('control: the operator console in Chromium', {
     // failback from the page gives the cut zone its shards back
     await page.click(`button[data-failback="${cut}"]`);
     await until('the grid is restored', async () => (await gridOwners()).filter((o) => o === cut).length === 256);
+    await page.locator('.grid').scrollIntoViewIfNeeded();
     await shot('conflict-resolved');
     assert.deepEqual(consoleErrors, []);
   });
