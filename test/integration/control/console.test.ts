@@ -114,7 +114,9 @@ describe('control: the operator console in Chromium', {
     // a province and carrier picked from the list: a Guangdong Telecom address, the south rule
     await page.selectOption('select[name="preset"]', { label: 'CN-GD · telecom' });
     await page.click('button:has-text("Preview")');
-    await until('the Guangdong answer', async () => /rule south matched · CN CN-GD/.test((await page.textContent('.steer-answer')) ?? ''));
+    await until('the Guangdong answer', async () =>
+      /rule south matched · CN CN-GD/.test((await page.textContent('.steer-answer')) ?? ''),
+    );
     await shot('idle');
     assert.deepEqual(consoleErrors, []);
   });
