@@ -18,7 +18,10 @@ function useLive() {
     let es;
     let poll;
     let since = 0;
-    const onSnap = (snap) => setState((s) => ({ ...s, snap, at: snap.at }));
+    const onSnap = (snap) => {
+      if (!performance.getEntriesByName('mz-first-snapshot').length) performance.mark('mz-first-snapshot');
+      setState((s) => ({ ...s, snap, at: snap.at }));
+    };
     const addSamples = (list) =>
       setState((s) => {
         const h = s.history.concat(list.filter((x) => x.t > (s.history.at(-1)?.t ?? 0)));
@@ -482,6 +485,10 @@ function App() {
   const { snap, history, mode, at } = useLive();
   const [result, setResult] = useState(null);
   const [tok, setTok] = useState(token());
+  useEffect(() => {
+    // the bench reads this: the first snapshot is on the screen
+    if (snap && !performance.getEntriesByName('mz-first-render').length) performance.mark('mz-first-render');
+  }, [snap]);
   if (!snap) return html`<p class="muted">connecting to the control API…</p>`;
   if (!snap.topology) return html`<p class="err">cannot read the topology</p>`;
   const colors = Object.fromEntries(snap.topology.zones.map((z, i) => [z.name, PALETTE[i % PALETTE.length]]));
