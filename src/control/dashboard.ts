@@ -253,10 +253,10 @@ export const DASHBOARD_HTML = `<!doctype html>
 </html>
 `;
 
-/** Serves the dashboard at `GET /` on the control API. */
+/** Serves the classic dashboard at `GET /classic` on the control API (the console has `GET /`). */
 export function registerDashboard(control: ControlApi): void {
   const body = Buffer.from(DASHBOARD_HTML);
-  control.route('GET', '/', (_req, _url, res) => {
+  control.route('GET', '/classic', (_req, _url, res) => {
     res.writeHead(200, {
       'content-type': 'text/html; charset=utf-8',
       'content-length': body.length,

@@ -23,6 +23,8 @@ const STATUS: ReadonlyMap<string, number> = new Map([
   [controlErrors.ERR_CONTROL_NOT_FOUND.code, 404],
   [controlErrors.ERR_CONTROL_METHOD_NOT_ALLOWED.code, 405],
   [controlErrors.ERR_CONTROL_BODY_TOO_LARGE.code, 413],
+  [controlErrors.ERR_CONTROL_UNAUTHORIZED.code, 401],
+  [controlErrors.ERR_CONTROL_BUSY.code, 409],
 ]);
 
 /**

@@ -1,5 +1,6 @@
-/** Control plane: admin API, metrics, dashboard. See README.md. */
+/** Control plane: admin API, metrics, the console (and the classic dashboard). See README.md. */
 
+export { type ConsoleOptions, type ConsoleSample, registerConsole } from './console.ts';
 export { DASHBOARD_HTML, DASHBOARD_SCRIPT, registerDashboard } from './dashboard.ts';
 export { controlErrors } from './errors.ts';
 export { readBody, readParams, sendError, sendJson } from './http-json.ts';

@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { closeServer, listenOn } from '../core/listen.ts';
 import type { Registry } from '../core/metrics.ts';
@@ -18,6 +19,8 @@ export interface ControlApi {
 export class ControlServer implements ControlApi {
   private readonly table = new Map<string, ControlHandler>();
   private server?: Server;
+  private adminToken = '';
+  private readonly closers: (() => void)[] = [];
 
   constructor(private readonly metrics: Registry) {
     this.route('GET', '/metrics', async (_req, _url, res) => {
@@ -30,6 +33,34 @@ export class ControlServer implements ControlApi {
 
   route(method: string, path: string, handler: ControlHandler): void {
     this.table.set(`${method.toUpperCase()} ${path}`, handler);
+  }
+
+  /**
+   * The admin token a browser's POST must present (`authorization: Bearer T`): a POST that
+   * carries an Origin header comes from a page, and without the token it is a 401
+   * ERR_CONTROL_UNAUTHORIZED. Empty: no browser POST is taken. Calls without an Origin (the
+   * CLI, drills, other zones) are not asked for it.
+   */
+  setAdminToken(token: string | undefined): void {
+    this.adminToken = token ?? '';
+  }
+
+  /**
+   * Calls a GET route in process, as if over HTTP (the console's snapshot reads the other
+   * capabilities' routes this way, so it depends on none of them); undefined when there is
+   * no such route or it fails.
+   */
+  async get(pathAndQuery: string): Promise<unknown> {
+    const url = new URL(pathAndQuery, 'http://control');
+    const h = this.table.get(`GET ${url.pathname}`);
+    if (!h) return undefined;
+    const req = { method: 'GET', headers: {}, url: pathAndQuery } as unknown as IncomingMessage;
+    const res = { headersSent: false } as unknown as ServerResponse;
+    try {
+      return await h(req, url, res);
+    } catch {
+      return undefined;
+    }
   }
 
   routes(): { method: string; path: string }[] {
@@ -48,6 +79,15 @@ export class ControlServer implements ControlApi {
       return;
     }
     const h = this.table.get(`${req.method} ${url.pathname}`);
+    if (h && req.method === 'POST' && req.headers.origin !== undefined && !this.authorized(req)) {
+      const e = controlErrors.ERR_CONTROL_UNAUTHORIZED(
+        this.adminToken
+          ? 'a POST from a browser (it sent an Origin header) needs authorization: Bearer <admin token>'
+          : 'a POST from a browser (it sent an Origin header) is refused: the cluster has no admin token',
+      );
+      sendError(res, e, 401, { 'www-authenticate': 'Bearer realm="multizone control"' });
+      return;
+    }
     if (!h) {
       const allow = this.methodsOf(url.pathname);
       if (allow.length > 0) {
@@ -73,6 +113,16 @@ export class ControlServer implements ControlApi {
     }
   }
 
+  /** The request's bearer token is the admin token (compared in constant time). */
+  private authorized(req: IncomingMessage): boolean {
+    if (!this.adminToken) return false;
+    const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+    if (!m) return false;
+    const a = Buffer.from(m[1]!);
+    const b = Buffer.from(this.adminToken);
+    return a.length === b.length && timingSafeEqual(a, b);
+  }
+
   /** The methods registered for a path, sorted (the Allow header of a 405). */
   private methodsOf(path: string): string[] {
     return this.routes()
@@ -88,7 +138,13 @@ export class ControlServer implements ControlApi {
     return listenOn(server, host, port, 'control API');
   }
 
+  /** Runs fn when the server closes, before the sockets go (the console ends its event streams). */
+  onClose(fn: () => void): void {
+    this.closers.push(fn);
+  }
+
   async close(): Promise<void> {
+    for (const fn of this.closers.splice(0)) fn();
     const s = this.server;
     if (!s) return;
     await closeServer(s);

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { ControlServer } from '../control/index.ts';
+import { ControlServer, registerConsole } from '../control/index.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
 import { createMetrics } from '../core/metrics.ts';
 import { type Random, systemRandom } from '../core/random.ts';
-import { registerDrillRoutes } from '../drill/index.ts';
+import { registerDrillRoutes, registerDrillRuns } from '../drill/index.ts';
 import { defaultGeoDb, type GeoDb } from '../geo/index.ts';
 import { LatencyAggregator } from '../httpdns/index.ts';
 import { type Kv, openZoneView, watchForStalls } from '../shardmap/index.ts';
@@ -226,6 +226,24 @@ async function startStages(
     outage: data.outage,
     zone: (z) => zones.get(z)?.switch,
   });
+  // the console (GET /) and the drills it starts; a browser's POST must carry the admin token,
+  // the same one the edges take
+  const token = () => f.topology.config.edge.adminToken || process.env.MZ_EDGE_TOKEN || f.adminToken || '';
+  f.control.setAdminToken(token());
+  registerDrillRuns(f.control, {
+    topology: f.topology,
+    clock: f.clock,
+    random: f.random,
+    control: () => f.advert.control,
+  });
+  const consolePage = registerConsole({
+    control: f.control,
+    metrics: f.metrics,
+    clock: f.clock,
+    edges: () => services.edgeUrls,
+    edgeToken: token,
+  });
+  stops.push(async () => consolePage.stop());
   return services;
 }
 

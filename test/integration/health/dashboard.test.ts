@@ -131,7 +131,7 @@ describe('health in a running cluster, and the dashboard', () => {
   it('control: GET / serves a self-contained page that renders zones, verdicts and votes from the APIs', async () => {
     const { c, base } = await up('{ intervalMs: 200, timeoutMs: 180, rise: 1, fall: 3 }');
     await allUp(c, base);
-    const page = await get(base, '/');
+    const page = await get(base, '/classic');
     assert.equal(page.status, 200);
     assert.match(page.type, /^text\/html/);
     assert.match(page.body, /<script>/);
@@ -272,7 +272,7 @@ describe('health in a running cluster, and the dashboard', () => {
     const report = (await json(base, '/api/health')) as HealthReport;
     assert.equal(report.enabled, false);
     assert.deepEqual(report.endpoints, []);
-    assert.equal((await get(base, '/')).status, 200);
+    assert.equal((await get(base, '/classic')).status, 200);
     await done(c);
   });
 });
