@@ -153,6 +153,7 @@ export class TableDecoder {
     svc.subscribe(plugin, this.slot).catch((e: unknown) => {
       if (this.running) this.o.events?.error?.(e);
     });
+    this.kick(); // a snapshot waiting to ship
   }
 
   /** Stops streaming; what was not shipped is decoded again next time. */
