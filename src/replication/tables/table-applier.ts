@@ -28,12 +28,15 @@ export interface TableApplierOptions {
 interface KeyState {
   key: string;
   vv: Vv | null;
-  row_hash: string | null;
+  /** xmin of the row when its version was taken (null: deleted). */
+  row_xid: string | null;
   present: boolean;
-  cur_hash: string | null;
-  cur_row: Record<string, unknown> | null;
-  in_hash: string | null;
+  /** The row's xmin now. */
+  cur_xid: string | null;
   locked: boolean;
+  /** Read only for rows looked at closely. */
+  cur_row?: Record<string, unknown> | null;
+  same?: boolean;
 }
 
 /** Most times a batch waits for this zone's decoder to version a local write it collides with (lww, merge). */
@@ -170,54 +173,82 @@ export class TableApplier {
     const T = qname(t.schema, t.table);
     const keyCols = t.key.map(quote);
     const ops = list.map((ch) => ({ ch, op: ch.value as TableOp }));
-    const arg = ops.map(({ ch, op }, i) => ({
-      i,
-      key: ch.key,
-      kr: op.row ? Object.fromEntries(t.key.map((k) => [k, op.row?.[k]])) : null,
-      rj: op.op === 'upsert' ? op.row : null,
-    }));
+    const keyRow = (op: TableOp) => (op.row ? Object.fromEntries(t.key.map((k) => [k, op.row?.[k]])) : null);
+    const arg = ops.map(({ ch, op }, i) => ({ i, key: ch.key, kr: keyRow(op) }));
+    const joinKey = `(${keyCols.map((k) => `t.${k}`).join(', ')}) = (${keyCols.map((k) => `p.${k}`).join(', ')})`;
+    // the keys' state in one read: version, whether the row changed since (xmin), lock
     const st = await c.query<KeyState>(
-      `SELECT x.key, v.vv, v.row_hash, t.ctid IS NOT NULL AS present,
-              CASE WHEN t.ctid IS NULL THEN NULL ELSE md5(to_jsonb(t)::text) END AS cur_hash,
-              CASE WHEN t.ctid IS NULL THEN NULL ELSE to_jsonb(t) END AS cur_row,
-              CASE WHEN x.rj IS NULL THEN NULL ELSE md5(to_jsonb(jsonb_populate_record(NULL::${T}, x.rj))::text) END AS in_hash,
+      `SELECT x.key, v.vv, v.row_xid::text AS row_xid, t.ctid IS NOT NULL AS present, t.xmin::text AS cur_xid,
               l.key IS NOT NULL AS locked
-         FROM jsonb_to_recordset($2::jsonb) AS x(i int, key text, kr jsonb, rj jsonb)
+         FROM jsonb_to_recordset($2::jsonb) AS x(i int, key text, kr jsonb)
          LEFT JOIN ${SIDE_SCHEMA}.table_versions v ON v.tbl = $1 AND v.key = x.key
          LEFT JOIN ${SIDE_SCHEMA}.table_locks l ON l.tbl = $1 AND l.key = x.key
          LEFT JOIN LATERAL jsonb_populate_record(NULL::${T}, x.kr) AS p ON true
-         LEFT JOIN ${T} AS t ON (${keyCols.map((k) => `t.${k}`).join(', ')}) = (${keyCols.map((k) => `p.${k}`).join(', ')})
+         LEFT JOIN ${T} AS t ON ${joinKey}
         ORDER BY x.i`,
       [t.name, JSON.stringify(arg)],
     );
+    const state = st.rows;
+    const pendingOf = (s: KeyState) =>
+      s.present ? s.vv === null || s.cur_xid !== s.row_xid : s.vv !== null && s.row_xid !== null;
+    // rows to look at closely (rare): a would-be conflict or an unversioned row — is the row the same already?
+    const close: number[] = [];
+    state.forEach((s, i) => {
+      const V = ops[i]!.ch.vv;
+      const L = s.vv;
+      if (L && dominates(L, V) && !s.locked) return;
+      if (s.locked || pendingOf(s) || (L !== null && !dominates(V, L))) close.push(i);
+    });
+    if (close.length > 0) {
+      const more = await c.query<{ i: number; cur_row: Record<string, unknown> | null; same: boolean | null }>(
+        `SELECT x.i, CASE WHEN t.ctid IS NULL THEN NULL ELSE to_jsonb(t) END AS cur_row,
+                CASE WHEN x.rj IS NULL THEN t.ctid IS NULL
+                     ELSE t.ctid IS NOT NULL AND to_jsonb(t) = to_jsonb(jsonb_populate_record(NULL::${T}, x.rj)) END AS same
+           FROM jsonb_to_recordset($1::jsonb) AS x(i int, kr jsonb, rj jsonb)
+           LEFT JOIN LATERAL jsonb_populate_record(NULL::${T}, x.kr) AS p ON true
+           LEFT JOIN ${T} AS t ON ${joinKey}`,
+        [
+          JSON.stringify(
+            close.map((i) => {
+              const op = ops[i]!.op;
+              return { i, kr: keyRow(op), rj: op.op === 'upsert' ? op.row : null };
+            }),
+          ),
+        ],
+      );
+      for (const r of more.rows) {
+        state[r.i]!.cur_row = r.cur_row;
+        state[r.i]!.same = r.same === true;
+      }
+    }
     const upserts: unknown[] = [];
     const deletes: unknown[] = [];
-    const versions: { key: string; vv: Vv; hash: string | null; rj?: unknown }[] = [];
+    /** m: w = the row written now (row_xid = this transaction), d = deleted, k = keep the row and its xid. */
+    const versions: { key: string; vv: Vv; m: 'w' | 'd' | 'k'; xid?: string | null }[] = [];
     const unlock: string[] = [];
     const conflicts: unknown[] = [];
     const policy = t.config.conflict;
     let rows = 0;
     for (let i = 0; i < ops.length; i++) {
       const { ch, op } = ops[i]!;
-      const s = st.rows[i]!;
+      const s = state[i]!;
       const V = ch.vv;
       const L = s.vv;
       if (L && dominates(L, V) && !s.locked) {
         this.counters.skipped++;
         continue;
       }
-      const pending = s.present ? L === null || s.cur_hash !== s.row_hash : L !== null && s.row_hash !== null;
-      const same = op.op === 'upsert' ? s.present && s.cur_hash === s.in_hash : !s.present;
-      const write = (row: Record<string, unknown> | null | undefined, vv: Vv, hash: string | null) => {
+      const pending = pendingOf(s);
+      const write = (row: Record<string, unknown> | null | undefined, vv: Vv) => {
         if (row) upserts.push(row);
-        else if (op.row) deletes.push(Object.fromEntries(t.key.map((k) => [k, op.row?.[k]])));
-        versions.push({ key: ch.key, vv, hash, ...(hash === null && row ? { rj: row } : {}) });
+        else if (op.row) deletes.push(keyRow(op));
+        versions.push({ key: ch.key, vv, m: row ? 'w' : 'd' });
         rows++;
       };
       if (s.locked) {
         if (!pending && L && dominates(V, L) && !dominates(L, V)) {
           // a resolution (a write that saw every candidate) from another zone: apply and unlock
-          write(op.op === 'upsert' ? op.row : null, V, s.in_hash);
+          write(op.op === 'upsert' ? op.row : null, V);
           unlock.push(ch.key);
         } else {
           conflicts.push(this.conflictRow(ch, op, s));
@@ -226,12 +257,13 @@ export class TableApplier {
         }
         continue;
       }
-      if (same) {
-        versions.push({ key: ch.key, vv: vvMerge(L ?? {}, V), hash: s.in_hash });
+      if (s.same) {
+        // the row already is what the change says (e.g. a snapshot of a row both zones hold)
+        versions.push({ key: ch.key, vv: vvMerge(L ?? {}, V), m: 'k', xid: s.cur_xid });
         continue;
       }
       if (!pending && (L === null || dominates(V, L))) {
-        write(op.op === 'upsert' ? op.row : null, vvMerge(L ?? {}, V), s.in_hash);
+        write(op.op === 'upsert' ? op.row : null, vvMerge(L ?? {}, V));
         continue;
       }
       // concurrent: the two zones wrote the row without seeing each other's write
@@ -244,15 +276,15 @@ export class TableApplier {
       if (pending && !force) return 'wait';
       const merged = settle(
         policy,
-        s.cur_row,
+        s.cur_row ?? null,
         op.op === 'upsert' ? (op.row ?? null) : null,
         this.o.zone,
         this.o.origin,
       );
       this.counters.settled++;
       const vv = vvMerge(L ?? {}, V);
-      if (merged === 'local') versions.push({ key: ch.key, vv, hash: s.cur_hash });
-      else write(merged, vv, null);
+      if (merged === 'local') versions.push({ key: ch.key, vv, m: 'k', xid: s.cur_xid });
+      else write(merged, vv);
     }
     if (upserts.length + deletes.length + versions.length + conflicts.length + unlock.length === 0) return 0;
     const nonKey = t.columns.map((x) => x.name).filter((n) => !t.key.includes(n));
@@ -261,16 +293,16 @@ export class TableApplier {
         ? 'DO NOTHING'
         : `DO UPDATE SET (${nonKey.map(quote).join(', ')}) = ROW(${nonKey.map((n) => `EXCLUDED.${quote(n)}`).join(', ')})`;
     const keyEq = `(${keyCols.map((k) => `t.${k}`).join(', ')}) = (${keyCols.map((k) => `d.${k}`).join(', ')})`;
+    // everything in one statement (one round trip): rows, versions, locks, conflicts
     await c.query(
       `WITH up AS (INSERT INTO ${T} AS t SELECT * FROM jsonb_populate_recordset(NULL::${T}, $2::jsonb)
                    ON CONFLICT (${keyCols.join(', ')}) ${onConflict} RETURNING 1),
             del AS (DELETE FROM ${T} AS t USING jsonb_populate_recordset(NULL::${T}, $3::jsonb) AS d WHERE ${keyEq} RETURNING 1),
-            ver AS (INSERT INTO ${SIDE_SCHEMA}.table_versions AS v (tbl, key, vv, row_hash)
-                    SELECT $1, x.key, x.vv,
-                           COALESCE(x.hash, CASE WHEN x.rj IS NULL THEN NULL
-                                    ELSE md5(to_jsonb(jsonb_populate_record(NULL::${T}, x.rj))::text) END)
-                      FROM jsonb_to_recordset($4::jsonb) AS x(key text, vv jsonb, hash text, rj jsonb)
-                    ON CONFLICT (tbl, key) DO UPDATE SET vv = EXCLUDED.vv, row_hash = EXCLUDED.row_hash RETURNING 1),
+            ver AS (INSERT INTO ${SIDE_SCHEMA}.table_versions AS v (tbl, key, vv, row_xid)
+                    SELECT $1, x.key, x.vv, CASE WHEN x.m = 'w' THEN (txid_current() % 4294967296)::text::xid ELSE x.xid::xid END
+                      FROM jsonb_to_recordset($4::jsonb) AS x(key text, vv jsonb, m text, xid text)
+                    ON CONFLICT (tbl, key) DO UPDATE SET vv = EXCLUDED.vv, row_xid = EXCLUDED.row_xid
+                    RETURNING 1),
             unl AS (DELETE FROM ${SIDE_SCHEMA}.table_locks WHERE tbl = $1 AND key = ANY($5::text[]) RETURNING 1),
             res AS (UPDATE ${SIDE_SCHEMA}.table_conflicts SET resolved_at = now(), resolved_by = $7
                      WHERE tbl = $1 AND key = ANY($5::text[]) AND resolved_at IS NULL RETURNING 1),
@@ -298,7 +330,7 @@ export class TableApplier {
   private conflictRow(ch: Change, op: TableOp, s: KeyState) {
     return {
       key: ch.key,
-      local_row: s.cur_row,
+      local_row: s.cur_row ?? null,
       remote_row: op.op === 'upsert' ? (op.row ?? null) : null,
       local_vv: s.vv,
       remote_vv: ch.vv,

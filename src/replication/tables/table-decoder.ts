@@ -57,9 +57,12 @@ interface Pending {
   table: ResolvedTable;
   key: string;
   op: TableOp;
+  /** The source transaction's id (the row's xmin after it), when decoded. */
+  xid?: number;
 }
 
 interface Txn {
+  xid: number;
   lsn: number;
   endLsn: string;
   time: number;
@@ -111,7 +114,8 @@ export class TableDecoder {
     const db = new pg.Client({ connectionString: this.o.url });
     await db.connect();
     db.on('error', (e) => this.o.events?.error?.(e));
-    await db.query("SET TimeZone = 'UTC'");
+    // the version rows this session writes may be lost in a crash without harm (see version())
+    await db.query("SET TimeZone = 'UTC'; SET synchronous_commit = off");
     this.db = db;
     this.slotId = slotName((await db.query<{ d: string }>('SELECT current_database() AS d')).rows[0]!.d);
     await this.ensurePublication(db);
@@ -176,22 +180,28 @@ export class TableDecoder {
     const ops: Pending[] = [];
     for (const t of this.o.tables) {
       if (t.config.class === 'local') continue;
-      const r = await db.query<{ row: Record<string, unknown> }>(
-        `SELECT to_jsonb(t) AS row FROM ${qname(t.schema, t.table)} t`,
+      const r = await db.query<{ row: Record<string, unknown>; xid: string }>(
+        `SELECT to_jsonb(t) AS row, t.xmin::text AS xid FROM ${qname(t.schema, t.table)} t`,
       );
-      for (const { row } of r.rows) {
+      for (const { row, xid } of r.rows) {
         const text = textRow(t, row);
-        ops.push({ table: t, key: keyOf(t, text), op: { op: 'upsert', row: text, snapshot: true } });
+        ops.push({ table: t, key: keyOf(t, text), op: { op: 'upsert', row: text, snapshot: true }, xid: Number(xid) });
       }
     }
     this.counters.snapshotRows += ops.length;
-    if (ops.length > 0) this.queue.push({ lsn, endLsn: numberToLsn(lsn), time: this.o.clock.wallTime(), ops });
+    if (ops.length > 0) this.queue.push({ xid: 0, lsn, endLsn: numberToLsn(lsn), time: this.o.clock.wallTime(), ops });
   }
 
   private onMessage(lsn: string, m: Pgoutput.Message): void {
     switch (m.tag) {
       case 'begin':
-        this.txn = { lsn: lsnToNumber(m.commitLsn ?? lsn), endLsn: lsn, time: Number(m.commitTime) / 1000, ops: [] };
+        this.txn = {
+          xid: m.xid,
+          lsn: lsnToNumber(m.commitLsn ?? lsn),
+          endLsn: lsn,
+          time: Number(m.commitTime) / 1000,
+          ops: [],
+        };
         this.txnFromOrigin = false;
         return;
       case 'origin':
@@ -234,6 +244,7 @@ export class TableDecoder {
         this.txn = undefined;
         if (!txn) return;
         txn.endLsn = m.commitEndLsn ?? lsn;
+        for (const p of txn.ops) p.xid = txn.xid;
         if (this.txnFromOrigin) this.counters.skippedApplied++;
         // flush at once: no timer; transactions that commit while an append is in flight go together next
         this.queue.push(txn);
@@ -286,7 +297,7 @@ export class TableDecoder {
         i += part.length;
       }
     }
-    const versions = await this.version(chunks.flatMap((c) => c.ops));
+    const versions = await this.version(chunks.flatMap((c) => c.ops.map((op) => ({ p: op, seq: c.seq }))));
     // group whole chunks into batches of about batchMax changes
     let cur: { from: number; to: number; changes: Change[] } | undefined;
     const batches: (typeof cur & object)[] = [];
@@ -372,13 +383,16 @@ export class TableDecoder {
   }
 
   /**
-   * This zone's version of each change: the row's vector in the side table with this zone's
-   * count raised by the changes to it (one statement per table, on the zone's own database).
+   * This zone's version of each change: the row's vector in the side table (what this zone
+   * had applied from others) with this zone's entry set to the change's log position, which
+   * grows with every transaction, so no counter has to be read or kept durable. One statement
+   * per table on the zone's own database, committed asynchronously (a lost row of it after a
+   * crash costs at most a conflict reported that was not one, never a missed one).
    */
-  private async version(ops: Pending[]): Promise<(Vv | undefined)[]> {
+  private async version(ops: { p: Pending; seq: number }[]): Promise<(Vv | undefined)[]> {
     const out: (Vv | undefined)[] = new Array(ops.length);
     const byTable = new Map<ResolvedTable, number[]>();
-    ops.forEach((p, i) => {
+    ops.forEach(({ p }, i) => {
       if (p.op.op === 'truncate') return;
       const l = byTable.get(p.table) ?? [];
       l.push(i);
@@ -386,38 +400,34 @@ export class TableDecoder {
     });
     const zone = this.o.zone;
     for (const [t, idx] of byTable) {
-      const perKey = new Map<string, { n: number; row: unknown; snap: boolean }>();
+      // per key: the newest position, and the xid of the last change (the row's xmin after it; none when deleted)
+      const perKey = new Map<string, { n: number; xid: string | null }>();
       for (const i of idx) {
-        const p = ops[i]!;
-        const e = perKey.get(p.key) ?? { n: 0, row: null, snap: true };
-        e.n += p.op.snapshot ? 0 : 1;
-        e.snap &&= p.op.snapshot === true;
-        e.row = p.op.op === 'upsert' ? p.op.row : null;
+        const { p, seq } = ops[i]!;
+        const e = perKey.get(p.key) ?? { n: 0, xid: null };
+        e.n = Math.max(e.n, seq);
+        e.xid = p.op.op === 'upsert' && p.xid ? String(p.xid) : null;
         perKey.set(p.key, e);
       }
-      const arg = [...perKey].map(([key, e]) => ({ key, n: e.n, rj: e.row }));
-      const T = qname(t.schema, t.table);
+      const arg = [...perKey].map(([key, e]) => ({ key, n: e.n, xid: e.xid }));
+      // row_xid tells the applier whether the row changed since its version was taken (a local
+      // write not decoded yet); a newer xid an applier stored meanwhile is kept
       const r = await this.db!.query<{ key: string; vv: Vv }>(
-        `INSERT INTO ${SIDE_SCHEMA}.table_versions AS v (tbl, key, vv, row_hash)
-         SELECT $1, x.key, jsonb_build_object($2::text, x.n),
-                CASE WHEN x.rj IS NULL THEN NULL ELSE md5(to_jsonb(jsonb_populate_record(NULL::${T}, x.rj))::text) END
-           FROM jsonb_to_recordset($3::jsonb) AS x(key text, n int, rj jsonb)
+        `INSERT INTO ${SIDE_SCHEMA}.table_versions AS v (tbl, key, vv, row_xid)
+         SELECT $1, x.key, jsonb_build_object($2::text, x.n), x.xid::xid
+           FROM jsonb_to_recordset($3::jsonb) AS x(key text, n bigint, xid text)
          ON CONFLICT (tbl, key) DO UPDATE
-           SET vv = v.vv || jsonb_build_object($2::text, COALESCE((v.vv ->> $2)::bigint, 0) + (EXCLUDED.vv ->> $2)::bigint),
-               row_hash = CASE WHEN (EXCLUDED.vv ->> $2)::bigint > 0 THEN EXCLUDED.row_hash ELSE v.row_hash END
+           SET vv = v.vv || jsonb_build_object($2::text, GREATEST(COALESCE((v.vv ->> $2)::bigint, 0), (EXCLUDED.vv ->> $2)::bigint)),
+               row_xid = CASE WHEN EXCLUDED.row_xid IS NULL OR v.row_xid IS NULL THEN EXCLUDED.row_xid
+                              WHEN age(v.row_xid) < age(EXCLUDED.row_xid) THEN v.row_xid
+                              ELSE EXCLUDED.row_xid END
          RETURNING key, vv`,
         [t.name, zone, JSON.stringify(arg)],
       );
       const final = new Map(r.rows.map((x) => [x.key, x.vv]));
-      // the k-th of n changes to a key in this shipment carries count final - n + k
-      const seen = new Map<string, number>();
       for (const i of idx) {
-        const p = ops[i]!;
-        const f = final.get(p.key) ?? {};
-        const n = perKey.get(p.key)!.n;
-        const k = (seen.get(p.key) ?? 0) + (p.op.snapshot ? 0 : 1);
-        seen.set(p.key, k);
-        out[i] = { ...f, [zone]: (f[zone] ?? 0) - n + k };
+        const { p, seq } = ops[i]!;
+        out[i] = { ...(final.get(p.key) ?? {}), [zone]: seq };
       }
     }
     return out;

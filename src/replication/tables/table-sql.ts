@@ -88,7 +88,7 @@ export function vvMerge(a: Vv, b: Vv): Vv {
 export const SIDE_SCHEMA_SQL = `
 CREATE SCHEMA IF NOT EXISTS ${SIDE_SCHEMA};
 CREATE TABLE IF NOT EXISTS ${SIDE_SCHEMA}.table_versions (
-  tbl text NOT NULL, key text NOT NULL, vv jsonb NOT NULL, row_hash text,
+  tbl text NOT NULL, key text NOT NULL, vv jsonb NOT NULL, row_xid xid,
   PRIMARY KEY (tbl, key));
 CREATE TABLE IF NOT EXISTS ${SIDE_SCHEMA}.table_cursors (origin text PRIMARY KEY, seq bigint NOT NULL);
 CREATE TABLE IF NOT EXISTS ${SIDE_SCHEMA}.table_locks (tbl text NOT NULL, key text NOT NULL, PRIMARY KEY (tbl, key));

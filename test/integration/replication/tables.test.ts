@@ -218,7 +218,7 @@ describe('replication tables (PostgreSQL)', { skip: !up && 'PostgreSQL not reach
     const c = await tablesCluster({
       zones: ZONES,
       ddl: ORDERS,
-      tables: [{ name: 'orders', conflict: { lww: 'updated' } }],
+      tables: [{ name: 'orders', class: 'sharded', conflict: { lww: 'updated' } }],
     });
     try {
       await c.db('sh-a').query("INSERT INTO orders (id, user_id, note, updated) VALUES (9, 1, 'base', '2026-01-01')");
