@@ -238,7 +238,10 @@ try {
         id += rate * SECONDS + 1000;
         const list = results.get(s.name) ?? [];
         let e = list.find((x) => x.rate === rate);
-        if (!e) list.push((e = { rate, achieved: [], p50: [], p99: [] }));
+        if (!e) {
+          e = { rate, achieved: [], p50: [], p99: [] };
+          list.push(e);
+        }
         e.achieved.push(r.achieved);
         e.p50.push(r.p50);
         e.p99.push(r.p99);

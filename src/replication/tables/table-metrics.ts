@@ -44,10 +44,26 @@ export function registerTableMetrics(reg: Registry, tables: TableReplication): v
         this.inc(read());
       },
     });
-  counter('mz_replication_table_shipped_rows_total', 'row changes decoded and put on the log', () => tables.counts().shipped);
-  counter('mz_replication_table_applied_rows_total', 'row changes applied from other zones', () => tables.counts().applied);
-  counter('mz_replication_table_conflicts_total', 'row changes that locked (or kept locked) a key', () => tables.counts().conflicts);
-  counter('mz_replication_table_settled_total', 'concurrent row changes settled by lww or merge', () => tables.counts().settled);
+  counter(
+    'mz_replication_table_shipped_rows_total',
+    'row changes decoded and put on the log',
+    () => tables.counts().shipped,
+  );
+  counter(
+    'mz_replication_table_applied_rows_total',
+    'row changes applied from other zones',
+    () => tables.counts().applied,
+  );
+  counter(
+    'mz_replication_table_conflicts_total',
+    'row changes that locked (or kept locked) a key',
+    () => tables.counts().conflicts,
+  );
+  counter(
+    'mz_replication_table_settled_total',
+    'concurrent row changes settled by lww or merge',
+    () => tables.counts().settled,
+  );
   counter(
     'mz_replication_table_misrouted_total',
     'row changes decoded in a zone that did not own their shard (recorded, not replicated)',
