@@ -89,6 +89,7 @@ export class TableApplier {
 
   /** Stops applying (the connection, and so the origin session, ends). */
   async stop(): Promise<void> {
+    for (const w of this.waiters.splice(0)) w.done();
     await this.sub?.close();
     this.sub = undefined;
     await this.client?.end().catch(() => {});
@@ -106,6 +107,14 @@ export class TableApplier {
   /** Applied position (the durable cursor). */
   position(): number {
     return this.cursor;
+  }
+
+  private waiters: { seq: number; done: () => void }[] = [];
+
+  /** Resolves once the batch ending at `seq` (or a later one) is applied here. */
+  appliedUpTo(seq: number): Promise<void> {
+    if (this.cursor >= seq) return Promise.resolve();
+    return new Promise((done) => this.waiters.push({ seq, done }));
   }
 
   private async apply(b: LogBatch): Promise<void> {
@@ -166,6 +175,11 @@ export class TableApplier {
     const last = changes[changes.length - 1];
     this.lastApplied = { seq: b.to, time: last?.time ?? this.lastApplied.time, at: this.o.clock.wallTime() };
     this.o.events?.applied?.(this.o.origin, this.o.zone, b, rows);
+    if (this.waiters.length > 0) {
+      const ready = this.waiters.filter((w) => w.seq <= this.cursor);
+      this.waiters = this.waiters.filter((w) => w.seq > this.cursor);
+      for (const w of ready) w.done();
+    }
     return false;
   }
 

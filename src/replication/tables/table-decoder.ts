@@ -1,12 +1,15 @@
 import pg from 'pg';
 import { LogicalReplicationService, type Pgoutput, PgoutputPlugin } from 'pg-logical-replication';
-import type { Clock } from '../../core/clock.ts';
+import type { Clock, Timer } from '../../core/clock.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Change, ResourceClass } from '../../store/index.ts';
 import type { Log, LogBatch } from '../log.ts';
 import type { ResolvedTable } from './table-checks.ts';
 import { shardOfRow, type TableOwnership } from './table-shard.ts';
 import { CHUNKS, lsnToNumber, numberToLsn, PUBLICATION, qname, SIDE_SCHEMA, slotName, type Vv } from './table-sql.ts';
+
+/** Longest wait for this process's appliers before shipping the next batch anyway (ms). */
+const FLOW_WAIT_MS = 200;
 
 /** A row change as it travels in `Change.value` on the log. */
 export interface TableOp {
@@ -49,6 +52,13 @@ export interface TableDecoderOptions {
   clock: Clock;
   ownership: TableOwnership;
   batchMax: number;
+  /**
+   * Resolves when the appliers this process runs have applied up to a shipped position (none:
+   * at once). The decoder waits for it, up to FLOW_WAIT_MS, before shipping more: the
+   * transactions that commit meanwhile then go as one batch, one destination transaction,
+   * instead of a queue of small ones each paying a commit.
+   */
+  appliedUpTo?: (seq: number) => Promise<void>;
   logger?: Logger;
   events?: DecoderEvents;
 }
@@ -322,6 +332,17 @@ export class TableDecoder {
     }
     this.ackLsn = last.endLsn;
     await this.service?.acknowledge(last.endLsn);
+    const top = batches[batches.length - 1];
+    if (top && this.o.appliedUpTo) {
+      let timer: Timer | undefined;
+      await Promise.race([
+        this.o.appliedUpTo(top.to),
+        new Promise<void>((done) => {
+          timer = this.o.clock.setTimer(FLOW_WAIT_MS, done);
+        }),
+      ]);
+      timer?.cancel();
+    }
   }
 
   private change(p: Pending, seq: number, time: number, vv: Vv | undefined): Change {
@@ -405,7 +426,8 @@ export class TableDecoder {
       for (const i of idx) {
         const { p, seq } = ops[i]!;
         const e = perKey.get(p.key) ?? { n: 0, xid: null };
-        e.n = Math.max(e.n, seq);
+        // a snapshot row keeps the version it has (it is no new write)
+        e.n = Math.max(e.n, p.op.snapshot ? 0 : seq);
         e.xid = p.op.op === 'upsert' && p.xid ? String(p.xid) : null;
         perKey.set(p.key, e);
       }
@@ -427,7 +449,7 @@ export class TableDecoder {
       const final = new Map(r.rows.map((x) => [x.key, x.vv]));
       for (const i of idx) {
         const { p, seq } = ops[i]!;
-        out[i] = { ...(final.get(p.key) ?? {}), [zone]: seq };
+        out[i] = p.op.snapshot ? (final.get(p.key) ?? {}) : { ...(final.get(p.key) ?? {}), [zone]: seq };
       }
     }
     return out;

@@ -124,6 +124,8 @@ export class TableReplication {
         clock,
         ownership: this.o.ownership(zone),
         batchMax: config.batchMax,
+        appliedUpTo: (seq) =>
+          Promise.all(this.appliers.filter((a) => a.origin === zone).map((a) => a.appliedUpTo(seq))).then(() => {}),
         ...(logger ? { logger } : {}),
         events: {
           ...events,
