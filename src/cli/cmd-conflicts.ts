@@ -13,6 +13,17 @@ interface ConflictJson {
   candidates: { origin: string; version: number; value: unknown; deleted: boolean }[];
 }
 
+/** A locked row of an app table (replication.tables), as GET /api/conflicts lists it under `tables`. */
+interface TableConflictJson {
+  id: string;
+  zone: string;
+  table: string;
+  key: string;
+  origin: string;
+  local: unknown;
+  remote: unknown;
+}
+
 function brief(v: unknown, deleted: boolean): string {
   if (deleted) return '(deleted)';
   const s = JSON.stringify(v);
@@ -81,6 +92,8 @@ export async function cmdConflicts(args: string[], io: Io): Promise<number> {
       return 1;
     }
     if (values.json) io.out(JSON.stringify(j));
+    else if (id.startsWith('table:'))
+      io.out(`resolved ${id}: picked ${values.pick}'s row, written in ${j.zone}; it replicates and unlocks everywhere`);
     else
       io.out(
         `resolved ${id}: picked ${values.pick}, written in ${j.zone} as version ${j.version}; it replicates and unlocks everywhere`,
@@ -90,17 +103,35 @@ export async function cmdConflicts(args: string[], io: Io): Promise<number> {
   if (positionals.length > 0) return usage(io, 'conflicts', `unknown conflicts subcommand "${positionals[0]}"`);
   const r = await controlCall(base, '/api/conflicts', 'GET');
   const list = (r.json as { conflicts?: ConflictJson[] } | undefined)?.conflicts;
+  const tables = (r.json as { tables?: TableConflictJson[] } | undefined)?.tables ?? [];
   if (r.status !== 200 || !Array.isArray(list)) {
     io.err(`multizone: ${replyProblem(r, base)}`);
     return 1;
   }
   if (values.json) {
-    io.out(JSON.stringify({ conflicts: list }));
+    io.out(JSON.stringify({ conflicts: list, ...(tables.length ? { tables } : {}) }));
     return 0;
   }
-  if (list.length === 0) {
+  if (list.length === 0 && tables.length === 0) {
     io.out('no conflicts');
     return 0;
+  }
+  if (tables.length > 0) {
+    // rows of the app's own tables (replication.tables) locked by concurrent writes in two zones
+    io.out(
+      renderTable(
+        ['id', 'table', 'key', 'rows (pick by zone)'],
+        tables.map((c) => [
+          c.id,
+          c.table,
+          c.key,
+          `${c.zone} ${brief(c.local, c.local === null)}  |  ${c.origin} ${brief(c.remote, c.remote === null)}`,
+        ]),
+      ),
+    );
+    io.out(`\n${tables.length} locked table row(s); resolve one with: multizone conflicts resolve ID --pick ZONE`);
+    if (list.length === 0) return 0;
+    io.out('');
   }
   io.out(
     renderTable(

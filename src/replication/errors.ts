@@ -11,4 +11,13 @@ export const replicationErrors = defineErrors({
   ERR_REPL_PAYLOAD_LIMIT:
     'the NATS server’s max_payload cannot carry a change of store.maxValueBytes; lower that or raise max_payload',
   ERR_REPL_TOO_LARGE: 'a single change or record is larger than the log’s maximum message size (NATS max_payload)',
+  ERR_REPL_TABLES_WAL_LEVEL:
+    'a zone’s application database does not run with wal_level = logical, which table replication decodes',
+  ERR_REPL_TABLES_NO_TABLE: 'a table named in replication.tables does not exist in a zone’s database',
+  ERR_REPL_TABLES_NO_KEY: 'a table named in replication.tables has no primary key (and no key: columns that are one)',
+  ERR_REPL_TABLES_IDENTITY:
+    'a replicated table is not REPLICA IDENTITY FULL (its old rows and unchanged TOAST values would not be decoded)',
+  ERR_REPL_TABLES_MISMATCH: 'a replicated table’s columns or types differ between zones (DDL is not replicated)',
+  ERR_REPL_TABLES_UNAVAILABLE: 'a zone’s application database cannot be reached',
+  ERR_REPL_TABLES_CONFLICT_UNKNOWN: 'a table conflict id that no zone of this process holds open',
 });

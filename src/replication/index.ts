@@ -29,5 +29,15 @@ export {
 } from './replication.ts';
 export { registerReplicationRoutes } from './routes.ts';
 export type { LinkLag, ReplicationCounters, ReplicationStats } from './stats.ts';
+export { walLevelVerdict } from './tables/table-checks.ts';
+export { registerTableMetrics } from './tables/table-metrics.ts';
+export {
+  type TableConflict,
+  type TableLinkLag,
+  TableReplication,
+  type TableReplicationOptions,
+  type TableSlotLag,
+} from './tables/table-replication.ts';
+export { LOCKED_SQLSTATE } from './tables/table-sql.ts';
 export { type ZoneOutage, zoneOutage } from './zone-outage.ts';
 export { type ReplicatorEvents, ZoneReplicator, type ZoneReplicatorOptions } from './zone-replicator.ts';

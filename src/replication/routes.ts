@@ -4,6 +4,7 @@ import type { Topology } from '../topology/index.ts';
 import { replicationErrors } from './errors.ts';
 import type { Log } from './log.ts';
 import type { Replication } from './replication.ts';
+import type { TableReplication } from './tables/table-replication.ts';
 
 /** Body of POST /api/conflicts/resolve-all; unknown keys are errors so a typo cannot widen the call. */
 const resolveAllBody = z
@@ -18,9 +19,9 @@ const resolveAllBody = z
 /** The data plane's control routes: replication state, conflicts and their resolution, anti-entropy. */
 export function registerReplicationRoutes(
   control: ControlApi,
-  o: { topology: Topology; replication: Replication; log: Log },
+  o: { topology: Topology; replication: Replication; log: Log; tables?: TableReplication },
 ): void {
-  const { topology, replication, log } = o;
+  const { topology, replication, log, tables } = o;
   control.route('GET', '/api/replication', async () => ({
     log: log.kind,
     store: topology.config.store.adapter,
@@ -28,8 +29,21 @@ export function registerReplicationRoutes(
     links: await replication.links(),
     counters: replication.counters,
     conflicts: (await replication.conflicts()).length,
+    ...(tables
+      ? {
+          tables: {
+            links: tables.links(),
+            slots: await tables.slots().catch(() => []),
+            counters: tables.counts(),
+            conflicts: (await tables.conflicts()).length,
+          },
+        }
+      : {}),
   }));
-  control.route('GET', '/api/conflicts', async () => ({ conflicts: await replication.conflicts() }));
+  control.route('GET', '/api/conflicts', async () => ({
+    conflicts: await replication.conflicts(),
+    ...(tables ? { tables: await tables.conflicts() } : {}),
+  }));
   control.route('POST', '/api/conflicts/resolve', async (req) => {
     let body: { id?: unknown; pick?: unknown; zone?: unknown };
     try {
@@ -40,6 +54,10 @@ export function registerReplicationRoutes(
     // `null`, `[]` or `"x"` parse as JSON too, but are not the object this route takes
     if (typeof body !== 'object' || body === null || typeof body.id !== 'string' || typeof body.pick !== 'string')
       throw controlErrors.ERR_CONTROL_BAD_REQUEST('need {"id":"resource/key","pick":"ZONE|VERSION"}');
+    if (tables && body.id.startsWith('table:')) {
+      const t = await tables.resolve(body.id, body.pick);
+      return { id: body.id, pick: body.pick, zone: t.zone, table: t.table, key: t.key };
+    }
     const r = await replication.resolve(body.id, body.pick, typeof body.zone === 'string' ? body.zone : undefined);
     return { id: body.id, pick: body.pick, zone: r.zone, version: r.result.version, seq: r.result.seq };
   });

@@ -9,15 +9,19 @@ import { registerDashboard } from '../control/index.ts';
 import { AuditLog, FailoverController, registerFailoverRoutes, routerProbe, steeringMarks } from '../failover/index.ts';
 import { createHealthChecker, type HealthChecker, healthReport, shareVotes } from '../health/index.ts';
 import {
+  type Log,
   openLog,
   Replication,
   registerReplicationRoutes,
+  registerTableMetrics,
   replicationErrors,
+  TableReplication,
   zoneOutage,
 } from '../replication/index.ts';
-import { type Kv, LeaderElection, openControlKv, openShardMap, ZoneFaults } from '../shardmap/index.ts';
+import { GLOBAL, type Kv, LeaderElection, openControlKv, openShardMap, ZoneFaults } from '../shardmap/index.ts';
 import { registerLoadRoutes, ZoneLoads } from '../steering/index.ts';
 import { fenceFromShardMap, openStore, type Store } from '../store/index.ts';
+import type { ReplicationTablesConfig } from '../topology/index.ts';
 import type { DataServices, FailoverServices, Foundation, ShardMapServices, ZoneServices } from './services.ts';
 
 type Staged<T> = { services: T; stop(): Promise<void> };
@@ -247,16 +251,50 @@ export async function startDataStage(
   const stores = new Map([...raw.keys()].map((z) => [z, replication.storeFor(z)]));
   const all = topology.zones.map((z) => z.name);
   const outage = zoneOutage({ replication, log, zones: all, clock: f.clock });
-  registerReplicationRoutes(f.control, { topology, replication, log });
+  // the app's own PostgreSQL tables (replication.tables), decoded and applied beside the stores
+  const tables = rcfg.tables ? await startTables(f, sm, log, rcfg.tables) : undefined;
+  registerReplicationRoutes(f.control, { topology, replication, log, ...(tables ? { tables } : {}) });
   logger.debug({ zones: f.localZones, log: log.kind }, 'data plane running');
   return {
     services: { stores, replication, log, outage },
     async stop() {
+      await tables?.stop();
       await replication.stop();
       await log.close();
       for (const s of raw.values()) await s.close();
     },
   };
+}
+
+/** Table replication of the zones this process runs, fenced by the shard map's owners. */
+async function startTables(
+  f: Foundation,
+  sm: ShardMapServices,
+  log: Log,
+  config: ReplicationTablesConfig,
+): Promise<TableReplication> {
+  const { topology } = f;
+  const tables = new TableReplication({
+    config,
+    zones: f.localZones,
+    allZones: topology.zones.map((z) => z.name),
+    log,
+    clock: f.clock,
+    logger: f.logger,
+    ownership: () => ({
+      owner: (shard) => sm.map.owner(shard === 'global' ? GLOBAL : shard),
+      shardCount: topology.config.shards.count,
+      hash: topology.config.shards.hash,
+    }),
+  });
+  try {
+    await tables.start();
+  } catch (e) {
+    await tables.stop();
+    throw e;
+  }
+  if (f.metrics) registerTableMetrics(f.metrics, tables);
+  return tables;
 }
 
 /**

@@ -26,4 +26,5 @@ export {
   topologySchema,
   type ZoneConfig,
 } from './schema.ts';
+export type { ReplicatedTableConfig, ReplicationTablesConfig } from './sections/replication-tables.ts';
 export { zoneUrl } from './zone-url.ts';

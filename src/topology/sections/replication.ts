@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { zoneUrlSetting } from '../zone-url.ts';
+import { replicationTablesSection } from './replication-tables.ts';
 
 /** `replication:` section of the topology file (owned by src/replication). */
 export const replicationSection = z
@@ -44,6 +45,8 @@ export const replicationSection = z
       })
       .strict()
       .default({}),
+    /** The app's own PostgreSQL tables, read by logical decoding in each zone and applied in the others (docs/tables.md). */
+    tables: replicationTablesSection,
   })
   .strict()
   .default({});

@@ -1,0 +1,423 @@
+import pg from 'pg';
+import type { Clock } from '../../core/clock.ts';
+import type { Change } from '../../store/index.ts';
+import type { Log, LogBatch, LogSubscription } from '../log.ts';
+import type { ResolvedTable } from './table-checks.ts';
+import { type TableOp, tableStream } from './table-decoder.ts';
+import { dominates, originName, qname, quote, SIDE_SCHEMA, type Vv, vvMerge } from './table-sql.ts';
+
+export interface ApplierEvents {
+  applied?(origin: string, dest: string, batch: LogBatch, rows: number): void;
+  conflict?(table: string, key: string, origin: string): void;
+  error?(e: unknown): void;
+}
+
+export interface TableApplierOptions {
+  /** The destination zone (this applier writes its database). */
+  zone: string;
+  /** The zone whose changes it applies. */
+  origin: string;
+  url: string;
+  tables: readonly ResolvedTable[];
+  log: Log;
+  clock: Clock;
+  events?: ApplierEvents;
+}
+
+/** What the destination holds for one key, read in the apply transaction. */
+interface KeyState {
+  key: string;
+  vv: Vv | null;
+  /** xmin of the row when its version was taken (null: deleted). */
+  row_xid: string | null;
+  present: boolean;
+  /** The row's xmin now. */
+  cur_xid: string | null;
+  locked: boolean;
+  /** Read only for rows looked at closely. */
+  cur_row?: Record<string, unknown> | null;
+  same?: boolean;
+}
+
+/** Most times a batch waits for this zone's decoder to version a local write it collides with (lww, merge). */
+const PENDING_RETRIES = 100;
+
+/**
+ * Applies one origin zone's table changes to one destination database, each log batch in one
+ * transaction together with its cursor (exactly once), on a session under the replication
+ * origin `mz_from_<origin>` (the destination's decoder skips what it writes: no loops) with
+ * session_replication_role = replica (the app's triggers, and the lock trigger, don't fire).
+ * A batch costs four round trips whatever its size: BEGIN, one read of the keys' state, one
+ * statement that writes rows, versions, locks and conflicts, COMMIT (per table touched).
+ */
+export class TableApplier {
+  private client: pg.Client | undefined;
+  private sub: LogSubscription | undefined;
+  private cursor = 0;
+  private readonly byName = new Map<string, ResolvedTable>();
+  /** Newest applied position and the source commit time of it (lag). */
+  lastApplied = { seq: 0, time: 0, at: 0 };
+  /** The replication origin this applier writes under. */
+  originId = '';
+  readonly counters = { rows: 0, skipped: 0, conflicts: 0, settled: 0, truncates: 0, batches: 0 };
+
+  constructor(private readonly o: TableApplierOptions) {
+    for (const t of o.tables) this.byName.set(t.name, t);
+  }
+
+  async start(): Promise<void> {
+    const c = new pg.Client({ connectionString: this.o.url });
+    await c.connect();
+    c.on('error', (e) => this.o.events?.error?.(e));
+    this.client = c;
+    await c.query("SET TimeZone = 'UTC'; SET session_replication_role = replica");
+    const db = (await c.query<{ d: string }>('SELECT current_database() AS d')).rows[0]!.d;
+    const origin = originName(this.o.origin, db);
+    this.originId = origin;
+    await c.query(
+      'SELECT pg_replication_origin_create($1) WHERE NOT EXISTS (SELECT 1 FROM pg_replication_origin WHERE roname = $1)',
+      [origin],
+    );
+    // one session per origin at a time: a second applier of the same link fails here instead of applying twice
+    await c.query('SELECT pg_replication_origin_session_setup($1)', [origin]);
+    const r = await c.query<{ seq: string }>(`SELECT seq FROM ${SIDE_SCHEMA}.table_cursors WHERE origin = $1`, [
+      this.o.origin,
+    ]);
+    this.cursor = Number(r.rows[0]?.seq ?? 0);
+    this.sub = await this.o.log.subscribe(tableStream(this.o.origin), this.o.zone, this.cursor, (b) => this.apply(b));
+  }
+
+  /** Stops applying (the connection, and so the origin session, ends). */
+  async stop(): Promise<void> {
+    for (const w of this.waiters.splice(0)) w.done();
+    await this.sub?.close();
+    this.sub = undefined;
+    await this.client?.end().catch(() => {});
+    this.client = undefined;
+  }
+
+  get zone(): string {
+    return this.o.zone;
+  }
+
+  get origin(): string {
+    return this.o.origin;
+  }
+
+  /** Applied position (the durable cursor). */
+  position(): number {
+    return this.cursor;
+  }
+
+  private waiters: { seq: number; done: () => void }[] = [];
+
+  /** Resolves once the batch ending at `seq` (or a later one) is applied here. */
+  appliedUpTo(seq: number): Promise<void> {
+    if (this.cursor >= seq) return Promise.resolve();
+    return new Promise((done) => this.waiters.push({ seq, done }));
+  }
+
+  private async apply(b: LogBatch): Promise<void> {
+    if (b.to <= this.cursor) return;
+    const changes = b.changes.filter((c) => c.seq > this.cursor);
+    for (let attempt = 0; ; attempt++) {
+      const waitFor = await this.applyOnce(b, changes, attempt >= PENDING_RETRIES);
+      if (!waitFor) break;
+      // a local write to a key is not versioned yet: let this zone's decoder see it first
+      await this.o.clock.sleep(5);
+    }
+  }
+
+  /** One attempt; true when it rolled back to wait for a pending local write. */
+  private async applyOnce(b: LogBatch, changes: Change[], force: boolean): Promise<boolean> {
+    const c = this.client;
+    if (!c) throw new Error('tables: applier stopped');
+    await c.query('BEGIN');
+    let rows = 0;
+    try {
+      for (const seg of segments(changes)) {
+        if (seg.truncate) {
+          const t = this.byName.get(seg.truncate);
+          if (!t) continue;
+          await c.query(
+            `TRUNCATE ${qname(t.schema, t.table)};
+             DELETE FROM ${SIDE_SCHEMA}.table_versions WHERE tbl = '${t.name}';
+             DELETE FROM ${SIDE_SCHEMA}.table_locks WHERE tbl = '${t.name}'`,
+          );
+          this.counters.truncates++;
+          continue;
+        }
+        for (const [name, list] of seg.byTable) {
+          const t = this.byName.get(name);
+          if (!t) continue;
+          const r = await this.applyTable(c, t, list, force);
+          if (r === 'wait') {
+            await c.query('ROLLBACK');
+            return true;
+          }
+          rows += r;
+        }
+      }
+      await c.query(
+        `INSERT INTO ${SIDE_SCHEMA}.table_cursors (origin, seq) VALUES ($1, $2)
+         ON CONFLICT (origin) DO UPDATE SET seq = EXCLUDED.seq`,
+        [this.o.origin, b.to],
+      );
+      await c.query('COMMIT');
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => {});
+      this.o.events?.error?.(e);
+      throw e;
+    }
+    this.cursor = b.to;
+    this.counters.rows += rows;
+    this.counters.batches++;
+    const last = changes[changes.length - 1];
+    this.lastApplied = { seq: b.to, time: last?.time ?? this.lastApplied.time, at: this.o.clock.wallTime() };
+    this.o.events?.applied?.(this.o.origin, this.o.zone, b, rows);
+    if (this.waiters.length > 0) {
+      const ready = this.waiters.filter((w) => w.seq <= this.cursor);
+      this.waiters = this.waiters.filter((w) => w.seq > this.cursor);
+      for (const w of ready) w.done();
+    }
+    return false;
+  }
+
+  private async applyTable(c: pg.Client, t: ResolvedTable, list: Change[], force: boolean): Promise<number | 'wait'> {
+    const T = qname(t.schema, t.table);
+    const keyCols = t.key.map(quote);
+    const ops = list.map((ch) => ({ ch, op: ch.value as TableOp }));
+    const keyRow = (op: TableOp) => (op.row ? Object.fromEntries(t.key.map((k) => [k, op.row?.[k]])) : null);
+    const arg = ops.map(({ ch, op }, i) => ({ i, key: ch.key, kr: keyRow(op) }));
+    const joinKey = `(${keyCols.map((k) => `t.${k}`).join(', ')}) = (${keyCols.map((k) => `p.${k}`).join(', ')})`;
+    // the keys' state in one read: version, whether the row changed since (xmin), lock
+    const st = await c.query<KeyState>(
+      `SELECT x.key, v.vv, v.row_xid::text AS row_xid, t.ctid IS NOT NULL AS present, t.xmin::text AS cur_xid,
+              l.key IS NOT NULL AS locked
+         FROM jsonb_to_recordset($2::jsonb) AS x(i int, key text, kr jsonb)
+         LEFT JOIN ${SIDE_SCHEMA}.table_versions v ON v.tbl = $1 AND v.key = x.key
+         LEFT JOIN ${SIDE_SCHEMA}.table_locks l ON l.tbl = $1 AND l.key = x.key
+         LEFT JOIN LATERAL jsonb_populate_record(NULL::${T}, x.kr) AS p ON true
+         LEFT JOIN ${T} AS t ON ${joinKey}
+        ORDER BY x.i`,
+      [t.name, JSON.stringify(arg)],
+    );
+    const state = st.rows;
+    const pendingOf = (s: KeyState) =>
+      s.present ? s.vv === null || s.cur_xid !== s.row_xid : s.vv !== null && s.row_xid !== null;
+    // rows to look at closely (rare): a would-be conflict or an unversioned row — is the row the same already?
+    const close: number[] = [];
+    state.forEach((s, i) => {
+      const V = ops[i]!.ch.vv;
+      const L = s.vv;
+      if (L && dominates(L, V) && !s.locked) return;
+      if (s.locked || pendingOf(s) || (L !== null && !dominates(V, L))) close.push(i);
+    });
+    if (close.length > 0) {
+      const more = await c.query<{ i: number; cur_row: Record<string, unknown> | null; same: boolean | null }>(
+        `SELECT x.i, CASE WHEN t.ctid IS NULL THEN NULL ELSE to_jsonb(t) END AS cur_row,
+                CASE WHEN x.rj IS NULL THEN t.ctid IS NULL
+                     ELSE t.ctid IS NOT NULL AND to_jsonb(t) = to_jsonb(jsonb_populate_record(NULL::${T}, x.rj)) END AS same
+           FROM jsonb_to_recordset($1::jsonb) AS x(i int, kr jsonb, rj jsonb)
+           LEFT JOIN LATERAL jsonb_populate_record(NULL::${T}, x.kr) AS p ON true
+           LEFT JOIN ${T} AS t ON ${joinKey}`,
+        [
+          JSON.stringify(
+            close.map((i) => {
+              const op = ops[i]!.op;
+              return { i, kr: keyRow(op), rj: op.op === 'upsert' ? op.row : null };
+            }),
+          ),
+        ],
+      );
+      for (const r of more.rows) {
+        state[r.i]!.cur_row = r.cur_row;
+        state[r.i]!.same = r.same === true;
+      }
+    }
+    const upserts: unknown[] = [];
+    const deletes: unknown[] = [];
+    /** m: w = the row written now (row_xid = this transaction), d = deleted, k = keep the row and its xid. */
+    const versions: { key: string; vv: Vv; m: 'w' | 'd' | 'k'; xid?: string | null }[] = [];
+    const unlock: string[] = [];
+    const conflicts: unknown[] = [];
+    const policy = t.config.conflict;
+    let rows = 0;
+    for (let i = 0; i < ops.length; i++) {
+      const { ch, op } = ops[i]!;
+      const s = state[i]!;
+      const V = ch.vv;
+      const L = s.vv;
+      if (L && dominates(L, V) && !s.locked) {
+        this.counters.skipped++;
+        continue;
+      }
+      const pending = pendingOf(s);
+      const write = (row: Record<string, unknown> | null | undefined, vv: Vv) => {
+        if (row) upserts.push(row);
+        else if (op.row) deletes.push(keyRow(op));
+        versions.push({ key: ch.key, vv, m: row ? 'w' : 'd' });
+        rows++;
+      };
+      if (s.locked) {
+        if (!pending && L && dominates(V, L) && !dominates(L, V)) {
+          // a resolution (a write that saw every candidate) from another zone: apply and unlock
+          write(op.op === 'upsert' ? op.row : null, V);
+          unlock.push(ch.key);
+        } else {
+          conflicts.push(this.conflictRow(ch, op, s));
+          this.counters.conflicts++;
+          this.o.events?.conflict?.(t.name, ch.key, this.o.origin);
+        }
+        continue;
+      }
+      if (s.same) {
+        // the row already is what the change says (e.g. a snapshot of a row both zones hold)
+        versions.push({ key: ch.key, vv: vvMerge(L ?? {}, V), m: 'k', xid: s.cur_xid });
+        continue;
+      }
+      if (!pending && (L === null || dominates(V, L))) {
+        write(op.op === 'upsert' ? op.row : null, vvMerge(L ?? {}, V));
+        continue;
+      }
+      // concurrent: the two zones wrote the row without seeing each other's write
+      if (policy === 'lock') {
+        conflicts.push(this.conflictRow(ch, op, s));
+        this.counters.conflicts++;
+        this.o.events?.conflict?.(t.name, ch.key, this.o.origin);
+        continue;
+      }
+      if (pending && !force) return 'wait';
+      const merged = settle(
+        policy,
+        s.cur_row ?? null,
+        op.op === 'upsert' ? (op.row ?? null) : null,
+        this.o.zone,
+        this.o.origin,
+      );
+      this.counters.settled++;
+      const vv = vvMerge(L ?? {}, V);
+      if (merged === 'local') versions.push({ key: ch.key, vv, m: 'k', xid: s.cur_xid });
+      else write(merged, vv);
+    }
+    if (upserts.length + deletes.length + versions.length + conflicts.length + unlock.length === 0) return 0;
+    const nonKey = t.columns.map((x) => x.name).filter((n) => !t.key.includes(n));
+    const onConflict =
+      nonKey.length === 0
+        ? 'DO NOTHING'
+        : `DO UPDATE SET (${nonKey.map(quote).join(', ')}) = ROW(${nonKey.map((n) => `EXCLUDED.${quote(n)}`).join(', ')})`;
+    const keyEq = `(${keyCols.map((k) => `t.${k}`).join(', ')}) = (${keyCols.map((k) => `d.${k}`).join(', ')})`;
+    // everything in one statement (one round trip): rows, versions, locks, conflicts
+    await c.query(
+      `WITH up AS (INSERT INTO ${T} AS t SELECT * FROM jsonb_populate_recordset(NULL::${T}, $2::jsonb)
+                   ON CONFLICT (${keyCols.join(', ')}) ${onConflict} RETURNING 1),
+            del AS (DELETE FROM ${T} AS t USING jsonb_populate_recordset(NULL::${T}, $3::jsonb) AS d WHERE ${keyEq} RETURNING 1),
+            ver AS (INSERT INTO ${SIDE_SCHEMA}.table_versions AS v (tbl, key, vv, row_xid)
+                    SELECT $1, x.key, x.vv, CASE WHEN x.m = 'w' THEN (txid_current() % 4294967296)::text::xid ELSE x.xid::xid END
+                      FROM jsonb_to_recordset($4::jsonb) AS x(key text, vv jsonb, m text, xid text)
+                    ON CONFLICT (tbl, key) DO UPDATE SET vv = EXCLUDED.vv, row_xid = EXCLUDED.row_xid
+                    RETURNING 1),
+            unl AS (DELETE FROM ${SIDE_SCHEMA}.table_locks WHERE tbl = $1 AND key = ANY($5::text[]) RETURNING 1),
+            res AS (UPDATE ${SIDE_SCHEMA}.table_conflicts SET resolved_at = now(), resolved_by = $7
+                     WHERE tbl = $1 AND key = ANY($5::text[]) AND resolved_at IS NULL RETURNING 1),
+            lck AS (INSERT INTO ${SIDE_SCHEMA}.table_locks (tbl, key)
+                    SELECT DISTINCT $1, x.key FROM jsonb_to_recordset($6::jsonb) AS x(key text) ON CONFLICT DO NOTHING RETURNING 1),
+            cfl AS (INSERT INTO ${SIDE_SCHEMA}.table_conflicts (tbl, key, origin, local_row, remote_row, local_vv, remote_vv)
+                    SELECT $1, x.key, $7, x.local_row, x.remote_row, x.local_vv, x.remote_vv
+                      FROM jsonb_to_recordset($6::jsonb) AS x(key text, local_row jsonb, remote_row jsonb, local_vv jsonb, remote_vv jsonb)
+                    RETURNING 1)
+       SELECT (SELECT count(*) FROM up) + (SELECT count(*) FROM del) + (SELECT count(*) FROM ver)
+            + (SELECT count(*) FROM unl) + (SELECT count(*) FROM res) + (SELECT count(*) FROM lck) + (SELECT count(*) FROM cfl) AS n`,
+      [
+        t.name,
+        JSON.stringify(upserts),
+        JSON.stringify(deletes),
+        JSON.stringify(versions),
+        unlock,
+        JSON.stringify(conflicts),
+        this.o.origin,
+      ],
+    );
+    return rows;
+  }
+
+  private conflictRow(ch: Change, op: TableOp, s: KeyState) {
+    return {
+      key: ch.key,
+      local_row: s.cur_row ?? null,
+      remote_row: op.op === 'upsert' ? (op.row ?? null) : null,
+      local_vv: s.vv,
+      remote_vv: ch.vv,
+    };
+  }
+}
+
+/**
+ * lww / merge between the local row and the remote one, decided alike in both zones so they
+ * converge: 'local' keeps the local row; otherwise the row to write (null = deleted).
+ */
+export function settle(
+  policy: Exclude<ResolvedTable['config']['conflict'], 'lock'>,
+  local: Record<string, unknown> | null,
+  remote: Record<string, unknown> | null,
+  here: string,
+  there: string,
+): Record<string, unknown> | null | 'local' {
+  const lwwCol = policy.lww;
+  const remoteWins = (): boolean => {
+    if (lwwCol && local && remote) {
+      const d = compareValues(remote[lwwCol], local[lwwCol]);
+      if (d !== 0) return d > 0;
+    } else if (!local !== !remote) return remote !== null; // a write beats a delete
+    return there > here;
+  };
+  if ('merge' in policy && local && remote) {
+    const base = remoteWins() ? { ...remote } : { ...local };
+    for (const [col, how] of Object.entries(policy.merge)) {
+      const d = compareValues(remote[col], local[col]);
+      base[col] = (how === 'max' ? d > 0 : d < 0) ? remote[col] : local[col];
+    }
+    return base;
+  }
+  return remoteWins() ? remote : 'local';
+}
+
+/** Numbers as numbers, timestamps as instants, else text. */
+function compareValues(a: unknown, b: unknown): number {
+  if (a === b) return 0;
+  if (a === null || a === undefined) return -1;
+  if (b === null || b === undefined) return 1;
+  const na = Number(a);
+  const nb = Number(b);
+  if (!Number.isNaN(na) && !Number.isNaN(nb) && String(a).trim() !== '' && String(b).trim() !== '') return na - nb;
+  const ta = Date.parse(String(a).replace(' ', 'T'));
+  const tb = Date.parse(String(b).replace(' ', 'T'));
+  if (!Number.isNaN(ta) && !Number.isNaN(tb) && ta !== tb) return ta - tb;
+  return String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0;
+}
+
+/** A batch's changes cut at TRUNCATEs (order kept), each piece grouped by table, the last change of each key standing. */
+function segments(changes: Change[]): { truncate?: string; byTable: Map<string, Change[]> }[] {
+  const out: { truncate?: string; byTable: Map<string, Change[]> }[] = [];
+  let cur: { byTable: Map<string, Map<string, Change>> } | undefined;
+  const flush = () => {
+    if (!cur) return;
+    out.push({ byTable: new Map([...cur.byTable].map(([t, m]) => [t, [...m.values()]])) });
+    cur = undefined;
+  };
+  for (const ch of changes) {
+    const table = ch.resource.slice('table:'.length);
+    if ((ch.value as TableOp).op === 'truncate') {
+      flush();
+      out.push({ truncate: table, byTable: new Map() });
+      continue;
+    }
+    cur ??= { byTable: new Map() };
+    const m = cur.byTable.get(table) ?? new Map<string, Change>();
+    m.delete(ch.key); // re-insert so the key's last change keeps its place
+    m.set(ch.key, ch);
+    cur.byTable.set(table, m);
+  }
+  flush();
+  return out;
+}

@@ -1,0 +1,322 @@
+import pg from 'pg';
+import type { Clock } from '../../core/clock.ts';
+import type { Logger } from '../../core/logger.ts';
+import { type ReplicationTablesConfig, zoneUrl } from '../../topology/index.ts';
+import { replicationErrors } from '../errors.ts';
+import type { Log } from '../log.ts';
+import { TableApplier } from './table-applier.ts';
+import { checkTables, checkWalLevel, compareZones, type ResolvedTable } from './table-checks.ts';
+import { TableDecoder } from './table-decoder.ts';
+import type { TableOwnership } from './table-shard.ts';
+import { lockTriggerSql, qname, SIDE_SCHEMA, SIDE_SCHEMA_SQL, type Vv, vvMerge } from './table-sql.ts';
+
+/** One open table conflict, as the control API and `multizone conflicts` show it. */
+export interface TableConflict {
+  /** `table:<zone>:<id>`. */
+  id: string;
+  zone: string;
+  table: string;
+  key: string;
+  origin: string;
+  local: unknown;
+  remote: unknown;
+  localVv: Vv | null;
+  remoteVv: Vv;
+  at: string;
+}
+
+/** Lag of one table link origin → dest (this process's appliers). */
+export interface TableLinkLag {
+  origin: string;
+  dest: string;
+  /** Source commit time → applied here, for the newest applied transaction (s). */
+  seconds: number;
+  applied: number;
+}
+
+/** Slot figures of one zone's decoder. */
+export interface TableSlotLag {
+  zone: string;
+  /** WAL written that the slot has not confirmed (bytes). */
+  lagBytes: number;
+  /** WAL the slot keeps on disk (bytes). */
+  retainedBytes: number;
+}
+
+export interface TableReplicationOptions {
+  config: ReplicationTablesConfig;
+  /** Zones this process runs (decoder and appliers each). */
+  zones: readonly string[];
+  /** Every zone of the topology (origins of the appliers). */
+  allZones: readonly string[];
+  log: Log;
+  clock: Clock;
+  ownership: (zone: string) => TableOwnership;
+  logger?: Logger;
+}
+
+/**
+ * `replication.tables`: for each zone this process runs, startup checks, the side schema and
+ * lock triggers, a decoder of the zone's database, and an applier per other zone.
+ */
+export class TableReplication {
+  private readonly decoders = new Map<string, TableDecoder>();
+  private readonly appliers: TableApplier[] = [];
+  private readonly pools = new Map<string, pg.Pool>();
+  readonly counters = { errors: 0 };
+
+  constructor(private readonly o: TableReplicationOptions) {}
+
+  url(zone: string): string {
+    return zoneUrl(this.o.config.url, zone);
+  }
+
+  private pool(zone: string): pg.Pool {
+    let p = this.pools.get(zone);
+    if (!p) {
+      p = new pg.Pool({ connectionString: this.url(zone), max: 2 });
+      p.on('error', () => {});
+      this.pools.set(zone, p);
+    }
+    return p;
+  }
+
+  /** Checks every local zone's database (and that the tables match across zones), then starts. */
+  async start(): Promise<void> {
+    const { config, zones, allZones, log, clock, logger } = this.o;
+    const found: { zone: string; tables: ResolvedTable[] }[] = [];
+    for (const zone of zones) {
+      const db = this.pool(zone);
+      try {
+        await db.query('SELECT 1');
+      } catch (e) {
+        throw replicationErrors.ERR_REPL_TABLES_UNAVAILABLE(
+          `replication.tables: zone ${zone}'s database (${redact(this.url(zone))}) cannot be reached: ${(e as Error).message}`,
+          { cause: e },
+        );
+      }
+      await checkWalLevel(db, zone);
+      found.push({ zone, tables: await checkTables(db, zone, config.tables) });
+    }
+    for (const f of found.slice(1)) compareZones(found[0]!, f);
+    for (const { zone, tables } of found) {
+      const db = this.pool(zone);
+      await db.query(SIDE_SCHEMA_SQL);
+      for (const t of tables) await db.query(lockTriggerSql(t.schema, t.table, t.name, t.key));
+      const events = {
+        error: (e: unknown) => {
+          this.counters.errors++;
+          logger?.warn({ err: e, zone }, `tables: ${(e as Error).message}`);
+        },
+      };
+      const url = this.url(zone);
+      for (const origin of allZones) {
+        if (origin === zone) continue;
+        const a = new TableApplier({ zone, origin, url, tables, log, clock, events });
+        await a.start();
+        this.appliers.push(a);
+      }
+      const d = new TableDecoder({
+        zone,
+        url,
+        tables,
+        log,
+        clock,
+        ownership: this.o.ownership(zone),
+        batchMax: config.batchMax,
+        appliedUpTo: (seq) =>
+          Promise.all(this.appliers.filter((a) => a.origin === zone).map((a) => a.appliedUpTo(seq))).then(() => {}),
+        ...(logger ? { logger } : {}),
+        events: {
+          ...events,
+          misrouted: (table, key, shard, owner) =>
+            logger?.warn({ zone, table, key, shard, owner }, 'tables: misrouted write (not replicated)'),
+        },
+      });
+      await d.start();
+      this.decoders.set(zone, d);
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const d of this.decoders.values()) await d.stop();
+    for (const a of this.appliers) await a.stop();
+    for (const p of this.pools.values()) await p.end().catch(() => {});
+    this.decoders.clear();
+    this.appliers.length = 0;
+    this.pools.clear();
+  }
+
+  decoder(zone: string): TableDecoder | undefined {
+    return this.decoders.get(zone);
+  }
+
+  applierList(): readonly TableApplier[] {
+    return this.appliers;
+  }
+
+  /** Per link: seconds from the source commit of the newest applied change to its apply. */
+  links(): TableLinkLag[] {
+    return this.appliers.map((a) => {
+      const l = a.lastApplied;
+      return {
+        origin: a.origin,
+        dest: a.zone,
+        seconds: l.time > 0 ? Math.max(0, (l.at - l.time) / 1000) : 0,
+        applied: a.counters.rows,
+      };
+    });
+  }
+
+  /** Per local zone: the slot's unconfirmed and retained WAL. */
+  async slots(): Promise<TableSlotLag[]> {
+    const out: TableSlotLag[] = [];
+    for (const [zone, d] of this.decoders) {
+      const r = await this.pool(zone).query<{ lag: string | null; kept: string | null }>(
+        `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::text AS lag,
+                pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::text AS kept
+           FROM pg_replication_slots WHERE slot_name = $1`,
+        [d.slot],
+      );
+      const row = r.rows[0];
+      out.push({ zone, lagBytes: Number(row?.lag ?? 0), retainedBytes: Number(row?.kept ?? 0) });
+    }
+    return out;
+  }
+
+  counts(): {
+    shipped: number;
+    applied: number;
+    conflicts: number;
+    settled: number;
+    misrouted: number;
+    errors: number;
+  } {
+    let shipped = 0;
+    let misrouted = 0;
+    for (const d of this.decoders.values()) {
+      shipped += d.counters.shippedRows;
+      misrouted += d.counters.misrouted;
+    }
+    let applied = 0;
+    let conflicts = 0;
+    let settled = 0;
+    for (const a of this.appliers) {
+      applied += a.counters.rows;
+      conflicts += a.counters.conflicts;
+      settled += a.counters.settled;
+    }
+    return { shipped, applied, conflicts, settled, misrouted, errors: this.counters.errors };
+  }
+
+  /** Open table conflicts of this process's zones. */
+  async conflicts(): Promise<TableConflict[]> {
+    const out: TableConflict[] = [];
+    for (const zone of this.decoders.keys()) {
+      const r = await this.pool(zone).query(
+        `SELECT id::text, tbl, key, origin, local_row, remote_row, local_vv, remote_vv, at::text
+           FROM ${SIDE_SCHEMA}.table_conflicts WHERE resolved_at IS NULL ORDER BY id`,
+      );
+      for (const c of r.rows)
+        out.push({
+          id: `table:${zone}:${c.id}`,
+          zone,
+          table: c.tbl,
+          key: c.key,
+          origin: c.origin,
+          local: c.local_row,
+          remote: c.remote_row,
+          localVv: c.local_vv,
+          remoteVv: c.remote_vv,
+          at: c.at,
+        });
+    }
+    return out;
+  }
+
+  /**
+   * Resolves a table conflict (`table:<zone>:<id>`) by one zone's row: `pick` is the zone
+   * holding it (its local row) or the candidate's origin zone. The picked row is written in
+   * that zone as a new local write whose version includes every candidate's, so it replicates
+   * and unlocks the key everywhere.
+   */
+  async resolve(id: string, pick: string): Promise<{ zone: string; table: string; key: string }> {
+    const m = /^table:([a-z][a-z0-9-]*):(\d+)$/.exec(id);
+    const zone = m?.[1];
+    const d = zone ? this.decoders.get(zone) : undefined;
+    if (!m || !zone || !d)
+      throw replicationErrors.ERR_REPL_TABLES_CONFLICT_UNKNOWN(`no open table conflict ${id} in this process`);
+    const c = await this.pool(zone).connect();
+    try {
+      await c.query('BEGIN');
+      const r = await c.query(
+        `SELECT tbl, key, origin, local_row, remote_row, local_vv, remote_vv FROM ${SIDE_SCHEMA}.table_conflicts
+          WHERE id = $1 AND resolved_at IS NULL FOR UPDATE`,
+        [m[2]],
+      );
+      const row = r.rows[0];
+      if (!row) throw replicationErrors.ERR_REPL_TABLES_CONFLICT_UNKNOWN(`no open table conflict ${id}`);
+      const t = d.tables().find((x) => x.name === row.tbl);
+      if (!t) throw replicationErrors.ERR_REPL_TABLES_CONFLICT_UNKNOWN(`table ${row.tbl} is no longer replicated`);
+      const all = await c.query<{ origin: string; remote_row: unknown; remote_vv: Vv }>(
+        `SELECT origin, remote_row, remote_vv FROM ${SIDE_SCHEMA}.table_conflicts
+          WHERE tbl = $1 AND key = $2 AND resolved_at IS NULL`,
+        [row.tbl, row.key],
+      );
+      let picked: unknown;
+      if (pick === zone) picked = row.local_row;
+      else {
+        const cand = all.rows.find((x) => x.origin === pick);
+        if (!cand)
+          throw replicationErrors.ERR_REPL_PICK_ZONE_UNKNOWN(
+            `conflict ${id} has no candidate from ${pick} (zones: ${[zone, ...all.rows.map((x) => x.origin)].join(', ')})`,
+          );
+        picked = cand.remote_row;
+      }
+      // the version the resolution starts from includes every candidate's: the write dominates them all
+      let vv: Vv = row.local_vv ?? {};
+      for (const x of all.rows) vv = vvMerge(vv, x.remote_vv);
+      const T = qname(t.schema, t.table);
+      await c.query(`DELETE FROM ${SIDE_SCHEMA}.table_locks WHERE tbl = $1 AND key = $2`, [row.tbl, row.key]);
+      await c.query(
+        `UPDATE ${SIDE_SCHEMA}.table_conflicts SET resolved_at = now(), resolved_by = $3 WHERE tbl = $1 AND key = $2 AND resolved_at IS NULL`,
+        [row.tbl, row.key, `pick:${pick}`],
+      );
+      await c.query(`UPDATE ${SIDE_SCHEMA}.table_versions SET vv = $3 WHERE tbl = $1 AND key = $2`, [
+        row.tbl,
+        row.key,
+        JSON.stringify(vv),
+      ]);
+      const keyCols = t.key.map((k) => `"${k}"`);
+      const keyRow = Object.fromEntries(t.key.map((k, i) => [k, row.key.split(':')[i]]));
+      if (picked) {
+        // rewrite the row (even unchanged) so the decoder ships it as a new local write
+        const nonKey = t.columns.map((x) => x.name).filter((n) => !t.key.includes(n));
+        const set = nonKey.length
+          ? `DO UPDATE SET (${nonKey.map((n) => `"${n}"`).join(', ')}) = ROW(${nonKey.map((n) => `EXCLUDED."${n}"`).join(', ')})`
+          : 'DO NOTHING';
+        await c.query(
+          `INSERT INTO ${T} SELECT * FROM jsonb_populate_record(NULL::${T}, $1::jsonb) ON CONFLICT (${keyCols.join(', ')}) ${set}`,
+          [JSON.stringify(picked)],
+        );
+      } else {
+        await c.query(
+          `DELETE FROM ${T} AS t USING jsonb_populate_record(NULL::${T}, $1::jsonb) AS d
+            WHERE (${keyCols.map((k) => `t.${k}`).join(', ')}) = (${keyCols.map((k) => `d.${k}`).join(', ')})`,
+          [JSON.stringify(keyRow)],
+        );
+      }
+      await c.query('COMMIT');
+      return { zone, table: row.tbl, key: row.key };
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => {});
+      throw e;
+    } finally {
+      c.release();
+    }
+  }
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+}

@@ -1,0 +1,132 @@
+/** SQL the table replication runs: the `multizone` side schema, names, version vectors. */
+
+/** Version vector: zone → count of that zone's writes the row's state includes. */
+export type Vv = Record<string, number>;
+
+/** The side schema multizone creates and owns in each zone's application database. */
+export const SIDE_SCHEMA = 'multizone';
+
+/**
+ * SQLSTATE of the error the lock trigger raises when the app writes a row locked by a
+ * conflict ("MZ" class, not used by PostgreSQL; docs/tables.md).
+ */
+export const LOCKED_SQLSTATE = 'MZL01';
+
+/** Publication every zone decodes through. */
+export const PUBLICATION = 'mz_tables';
+
+/** `"a"."b"` from `a.b` (names are validated identifiers, quoting keeps them exact). */
+export function qname(schema: string, table: string): string {
+  return `${quote(schema)}.${quote(table)}`;
+}
+
+export function quote(ident: string): string {
+  return `"${ident.replace(/"/g, '""')}"`;
+}
+
+/** `schema.table` → [schema, table] (schema public when none is given). */
+export function splitName(name: string): [string, string] {
+  const i = name.indexOf('.');
+  return i < 0 ? ['public', name] : [name.slice(0, i), name.slice(i + 1)];
+}
+
+/**
+ * Slot of a zone's decoder. Slots and replication origins are per PostgreSQL server, not per
+ * database, so both names carry the database's name (zones may share a server).
+ */
+export function slotName(database: string): string {
+  const s = `mz_${database.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`;
+  return s.length <= 63 ? s : `${s.slice(0, 54)}_${fnv(s).toString(16)}`;
+}
+
+/** Replication origin a destination database's applier of `origin`'s changes runs under (its decoder skips them). */
+export function originName(origin: string, database: string): string {
+  return `mz_from_${origin}@${database}`;
+}
+
+function fnv(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
+/** `0/1D74780` → a number (LSNs stay far below 2^53 / 4096 on any real server). */
+export function lsnToNumber(lsn: string): number {
+  const [hi, lo] = lsn.split('/');
+  return Number.parseInt(hi ?? '0', 16) * 2 ** 32 + Number.parseInt(lo ?? '0', 16);
+}
+
+export function numberToLsn(n: number): string {
+  const hi = Math.floor(n / 2 ** 32);
+  return `${hi.toString(16).toUpperCase()}/${(n - hi * 2 ** 32).toString(16).toUpperCase()}`;
+}
+
+/**
+ * Chunks one source transaction may be split into. A change's position on the log is
+ * `commitLsn * CHUNKS + chunk`, so a transaction re-decoded after a restart gets the same
+ * positions and a destination skips what it applied (exactly once).
+ */
+export const CHUNKS = 4096;
+
+/** a ≥ b: a includes every write b does. */
+export function dominates(a: Vv, b: Vv): boolean {
+  for (const [z, n] of Object.entries(b)) if ((a[z] ?? 0) < n) return false;
+  return true;
+}
+
+export function vvEqual(a: Vv, b: Vv): boolean {
+  return dominates(a, b) && dominates(b, a);
+}
+
+export function vvMerge(a: Vv, b: Vv): Vv {
+  const out: Vv = { ...a };
+  for (const [z, n] of Object.entries(b)) out[z] = Math.max(out[z] ?? 0, n);
+  return out;
+}
+
+/** The side schema: row versions, cursors, locks, conflicts, misrouted writes, the lock trigger's function. */
+export const SIDE_SCHEMA_SQL = `
+CREATE SCHEMA IF NOT EXISTS ${SIDE_SCHEMA};
+CREATE TABLE IF NOT EXISTS ${SIDE_SCHEMA}.table_versions (
+  tbl text NOT NULL, key text NOT NULL, vv jsonb NOT NULL, row_xid xid,
+  PRIMARY KEY (tbl, key));
+CREATE TABLE IF NOT EXISTS ${SIDE_SCHEMA}.table_cursors (origin text PRIMARY KEY, seq bigint NOT NULL);
+CREATE TABLE IF NOT EXISTS ${SIDE_SCHEMA}.table_locks (tbl text NOT NULL, key text NOT NULL, PRIMARY KEY (tbl, key));
+CREATE TABLE IF NOT EXISTS ${SIDE_SCHEMA}.table_conflicts (
+  id bigserial PRIMARY KEY, tbl text NOT NULL, key text NOT NULL, origin text NOT NULL,
+  local_row jsonb, remote_row jsonb, local_vv jsonb, remote_vv jsonb NOT NULL,
+  at timestamptz NOT NULL DEFAULT now(), resolved_at timestamptz, resolved_by text);
+CREATE TABLE IF NOT EXISTS ${SIDE_SCHEMA}.table_misrouted (
+  id bigserial PRIMARY KEY, tbl text NOT NULL, key text NOT NULL, shard int NOT NULL,
+  owner text NOT NULL, epoch int NOT NULL, row_data jsonb, lsn text NOT NULL,
+  at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE IF NOT EXISTS ${SIDE_SCHEMA}.table_state (name text PRIMARY KEY, value text NOT NULL);
+CREATE OR REPLACE FUNCTION ${SIDE_SCHEMA}.refuse_locked() RETURNS trigger LANGUAGE plpgsql AS $f$
+DECLARE r jsonb; k text;
+BEGIN
+  IF TG_OP = 'DELETE' THEN r := to_jsonb(OLD); ELSE r := to_jsonb(NEW); END IF;
+  SELECT string_agg(r ->> c, ':' ORDER BY i) INTO k FROM unnest(TG_ARGV[1:]) WITH ORDINALITY AS a(c, i);
+  IF EXISTS (SELECT 1 FROM ${SIDE_SCHEMA}.table_locks WHERE tbl = TG_ARGV[0] AND key = k) THEN
+    RAISE EXCEPTION 'multizone: % key % is locked by a replication conflict; resolve it (multizone conflicts)', TG_ARGV[0], k
+      USING ERRCODE = '${LOCKED_SQLSTATE}';
+  END IF;
+  IF TG_OP = 'UPDATE' THEN
+    r := to_jsonb(OLD);
+    SELECT string_agg(r ->> c, ':' ORDER BY i) INTO k FROM unnest(TG_ARGV[1:]) WITH ORDINALITY AS a(c, i);
+    IF EXISTS (SELECT 1 FROM ${SIDE_SCHEMA}.table_locks WHERE tbl = TG_ARGV[0] AND key = k) THEN
+      RAISE EXCEPTION 'multizone: % key % is locked by a replication conflict; resolve it (multizone conflicts)', TG_ARGV[0], k
+        USING ERRCODE = '${LOCKED_SQLSTATE}';
+    END IF;
+  END IF;
+  IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+  RETURN NEW;
+END $f$;
+`;
+
+/** The lock trigger on one app table (a plain trigger: it does not fire under session_replication_role = replica). */
+export function lockTriggerSql(schema: string, table: string, name: string, key: readonly string[]): string {
+  const args = [name, ...key].map((a) => `'${a.replace(/'/g, "''")}'`).join(', ');
+  return `DROP TRIGGER IF EXISTS mz_refuse_locked ON ${qname(schema, table)};
+CREATE TRIGGER mz_refuse_locked BEFORE INSERT OR UPDATE OR DELETE ON ${qname(schema, table)}
+  FOR EACH ROW EXECUTE FUNCTION ${SIDE_SCHEMA}.refuse_locked(${args});`;
+}

@@ -1,0 +1,85 @@
+/**
+ * `replication.tables` wired into a running cluster (what `multizone up` starts): four zones in
+ * one process, each with its own database on the machine's PostgreSQL; a row written in one
+ * zone's database reaches the others', and the control API shows the table links.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { test } from 'node:test';
+import pg from 'pg';
+import { request } from 'undici';
+import { silentLogger } from '../../../src/core/logger.ts';
+import { startCluster } from '../../../src/runtime/index.ts';
+import { parseTopology } from '../../../src/topology/index.ts';
+import { testTopologyYaml } from '../../support/net.ts';
+import { PG_ADMIN, pgAvailable, until } from './tables-support.ts';
+
+const up = await pgAvailable();
+// two of the four zones run here: each applier holds a replication origin session, and one
+// server (this machine's) has max_replication_slots (10) of them for every test at once
+const ZONES = ['sh-a', 'bj-a'];
+
+test('tables: multizone up starts table replication when replication.tables is set', {
+  skip: !up && 'PostgreSQL not reachable',
+}, async () => {
+  const tag = `mz_t17b_${randomBytes(4).toString('hex')}`;
+  const db = (z: string) => `${tag}_${z.replace(/-/g, '_')}`;
+  const base = PG_ADMIN.replace(/\/[^/]*$/, '');
+  const admin = new pg.Client({ connectionString: PG_ADMIN });
+  await admin.connect();
+  const pools = new Map<string, pg.Pool>();
+  let cluster: Awaited<ReturnType<typeof startCluster>> | undefined;
+  try {
+    for (const z of ZONES) {
+      await admin.query(`CREATE DATABASE ${db(z)}`);
+      const p = new pg.Pool({ connectionString: `${base}/${db(z)}`, max: 2 });
+      pools.set(z, p);
+      await p.query('CREATE TABLE notes (id int PRIMARY KEY, body text); ALTER TABLE notes REPLICA IDENTITY FULL;');
+    }
+    const yaml = testTopologyYaml({
+      roles: ['app', 'router'],
+      loopbackPerZone: true,
+      extra: `health: { enabled: false }\nreplication:\n  tables:\n    url: ${base}/${tag}_{zone_}\n    tables:\n      - { name: notes, class: global }\n`,
+    });
+    cluster = await startCluster({
+      topology: parseTopology(yaml, 'tables-up.yaml'),
+      zones: ZONES,
+      secret: new Uint8Array(32).fill(7),
+      control: { host: '127.0.0.1', port: 0 },
+      logger: silentLogger,
+    });
+    // global class: the core zone (sh-a) writes
+    await pools.get('sh-a')!.query("INSERT INTO notes VALUES (1, 'hello')");
+    for (const z of ZONES.slice(1))
+      await until(
+        async () => (await pools.get(z)!.query('SELECT 1 FROM notes WHERE id = 1')).rowCount === 1,
+        20_000,
+        z,
+      );
+    const control = `http://127.0.0.1:${cluster.control.port}`;
+    const r = (await (await request(`${control}/api/replication`)).body.json()) as {
+      tables?: { links: { origin: string; dest: string }[]; slots: { zone: string }[] };
+    };
+    assert.equal(r.tables?.links.length, 6, 'per local zone, one link from each other zone');
+    assert.deepEqual(r.tables?.slots.map((s) => s.zone).sort(), [...ZONES].sort());
+    const c = (await (await request(`${control}/api/conflicts`)).body.json()) as { tables?: unknown[] };
+    assert.deepEqual(c.tables, []);
+    const m = await (await request(`${control}/metrics`)).body.text();
+    assert.match(m, /mz_replication_table_applied_rows_total 1/);
+  } finally {
+    await cluster?.close();
+    for (const p of pools.values()) await p.end();
+    for (const z of ZONES) {
+      await admin
+        .query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1', [db(z)])
+        .catch(() => {});
+      await admin.query(`DROP DATABASE IF EXISTS ${db(z)} WITH (FORCE)`).catch(() => {});
+      await admin
+        .query("SELECT pg_replication_origin_drop(roname) FROM pg_replication_origin WHERE roname LIKE '%@' || $1", [
+          db(z),
+        ])
+        .catch(() => {});
+    }
+    await admin.end();
+  }
+});

@@ -1,0 +1,304 @@
+/**
+ * Contract tests of table replication (`replication.tables`) against the machine's real
+ * PostgreSQL: one database per zone, decoded through a slot, applied in the others.
+ * In CI (CI=true) a missing PostgreSQL fails these tests instead of skipping them.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { checkTables, checkWalLevel, walLevelVerdict } from '../../../src/replication/tables/table-checks.ts';
+import { LOCKED_SQLSTATE } from '../../../src/replication/tables/table-sql.ts';
+import { PG_ADMIN, pgAvailable, type TablesCluster, tablesCluster, until } from './tables-support.ts';
+
+const ORDERS = `
+CREATE TABLE orders (id bigint PRIMARY KEY, user_id int NOT NULL, note text, qty int NOT NULL DEFAULT 0,
+  meta jsonb, updated timestamptz NOT NULL DEFAULT now());
+ALTER TABLE orders REPLICA IDENTITY FULL;
+CREATE TABLE applied_count (n bigint NOT NULL);
+INSERT INTO applied_count VALUES (0);
+CREATE TABLE history (id bigserial PRIMARY KEY, order_id bigint, qty int);
+CREATE FUNCTION bump() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN UPDATE applied_count SET n = n + 1; INSERT INTO history (order_id, qty) VALUES (NEW.id, NEW.qty); RETURN NEW; END $$;
+CREATE TRIGGER count_apply AFTER INSERT OR UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION bump();
+-- ALWAYS: fires for replicated rows too, so the tests can count how often a row was applied
+ALTER TABLE orders ENABLE ALWAYS TRIGGER count_apply;
+`;
+
+const up = await pgAvailable();
+const ZONES = ['sh-a', 'bj-a'];
+
+async function rows(c: TablesCluster, zone: string, sql = 'SELECT id, user_id, note, qty FROM orders ORDER BY id') {
+  return (await c.db(zone).query(sql)).rows;
+}
+
+async function converged(c: TablesCluster, sql?: string): Promise<boolean> {
+  const [a, ...rest] = await Promise.all(c.zones.map((z) => rows(c, z, sql)));
+  return rest.every((r) => JSON.stringify(r) === JSON.stringify(a));
+}
+
+describe('replication tables (PostgreSQL)', { skip: !up && 'PostgreSQL not reachable at 127.0.0.1:5432' }, () => {
+  describe('two zones, lock policy', () => {
+    let c: TablesCluster;
+    before(async () => {
+      c = await tablesCluster({
+        zones: ZONES,
+        ddl: ORDERS,
+        tables: [{ name: 'orders', class: 'sharded', conflict: 'lock' }],
+      });
+    });
+    after(async () => c?.close());
+
+    test('tables: insert, update and delete in one zone reach the other; json and timestamps kept exactly', async () => {
+      await c.db('sh-a').query(
+        `INSERT INTO orders (id, user_id, note, meta, updated) VALUES (1, 7, 'hi', '{"a":[1,2]}', '2026-01-02 03:04:05.123456+00'),
+                (2, 8, NULL, NULL, now())`,
+      );
+      await c.db('sh-a').query("UPDATE orders SET note = 'changed' WHERE id = 1");
+      await c.db('sh-a').query('DELETE FROM orders WHERE id = 2');
+      const q = 'SELECT id, note, meta, updated FROM orders ORDER BY id';
+      await until(async () => (await rows(c, 'bj-a', q)).length === 1 && (await converged(c, q)), 10_000, 'converge');
+      const [r] = await rows(c, 'bj-a', q);
+      assert.deepEqual(r.meta, { a: [1, 2] });
+      assert.equal(r.note, 'changed');
+      assert.equal((r.updated as Date).toISOString(), '2026-01-02T03:04:05.123Z');
+    });
+
+    test('tables: no loops under two-way traffic (each zone ships only its own writes)', async () => {
+      const before0 = c.tr.decoder('sh-a')!.counters.shippedRows + c.tr.decoder('bj-a')!.counters.shippedRows;
+      const writes: Promise<unknown>[] = [];
+      for (let i = 0; i < 200; i++) {
+        writes.push(c.db('sh-a').query('INSERT INTO orders (id, user_id, qty) VALUES ($1, 1, 1)', [1000 + i]));
+        writes.push(c.db('bj-a').query('INSERT INTO orders (id, user_id, qty) VALUES ($1, 2, 1)', [2000 + i]));
+      }
+      await Promise.all(writes);
+      await until(async () => (await rows(c, 'sh-a')).length === 401 && (await converged(c)), 20_000, 'converge');
+      // give a loop the chance to show: the applied rows would come back as shipped rows
+      await new Promise((r) => setTimeout(r, 300));
+      const shipped = c.tr.decoder('sh-a')!.counters.shippedRows + c.tr.decoder('bj-a')!.counters.shippedRows;
+      assert.equal(shipped - before0, 400);
+      assert.ok(c.tr.decoder('sh-a')!.counters.skippedApplied > 0, 'the applied transactions were decoded and skipped');
+    });
+
+    test('tables: per-key order — every update of one key is applied in the order it was committed', async () => {
+      await c.db('sh-a').query('INSERT INTO orders (id, user_id, qty) VALUES (50, 1, 0)');
+      for (let q = 1; q <= 60; q++) await c.db('sh-a').query('UPDATE orders SET qty = $1 WHERE id = 50', [q]);
+      await until(async () => (await rows(c, 'bj-a', 'SELECT qty FROM orders WHERE id = 50'))[0]?.qty === 60, 10_000);
+      const h = (await c.db('bj-a').query('SELECT qty FROM history WHERE order_id = 50 ORDER BY id')).rows.map(
+        (r) => r.qty,
+      );
+      for (let i = 1; i < h.length; i++) assert.ok(h[i] > h[i - 1], `history goes forward: ${h.join(',')}`);
+    });
+
+    test('tables: a concurrent write to one row in two zones is locked, not overwritten; resolving unlocks it everywhere', async () => {
+      await c.db('sh-a').query('INSERT INTO orders (id, user_id, note) VALUES (77, 1, $1)', ['base']);
+      await until(async () => (await rows(c, 'bj-a', 'SELECT 1 FROM orders WHERE id = 77')).length === 1);
+      await c.tr.stop(); // a partition: both zones write before either sees the other's write
+      await c.db('sh-a').query("UPDATE orders SET note = 'from sh-a' WHERE id = 77");
+      await c.db('bj-a').query("UPDATE orders SET note = 'from bj-a' WHERE id = 77");
+      await c.restart();
+      await until(async () => (await c.tr.conflicts()).length === 2, 10_000, 'both zones lock the row');
+      const q = 'SELECT note FROM orders WHERE id = 77';
+      assert.equal((await rows(c, 'sh-a', q))[0]?.note, 'from sh-a', 'the local row is kept');
+      assert.equal((await rows(c, 'bj-a', q))[0]?.note, 'from bj-a', 'the local row is kept');
+      // the app's writes to the locked key are refused with the documented SQLSTATE
+      await assert.rejects(c.db('sh-a').query("UPDATE orders SET note = 'x' WHERE id = 77"), { code: LOCKED_SQLSTATE });
+      const conflict = (await c.tr.conflicts()).find((x) => x.zone === 'sh-a')!;
+      assert.equal(conflict.origin, 'bj-a');
+      assert.equal((conflict.remote as { note: string }).note, 'from bj-a');
+      await c.tr.resolve(conflict.id, 'bj-a');
+      await until(async () => (await c.tr.conflicts()).length === 0, 10_000, 'unlocked everywhere');
+      await until(async () => (await rows(c, 'bj-a', q))[0]?.note === 'from bj-a' && (await converged(c, q)));
+      await c.db('bj-a').query("UPDATE orders SET note = 'after' WHERE id = 77"); // writable again
+      await until(async () => (await rows(c, 'sh-a', q))[0]?.note === 'after');
+    });
+
+    test('tables: TRUNCATE is replicated', async () => {
+      await c.db('bj-a').query('TRUNCATE orders');
+      await until(async () => (await rows(c, 'sh-a')).length === 0, 10_000, 'truncated in sh-a');
+      await c.db('sh-a').query('INSERT INTO orders (id, user_id) VALUES (5, 5)');
+      await until(async () => (await rows(c, 'bj-a')).length === 1 && (await converged(c)));
+    });
+
+    test('tables: a large transaction (25,000 rows, batches of 1,000) arrives whole', async () => {
+      await c
+        .db('sh-a')
+        .query('INSERT INTO orders (id, user_id, qty) SELECT g, g % 100, 1 FROM generate_series(100000, 124999) g');
+      await until(
+        async () =>
+          Number((await rows(c, 'bj-a', 'SELECT count(*) AS n FROM orders WHERE id >= 100000'))[0]?.n) === 25_000,
+        30_000,
+        'large transaction applied',
+      );
+    });
+
+    test('tables: a dropped slot is replaced by a catch-up snapshot, then streaming', async () => {
+      await c.tr.stop();
+      const slot = (
+        await c.db('sh-a').query('SELECT slot_name FROM pg_replication_slots WHERE database = current_database()')
+      ).rows[0]!.slot_name;
+      await c.db('sh-a').query('SELECT pg_drop_replication_slot($1)', [slot]);
+      await c.db('sh-a').query('INSERT INTO orders (id, user_id) VALUES (300001, 1), (300002, 2)');
+      await c.restart();
+      await until(
+        async () => (await rows(c, 'bj-a', 'SELECT id FROM orders WHERE id > 300000')).length === 2,
+        20_000,
+        'snapshot',
+      );
+      await c.db('sh-a').query('INSERT INTO orders (id, user_id) VALUES (300003, 3)');
+      await until(
+        async () => (await rows(c, 'bj-a', 'SELECT id FROM orders WHERE id > 300000')).length === 3,
+        10_000,
+        'stream',
+      );
+      assert.ok(c.tr.decoder('sh-a')!.counters.snapshotRows > 0);
+    });
+  });
+
+  test('tables: exactly once under a killed applier (its backend terminated mid-stream, then restarted)', async () => {
+    const c = await tablesCluster({
+      zones: ZONES,
+      ddl: ORDERS,
+      tables: [{ name: 'orders', class: 'sharded', conflict: 'lock' }],
+    });
+    try {
+      const N = 3000;
+      const writer = (async () => {
+        for (let i = 0; i < N; i += 10) {
+          const ids = Array.from({ length: 10 }, (_, k) => i + k + 1);
+          await c.db('sh-a').query('INSERT INTO orders (id, user_id, qty) SELECT unnest($1::bigint[]), 1, 1', [ids]);
+        }
+      })();
+      await until(async () => Number((await rows(c, 'bj-a', 'SELECT n FROM applied_count'))[0]?.n) > 200, 20_000);
+      // kill the applier's backend (it holds the replication origin session): its open transaction rolls back
+      const killed = await c
+        .db('bj-a')
+        .query(
+          "SELECT pg_terminate_backend(pid) FROM pg_replication_origin_status s JOIN pg_stat_activity a ON a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.backend_type = 'client backend' AND a.application_name = '' WHERE s.local_id IS NOT NULL",
+        );
+      assert.ok((killed.rowCount ?? 0) > 0);
+      await writer;
+      await c.restart();
+      await until(
+        async () => Number((await rows(c, 'bj-a', 'SELECT count(*) AS n FROM orders'))[0]?.n) === N,
+        30_000,
+        'all rows',
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      // each row applied exactly once: the ALWAYS trigger counted one insert per row
+      assert.equal(Number((await rows(c, 'bj-a', 'SELECT n FROM applied_count'))[0]?.n), N);
+    } finally {
+      await c.close();
+    }
+  });
+
+  test('tables: a write decoded in a zone that does not own its shard is counted and recorded, never applied elsewhere', async () => {
+    const c = await tablesCluster({
+      zones: ZONES,
+      ddl: ORDERS,
+      tables: [{ name: 'orders', class: 'sharded', shard: { column: 'user_id' }, conflict: 'lock' }],
+      ownership: () => ({ owner: () => ({ zone: 'bj-a', epoch: 3 }), shardCount: 16, hash: 'fnv1a' }),
+    });
+    try {
+      await c.db('sh-a').query('INSERT INTO orders (id, user_id) VALUES (1, 1)');
+      await c.db('bj-a').query('INSERT INTO orders (id, user_id) VALUES (2, 2)');
+      await until(async () => (await rows(c, 'sh-a')).length === 2, 10_000, 'owner write replicated');
+      await until(async () => c.tr.counts().misrouted === 1, 10_000, 'misrouted counted');
+      assert.deepEqual(
+        (await rows(c, 'bj-a')).map((r) => r.id),
+        ['2'],
+      );
+      const m = (await c.db('sh-a').query('SELECT tbl, key, owner, epoch FROM multizone.table_misrouted')).rows;
+      assert.deepEqual(m, [{ tbl: 'orders', key: '1', owner: 'bj-a', epoch: 3 }]);
+    } finally {
+      await c.close();
+    }
+  });
+
+  test('tables: lww by a column — both zones keep the later write', async () => {
+    const c = await tablesCluster({
+      zones: ZONES,
+      ddl: ORDERS,
+      tables: [{ name: 'orders', class: 'sharded', conflict: { lww: 'updated' } }],
+    });
+    try {
+      await c.db('sh-a').query("INSERT INTO orders (id, user_id, note, updated) VALUES (9, 1, 'base', '2026-01-01')");
+      await until(async () => (await rows(c, 'bj-a')).length === 1);
+      await c.tr.stop();
+      await c.db('sh-a').query("UPDATE orders SET note = 'later', updated = '2026-01-03' WHERE id = 9");
+      await c.db('bj-a').query("UPDATE orders SET note = 'earlier', updated = '2026-01-02' WHERE id = 9");
+      await c.restart();
+      await until(async () => (await rows(c, 'bj-a'))[0]?.note === 'later' && (await converged(c)), 10_000, 'lww');
+      assert.equal((await c.tr.conflicts()).length, 0);
+    } finally {
+      await c.close();
+    }
+  });
+
+  describe('startup checks', () => {
+    const admin = new pg.Pool({ connectionString: PG_ADMIN, max: 1 });
+    after(async () => admin.end());
+
+    test('tables: a table without a primary key is refused, naming the table', async () => {
+      const c = await tablesCluster({
+        zones: ['sh-a'],
+        ddl: 'CREATE TABLE nokey (a int, b text); ALTER TABLE nokey REPLICA IDENTITY FULL;',
+        tables: [{ name: 'nokey', class: 'sharded', conflict: 'lock' }],
+        start: false,
+      });
+      try {
+        await assert.rejects(c.tr.start(), (e: Error & { code?: string }) => {
+          assert.equal(e.code, 'ERR_REPL_TABLES_NO_KEY');
+          assert.match(e.message, /public\.nokey/);
+          return true;
+        });
+      } finally {
+        await c.close();
+      }
+    });
+
+    test('tables: a table that is not REPLICA IDENTITY FULL, or missing, is refused', async () => {
+      const c = await tablesCluster({
+        zones: ['sh-a'],
+        ddl: 'CREATE TABLE t (id int PRIMARY KEY, v text);',
+        tables: [{ name: 't', class: 'sharded', conflict: 'lock' }],
+        start: false,
+      });
+      try {
+        await assert.rejects(c.tr.start(), { code: 'ERR_REPL_TABLES_IDENTITY' });
+        await assert.rejects(
+          checkTables(c.db('sh-a'), 'sh-a', [{ name: 'nope', class: 'sharded', conflict: 'lock' }]),
+          {
+            code: 'ERR_REPL_TABLES_NO_TABLE',
+          },
+        );
+      } finally {
+        await c.close();
+      }
+    });
+
+    test('tables: tables that differ between zones are refused (DDL is not replicated)', async () => {
+      const c = await tablesCluster({
+        zones: ZONES,
+        ddl: 'CREATE TABLE t (id int PRIMARY KEY, v text); ALTER TABLE t REPLICA IDENTITY FULL;',
+        tables: [{ name: 't', class: 'sharded', conflict: 'lock' }],
+        start: false,
+      });
+      try {
+        await c.db('bj-a').query('ALTER TABLE t ADD COLUMN extra int');
+        await assert.rejects(c.tr.start(), { code: 'ERR_REPL_TABLES_MISMATCH' });
+      } finally {
+        await c.close();
+      }
+    });
+
+    test('tables: wal_level is checked (the real server passes; any other level is refused with the setting named)', async () => {
+      await checkWalLevel(admin, 'sh-a');
+      for (const level of ['replica', 'minimal'])
+        assert.throws(
+          () => walLevelVerdict(level, 'sh-a'),
+          (e: Error & { code?: string }) =>
+            e.code === 'ERR_REPL_TABLES_WAL_LEVEL' && /wal_level = logical/.test(e.message),
+        );
+    });
+  });
+});
