@@ -242,8 +242,8 @@ describe('steering: capacity steering fed by real load', () => {
       ],
       (s) => t.diagnostic(s),
       async () => {
-        // the dashboard's zones table, rendered from the real API answers as the page does
-        const page = await (await request(`${control}/`)).body.text();
+        // the classic dashboard's zones table, rendered from the real API answers as the page does
+        const page = await (await request(`${control}/classic`)).body.text();
         const script = /<script>([\s\S]*)<\/script>/.exec(page)![1]!;
         assert.ok(script.includes("'/api/load'"), 'the page polls /api/load');
         const render = runInNewContext(`${script}; render`, {}) as (d: unknown) => string;
