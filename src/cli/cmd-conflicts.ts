@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import type { TableConflict } from '../replication/index.ts';
 import { usage } from './commands.ts';
 import { controlCall, controlUrl, replyProblem } from './control-client.ts';
 import type { Io } from './io.ts';
@@ -14,15 +15,7 @@ interface ConflictJson {
 }
 
 /** A locked row of an app table (replication.tables), as GET /api/conflicts lists it under `tables`. */
-interface TableConflictJson {
-  id: string;
-  zone: string;
-  table: string;
-  key: string;
-  origin: string;
-  local: unknown;
-  remote: unknown;
-}
+type TableConflictJson = Pick<TableConflict, 'id' | 'zone' | 'table' | 'key' | 'origin' | 'local' | 'remote'>;
 
 function brief(v: unknown, deleted: boolean): string {
   if (deleted) return '(deleted)';

@@ -140,28 +140,42 @@ export async function waitTcp(host: string, port: number, clock: Clock, timeoutM
 }
 
 /**
- * Waits until the NATS cluster answers JetStream requests (a meta leader is elected, so
- * replicated streams and buckets can be created); the last error when it never did.
+ * Tries `attempt` every `pauseMs` until it resolves or `timeoutMs` passes: null once it did,
+ * else the last error's message.
  */
-export async function waitJetStream(servers: string[], clock: Clock, timeoutMs: number): Promise<string | null> {
+async function untilOk(
+  clock: Clock,
+  timeoutMs: number,
+  pauseMs: number,
+  attempt: () => Promise<void>,
+): Promise<string | null> {
   const deadline = clock.now() + timeoutMs;
   let last = 'no answer';
   while (clock.now() < deadline) {
     try {
-      const nc = await natsConnect({ servers, timeout: 1000, reconnect: false });
-      try {
-        const jsm = await nc.jetstreamManager({ timeout: 2000 });
-        const info = await jsm.getAccountInfo();
-        if (info) return null;
-      } finally {
-        await nc.close();
-      }
+      await attempt();
+      return null;
     } catch (e) {
       last = (e as Error).message;
     }
-    await clock.sleep(500);
+    await clock.sleep(pauseMs);
   }
   return last;
+}
+
+/**
+ * Waits until the NATS cluster answers JetStream requests (a meta leader is elected, so
+ * replicated streams and buckets can be created); the last error when it never did.
+ */
+export function waitJetStream(servers: string[], clock: Clock, timeoutMs: number): Promise<string | null> {
+  return untilOk(clock, timeoutMs, 500, async () => {
+    const nc = await natsConnect({ servers, timeout: 1000, reconnect: false });
+    try {
+      await (await nc.jetstreamManager({ timeout: 2000 })).getAccountInfo();
+    } finally {
+      await nc.close();
+    }
+  });
 }
 
 /**
@@ -169,32 +183,23 @@ export async function waitJetStream(servers: string[], clock: Clock, timeoutMs: 
  * replicated bucket answers 503 until its stream has a leader, and a zone process that met
  * that at startup would exit. The last error when it never did.
  */
-export async function prepareKvBucket(
+export function prepareKvBucket(
   servers: string[],
   bucket: string,
   replicas: number,
   clock: Clock,
   timeoutMs: number,
 ): Promise<string | null> {
-  const deadline = clock.now() + timeoutMs;
-  let last = 'no answer';
-  while (clock.now() < deadline) {
+  return untilOk(clock, timeoutMs, 500, async () => {
+    const nc = await natsConnect({ servers, timeout: 1000, reconnect: false });
     try {
-      const nc = await natsConnect({ servers, timeout: 1000, reconnect: false });
-      try {
-        const kv = await nc.jetstream().views.kv(bucket, { history: 1, replicas });
-        await kv.put('lab.ready', 'yes');
-        await kv.delete('lab.ready');
-        return null;
-      } finally {
-        await nc.close();
-      }
-    } catch (e) {
-      last = (e as Error).message;
+      const kv = await nc.jetstream().views.kv(bucket, { history: 1, replicas });
+      await kv.put('lab.ready', 'yes');
+      await kv.delete('lab.ready');
+    } finally {
+      await nc.close();
     }
-    await clock.sleep(500);
-  }
-  return last;
+  });
 }
 
 /** The last `lines` lines of a log file ('' when it cannot be read). */
@@ -210,33 +215,15 @@ export function tail(file: string, lines = 30): string {
  * Waits until the etcd cluster takes a write through every member (a leader is elected and each
  * member reaches it); the last error when it never did.
  */
-export async function waitEtcd(
-  members: string[],
-  bucket: string,
-  clock: Clock,
-  timeoutMs: number,
-): Promise<string | null> {
-  const deadline = clock.now() + timeoutMs;
-  let last = 'no answer';
-  while (clock.now() < deadline) {
-    let ok = 0;
+export function waitEtcd(members: string[], bucket: string, clock: Clock, timeoutMs: number): Promise<string | null> {
+  return untilOk(clock, timeoutMs, 250, async () => {
     for (const m of members) {
-      const kv = await EtcdKv.open({ url: m, bucket, timeoutMs: 1000 }).catch((e: Error) => {
-        last = e.message;
-        return null;
-      });
-      if (!kv) break;
+      const kv = await EtcdKv.open({ url: m, bucket, timeoutMs: 1000 });
       try {
         await kv.put('lab.ready', String(clock.now()));
-        ok++;
-      } catch (e) {
-        last = (e as Error).message;
       } finally {
         await kv.close();
       }
     }
-    if (ok === members.length) return null;
-    await clock.sleep(250);
-  }
-  return last;
+  });
 }

@@ -1,5 +1,5 @@
-import { Counter, Gauge } from 'prom-client';
-import type { Registry } from '../core/metrics.ts';
+import { Gauge } from 'prom-client';
+import { type Registry, scrapedCounter } from '../core/metrics.ts';
 import type { ReplicationStats } from './stats.ts';
 
 /** Registers the mz_replication_* metrics (lag is computed when scraped). */
@@ -43,16 +43,7 @@ export function registerReplicationMetrics(reg: Registry, repl: ReplicationStats
       this.set((await repl.conflicts()).length);
     },
   });
-  const counter = (name: string, help: string, read: () => number) =>
-    new Counter({
-      name,
-      help,
-      registers: [reg],
-      collect() {
-        this.reset();
-        this.inc(read());
-      },
-    });
+  const counter = (name: string, help: string, read: () => number) => scrapedCounter(reg, name, help, read);
   counter('mz_replication_batches_shipped_total', 'batches handed to the log', () => c.shippedBatches);
   counter('mz_replication_applied_changes_total', 'changes applied from other zones', () => c.applied);
   counter('mz_replication_conflicts_total', 'changes that locked (or kept locked) a record', () => c.conflicts);

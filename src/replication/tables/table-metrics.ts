@@ -1,5 +1,5 @@
-import { Counter, Gauge } from 'prom-client';
-import type { Registry } from '../../core/metrics.ts';
+import { Gauge } from 'prom-client';
+import { type Registry, scrapedCounter } from '../../core/metrics.ts';
 import type { TableReplication } from './table-replication.ts';
 
 /** Registers the mz_replication_table_* metrics (read when scraped). */
@@ -34,16 +34,7 @@ export function registerTableMetrics(reg: Registry, tables: TableReplication): v
       for (const s of await tables.slots().catch(() => [])) this.set({ zone: s.zone }, s.retainedBytes);
     },
   });
-  const counter = (name: string, help: string, read: () => number) =>
-    new Counter({
-      name,
-      help,
-      registers: [reg],
-      collect() {
-        this.reset();
-        this.inc(read());
-      },
-    });
+  const counter = (name: string, help: string, read: () => number) => scrapedCounter(reg, name, help, read);
   counter(
     'mz_replication_table_shipped_rows_total',
     'row changes decoded and put on the log',
