@@ -51,6 +51,27 @@ export class StaticMap implements RouterMap {
   }
 }
 
+/** A StaticMap the test moves while routers run: waitForEpoch resolves once set() reaches the epoch. */
+export class SettableMap extends StaticMap {
+  private waiters: (() => void)[] = [];
+  set(shard: ShardId, zone: string, epoch: number): void {
+    this.owners.set(shard, { zone, epoch });
+    for (const w of this.waiters.splice(0)) w();
+  }
+  override waitForEpoch(shard: ShardId, epoch: number, ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => resolve(false), ms);
+      const check = () => {
+        if (this.entry(shard).epoch >= epoch) {
+          clearTimeout(t);
+          resolve(true);
+        } else this.waiters.push(check);
+      };
+      check();
+    });
+  }
+}
+
 export function makeCtx(opts: { method?: string; url?: string; headers?: Record<string, string> } = {}): {
   ctx: RouteContext;
   res: FakeRes;

@@ -4,47 +4,13 @@ import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
 import { systemClock } from '../../../src/core/clock.ts';
 import { closeServer, listenOn } from '../../../src/core/listen.ts';
-import { createRouter, type RouterMap, type ZoneRouter } from '../../../src/router/index.ts';
-import { type ShardId, type ShardOwner, shardForKey } from '../../../src/shardmap/index.ts';
+import { createRouter, type ZoneRouter } from '../../../src/router/index.ts';
+import { shardForKey } from '../../../src/shardmap/index.ts';
 import type { HostPort } from '../../../src/topology/index.ts';
 import { RequestSigner } from '../../../src/trust/index.ts';
 import { testTopology } from '../../support/net.ts';
+import { SettableMap } from '../../support/router-stage.ts';
 import { ROUTING_YAML } from './fixture.ts';
-
-/** A hand-set view of the map, so each router can be given a different (stale) picture. */
-class FakeMap implements RouterMap {
-  owners = new Map<ShardId, { zone: string; epoch: number }>();
-  writable = true;
-  private waiters: (() => void)[] = [];
-  constructor(private readonly fallback: string) {}
-  set(shard: ShardId, zone: string, epoch: number): void {
-    this.owners.set(shard, { zone, epoch });
-    for (const w of this.waiters.splice(0)) w();
-  }
-  entry(shard: ShardId): ShardOwner {
-    const o = this.owners.get(shard) ?? { zone: this.fallback, epoch: 1 };
-    return { ...o, notBefore: 0, draining: false, revision: 1 };
-  }
-  canWrite(zone: string, shard: ShardId, epoch: number): boolean {
-    const o = this.entry(shard);
-    return this.writable && o.zone === zone && o.epoch === epoch;
-  }
-  waitForEpoch(shard: ShardId, epoch: number, ms: number): Promise<boolean> {
-    return new Promise((resolve) => {
-      const t = setTimeout(() => resolve(false), ms);
-      const check = () => {
-        if (this.entry(shard).epoch >= epoch) {
-          clearTimeout(t);
-          resolve(true);
-        } else this.waiters.push(check);
-      };
-      check();
-    });
-  }
-  ready(): boolean {
-    return true;
-  }
-}
 
 const ZONES = ['sh-a', 'sh-b', 'bj-a'] as const;
 
@@ -54,7 +20,7 @@ describe('router: forwarding, epochs, hops, second read and the write fence', ()
   const appAddr = new Map<string, HostPort>();
   const routerAddr = new Map<string, HostPort>();
   const routers = new Map<string, ZoneRouter>();
-  const maps = new Map<string, FakeMap>();
+  const maps = new Map<string, SettableMap>();
   const signer = new RequestSigner({ secret: Buffer.alloc(32, 1), zone: 'cluster', clock: systemClock });
 
   before(async () => {
@@ -70,7 +36,7 @@ describe('router: forwarding, epochs, hops, second read and the write fence', ()
       });
       apps.push(app);
       appAddr.set(zone, await listenOn(app, '127.0.0.1', 0, 'app'));
-      const map = new FakeMap(zone);
+      const map = new SettableMap(zone);
       maps.set(zone, map);
       const r = createRouter(
         {

@@ -5,45 +5,13 @@ import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
 import { systemClock } from '../../../src/core/clock.ts';
 import { closeServer, listenOn } from '../../../src/core/listen.ts';
-import { createRouter, type RouterMap, type ZoneRouter } from '../../../src/router/index.ts';
-import { GLOBAL, type ShardId, type ShardOwner, shardForKey } from '../../../src/shardmap/index.ts';
+import { createRouter, type ZoneRouter } from '../../../src/router/index.ts';
+import { GLOBAL, shardForKey } from '../../../src/shardmap/index.ts';
 import type { HostPort } from '../../../src/topology/index.ts';
 import { RequestSigner } from '../../../src/trust/index.ts';
 import { testTopology } from '../../support/net.ts';
+import { SettableMap } from '../../support/router-stage.ts';
 import { ROUTING_YAML } from './fixture.ts';
-
-/** A hand-set view of the map, shared by the routers of this test. */
-class FakeMap implements RouterMap {
-  owners = new Map<ShardId, { zone: string; epoch: number }>();
-  private waiters: (() => void)[] = [];
-  set(shard: ShardId, zone: string, epoch: number): void {
-    this.owners.set(shard, { zone, epoch });
-    for (const w of this.waiters.splice(0)) w();
-  }
-  entry(shard: ShardId): ShardOwner {
-    const o = this.owners.get(shard) ?? { zone: 'sh-a', epoch: 1 };
-    return { ...o, notBefore: 0, draining: false, revision: 1 };
-  }
-  canWrite(zone: string, shard: ShardId, epoch: number): boolean {
-    const o = this.entry(shard);
-    return o.zone === zone && o.epoch === epoch;
-  }
-  waitForEpoch(shard: ShardId, epoch: number, ms: number): Promise<boolean> {
-    return new Promise((resolve) => {
-      const t = setTimeout(() => resolve(false), ms); // lint-allow: a test's stand-in for the map's wait
-      const check = () => {
-        if (this.entry(shard).epoch >= epoch) {
-          clearTimeout(t);
-          resolve(true);
-        } else this.waiters.push(check);
-      };
-      check();
-    });
-  }
-  ready(): boolean {
-    return true;
-  }
-}
 
 /**
  * The verification recipe of docs/app-contract.md, written out independently of src/trust:
@@ -80,7 +48,7 @@ interface Seen {
 
 describe('router: an external app behind the router (headers, signature, 421, 409, health)', () => {
   const topology = testTopology({ roles: ['app', 'router'], extra: ROUTING_YAML });
-  const map = new FakeMap();
+  const map = new SettableMap();
   const apps: Server[] = [];
   const appAddr = new Map<string, HostPort>();
   const routerAddr = new Map<string, HostPort>();
