@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { testTopology } from '../../test/support/net.ts';
 import { ManualClock } from '../core/clock.ts';
-import { GLOBAL, LeaderElection, MemoryKv, PartitionableKv, ShardMap } from '../shardmap/index.ts';
+import { GLOBAL, LEADER_KEY, LeaderElection, MemoryKv, PartitionableKv, ShardMap } from '../shardmap/index.ts';
 import { AuditLog } from './audit.ts';
 import { FailoverController } from './controller.ts';
 
@@ -230,6 +230,53 @@ test('failover/controller: a lead that lapsed locally and came back in the same 
   await clock.advanceAsync(250, 50); // renewed in the same term: nobody took the lease meanwhile
   assert.equal(leader.term(), 1);
   assert.equal(map.shardsOf('gz-a').length, 0, 'moved at once: down for longer than `after` already');
+  c.stop();
+  await leader.stop({ resign: true });
+});
+
+test('failover/controller: a new leader that saw a zone down while it followed moves its shards on taking over, without waiting `after` again', async () => {
+  const clock = new ManualClock(0);
+  const kv = new MemoryKv();
+  const map = await new ShardMap(kv, 16, clock).start();
+  await map.init(topology.initialOwners(), topology.coreZone);
+  // bj-a's process led the control plane and crashed at t = 0 with its zone: neither lease is renewed
+  await kv.put('lease.bj-a', JSON.stringify({ zone: 'bj-a', expiresAt: clock.wallTime() + 1000 }));
+  await kv.put(
+    LEADER_KEY,
+    JSON.stringify({ holder: 'bj-a#1', zones: ['bj-a'], term: 1, expiresAt: clock.wallTime() + 1000, renewedAt: 0 }),
+  );
+  const leader = new LeaderElection({
+    kv,
+    id: 'sh-a#1',
+    zones: ['sh-a'],
+    clock,
+    leaseMs: 1000,
+    renewMs: 200,
+    skewMs: 100,
+  });
+  await leader.start();
+  const down = new Set(['bj-a']);
+  const c = new FailoverController({
+    topology,
+    map,
+    audit: new AuditLog(kv, clock),
+    clock,
+    config: topology.config.failover,
+    leader,
+    probe: async (z) => !down.has(z),
+  });
+  c.start();
+  await clock.advanceAsync(1050, 10);
+  assert.equal(c.leads(), false, 'follows while the crashed leader’s lease holds');
+  const bjShards = [...map.shardsOf('bj-a')];
+  assert.equal(bjShards.length, 4);
+  // free at 1100 (lease + skew): taken over then, and bj-a, seen down since t ≈ 100 (longer
+  // than `after`, 500 ms), is failed over by the next rounds
+  await clock.advanceAsync(300, 10);
+  assert.equal(c.leads(), true);
+  assert.equal(leader.term(), 2);
+  assert.equal(map.shardsOf('bj-a').length, 0, 'moved within a few rounds of the takeover');
+  for (const s of bjShards) assert.equal(map.entry(s).term, 2, 'moved in the new term (the fencing token)');
   c.stop();
   await leader.stop({ resign: true });
 });

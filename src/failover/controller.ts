@@ -58,6 +58,11 @@ interface ZoneRec {
   since: number;
   up: boolean;
   probing: boolean;
+  /**
+   * Since when (monotonic) this process has seen the zone down without a break, leading or
+   * not; undefined while it is seen up. A new leader counts `after` from here.
+   */
+  downSince: number | undefined;
 }
 
 /** How many leases a cleanly stopped zone process has to come back before it is failed over. */
@@ -77,7 +82,8 @@ export class FailoverController {
   private readonly upGauge: Gauge<'zone'> | undefined;
 
   constructor(private readonly o: ControllerOptions) {
-    for (const z of o.topology.zones) this.zones.set(z.name, { state: 'healthy', since: 0, up: true, probing: false });
+    for (const z of o.topology.zones)
+      this.zones.set(z.name, { state: 'healthy', since: 0, up: true, probing: false, downSince: undefined });
     if (o.metrics) {
       this.moves = new Counter({
         name: 'mz_failover_moves_total',
@@ -168,10 +174,13 @@ export class FailoverController {
   }
 
   /**
-   * On taking the lead, zones start from what the shard map says, not from what this process
-   * saw while it followed: a zone that holds none of its home shards is failed over already
-   * (it comes back through `recovered`, never failed again), every other zone is healthy and
-   * must be seen down for `after` by this leader before it moves anything.
+   * On taking the lead, zone states start from what the shard map says, not from what the
+   * previous leader did: a zone that holds none of its home shards is failed over already (it
+   * comes back through `recovered`, never failed again). Every other zone is healthy, or
+   * suspect since this process first saw it down without a break while it followed: a leader
+   * that takes over because the old one's zone died has watched that zone fail for a lease
+   * already, and waiting `after` again only added to the RTO of a partition of the leader's
+   * zone (still ≥ `after` of its own observations, and moves still wait for the lease to lapse).
    */
   private takeLead(): void {
     const home = this.o.topology.initialOwners();
@@ -179,8 +188,16 @@ export class FailoverController {
     for (const [zone, rec] of this.zones) {
       const homes = home.filter((z) => z === zone).length;
       const held = this.o.map.ready() ? this.o.map.shardsOf(zone).length : homes;
-      rec.state = homes > 0 && held === 0 ? 'failed' : 'healthy';
-      rec.since = now;
+      if (homes > 0 && held === 0) {
+        rec.state = 'failed';
+        rec.since = now;
+      } else if (rec.downSince !== undefined) {
+        rec.state = 'suspect';
+        rec.since = rec.downSince;
+      } else {
+        rec.state = 'healthy';
+        rec.since = now;
+      }
     }
     this.ledSince = this.o.clock.wallTime();
     this.ledTerm = this.term() ?? 0;
@@ -199,7 +216,7 @@ export class FailoverController {
       this.o.config.verdicts !== 'health' || this.healthUp(this.o.topology.zones[0]!.name) === undefined;
     for (const [zone, rec] of this.zones) {
       if (!useDirect) {
-        rec.up = this.combine(zone, undefined);
+        this.observe(rec, this.combine(zone, undefined));
         this.advance(zone, rec);
       } else if (!rec.probing) {
         rec.probing = true;
@@ -209,12 +226,19 @@ export class FailoverController {
           .then((up) => {
             rec.probing = false;
             if (up === undefined) return;
-            rec.up = this.combine(zone, up);
+            this.observe(rec, this.combine(zone, up));
             this.upGauge?.labels(zone).set(rec.up ? 1 : 0);
             this.advance(zone, rec);
           });
       }
     }
+  }
+
+  /** Takes a verdict, leading or not (see ZoneRec.downSince). */
+  private observe(rec: ZoneRec, up: boolean): void {
+    rec.up = up;
+    if (up) rec.downSince = undefined;
+    else rec.downSince ??= this.o.clock.now();
   }
 
   private set(zone: string, rec: ZoneRec, state: ZoneState): void {

@@ -84,6 +84,23 @@ test('leader: a crash (no resignation) is taken over after the lease and the ske
   await c.stop();
 });
 
+test('leader: a follower takes over a crashed leader right when its lease and the skew are out, not at its next round', async () => {
+  const clock = new ManualClock(0);
+  const kv = new MemoryKv();
+  const a = candidate(kv, 'a', clock);
+  await a.start(); // holds until t = 1000, free at 1100
+  await clock.advanceAsync(10, 10);
+  const b = candidate(kv, 'b', clock); // rounds at 260, 510, 760, 1010, 1260: none at 1100
+  await b.start();
+  await a.stop({ resign: false });
+  await clock.advanceAsync(1090, 10); // t = 1100
+  assert.equal(b.isLeader(), false, 'not before the lease and the skew are out');
+  await clock.advanceAsync(20, 10); // t = 1120, before b's next round at 1260
+  assert.equal(b.isLeader(), true, 'took over at once');
+  assert.equal(b.term(), 2);
+  await b.stop();
+});
+
 test('leader: a deposed leader’s shard map writes are refused by term (ERR_SHARDMAP_STALE_TERM)', async () => {
   const clock = new ManualClock(0);
   const kv = new MemoryKv();

@@ -62,6 +62,8 @@ export class LeaderElection implements Leadership {
   private held = 0;
   private seen: LeaderRecord | undefined;
   private timer: Timer | undefined;
+  /** A campaign at the moment the holder's lease may be taken over (see follow). */
+  private takeover: Timer | undefined;
   private inflight: Promise<void> | undefined;
   /** Rounds started (see campaign). */
   private rounds = 0;
@@ -97,6 +99,7 @@ export class LeaderElection implements Leadership {
   async stop(opts: { resign?: boolean } = {}): Promise<void> {
     this.stopped = true;
     this.timer?.cancel();
+    this.takeover?.cancel();
     await this.inflight;
     if (opts.resign !== false && this.isLeader()) {
       const e = await this.o.kv.get(LEADER_KEY).catch(() => null);
@@ -138,7 +141,8 @@ export class LeaderElection implements Leadership {
       const now = this.o.clock.wallTime();
       const ours = cur?.holder === this.o.id && cur.term === this.held;
       // a given-up round's read may be older than a newer round's win: only the newest follows
-      if (cur && !ours && now <= cur.expiresAt + this.o.skewMs) return n === this.rounds ? this.follow() : undefined;
+      if (cur && !ours && now <= cur.expiresAt + this.o.skewMs)
+        return n === this.rounds ? this.follow(cur.expiresAt + this.o.skewMs - now) : undefined;
       const term = ours ? cur.term : (cur?.term ?? 0) + 1;
       const rec: LeaderRecord = {
         holder: this.o.id,
@@ -165,9 +169,18 @@ export class LeaderElection implements Leadership {
     }
   }
 
-  private follow(): void {
+  /**
+   * Follows the holder. When its lease may be taken over before the next round (`freeInMs`),
+   * a round is set for that moment: a dead leader is replaced as soon as the rules allow, not
+   * up to renewMs later (it is on the RTO path when the leader's own zone fails).
+   */
+  private follow(freeInMs?: number): void {
     this.localExpiry = Number.NEGATIVE_INFINITY;
     this.settle(false);
+    this.takeover?.cancel();
+    this.takeover = undefined;
+    if (freeInMs !== undefined && freeInMs < this.o.renewMs && !this.stopped)
+      this.takeover = this.o.clock.setTimer(Math.max(0, freeInMs) + 1, () => void this.campaign());
   }
 
   private settle(leading: boolean): void {
