@@ -70,8 +70,11 @@ async function labUpCmd(args: string[], io: Io): Promise<number> {
   }
   const kv = values.kv;
   if (kv !== 'nats' && kv !== 'etcd') return usage(io, 'lab', `--kv must be nats or etcd (got ${kv})`);
+  const timing = values.timing;
+  if (timing !== 'lab' && timing !== 'defaults')
+    return usage(io, 'lab', `--timing must be lab or defaults (got ${timing})`);
   const dir = resolve(values.dir);
-  const lab = await labUp({ dir, delayMs, kv, clock: systemClock, log: (s) => io.err(s) });
+  const lab = await labUp({ dir, delayMs, kv, timing, clock: systemClock, log: (s) => io.err(s) });
   io.out(
     renderTable(
       ['zone', 'namespace', 'router', 'control'],
@@ -79,7 +82,7 @@ async function labUpCmd(args: string[], io: Io): Promise<number> {
     ),
   );
   io.out(
-    `lab ready: ${lab.zones.map((z) => `${z.zone} ${z.control}`).join(', ')}; dir ${dir}; WAN delay ${delayMs} ms; control Kv on ${kv}`,
+    `lab ready: ${lab.zones.map((z) => `${z.zone} ${z.control}`).join(', ')}; dir ${dir}; WAN delay ${delayMs} ms; control Kv on ${kv}; ${timing === 'lab' ? "the lab's quick timing" : "multizone's default timing"}`,
   );
   if (values.detach) {
     io.out(`detached: multizone lab down --dir ${dir} removes it`);

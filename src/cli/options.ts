@@ -193,6 +193,12 @@ const LAB_UP = {
     arg: 'nats|etcd',
     help: 'lab up: where the control Kv lives: a JetStream bucket (default) or a 3-member etcd cluster with pre-vote',
   },
+  timing: {
+    type: 'string',
+    default: 'lab',
+    arg: 'lab|defaults',
+    help: "lab up: failover, health and router timing: the lab's quick settings (default) or multizone's defaults (the topology sets none)",
+  },
 } as const satisfies OptionsSpec;
 
 const LAB_DRILL = {

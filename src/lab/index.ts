@@ -28,5 +28,5 @@ export {
   labUp,
   preflight,
 } from './lab.ts';
-export { type LabState, readState } from './state.ts';
+export { type LabState, type LabTiming, readState } from './state.ts';
 export { type LabLayout, type LabZone, labLayout, renderLabYaml, renderNatsConf } from './topology-gen.ts';

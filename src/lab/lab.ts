@@ -32,7 +32,7 @@ import {
   removeNs,
   spawnInNs,
 } from './netns.ts';
-import { type LabProcess, type LabState, newState, readState, statePath, writeState } from './state.ts';
+import { type LabProcess, type LabState, type LabTiming, newState, readState, statePath, writeState } from './state.ts';
 import {
   etcdArgv,
   LAB_KV_BUCKET,
@@ -60,6 +60,8 @@ export interface LabUpOptions {
   delayMs: number;
   /** Where the control Kv lives (default nats). */
   kv?: LabKv;
+  /** Failover, health and router timing (default lab). */
+  timing?: LabTiming;
   clock: Clock;
   /** Progress lines for people. */
   log?(s: string): void;
@@ -135,7 +137,7 @@ export async function labUp(o: LabUpOptions): Promise<LabInfo> {
   mkdirSync(join(dir, 'logs'), { recursive: true, mode: 0o755 });
   // PostgreSQL runs as its own user under this folder: it must be able to pass through it
   chmodSync(dir, statSync(dir).mode | 0o011);
-  const state = newState(dir, o.delayMs, o.kv ?? 'nats');
+  const state = newState(dir, o.delayMs, o.kv ?? 'nats', o.timing ?? 'lab');
   writeState(state);
   try {
     await buildNetwork(state, l, log);
@@ -265,7 +267,13 @@ async function startZones(
   const secretFile = ensureSecretFile(join(dir, SECRET_FILE_NAME)).path;
   writeFileSync(
     config,
-    renderLabYaml(l, { dataDir: join(dir, 'data'), delayMs: state.delayMs, secretFile, kv: state.kv ?? 'nats' }),
+    renderLabYaml(l, {
+      dataDir: join(dir, 'data'),
+      delayMs: state.delayMs,
+      secretFile,
+      kv: state.kv ?? 'nats',
+      timing: state.timing ?? 'lab',
+    }),
   );
   state.config = config;
   // each zone reaches NATS server k at 127.0.0.1:(proxyBase + k) in its namespace, delayed (and

@@ -24,6 +24,8 @@ export interface LabState {
   delayMs: number;
   /** Where the control Kv lives (absent in older state files: nats). */
   kv?: 'nats' | 'etcd';
+  /** Failover, health and router timing (absent in older state files: lab). */
+  timing?: LabTiming;
   /** The prohibit route added in the root namespace. */
   guard?: string;
   bridge?: string;
@@ -44,8 +46,16 @@ export function statePath(dir: string): string {
 }
 
 /** A fresh state for a lab about to be built in `dir`. */
-export function newState(dir: string, delayMs: number, kv: 'nats' | 'etcd' = 'nats'): LabState {
-  return { version: 1, dir, delayMs, kv, namespaces: [], veths: [], processes: [], dirs: [], ready: false };
+/** `lab`: quick settings scaled to the WAN delay; `defaults`: the topology sets no timing at all. */
+export type LabTiming = 'lab' | 'defaults';
+
+export function newState(
+  dir: string,
+  delayMs: number,
+  kv: 'nats' | 'etcd' = 'nats',
+  timing: LabTiming = 'lab',
+): LabState {
+  return { version: 1, dir, delayMs, kv, timing, namespaces: [], veths: [], processes: [], dirs: [], ready: false };
 }
 
 /** The lab's state, or undefined when there is no state file. */

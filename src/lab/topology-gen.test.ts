@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseTopology } from '../topology/index.ts';
+import { failoverSection } from '../topology/sections/failover.ts';
+import { healthSection } from '../topology/sections/health.ts';
+import { routerSection } from '../topology/sections/router.ts';
 import { etcdArgv, labLayout, labTiming, natsZones, renderLabYaml, renderNatsConf } from './topology-gen.ts';
 
 describe('lab: the generated topology', () => {
@@ -51,6 +54,30 @@ describe('lab: the generated topology', () => {
     assert.ok(argv.includes('--listen-client-urls=http://10.77.0.12:2379'));
     const cluster = argv.find((a) => a.startsWith('--initial-cluster='))!;
     assert.equal(cluster.split(',').length, 3);
+  });
+
+  it("lab: with --timing defaults the topology sets no timing: failover, health and router run on multizone's defaults", () => {
+    const render = (timing: 'lab' | 'defaults') =>
+      parseTopology(
+        renderLabYaml(l, { dataDir: '/tmp/lab/data', delayMs: 5, secretFile: '/tmp/lab/s', kv: 'etcd', timing }),
+        'lab.yaml',
+      ).config;
+    // the sections as a topology that sets nothing has them
+    const bare = {
+      failover: failoverSection.parse(undefined),
+      health: healthSection.parse(undefined),
+      router: routerSection.parse(undefined),
+    };
+    const d = render('defaults');
+    const { kv: _kvd, ...failover } = d.failover;
+    const { kv: _kvb, ...bareFailover } = bare.failover;
+    assert.deepEqual(failover, bareFailover);
+    assert.deepEqual(d.health, bare.health);
+    assert.deepEqual(d.router.timeouts, bare.router.timeouts);
+    assert.equal(d.failover.kv.type, 'etcd', 'the Kv is still the lab one');
+    const q = render('lab');
+    assert.notDeepEqual(q.failover.check, bare.failover.check, 'the lab timing is its own');
+    assert.equal(q.failover.leaseMs, labTiming(5).leaseMs);
   });
 
   it('lab: addresses sit in the subnet, device names fit in 15 characters, three NATS servers', () => {

@@ -3,6 +3,8 @@
  * namespace on one bridge; the zone/backups/region layout is the distributed tests' one.
  */
 
+import type { LabTiming } from './state.ts';
+
 /** One zone of the lab: where it lives and what runs in its namespace. */
 export interface LabZone {
   name: string;
@@ -131,7 +133,7 @@ export function labTiming(delayMs: number): { leaseMs: number; renewMs: number }
  */
 export function renderLabYaml(
   l: LabLayout,
-  o: { dataDir: string; delayMs: number; secretFile: string; kv?: LabKv },
+  o: { dataDir: string; delayMs: number; secretFile: string; kv?: LabKv; timing?: LabTiming },
 ): string {
   const nats = natsZones(l)
     .map((_, k) => `127.0.0.1:${l.ports.proxyBase + k}`)
@@ -178,7 +180,11 @@ resources:
   profiles: { class: sharded, paths: [/api/profiles], freshness: minutes }
   comments: { class: sharded, paths: [/api/comments], freshness: eventual }
   sessions: { class: local, paths: [/api/sessions], key: session, regenerable: true, lossTolerant: true }
-# a zone cut off answers nothing: give up on it sooner than the drill's 2 s client timeout
+${
+  o.timing === 'defaults'
+    ? `# timing: multizone's defaults (lab up --timing defaults)
+failover:`
+    : `# a zone cut off answers nothing: give up on it sooner than the drill's 2 s client timeout
 router: { timeouts: { connectMs: 500, headersMs: ${1500 + 4 * o.delayMs} } }
 health: { intervalMs: 300, timeoutMs: 250, rise: 2, fall: 2 }
 failover:
@@ -186,7 +192,8 @@ failover:
   leaseMs: ${leaseMs}
   renewMs: ${renewMs}
   skewMs: 100
-  check: { intervalMs: 100, timeoutMs: 300 }
+  check: { intervalMs: 100, timeoutMs: 300 }`
+}
   kv: ${
     o.kv === 'etcd'
       ? `{ type: etcd, url: '${etcd}', bucket: ${LAB_KV_BUCKET} }`
