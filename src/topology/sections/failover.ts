@@ -4,8 +4,12 @@ import { zoneUrlSetting } from '../zone-url.ts';
 /** `failover:` section of the topology file (the controller's settings, and the shard map's Kv and leases). */
 export const failoverSection = z
   .object({
-    /** A zone seen down this long (ms) has its shards moved to its backup zones. */
-    after: z.number().int().min(0).max(600_000).default(1000),
+    /**
+     * A zone seen down this long (ms) has its shards moved to its backup zones — and only once
+     * its lease has lapsed too (a zone that still renews is never failed over), so this mostly
+     * rides out a blip of the prober's own; kept under the lease so a partition's RTO is the lease's.
+     */
+    after: z.number().int().min(0).max(600_000).default(500),
     /**
      * How long a zone's lease lasts (ms): a zone writes a shard only while its lease is unexpired.
      * A dead zone's fenced shards move once it lapses, so the RTO is about the lease plus `skewMs`
@@ -34,11 +38,12 @@ export const failoverSection = z
         /** Check interval (ms). */
         intervalMs: z.number().int().min(20).max(60_000).default(200),
         /**
-         * Per-check timeout (ms). A killed or cut-off zone fails at once (refused), so a
-         * generous timeout only delays calling a *hung* zone down, and keeps an overloaded
-         * machine from looking like dead zones.
+         * Per-check timeout (ms). A killed zone fails at once (refused); a partitioned one only
+         * by this timeout (its SYNs are dropped), so it is kept short enough that timeout +
+         * `after` stays under the lease. A slow answer from a live zone costs nothing: a zone
+         * that renews its lease is never failed over.
          */
-        timeoutMs: z.number().int().min(20).max(60_000).default(1000),
+        timeoutMs: z.number().int().min(20).max(60_000).default(500),
       })
       .strict()
       .default({}),
