@@ -106,7 +106,7 @@ export const COMMANDS: readonly CommandHelp[] = [
   {
     name: 'lab',
     usage: [
-      'lab up [--dir D] [--delay-ms N] [--kv nats|etcd] [--detach]',
+      'lab up [--dir D] [--delay-ms N] [--kv nats|etcd] [--timing lab|defaults] [--detach]',
       'lab drill --zone Z --fault sigkill|partition|nats-kill [--runs N] [--duration S] [--rps N] [--users N] [--allow-conflicts] [--dir D] [--json]',
       'lab outage [--zones Z1,Z2] [--dir D] [--json]',
       'lab restart [--dir D] [--json]',

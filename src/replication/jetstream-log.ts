@@ -106,6 +106,11 @@ export class JetStreamLog implements Log {
       // is one), ~7 % of the shipping process's CPU at 5k writes/s; our errors name the batch
       nc = await connect({
         servers: opts.servers,
+        // each connection attempt bounded at 2 s, as the control Kv's (nats.js: 20 s): an attempt
+        // made while the link is cut sends a SYN nobody answers, retried by the kernel 1, 3, 7,
+        // 15 s later, and after the heal the zone stayed off the log until then — most of the
+        // write recovery time (10–20 s) of the lab's partition drills
+        timeout: 2000,
         maxReconnectAttempts: -1,
         reconnectTimeWait: 250,
         noAsyncTraces: true,
