@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { controlErrors } from '../control/index.ts';
 import type { TableConflict } from '../replication/index.ts';
 import { usage } from './commands.ts';
 import { controlCall, controlUrl, replyProblem } from './control-client.ts';
@@ -55,6 +56,19 @@ async function resolveAll(
 }
 
 /**
+ * The cluster-wide form of a conflicts route (`/api/cluster/conflicts…`: every process's
+ * conflicts, from any one's control API), or the process's own route when the control API
+ * has no cluster form (404).
+ */
+async function clusterCall(base: string, path: string, method: 'GET' | 'POST', body?: unknown) {
+  const r = await controlCall(base, path.replace('/api/', '/api/cluster/'), method, body);
+  const code = (r.json as { error?: unknown } | undefined)?.error;
+  return r.status === 404 && code === controlErrors.ERR_CONTROL_NOT_FOUND.code
+    ? controlCall(base, path, method, body)
+    : r;
+}
+
+/**
  * `multizone conflicts` lists locked records through the control API;
  * `multizone conflicts resolve ID --pick ZONE|VERSION` resolves one;
  * `multizone conflicts resolve --all --pick-zone ZONE` resolves every one by a zone's version.
@@ -78,7 +92,7 @@ export async function cmdConflicts(args: string[], io: Io): Promise<number> {
   if (positionals[0] === 'resolve') {
     const id = positionals[1];
     if (!id || !values.pick) return usage(io, 'conflicts', 'conflicts resolve needs an ID and --pick ZONE|VERSION');
-    const r = await controlCall(base, '/api/conflicts/resolve', 'POST', { id, pick: values.pick, zone: values.zone });
+    const r = await clusterCall(base, '/api/conflicts/resolve', 'POST', { id, pick: values.pick, zone: values.zone });
     const j = (r.json ?? {}) as { zone?: string; version?: number };
     if (r.status !== 200) {
       io.err(`multizone: ${replyProblem(r, base)}`);
@@ -94,8 +108,15 @@ export async function cmdConflicts(args: string[], io: Io): Promise<number> {
     return 0;
   }
   if (positionals.length > 0) return usage(io, 'conflicts', `unknown conflicts subcommand "${positionals[0]}"`);
-  const r = await controlCall(base, '/api/conflicts', 'GET');
+  const r = await clusterCall(base, '/api/conflicts', 'GET');
   const list = (r.json as { conflicts?: ConflictJson[] } | undefined)?.conflicts;
+  // distributed mode: a process that did not answer leaves its zones' conflicts out; say so
+  const unreached = (r.json as { unreached?: { process: string; zones: string[]; error: string }[] } | undefined)
+    ?.unreached;
+  for (const u of unreached ?? [])
+    io.err(
+      `multizone: ${u.zones.join(',') || u.process}: ${u.error.replace(/^.*?(not answering)/, '$1')}; its conflicts are not listed`,
+    );
   const tables = (r.json as { tables?: TableConflictJson[] } | undefined)?.tables ?? [];
   if (r.status !== 200 || !Array.isArray(list)) {
     io.err(`multizone: ${replyProblem(r, base)}`);

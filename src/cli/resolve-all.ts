@@ -1,3 +1,4 @@
+import { type ResolveAllReply as ProcessReply, resolveAcross } from '../control/index.ts';
 import { controlCall, type ControlReply as Reply } from './control-client.ts';
 
 /** What `multizone conflicts resolve --all` asks for. */
@@ -45,11 +46,6 @@ export async function clusterControlUrls(base: string): Promise<string[]> {
   return urls.size > 0 ? [...urls] : [base];
 }
 
-interface ProcessReply {
-  resolved: string[];
-  skipped: { id: string; reason: string; code?: string }[];
-}
-
 async function resolveAllAt(control: string, body: Record<string, unknown>): Promise<ProcessReply> {
   const r = await controlCall(control, '/api/conflicts/resolve-all', 'POST', body);
   const j = r.json as (Partial<ProcessReply> & { error?: string; message?: string }) | undefined;
@@ -62,58 +58,14 @@ async function resolveAllAt(control: string, body: Record<string, unknown>): Pro
 
 /**
  * Resolves every open conflict by `pickZone`'s version on every alive process of the cluster
- * (clusterControlUrls). One process: one resolve-all call. Several: each process knows only
- * its own zones' conflicts, and a record locked in two processes' zones is reported by both —
- * resolving it in both would write two concurrent resolutions and lock it again. So every
- * process is first asked with dryRun, each id is given to the first process that can resolve
- * it, and each process then resolves only its ids (`ids`). A reply with an error code from the
- * only process asked (e.g. ERR_REPL_PICK_ZONE_UNKNOWN) is thrown with that code; with several
- * processes, failures are reported in `failed`.
+ * (clusterControlUrls), each process resolving only the ids given to it (resolveAcross). A
+ * reply with an error code from the only process asked (e.g. ERR_REPL_PICK_ZONE_UNKNOWN) is
+ * thrown with that code; with several processes, failures are reported in `failed`.
  */
 export async function resolveAllConflicts(base: string, ask: ResolveAllAsk): Promise<ResolveAllOutcome> {
   const processes = await clusterControlUrls(base);
   const dryRun = ask.dryRun === true;
   const body = { pickZone: ask.pickZone, ...(ask.resource === undefined ? {} : { resource: ask.resource }) };
-  const out: ResolveAllOutcome = { resolved: [], skipped: [], dryRun, processes, failed: [] };
-  if (processes.length === 1) {
-    const r = await resolveAllAt(processes[0]!, { ...body, dryRun });
-    return { ...out, resolved: [...new Set(r.resolved)].sort(), skipped: r.skipped };
-  }
-  const owner = new Map<string, string>(); // conflict id → the process that resolves it
-  const skipped = new Map<string, ProcessReply['skipped'][number]>();
-  const plans = await Promise.all(
-    processes.map(async (control) => {
-      try {
-        return await resolveAllAt(control, { ...body, dryRun: true });
-      } catch (e) {
-        out.failed.push({ control, error: (e as Error).message });
-        return undefined;
-      }
-    }),
-  );
-  processes.forEach((control, i) => {
-    for (const id of plans[i]?.resolved ?? []) if (!owner.has(id)) owner.set(id, control);
-    for (const s of plans[i]?.skipped ?? []) if (!skipped.has(s.id)) skipped.set(s.id, s);
-  });
-  const resolved = new Set<string>();
-  if (dryRun) for (const id of owner.keys()) resolved.add(id);
-  else
-    await Promise.all(
-      processes.map(async (control) => {
-        const ids = [...owner].filter(([, c]) => c === control).map(([id]) => id);
-        if (ids.length === 0) return;
-        try {
-          const r = await resolveAllAt(control, { ...body, ids });
-          for (const id of r.resolved) resolved.add(id);
-          for (const s of r.skipped) skipped.set(s.id, s);
-        } catch (e) {
-          out.failed.push({ control, error: (e as Error).message });
-          for (const id of ids) skipped.set(id, { id, reason: `${control} failed: ${(e as Error).message}` });
-        }
-      }),
-    );
-  for (const id of resolved) skipped.delete(id);
-  out.resolved = [...resolved].sort();
-  out.skipped = [...skipped.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
-  return out;
+  const r = await resolveAcross(processes, (c) => c, resolveAllAt, body, dryRun);
+  return { ...r, dryRun, processes };
 }

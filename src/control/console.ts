@@ -6,9 +6,11 @@ import { Counter, Gauge } from 'prom-client';
 import { request } from 'undici';
 import type { Clock, Timer } from '../core/clock.ts';
 import type { Registry } from '../core/metrics.ts';
+import { ClusterCalls, type Unreached } from './cluster-calls.ts';
+import { type ClusterConflicts, registerClusterConflicts } from './cluster-routes.ts';
 import { controlErrors } from './errors.ts';
 import { readBody } from './http-json.ts';
-import type { ControlServer } from './server.ts';
+import { type ControlServer, isForwarded } from './server.ts';
 
 /** What the console reads and acts on; everything else it reads through the control API's own GET routes. */
 export interface ConsoleOptions {
@@ -144,7 +146,9 @@ export function registerConsole(o: ConsoleOptions): { stop(): void } {
     const since = Number(url.searchParams.get('since') ?? 0);
     return { snapshot: JSON.parse(await build()), history: history.filter((h) => h.t > since) };
   });
-  control.route('POST', '/api/purge', async (req) => purge(o, req));
+  const calls = new ClusterCalls(control);
+  control.route('POST', '/api/purge', async (req) => purge(o, calls, req));
+  registerClusterConflicts(control, calls);
   // this process's own latest sample: the consoles of the other processes merge it into theirs
   control.route('GET', '/api/console/sample', () => local ?? null);
 
@@ -209,8 +213,8 @@ interface ReplLink {
 /**
  * The whole cluster as the page shows it, read through the control API's own GET routes (a
  * route that is not there, or fails, is null): topology, health, shard map (owners and epochs
- * as arrays), replication, open conflicts (first 200), the last 60 audit entries, load,
- * processes, drills.
+ * as arrays), replication, open conflicts of every process (first 200, and the processes that
+ * did not answer), the last 60 audit entries, load, processes, drills.
  */
 async function snapshot(control: ControlServer, clock: Clock): Promise<Record<string, unknown>> {
   const [topology, health, shardmap, replication, conflicts, audit, load, cluster, drills] = await Promise.all([
@@ -218,7 +222,7 @@ async function snapshot(control: ControlServer, clock: Clock): Promise<Record<st
     control.get('/api/health'),
     control.get('/api/shardmap?shards=1'),
     control.get('/api/replication'),
-    control.get('/api/conflicts'),
+    control.get('/api/cluster/conflicts'),
     control.get('/api/audit?limit=60'),
     control.get('/api/load'),
     control.get('/api/cluster'),
@@ -230,8 +234,10 @@ async function snapshot(control: ControlServer, clock: Clock): Promise<Record<st
     health: health ?? null,
     shardmap: compactShardMap(shardmap as ShardMapJson | undefined),
     replication: replication ?? null,
-    conflicts: conflicts ? (conflicts as { conflicts: unknown[] }).conflicts.slice(0, 200) : null,
-    conflictCount: conflicts ? (conflicts as { conflicts: unknown[] }).conflicts.length : 0,
+    conflicts: conflicts ? (conflicts as ClusterConflicts).conflicts.slice(0, 200) : null,
+    conflictCount: conflicts ? (conflicts as ClusterConflicts).conflicts.length : 0,
+    // processes whose zones' conflicts are missing from the list ("sh-b: not answering")
+    conflictsUnreached: conflicts ? (conflicts as ClusterConflicts).unreached : [],
     audit: audit ? (audit as { entries: unknown[] }).entries : null,
     load: load ?? null,
     processes: cluster
@@ -396,11 +402,21 @@ function consoleMetrics(reg: Registry, control: ControlServer, clock: Clock, cli
   return { snapshots };
 }
 
+/** What one edge purged (status 0: it did not answer). */
+interface EdgePurge {
+  zone: string;
+  status: number;
+  purged: number;
+  error?: string | undefined;
+}
+
 /**
  * POST /api/purge `{"url"|"prefix"|"key": "...", "soft"?: "true"}`: the same purge on every
- * local zone's edge (its /.mz/purge admin call); answers what each edge purged.
+ * local zone's edge (its /.mz/purge admin call) and, unless the call was forwarded here, on
+ * every other live process's (its own POST /api/purge, signed): answers what each zone's edge
+ * purged, and which processes did not answer (`unreached`, their zones' edges not purged).
  */
-async function purge(o: ConsoleOptions, req: IncomingMessage): Promise<unknown> {
+async function purge(o: ConsoleOptions, calls: ClusterCalls, req: IncomingMessage): Promise<unknown> {
   let body: Record<string, unknown>;
   try {
     body = JSON.parse((await readBody(req, 64 * 1024)).toString('utf8') || '{}');
@@ -413,15 +429,31 @@ async function purge(o: ConsoleOptions, req: IncomingMessage): Promise<unknown> 
   const tags = pick('key');
   if (urls.length + prefixes.length + tags.length === 0)
     throw controlErrors.ERR_CONTROL_BAD_REQUEST('need one of {"url":"/path"}, {"prefix":"/static/"}, {"key":"tag"}');
+  const soft = body.soft === true || body.soft === 'true';
+  const [edges, remote] = await Promise.all([
+    purgeLocal(o, { urls, prefixes, tags, soft }),
+    isForwarded(req) ? undefined : calls.fanOut('POST', '/api/purge', body),
+  ]);
+  for (const r of remote?.replies ?? []) edges.push(...((r.json as { edges?: EdgePurge[] } | undefined)?.edges ?? []));
+  const unreached: Unreached[] = remote?.unreached ?? [];
+  edges.sort((a, b) => (a.zone < b.zone ? -1 : 1));
+  return { urls, prefixes, tags, edges, unreached };
+}
+
+/** The purge on every edge this process runs. */
+async function purgeLocal(
+  o: ConsoleOptions,
+  what: { urls: string[]; prefixes: string[]; tags: string[]; soft: boolean },
+): Promise<EdgePurge[]> {
   const edges = o.edges?.() ?? new Map<string, string>();
   const token = o.edgeToken?.() ?? '';
-  const results = await Promise.all(
+  return Promise.all(
     [...edges].map(async ([zone, base]) => {
       try {
         const r = await request(`${base}/.mz/purge`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-          body: JSON.stringify({ urls, prefixes, tags, soft: body.soft === true || body.soft === 'true' }),
+          body: JSON.stringify(what),
           headersTimeout: 5000,
           bodyTimeout: 5000,
         });
@@ -432,5 +464,4 @@ async function purge(o: ConsoleOptions, req: IncomingMessage): Promise<unknown> 
       }
     }),
   );
-  return { urls, prefixes, tags, edges: results };
 }

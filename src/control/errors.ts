@@ -8,5 +8,7 @@ export const controlErrors = defineErrors({
   ERR_CONTROL_UNAUTHORIZED:
     'a POST from a browser (one that sends an Origin header) did not present the admin token as authorization: Bearer <token>',
   ERR_CONTROL_BUSY: 'the control API is already doing this (a drill is running); wait for it to finish',
+  ERR_CONTROL_PEER_UNAVAILABLE:
+    'another process of the cluster (distributed mode) did not answer a call this control API forwarded to it: its part of the answer is missing',
   ERR_CONTROL_BODY_TOO_LARGE: 'a control API request body is over the route’s limit (64 KiB for most routes)',
 });

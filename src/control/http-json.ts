@@ -47,12 +47,29 @@ export function sendError(res: ServerResponse, e: unknown, status = 400, headers
  */
 const DRAIN_BYTES = 8 << 20;
 
+/** Bodies read before the route ran (a forwarded call's, to check its signature). */
+const bodies = new WeakMap<IncomingMessage, Buffer>();
+
+/** Hands a body already read to the route's readBody. */
+export function preRead(req: IncomingMessage, body: Buffer): void {
+  bodies.set(req, body);
+}
+
 /**
  * Reads a request body up to `limit` bytes. Beyond it, rejects with ERR_CONTROL_BODY_TOO_LARGE
  * (413) once the rest of the body has been read and discarded (up to DRAIN_BYTES more; past
  * that it rejects at once and the reply closes the connection).
  */
 export function readBody(req: IncomingMessage, limit = 1 << 20): Promise<Buffer> {
+  const kept = bodies.get(req);
+  if (kept) {
+    bodies.delete(req);
+    if (kept.length > limit)
+      return Promise.reject(
+        controlErrors.ERR_CONTROL_BODY_TOO_LARGE(`request body is over ${limit} bytes`, { details: { limit } }),
+      );
+    return Promise.resolve(kept);
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

@@ -1,9 +1,23 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
 import { closeServer, listenOn } from '../core/listen.ts';
 import type { Registry } from '../core/metrics.ts';
+import type { RequestSigner } from '../trust/index.ts';
 import { controlErrors } from './errors.ts';
-import { sendError, sendJson } from './http-json.ts';
+import { preRead, readBody, sendError, sendJson } from './http-json.ts';
+
+/**
+ * Marks a call one process's control API forwards to another's (src/control/cluster-calls.ts):
+ * signed with the cluster secret, answered from the receiving process's own zones only (never
+ * forwarded again).
+ */
+export const FORWARDED_HEADER = 'x-multizone-forwarded';
+
+/** A forwarded call: it carried FORWARDED_HEADER and its signature checked out (handle() refuses any other). */
+export function isForwarded(req: IncomingMessage): boolean {
+  return req.headers[FORWARDED_HEADER] !== undefined;
+}
 
 /** A control API handler: reply through res, or return a value to send as JSON 200. */
 export type ControlHandler = (req: IncomingMessage, url: URL, res: ServerResponse) => unknown | Promise<unknown>;
@@ -20,6 +34,7 @@ export class ControlServer implements ControlApi {
   private readonly table = new Map<string, ControlHandler>();
   private server?: Server;
   private adminToken = '';
+  private signer: RequestSigner | undefined;
   private readonly closers: (() => void)[] = [];
 
   constructor(private readonly metrics: Registry) {
@@ -43,6 +58,37 @@ export class ControlServer implements ControlApi {
    */
   setAdminToken(token: string | undefined): void {
     this.adminToken = token ?? '';
+  }
+
+  /**
+   * The cluster's zone-to-zone signer: it signs the calls this process forwards to another's
+   * control API and checks the ones forwarded here. Without one, a forwarded call is refused
+   * (401) and none is made.
+   */
+  setSigner(signer: RequestSigner | undefined): void {
+    this.signer = signer;
+  }
+
+  /** This process's signer (undefined when none is set). */
+  zoneSigner(): RequestSigner | undefined {
+    return this.signer;
+  }
+
+  /**
+   * Calls a route in process, as if over HTTP, with `body` (JSON) for a POST; returns what the
+   * handler returned and throws what it threw (an unknown route is ERR_CONTROL_NOT_FOUND).
+   */
+  async invoke(method: 'GET' | 'POST', pathAndQuery: string, body?: unknown): Promise<unknown> {
+    const url = new URL(pathAndQuery, 'http://control');
+    const h = this.table.get(`${method} ${url.pathname}`);
+    if (!h) throw controlErrors.ERR_CONTROL_NOT_FOUND(`no route ${method} ${url.pathname}`);
+    const req = Object.assign(Readable.from(body === undefined ? [] : [Buffer.from(JSON.stringify(body))]), {
+      method,
+      headers: {},
+      url: pathAndQuery,
+    }) as unknown as IncomingMessage;
+    const res = { headersSent: false } as unknown as ServerResponse;
+    return h(req, url, res);
   }
 
   /**
@@ -79,6 +125,7 @@ export class ControlServer implements ControlApi {
       return;
     }
     const h = this.table.get(`${req.method} ${url.pathname}`);
+    if (h && isForwarded(req) && !(await this.verifyForwarded(req, res))) return;
     if (h && req.method === 'POST' && req.headers.origin !== undefined && !this.authorized(req)) {
       const e = controlErrors.ERR_CONTROL_UNAUTHORIZED(
         this.adminToken
@@ -111,6 +158,31 @@ export class ControlServer implements ControlApi {
         sendError(res, e, 400, { connection: 'close' });
       else sendError(res, e, 400);
     }
+  }
+
+  /**
+   * A forwarded call must be signed by a zone of the cluster (over its method, target,
+   * x-multizone-* headers and body): its body is read here to check it, and handed to the
+   * route's readBody. False (the 401 sent) when it is not.
+   */
+  private async verifyForwarded(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    let body: Buffer;
+    try {
+      body = await readBody(req, 1 << 20);
+    } catch (e) {
+      sendError(res, e, 400, { connection: 'close' });
+      return false;
+    }
+    const r = this.signer?.check({ method: req.method ?? 'GET', target: req.url ?? '/', headers: req.headers, body });
+    if (r === undefined || typeof r === 'string') {
+      const e = controlErrors.ERR_CONTROL_UNAUTHORIZED(
+        `a forwarded control call must be signed by a zone of the cluster (${r ?? 'this process has no signer'})`,
+      );
+      sendError(res, e, 401);
+      return false;
+    }
+    preRead(req, body);
+    return true;
   }
 
   /** The request's bearer token is the admin token (compared in constant time). */

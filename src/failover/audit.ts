@@ -93,6 +93,24 @@ function clockTime(ms: number): string {
 }
 
 /**
+ * An unplanned failover's verdict in words: who declared the zone down and what moved, e.g.
+ * `bj-a declared down by 3 of 4 probers (sh-a, sh-b, gz-a); 256 shards moved to sh-a, sh-b, gz-a at epoch 7`
+ * or `… declared down by the control plane's direct check; …`. The console says the same.
+ */
+export function declaredDown(e: AuditEntry): string {
+  const by = e.declaredBy as { probers?: string[]; of?: number } | 'direct' | undefined;
+  const who =
+    by && by !== 'direct' && Array.isArray(by.probers)
+      ? `${by.probers.length} of ${by.of ?? by.probers.length} probers (${by.probers.join(', ')})`
+      : "the control plane's direct check";
+  const m = e.moves as { shards?: number; global?: boolean; to?: string[]; epoch?: number } | undefined;
+  const moved = m
+    ? `; ${m.shards ?? 0} shards${m.global ? ' and the global writer' : ''} moved to ${(m.to ?? []).join(', ')} at epoch ${m.epoch ?? '?'}`
+    : '';
+  return `${e.zone ?? '?'} declared down by ${who}${moved}`;
+}
+
+/**
  * One line an operator reads in the log for an audit entry: what happened to which zone, and
  * why, e.g. `move: 64 shards gz-a → sh-b (term 2; writes from 20:49:01.234): zone down for ≥ 1000 ms`.
  */
@@ -108,6 +126,7 @@ export function describeAudit(e: AuditEntry): string {
       return `move: ${shards} shards${global} ${e.from ?? '?'} → ${e.to ?? '?'}${notes ? ` (${notes})` : ''}${why}`;
     }
     case 'verdict':
+      if (e.declaredBy) return `verdict: ${declaredDown(e)}${term ? ` (${term})` : ''}${why}`;
       return `verdict${zone ? ` ${zone}` : ''}${term ? ` (${term})` : ''}${why || (e.zones ? `: ${String(e.zones)}` : '')}`;
     case 'failover':
     case 'failback':

@@ -15,6 +15,8 @@ import { planGlobal, planMoves } from './placement.ts';
 /** Zone verdicts as the health plane publishes them (the runtime's `services.health`). */
 export interface HealthVerdicts {
   zoneUp(zone: string): boolean;
+  /** The probers voting the zone down, of how many fresh votes (the audit says who declared it). */
+  zoneVotes?(zone: string): { down: string[]; counted: number } | undefined;
   onZoneChange?(listener: (zone: string, up: boolean) => void): unknown;
 }
 
@@ -29,6 +31,20 @@ export interface ReplicationHook {
  * or healthy → draining → failed for a planned failover; failback returns it to healthy.
  */
 export type ZoneState = 'healthy' | 'suspect' | 'failing' | 'failed' | 'recovered' | 'draining';
+
+/** Who declared a zone down: the probers voting it down of how many fresh votes, or the controller's direct check. */
+export type DeclaredBy = { probers: string[]; of: number } | 'direct';
+
+/** What an unplanned failover moves, as its verdict in the audit log says it. */
+export interface MovesSummary {
+  shards: number;
+  /** The zone held the global writer role, which moves too. */
+  global: boolean;
+  /** The zones taking its shards. */
+  to: string[];
+  /** The highest epoch a moved shard gets. */
+  epoch: number;
+}
 
 export interface ControllerOptions {
   topology: Topology;
@@ -370,13 +386,23 @@ export class FailoverController {
   private async failZone(zone: string, rec: ZoneRec): Promise<void> {
     if (rec.state !== 'failing') return;
     const { map, topology, config } = this.o;
-    // logged while the shards move: the log must not delay the zone's users
-    const logged = this.record({ action: 'verdict', zone, reason: `zone down for ≥ ${config.after} ms` });
+    const verdict = {
+      action: 'verdict' as const,
+      zone,
+      reason: `zone down for ≥ ${config.after} ms`,
+      declaredBy: this.declaredBy(zone),
+    };
+    let logged: Promise<void> | undefined;
     const lease = map.lease(zone);
     // fenced writes start only once the dead zone's lease is surely over (its clock may lag ours by skewMs)
     const notBefore = (lease?.expiresAt ?? 0) + config.skewMs;
-    const moved = await this.moveAway(zone, notBefore, 'zone down', logged);
+    // logged while the shards move (the log must not delay the zone's users), with the moves planned
+    const moved = await this.moveAway(zone, notBefore, 'zone down', (moves) => {
+      logged = this.record({ ...verdict, moves });
+      return logged;
+    });
     if (!moved) {
+      await (logged ?? this.record(verdict));
       this.set(zone, rec, 'suspect');
       throw failoverErrors.ERR_FAILOVER_NO_BACKUP(
         `failover: no live backup for ${zone} (backups ${topology.zone(zone).backups.join(', ')})`,
@@ -385,8 +411,30 @@ export class FailoverController {
     this.set(zone, rec, 'failed');
   }
 
-  /** Moves zone's shards (and the global role) to its live backups. False when no backup is alive. */
-  private async moveAway(zone: string, notBefore: number, reason: string, logged?: Promise<void>): Promise<boolean> {
+  /**
+   * Who declared the zone down, for the audit: the health checker's probers (those voting it
+   * down, of how many fresh votes) when their verdict is down, else the controller's own
+   * direct check of the zone's router.
+   */
+  private declaredBy(zone: string): DeclaredBy {
+    if (this.o.config.verdicts !== 'direct' && this.healthUp(zone) === false) {
+      const v = this.o.health?.()?.zoneVotes?.(zone);
+      if (v) return { probers: v.down, of: v.counted };
+    }
+    return 'direct';
+  }
+
+  /**
+   * Moves zone's shards (and the global role) to its live backups. False when no backup is
+   * alive. `planned` hears what will move (before anything does) and its promise is awaited
+   * before the moves are logged: the verdict that carries it comes first in the audit log.
+   */
+  private async moveAway(
+    zone: string,
+    notBefore: number,
+    reason: string,
+    planned?: (moves: MovesSummary) => Promise<void>,
+  ): Promise<boolean> {
     const { map, topology } = this.o;
     const z = topology.zone(zone);
     const alive = (n: string) => n !== zone && this.isUp(n);
@@ -394,6 +442,14 @@ export class FailoverController {
     const plan = planMoves(z, shards, topology.zones, alive);
     const globalTo = map.owner(GLOBAL).zone === zone ? planGlobal(z, topology.zones, alive) : undefined;
     if ((shards.length && !plan) || globalTo === null) return false;
+    const targets = new Set([...(plan?.values() ?? []), ...(globalTo ? [globalTo] : [])]);
+    const logged = planned?.({
+      shards: shards.length,
+      global: globalTo !== undefined,
+      to: [...targets].sort(),
+      // each shard's epoch goes up by one: the highest the move makes
+      epoch: Math.max(0, ...shards.map((s) => map.owner(s).epoch + 1)),
+    });
     const byTarget = new Map<string, [ShardId, number][]>();
     const add = (to: string, s: ShardId, epoch: number) => {
       if (!byTarget.has(to)) byTarget.set(to, []);

@@ -96,6 +96,7 @@ export function createHealthChecker(opts: HealthCheckerOptions): HealthChecker {
       topology.zone(zone);
       return board.zoneUp(zone);
     },
+    zoneVotes: (zone) => board.zoneVotes(zone),
     zones: () => board.zones(),
     probers: () => [...probers, ...remote],
     quorum: () => need,

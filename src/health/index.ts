@@ -17,6 +17,7 @@ export type {
   Vote,
   VoteEvent,
   ZoneVerdict,
+  ZoneVotes,
 } from './types.ts';
 
 export { shareVotes } from './vote-share.ts';

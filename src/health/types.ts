@@ -58,6 +58,12 @@ export interface Vote {
   remote?: boolean;
 }
 
+/** A zone's key endpoint's votes: the probers voting it down, of how many fresh votes. */
+export interface ZoneVotes {
+  down: string[];
+  counted: number;
+}
+
 /** A local prober's vote changed state (published so other processes can count it). */
 export interface VoteEvent {
   prober: string;
@@ -114,6 +120,11 @@ export interface HealthChecker {
   verdict(endpointId: string): EndpointVerdict | undefined;
   /** True unless the quorum says the zone's key endpoint is down. Unknown zone: throws. */
   zoneUp(zone: string): boolean;
+  /**
+   * Who says what about a zone now: the probers voting its key endpoint down, and how many
+   * votes count (local ones, and remote ones still fresh). Undefined for a zone without one.
+   */
+  zoneVotes(zone: string): ZoneVotes | undefined;
   /** Every zone's verdict, in topology order. */
   zones(): ZoneVerdict[];
   /** Every voting zone, local probers first, then remote ones. */

@@ -6,7 +6,7 @@ import type { HealthMetrics } from './metrics.ts';
 import type { EndpointEntry } from './probe-plan.ts';
 import { quorumVerdict } from './quorum.ts';
 import { zoneKeyEndpoint } from './targets.ts';
-import type { EndpointVerdict, HealthChangeEvent, VerdictSink, ZoneVerdict } from './types.ts';
+import type { EndpointVerdict, HealthChangeEvent, VerdictSink, ZoneVerdict, ZoneVotes } from './types.ts';
 
 /** What the board works with. */
 export interface VerdictBoardDeps {
@@ -42,6 +42,21 @@ export class VerdictBoard {
   zoneUp(zone: string): boolean {
     const key = this.keyOf.get(zone);
     return key ? this.entries.get(key)!.up : true;
+  }
+
+  /** The probers voting the zone's key endpoint down, of how many votes count (a stale remote one does not). */
+  zoneVotes(zone: string): ZoneVotes | undefined {
+    const key = this.keyOf.get(zone);
+    const ep = key ? this.entries.get(key) : undefined;
+    if (!ep) return undefined;
+    const down: string[] = [];
+    let counted = 0;
+    for (const [prober, v] of ep.votes) {
+      if (v.state === 'unknown') continue;
+      counted++;
+      if (v.state === 'down') down.push(prober);
+    }
+    return { down, counted };
   }
 
   /** Every zone's verdict, in topology order. */

@@ -230,6 +230,8 @@ async function startStages(
   // the same one the edges take
   const token = () => f.topology.config.edge.adminToken || process.env.MZ_EDGE_TOKEN || f.adminToken || '';
   f.control.setAdminToken(token());
+  // calls forwarded between processes' control APIs (cluster-wide conflicts, purge) are signed
+  f.control.setSigner(f.signer);
   registerDrillRuns(f.control, {
     topology: f.topology,
     clock: f.clock,

@@ -84,17 +84,28 @@ async function post(path, body) {
   return j;
 }
 
-/** Asks, then posts; the result (or error) goes to `done`. */
-async function act(question, path, body, done) {
+/** Asks, then posts; the result (or error) goes to `done`, in words when `words` says how. */
+async function act(question, path, body, done, words = JSON.stringify) {
   if (!window.confirm(question)) return;
   try {
-    done({ ok: true, text: JSON.stringify(await post(path, body)) });
+    done({ ok: true, text: words(await post(path, body)) });
   } catch (e) {
     done({ ok: false, text: String(e.message) });
   }
 }
 
 // ---------- words ----------
+
+/** A purge's answer per zone: "sh-a 1 purged, sh-b 0 purged; gz-a: not answering". */
+function purgeWords(r) {
+  const ok = r.edges.map((e) =>
+    e.status === 200 ? `${e.zone} ${e.purged} purged` : `${e.zone} failed (${e.error ?? e.status})`,
+  );
+  const missed = r.unreached.map(
+    (u) => `${u.zones.join(', ') || u.process}: ${u.error.replace(/^.*?(not answering)/, '$1')}`,
+  );
+  return [ok.join(', ') || 'no edges', ...missed].join('; ');
+}
 
 const time = (ms) => new Date(ms).toLocaleTimeString([], { hour12: false });
 function ago(ms, now) {
@@ -105,7 +116,21 @@ function ago(ms, now) {
 }
 const fmt = (x, d = 1) => (x == null ? '–' : Number(x).toFixed(d).replace(/\.0+$/, ''));
 
-/** An audit entry as a sentence: "bj-a declared down; 256 shards moved to sh-a, sh-b at epoch 7". */
+/**
+ * An unplanned failover's verdict: "bj-a declared down by 3 of 4 probers (sh-a, sh-b, gz-a); 256
+ * shards moved to sh-a, sh-b, gz-a at epoch 7" (the log line's words, src/failover/audit.ts).
+ */
+function declaredDown(e) {
+  const by = e.declaredBy;
+  const who =
+    by && by !== 'direct'
+      ? `${by.probers.length} of ${by.of} probers (${by.probers.join(', ')})`
+      : "the control plane's direct check";
+  const m = e.moves;
+  return `${e.zone} declared down by ${who}${m ? `; ${m.shards} shards${m.global ? ' and the global writer' : ''} moved to ${m.to.join(', ')} at epoch ${m.epoch}` : ''}`;
+}
+
+/** An audit entry as a sentence: "bj-a declared down by 3 of 4 probers; 256 shards moved to sh-a, sh-b at epoch 7". */
 export function auditWords(e) {
   const z = e.zone ?? '';
   const shards = e.shards ?? [];
@@ -116,6 +141,7 @@ export function auditWords(e) {
   const why = e.reason ? ` (${e.reason})` : '';
   switch (e.action) {
     case 'verdict':
+      if (e.declaredBy) return declaredDown(e);
       if (e.up === false || /down/.test(e.reason ?? '')) return `${z} declared down${why}`;
       if (e.up === true || /\bup\b/.test(e.reason ?? '')) return `${z} declared up${why}`;
       return `${z || (e.zones ?? []).join('+')} ${e.reason ?? 'verdict'}${e.term ? ` (term ${e.term})` : ''}`;
@@ -289,7 +315,8 @@ function ShardGrid({ snap, colors }) {
     <h2>Shard map <span class="muted">${sm.count} shards · max epoch ${maxEpoch} · global writer ${sm.global?.zone ?? '–'} at epoch ${sm.global?.epoch ?? '–'}${sm.leader?.holder ? ` · leader ${sm.leader.holder}` : ''}</span></h2>
     <div class="legend">
       ${Object.entries(sm.zones ?? {}).map(
-        ([z, v]) => html`<span key=${z}><span class="sw" style=${`background:${colors[z]}`}></span>${z} ${v.shards} shards, lease ${v.lease?.valid ? 'valid' : 'not valid'}</span>`,
+        ([z, v]) =>
+          html`<span key=${z}><span class="sw" style=${`background:${colors[z]}`}></span>${z} ${v.shards} shards, lease ${v.lease?.valid ? 'valid' : 'not valid'}</span>`,
       )}
     </div>
     <div class="grid" role="img" aria-label="1024 shards coloured by owner zone">
@@ -378,11 +405,17 @@ function Conflicts({ snap, setResult }) {
   if (!list) return html`<section><h2>Conflicts</h2><p class="muted">no data plane</p></section>`;
   return html`<section aria-label="conflicts">
     <h2>Open conflicts <span class="muted">${snap.conflictCount}</span></h2>
+    ${(snap.conflictsUnreached ?? []).map((u) => html`<p class="err unreached" key=${u.process}>${u.zones.join(', ') || u.process}: ${u.error.replace(/^.*?(not answering)/, '$1')}</p>`)}
     ${
       list.length > 0 &&
       html`<form onSubmit=${(e) => {
         e.preventDefault();
-        act(`Resolve all ${snap.conflictCount} open conflicts with ${bulk}'s version?`, '/api/conflicts/resolve-all', { pickZone: bulk }, setResult);
+        act(
+          `Resolve all ${snap.conflictCount} open conflicts with ${bulk}'s version?`,
+          '/api/cluster/conflicts/resolve-all',
+          { pickZone: bulk },
+          setResult,
+        );
       }}>
         <label>keep every record's version from<select value=${bulk} onChange=${(e) => setBulk(e.target.value)}>${zones.map((x) => html`<option key=${x}>${x}</option>`)}</select></label>
         <button type="submit">Resolve all</button>
@@ -398,7 +431,7 @@ function Conflicts({ snap, setResult }) {
               <td><b>${v.origin}</b> v${v.version}</td>
               <td><code>${v.deleted ? '(deleted)' : JSON.stringify(v.value).slice(0, 120)}</code></td>
               <td class="muted">${time(v.time)}</td>
-              <td><button onClick=${() => act(`Keep ${v.origin}'s version of ${c.id}?`, '/api/conflicts/resolve', { id: c.id, pick: v.origin }, setResult)}>keep ${v.origin}</button></td>
+              <td><button onClick=${() => act(`Keep ${v.origin}'s version of ${c.id}?`, '/api/cluster/conflicts/resolve', { id: c.id, pick: v.origin }, setResult)}>keep ${v.origin}</button></td>
             </tr>`,
           )}</tbody></table>
         </div>`,
@@ -419,15 +452,26 @@ function Audit({ snap }) {
 
 function Report({ r }) {
   const rows = [
-    ['RTO', r.rtoMs == null ? 'not recovered' : `${r.rtoMs} ms (goal ${r.goal.rtoMs} ms, ${r.goal.met ? 'met' : 'missed'})`],
+    [
+      'RTO',
+      r.rtoMs == null ? 'not recovered' : `${r.rtoMs} ms (goal ${r.goal.rtoMs} ms, ${r.goal.met ? 'met' : 'missed'})`,
+    ],
     ['RPO', r.rpo],
     ['WRT', r.wrt],
     ['lost', r.lost ?? 'n/a'],
     ['conflicts opened', r.conflicts ? r.conflicts.opened : 'n/a'],
     ['requests', `${r.requests.ok} ok of ${r.requests.total} (${r.requests.affected} to affected users)`],
     ['misrouted writes', r.misrouted.writes],
-    ['shards moved', Object.entries(r.moved).map(([z, n]) => `${n} to ${z}`).join(', ') || 'none'],
-    ['failback', r.restore?.failback ? (r.restore.failback.error ?? `${r.restore.failback.moved ?? 0} shards back`) : 'no'],
+    [
+      'shards moved',
+      Object.entries(r.moved)
+        .map(([z, n]) => `${n} to ${z}`)
+        .join(', ') || 'none',
+    ],
+    [
+      'failback',
+      r.restore?.failback ? (r.restore.failback.error ?? `${r.restore.failback.moved ?? 0} shards back`) : 'no',
+    ],
   ];
   return html`<table class="report"><tbody>${rows.map(([k, v]) => html`<tr key=${k}><td>${k}</td><td>${String(v)}</td></tr>`)}</tbody></table>`;
 }
@@ -446,7 +490,12 @@ function Controls({ snap, setResult }) {
     <h3>Drill</h3>
     <form onSubmit=${(e) => {
       e.preventDefault();
-      act(`Start a ${mode} drill of ${zone} for ${dur} s? Its users lose it until failover.`, '/api/drills', { zone, mode, durationS: dur }, setResult);
+      act(
+        `Start a ${mode} drill of ${zone} for ${dur} s? Its users lose it until failover.`,
+        '/api/drills',
+        { zone, mode, durationS: dur },
+        setResult,
+      );
     }}>
       <label>zone<select name="drill-zone" value=${zone} onChange=${(e) => setZone(e.target.value)}>${zones.map((z) => html`<option key=${z}>${z}</option>`)}</select></label>
       <label>mode<select value=${mode} onChange=${(e) => setMode(e.target.value)}><option>kill</option><option>partition</option></select></label>
@@ -472,7 +521,13 @@ function Controls({ snap, setResult }) {
     <h3>Edge purge</h3>
     <form onSubmit=${(e) => {
       e.preventDefault();
-      act(`Purge ${purgeKind} "${purgeVal}" from every edge?`, '/api/purge', { [purgeKind]: purgeVal }, setResult);
+      act(
+        `Purge ${purgeKind} "${purgeVal}" from every edge of every zone?`,
+        '/api/purge',
+        { [purgeKind]: purgeVal },
+        setResult,
+        purgeWords,
+      );
     }}>
       <label>by<select value=${purgeKind} onChange=${(e) => setPurgeKind(e.target.value)}><option value="url">URL</option><option value="prefix">prefix</option><option value="key">surrogate key</option></select></label>
       <label>what<input value=${purgeVal} onInput=${(e) => setPurgeVal(e.target.value)} placeholder="/index.html" /></label>
