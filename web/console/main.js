@@ -529,8 +529,8 @@ function Controls({ snap, setResult }) {
         purgeWords,
       );
     }}>
-      <label>by<select value=${purgeKind} onChange=${(e) => setPurgeKind(e.target.value)}><option value="url">URL</option><option value="prefix">prefix</option><option value="key">surrogate key</option></select></label>
-      <label>what<input value=${purgeVal} onInput=${(e) => setPurgeVal(e.target.value)} placeholder="/index.html" /></label>
+      <label>by<select name="purge-kind" value=${purgeKind} onChange=${(e) => setPurgeKind(e.target.value)}><option value="url">URL</option><option value="prefix">prefix</option><option value="key">surrogate key</option></select></label>
+      <label>what<input name="purge-what" value=${purgeVal} onInput=${(e) => setPurgeVal(e.target.value)} placeholder="/index.html" /></label>
       <button type="submit">Purge</button>
     </form>
   </section>`;

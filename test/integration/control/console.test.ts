@@ -1,10 +1,11 @@
 /**
  * The operator console in a real browser: playwright-core drives Debian's Chromium against a
- * real in-process cluster (four zones, app and router each, SQLite data plane, 1024 shards,
- * fast failover). The page loads with no console errors, shows every zone, the shard grid, the
- * charts and the audit log from the live event stream; a drill started from the page turns its
- * zone red and shows the report; a conflict made by a real partition is resolved from the page
- * and disappears; a failback from the page restores the grid. Screenshots (1400×1000) go to
+ * real in-process cluster (four zones, app, router and edge each, SQLite data plane, 1024
+ * shards, fast failover). The page loads with no console errors, shows every zone, the shard
+ * grid, the charts and the audit log from the live event stream; an edge purge from the page
+ * removes an object an edge had cached; a drill started from the page turns its zone red and
+ * shows the report; a conflict made by a real partition is resolved from the page and
+ * disappears; a failback from the page restores the grid. Screenshots (1400×1000) go to
  * test-artifacts/console/. With CI=true a missing Chromium fails the test; elsewhere it skips.
  */
 import assert from 'node:assert/strict';
@@ -75,7 +76,7 @@ describe('control: the operator console in Chromium', {
       assert.equal(b.status, 0, 'building the console');
     }
     mkdirSync(SHOTS, { recursive: true });
-    const topology = testTopology({ roles: ['app', 'router'], extra: YAML });
+    const topology = testTopology({ roles: ['app', 'router', 'edge'], extra: YAML });
     c = await startCluster({
       topology,
       control: { host: '127.0.0.1', port: 0 },
@@ -133,6 +134,35 @@ describe('control: the operator console in Chromium', {
     await page.fill('input[name="token"]', TOKEN);
     // the refused call is logged by the browser as a failed load: that one was meant
     consoleErrors.splice(0, consoleErrors.length, ...consoleErrors.filter((e) => !/status of 401/.test(e)));
+  });
+
+  it('console: an edge purge from the page removes an object cached at an edge', async () => {
+    const edge = (await api('GET', '/api/endpoints')).json.endpoints as {
+      zone: string;
+      role: string;
+      host: string;
+      port: number;
+    }[];
+    const sh = edge.find((e) => e.role === 'edge' && e.zone === 'sh-b')!;
+    const get = async () => {
+      const r = await request(`http://${sh.host}:${sh.port}/1k.bin`, { headers: { host: 'shop.test' } });
+      await r.body.text();
+      assert.equal(r.statusCode, 200);
+      return String(r.headers['cache-status'] ?? '');
+    };
+    await get();
+    assert.match(await get(), /;\s*hit/, 'cached at sh-b’s edge');
+    const form = page.locator('section[aria-label="controls"] form:has(select[name="purge-kind"])');
+    await form.scrollIntoViewIfNeeded();
+    await page.selectOption('select[name="purge-kind"]', 'url');
+    await page.fill('input[name="purge-what"]', 'http://shop.test/1k.bin');
+    await form.locator('button:has-text("Purge")').click();
+    await until('the purge result', async () => /^done: /.test((await page.textContent('#result')) ?? ''));
+    const said = (await page.textContent('#result')) ?? '';
+    assert.match(said, /sh-b 1 purged/, said);
+    await shot('purged');
+    assert.doesNotMatch(await get(), /;\s*hit/, 'gone from sh-b’s edge after the purge');
+    assert.deepEqual(consoleErrors, []);
   });
 
   it('console: a drill started from the page turns the zone red, shows progress and its report, and fails back', async () => {
