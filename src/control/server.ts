@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { Readable } from 'node:stream';
 import { closeServer, listenOn } from '../core/listen.ts';
 import type { Registry } from '../core/metrics.ts';
+import { HEADERS } from '../shardmap/index.ts';
 import type { RequestSigner } from '../trust/index.ts';
 import { controlErrors } from './errors.ts';
 import { preRead, readBody, sendError, sendJson } from './http-json.ts';
@@ -12,7 +13,7 @@ import { preRead, readBody, sendError, sendJson } from './http-json.ts';
  * signed with the cluster secret, answered from the receiving process's own zones only (never
  * forwarded again).
  */
-export const FORWARDED_HEADER = 'x-multizone-forwarded';
+export const FORWARDED_HEADER = HEADERS.forwarded;
 
 /** A forwarded call: it carried FORWARDED_HEADER and its signature checked out (handle() refuses any other). */
 export function isForwarded(req: IncomingMessage): boolean {

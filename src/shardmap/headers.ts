@@ -25,6 +25,11 @@ export const HEADERS = {
   global: 'x-multizone-global',
   /** To an external app: the epoch of the global role. */
   globalEpoch: 'x-multizone-global-epoch',
+  /**
+   * On a call one process's control API forwards to another's (cluster-wide conflicts, purge):
+   * answer for your own zones only, never forward again. Signed (auth) like every zone-to-zone call.
+   */
+  forwarded: 'x-multizone-forwarded',
   /** A zone's HMAC signature over the request (src/trust); routers never pass a client's on. */
   auth: 'x-multizone-auth',
 } as const;
