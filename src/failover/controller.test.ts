@@ -3,8 +3,8 @@ import { test } from 'node:test';
 import { testTopology } from '../../test/support/net.ts';
 import { ManualClock } from '../core/clock.ts';
 import { GLOBAL, LEADER_KEY, LeaderElection, MemoryKv, PartitionableKv, ShardMap } from '../shardmap/index.ts';
-import { AuditLog } from './audit.ts';
-import { FailoverController } from './controller.ts';
+import { AuditLog, declaredDown } from './audit.ts';
+import { FailoverController, type HealthVerdicts } from './controller.ts';
 
 const topology = testTopology({
   extra: `
@@ -13,7 +13,7 @@ failover: { after: 500, leaseMs: 1000, renewMs: 200, skewMs: 100, verdicts: dire
 `,
 });
 
-async function setup(health?: { zoneUp(z: string): boolean }) {
+async function setup(health?: HealthVerdicts) {
   const clock = new ManualClock(0);
   const kv = new MemoryKv();
   const map = await new ShardMap(kv, 16, clock).start();
@@ -57,6 +57,15 @@ test('failover/controller: a zone down for `after` loses its shards (epoch+1, no
   const moves = (await audit.list()).filter((e) => e.action === 'move');
   assert.equal(moves.length, 1);
   assert.equal(moves[0]?.shards?.length, 5);
+  // the verdict before the moves says who declared it (no health plane here: the direct check) and what moves
+  const verdict = (await audit.list()).find((e) => e.action === 'verdict' && e.zone === 'sh-a')!;
+  assert.ok(verdict.seq < moves[0]!.seq);
+  assert.equal(verdict.declaredBy, 'direct');
+  assert.deepEqual(verdict.moves, { shards: 4, global: true, to: ['sh-b'], epoch: 2 });
+  assert.equal(
+    declaredDown(verdict),
+    "sh-a declared down by the control plane's direct check; 4 shards and the global writer moved to sh-b at epoch 2",
+  );
   down.delete('sh-a');
   await clock.advanceAsync(200, 50);
   assert.equal(c.states()['sh-a']?.state, 'recovered');
@@ -77,13 +86,19 @@ test('failover/controller: a blip shorter than `after` moves nothing', async () 
 
 test('failover/controller: with verdicts: health, the health plane decides', async () => {
   const up = new Set(['sh-a', 'sh-b', 'bj-a', 'gz-a']);
-  const { clock, map, down, c } = await setup({ zoneUp: (z) => up.has(z) });
+  const { clock, map, down, audit, c } = await setup({
+    zoneUp: (z) => up.has(z),
+    zoneVotes: (z) => (up.has(z) ? { down: [], counted: 4 } : { down: ['sh-a', 'sh-b', 'gz-a'], counted: 4 }),
+  });
   down.add('bj-a'); // the direct probe disagrees: ignored
   await clock.advanceAsync(1000, 50);
   assert.equal(map.shardsOf('bj-a').length, 4);
   up.delete('bj-a');
   await clock.advanceAsync(1000, 50);
   assert.equal(map.shardsOf('bj-a').length, 0);
+  const verdict = (await audit.list()).find((e) => e.action === 'verdict' && e.zone === 'bj-a')!;
+  assert.deepEqual(verdict.declaredBy, { probers: ['sh-a', 'sh-b', 'gz-a'], of: 4 });
+  assert.match(declaredDown(verdict), /^bj-a declared down by 3 of 4 probers \(sh-a, sh-b, gz-a\); 4 shards moved to /);
   c.stop();
 });
 
