@@ -1,4 +1,4 @@
-import { type ResolveAllReply as ProcessReply, resolveAcross } from '../control/index.ts';
+import { loopback, type ResolveAllReply as ProcessReply, resolveAcross } from '../control/index.ts';
 import { controlCall, type ControlReply as Reply } from './control-client.ts';
 
 /** What `multizone conflicts resolve --all` asks for. */
@@ -21,11 +21,6 @@ export interface ResolveAllOutcome {
   failed: { control: string; error: string }[];
 }
 
-function trimUrl(u: string): string {
-  // a process listening on every address is reached on loopback, as controlUrl() does for a topology
-  return u.replace(/\/+$/, '').replace('//0.0.0.0:', '//127.0.0.1:').replace('//[::]:', '//[::1]:');
-}
-
 /**
  * The control URLs of every alive process per GET /api/cluster
  * (`{processes:[{id, zones, control, alive}]}`), or just `base` when that route does not
@@ -42,7 +37,7 @@ export async function clusterControlUrls(base: string): Promise<string[]> {
   if (r.status !== 200 || !Array.isArray(ps)) return [base];
   const urls = new Set<string>();
   for (const p of ps as { control?: unknown; alive?: unknown }[])
-    if (p?.alive === true && typeof p.control === 'string' && p.control !== '') urls.add(trimUrl(p.control));
+    if (p?.alive === true && typeof p.control === 'string' && p.control !== '') urls.add(loopback(p.control));
   return urls.size > 0 ? [...urls] : [base];
 }
 

@@ -146,7 +146,7 @@ export function replyError(r: PeerReply): string {
   return `${r.status} ${j?.error ?? ''} ${j?.message ?? ''}`.trim();
 }
 
-/** A control API listening on every address is reached on loopback. */
-function loopback(u: string): string {
+/** A control URL to call: no trailing slash, and one listening on every address reached on loopback. */
+export function loopback(u: string): string {
   return u.replace(/\/+$/, '').replace('//0.0.0.0:', '//127.0.0.1:').replace('//[::]:', '//[::1]:');
 }

@@ -1,6 +1,6 @@
 /** Control plane: admin API, metrics, the console (and the classic dashboard). See README.md. */
 
-export { ClusterCalls, FORWARD_TIMEOUT_MS, type Peer, type Unreached } from './cluster-calls.ts';
+export { ClusterCalls, FORWARD_TIMEOUT_MS, loopback, type Peer, type Unreached } from './cluster-calls.ts';
 export { type ConsoleOptions, type ConsoleSample, registerConsole } from './console.ts';
 export { DASHBOARD_HTML, DASHBOARD_SCRIPT, registerDashboard } from './dashboard.ts';
 export { controlErrors } from './errors.ts';
