@@ -112,7 +112,16 @@ export class TableReplication {
       const url = this.url(zone);
       for (const origin of allZones) {
         if (origin === zone) continue;
-        const a = new TableApplier({ zone, origin, url, tables, log, clock, events });
+        const a = new TableApplier({
+          zone,
+          origin,
+          url,
+          tables,
+          log,
+          clock,
+          events,
+          localVersions: () => this.decoders.get(zone)?.versionsSettled() ?? Promise.resolve(),
+        });
         await a.start();
         this.appliers.push(a);
       }
