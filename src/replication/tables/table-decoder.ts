@@ -174,6 +174,7 @@ export class TableDecoder {
   async stop(): Promise<void> {
     this.running = false;
     await this.shipping;
+    await this.versionsWritten;
     await this.service?.destroy();
     await this.db?.end().catch(() => {});
   }

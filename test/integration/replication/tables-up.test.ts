@@ -64,6 +64,16 @@ test('tables: multizone up starts table replication when replication.tables is s
     assert.deepEqual(r.tables?.slots.map((s) => s.zone).sort(), [...ZONES].sort());
     const c = (await (await request(`${control}/api/conflicts`)).body.json()) as { tables?: unknown[] };
     assert.deepEqual(c.tables, []);
+    // resolve --all takes table conflicts too: a table resource alone, or both kinds
+    for (const body of [{ pickZone: 'bj-a', resource: 'table:notes', dryRun: true }, { pickZone: 'bj-a' }]) {
+      const ra = await request(`${control}/api/conflicts/resolve-all`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      assert.equal(ra.statusCode, 200, JSON.stringify(body));
+      assert.deepEqual(((await ra.body.json()) as { resolved: string[] }).resolved, []);
+    }
     const m = await (await request(`${control}/metrics`)).body.text();
     assert.match(m, /mz_replication_table_applied_rows_total 1/);
   } finally {
