@@ -12,7 +12,7 @@ import { silentLogger } from '../../../src/core/logger.ts';
 import { startCluster } from '../../../src/runtime/index.ts';
 import { parseTopology } from '../../../src/topology/index.ts';
 import { testTopologyYaml } from '../../support/net.ts';
-import { PG_ADMIN, pgAvailable, until } from './tables-support.ts';
+import { dropZoneDatabase, PG_ADMIN, pgAvailable, until } from './tables-support.ts';
 
 const up = await pgAvailable();
 // two of the four zones run here: each applier holds a replication origin session, and one
@@ -79,17 +79,7 @@ test('tables: multizone up starts table replication when replication.tables is s
   } finally {
     await cluster?.close();
     for (const p of pools.values()) await p.end();
-    for (const z of ZONES) {
-      await admin
-        .query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1', [db(z)])
-        .catch(() => {});
-      await admin.query(`DROP DATABASE IF EXISTS ${db(z)} WITH (FORCE)`).catch(() => {});
-      await admin
-        .query("SELECT pg_replication_origin_drop(roname) FROM pg_replication_origin WHERE roname LIKE '%@' || $1", [
-          db(z),
-        ])
-        .catch(() => {});
-    }
+    for (const z of ZONES) await dropZoneDatabase(admin, db(z));
     await admin.end();
   }
 });

@@ -131,7 +131,7 @@ describe('replication tables (PostgreSQL)', { skip: !up && 'PostgreSQL not reach
       const r = await c.tr.resolveAll({ pickZone: 'bj-a' });
       assert.deepEqual(r.resolved, ids);
       assert.deepEqual(r.skipped, []);
-      await until(async () => (await c.tr.conflicts()).length === 0, 10_000, 'unlocked everywhere');
+      await until(async () => (await c.tr.conflicts()).length === 0, 30_000, 'unlocked everywhere');
       const q = 'SELECT id, note FROM orders WHERE id IN (78, 79) ORDER BY id';
       await until(
         async () => (await converged(c, q)) && (await rows(c, 'sh-a', q)).every((x) => x.note === 'from bj-a'),
