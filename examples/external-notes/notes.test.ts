@@ -15,6 +15,7 @@ import { request } from 'undici';
 import { shardForKey } from '../../src/shardmap/index.ts';
 import { startCli, stopCli } from '../../test/support/cli.ts';
 import { freePort } from '../../test/support/net.ts';
+import { notesTopologyYaml, startNotesApp, waitFor } from './notes-support.ts';
 
 const HERE = new URL('.', import.meta.url).pathname;
 const VARIANTS = {
@@ -23,54 +24,6 @@ const VARIANTS = {
 } as const;
 const ZONES = ['sh-a', 'sh-b', 'bj-a'] as const;
 const SHARDS = 64;
-
-function topologyYaml(ports: Record<string, number>, keyFile: string): string {
-  const zone = (z: string, region: string, core: boolean, backups: string) => `  ${z}:
-    region: ${region}
-    core: ${core}
-    backups: ${backups}
-    listen: { router: 127.0.0.1:0 }
-    app: { upstream: 'http://127.0.0.1:${ports[z]}', health: /healthz, keyFile: '${keyFile}' }`;
-  return `name: notes
-apex: notes.test
-regions: { east: {}, north: {} }
-zones:
-${zone('sh-a', 'east', true, '[sh-b, bj-a]')}
-${zone('sh-b', 'east', false, '[sh-a, bj-a]')}
-${zone('bj-a', 'north', false, '[sh-a, sh-b]')}
-services:
-  api.notes.test: { role: router, policy: nearest }
-policies:
-  nearest: { default: [[sh-a, sh-b], bj-a] }
-shards:
-  count: ${SHARDS}
-  key: [{ path: 1, prefix: /notes }]
-resources:
-  notes: { class: sharded, paths: [/notes] }
-control: { listen: 127.0.0.1:0 }
-health: { intervalMs: 300, timeoutMs: 250, fall: 3, rise: 2 }
-failover:
-  after: 300
-  leaseMs: 1200
-  renewMs: 300
-  skewMs: 100
-  check: { intervalMs: 100, timeoutMs: 250 }
-`;
-}
-
-async function waitFor<T>(what: string, f: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const until = performance.now() + ms;
-  for (;;) {
-    try {
-      const v = await f();
-      if (v !== undefined) return v;
-    } catch {
-      // not yet
-    }
-    if (performance.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50)); // lint-allow: polling a real cluster
-  }
-}
 
 async function http(url: string, method = 'GET', body?: string, headers: Record<string, string> = {}) {
   const r = await request(url, { method: method as 'GET', body: body ?? null, headers });
@@ -93,19 +46,8 @@ for (const variant of Object.keys(VARIANTS) as (keyof typeof VARIANTS)[]) {
     const ports: Record<string, number> = {};
     let cli: Awaited<ReturnType<typeof startCli>> | undefined;
     const startApp = async (z: string) => {
-      const child = VARIANTS[variant]({
-        ...process.env,
-        NOTES_ZONE: z,
-        NOTES_PORT: String(ports[z]),
-        NOTES_KEY_FILE: keyFile,
-        NOTES_DB: join(dir, `notes-${z}.sqlite`),
-      });
-      child.stdout?.resume();
-      child.stderr?.resume();
-      apps.set(z, child);
-      await waitFor(`${z}'s app`, async () =>
-        (await http(`http://127.0.0.1:${ports[z]}/healthz`)).status === 200 ? true : undefined,
-      );
+      const env = { NOTES_ZONE: z, NOTES_KEY_FILE: keyFile, NOTES_DB: join(dir, `notes-${z}.sqlite`) };
+      apps.set(z, await startNotesApp(VARIANTS[variant], env, ports[z]!));
     };
     after(async () => {
       if (cli) await stopCli(cli.child);
@@ -117,7 +59,7 @@ for (const variant of Object.keys(VARIANTS) as (keyof typeof VARIANTS)[]) {
       for (const z of ZONES) ports[z] = await freePort();
       for (const z of ZONES) await startApp(z);
       const file = join(dir, 'topology.yaml');
-      writeFileSync(file, topologyYaml(ports, keyFile));
+      writeFileSync(file, notesTopologyYaml(ports, keyFile, SHARDS));
       writeFileSync(join(dir, 'cluster-secret'), `${'cd'.repeat(32)}\n`, { mode: 0o600 });
       cli = await startCli(['up', '--config', file, '--json'], { cwd: dir });
       const control = cli.info.control;

@@ -122,7 +122,7 @@ const DRILL = {
     type: 'string',
     default: '60',
     arg: 'S',
-    help: 'seconds the accounts read-back waits (default 60)',
+    help: 'seconds the read-back of acknowledged writes waits (default 60)',
   },
   'fault-cmd': {
     type: 'string',

@@ -63,7 +63,7 @@ async function restoreAndVerify(
   if (plan.external) {
     // read through a zone the fault left alone: routers forward to whoever owns the shard now
     const via = plan.routers.get(plan.zones.find((z) => z !== o.zone) ?? o.zone)!;
-    const rb = await plan.external.readBack(via, plan.control.dispatcher);
+    const rb = await plan.external.readBack(via, plan.control.dispatcher, o.readBackTimeoutMs ?? 60_000);
     report.externalReadBack = rb;
     report.lost = rb.missing;
     // lost writes miss the drill's goal, as on the accounts app

@@ -30,7 +30,7 @@ export interface DrillOptions {
   path?: string;
   /** Users (default: 2000 on the echo app, 200 on the accounts app, which registers and logs each in first). */
   users?: number;
-  /** Accounts app: how long the read-back waits for every acknowledged write to show up in every zone (ms). */
+  /** How long the read-back waits for every acknowledged write to show up (ms): accounts app in every zone, external app through the routers. */
   readBackTimeoutMs?: number;
   /** Accounts app: called for every write the drill gets a 2xx for (tests compare it with the store). */
   onAck?(w: AckedWrite): void;

@@ -75,7 +75,22 @@ export function registerReplicationRoutes(
       const issues = body.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
       throw controlErrors.ERR_CONTROL_BAD_REQUEST(`${issues} (need ${usage})`);
     }
-    return replication.resolveAll(body.data);
+    // table conflicts (ids `table:…`, or resource `table:NAME`) beside the store's
+    const { resource, ids } = body.data;
+    const tableOnly = resource?.startsWith('table:') === true;
+    const storeIds = ids?.filter((id) => !id.startsWith('table:'));
+    const r =
+      tableOnly || (ids && storeIds?.length === 0)
+        ? { ...(await replication.resolveAll({ ...body.data, resource: undefined, ids: [] })) }
+        : await replication.resolveAll({ ...body.data, ...(ids ? { ids: storeIds } : {}) });
+    if (!tables || (resource !== undefined && !tableOnly)) return r;
+    const t = await tables.resolveAll({
+      pickZone: body.data.pickZone,
+      ...(tableOnly ? { table: resource.slice('table:'.length) } : {}),
+      ...(ids ? { ids: ids.filter((id) => id.startsWith('table:')) } : {}),
+      dryRun: body.data.dryRun === true,
+    });
+    return { ...r, resolved: [...r.resolved, ...t.resolved].sort(), skipped: [...r.skipped, ...t.skipped] };
   });
   // one pass now: every pair of zones, or with {"zone":"Z"} (or ?zone=Z) the pairs that include Z
   control.route('POST', '/api/replication/anti-entropy', async (req, url) => {

@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
-"""A small notes service in Python (standard library only: http.server, sqlite3, hmac): an
+"""A small notes service in Python (standard library: http.server, sqlite3, hmac): an
 external app behind multizone's router, following docs/app-contract.md. Notes live in a SQLite
-file per zone (NOTES_DB, default notes-<zone>.sqlite), so they survive a restart of the app.
+file per zone (NOTES_DB, default notes-<zone>.sqlite), so they survive a restart of the app,
+or, with NOTES_PG set, in the zone's own PostgreSQL database (table `notes`, created at
+startup; Debian's python3-psycopg2), which multizone's table replication
+(`replication.tables`) copies to the other zones.
 Configured by environment variables, the same ones as ../node/notes.mjs:
   NOTES_ZONE (required)  NOTES_PORT (required)  NOTES_KEY_FILE (required)  NOTES_HOST (127.0.0.1)
+  NOTES_PG (a PostgreSQL URL or DSN: store there instead of SQLite)
 """
 import hashlib
 import hmac
@@ -37,13 +41,43 @@ SKEW_MS = 30_000
 AUTH_RE = re.compile(r"^v1 z=(\S+) t=(\d+) n=([0-9a-f]{32}) s=([0-9a-f]{64})$")
 NOTE_RE = re.compile(r"^/notes/([A-Za-z0-9._-]{1,128})$")
 
-db = sqlite3.connect(DB, check_same_thread=False, isolation_level=None)
-db.execute("PRAGMA journal_mode=WAL")
-# a committed note survives the app's process being killed; only a crash of the machine may lose the last ones
-db.execute("PRAGMA synchronous=NORMAL")
-db.execute(
-    "CREATE TABLE IF NOT EXISTS notes (id TEXT PRIMARY KEY, text TEXT, version INTEGER,"
-    " zone TEXT, shard INTEGER, epoch INTEGER)"
+PG = os.environ.get("NOTES_PG")
+if PG:
+    import psycopg2  # Debian: python3-psycopg2
+
+    pg = psycopg2.connect(PG)
+    pg.autocommit = True
+    with pg.cursor() as c:
+        # a primary key and REPLICA IDENTITY FULL, as table replication requires
+        c.execute(
+            "CREATE TABLE IF NOT EXISTS notes (id text PRIMARY KEY, text text NOT NULL, version int NOT NULL,"
+            " zone text NOT NULL, shard int, epoch int); ALTER TABLE notes REPLICA IDENTITY FULL"
+        )
+
+    def query(sql, args):
+        with pg.cursor() as c:
+            c.execute(sql.replace("?", "%s"), args)
+            return c.fetchone() if c.description else None
+
+else:
+    db = sqlite3.connect(DB, check_same_thread=False, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    # a committed note survives the app's process being killed; only a crash of the machine may lose the last ones
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS notes (id TEXT PRIMARY KEY, text TEXT, version INTEGER,"
+        " zone TEXT, shard INTEGER, epoch INTEGER)"
+    )
+
+    def query(sql, args):
+        return db.execute(sql, args).fetchone()
+
+
+# both stores take this upsert (SQLite 3.24+ and PostgreSQL)
+UPSERT = (
+    "INSERT INTO notes (id, text, version, zone, shard, epoch) VALUES (?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (id) DO UPDATE SET text = excluded.text, version = excluded.version,"
+    " zone = excluded.zone, shard = excluded.shard, epoch = excluded.epoch"
 )
 lock = threading.Lock()
 refused = set()  # shards answered with 421 ("not mine"), set through POST /internal/refuse?shard=N
@@ -122,9 +156,7 @@ class Notes(BaseHTTPRequestHandler):
         if shard is not None and int(shard) in refused:
             return self.send(421, {"error": "not-mine", "shard": int(shard)})
         with lock:
-            row = db.execute(
-                "SELECT text, version, zone, shard, epoch FROM notes WHERE id = ?", (nid,)
-            ).fetchone()
+            row = query("SELECT text, version, zone, shard, epoch FROM notes WHERE id = ?", (nid,))
             have = dict(zip(["text", "version", "zone", "shard", "epoch"], row)) if row else None
             if self.command == "GET":
                 if have:
@@ -143,10 +175,12 @@ class Notes(BaseHTTPRequestHandler):
                     "shard": int(shard) if shard is not None else None,
                     "epoch": epoch,
                 }
-                db.execute(
-                    "INSERT OR REPLACE INTO notes (id, text, version, zone, shard, epoch) VALUES (?, ?, ?, ?, ?, ?)",
-                    (nid, n["text"], n["version"], n["zone"], n["shard"], n["epoch"]),
-                )
+                try:
+                    query(UPSERT, (nid, n["text"], n["version"], n["zone"], n["shard"], n["epoch"]))
+                except Exception as e:  # a note locked by a replication conflict (SQLSTATE MZL01)
+                    if getattr(e, "pgcode", None) == "MZL01":
+                        return self.send(409, {"error": "locked", "id": nid})
+                    raise
                 return self.send(200 if have else 201, {"id": nid, **n})
         return self.send(405, {"error": "method-not-allowed"})
 

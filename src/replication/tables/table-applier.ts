@@ -22,6 +22,12 @@ export interface TableApplierOptions {
   log: Log;
   clock: Clock;
   events?: ApplierEvents;
+  /**
+   * Resolves once this zone's decoder has written the version rows of what it shipped (it
+   * writes them beside the shipping): read before a key's state, so a local write already
+   * shipped is not taken for a pending one.
+   */
+  localVersions?: () => Promise<void>;
 }
 
 /** What the destination holds for one key, read in the apply transaction. */
@@ -47,8 +53,9 @@ const PENDING_RETRIES = 100;
  * transaction together with its cursor (exactly once), on a session under the replication
  * origin `mz_from_<origin>` (the destination's decoder skips what it writes: no loops) with
  * session_replication_role = replica (the app's triggers, and the lock trigger, don't fire).
- * A batch costs four round trips whatever its size: BEGIN, one read of the keys' state, one
- * statement that writes rows, versions, locks and conflicts, COMMIT (per table touched).
+ * A batch of one table (the common one) costs two round trips whatever its size: one read of
+ * the keys' state, one statement that writes rows, versions, locks, conflicts and the cursor;
+ * any other batch runs in BEGIN … COMMIT, two statements per table touched and the cursor.
  */
 export class TableApplier {
   private client: pg.Client | undefined;
@@ -132,10 +139,30 @@ export class TableApplier {
   private async applyOnce(b: LogBatch, changes: Change[], force: boolean): Promise<boolean> {
     const c = this.client;
     if (!c) throw new Error('tables: applier stopped');
+    await this.o.localVersions?.();
+    const segs = segments(changes);
+    const only = segs.length === 1 && !segs[0]!.truncate && segs[0]!.byTable.size === 1 ? segs[0]! : undefined;
+    const [name, list] = only ? [...only.byTable][0]! : [];
+    const t1 = name ? this.byName.get(name) : undefined;
+    if (t1 && list) {
+      // the common batch (one table, no TRUNCATE): no explicit transaction — the state read
+      // is a statement of its own (as it would be under READ COMMITTED anyway), and the rows,
+      // versions and cursor are written by one statement, atomic by itself: two round trips
+      let r: number | 'wait';
+      try {
+        r = await this.applyTable(c, t1, list, force, b.to);
+      } catch (e) {
+        this.o.events?.error?.(e);
+        throw e;
+      }
+      if (r === 'wait') return true;
+      this.done(b, changes, r);
+      return false;
+    }
     await c.query('BEGIN');
     let rows = 0;
     try {
-      for (const seg of segments(changes)) {
+      for (const seg of segs) {
         if (seg.truncate) {
           const t = this.byName.get(seg.truncate);
           if (!t) continue;
@@ -158,17 +185,19 @@ export class TableApplier {
           rows += r;
         }
       }
-      await c.query(
-        `INSERT INTO ${SIDE_SCHEMA}.table_cursors (origin, seq) VALUES ($1, $2)
-         ON CONFLICT (origin) DO UPDATE SET seq = EXCLUDED.seq`,
-        [this.o.origin, b.to],
-      );
+      await this.moveCursor(c, b.to);
       await c.query('COMMIT');
     } catch (e) {
       await c.query('ROLLBACK').catch(() => {});
       this.o.events?.error?.(e);
       throw e;
     }
+    this.done(b, changes, rows);
+    return false;
+  }
+
+  /** After a batch's commit: the cursor, counters, lag and waiters move on. */
+  private done(b: LogBatch, changes: Change[], rows: number): void {
     this.cursor = b.to;
     this.counters.rows += rows;
     this.counters.batches++;
@@ -180,10 +209,16 @@ export class TableApplier {
       this.waiters = this.waiters.filter((w) => w.seq > this.cursor);
       for (const w of ready) w.done();
     }
-    return false;
   }
 
-  private async applyTable(c: pg.Client, t: ResolvedTable, list: Change[], force: boolean): Promise<number | 'wait'> {
+  /** `cursor`: move the cursor to it in the same statement (the batch's only write). */
+  private async applyTable(
+    c: pg.Client,
+    t: ResolvedTable,
+    list: Change[],
+    force: boolean,
+    cursor?: number,
+  ): Promise<number | 'wait'> {
     const T = qname(t.schema, t.table);
     const keyCols = t.key.map(quote);
     const ops = list.map((ch) => ({ ch, op: ch.value as TableOp }));
@@ -300,7 +335,10 @@ export class TableApplier {
       if (merged === 'local') versions.push({ key: ch.key, vv, m: 'k', xid: s.cur_xid });
       else write(merged, vv);
     }
-    if (upserts.length + deletes.length + versions.length + conflicts.length + unlock.length === 0) return 0;
+    if (upserts.length + deletes.length + versions.length + conflicts.length + unlock.length === 0) {
+      if (cursor !== undefined) await this.moveCursor(c, cursor);
+      return 0;
+    }
     const nonKey = t.columns.map((x) => x.name).filter((n) => !t.key.includes(n));
     const onConflict =
       nonKey.length === 0
@@ -325,9 +363,12 @@ export class TableApplier {
             cfl AS (INSERT INTO ${SIDE_SCHEMA}.table_conflicts (tbl, key, origin, local_row, remote_row, local_vv, remote_vv)
                     SELECT $1, x.key, $7, x.local_row, x.remote_row, x.local_vv, x.remote_vv
                       FROM jsonb_to_recordset($6::jsonb) AS x(key text, local_row jsonb, remote_row jsonb, local_vv jsonb, remote_vv jsonb)
-                    RETURNING 1)
+                    RETURNING 1),
+            cur AS (INSERT INTO ${SIDE_SCHEMA}.table_cursors (origin, seq) SELECT $7, $8::bigint WHERE $8::bigint IS NOT NULL
+                    ON CONFLICT (origin) DO UPDATE SET seq = EXCLUDED.seq RETURNING 1)
        SELECT (SELECT count(*) FROM up) + (SELECT count(*) FROM del) + (SELECT count(*) FROM ver)
-            + (SELECT count(*) FROM unl) + (SELECT count(*) FROM res) + (SELECT count(*) FROM lck) + (SELECT count(*) FROM cfl) AS n`,
+            + (SELECT count(*) FROM unl) + (SELECT count(*) FROM res) + (SELECT count(*) FROM lck) + (SELECT count(*) FROM cfl)
+            + (SELECT count(*) FROM cur) AS n`,
       [
         t.name,
         JSON.stringify(upserts),
@@ -336,9 +377,18 @@ export class TableApplier {
         unlock,
         JSON.stringify(conflicts),
         this.o.origin,
+        cursor ?? null,
       ],
     );
     return rows;
+  }
+
+  private async moveCursor(c: pg.Client, seq: number): Promise<void> {
+    await c.query(
+      `INSERT INTO ${SIDE_SCHEMA}.table_cursors (origin, seq) VALUES ($1, $2)
+       ON CONFLICT (origin) DO UPDATE SET seq = EXCLUDED.seq`,
+      [this.o.origin, seq],
+    );
   }
 
   private conflictRow(ch: Change, op: TableOp, s: KeyState) {

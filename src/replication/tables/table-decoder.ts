@@ -174,6 +174,7 @@ export class TableDecoder {
   async stop(): Promise<void> {
     this.running = false;
     await this.shipping;
+    await this.versionsWritten;
     await this.service?.destroy();
     await this.db?.end().catch(() => {});
   }
@@ -308,6 +309,7 @@ export class TableDecoder {
       }
     }
     const versions = await this.version(chunks.flatMap((c) => c.ops.map((op) => ({ p: op, seq: c.seq }))));
+    let v = 0;
     // group whole chunks into batches of about batchMax changes
     let cur: { from: number; to: number; changes: Change[] } | undefined;
     const batches: (typeof cur & object)[] = [];
@@ -317,7 +319,7 @@ export class TableDecoder {
         batches.push(cur);
       }
       cur.to = ch.seq;
-      for (const p of ch.ops) cur.changes.push(this.change(p, ch.seq, ch.time, versions.shift()));
+      for (const p of ch.ops) cur.changes.push(this.change(p, ch.seq, ch.time, versions[v++]));
     }
     for (const b of batches) {
       const batch: LogBatch = { origin: tableStream(zone), ...b, sentAt: this.o.clock.wallTime() };
@@ -403,12 +405,22 @@ export class TableDecoder {
     return out;
   }
 
+  /** The version rows of the changes shipped so far, written (see version()). */
+  private versionsWritten: Promise<void> = Promise.resolve();
+
+  /** Resolves once the version rows of every change shipped so far are in the side table. */
+  versionsSettled(): Promise<void> {
+    return this.versionsWritten;
+  }
+
   /**
    * This zone's version of each change: the row's vector in the side table (what this zone
    * had applied from others) with this zone's entry set to the change's log position, which
-   * grows with every transaction, so no counter has to be read or kept durable. One statement
-   * per table on the zone's own database, committed asynchronously (a lost row of it after a
-   * crash costs at most a conflict reported that was not one, never a missed one).
+   * grows with every transaction, so no counter has to be read or kept durable. On the
+   * shipping path only a read (one statement per table); the rows are written beside the
+   * shipping, one statement per table committed asynchronously (a lost row of it
+   * after a crash costs at most a conflict reported that was not one, never a missed one).
+   * This zone's appliers wait for that write (versionsSettled) before they read a key's state.
    */
   private async version(ops: { p: Pending; seq: number }[]): Promise<(Vv | undefined)[]> {
     const out: (Vv | undefined)[] = new Array(ops.length);
@@ -420,6 +432,9 @@ export class TableDecoder {
       byTable.set(p.table, l);
     });
     const zone = this.o.zone;
+    const writes: { t: ResolvedTable; arg: { key: string; n: number; xid: string | null }[] }[] = [];
+    // the previous batch's rows first: this read must see them
+    await this.versionsWritten;
     for (const [t, idx] of byTable) {
       // per key: the newest position, and the xid of the last change (the row's xmin after it; none when deleted)
       const perKey = new Map<string, { n: number; xid: string | null }>();
@@ -431,10 +446,31 @@ export class TableDecoder {
         e.xid = p.op.op === 'upsert' && p.xid ? String(p.xid) : null;
         perKey.set(p.key, e);
       }
-      const arg = [...perKey].map(([key, e]) => ({ key, n: e.n, xid: e.xid }));
+      const r = await this.db!.query<{ key: string; vv: Vv }>(
+        `SELECT key, vv FROM ${SIDE_SCHEMA}.table_versions WHERE tbl = $1 AND key = ANY($2::text[])`,
+        [t.name, [...perKey.keys()]],
+      );
+      const stored = new Map(r.rows.map((x) => [x.key, x.vv]));
+      for (const i of idx) {
+        const { p, seq } = ops[i]!;
+        const vv = stored.get(p.key) ?? {};
+        out[i] = p.op.snapshot ? vv : { ...vv, [zone]: Math.max(vv[zone] ?? 0, seq) };
+      }
+      writes.push({ t, arg: [...perKey].map(([key, e]) => ({ key, n: e.n, xid: e.xid })) });
+    }
+    if (writes.length > 0) this.versionsWritten = this.writeVersions(writes);
+    return out;
+  }
+
+  /** Started when the batch is shipped; never rejects (a failure is reported, see version()). */
+  private async writeVersions(
+    writes: { t: ResolvedTable; arg: { key: string; n: number; xid: string | null }[] }[],
+  ): Promise<void> {
+    const zone = this.o.zone;
+    for (const { t, arg } of writes) {
       // row_xid tells the applier whether the row changed since its version was taken (a local
       // write not decoded yet); a newer xid an applier stored meanwhile is kept
-      const r = await this.db!.query<{ key: string; vv: Vv }>(
+      await this.db!.query(
         `INSERT INTO ${SIDE_SCHEMA}.table_versions AS v (tbl, key, vv, row_xid)
          SELECT $1, x.key, jsonb_build_object($2::text, x.n), x.xid::xid
            FROM jsonb_to_recordset($3::jsonb) AS x(key text, n bigint, xid text)
@@ -442,17 +478,13 @@ export class TableDecoder {
            SET vv = v.vv || jsonb_build_object($2::text, GREATEST(COALESCE((v.vv ->> $2)::bigint, 0), (EXCLUDED.vv ->> $2)::bigint)),
                row_xid = CASE WHEN EXCLUDED.row_xid IS NULL OR v.row_xid IS NULL THEN EXCLUDED.row_xid
                               WHEN age(v.row_xid) < age(EXCLUDED.row_xid) THEN v.row_xid
-                              ELSE EXCLUDED.row_xid END
-         RETURNING key, vv`,
+                              ELSE EXCLUDED.row_xid END`,
         [t.name, zone, JSON.stringify(arg)],
-      );
-      const final = new Map(r.rows.map((x) => [x.key, x.vv]));
-      for (const i of idx) {
-        const { p, seq } = ops[i]!;
-        out[i] = p.op.snapshot ? (final.get(p.key) ?? {}) : { ...(final.get(p.key) ?? {}), [zone]: seq };
-      }
+      ).catch((e: unknown) => {
+        this.counters.errors++;
+        this.o.events?.error?.(e);
+      });
     }
-    return out;
   }
 }
 

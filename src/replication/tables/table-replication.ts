@@ -112,7 +112,16 @@ export class TableReplication {
       const url = this.url(zone);
       for (const origin of allZones) {
         if (origin === zone) continue;
-        const a = new TableApplier({ zone, origin, url, tables, log, clock, events });
+        const a = new TableApplier({
+          zone,
+          origin,
+          url,
+          tables,
+          log,
+          clock,
+          events,
+          localVersions: () => this.decoders.get(zone)?.versionsSettled() ?? Promise.resolve(),
+        });
         await a.start();
         this.appliers.push(a);
       }
@@ -231,6 +240,55 @@ export class TableReplication {
           at: c.at,
         });
     }
+    return out;
+  }
+
+  /**
+   * `multizone conflicts resolve --all --pick-zone P` for table conflicts: each locked key is
+   * resolved once, in zone P, by P's row (resolve(), which writes it as a new local write
+   * whose version includes every candidate's; it replicates and unlocks the key everywhere).
+   * The key's conflicts in other zones are reported resolved with it. A key P holds no
+   * conflict of is skipped (P's write is not one of its candidates), as is every key when P
+   * runs in another process: that process resolves it, so one key gets one resolution, never
+   * two concurrent ones. `table` filters by table name; `ids` by conflict id.
+   */
+  async resolveAll(req: {
+    pickZone: string;
+    table?: string;
+    ids?: readonly string[];
+    dryRun?: boolean;
+  }): Promise<{ resolved: string[]; skipped: { id: string; reason: string; code?: string }[] }> {
+    const { pickZone, table, dryRun = false } = req;
+    const only = req.ids ? new Set(req.ids) : undefined;
+    const byKey = new Map<string, TableConflict[]>();
+    for (const c of await this.conflicts()) {
+      if ((table !== undefined && c.table !== table) || (only && !only.has(c.id))) continue;
+      const k = `${c.table}\u0000${c.key}`;
+      byKey.set(k, [...(byKey.get(k) ?? []), c]);
+    }
+    const out: { resolved: string[]; skipped: { id: string; reason: string; code?: string }[] } = {
+      resolved: [],
+      skipped: [],
+    };
+    for (const list of byKey.values()) {
+      const inPick = list.find((c) => c.zone === pickZone);
+      if (!inPick) {
+        const reason = this.decoders.has(pickZone)
+          ? `${pickZone} holds no conflict of ${list[0]!.table} key ${list[0]!.key}: its row is no candidate`
+          : `${pickZone} runs in another process, which resolves ${list[0]!.table} key ${list[0]!.key}`;
+        for (const c of list) out.skipped.push({ id: c.id, reason });
+        continue;
+      }
+      try {
+        if (!dryRun) await this.resolve(inPick.id, pickZone);
+        for (const c of list) out.resolved.push(c.id);
+      } catch (e) {
+        const code = (e as { code?: unknown }).code;
+        for (const c of list)
+          out.skipped.push({ id: c.id, reason: (e as Error).message, ...(typeof code === 'string' ? { code } : {}) });
+      }
+    }
+    out.resolved.sort();
     return out;
   }
 

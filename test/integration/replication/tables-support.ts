@@ -99,23 +99,23 @@ export async function tablesCluster(o: {
     async close() {
       await c.tr.stop().catch(() => {});
       for (const p of pools.values()) await p.end().catch(() => {});
-      for (const z of o.zones) {
-        const d = dbName(z);
-        await admin
-          .query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1', [d])
-          .catch(() => {});
-        await admin.query(`DROP DATABASE IF EXISTS ${d} WITH (FORCE)`).catch(() => {});
-        await admin
-          .query("SELECT pg_replication_origin_drop(roname) FROM pg_replication_origin WHERE roname LIKE '%@' || $1", [
-            d,
-          ])
-          .catch(() => {});
-      }
+      for (const z of o.zones) await dropZoneDatabase(admin, dbName(z));
       await admin.end();
     },
   };
   if (o.start !== false) await c.tr.start();
   return c;
+}
+
+/** Drops a zone's database with its slots and replication origins (they belong to the server, not the database). */
+export async function dropZoneDatabase(admin: pg.Client, name: string): Promise<void> {
+  await admin
+    .query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1', [name])
+    .catch(() => {});
+  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
+  await admin
+    .query("SELECT pg_replication_origin_drop(roname) FROM pg_replication_origin WHERE roname LIKE '%@' || $1", [name])
+    .catch(() => {});
 }
 
 /** Polls `f` until it returns true (every 20 ms, up to `ms`). */

@@ -12,7 +12,7 @@ import { silentLogger } from '../../../src/core/logger.ts';
 import { startCluster } from '../../../src/runtime/index.ts';
 import { parseTopology } from '../../../src/topology/index.ts';
 import { testTopologyYaml } from '../../support/net.ts';
-import { PG_ADMIN, pgAvailable, until } from './tables-support.ts';
+import { dropZoneDatabase, PG_ADMIN, pgAvailable, until } from './tables-support.ts';
 
 const up = await pgAvailable();
 // two of the four zones run here: each applier holds a replication origin session, and one
@@ -64,22 +64,22 @@ test('tables: multizone up starts table replication when replication.tables is s
     assert.deepEqual(r.tables?.slots.map((s) => s.zone).sort(), [...ZONES].sort());
     const c = (await (await request(`${control}/api/conflicts`)).body.json()) as { tables?: unknown[] };
     assert.deepEqual(c.tables, []);
+    // resolve --all takes table conflicts too: a table resource alone, or both kinds
+    for (const body of [{ pickZone: 'bj-a', resource: 'table:notes', dryRun: true }, { pickZone: 'bj-a' }]) {
+      const ra = await request(`${control}/api/conflicts/resolve-all`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      assert.equal(ra.statusCode, 200, JSON.stringify(body));
+      assert.deepEqual(((await ra.body.json()) as { resolved: string[] }).resolved, []);
+    }
     const m = await (await request(`${control}/metrics`)).body.text();
     assert.match(m, /mz_replication_table_applied_rows_total 1/);
   } finally {
     await cluster?.close();
     for (const p of pools.values()) await p.end();
-    for (const z of ZONES) {
-      await admin
-        .query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1', [db(z)])
-        .catch(() => {});
-      await admin.query(`DROP DATABASE IF EXISTS ${db(z)} WITH (FORCE)`).catch(() => {});
-      await admin
-        .query("SELECT pg_replication_origin_drop(roname) FROM pg_replication_origin WHERE roname LIKE '%@' || $1", [
-          db(z),
-        ])
-        .catch(() => {});
-    }
+    for (const z of ZONES) await dropZoneDatabase(admin, db(z));
     await admin.end();
   }
 });

@@ -112,6 +112,32 @@ describe('replication tables (PostgreSQL)', { skip: !up && 'PostgreSQL not reach
       await until(async () => (await rows(c, 'sh-a', q))[0]?.note === 'after');
     });
 
+    test('tables: conflicts resolve --all --pick-zone resolves each locked key once, in the picked zone, by its row', async () => {
+      await c.db('sh-a').query('INSERT INTO orders (id, user_id, note) VALUES (78, 1, $1), (79, 1, $1)', ['base']);
+      await until(async () => (await rows(c, 'bj-a', 'SELECT 1 FROM orders WHERE id IN (78, 79)')).length === 2);
+      await c.tr.stop();
+      for (const z of ZONES) await c.db(z).query('UPDATE orders SET note = $1 WHERE id IN (78, 79)', [`from ${z}`]);
+      await c.restart();
+      await until(async () => (await c.tr.conflicts()).length === 4, 10_000, 'both keys locked in both zones');
+      const ids = (await c.tr.conflicts()).map((x) => x.id).sort();
+      // a zone no process here runs: nothing resolved, each conflict skipped with the reason
+      const elsewhere = await c.tr.resolveAll({ pickZone: 'gz-a' });
+      assert.deepEqual(elsewhere.resolved, []);
+      assert.equal(elsewhere.skipped.length, 4);
+      assert.match(elsewhere.skipped[0]!.reason, /another process/);
+      const dry = await c.tr.resolveAll({ pickZone: 'bj-a', dryRun: true });
+      assert.deepEqual(dry.resolved, ids);
+      assert.equal((await c.tr.conflicts()).length, 4, 'a dry run writes nothing');
+      const r = await c.tr.resolveAll({ pickZone: 'bj-a' });
+      assert.deepEqual(r.resolved, ids);
+      assert.deepEqual(r.skipped, []);
+      await until(async () => (await c.tr.conflicts()).length === 0, 30_000, 'unlocked everywhere');
+      const q = 'SELECT id, note FROM orders WHERE id IN (78, 79) ORDER BY id';
+      await until(
+        async () => (await converged(c, q)) && (await rows(c, 'sh-a', q)).every((x) => x.note === 'from bj-a'),
+      );
+    });
+
     test('tables: TRUNCATE is replicated', async () => {
       await c.db('bj-a').query('TRUNCATE orders');
       await until(async () => (await rows(c, 'sh-a')).length === 0, 10_000, 'truncated in sh-a');
