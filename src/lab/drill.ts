@@ -34,6 +34,32 @@ export interface LabDrillOptions {
 
 /** How long a healed part may take to answer again, and a failback to complete (ms). */
 const HEAL_TIMEOUT_MS = 90_000;
+/** How long a run waits for every zone's log to be shipped before it faults (ms). */
+const CATCH_UP_MS = 30_000;
+
+/**
+ * Waits until no zone has unshipped changes, so a run faults a caught-up cluster rather than
+ * the tail of the run before it: nats-server 2.9's streams can take no writes for seconds after
+ * a heal, and a run started then counted the registrations it could not ship (RPO 26 writes,
+ * an 8.4 s window, "not recovered") against the fault it was about to make.
+ */
+export async function waitCaughtUp(
+  zones: readonly { zone: string; control: string }[],
+  clock: Clock,
+): Promise<boolean> {
+  return waitFor(clock, CATCH_UP_MS, async () => {
+    // each zone's own process counts its outgoing lag
+    for (const { zone, control } of zones) {
+      const r = await request(`${control}/api/replication/lag?zone=${encodeURIComponent(zone)}`, {
+        headersTimeout: 5000,
+        bodyTimeout: 5000,
+      });
+      const j = (await r.body.json()) as { records?: unknown };
+      if (r.statusCode !== 200 || j.records !== 0) return false;
+    }
+    return true;
+  });
+}
 
 /**
  * The fault as the lab makes it: sigkill kills the zone's process (heal: start it again in its
@@ -163,6 +189,13 @@ export async function runLabDrills(o: LabDrillOptions): Promise<DrillReport[]> {
   const reports: DrillReport[] = [];
   for (let run = 1; run <= o.runs; run++) {
     o.log?.(`run ${run}/${o.runs}: ${o.fault} ${o.zone}, control API ${control}`);
+    if (
+      !(await waitCaughtUp(
+        l.zones.map((z) => ({ zone: z.name, control: zoneUrls(l, z).control })),
+        o.clock,
+      ))
+    )
+      o.log?.(`run ${run}/${o.runs}: a zone's log is still not shipped after ${CATCH_UP_MS / 1000} s; faulting anyway`);
     // the probe talks to servers the fault leaves alone: it times the Kv, not its own reconnect
     const cutServer = o.fault === 'sigkill' ? null : natsServerOf(l, o.zone, o.fault);
     const alive = natsZones(l).filter((n) => n.name !== cutServer);
