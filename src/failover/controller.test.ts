@@ -35,6 +35,31 @@ async function setup(health?: HealthVerdicts) {
   return { clock, kv, map, down, verdicts, audit, c };
 }
 
+/** sh-a's process campaigning for the control plane (lease 1000, renew 200, skew 100) and its controller; zones in `down` fail the probe. */
+async function ledController(kv: MemoryKv, map: ShardMap, clock: ManualClock, down: ReadonlySet<string>) {
+  const leader = new LeaderElection({
+    kv,
+    id: 'sh-a#1',
+    zones: ['sh-a'],
+    clock,
+    leaseMs: 1000,
+    renewMs: 200,
+    skewMs: 100,
+  });
+  await leader.start();
+  const c = new FailoverController({
+    topology,
+    map,
+    audit: new AuditLog(kv, clock),
+    clock,
+    config: topology.config.failover,
+    leader,
+    probe: async (z) => !down.has(z),
+  });
+  c.start();
+  return { leader, c };
+}
+
 test('failover/controller: a zone down for `after` loses its shards (epoch+1, notBefore = its lease end + skew)', async () => {
   const { clock, kv, map, down, verdicts, audit, c } = await setup();
   await kv.put('lease.sh-a', JSON.stringify({ zone: 'sh-a', expiresAt: clock.wallTime() + 800 }));
@@ -171,27 +196,7 @@ test('failover/controller: after a restart of every process, a zone that left cl
   // still starting again when the new leader takes over
   await kv.put('lease.gz-a', JSON.stringify({ zone: 'gz-a', expiresAt: 1000, left: 0 }));
   await clock.advanceAsync(60_000, 1000);
-  const down = new Set(['gz-a']);
-  const leader = new LeaderElection({
-    kv,
-    id: 'sh-a#1',
-    zones: ['sh-a'],
-    clock,
-    leaseMs: 1000,
-    renewMs: 200,
-    skewMs: 100,
-  });
-  await leader.start();
-  const c = new FailoverController({
-    topology,
-    map,
-    audit: new AuditLog(kv, clock),
-    clock,
-    config: topology.config.failover,
-    leader,
-    probe: async (z) => !down.has(z),
-  });
-  c.start();
+  const { leader, c } = await ledController(kv, map, clock, new Set(['gz-a']));
   await clock.advanceAsync(5000, 50); // well past `after`, within RESTART_LEASES leases of the takeover
   assert.equal(map.shardsOf('gz-a').length, 4, 'a restarting zone keeps its shards');
   // it never comes back: it is failed over once the window counted from the takeover ends
@@ -260,27 +265,7 @@ test('failover/controller: a new leader that saw a zone down while it followed m
     LEADER_KEY,
     JSON.stringify({ holder: 'bj-a#1', zones: ['bj-a'], term: 1, expiresAt: clock.wallTime() + 1000, renewedAt: 0 }),
   );
-  const leader = new LeaderElection({
-    kv,
-    id: 'sh-a#1',
-    zones: ['sh-a'],
-    clock,
-    leaseMs: 1000,
-    renewMs: 200,
-    skewMs: 100,
-  });
-  await leader.start();
-  const down = new Set(['bj-a']);
-  const c = new FailoverController({
-    topology,
-    map,
-    audit: new AuditLog(kv, clock),
-    clock,
-    config: topology.config.failover,
-    leader,
-    probe: async (z) => !down.has(z),
-  });
-  c.start();
+  const { leader, c } = await ledController(kv, map, clock, new Set(['bj-a']));
   await clock.advanceAsync(1050, 10);
   assert.equal(c.leads(), false, 'follows while the crashed leader’s lease holds');
   const bjShards = [...map.shardsOf('bj-a')];

@@ -20,7 +20,11 @@ import { fnv1a } from '../../../src/core/random.ts';
 import { MemoryFence, PgStore, resourcePolicies } from '../../../src/store/index.ts';
 import { parseTopology } from '../../../src/topology/index.ts';
 import { type StartedCli, startCli, stopCli } from '../../support/cli.ts';
+import { until as untilSupport } from '../../support/until.ts';
 import { natsUrl, pgUrl, reachable } from '../store/services.ts';
+
+const untilEvery = (what: string, cond: () => Promise<boolean> | boolean, tries = 300) =>
+  untilSupport(what, cond, tries, 200);
 
 const run = `${process.pid.toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
 const dir = mkdtempSync(join(tmpdir(), 'mz-cluster-forward-'));
@@ -74,15 +78,6 @@ trust:
   secretFile: ${SECRET}
 `;
 
-/** Polls cond every 200 ms until it holds (bounded by a count of tries, not by reading a clock). */
-async function until(what: string, cond: () => Promise<boolean> | boolean, tries = 300): Promise<void> {
-  for (let i = 0; i < tries; i++) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  assert.fail(`never happened: ${what}`);
-}
-
 async function api(base: string, method: 'GET' | 'POST', path: string, body?: unknown, headers = {}) {
   const r = await request(`${base}${path}`, {
     method,
@@ -108,7 +103,7 @@ describe('control: the console’s controls reach every process (two zone proces
       startCli(['zone', 'sh-b', '--config', cfg, '--json']),
     ]);
     // both processes are in the registry and each zone holds its lease
-    await until('both processes listed alive', async () => {
+    await untilEvery('both processes listed alive', async () => {
       const c = await api(a!.info.control, 'GET', '/api/cluster');
       const ps = (c.json.processes ?? []) as { alive: boolean }[];
       return ps.filter((p) => p.alive).length === 2;
@@ -195,7 +190,7 @@ describe('control: the console’s controls reach every process (two zone proces
     assert.equal(r.status, 200, JSON.stringify(r.json));
     assert.equal(r.json.zone, 'sh-b');
     assert.match(String(r.json.process), /^sh-b_/);
-    await until('the conflict is gone from the cluster list', async () => {
+    await untilEvery('the conflict is gone from the cluster list', async () => {
       const x = await api(a!.info.control, 'GET', '/api/cluster/conflicts');
       return !(x.json.conflicts as { id: string }[]).some((c) => c.id === id);
     });
@@ -247,7 +242,7 @@ describe('control: the console’s controls reach every process (two zone proces
         }
       | undefined;
     let progressed = false;
-    await until(
+    await untilEvery(
       'the drill is done',
       async () => {
         const d = await api(a!.info.control, 'GET', '/api/drills');

@@ -16,6 +16,8 @@ import { silentLogger } from '../../../src/core/logger.ts';
 import { type RunningCluster, startCluster } from '../../../src/runtime/index.ts';
 import { parseTopology } from '../../../src/topology/index.ts';
 import { freePort, testTopologyYaml } from '../../support/net.ts';
+import { until } from '../../support/until.ts';
+import { FAST_FAILOVER_YAML } from '../router/fixture.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = 'test-artifacts/console';
@@ -31,22 +33,7 @@ shards:
 resources:
   profiles: { class: sharded, paths: [/api/profiles] }
 health: { intervalMs: 300, timeoutMs: 250, rise: 2, fall: 2 }
-failover:
-  after: 300
-  leaseMs: 1200
-  renewMs: 300
-  skewMs: 100
-  check: { intervalMs: 50, timeoutMs: 150 }
-`;
-
-/** Polls cond every 100 ms until it holds (bounded by a count of tries, not by reading a clock). */
-async function until(what: string, cond: () => Promise<boolean> | boolean, tries = 300): Promise<void> {
-  for (let i = 0; i < tries; i++) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`never happened: ${what}`);
-}
+${FAST_FAILOVER_YAML}`;
 
 describe('control: the console’s health grid and audit words in Chromium', {
   skip: haveChromium ? false : `no Chromium at ${CHROMIUM}`,
