@@ -1,4 +1,4 @@
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { controlErrors } from './errors.ts';
 import { type ControlServer, FORWARDED_HEADER } from './server.ts';
 
@@ -45,10 +45,23 @@ interface ProcessJson {
  * peers and every cluster-wide call is this process's own.
  */
 export class ClusterCalls {
+  /** One connection pool per timeout, its connects bounded by it too (undici's own bound is 10 s). */
+  private readonly pools = new Map<number, Agent>();
+
   constructor(
     private readonly control: ControlServer,
     private readonly timeoutMs = FORWARD_TIMEOUT_MS,
   ) {}
+
+  /** A partitioned peer drops the SYN: without a connect bound the call waited 10 s, not timeoutMs. */
+  private pool(timeoutMs: number): Agent {
+    let a = this.pools.get(timeoutMs);
+    if (!a) {
+      a = new Agent({ connect: { timeout: timeoutMs }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+      this.pools.set(timeoutMs, a);
+    }
+    return a;
+  }
 
   /**
    * The other live processes, and the dead ones whose zones no live process runs now (their
@@ -100,8 +113,7 @@ export class ClusterCalls {
         method,
         headers: signer.signHeaders(method, path, headers, text ?? null),
         ...(text === undefined ? {} : { body: text }),
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
+        dispatcher: this.pool(timeoutMs),
       });
       return { status: r.statusCode, json: await r.body.json().catch(() => undefined) };
     } catch (e) {
