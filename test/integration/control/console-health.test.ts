@@ -15,15 +15,10 @@ import { request } from 'undici';
 import { silentLogger } from '../../../src/core/logger.ts';
 import { type RunningCluster, startCluster } from '../../../src/runtime/index.ts';
 import { parseTopology } from '../../../src/topology/index.ts';
+import { CHROMIUM, haveChromium, SHOTS } from '../../support/chromium.ts';
 import { freePort, testTopologyYaml } from '../../support/net.ts';
 import { until } from '../../support/until.ts';
 import { FAST_FAILOVER_YAML } from '../router/fixture.ts';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SHOTS = 'test-artifacts/console';
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium && process.env.CI === 'true')
-  throw new Error(`console test: no Chromium at ${CHROMIUM} (CI must have the Debian package chromium)`);
 
 const YAML = `
 shards:

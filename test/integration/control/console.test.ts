@@ -19,16 +19,12 @@ import { silentLogger } from '../../../src/core/logger.ts';
 import { fnv1a } from '../../../src/core/random.ts';
 import { type RunningCluster, startCluster } from '../../../src/runtime/index.ts';
 import { storeErrors } from '../../../src/store/index.ts';
+import { CHROMIUM, haveChromium, SHOTS } from '../../support/chromium.ts';
 import { testTopology } from '../../support/net.ts';
 import { until } from '../../support/until.ts';
 import { FAST_FAILOVER_YAML } from '../router/fixture.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SHOTS = 'test-artifacts/console';
 const TOKEN = 'console-test-token';
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium && process.env.CI === 'true')
-  throw new Error(`console test: no Chromium at ${CHROMIUM} (CI must have the Debian package chromium)`);
 
 const YAML = `
 shards:
