@@ -15,7 +15,7 @@ export {
 } from './compensation.ts';
 export { replicationErrors } from './errors.ts';
 export { JetStreamLog, type JetStreamLogOptions, pages } from './jetstream-log.ts';
-export type { Log, LogBatch, LogSubscription } from './log.ts';
+export type { Applied, BatchHandler, Log, LogBatch, LogSubscription } from './log.ts';
 export { MemoryLog, type MemoryLogOptions, type WanOptions } from './memory-log.ts';
 export { openLog } from './open-log.ts';
 export {

@@ -15,7 +15,7 @@ import { NATS_LIVENESS } from '../core/nats-liveness.ts';
 import type { RecordState } from '../store/index.ts';
 import type { DigestPeer } from './anti-entropy.ts';
 import { replicationErrors } from './errors.ts';
-import type { Log, LogBatch, LogSubscription } from './log.ts';
+import type { Applied, BatchHandler, Log, LogBatch, LogSubscription } from './log.ts';
 
 export interface JetStreamLogOptions {
   /** NATS servers, e.g. '127.0.0.1:4222'. */
@@ -192,12 +192,7 @@ export class JetStreamLog implements Log {
     });
   }
 
-  async subscribe(
-    origin: string,
-    dest: string,
-    afterSeq: number,
-    handler: (b: LogBatch) => Promise<void>,
-  ): Promise<LogSubscription> {
+  async subscribe(origin: string, dest: string, afterSeq: number, handler: BatchHandler): Promise<LogSubscription> {
     if (this.closed) throw replicationErrors.ERR_REPL_LOG_CLOSED('JetStream log is closed');
     await this.ensureStream(origin);
     const stream = this.streamOf(origin);
@@ -231,8 +226,17 @@ export class JetStreamLog implements Log {
     const consumer = await this.js.consumers.get(stream, dest);
     const messages: ConsumerMessages = await consumer.consume({ max_messages: 256 });
     let stopped = false;
+    // batches applied but not durable yet (see Applied): acknowledged in order once they are,
+    // kept alive meanwhile (the ack wait is short); after a failed one, none is acknowledged
+    const held = new Set<JsMsg>();
+    let acks: Promise<void> = Promise.resolve();
+    let ackBroken = false;
+    const keepHeld = this.opts.clock.setInterval(ACK_WAIT_MS / 2, () => {
+      for (const m of held) m.working();
+    });
     const stop = () => {
       stopped = true;
+      keepHeld.cancel();
       messages.stop();
     };
     this.subs.add({ stop });
@@ -246,6 +250,7 @@ export class JetStreamLog implements Log {
           m.term();
           continue;
         }
+        let applied: Applied | undefined;
         if (batch.to > afterSeq) {
           // the ack wait is short (a batch delivered to a subscription that then closed comes
           // back in seconds, not half a minute): say "still working" while this one is handled
@@ -255,7 +260,7 @@ export class JetStreamLog implements Log {
             for (;;) {
               if (stopped) return;
               try {
-                await handler(batch);
+                applied = (await handler(batch)) ?? undefined;
                 break;
               } catch (e) {
                 this.opts.onError?.(e);
@@ -266,7 +271,27 @@ export class JetStreamLog implements Log {
             alive.cancel();
           }
         }
-        m.ack();
+        if (!applied && held.size === 0) {
+          if (!ackBroken) m.ack();
+          continue;
+        }
+        held.add(m);
+        const durable = applied?.durable ?? Promise.resolve();
+        acks = acks.then(
+          () =>
+            durable.then(
+              () => {
+                held.delete(m);
+                if (!ackBroken) m.ack();
+              },
+              (e: unknown) => {
+                ackBroken = true;
+                held.clear();
+                this.opts.onError?.(e);
+              },
+            ),
+          () => {},
+        );
       }
     })();
     return {

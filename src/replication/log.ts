@@ -12,6 +12,21 @@ export interface LogBatch {
   sentAt: number;
 }
 
+/**
+ * What a handler may answer for a batch it applied but has not made durable yet (e.g. a
+ * commit with `synchronous_commit = off`): the next batch comes at once, but the log counts
+ * this one finished (acknowledges it; a new subscription continues after it) only once
+ * `durable` resolves, in order. If `durable` rejects, no later batch of the subscription is
+ * acknowledged either: the handler's owner subscribes again and gets them back.
+ */
+export interface Applied {
+  durable: Promise<void>;
+}
+
+/** Handler of one destination's batches (see Log.subscribe). */
+// biome-ignore lint/suspicious/noConfusingVoidType: a handler done at once returns nothing, as every store applier does
+export type BatchHandler = (b: LogBatch) => Promise<void | Applied>;
+
 /** A running delivery of one origin's batches to one destination. */
 export interface LogSubscription {
   /** Serves a local zone for anti-entropy with zones in other processes (logs that span processes). */
@@ -33,14 +48,10 @@ export interface Log {
    * Delivers origin's batches to dest in append order, one at a time (the next after the
    * handler resolves; a handler that throws gets the same batch again later). Batches
    * whose `to` is at or below `afterSeq` may be skipped. Durable per (origin, dest): a new
-   * subscription continues after the last batch the handler finished.
+   * subscription continues after the last batch the handler finished (with an `Applied`
+   * answer: the last one whose `durable` resolved).
    */
-  subscribe(
-    origin: string,
-    dest: string,
-    afterSeq: number,
-    handler: (b: LogBatch) => Promise<void>,
-  ): Promise<LogSubscription>;
+  subscribe(origin: string, dest: string, afterSeq: number, handler: BatchHandler): Promise<LogSubscription>;
   /**
    * The `to` of the last batch dest finished from origin's stream (dest's applied position
    * as the log knows it; 0 if none, undefined if the log cannot tell). Lets a process

@@ -1,7 +1,7 @@
 import type { Clock, Timer } from '../core/clock.ts';
 import type { Random } from '../core/random.ts';
 import { replicationErrors } from './errors.ts';
-import type { Log, LogBatch, LogSubscription } from './log.ts';
+import type { BatchHandler, Log, LogBatch, LogSubscription } from './log.ts';
 
 /** Simulated WAN between zones, applied on the receiving side (PEERS.md: delaying sends throttles badly). */
 export interface WanOptions {
@@ -29,8 +29,12 @@ interface Sub {
   origin: string;
   dest: string;
   afterSeq: number;
-  handler: (b: LogBatch) => Promise<void>;
+  handler: BatchHandler;
   next: number;
+  /** Acknowledgements waiting for their batch to be durable, in order (see Applied). */
+  acks: Promise<void>;
+  /** A `durable` rejected: nothing later is acknowledged. */
+  ackBroken: boolean;
   lastAt: number;
   timer: Timer | undefined;
   busy: boolean;
@@ -152,12 +156,7 @@ export class MemoryLog implements Log {
     s.base += drop;
   }
 
-  async subscribe(
-    origin: string,
-    dest: string,
-    afterSeq: number,
-    handler: (b: LogBatch) => Promise<void>,
-  ): Promise<LogSubscription> {
+  async subscribe(origin: string, dest: string, afterSeq: number, handler: BatchHandler): Promise<LogSubscription> {
     if (this.closed) throw replicationErrors.ERR_REPL_LOG_CLOSED('in-process log is closed');
     let ds = this.dests.get(origin);
     if (!ds) {
@@ -171,6 +170,8 @@ export class MemoryLog implements Log {
       afterSeq,
       handler,
       next: this.positions.get(`${origin}|${dest}`) ?? 0,
+      acks: Promise.resolve(),
+      ackBroken: false,
       lastAt: 0,
       timer: undefined,
       busy: false,
@@ -222,11 +223,21 @@ export class MemoryLog implements Log {
       if (sub.closed || this.closed || this.isCut(sub.origin, sub.dest)) return;
       sub.busy = true;
       sub.handler(entry.batch).then(
-        () => {
+        (applied) => {
           sub.busy = false;
           sub.next++;
           this.delivered++;
-          this.positions.set(`${sub.origin}|${sub.dest}`, sub.next);
+          const done = sub.next;
+          const ack = () => {
+            if (!sub.ackBroken) this.positions.set(`${sub.origin}|${sub.dest}`, done);
+          };
+          if (applied) {
+            sub.acks = sub.acks
+              .then(() => applied.durable)
+              .then(ack, () => {
+                sub.ackBroken = true;
+              });
+          } else sub.acks = sub.acks.then(ack);
           this.pump(sub);
         },
         () => {

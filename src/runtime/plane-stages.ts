@@ -286,6 +286,7 @@ async function startTables(
       shardCount: topology.config.shards.count,
       hash: topology.config.shards.hash,
     }),
+    shardChanges: (listener) => sm.map.watch(listener),
   });
   try {
     await tables.start();

@@ -1,10 +1,11 @@
 import pg from 'pg';
 import type { Clock } from '../../core/clock.ts';
 import type { Change } from '../../store/index.ts';
-import type { Log, LogBatch, LogSubscription } from '../log.ts';
+import type { Applied, Log, LogBatch, LogSubscription } from '../log.ts';
 import type { ResolvedTable } from './table-checks.ts';
 import { type TableOp, tableStream } from './table-decoder.ts';
 import { dominates, originName, qname, quote, SIDE_SCHEMA, type Vv, vvMerge } from './table-sql.ts';
+import { WalFlushWatch } from './wal-flush.ts';
 
 export interface ApplierEvents {
   applied?(origin: string, dest: string, batch: LogBatch, rows: number): void;
@@ -22,12 +23,6 @@ export interface TableApplierOptions {
   log: Log;
   clock: Clock;
   events?: ApplierEvents;
-  /**
-   * Resolves once this zone's decoder has written the version rows of what it shipped (it
-   * writes them beside the shipping): read before a key's state, so a local write already
-   * shipped is not taken for a pending one.
-   */
-  localVersions?: () => Promise<void>;
 }
 
 /** What the destination holds for one key, read in the apply transaction. */
@@ -56,51 +51,124 @@ const PENDING_RETRIES = 100;
  * A batch of one table (the common one) costs two round trips whatever its size: one read of
  * the keys' state, one statement that writes rows, versions, locks, conflicts and the cursor;
  * any other batch runs in BEGIN … COMMIT, two statements per table touched and the cursor.
+ *
+ * Applies commit asynchronously (`synchronous_commit = off`, as PostgreSQL's own subscriptions
+ * do): the log's acknowledgement of a batch waits until the WAL is flushed past its commit
+ * (WalFlushWatch), so a crash that loses the commit (and the cursor with it) leaves the batch
+ * on the log to be applied again. A lost connection (a restart, a terminated backend) makes
+ * the applier connect again, read its cursor back and subscribe again.
  */
 export class TableApplier {
   private client: pg.Client | undefined;
+  private watch: WalFlushWatch | undefined;
   private sub: LogSubscription | undefined;
   private cursor = 0;
   private readonly byName = new Map<string, ResolvedTable>();
+  private stopped = false;
+  /** The connection to reconnect after a loss, while it is being made again. */
+  private reconnecting: Promise<void> | undefined;
   /** Newest applied position and the source commit time of it (lag). */
   lastApplied = { seq: 0, time: 0, at: 0 };
   /** The replication origin this applier writes under. */
   originId = '';
-  readonly counters = { rows: 0, skipped: 0, conflicts: 0, settled: 0, truncates: 0, batches: 0 };
+  readonly counters = {
+    rows: 0,
+    skipped: 0,
+    conflicts: 0,
+    settled: 0,
+    truncates: 0,
+    batches: 0,
+    reconnects: 0,
+  };
 
   constructor(private readonly o: TableApplierOptions) {
     for (const t of o.tables) this.byName.set(t.name, t);
   }
 
   async start(): Promise<void> {
+    this.stopped = false;
+    await this.connect();
+  }
+
+  /** A session under the origin, the cursor read back, and the subscription from it. */
+  private async connect(): Promise<void> {
     const c = new pg.Client({ connectionString: this.o.url });
     await c.connect();
-    c.on('error', (e) => this.o.events?.error?.(e));
+    const lost = (e: unknown) => {
+      if (this.client === c) this.lost(e);
+    };
+    c.on('error', lost);
+    c.on('end', () => lost(new Error(`tables: applier ${this.o.origin} → ${this.o.zone} lost its connection`)));
+    try {
+      // commits are made durable before the log forgets them (see the class comment)
+      await c.query("SET TimeZone = 'UTC'; SET session_replication_role = replica; SET synchronous_commit = off");
+      const db = (await c.query<{ d: string }>('SELECT current_database() AS d')).rows[0]!.d;
+      const origin = originName(this.o.origin, db);
+      this.originId = origin;
+      await c.query(
+        'SELECT pg_replication_origin_create($1) WHERE NOT EXISTS (SELECT 1 FROM pg_replication_origin WHERE roname = $1)',
+        [origin],
+      );
+      // one session per origin at a time: a second applier of the same link fails here instead of applying twice
+      await c.query('SELECT pg_replication_origin_session_setup($1)', [origin]);
+      const r = await c.query<{ seq: string }>(`SELECT seq FROM ${SIDE_SCHEMA}.table_cursors WHERE origin = $1`, [
+        this.o.origin,
+      ]);
+      this.cursor = Number(r.rows[0]?.seq ?? 0);
+    } catch (e) {
+      c.removeAllListeners('end');
+      await c.end().catch(() => {});
+      throw e;
+    }
     this.client = c;
-    await c.query("SET TimeZone = 'UTC'; SET session_replication_role = replica");
-    const db = (await c.query<{ d: string }>('SELECT current_database() AS d')).rows[0]!.d;
-    const origin = originName(this.o.origin, db);
-    this.originId = origin;
-    await c.query(
-      'SELECT pg_replication_origin_create($1) WHERE NOT EXISTS (SELECT 1 FROM pg_replication_origin WHERE roname = $1)',
-      [origin],
+    this.watch = new WalFlushWatch(c, this.o.clock);
+    this.sub = await this.o.log.subscribe(tableStream(this.o.origin), this.o.zone, this.cursor, (b) =>
+      this.apply(c, b),
     );
-    // one session per origin at a time: a second applier of the same link fails here instead of applying twice
-    await c.query('SELECT pg_replication_origin_session_setup($1)', [origin]);
-    const r = await c.query<{ seq: string }>(`SELECT seq FROM ${SIDE_SCHEMA}.table_cursors WHERE origin = $1`, [
-      this.o.origin,
-    ]);
-    this.cursor = Number(r.rows[0]?.seq ?? 0);
-    this.sub = await this.o.log.subscribe(tableStream(this.o.origin), this.o.zone, this.cursor, (b) => this.apply(b));
+  }
+
+  /**
+   * The connection failed, or a batch's commit could not be confirmed durable: drop the
+   * subscription (the log keeps what was not confirmed) and connect again until it works.
+   */
+  private lost(e: unknown): void {
+    if (this.stopped || this.reconnecting) return;
+    this.o.events?.error?.(e);
+    const old = this.client;
+    this.client = undefined;
+    this.watch?.close(e);
+    this.reconnecting = (async () => {
+      await this.sub?.close().catch(() => {});
+      this.sub = undefined;
+      old?.removeAllListeners('end');
+      await old?.end().catch(() => {});
+      for (let attempt = 0; !this.stopped; attempt++) {
+        try {
+          await this.connect();
+          this.counters.reconnects++;
+          return;
+        } catch (err) {
+          this.o.events?.error?.(err);
+          await this.o.clock.sleep(Math.min(5000, 250 * 2 ** attempt));
+        }
+      }
+    })().finally(() => {
+      this.reconnecting = undefined;
+    });
   }
 
   /** Stops applying (the connection, and so the origin session, ends). */
   async stop(): Promise<void> {
+    this.stopped = true;
+    await this.reconnecting;
     for (const w of this.waiters.splice(0)) w.done();
     await this.sub?.close();
     this.sub = undefined;
-    await this.client?.end().catch(() => {});
+    this.watch?.close();
+    const c = this.client;
     this.client = undefined;
+    c?.removeAllListeners('end');
+    await c?.end().catch(() => {});
   }
 
   get zone(): string {
@@ -124,22 +192,28 @@ export class TableApplier {
     return new Promise((done) => this.waiters.push({ seq, done }));
   }
 
-  private async apply(b: LogBatch): Promise<void> {
-    if (b.to <= this.cursor) return;
-    const changes = b.changes.filter((c) => c.seq > this.cursor);
+  private async apply(c: pg.Client, b: LogBatch): Promise<Applied | undefined> {
+    if (b.to <= this.cursor) return undefined;
+    const changes = b.changes.filter((ch) => ch.seq > this.cursor);
     for (let attempt = 0; ; attempt++) {
-      const waitFor = await this.applyOnce(b, changes, attempt >= PENDING_RETRIES);
+      // a subscription of a connection that was lost never applies on the next one
+      if (this.client !== c) throw new Error(`tables: applier ${this.o.origin} → ${this.o.zone} reconnecting`);
+      const waitFor = await this.applyOnce(c, b, changes, attempt >= PENDING_RETRIES);
       if (!waitFor) break;
       // a local write to a key is not versioned yet: let this zone's decoder see it first
       await this.o.clock.sleep(5);
     }
+    const watch = this.watch!;
+    return {
+      durable: watch.committed().catch((e: unknown) => {
+        if (this.watch === watch) this.lost(e);
+        throw e;
+      }),
+    };
   }
 
   /** One attempt; true when it rolled back to wait for a pending local write. */
-  private async applyOnce(b: LogBatch, changes: Change[], force: boolean): Promise<boolean> {
-    const c = this.client;
-    if (!c) throw new Error('tables: applier stopped');
-    await this.o.localVersions?.();
+  private async applyOnce(c: pg.Client, b: LogBatch, changes: Change[], force: boolean): Promise<boolean> {
     const segs = segments(changes);
     const only = segs.length === 1 && !segs[0]!.truncate && segs[0]!.byTable.size === 1 ? segs[0]! : undefined;
     const [name, list] = only ? [...only.byTable][0]! : [];

@@ -100,7 +100,7 @@ export class TableDecoder {
   private readonly byRel = new Map<string, ResolvedTable>();
   /** Wall time and position of the newest shipped transaction. */
   lastShipped = { seq: 0, time: 0 };
-  readonly counters = { shippedRows: 0, misrouted: 0, skippedApplied: 0, snapshotRows: 0, errors: 0 };
+  readonly counters = { shippedRows: 0, misrouted: 0, skippedApplied: 0, snapshotRows: 0, errors: 0, reconnects: 0 };
 
   constructor(private readonly o: TableDecoderOptions) {
     for (const t of o.tables) this.byRel.set(`${t.schema}.${t.table}`, t);
@@ -121,35 +121,46 @@ export class TableDecoder {
   /** Creates the publication and the slot if missing (then a snapshot first) and starts streaming. */
   async start(): Promise<void> {
     this.running = true;
+    await this.open();
+  }
+
+  private async open(): Promise<void> {
     const db = new pg.Client({ connectionString: this.o.url });
     await db.connect();
-    db.on('error', (e) => this.o.events?.error?.(e));
-    // the version rows this session writes may be lost in a crash without harm (see version())
-    await db.query("SET TimeZone = 'UTC'; SET synchronous_commit = off");
-    this.db = db;
-    this.slotId = slotName((await db.query<{ d: string }>('SELECT current_database() AS d')).rows[0]!.d);
-    await this.ensurePublication(db);
-    const slot = await db.query<{ wal_status: string | null }>(
-      'SELECT wal_status FROM pg_replication_slots WHERE slot_name = $1',
-      [this.slot],
-    );
-    let snapshot = false;
-    if (slot.rows[0]?.wal_status === 'lost') {
-      // fell behind max_slot_wal_keep_size: its changes are gone; start over with a snapshot
-      this.o.logger?.warn({ zone: this.o.zone, slot: this.slot }, 'tables: slot lost its WAL; catch-up snapshot');
-      await db.query('SELECT pg_drop_replication_slot($1)', [this.slot]);
-      snapshot = true;
-    } else if (!slot.rows[0]) snapshot = true;
-    if (snapshot) {
-      const r = await db.query<{ lsn: string }>(
-        "SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')",
+    db.on('error', (e) => this.lost(e, db));
+    try {
+      // the version rows this session writes may be lost in a crash without harm (see version())
+      await db.query("SET TimeZone = 'UTC'; SET synchronous_commit = off");
+      this.slotId = slotName((await db.query<{ d: string }>('SELECT current_database() AS d')).rows[0]!.d);
+      await this.ensurePublication(db);
+      const slot = await db.query<{ wal_status: string | null }>(
+        'SELECT wal_status FROM pg_replication_slots WHERE slot_name = $1',
         [this.slot],
       );
-      // rows committed after the slot's start are both in the snapshot and in the stream: the
-      // stream's versions dominate, so applying both is harmless
-      await this.snapshot(db, lsnToNumber(r.rows[0]!.lsn));
+      let snapshot = false;
+      if (slot.rows[0]?.wal_status === 'lost') {
+        // fell behind max_slot_wal_keep_size: its changes are gone; start over with a snapshot
+        this.o.logger?.warn({ zone: this.o.zone, slot: this.slot }, 'tables: slot lost its WAL; catch-up snapshot');
+        await db.query('SELECT pg_drop_replication_slot($1)', [this.slot]);
+        snapshot = true;
+      } else if (!slot.rows[0]) snapshot = true;
+      if (snapshot) {
+        const r = await db.query<{ lsn: string }>(
+          "SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')",
+          [this.slot],
+        );
+        // rows committed after the slot's start are both in the snapshot and in the stream: the
+        // stream's versions dominate, so applying both is harmless
+        await this.snapshot(db, lsnToNumber(r.rows[0]!.lsn));
+      }
+    } catch (e) {
+      await db.end().catch(() => {});
+      throw e;
     }
+    this.db = db;
     const plugin = new TextPgoutput({ protoVersion: 1, publicationNames: [PUBLICATION], messages: false });
+    // a new service each time: a service subscribed again starts after the last position it
+    // received, which would skip what was decoded but not shipped
     const svc = new LogicalReplicationService(
       { connectionString: this.o.url },
       { acknowledge: { auto: false, timeoutSeconds: 0 } },
@@ -158,23 +169,57 @@ export class TableDecoder {
     svc.on('heartbeat', (_lsn: string, _t: number, respond: boolean) => {
       if (respond) void svc.acknowledge(this.ackLsn ?? '0/0');
     });
-    svc.on('error', (e: Error) => {
-      if (!this.running) return;
-      this.counters.errors++;
-      this.o.events?.error?.(e);
-    });
+    svc.on('error', (e: Error) => this.lost(e, db));
     this.service = svc;
-    svc.subscribe(plugin, this.slot).catch((e: unknown) => {
-      if (this.running) this.o.events?.error?.(e);
-    });
+    svc.subscribe(plugin, this.slot).then(
+      // the stream ended without an error (the server shut down): connect again
+      () => this.lost(new Error(`tables: ${this.o.zone}'s decoding stream ended`), db),
+      (e: unknown) => this.lost(e, db),
+    );
     this.kick(); // a snapshot waiting to ship
+  }
+
+  /** Connecting again after the database connection or the stream failed. */
+  private reconnecting: Promise<void> | undefined;
+
+  /**
+   * The stream or the connection failed (a restart of the database, a terminated backend):
+   * drop what was decoded but not shipped — the slot hands it out again, as it was not
+   * acknowledged — and connect again until it works.
+   */
+  private lost(e: unknown, db: pg.Client): void {
+    if (!this.running || this.db !== db || this.reconnecting) return;
+    this.counters.errors++;
+    this.o.events?.error?.(e);
+    this.reconnecting = (async () => {
+      this.db = undefined;
+      const svc = this.service;
+      this.service = undefined;
+      await svc?.destroy().catch(() => {});
+      await this.shipping;
+      this.queue.length = 0;
+      this.txn = undefined;
+      await db.end().catch(() => {});
+      for (let attempt = 0; this.running; attempt++) {
+        try {
+          await this.open();
+          this.counters.reconnects++;
+          return;
+        } catch (err) {
+          this.o.events?.error?.(err);
+          await this.o.clock.sleep(Math.min(5000, 250 * 2 ** attempt));
+        }
+      }
+    })().finally(() => {
+      this.reconnecting = undefined;
+    });
   }
 
   /** Stops streaming; what was not shipped is decoded again next time. */
   async stop(): Promise<void> {
     this.running = false;
+    await this.reconnecting;
     await this.shipping;
-    await this.versionsWritten;
     await this.service?.destroy();
     await this.db?.end().catch(() => {});
   }
@@ -257,6 +302,12 @@ export class TableDecoder {
         txn.endLsn = m.commitEndLsn ?? lsn;
         for (const p of txn.ops) p.xid = txn.xid;
         if (this.txnFromOrigin) this.counters.skippedApplied++;
+        if (txn.ops.length === 0 && this.queue.length === 0 && !this.shipping) {
+          // nothing to ship (an applier's transaction, this decoder's own version rows) and
+          // everything before it is on the log: no shipping round for it
+          this.ackLsn = txn.endLsn;
+          return;
+        }
         // flush at once: no timer; transactions that commit while an append is in flight go together next
         this.queue.push(txn);
         this.kick();
@@ -281,7 +332,7 @@ export class TableDecoder {
   }
 
   private async shipLoop(): Promise<void> {
-    while (this.running && this.queue.length > 0) {
+    while (this.running && this.db && this.queue.length > 0) {
       const txns = this.queue.splice(0, this.queue.length);
       try {
         await this.ship(txns);
@@ -365,7 +416,10 @@ export class TableDecoder {
     };
   }
 
-  /** Drops (counts and records) changes this zone did not own the shard of: misrouted writes are never applied elsewhere. */
+  /**
+   * Drops (counts and records) changes this zone did not own the shard of when their
+   * transaction committed: misrouted writes are never applied elsewhere.
+   */
   private owned(ops: Pending[], txn: Txn): Pending[] {
     const { ownership, zone } = this.o;
     const out: Pending[] = [];
@@ -378,7 +432,9 @@ export class TableDecoder {
       const shard =
         p.table.config.class === 'global' ? 'global' : shardOfRow(p.table, p.key, p.op.row ?? {}, ownership);
       const owner = ownership.owner(shard);
-      if (owner.zone === zone) out.push(p);
+      // owned when it committed: the shard may have moved since (decoding lags by ms; a restart by more)
+      const until = owner.zone === zone ? undefined : ownership.ownedUntil?.(shard, zone);
+      if (owner.zone === zone || (until !== undefined && txn.time <= until)) out.push(p);
       else {
         const s = shard === 'global' ? -1 : shard;
         bad.push({
@@ -405,22 +461,15 @@ export class TableDecoder {
     return out;
   }
 
-  /** The version rows of the changes shipped so far, written (see version()). */
-  private versionsWritten: Promise<void> = Promise.resolve();
-
-  /** Resolves once the version rows of every change shipped so far are in the side table. */
-  versionsSettled(): Promise<void> {
-    return this.versionsWritten;
-  }
-
   /**
    * This zone's version of each change: the row's vector in the side table (what this zone
    * had applied from others) with this zone's entry set to the change's log position, which
-   * grows with every transaction, so no counter has to be read or kept durable. On the
-   * shipping path only a read (one statement per table); the rows are written beside the
-   * shipping, one statement per table committed asynchronously (a lost row of it
-   * after a crash costs at most a conflict reported that was not one, never a missed one).
-   * This zone's appliers wait for that write (versionsSettled) before they read a key's state.
+   * grows with every transaction, so no counter has to be read or kept durable. One statement
+   * per table reads the vectors and writes them back with this zone's entry raised (the read
+   * sees the rows as they were before it), so a change is versioned before it is shipped and
+   * an applier never takes a shipped local write for a pending one. The session commits
+   * asynchronously: a version row lost in a crash costs at most a conflict reported that was
+   * not one, never a missed one.
    */
   private async version(ops: { p: Pending; seq: number }[]): Promise<(Vv | undefined)[]> {
     const out: (Vv | undefined)[] = new Array(ops.length);
@@ -432,9 +481,6 @@ export class TableDecoder {
       byTable.set(p.table, l);
     });
     const zone = this.o.zone;
-    const writes: { t: ResolvedTable; arg: { key: string; n: number; xid: string | null }[] }[] = [];
-    // the previous batch's rows first: this read must see them
-    await this.versionsWritten;
     for (const [t, idx] of byTable) {
       // per key: the newest position, and the xid of the last change (the row's xmin after it; none when deleted)
       const perKey = new Map<string, { n: number; xid: string | null }>();
@@ -446,9 +492,23 @@ export class TableDecoder {
         e.xid = p.op.op === 'upsert' && p.xid ? String(p.xid) : null;
         perKey.set(p.key, e);
       }
+      const arg = [...perKey].map(([key, e]) => ({ key, n: e.n, xid: e.xid }));
+      // row_xid tells an applier whether the row changed since its version was taken (a local
+      // write not decoded yet); a newer xid an applier stored meanwhile is kept
       const r = await this.db!.query<{ key: string; vv: Vv }>(
-        `SELECT key, vv FROM ${SIDE_SCHEMA}.table_versions WHERE tbl = $1 AND key = ANY($2::text[])`,
-        [t.name, [...perKey.keys()]],
+        `WITH cur AS (SELECT key, vv FROM ${SIDE_SCHEMA}.table_versions
+                       WHERE tbl = $1 AND key IN (SELECT x.key FROM jsonb_to_recordset($3::jsonb) AS x(key text))),
+              w AS (INSERT INTO ${SIDE_SCHEMA}.table_versions AS v (tbl, key, vv, row_xid)
+                    SELECT $1, x.key, jsonb_build_object($2::text, x.n), x.xid::xid
+                      FROM jsonb_to_recordset($3::jsonb) AS x(key text, n bigint, xid text)
+                    ON CONFLICT (tbl, key) DO UPDATE
+                      SET vv = v.vv || jsonb_build_object($2::text, GREATEST(COALESCE((v.vv ->> $2)::bigint, 0), (EXCLUDED.vv ->> $2)::bigint)),
+                          row_xid = CASE WHEN EXCLUDED.row_xid IS NULL OR v.row_xid IS NULL THEN EXCLUDED.row_xid
+                                         WHEN age(v.row_xid) < age(EXCLUDED.row_xid) THEN v.row_xid
+                                         ELSE EXCLUDED.row_xid END
+                    RETURNING 1)
+         SELECT key, vv FROM cur`,
+        [t.name, zone, JSON.stringify(arg)],
       );
       const stored = new Map(r.rows.map((x) => [x.key, x.vv]));
       for (const i of idx) {
@@ -456,35 +516,8 @@ export class TableDecoder {
         const vv = stored.get(p.key) ?? {};
         out[i] = p.op.snapshot ? vv : { ...vv, [zone]: Math.max(vv[zone] ?? 0, seq) };
       }
-      writes.push({ t, arg: [...perKey].map(([key, e]) => ({ key, n: e.n, xid: e.xid })) });
     }
-    if (writes.length > 0) this.versionsWritten = this.writeVersions(writes);
     return out;
-  }
-
-  /** Started when the batch is shipped; never rejects (a failure is reported, see version()). */
-  private async writeVersions(
-    writes: { t: ResolvedTable; arg: { key: string; n: number; xid: string | null }[] }[],
-  ): Promise<void> {
-    const zone = this.o.zone;
-    for (const { t, arg } of writes) {
-      // row_xid tells the applier whether the row changed since its version was taken (a local
-      // write not decoded yet); a newer xid an applier stored meanwhile is kept
-      await this.db!.query(
-        `INSERT INTO ${SIDE_SCHEMA}.table_versions AS v (tbl, key, vv, row_xid)
-         SELECT $1, x.key, jsonb_build_object($2::text, x.n), x.xid::xid
-           FROM jsonb_to_recordset($3::jsonb) AS x(key text, n bigint, xid text)
-         ON CONFLICT (tbl, key) DO UPDATE
-           SET vv = v.vv || jsonb_build_object($2::text, GREATEST(COALESCE((v.vv ->> $2)::bigint, 0), (EXCLUDED.vv ->> $2)::bigint)),
-               row_xid = CASE WHEN EXCLUDED.row_xid IS NULL OR v.row_xid IS NULL THEN EXCLUDED.row_xid
-                              WHEN age(v.row_xid) < age(EXCLUDED.row_xid) THEN v.row_xid
-                              ELSE EXCLUDED.row_xid END`,
-        [t.name, zone, JSON.stringify(arg)],
-      ).catch((e: unknown) => {
-        this.counters.errors++;
-        this.o.events?.error?.(e);
-      });
-    }
   }
 }
 

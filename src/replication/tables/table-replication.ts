@@ -1,13 +1,14 @@
 import pg from 'pg';
 import type { Clock } from '../../core/clock.ts';
 import type { Logger } from '../../core/logger.ts';
+import type { ShardChange } from '../../shardmap/index.ts';
 import { type ReplicationTablesConfig, zoneUrl } from '../../topology/index.ts';
 import { replicationErrors } from '../errors.ts';
 import type { Log } from '../log.ts';
 import { TableApplier } from './table-applier.ts';
 import { checkTables, checkWalLevel, compareZones, type ResolvedTable } from './table-checks.ts';
 import { TableDecoder } from './table-decoder.ts';
-import type { TableOwnership } from './table-shard.ts';
+import { OwnerHistory, type TableOwnership } from './table-shard.ts';
 import { lockTriggerSql, qname, SIDE_SCHEMA, SIDE_SCHEMA_SQL, type Vv, vvMerge } from './table-sql.ts';
 
 /** One open table conflict, as the control API and `multizone conflicts` show it. */
@@ -52,6 +53,11 @@ export interface TableReplicationOptions {
   log: Log;
   clock: Clock;
   ownership: (zone: string) => TableOwnership;
+  /**
+   * The shard map's changes (a watch; returns its cancel): the decoders then ship a write
+   * committed before its zone lost the shard even when they decode it after the move.
+   */
+  shardChanges?: (listener: (c: ShardChange) => void) => () => void;
   logger?: Logger;
 }
 
@@ -63,6 +69,7 @@ export class TableReplication {
   private readonly decoders = new Map<string, TableDecoder>();
   private readonly appliers: TableApplier[] = [];
   private readonly pools = new Map<string, pg.Pool>();
+  private unwatch: (() => void) | undefined;
   readonly counters = { errors: 0 };
 
   constructor(private readonly o: TableReplicationOptions) {}
@@ -99,6 +106,12 @@ export class TableReplication {
       found.push({ zone, tables: await checkTables(db, zone, config.tables) });
     }
     for (const f of found.slice(1)) compareZones(found[0]!, f);
+    const history = new OwnerHistory(clock);
+    this.unwatch = this.o.shardChanges?.((c) => history.observe(c));
+    const ownership = (zone: string): TableOwnership => {
+      const o = this.o.ownership(zone);
+      return o.ownedUntil || !this.unwatch ? o : { ...o, ownedUntil: (s, z) => history.ownedUntil(s, z) };
+    };
     for (const { zone, tables } of found) {
       const db = this.pool(zone);
       await db.query(SIDE_SCHEMA_SQL);
@@ -120,7 +133,6 @@ export class TableReplication {
           log,
           clock,
           events,
-          localVersions: () => this.decoders.get(zone)?.versionsSettled() ?? Promise.resolve(),
         });
         await a.start();
         this.appliers.push(a);
@@ -131,7 +143,7 @@ export class TableReplication {
         tables,
         log,
         clock,
-        ownership: this.o.ownership(zone),
+        ownership: ownership(zone),
         batchMax: config.batchMax,
         appliedUpTo: (seq) =>
           Promise.all(this.appliers.filter((a) => a.origin === zone).map((a) => a.appliedUpTo(seq))).then(() => {}),
@@ -148,6 +160,8 @@ export class TableReplication {
   }
 
   async stop(): Promise<void> {
+    this.unwatch?.();
+    this.unwatch = undefined;
     for (const d of this.decoders.values()) await d.stop();
     for (const a of this.appliers) await a.stop();
     for (const p of this.pools.values()) await p.end().catch(() => {});

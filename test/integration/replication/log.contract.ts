@@ -178,6 +178,38 @@ export function logContract(name: string, makeFactory: () => Promise<LogFactory 
       );
     });
 
+    test(`${name}: an Applied batch counts finished only once durable, in order; the next subscription gets back the rest`, async () => {
+      const ns = `n${++n}`;
+      const log = await open(ns);
+      const got: number[] = [];
+      const durable = new Map<number, { ok: () => void; fail: (e: Error) => void }>();
+      const sub = await log.subscribe('sh-a', 'bj-a', 0, async (b) => {
+        got.push(b.to);
+        if (b.to === 1) return; // finished at once
+        return { durable: new Promise<void>((ok, fail) => durable.set(b.to, { ok, fail })) };
+      });
+      for (let s = 1; s <= 5; s++) await log.append(batch('sh-a', s, s));
+      // the next batch comes without waiting for the previous one to be durable
+      await until(() => got.length === 5, 'all five handed over');
+      await until(async () => (await log.ackedUpTo('sh-a', 'bj-a')) === 1, 'ack of 1');
+      durable.get(3)!.ok(); // 3 durable before 2: nothing past 1 yet
+      await systemClock.sleep(50);
+      assert.equal(await log.ackedUpTo('sh-a', 'bj-a'), 1);
+      durable.get(2)!.ok();
+      await until(async () => (await log.ackedUpTo('sh-a', 'bj-a')) === 3, 'acks of 2 and 3, in order');
+      // 4 never becomes durable (its commit was lost): 5, durable after it, is not acknowledged either
+      durable.get(4)!.fail(new Error('lost in a crash'));
+      durable.get(5)!.ok();
+      await systemClock.sleep(50);
+      assert.equal(await log.ackedUpTo('sh-a', 'bj-a'), 3);
+      await sub.close();
+      const again = await open(ns);
+      const second: number[] = [];
+      await again.subscribe('sh-a', 'bj-a', 0, async (b) => void second.push(b.to));
+      await until(() => second.length === 2, 'batches 4 and 5 again');
+      assert.deepEqual(second, [4, 5]);
+    });
+
     test(`${name}: reports the position each destination has finished`, async () => {
       const log = await open();
       assert.equal(await log.ackedUpTo('gz-a', 'sh-a'), 0);

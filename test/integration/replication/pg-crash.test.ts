@@ -6,71 +6,29 @@
  * Needs the PostgreSQL server binaries and root (to run them as the postgres user).
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { systemClock } from '../../../src/core/clock.ts';
 import { fnv1a, seededRandom } from '../../../src/core/random.ts';
 import { MemoryLog } from '../../../src/replication/index.ts';
 import { MemoryFence, PgStore, resourcePolicies, type Store } from '../../../src/store/index.ts';
-import { freePort } from '../../support/net.ts';
+import { privatePg } from '../../support/pg-private.ts';
 import { storeTestTopology } from '../store/store.contract.ts';
 import { ZONES } from './cluster.ts';
 import { faultReplication } from './fault-support.ts';
 import { until } from './log.contract.ts';
 
-const BIN = ['/usr/lib/postgresql/15/bin', '/usr/lib/postgresql/16/bin', '/usr/lib/postgresql/17/bin'].find((d) =>
-  existsSync(join(d, 'pg_ctl')),
-);
-
-function uidOf(user: string): { uid: number; gid: number } | undefined {
-  try {
-    return {
-      uid: Number(execFileSync('id', ['-u', user], { encoding: 'utf8' })),
-      gid: Number(execFileSync('id', ['-g', user], { encoding: 'utf8' })),
-    };
-  } catch {
-    return undefined;
-  }
-}
-
 test('replication (PostgreSQL): the database crashes mid-stream — every acknowledged write survives recovery and reaches every zone', async (t) => {
-  const pgUser = uidOf('postgres');
-  if (!BIN || !pgUser || process.getuid?.() !== 0) {
-    if (process.env.CI === 'true') assert.fail('CI=true: this test needs the PostgreSQL server binaries and root');
-    return t.skip('needs the PostgreSQL server binaries and root (runs a private cluster as postgres)');
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'mz-pgcrash-'));
-  chownSync(dir, pgUser.uid, pgUser.gid);
-  const data = join(dir, 'data');
-  const port = await freePort();
-  const asPostgres = (cmd: string, args: string[]) =>
-    execFileSync('runuser', ['-u', 'postgres', '--', join(BIN, cmd), ...args], { stdio: 'pipe', timeout: 60_000 });
-  asPostgres('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync']);
-  const pgctl = (...args: string[]) =>
-    asPostgres('pg_ctl', [
-      '-D',
-      data,
-      '-l',
-      join(dir, 'log'),
-      '-o',
-      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`,
-      '-w',
-      ...args,
-    ]);
+  const pg = await privatePg(t);
+  if (!pg) return;
   // undone last first: replication and stores, then the cluster and its directory
-  const undo: (() => unknown)[] = [() => rmSync(dir, { recursive: true, force: true })];
+  const undo: (() => unknown)[] = [() => pg.close()];
   t.after(async () => {
     for (const u of undo.reverse())
       await Promise.resolve()
         .then(u)
         .catch(() => {});
   });
-  pgctl('start');
-  undo.push(() => pgctl('-m', 'immediate', 'stop'));
-  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  const url = pg.url();
   const topology = storeTestTopology();
   const fence = new MemoryFence(topology.initialOwners());
   const policies = resourcePolicies(topology, fence);
@@ -114,11 +72,11 @@ test('replication (PostgreSQL): the database crashes mid-stream — every acknow
   // writes in flight when it crashes: some acknowledged just before, some refused
   const before = writeSome(150, 1);
   await until(() => i >= 100, '100 writes');
-  pgctl('-m', 'immediate', 'stop');
+  pg.crash();
   await before;
   await writeSome(20, 5);
   assert.ok(refused.length > 0, 'no write was refused while the database was down');
-  pgctl('start');
+  pg.start();
   await writeSome(50, 2);
   // after recovery: every acknowledged write is in the origin, then in every zone
   for (const [key, n] of acked) assert.deepEqual((await writer.get('profiles', key))?.value, { i: n }, key);

@@ -52,12 +52,16 @@ export async function tablesCluster(o: {
   ownership?: (zone: string) => TableOwnership;
   batchMax?: number;
   start?: boolean;
+  /** The server's admin URL (default: the machine's PostgreSQL). */
+  admin?: string;
 }): Promise<TablesCluster> {
+  const adminUrl = o.admin ?? PG_ADMIN;
   const tag = randomBytes(4).toString('hex');
   const dbName = (z: string) => `mz_t17b_${tag}_${z.replace(/-/g, '_')}`;
-  const admin = new pg.Client({ connectionString: PG_ADMIN });
+  const admin = new pg.Client({ connectionString: adminUrl });
+  admin.on('error', () => {}); // a test may crash the server under it
   await admin.connect();
-  const base = new URL(PG_ADMIN);
+  const base = new URL(adminUrl);
   const url = (z: string) => {
     const u = new URL(base);
     u.pathname = `/${dbName(z)}`;
@@ -75,7 +79,7 @@ export async function tablesCluster(o: {
   const make = () =>
     new TableReplication({
       config: {
-        url: `${PG_ADMIN.replace(/\/[^/]*$/, '')}/mz_t17b_${tag}_{zone_}`,
+        url: `${adminUrl.replace(/\/[^/]*$/, '')}/mz_t17b_${tag}_{zone_}`,
         tables: o.tables,
         batchMax: o.batchMax ?? 1000,
       },

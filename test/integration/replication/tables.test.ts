@@ -240,6 +240,43 @@ describe('replication tables (PostgreSQL)', { skip: !up && 'PostgreSQL not reach
     }
   });
 
+  test('tables: a write committed before its zone lost the shard is shipped even when decoded after the move; one after it is misrouted', async () => {
+    let owner = { zone: 'sh-a', epoch: 1 };
+    let heldUntil: number | undefined;
+    const c = await tablesCluster({
+      zones: ZONES,
+      ddl: ORDERS,
+      tables: [{ name: 'orders', class: 'sharded', conflict: 'lock' }],
+      ownership: () => ({
+        owner: () => owner,
+        ownedUntil: (_shard, zone) => (zone === 'sh-a' ? heldUntil : undefined),
+        shardCount: 16,
+        hash: 'fnv1a',
+      }),
+    });
+    try {
+      // sh-a's replication is down (a restart) while it writes, and its shards move meanwhile
+      await c.tr.stop();
+      await c.db('sh-a').query("INSERT INTO orders (id, user_id, note) VALUES (1, 1, 'before the move')");
+      await new Promise((r) => setTimeout(r, 20));
+      owner = { zone: 'bj-a', epoch: 2 };
+      heldUntil = Date.now();
+      await new Promise((r) => setTimeout(r, 20));
+      await c.db('sh-a').query("INSERT INTO orders (id, user_id, note) VALUES (2, 2, 'after the move')");
+      await c.restart();
+      await until(async () => c.tr.counts().misrouted === 1, 10_000, 'the later write counted misrouted');
+      await until(async () => (await rows(c, 'bj-a')).length === 1, 10_000, 'the earlier write shipped');
+      assert.deepEqual(
+        (await rows(c, 'bj-a')).map((r) => [r.id, r.note]),
+        [['1', 'before the move']],
+      );
+      const m = (await c.db('sh-a').query('SELECT key, owner, epoch FROM multizone.table_misrouted')).rows;
+      assert.deepEqual(m, [{ key: '2', owner: 'bj-a', epoch: 2 }]);
+    } finally {
+      await c.close();
+    }
+  });
+
   test('tables: lww by a column — both zones keep the later write', async () => {
     const c = await tablesCluster({
       zones: ZONES,
