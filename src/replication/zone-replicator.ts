@@ -1,7 +1,7 @@
 import type { Clock, Timer } from '../core/clock.ts';
 import type { Logger } from '../core/logger.ts';
 import type { ApplyResult, Store } from '../store/index.ts';
-import type { Log, LogBatch, LogSubscription } from './log.ts';
+import type { Applied, Log, LogBatch, LogSubscription } from './log.ts';
 
 /** Callbacks a replicator reports through (metrics, benchmarks, tests). */
 export interface ReplicatorEvents {
@@ -49,7 +49,7 @@ export class ZoneReplicator {
   private persisting: Promise<void> | undefined;
   private persistTimer: Timer | undefined;
   private persistedAt = Number.NEGATIVE_INFINITY;
-  private subs: LogSubscription[] = [];
+  private readonly subs = new Map<string, LogSubscription>();
   private running = false;
   private readonly batchMax: number;
   /** Applied position per origin (mirrors the store's durable cursor). */
@@ -74,8 +74,7 @@ export class ZoneReplicator {
     for (const origin of peers) {
       const cursor = await store.cursor(origin);
       this.cursors.set(origin, cursor);
-      const sub = await log.subscribe(origin, zone, cursor, (b) => this.applyBatch(b));
-      this.subs.push(sub);
+      this.subs.set(origin, await log.subscribe(origin, zone, cursor, (b) => this.applyBatch(b)));
     }
     // ship on commit (a wake-up from the store); the timer is only a backstop for writes
     // nobody announced (another process writing the same PostgreSQL schema, a store without onCommit)
@@ -93,8 +92,8 @@ export class ZoneReplicator {
     this.persistTimer = undefined;
     this.unlisten?.();
     this.unlisten = undefined;
-    const subs = this.subs;
-    this.subs = [];
+    const subs = [...this.subs.values()];
+    this.subs.clear();
     for (const s of subs) await s.close();
     // let an in-flight ship finish so close() of the store doesn't race it, then persist its position
     await this.shipping;
@@ -203,10 +202,10 @@ export class ZoneReplicator {
   /** Origins whose batches keep failing to apply: failed attempts since the last success. */
   private readonly failing = new Map<string, number>();
 
-  private async applyBatch(b: LogBatch): Promise<void> {
+  private async applyBatch(b: LogBatch): Promise<Applied | undefined> {
     const { store, zone } = this.opts;
     const cursor = this.cursors.get(b.origin) ?? 0;
-    if (b.to <= cursor) return;
+    if (b.to <= cursor) return undefined;
     if (b.from > cursor + 1) this.opts.events?.gap?.(b.origin, zone, cursor, b.from);
     let r: ApplyResult;
     try {
@@ -231,5 +230,49 @@ export class ZoneReplicator {
     }
     this.cursors.set(b.origin, r.cursor);
     this.opts.events?.applied?.(b.origin, zone, b, r);
+    if (!r.durable) return undefined;
+    const durable = r.durable.catch((e: unknown) => {
+      this.resubscribe(b.origin, e);
+      throw e;
+    });
+    durable.catch(() => {}); // the log handles it; never an unhandled rejection meanwhile
+    return { durable };
+  }
+
+  /** Origins being subscribed again. */
+  private readonly resubscribing = new Set<string>();
+
+  /**
+   * An apply could not be confirmed durable (the store's database restarted, say): it may be
+   * lost, with its cursor. Subscribe again from the store's cursor; the log hands back every
+   * batch it had not acknowledged.
+   */
+  private resubscribe(origin: string, cause: unknown): void {
+    if (!this.running || this.resubscribing.has(origin)) return;
+    this.resubscribing.add(origin);
+    const { store, log, zone, clock } = this.opts;
+    this.opts.logger?.warn(
+      { err: cause, origin, zone },
+      'replication: an apply was not confirmed durable; resubscribing',
+    );
+    void (async () => {
+      try {
+        await this.subs.get(origin)?.close();
+        this.subs.delete(origin);
+        for (let attempt = 0; this.running; attempt++) {
+          try {
+            const cursor = await store.cursor(origin);
+            this.cursors.set(origin, cursor);
+            this.subs.set(origin, await log.subscribe(origin, zone, cursor, (b) => this.applyBatch(b)));
+            return;
+          } catch (e) {
+            this.opts.events?.error?.(zone, e);
+            await clock.sleep(Math.min(5000, 250 * 2 ** attempt));
+          }
+        }
+      } finally {
+        this.resubscribing.delete(origin);
+      }
+    })();
   }
 }

@@ -32,4 +32,5 @@ export {
   vvSum,
   vvText,
 } from './versions.ts';
+export { lsnToNumber, numberToLsn, WalFlushWatch } from './wal-flush.ts';
 export type { StoreDeps } from './write-plan.ts';

@@ -7,6 +7,7 @@ import { byKey, type PgRow } from './pg-rows.ts';
 import { num, sqlLiteral } from './sql-text.ts';
 import type { ApplyResult, Change, RecordState } from './types.ts';
 import { reconcile, stateOfChange } from './versions.ts';
+import { WalFlushWatch } from './wal-flush.ts';
 import type { StoreDeps } from './write-plan.ts';
 
 /**
@@ -18,18 +19,64 @@ const PLAIN_RETRY_AFTER = 16;
 /**
  * Applies replicated changes: the common case in one round trip by apply_batch (see
  * pg-functions.ts), anything it refuses by reading the records and reconciling in JavaScript.
+ *
+ * Applies commit asynchronously (`synchronous_commit = off` for the apply's transaction only;
+ * the zone's own writes keep the server's setting): the result's `durable` resolves once the
+ * WAL is flushed past the commit, and the log acknowledges the batch only then, so a crash
+ * that loses an apply (and its cursor) gets the batch back. The flush is read on a connection
+ * of its own, open from before the commit (a crash ends every connection, so one that lives on
+ * proves the server did not restart in between).
  */
 export class PgApplier {
   /** Batches left to apply by upsert before apply_batch tries a plain INSERT again. */
   private plainSkips = 0;
+  private flush: { client: pg.Client; watch: WalFlushWatch } | undefined;
 
   constructor(
     private readonly conn: PgConnection,
     private readonly deps: StoreDeps,
   ) {}
 
+  /** The flush watch on its held connection (taken again after it broke). */
+  private async watch(): Promise<WalFlushWatch> {
+    if (this.flush) return this.flush.watch;
+    const client = await this.conn.dedicated();
+    const watch = new WalFlushWatch(client, this.deps.clock);
+    const f = { client, watch };
+    const broke = (e: Error) => {
+      if (this.flush !== f) return;
+      this.flush = undefined;
+      watch.close(e);
+      client.removeAllListeners('end');
+      void client.end().catch(() => {});
+    };
+    client.on('error', broke);
+    client.on('end', () => broke(new Error('the WAL flush connection ended')));
+    this.flush = f;
+    return watch;
+  }
+
+  /** Gives the held connection back (the store closes). */
+  close(): void {
+    const f = this.flush;
+    this.flush = undefined;
+    f?.watch.close();
+    f?.client.removeAllListeners('end');
+    void f?.client.end().catch(() => {});
+  }
+
   /** Applies a replicated batch from origin: by apply_batch when it can, else reconciled here. */
   async apply(origin: string, changes: readonly Change[], upTo: number): Promise<ApplyResult> {
+    // taken before the commit: a connection that outlives the commit proves no restart since
+    const watch = await this.watch();
+    const r = await this.applyOnce(origin, changes, upTo);
+    const durable = watch.committed();
+    // callers that ignore it (a repair) must not turn its failure into an unhandled rejection
+    durable.catch(() => {});
+    return { ...r, durable };
+  }
+
+  private async applyOnce(origin: string, changes: readonly Change[], upTo: number): Promise<ApplyResult> {
     const { t } = this.conn;
     const enc = encodedBatch(changes);
     if (enc.rows !== undefined && Number.isSafeInteger(upTo))
@@ -39,7 +86,8 @@ export class PgApplier {
         const r = await this.conn.query({
           // prepared once per connection: each apply is then a bind and an execute
           name: `mz_apply_${this.conn.schema}`,
-          text: `SELECT ${t('apply_batch')}($1, $2::jsonb, $3, $4, $5) AS r`,
+          // the setting lasts to the end of the statement's transaction, so its commit is asynchronous
+          text: `SELECT set_config('synchronous_commit', 'off', true), ${t('apply_batch')}($1, $2::jsonb, $3, $4, $5) AS r`,
           values: [
             origin,
             enc.rows,
@@ -68,13 +116,13 @@ export class PgApplier {
       // lock the zone's sequence row (serialises with local writes), read the cursor, then the
       // records (a later statement, so a snapshot taken after the lock): one round trip
       const res = (await c.query(
-        `BEGIN; SELECT s.last, c.seq FROM ${t('seqs')} s LEFT JOIN ${t('cursors')} c ON c.origin = ${o}
+        `BEGIN; SET LOCAL synchronous_commit = off; SELECT s.last, c.seq FROM ${t('seqs')} s LEFT JOIN ${t('cursors')} c ON c.origin = ${o}
          WHERE s.id = 1 FOR UPDATE OF s; ${readManySql(t, changes)}`,
       )) as unknown as pg.QueryResult[];
       const out: ApplyResult = { applied: 0, duplicates: 0, stale: 0, conflicts: 0, settled: 0, cursor: 0 };
-      const cr = res[1]!.rows[0];
+      const cr = res[2]!.rows[0];
       let cursor = cr?.seq ? Number(cr.seq) : 0;
-      const cur = byKey(res[2]!.rows as PgRow[]);
+      const cur = byKey(res[3]!.rows as PgRow[]);
       const dirty = new Map<string, RecordState>();
       for (const ch of changes) {
         if (ch.seq <= cursor) {

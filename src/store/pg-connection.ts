@@ -86,6 +86,21 @@ export class PgConnection {
   }
 
   /**
+   * A connection of its own beside the pool (same settings), for as long as the caller keeps
+   * it: a held pool connection would starve a pool shared by several stores.
+   */
+  async dedicated(): Promise<pg.Client> {
+    const c = new pg.Client((this.pool as pg.Pool & { options: pg.ClientConfig }).options);
+    try {
+      await c.connect();
+      return c;
+    } catch (e) {
+      await c.end().catch(() => {});
+      throw this.unavailable(e);
+    }
+  }
+
+  /**
    * A transaction whose BEGIN and COMMIT ride in the first and last query string (`fn` sends
    * them): a write or an apply is two round trips instead of five. A failed statement stops
    * its query string, so COMMIT never runs after an error; the transaction is rolled back.

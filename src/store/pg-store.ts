@@ -252,6 +252,7 @@ export class PgStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.applier.close();
     if (this.ownsPool) await this.pool.end();
   }
 }

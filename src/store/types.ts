@@ -92,6 +92,11 @@ export interface ApplyResult {
   settled: number;
   /** The per-origin cursor after the batch. */
   cursor: number;
+  /**
+   * Resolves once the apply survives a crash of the store (absent: it already does); rejects
+   * when that cannot be known — the batch may be lost and must be applied again.
+   */
+  durable?: Promise<void>;
 }
 
 /** An open conflict: a locked record and its candidate versions. */

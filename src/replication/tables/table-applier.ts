@@ -1,11 +1,11 @@
 import pg from 'pg';
 import type { Clock } from '../../core/clock.ts';
 import type { Change } from '../../store/index.ts';
+import { WalFlushWatch } from '../../store/index.ts';
 import type { Applied, Log, LogBatch, LogSubscription } from '../log.ts';
 import type { ResolvedTable } from './table-checks.ts';
 import { type TableOp, tableStream } from './table-decoder.ts';
 import { dominates, originName, qname, quote, SIDE_SCHEMA, type Vv, vvMerge } from './table-sql.ts';
-import { WalFlushWatch } from './wal-flush.ts';
 
 export interface ApplierEvents {
   applied?(origin: string, dest: string, batch: LogBatch, rows: number): void;
@@ -204,12 +204,12 @@ export class TableApplier {
       await this.o.clock.sleep(5);
     }
     const watch = this.watch!;
-    return {
-      durable: watch.committed().catch((e: unknown) => {
-        if (this.watch === watch) this.lost(e);
-        throw e;
-      }),
-    };
+    const durable = watch.committed().catch((e: unknown) => {
+      if (this.watch === watch) this.lost(e);
+      throw e;
+    });
+    durable.catch(() => {}); // the log handles it; never an unhandled rejection meanwhile
+    return { durable };
   }
 
   /** One attempt; true when it rolled back to wait for a pending local write. */

@@ -50,16 +50,7 @@ function fnv(s: string): number {
   return h;
 }
 
-/** `0/1D74780` → a number (LSNs stay far below 2^53 / 4096 on any real server). */
-export function lsnToNumber(lsn: string): number {
-  const [hi, lo] = lsn.split('/');
-  return Number.parseInt(hi ?? '0', 16) * 2 ** 32 + Number.parseInt(lo ?? '0', 16);
-}
-
-export function numberToLsn(n: number): string {
-  const hi = Math.floor(n / 2 ** 32);
-  return `${hi.toString(16).toUpperCase()}/${(n - hi * 2 ** 32).toString(16).toUpperCase()}`;
-}
+export { lsnToNumber, numberToLsn } from '../../store/index.ts';
 
 /**
  * Chunks one source transaction may be split into. A change's position on the log is

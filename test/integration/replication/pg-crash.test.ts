@@ -18,7 +18,9 @@ import { faultReplication } from './fault-support.ts';
 import { until } from './log.contract.ts';
 
 test('replication (PostgreSQL): the database crashes mid-stream — every acknowledged write survives recovery and reaches every zone', async (t) => {
-  const pg = await privatePg(t);
+  // applies commit asynchronously; with the WAL writer slow, those not yet flushed by a
+  // synchronous commit (the zones' own writes) are lost in the crash and must come back from the log
+  const pg = await privatePg(t, { wal_writer_delay: '10000ms', wal_writer_flush_after: '0' });
   if (!pg) return;
   // undone last first: replication and stores, then the cluster and its directory
   const undo: (() => unknown)[] = [() => pg.close()];

@@ -1,6 +1,16 @@
 import type pg from 'pg';
-import type { Clock } from '../../core/clock.ts';
-import { lsnToNumber } from './table-sql.ts';
+import type { Clock } from '../core/clock.ts';
+
+/** `0/1D74780` → a number (LSNs stay far below 2^53 / 4096 on any real server). */
+export function lsnToNumber(lsn: string): number {
+  const [hi, lo] = lsn.split('/');
+  return Number.parseInt(hi ?? '0', 16) * 2 ** 32 + Number.parseInt(lo ?? '0', 16);
+}
+
+export function numberToLsn(n: number): string {
+  const hi = Math.floor(n / 2 ** 32);
+  return `${hi.toString(16).toUpperCase()}/${(n - hi * 2 ** 32).toString(16).toUpperCase()}`;
+}
 
 /** How often the flush position is read while a commit waits for it (ms). */
 const POLL_MS = 10;
