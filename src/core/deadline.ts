@@ -33,3 +33,25 @@ export async function settledWithin(clock: Clock, p: Promise<unknown>, ms: numbe
     timer?.cancel();
   }
 }
+
+/**
+ * Runs `attempt` until it succeeds or `going()` turns false, waiting 250 ms, 500 ms, … up to
+ * 5 s between tries (a database or server coming back after a restart). True once it succeeded.
+ */
+export async function retryUntil(
+  clock: Clock,
+  going: () => boolean,
+  attempt: () => Promise<void>,
+  failed: (e: unknown) => void,
+): Promise<boolean> {
+  for (let n = 0; going(); n++) {
+    try {
+      await attempt();
+      return true;
+    } catch (e) {
+      failed(e);
+      await clock.sleep(Math.min(5000, 250 * 2 ** n));
+    }
+  }
+  return false;
+}

@@ -1,4 +1,5 @@
 import type { Clock, Timer } from '../core/clock.ts';
+import { retryUntil } from '../core/deadline.ts';
 import type { Logger } from '../core/logger.ts';
 import type { ApplyResult, Store } from '../store/index.ts';
 import type { Applied, Log, LogBatch, LogSubscription } from './log.ts';
@@ -259,17 +260,16 @@ export class ZoneReplicator {
       try {
         await this.subs.get(origin)?.close();
         this.subs.delete(origin);
-        for (let attempt = 0; this.running; attempt++) {
-          try {
+        await retryUntil(
+          clock,
+          () => this.running,
+          async () => {
             const cursor = await store.cursor(origin);
             this.cursors.set(origin, cursor);
             this.subs.set(origin, await log.subscribe(origin, zone, cursor, (b) => this.applyBatch(b)));
-            return;
-          } catch (e) {
-            this.opts.events?.error?.(zone, e);
-            await clock.sleep(Math.min(5000, 250 * 2 ** attempt));
-          }
-        }
+          },
+          (e) => this.opts.events?.error?.(zone, e),
+        );
       } finally {
         this.resubscribing.delete(origin);
       }

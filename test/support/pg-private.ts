@@ -34,13 +34,14 @@ export interface PrivatePg {
   start(): void;
   /** Stops at once, as a crash would (no checkpoint). */
   crash(): void;
-  /** Stops it and removes its folder (register it before the cleanups of what uses it). */
-  close(): void;
+  /** A cleanup of something that uses the cluster: run when the test ends, last added first, before the cluster stops. */
+  cleanup(fn: () => unknown): void;
 }
 
 /**
  * Starts a private cluster with `settings` (`-c name=value` each), or returns undefined after
- * skipping the test where it cannot run.
+ * skipping the test where it cannot run. When the test ends it runs the cleanups, then stops
+ * the cluster and removes its folder.
  */
 export async function privatePg(t: TestContext, settings: Record<string, string> = {}): Promise<PrivatePg | undefined> {
   const pgUser = uidOf('postgres');
@@ -63,6 +64,7 @@ export async function privatePg(t: TestContext, settings: Record<string, string>
   const pgctl = (...args: string[]) =>
     asPostgres('pg_ctl', ['-D', data, '-l', join(dir, 'log'), '-o', opts, '-w', ...args]);
   let running = false;
+  const cleanups: (() => unknown)[] = [];
   const pg: PrivatePg = {
     port,
     url: (db = 'postgres') => `postgres://postgres@127.0.0.1:${port}/${db}`,
@@ -74,14 +76,19 @@ export async function privatePg(t: TestContext, settings: Record<string, string>
       pgctl('-m', 'immediate', 'stop');
       running = false;
     },
-    close() {
-      try {
-        if (running) pg.crash();
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    },
+    cleanup: (fn) => void cleanups.push(fn),
   };
+  t.after(async () => {
+    for (const fn of cleanups.reverse())
+      await Promise.resolve()
+        .then(fn)
+        .catch(() => {});
+    try {
+      if (running) pg.crash();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
   pg.start();
   return pg;
 }

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Clock } from '../../core/clock.ts';
+import { retryUntil } from '../../core/deadline.ts';
 import type { Change } from '../../store/index.ts';
 import { WalFlushWatch } from '../../store/index.ts';
 import type { Applied, Log, LogBatch, LogSubscription } from '../log.ts';
@@ -142,16 +143,13 @@ export class TableApplier {
       this.sub = undefined;
       old?.removeAllListeners('end');
       await old?.end().catch(() => {});
-      for (let attempt = 0; !this.stopped; attempt++) {
-        try {
-          await this.connect();
-          this.counters.reconnects++;
-          return;
-        } catch (err) {
-          this.o.events?.error?.(err);
-          await this.o.clock.sleep(Math.min(5000, 250 * 2 ** attempt));
-        }
-      }
+      const ok = await retryUntil(
+        this.o.clock,
+        () => !this.stopped,
+        () => this.connect(),
+        (err) => this.o.events?.error?.(err),
+      );
+      if (ok) this.counters.reconnects++;
     })().finally(() => {
       this.reconnecting = undefined;
     });

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { LogicalReplicationService, type Pgoutput, PgoutputPlugin } from 'pg-logical-replication';
 import type { Clock, Timer } from '../../core/clock.ts';
+import { retryUntil } from '../../core/deadline.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Change, ResourceClass } from '../../store/index.ts';
 import type { Log, LogBatch } from '../log.ts';
@@ -200,16 +201,13 @@ export class TableDecoder {
       this.queue.length = 0;
       this.txn = undefined;
       await db.end().catch(() => {});
-      for (let attempt = 0; this.running; attempt++) {
-        try {
-          await this.open();
-          this.counters.reconnects++;
-          return;
-        } catch (err) {
-          this.o.events?.error?.(err);
-          await this.o.clock.sleep(Math.min(5000, 250 * 2 ** attempt));
-        }
-      }
+      const ok = await retryUntil(
+        this.o.clock,
+        () => this.running,
+        () => this.open(),
+        (err) => this.o.events?.error?.(err),
+      );
+      if (ok) this.counters.reconnects++;
     })().finally(() => {
       this.reconnecting = undefined;
     });

@@ -22,14 +22,6 @@ test('replication (PostgreSQL): the database crashes mid-stream — every acknow
   // synchronous commit (the zones' own writes) are lost in the crash and must come back from the log
   const pg = await privatePg(t, { wal_writer_delay: '10000ms', wal_writer_flush_after: '0' });
   if (!pg) return;
-  // undone last first: replication and stores, then the cluster and its directory
-  const undo: (() => unknown)[] = [() => pg.close()];
-  t.after(async () => {
-    for (const u of undo.reverse())
-      await Promise.resolve()
-        .then(u)
-        .catch(() => {});
-  });
   const url = pg.url();
   const topology = storeTestTopology();
   const fence = new MemoryFence(topology.initialOwners());
@@ -42,7 +34,7 @@ test('replication (PostgreSQL): the database crashes mid-stream — every acknow
     );
   const log = new MemoryLog({ clock: systemClock, random: seededRandom(3) });
   const repl = faultReplication({ topology, stores, log });
-  undo.push(async () => {
+  pg.cleanup(async () => {
     await repl.stop();
     await log.close();
     for (const s of stores.values()) await s.close();

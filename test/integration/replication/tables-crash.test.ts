@@ -33,20 +33,13 @@ test('tables: the destination crashes after an asynchronous apply — the batch 
     wal_writer_flush_after: '0',
   });
   if (!pg) return;
-  const undo: (() => unknown)[] = [() => pg.close()];
-  t.after(async () => {
-    for (const u of undo.reverse())
-      await Promise.resolve()
-        .then(u)
-        .catch(() => {});
-  });
   const c = await tablesCluster({
     zones: ['sh-a', 'bj-a'],
     ddl: DDL,
     tables: [{ name: 'orders', class: 'sharded', conflict: 'lock' }],
     admin: pg.url(),
   });
-  undo.push(() => c.close());
+  pg.cleanup(() => c.close());
   const acked = new Set<number>();
   let next = 1;
   /** One transaction of n rows in sh-a (synchronous commit: acknowledged means durable). */
