@@ -74,13 +74,13 @@ for (let c = 65; c <= 90; c++) TARGET[c] = 1;
 for (let c = 97; c <= 122; c++) TARGET[c] = 1;
 
 /** Fields whose presence means something other than a plain GET/HEAD: the request goes to node:http. */
-const HANDOFF_FIELDS: Record<string, HandoffReason> = {
-  'content-length': 'body',
-  'transfer-encoding': 'body',
-  upgrade: 'upgrade',
-  'http2-settings': 'upgrade',
-  expect: 'expect',
-};
+const HANDOFF_FIELDS = new Map<string, HandoffReason>([
+  ['content-length', 'body'],
+  ['transfer-encoding', 'body'],
+  ['upgrade', 'upgrade'],
+  ['http2-settings', 'upgrade'],
+  ['expect', 'expect'],
+]);
 
 /**
  * Parses one request head starting at `start`. `incomplete` when the head is not all there yet
@@ -168,7 +168,7 @@ export function parseRequestHead(buf: Buffer, start: number, limits: HeadLimits)
     const name = lower(rawName);
     const value = buf.toString('latin1', vStart, vEnd);
     if (headers[name] !== undefined) return handoff('duplicate');
-    const special = HANDOFF_FIELDS[name];
+    const special = HANDOFF_FIELDS.get(name);
     if (special !== undefined) return handoff(special);
     if (name === 'connection') {
       const v = value.toLowerCase();
