@@ -138,7 +138,7 @@ test("edge/lean: the client's conditional gets 304, HEAD gets the fields without
   const host = new URL(s.url).host;
   const out = await raw(
     s.url,
-    get('/c', 'If-None-Match: "v1"\r\n') + `HEAD /c HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+    `${get('/c', 'If-None-Match: "v1"\r\n')}HEAD /c HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
   );
   assert.deepEqual(statuses(out), [304, 200]);
   const [notModified, head] = out.split(/(?=HTTP\/1\.1 200)/);
