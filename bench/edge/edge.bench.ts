@@ -10,6 +10,7 @@
  * 10000, and are stopped at the end.
  *
  *   npm run bench -- edge [--duration 10] [--rounds 3] [--only edge,ats,nginx]
+ *   npm run bench -- edge --instructions   (instructions per hit under callgrind: bare, edge, edge-node)
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,6 +23,7 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '3' },
     only: { type: 'string' },
+    instructions: { type: 'boolean', default: false },
   },
 });
 const duration = Number(values.duration);
@@ -334,7 +336,25 @@ function cleanup(): void {
 }
 
 try {
-  await main();
+  if (values.instructions) {
+    // the origin runs natively; each edge and the bare server run under callgrind in turn
+    const { measureInstructions } = await import('./instructions.ts');
+    start('origin', [...runTs, 'origin', String(PORTS.origin)]);
+    await waitHttp(`http://127.0.0.1:${PORTS.origin}/1k`);
+    const origin = `http://127.0.0.1:${PORTS.origin}`;
+    await measureInstructions(
+      [
+        { name: 'bare', args: ['bare', String(PORTS.bare)], port: PORTS.bare },
+        { name: 'edge', args: ['edge', String(PORTS.edge), origin, TOKEN], port: PORTS.edge },
+        {
+          name: 'edge-node',
+          args: ['edge', String(PORTS['edge-node']), origin, TOKEN, 'node'],
+          port: PORTS['edge-node'],
+        },
+      ],
+      dir,
+    );
+  } else await main();
 } finally {
   cleanup();
   await sleep(500);

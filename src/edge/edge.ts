@@ -105,6 +105,7 @@ export class Edge {
   /** The filter chain the lean path runs (its counts are kept until the request is served). */
   private readonly leanFilters: EdgeFilter[];
   private readonly leanCounts: string[] = [];
+  private leanDeciding = false;
   private readonly leanFsm: FsmDeps;
   /** Sockets the lean path owns (node:http tracks the ones handed to it). */
   private readonly leanSockets = new Set<Socket>();
@@ -190,7 +191,8 @@ export class Edge {
     this.leanFilters = buildFilters(cfg, {
       zone: opts.zone,
       zoneEdges,
-      count: (f, r) => this.leanCounts.push(f, r),
+      // (a count made later — a background revalidation building its forwarded fields — is counted at once)
+      count: (f, r) => (this.leanDeciding ? this.leanCounts.push(f, r) : this.m.filter(f, r)),
       servesHost: (h) => this.hosts.has(h),
       // never answered here: an admin call is not a hit, so it goes to node:http
       admin: () => Promise.resolve(),
@@ -494,8 +496,13 @@ export class Edge {
     };
     const ctx = this.newCtx(req as unknown as IncomingMessage, undefined as never, head.method, head.headers);
     this.leanCounts.length = 0;
-    for (let i = 0; i < this.leanFilters.length; i++)
-      if (this.leanFilters[i]!.onRequest(ctx) !== 'continue') return { handoff: 'filter' };
+    this.leanDeciding = true;
+    try {
+      for (let i = 0; i < this.leanFilters.length; i++)
+        if (this.leanFilters[i]!.onRequest(ctx) !== 'continue') return { handoff: 'filter' };
+    } finally {
+      this.leanDeciding = false;
+    }
     const counts = this.leanCounts.length ? this.leanCounts.splice(0) : undefined;
     if (STATES.recv(ctx, this.leanFsm) !== 'lookup') return { handoff: 'method' };
     const next = STATES.lookup(ctx, this.leanFsm);
