@@ -342,6 +342,7 @@ try {
     start('origin', [...runTs, 'origin', String(PORTS.origin)]);
     await waitHttp(`http://127.0.0.1:${PORTS.origin}/1k`);
     const origin = `http://127.0.0.1:${PORTS.origin}`;
+    const wantI = new Set((values.only ?? 'bare,edge,edge-node').split(','));
     await measureInstructions(
       [
         { name: 'bare', args: ['bare', String(PORTS.bare)], port: PORTS.bare },
@@ -351,7 +352,7 @@ try {
           args: ['edge', String(PORTS['edge-node']), origin, TOKEN, 'node'],
           port: PORTS['edge-node'],
         },
-      ],
+      ].filter((t) => wantI.has(t.name)),
       dir,
     );
   } else await main();
