@@ -14,6 +14,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -268,10 +269,22 @@ async function main(): Promise<void> {
   console.log(
     `node ${process.version}, ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length}; wrk -t1 -c50 -d${duration}s on core 1, servers on core 0, ${rounds} rounds (medians); load average ${load()}`,
   );
-  const edgeHits = async (s: { name: Name; url: string }) => {
-    const r = await fetch(`${s.url}/.mz/stats`, { headers: { authorization: `Bearer ${TOKEN}` } });
-    return ((await r.json()) as { hits: { all: number; lean: number } }).hits;
-  };
+  // a connection of its own each time: a kept-alive one may have timed out during the rounds
+  const edgeHits = (s: { name: Name; url: string }) =>
+    new Promise<{ all: number; lean: number }>((resolve, reject) => {
+      const req = httpGet(
+        `${s.url}/.mz/stats`,
+        { agent: false, headers: { authorization: `Bearer ${TOKEN}` } },
+        (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => {
+            text += c.toString();
+          });
+          res.on('end', () => resolve((JSON.parse(text) as { hits: { all: number; lean: number } }).hits));
+        },
+      );
+      req.on('error', reject);
+    });
   const hitsBefore = new Map<string, { all: number; lean: number }>();
   for (const s of servers) if (s.name.startsWith('edge')) hitsBefore.set(s.name, await edgeHits(s));
   const results = new Map<string, { rps: number; perCpu: number }[]>();
