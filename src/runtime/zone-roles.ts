@@ -146,8 +146,9 @@ export const edgeRole: ZoneRoleStart = async (s, zone, here) => {
       zoneEdges: () => s.edgeUrls,
       // the sites this edge serves: edge.hosts, or the topology's apex and edge services
       hosts: cfg.hosts.length > 0 ? cfg.hosts : defaultEdgeHosts(s.topology.config),
+      // every request, on the lean hit path as on node:http
+      onRequest: () => s.loads.hit(zone.name, 'edge'),
     });
-    edge.server.on('request', () => s.loads.hit(zone.name, 'edge'));
     const a = await edge.listen(hp.host, hp.port);
     s.edgeUrls.set(zone.name, `${edge.protocol}://${a.host}:${a.port}`);
     here.edge = { host: a.host, port: a.port };
