@@ -17,6 +17,7 @@ import {
   decide,
   initialDecisionState,
 } from './decision.ts';
+import { anycastErrors } from './errors.ts';
 import type { AnycastMetrics } from './metrics.ts';
 
 /** What the announcer reads about its zone; the runtime wires these to the health plane and the shard map. */
@@ -219,7 +220,7 @@ export class Announcer {
       const err = e as { code?: string; message?: string };
       if (this.error?.message !== err.message)
         this.o.logger?.warn({ zone: this.o.zone, err: e }, 'anycast: the speaker failed');
-      this.error = { code: err.code ?? 'ERR_ANYCAST_BIRD_CONFIG', message: err.message ?? String(e) };
+      this.error = { code: err.code ?? anycastErrors.ERR_ANYCAST_BIRD_CONFIG.code, message: err.message ?? String(e) };
       this.o.metrics?.failed(this.o.zone);
       // the next tick tries again (applied still names the old plan)
     }
