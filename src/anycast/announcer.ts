@@ -7,7 +7,7 @@
 import type { Clock, Timer } from '../core/clock.ts';
 import type { Logger } from '../core/logger.ts';
 import type { AnycastConfig } from '../topology/index.ts';
-import type { Announcement, BgpSession } from './bird-conf.ts';
+import { type Announcement, type BgpSession, sessionIndex } from './bird-conf.ts';
 import type { Speaker } from './bird-driver.ts';
 import {
   type AnycastAction,
@@ -97,7 +97,7 @@ export class Announcer {
   private chain: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: AnnouncerOptions) {
-    const now = o.clock.wallTime();
+    const now = Math.round(o.clock.wallTime());
     this.prefixes = prefixesOf(o.config, o.zone).map((p) => ({
       ...p,
       state: initialDecisionState(),
@@ -194,8 +194,8 @@ export class Announcer {
         role: p.role,
         action: r.decision.action,
         reason: r.decision.reason,
-        ...(r.decision.riseLeftMs === undefined ? {} : { riseLeftMs: r.decision.riseLeftMs }),
-        since: changed ? clock.wallTime() : p.cur.since,
+        ...(r.decision.riseLeftMs === undefined ? {} : { riseLeftMs: Math.ceil(r.decision.riseLeftMs) }),
+        since: changed ? Math.round(clock.wallTime()) : p.cur.since,
       };
       if (changed) {
         this.o.metrics?.changed(this.o.zone, p.name, r.decision.action);
@@ -214,7 +214,13 @@ export class Announcer {
         this.applied = key;
       }
       // the sessions are read after the plan is applied: a shutdown's withdrawal goes out first
-      if (!this.shuttingDown) this.sessionList = await this.o.speaker.sessions();
+      if (!this.shuttingDown) {
+        const neighbors = config.zones[this.o.zone]?.neighbors ?? [];
+        this.sessionList = (await this.o.speaker.sessions()).map((x) => {
+          const n = neighbors[sessionIndex(x.name)];
+          return n ? { ...x, neighbor: `${n.address} AS${n.as}` } : x;
+        });
+      }
       this.error = null;
     } catch (e) {
       const err = e as { code?: string; message?: string };

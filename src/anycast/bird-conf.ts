@@ -19,6 +19,12 @@ export function sessionName(i: number): string {
   return `mz_up${i + 1}`;
 }
 
+/** The neighbour index (0-based) of a session name, or -1 for a name that is not one of ours. */
+export function sessionIndex(name: string): number {
+  const m = /^mz_up(\d+)$/.exec(name);
+  return m ? Number(m[1]) - 1 : -1;
+}
+
 /**
  * The whole bird.conf for `zone`: router id, the static routes of the announced prefixes,
  * an export filter (per prefix: `zones.<z>.prepend` prepends, plus `downPrepend` when the
@@ -87,6 +93,8 @@ export interface BgpSession {
   info: string;
   /** True when the session is established. */
   established: boolean;
+  /** The neighbour (`10.77.0.2 AS65000`), filled by the announcer from its config. */
+  neighbor?: string;
 }
 
 /**

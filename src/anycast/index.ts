@@ -9,7 +9,14 @@ export {
   type PrefixState,
   prefixesOf,
 } from './announcer.ts';
-export { type Announcement, type BgpSession, parseProtocols, renderBirdConf, sessionName } from './bird-conf.ts';
+export {
+  type Announcement,
+  type BgpSession,
+  parseProtocols,
+  renderBirdConf,
+  sessionIndex,
+  sessionName,
+} from './bird-conf.ts';
 export { type BirdSpeakerOptions, birdFiles, birdSpeaker, findProgram, type Speaker } from './bird-driver.ts';
 export {
   type AnycastAction,

@@ -145,7 +145,7 @@ export async function labUp(o: LabUpOptions): Promise<LabInfo> {
     await buildNetwork(state, l, log);
     await startEngines(state, l, o.clock, timeout, log);
     await startZones(state, l, o.clock, timeout, log);
-    if (state.anycast) await waitAnycast(state, o.clock, timeout, log);
+    if (state.anycast) await waitAnycast(state, l.zones.length, o.clock, timeout, log);
     state.ready = true;
     writeState(state);
     return labInfo(state);
@@ -328,9 +328,17 @@ async function startZones(
 }
 
 /** The client is answered at the anycast address (the zones' BIRDs announce, the router routes). */
-async function waitAnycast(state: LabState, clock: Clock, timeout: number, log: (s: string) => void): Promise<void> {
+async function waitAnycast(
+  state: LabState,
+  zones: number,
+  clock: Clock,
+  timeout: number,
+  log: (s: string) => void,
+): Promise<void> {
   let by: string | null = null;
+  // every zone's route at the router (each waits its rise), then who answers
   const ok = await waitFor(clock, timeout, async () => {
+    if ((await routerRoutes(state)).hops.length < zones) return false;
     by = await anycastAnsweredBy();
     return by !== null;
   });
