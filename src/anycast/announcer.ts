@@ -20,6 +20,9 @@ import {
 import { anycastErrors } from './errors.ts';
 import type { AnycastMetrics } from './metrics.ts';
 
+/** How often the BGP sessions are read (ms), at most; every tick reads the cheap inputs. */
+const SESSIONS_EVERY_MS = 2000;
+
 /** What the announcer reads about its zone; the runtime wires these to the health plane and the shard map. */
 export interface AnnouncerInputs {
   /** The health plane's quorum verdict of the zone's listener for `role`. */
@@ -92,6 +95,8 @@ export class Announcer {
   private shuttingDown = false;
   private applied = '';
   private sessionList: BgpSession[] = [];
+  private sessionsAt = Number.NEGATIVE_INFINITY;
+  private sessionsFor = '';
   private error: AnycastZoneState['error'] = null;
   /** One tick at a time: a tick that finds one running waits for it, then runs. */
   private chain: Promise<void> = Promise.resolve();
@@ -214,7 +219,10 @@ export class Announcer {
         this.applied = key;
       }
       // the sessions are read after the plan is applied: a shutdown's withdrawal goes out first
-      if (!this.shuttingDown) {
+      // birdc is a process per call: the sessions are read every SESSIONS_EVERY_MS, and after a change
+      if (!this.shuttingDown && (key !== this.sessionsFor || now - this.sessionsAt >= SESSIONS_EVERY_MS)) {
+        this.sessionsAt = now;
+        this.sessionsFor = key;
         const neighbors = config.zones[this.o.zone]?.neighbors ?? [];
         this.sessionList = (await this.o.speaker.sessions()).map((x) => {
           const n = neighbors[sessionIndex(x.name)];
