@@ -432,7 +432,13 @@ export async function labDown(o: LabDownOptions): Promise<string[]> {
     removed.push(`route prohibit ${guard}`);
   }
   for (const d of state?.dirs ?? []) rmSync(d, { recursive: true, force: true });
-  for (const f of [state?.config, statePath(dir), `${statePath(dir)}.tmp`, join(dir, SECRET_FILE_NAME)])
+  for (const f of [
+    state?.config,
+    statePath(dir),
+    `${statePath(dir)}.tmp`,
+    join(dir, SECRET_FILE_NAME),
+    ...['conf', 'ctl', 'pid'].map((x) => join(dir, `router-bird.${x}`)),
+  ])
     if (f) rmSync(f, { force: true });
   o.log?.(
     `lab down: removed ${removed.length ? removed.join(', ') : 'nothing (no lab was up)'}; logs in ${join(dir, 'logs')}`,
