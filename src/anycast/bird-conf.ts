@@ -54,6 +54,8 @@ export function renderBirdConf(cfg: AnycastConfig, zone: string, plan: readonly 
       `protocol bgp ${sessionName(i)} {`,
       `  description "neighbor ${n.address} AS${n.as}";`,
       `  local${z.source ? ` ${z.source}` : ''} port ${z.port} as ${cfg.localAs};`,
+      // bound to its own address, several zones' BIRDs share a host (embedded mode, one per zone)
+      ...(z.source ? ['  strict bind yes;'] : []),
       `  neighbor ${n.address} port ${n.port} as ${n.as};`,
       `  hold time ${holdTimeS};`,
       `  keepalive time ${keepaliveS};`,
