@@ -44,7 +44,8 @@ export async function buildAnycastNetwork(state: LabState, l: LabLayout, log: (s
   await run('ip', ['-n', cl.ns, 'addr', 'add', `${cl.ip}/24`, 'dev', 'eth0']);
   await run('ip', ['-n', cl.ns, 'link', 'set', 'eth0', 'up']);
   await run('ip', ['-n', cl.ns, 'route', 'add', 'default', 'via', cl.routerIp]);
-  await run('ip', ['netns', 'exec', rt.ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+  // /proc rather than sysctl(8): procps may not be installed
+  await run('ip', ['netns', 'exec', rt.ns, 'sh', '-c', 'echo 1 > /proc/sys/net/ipv4/ip_forward']);
   for (const z of l.zones) {
     await run('ip', ['-n', z.ns, 'addr', 'add', `${address}/32`, 'dev', 'lo']);
     // replies to the clients go back through the router (the zones have no default route)

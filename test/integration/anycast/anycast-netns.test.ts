@@ -145,7 +145,7 @@ describe('anycast: real BIRD in namespaces: nearest zone, kill, rise, health, sh
       await run('ip', ['-n', ns, 'link', 'set', 'up0', 'up']);
       await run('ip', ['-n', ns, 'route', 'add', 'default', 'via', `10.79.${n}.1`]);
     }
-    await run('ip', ['netns', 'exec', NS.rt, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+    await run('ip', ['netns', 'exec', NS.rt, 'sh', '-c', 'echo 1 > /proc/sys/net/ipv4/ip_forward']);
     // the anycast address on each zone's loopback
     for (const z of ['a', 'b'] as const) await run('ip', ['-n', NS[z], 'addr', 'add', `${ANYCAST}/32`, 'dev', 'lo']);
     // the upstream router: a session to each zone, best route into the namespace's kernel table
