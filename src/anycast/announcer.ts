@@ -218,8 +218,8 @@ export class Announcer {
         await this.o.speaker.apply(plan);
         this.applied = key;
       }
-      // the sessions are read after the plan is applied: a shutdown's withdrawal goes out first
-      // birdc is a process per call: the sessions are read every SESSIONS_EVERY_MS, and after a change
+      // read after the plan is applied (a shutdown's withdrawal goes out first), and only every
+      // SESSIONS_EVERY_MS or after a change: each birdc call is a process
       if (!this.shuttingDown && (key !== this.sessionsFor || now - this.sessionsAt >= SESSIONS_EVERY_MS)) {
         this.sessionsAt = now;
         this.sessionsFor = key;
