@@ -1,6 +1,12 @@
 /** The lab: a multi-zone cluster in network namespaces on one Linux box, and drills against it. See README.md. */
 
-export { type AnycastFigures, AnycastWatch, anycastAnsweredBy, routerRoutes } from './anycast-lab.ts';
+export {
+  type AnycastFigures,
+  AnycastWatch,
+  anycastAnsweredBy,
+  anycastAvailable,
+  routerRoutes,
+} from './anycast-lab.ts';
 export {
   healthBoundMs,
   type LabOutageOptions,

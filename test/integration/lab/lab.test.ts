@@ -11,9 +11,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { findProgram } from '../../../src/anycast/index.ts';
 import type { DrillReport } from '../../../src/drill/index.ts';
 import {
+  anycastAvailable,
   LAB_ANYCAST,
   type LabOutageReport,
   type LabRestartReport,
@@ -87,7 +87,7 @@ describe('lab: up, sigkill, partition and NATS-kill drills, two zones down, a fu
     assert.equal(up.code, 0, `lab up: ${up.err}\n${up.out}`);
     assert.match(up.out, /lab ready: .*gz-a http:\/\/10\.77\.0\.14:7070/);
     // with BIRD: every zone announces 10.77.9.53 to the lab's router, the client reaches the nearest (sh-a)
-    const anycast = Boolean(findProgram('bird') && findProgram('birdc'));
+    const anycast = anycastAvailable();
     if (anycast)
       assert.match(up.err, /anycast: 10\.77\.9\.53 answered by sh-a \(router mzlab-rt holds 4 routes/, up.err);
 
