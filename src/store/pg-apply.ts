@@ -16,6 +16,17 @@ import type { StoreDeps } from './write-plan.ts';
  */
 const PLAIN_RETRY_AFTER = 16;
 
+interface Flush {
+  client: pg.Client;
+  watch: WalFlushWatch;
+}
+
+function endFlush(f: Flush, e?: unknown): void {
+  f.watch.close(e);
+  f.client.removeAllListeners('end');
+  void f.client.end().catch(() => {});
+}
+
 /**
  * Applies replicated changes: the common case in one round trip by apply_batch (see
  * pg-functions.ts), anything it refuses by reading the records and reconciling in JavaScript.
@@ -30,39 +41,52 @@ const PLAIN_RETRY_AFTER = 16;
 export class PgApplier {
   /** Batches left to apply by upsert before apply_batch tries a plain INSERT again. */
   private plainSkips = 0;
-  private flush: { client: pg.Client; watch: WalFlushWatch } | undefined;
+  /** The flush watch being opened or open (one for every apply, whichever asks first). */
+  private flush: Promise<Flush> | undefined;
+  private current: Flush | undefined;
+  private closed = false;
 
   constructor(
     private readonly conn: PgConnection,
     private readonly deps: StoreDeps,
   ) {}
 
-  /** The flush watch on its held connection (taken again after it broke). */
-  private async watch(): Promise<WalFlushWatch> {
-    if (this.flush) return this.flush.watch;
-    const client = await this.conn.dedicated();
-    const watch = new WalFlushWatch(client, this.deps.clock);
-    const f = { client, watch };
-    const broke = (e: Error) => {
-      if (this.flush !== f) return;
+  /** The flush watch on its own connection (opened again after it broke). */
+  private watch(): Promise<WalFlushWatch> {
+    if (this.closed) return Promise.reject(new Error('store closed'));
+    this.flush ??= this.openFlush().catch((e: unknown) => {
       this.flush = undefined;
-      watch.close(e);
-      client.removeAllListeners('end');
-      void client.end().catch(() => {});
+      throw e;
+    });
+    return this.flush.then((f) => f.watch);
+  }
+
+  private async openFlush(): Promise<Flush> {
+    const client = await this.conn.dedicated();
+    const f: Flush = { client, watch: new WalFlushWatch(client, this.deps.clock) };
+    if (this.closed) {
+      endFlush(f);
+      throw new Error('store closed');
+    }
+    const broke = (e: Error) => {
+      if (this.current !== f) return;
+      this.current = undefined;
+      this.flush = undefined;
+      endFlush(f, e);
     };
     client.on('error', broke);
     client.on('end', () => broke(new Error('the WAL flush connection ended')));
-    this.flush = f;
-    return watch;
+    this.current = f;
+    return f;
   }
 
-  /** Gives the held connection back (the store closes). */
+  /** Ends the flush connection (the store closes). */
   close(): void {
-    const f = this.flush;
+    this.closed = true;
+    const f = this.current;
+    this.current = undefined;
     this.flush = undefined;
-    f?.watch.close();
-    f?.client.removeAllListeners('end');
-    void f?.client.end().catch(() => {});
+    if (f) endFlush(f);
   }
 
   /** Applies a replicated batch from origin: by apply_batch when it can, else reconciled here. */

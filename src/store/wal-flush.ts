@@ -46,7 +46,7 @@ export class WalFlushWatch {
   ) {}
 
   committed(): Promise<void> {
-    if (this.closed) return Promise.reject(new Error('tables: WAL flush watch closed'));
+    if (this.closed) return Promise.reject(new Error('WAL flush watch closed'));
     return new Promise((done, fail) => {
       this.waiting.push({ done, fail });
       if (!this.polling) void this.poll();
@@ -54,7 +54,7 @@ export class WalFlushWatch {
   }
 
   /** Fails every open wait (the connection is gone: their commits may not survive). */
-  close(e: unknown = new Error('tables: WAL flush watch closed')): void {
+  close(e: unknown = new Error('WAL flush watch closed')): void {
     this.closed = true;
     for (const w of this.waiting.splice(0)) w.fail(e);
   }
