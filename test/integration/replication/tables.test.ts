@@ -106,7 +106,7 @@ describe('replication tables (PostgreSQL)', { skip: !up && 'PostgreSQL not reach
       assert.equal(conflict.origin, 'bj-a');
       assert.equal((conflict.remote as { note: string }).note, 'from bj-a');
       await c.tr.resolve(conflict.id, 'bj-a');
-      await until(async () => (await c.tr.conflicts()).length === 0, 10_000, 'unlocked everywhere');
+      await until(async () => (await c.tr.conflicts()).length === 0, 30_000, 'unlocked everywhere');
       await until(async () => (await rows(c, 'bj-a', q))[0]?.note === 'from bj-a' && (await converged(c, q)));
       await c.db('bj-a').query("UPDATE orders SET note = 'after' WHERE id = 77"); // writable again
       await until(async () => (await rows(c, 'sh-a', q))[0]?.note === 'after');
