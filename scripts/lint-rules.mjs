@@ -33,7 +33,7 @@ const LAYERS = [
   ['core'],
   ['geo', 'topology'],
   ['shardmap', 'control', 'trust'],
-  ['steering', 'store', 'session', 'edge', 'health', 'sdk'],
+  ['steering', 'store', 'session', 'edge', 'health', 'sdk', 'anycast'],
   ['dns', 'httpdns', 'router', 'replication', 'failover'],
   ['drill'],
   ['runtime', 'lab'],

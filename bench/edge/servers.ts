@@ -2,7 +2,9 @@
  * Processes the edge bench starts (one per invocation, pinned by the bench with taskset):
  *   origin PORT            the shared origin (1 KB and 100 KB objects, max-age=3600)
  *   bare PORT              node:http serving the same bytes from a Map (the ceiling)
- *   edge PORT ORIGIN_URL   our edge in front of the origin
+ *   edge PORT ORIGIN_URL [TOKEN] [node]
+ *                          our edge in front of the origin (admin token for /.mz/stats;
+ *                          `node`: the lean hit path off, every request on node:http)
  * Each prints "listening PORT" when ready.
  */
 import { createServer } from 'node:http';
@@ -15,7 +17,7 @@ export const OBJECTS: Record<string, Buffer> = {
 };
 const HEADERS = { 'content-type': 'application/octet-stream', 'cache-control': 'public, max-age=3600', etag: '"v1"' };
 
-const [mode, portArg, origin] = process.argv.slice(2);
+const [mode, portArg, origin, token, path] = process.argv.slice(2);
 const port = Number(portArg);
 
 if (mode === 'origin' || mode === 'bare') {
@@ -32,7 +34,12 @@ if (mode === 'origin' || mode === 'bare') {
   server.keepAliveTimeout = 65_000;
   server.listen(port, '127.0.0.1', () => console.log(`listening ${port}`));
 } else if (mode === 'edge') {
-  const edge = createEdge({ zone: 'bench', config: topologySchema.shape.edge.parse({}), origin: origin! });
+  const edge = createEdge({
+    zone: 'bench',
+    config: topologySchema.shape.edge.parse({ leanHits: path !== 'node' }),
+    origin: origin!,
+    token,
+  });
   await edge.listen('127.0.0.1', port);
   console.log(`listening ${port}`);
 } else {

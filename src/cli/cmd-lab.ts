@@ -166,6 +166,41 @@ export function renderLabDrills(zone: string, fault: string, reports: readonly D
   );
 }
 
+/**
+ * The anycast address over the runs (lab up with BIRD installed): per run, who answered before
+ * the cut, when the router withdrew the zone's route, when another zone answered, and when the
+ * route was back after the heal (restart, failback, rise).
+ */
+export function renderAnycastFigures(zone: string, reports: readonly DrillReport[]): string {
+  const seen = reports.filter((r) => r.anycast);
+  if (seen.length === 0) return '';
+  const s = (v: number | null | undefined) =>
+    v === null || v === undefined ? 'not seen' : `${(v / 1000).toFixed(2)} s`;
+  return renderTable(
+    [
+      'run',
+      'anycast',
+      'answered before',
+      `${zone}'s route withdrawn after`,
+      'answered by another zone after',
+      'back after heal',
+    ],
+    seen.map((r, i) => {
+      const a = r.anycast!;
+      return [
+        i + 1,
+        a.address,
+        a.before ?? 'none',
+        s(a.withdrawnMs),
+        a.otherMs === 0 && a.before !== zone
+          ? `0 (${a.before ?? 'none'} was answering)`
+          : `${s(a.otherMs)}${a.answeredBy ? ` (${a.answeredBy})` : ''}`,
+        s(a.backMs),
+      ];
+    }),
+  );
+}
+
 async function labDrillCmd(args: string[], io: Io): Promise<number> {
   const { values } = parseArgs({
     args,
@@ -207,7 +242,11 @@ async function labDrillCmd(args: string[], io: Io): Promise<number> {
     },
   }).finally(() => clearInterval(keepAlive));
   if (values.json) io.out(JSON.stringify(reports));
-  else io.out(renderLabDrills(values.zone, values.fault, reports));
+  else {
+    io.out(renderLabDrills(values.zone, values.fault, reports));
+    const any = renderAnycastFigures(values.zone, reports);
+    if (any) io.out(any);
+  }
   return reports.every((r) => r.goal.met && (r.lost ?? 0) === 0) ? 0 : 1;
 }
 

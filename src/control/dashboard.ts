@@ -11,7 +11,8 @@ import type { ControlApi } from './server.ts';
 export const DASHBOARD_SCRIPT = String.raw`
 // [name, path]: the shard map without its per-shard list, which the page doesn't show
 var APIS = [['topology', '/api/topology'], ['cluster', '/api/cluster'], ['endpoints', '/api/endpoints'],
-  ['health', '/api/health'], ['load', '/api/load'], ['shardmap', '/api/shardmap?shards=0'], ['replication', '/api/replication']];
+  ['health', '/api/health'], ['load', '/api/load'], ['shardmap', '/api/shardmap?shards=0'], ['replication', '/api/replication'],
+  ['anycast', '/api/anycast']];
 
 function esc(v) {
   return String(v == null ? '' : v).replace(/[&<>"']/g, function (c) {
@@ -184,11 +185,33 @@ function genericSection(title, data) {
     '<details><summary>raw</summary><pre>' + esc(json) + '</pre></details>';
 }
 
+// each local zone's anycast prefixes (announced, prepended, withdrawn and why) and its BGP sessions
+function anycastSection(a) {
+  if (!a || !a.enabled) return '';
+  var rows = [];
+  (a.zones || []).forEach(function (z) {
+    var sessions = (z.sessions || []).map(function (s) {
+      return badge(s.established, s.established ? 'up' : s.info || s.state) + ' ' + esc(s.neighbor || s.name);
+    }).join('<br>') || '<span class="muted">none yet</span>';
+    (z.prefixes || []).forEach(function (p) {
+      var act = p.action === 'announce' ? badge(true, 'announced') : p.action === 'prepend' ? badge(null, 'prepended') : badge(false, 'withdrawn');
+      rows.push([
+        '<b>' + esc(z.zone) + '</b>' + (z.drained ? ' <span class="muted">drained</span>' : ''),
+        esc(p.prefix) + ' <span class="muted">' + esc(p.name) + ' &middot; ' + esc(p.role) + '</span>',
+        act + ' <span class="muted">' + esc(p.reason) + (p.riseLeftMs ? ' ' + esc(fmt(p.riseLeftMs / 1000)) + ' s left' : '') + '</span>',
+        sessions,
+        z.error ? '<span class="down">' + esc(z.error.code) + '</span>' : '',
+      ]);
+    });
+  });
+  return '<h2>Anycast</h2>' + table(['zone', 'prefix', 'state', 'BGP sessions', 'error'], rows);
+}
+
 function render(d) {
   if (!d.topology) return '<p class="down">cannot read /api/topology</p>';
   var t = d.topology;
   return '<h1>' + esc(t.name) + ' <span class="muted">' + esc(t.apex) + ' &middot; core zone ' + esc(t.coreZone) + '</span></h1>' +
-    zonesSection(t, d.health, d.load) + healthSection(d.health) + processesSection(d.cluster) + endpointsSection(d.endpoints) +
+    zonesSection(t, d.health, d.load) + healthSection(d.health) + anycastSection(d.anycast) + processesSection(d.cluster) + endpointsSection(d.endpoints) +
     genericSection('Shard map', d.shardmap) + genericSection('Replication', d.replication);
 }
 

@@ -81,6 +81,8 @@ export interface StageDeps {
   clock: Clock;
   stats: DnsStats;
   logger: Logger;
+  /** The zone this server belongs to, answered to `id.server` (CHAOS); null when none. */
+  serverId: string | null;
 }
 
 /** Passes the context to the rest of the chain. Call at most once. */

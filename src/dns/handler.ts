@@ -30,6 +30,8 @@ export interface DnsHandlerOptions {
   config?: DnsConfig;
   /** Default: the stage list in stages/order.ts (tests swap in others). */
   stages?: readonly DnsStage[];
+  /** The zone this server belongs to, answered to `id.server` and `hostname.bind` (CHAOS TXT). */
+  serverId?: string;
 }
 
 /** A socket-free DNS handler: bytes in, reply bytes (or null: send nothing) out. */
@@ -60,6 +62,7 @@ export function createDnsHandler(opts: DnsHandlerOptions): DnsHandler {
     clock,
     stats,
     logger,
+    serverId: opts.serverId ?? null,
   };
   const handlers: Handler[] = [];
   const names: string[] = [];

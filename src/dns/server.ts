@@ -77,7 +77,7 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
   const logger = opts.logger ?? silentLogger;
   const clock = opts.clock ?? systemClock;
   const zoneName = opts.zone ?? 'default';
-  const handler = createDnsHandler({ ...opts, clock, logger });
+  const handler = createDnsHandler({ ...opts, clock, logger, ...(opts.zone ? { serverId: opts.zone } : {}) });
   const config = opts.config ?? opts.topology.config.dns;
   const { stats } = handler;
   const host = opts.host === 'localhost' ? '127.0.0.1' : opts.host;

@@ -134,6 +134,21 @@ export interface DrillReport {
    * leader is elected: the RTO of such a run includes that election.
    */
   kv?: { leader: string | null; leaderCut: boolean; unavailableMs: number; afterHealMs: number };
+  /**
+   * The anycast address during the fault, when the drill's faulter could watch it (the lab does):
+   * the zone answering a client before the cut, ms from the cut until the upstream router
+   * withdrew the zone's route and until the client was answered by another zone (`answeredBy`),
+   * and ms from the heal until the zone's route was back (restart, failback, rise). Null: not
+   * seen within the drill.
+   */
+  anycast?: {
+    address: string;
+    before: string | null;
+    withdrawnMs: number | null;
+    otherMs: number | null;
+    answeredBy: string | null;
+    backMs: number | null;
+  };
 }
 
 /** What /api/drill/restore reports when the data plane runs. */

@@ -81,6 +81,72 @@ export class CacheStore {
     return out;
   }
 
+  /**
+   * Every stored variant of a primary key, for the hit paths: at once when they are all in
+   * memory, else a promise that reads the disk-only ones without blocking the loop (and
+   * promotes them). `count: false` leaves the stats alone (the lean path looks before it knows
+   * it will serve; it counts with countMemoryHits when it does).
+   */
+  lookup(key: string, count = true): CachedObject[] | Promise<CachedObject[]> {
+    const ids = this.byKey.get(key);
+    if (!ids) {
+      if (count) this.stats.misses++;
+      return [];
+    }
+    const out: CachedObject[] = [];
+    let missing: string[] | undefined;
+    for (const id of ids) {
+      const o = this.mem.get(id);
+      if (o) out.push(o);
+      else if (this.disk) {
+        missing ??= [];
+        missing.push(id);
+      }
+    }
+    if (count) this.stats.memHits += out.length;
+    if (!missing) return out;
+    return this.loadAll(missing, out);
+  }
+
+  /** Counts memory-tier reads the lean path served (see lookup). */
+  countMemoryHits(n: number): void {
+    this.stats.memHits += n;
+  }
+
+  private async loadAll(ids: string[], out: CachedObject[]): Promise<CachedObject[]> {
+    const disk = this.disk!;
+    const recs = await Promise.all(ids.map((id) => disk.getAsync(id)));
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      // stored again while the read ran: the memory copy is the newer one
+      const now = this.mem.get(id);
+      if (now) {
+        out.push(now);
+        continue;
+      }
+      const rec = recs[i];
+      if (!rec) {
+        if (!disk.has(id)) this.unindex(id);
+        continue;
+      }
+      let meta: ObjectMeta;
+      try {
+        meta = JSON.parse(rec.meta.toString()) as ObjectMeta;
+      } catch {
+        disk.delete(id);
+        this.unindex(id);
+        continue;
+      }
+      // purged (or replaced) while the read ran
+      if (!this.tagsOf.has(id)) continue;
+      this.stats.diskHits++;
+      const o = materialize(meta, Buffer.from(rec.body), this.minCompress);
+      this.mem.set(id, o);
+      out.push(o);
+    }
+    return out;
+  }
+
   /** One object by id, from memory or disk. */
   getById(id: string): CachedObject | undefined {
     const m = this.mem.get(id);

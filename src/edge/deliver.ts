@@ -145,11 +145,27 @@ const NOT_MODIFIED_FIELDS = new Set([
   'date',
 ]);
 
-/** Delivers a stored object; returns body bytes written. */
-export function deliverObject(ctx: EdgeCtx, o: CachedObject, now: number, compress: boolean): number {
-  const { res, headers } = ctx;
-  const age = String(ageHeader(o, now));
-  const cs = cacheStatus(ctx, o, now);
+/**
+ * What a stored object's reply to this request is, before Age and Cache-Status: its status,
+ * the fields that come before them (`flat`: the object's own precomputed list on a full reply,
+ * so the lean path can keep its serialised form per list), the fields after them (`after`) and
+ * the body (undefined: none, as for HEAD, 204 and 304). Both hit paths deliver from this.
+ */
+export interface ObjectReply {
+  status: number;
+  flat: readonly string[];
+  after: readonly string[];
+  body: Buffer | undefined;
+  /** A 416 carries no Age (it is not a representation of the object). */
+  noAge?: true;
+}
+
+const NO_FIELDS: readonly string[] = [];
+const ACCEPT_RANGES: readonly string[] = ['accept-ranges', 'bytes'];
+
+/** The reply to a stored object: the client's conditional (304), one byte range (206/416) or the whole object. */
+export function objectReply(ctx: Pick<EdgeCtx, 'headers' | 'method'>, o: CachedObject, compress: boolean): ObjectReply {
+  const { headers } = ctx;
   if (
     o.status === 200 &&
     (headers['if-none-match'] !== undefined || headers['if-modified-since'] !== undefined) &&
@@ -158,39 +174,28 @@ export function deliverObject(ctx: EdgeCtx, o: CachedObject, now: number, compre
     const flat: string[] = [];
     for (let i = 0; i < o.flat.length; i += 2)
       if (NOT_MODIFIED_FIELDS.has(o.flat[i]!)) flat.push(o.flat[i]!, o.flat[i + 1]!);
-    flat.push('age', age, 'cache-status', cs);
-    writeHead(res, 304, flat);
-    res.end();
-    return 0;
+    return { status: 304, flat, after: NO_FIELDS, body: undefined };
   }
   if (o.status === 200 && headers.range !== undefined && ctx.method === 'GET') {
     const r = parseRange(header(headers, 'range'), o.body.length);
     if (r !== undefined && ifRangeMatches(header(headers, 'if-range'), o)) {
-      if (r === 'invalid') {
-        writeHead(res, 416, ['content-range', `bytes */${o.body.length}`, 'content-length', '0', 'cache-status', cs]);
-        res.end();
-        return 0;
-      }
+      if (r === 'invalid')
+        return {
+          status: 416,
+          flat: ['content-range', `bytes */${o.body.length}`, 'content-length', '0'],
+          after: NO_FIELDS,
+          body: undefined,
+          noAge: true,
+        };
       const flat: string[] = [];
       for (let i = 0; i < o.flat.length; i += 2)
         if (o.flat[i] !== 'content-length') flat.push(o.flat[i]!, o.flat[i + 1]!);
       const part = o.body.subarray(r.start, r.end + 1);
-      flat.push(
-        'content-range',
-        `bytes ${r.start}-${r.end}/${o.body.length}`,
-        'content-length',
-        String(part.length),
-        'age',
-        age,
-        'cache-status',
-        cs,
-      );
-      writeHead(res, 206, flat);
-      res.end(part);
-      return part.length;
+      flat.push('content-range', `bytes ${r.start}-${r.end}/${o.body.length}`, 'content-length', String(part.length));
+      return { status: 206, flat, after: NO_FIELDS, body: part };
     }
   }
-  let flat = o.flat;
+  let flat: readonly string[] = o.flat;
   let body = o.body;
   if (compress && o.compressible && o.body.length <= MAX_COMPRESS) {
     const enc = pickEncoding(header(headers, 'accept-encoding'));
@@ -200,16 +205,21 @@ export function deliverObject(ctx: EdgeCtx, o: CachedObject, now: number, compre
       body = e.body;
     }
   }
-  const out = flat.slice();
-  out.push('age', age, 'cache-status', cs);
-  if (o.status === 200 && o.body.length > 0) out.push('accept-ranges', 'bytes');
-  writeHead(res, o.status, out);
-  if (ctx.method === 'HEAD' || o.status === 204 || o.status === 304) {
-    res.end();
-    return 0;
-  }
-  res.end(body);
-  return body.length;
+  const after = o.status === 200 && o.body.length > 0 ? ACCEPT_RANGES : NO_FIELDS;
+  const noBody = ctx.method === 'HEAD' || o.status === 204 || o.status === 304;
+  return { status: o.status, flat, after, body: noBody ? undefined : body };
+}
+
+/** Delivers a stored object; returns body bytes written. */
+export function deliverObject(ctx: EdgeCtx, o: CachedObject, now: number, compress: boolean): number {
+  const r = objectReply(ctx, o, compress);
+  const out = r.flat.slice();
+  if (!r.noAge) out.push('age', String(ageHeader(o, now)));
+  out.push('cache-status', cacheStatus(ctx, o, now));
+  for (const f of r.after) out.push(f);
+  writeHead(ctx.res, r.status, out);
+  ctx.res.end(r.body);
+  return r.body ? r.body.length : 0;
 }
 
 /** Delivers a fetched response as it came (hop-by-hop fields removed). Returns body bytes when known. */

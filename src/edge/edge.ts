@@ -19,17 +19,29 @@ import { CacheStore } from './cache-store.ts';
 import { makeMeta, materialize } from './cached-object.ts';
 import { Collapser } from './collapser.ts';
 import type { CollapseOutcome, EdgeCtx } from './context.ts';
-import { ALLOWED_METHODS, deliverDirect, deliverObject, deliverSynth, rawErrorReply } from './deliver.ts';
+import {
+  ALLOWED_METHODS,
+  cacheStatus,
+  deliverDirect,
+  deliverObject,
+  deliverSynth,
+  objectReply,
+  rawErrorReply,
+} from './deliver.ts';
 import { edgeErrors } from './errors.ts';
 import { Fetcher } from './fetcher.ts';
 import { buildFilters, type EdgeConfig, type EdgeFilter, type FilterStatus } from './filters.ts';
 import type { FreshnessOptions } from './freshness.ts';
-import { type FsmDeps, runFsm } from './fsm.ts';
+import { ageHeader } from './freshness.ts';
+import { type FsmDeps, runFsm, STATES } from './fsm.ts';
 import { HostSet } from './host-filter.ts';
+import { formatHttpDate } from './http-date.ts';
+import { acceptLean, type LeanAnswer, type LeanHost, type LeanReply } from './lean-hits.ts';
 import { type EdgeMetrics, edgeMetrics } from './metrics.ts';
 import { RingStore } from './ring-store.ts';
 import { type StreamFillDeps, streamFill } from './stream-fill.ts';
 import { Upstreams } from './upstream.ts';
+import type { ParsedHead } from './wire/request-head.ts';
 
 /** Everything an edge needs; only zone, config and origin are required. */
 export interface EdgeOptions {
@@ -52,9 +64,17 @@ export interface EdgeOptions {
    * served (the runtime always passes the topology's names).
    */
   hosts?: readonly string[];
+  /** Called once for every request the edge answers, on either path (the runtime's load meter). */
+  onRequest?: () => void;
 }
 
 const EMPTY_ZONES: ReadonlyMap<string, string> = new Map();
+
+/** A lean reply with what the edge counts once it is written. */
+interface LeanServed extends LeanReply {
+  outcome: string;
+  counts: string[] | undefined;
+}
 
 /** A running (or ready to listen) edge node. */
 export class Edge {
@@ -79,6 +99,17 @@ export class Edge {
   private readonly tlsSockets = new Set<Socket>();
   private readonly hosts: HostSet;
   private readonly streamDeps: StreamFillDeps;
+  private readonly onRequest: (() => void) | undefined;
+  /** Hits served (both paths) and those served on the lean path, for stats and the bench. */
+  private readonly hitCounts = { all: 0, lean: 0 };
+  /** The filter chain the lean path runs (its counts are kept until the request is served). */
+  private readonly leanFilters: EdgeFilter[];
+  private readonly leanCounts: string[] = [];
+  private leanDeciding = false;
+  private readonly leanFsm: FsmDeps;
+  /** Sockets the lean path owns (node:http tracks the ones handed to it). */
+  private readonly leanSockets = new Set<Socket>();
+  private dateCache = { second: -1, value: '' };
 
   constructor(opts: EdgeOptions) {
     const cfg = opts.config;
@@ -155,11 +186,23 @@ export class Edge {
           stats: () => this.stats(),
         }),
     });
+    // the same filters for the lean path: it runs them only to decide whether it serves a
+    // request, so their counts wait until it does (a request handed to node:http counts there)
+    this.leanFilters = buildFilters(cfg, {
+      zone: opts.zone,
+      zoneEdges,
+      // (a count made later — a background revalidation building its forwarded fields — is counted at once)
+      count: (f, r) => (this.leanDeciding ? this.leanCounts.push(f, r) : this.m.filter(f, r)),
+      servesHost: (h) => this.hosts.has(h),
+      // never answered here: an admin call is not a hit, so it goes to node:http
+      admin: () => Promise.resolve(),
+    });
+    this.onRequest = opts.onRequest;
     const hfpMs = cfg.cache.hitForPassSeconds * 1000;
     this.fsm = {
       now: () => this.clock.wallTime(),
       logger: this.logger,
-      variants: (k) => this.store.variants(k),
+      variants: (k) => this.store.lookup(k),
       isHitForPass: (k) => {
         const until = this.hitForPass.get(k);
         return until !== undefined && until > this.clock.now();
@@ -177,6 +220,7 @@ export class Edge {
       synth: (ctx) => deliverSynth(ctx, this.clock.wallTime()),
       countCollapsed: () => this.m.collapsed(),
     };
+    this.leanFsm = { ...this.fsm, variants: (k) => this.store.lookup(k, false) };
     const handler = (req: IncomingMessage, res: ServerResponse) => this.handle(req, res);
     if (cfg.tls) {
       let cert: Buffer;
@@ -208,6 +252,7 @@ export class Edge {
       );
       this.server.maxHeadersCount = cfg.limits.maxHeaders + 1;
       this.protocol = 'http';
+      if (cfg.leanHits) this.takeConnections(this.server);
     }
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.clientError(err, socket));
     this.server.on('connect', (_req: IncomingMessage, socket: Socket) => this.refuseConnect(socket));
@@ -233,6 +278,7 @@ export class Edge {
 
   private async doClose(): Promise<void> {
     for (const sess of this.sessions) sess.destroy();
+    for (const sock of this.leanSockets) sock.destroy();
     for (const sock of this.tlsSockets) sock.destroy();
     if (this.server.listening) await closeServer(this.server as Server);
     await this.upstreams.close();
@@ -279,6 +325,7 @@ export class Edge {
       objects: this.store.size,
       memoryBytes: this.store.memoryBytes,
       store: this.store.stats,
+      hits: { ...this.hitCounts },
       disk: this.disk ? { ...this.disk.stats, size: this.disk.size } : null,
       upstreams: this.upstreams.describe(),
     };
@@ -334,6 +381,7 @@ export class Edge {
 
   /** The request entry point. */
   handle(req: IncomingMessage, res: ServerResponse): void {
+    this.onRequest?.();
     const ctx = this.newCtx(req, res, req.method ?? 'GET', req.headers);
     for (let i = 0; i < this.filters.length; i++) {
       const r = this.filters[i]!.onRequest(ctx);
@@ -399,12 +447,108 @@ export class Edge {
     }
     const o = ctx.outcome;
     this.m.request(o);
-    if (o === 'hit' || o === 'stale') this.m.hit();
-    else if (o === 'miss' || o === 'revalidated') {
+    if (o === 'hit' || o === 'stale') {
+      this.m.hit();
+      this.hitCounts.all++;
+    } else if (o === 'miss' || o === 'revalidated') {
       this.m.miss();
       if (ctx.stored && !ctx.fill) this.m.setStore(this.store.size, this.store.memoryBytes);
     }
     if (bytes) this.m.bytes(bytes);
+  }
+
+  /**
+   * Puts the lean path in front of node:http: new connections go to it first, and node:http's
+   * own connection listener takes those it hands over (see lean-hits.ts).
+   */
+  private takeConnections(server: Server): void {
+    const nodeListeners = server.listeners('connection') as ((s: Socket) => void)[];
+    server.removeAllListeners('connection');
+    const lim = this.cfg.limits;
+    const host: LeanHost = {
+      limits: { maxHeaderBytes: lim.maxHeaderBytes, maxHeaders: lim.maxHeaders, maxUrlBytes: lim.maxUrlBytes },
+      keepAliveMs: server.keepAliveTimeout,
+      answer: (head, sock) => this.leanAnswer(head, sock),
+      served: (r) => this.leanServed(r),
+      date: () => this.httpDate(),
+      handoff: (sock, reason) => {
+        this.leanSockets.delete(sock);
+        this.m.leanHandoff(reason);
+        for (const l of nodeListeners) l.call(server, sock);
+      },
+    };
+    server.on('connection', (sock: Socket) => {
+      this.leanSockets.add(sock);
+      sock.once('close', () => this.leanSockets.delete(sock));
+      acceptLean(sock, host);
+    });
+  }
+
+  /** The lean path's decision for one request: the same filters and lookup as node:http, a hit or a handoff. */
+  private leanAnswer(head: ParsedHead, sock: Socket): LeanAnswer | Promise<LeanAnswer> {
+    // the fields the filters read of a request
+    const req = {
+      url: head.target,
+      rawHeaders: head.rawHeaders,
+      headers: head.headers,
+      method: head.method,
+      socket: sock,
+    };
+    const ctx = this.newCtx(req as unknown as IncomingMessage, undefined as never, head.method, head.headers);
+    this.leanCounts.length = 0;
+    this.leanDeciding = true;
+    try {
+      for (let i = 0; i < this.leanFilters.length; i++)
+        if (this.leanFilters[i]!.onRequest(ctx) !== 'continue') return { handoff: 'filter' };
+    } finally {
+      this.leanDeciding = false;
+    }
+    const counts = this.leanCounts.length ? this.leanCounts.splice(0) : undefined;
+    if (STATES.recv(ctx, this.leanFsm) !== 'lookup') return { handoff: 'method' };
+    const next = STATES.lookup(ctx, this.leanFsm);
+    if (typeof next === 'string') return this.leanHit(ctx, next, counts);
+    return next.then((n) => this.leanHit(ctx, n, counts));
+  }
+
+  private leanHit(ctx: EdgeCtx, next: string, counts: string[] | undefined): LeanAnswer {
+    // anything but a hit (miss, revalidate, pass, only-if-cached) is node:http's
+    if (next !== 'hit') return { handoff: next };
+    STATES.hit(ctx, this.leanFsm);
+    const o = ctx.obj!;
+    const now = this.clock.wallTime();
+    const r = objectReply(ctx, o, this.compress);
+    const reply: LeanServed = {
+      status: r.status,
+      flat: r.flat,
+      after: r.after,
+      body: r.body,
+      age: r.noAge ? undefined : String(ageHeader(o, now)),
+      cacheStatus: cacheStatus(ctx, o, now),
+      outcome: ctx.outcome,
+      counts,
+    };
+    return reply;
+  }
+
+  private leanServed(reply: LeanReply): void {
+    const r = reply as LeanServed;
+    this.onRequest?.();
+    if (r.counts) for (let i = 0; i < r.counts.length; i += 2) this.m.filter(r.counts[i]!, r.counts[i + 1]!);
+    this.store.countMemoryHits(1);
+    this.m.request(r.outcome);
+    this.m.hit();
+    this.m.leanHit();
+    this.hitCounts.all++;
+    this.hitCounts.lean++;
+    if (r.body) this.m.bytes(r.body.length);
+  }
+
+  /** The Date field value for now (one string per second). */
+  private httpDate(): string {
+    const now = this.clock.wallTime();
+    const sec = Math.floor(now / 1000);
+    if (this.dateCache.second !== sec) this.dateCache = { second: sec, value: formatHttpDate(now) };
+    return this.dateCache.value;
   }
 
   private backgroundRevalidate(ctx: EdgeCtx, stale: import('./cached-object.ts').CachedObject): void {

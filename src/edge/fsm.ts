@@ -34,7 +34,8 @@ export type StateName =
 export interface FsmDeps {
   now(): number;
   logger: Logger;
-  variants(key: string): CachedObject[];
+  /** Stored variants of a key: at once from memory, or a promise when some are read from disk. */
+  variants(key: string): CachedObject[] | Promise<CachedObject[]>;
   isHitForPass(key: string): boolean;
   markHitForPass(key: string): void;
   collapseLead(key: string): EdgeCtx['lead'];
@@ -89,6 +90,38 @@ function failedFetch(ctx: EdgeCtx, d: FsmDeps, e: unknown): StateName {
   return synth(ctx, 502, edgeErrors.ERR_EDGE_UPSTREAM.code, 'upstream-error');
 }
 
+/** The lookup's decision once the stored variants are known (RFC 9111 §4: reuse, revalidate or miss). */
+function decide(ctx: EdgeCtx, d: FsmDeps, list: CachedObject[]): StateName {
+  const o = list.length ? selectVariant(list, ctx.headers) : undefined;
+  if (!o) {
+    if (ctx.reqCc.has('only-if-cached')) return synth(ctx, 504, edgeErrors.ERR_EDGE_UPSTREAM.code, 'only-if-cached');
+    if (d.isHitForPass(ctx.key)) {
+      ctx.fwd_reason = 'bypass';
+      ctx.detail = 'hit-for-pass';
+      return 'pass';
+    }
+    ctx.fwd_reason = list.length ? 'vary-miss' : 'uri-miss';
+    return 'miss';
+  }
+  ctx.obj = o;
+  const v: ReuseVerdict = reuseVerdict(o, ctx.reqCc, d.now());
+  if (v === 'fresh') return 'hit';
+  if (v === 'stale-allowed') {
+    ctx.detail = 'max-stale';
+    ctx.outcome = 'stale';
+    return 'hit';
+  }
+  if (v === 'stale-while-revalidate') {
+    ctx.detail = 'stale-while-revalidate';
+    ctx.outcome = 'stale';
+    d.backgroundRevalidate(ctx, o);
+    return 'hit';
+  }
+  if (ctx.reqCc.has('only-if-cached')) return synth(ctx, 504, edgeErrors.ERR_EDGE_UPSTREAM.code, 'only-if-cached');
+  ctx.fwd_reason = ctx.reqCc.has('no-cache') || ctx.reqCc.has('max-age') ? 'request' : 'stale';
+  return 'revalidate';
+}
+
 /** The state table. */
 export const STATES: Record<Exclude<StateName, 'done'>, State> = {
   recv(ctx) {
@@ -110,34 +143,8 @@ export const STATES: Record<Exclude<StateName, 'done'>, State> = {
 
   lookup(ctx, d) {
     const list = d.variants(ctx.key);
-    const o = list.length ? selectVariant(list, ctx.headers) : undefined;
-    if (!o) {
-      if (ctx.reqCc.has('only-if-cached')) return synth(ctx, 504, edgeErrors.ERR_EDGE_UPSTREAM.code, 'only-if-cached');
-      if (d.isHitForPass(ctx.key)) {
-        ctx.fwd_reason = 'bypass';
-        ctx.detail = 'hit-for-pass';
-        return 'pass';
-      }
-      ctx.fwd_reason = list.length ? 'vary-miss' : 'uri-miss';
-      return 'miss';
-    }
-    ctx.obj = o;
-    const v: ReuseVerdict = reuseVerdict(o, ctx.reqCc, d.now());
-    if (v === 'fresh') return 'hit';
-    if (v === 'stale-allowed') {
-      ctx.detail = 'max-stale';
-      ctx.outcome = 'stale';
-      return 'hit';
-    }
-    if (v === 'stale-while-revalidate') {
-      ctx.detail = 'stale-while-revalidate';
-      ctx.outcome = 'stale';
-      d.backgroundRevalidate(ctx, o);
-      return 'hit';
-    }
-    if (ctx.reqCc.has('only-if-cached')) return synth(ctx, 504, edgeErrors.ERR_EDGE_UPSTREAM.code, 'only-if-cached');
-    ctx.fwd_reason = ctx.reqCc.has('no-cache') || ctx.reqCc.has('max-age') ? 'request' : 'stale';
-    return 'revalidate';
+    // a disk-tier read makes the lookup asynchronous; memory hits stay synchronous
+    return Array.isArray(list) ? decide(ctx, d, list) : list.then((l) => decide(ctx, d, l));
   },
 
   hit(ctx) {

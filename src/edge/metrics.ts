@@ -11,6 +11,7 @@ interface Pending {
   zone: string;
   requests: Map<string, number>;
   hits: number;
+  leanHits: number;
   misses: number;
   bytes: number;
 }
@@ -19,6 +20,8 @@ interface Families {
   pending: Set<Pending>;
   requests: Counter<'zone' | 'cache'>;
   hits: Counter<'zone'>;
+  leanHits: Counter<'zone'>;
+  leanHandoffs: Counter<'zone' | 'reason'>;
   misses: Counter<'zone'>;
   bytes: Counter<'zone'>;
   collapsed: Counter<'zone'>;
@@ -45,9 +48,11 @@ function families(r: Registry): Families {
       for (const [cache, n] of p.requests) if (n) fam.requests.inc({ zone: p.zone, cache }, n);
       for (const k of p.requests.keys()) p.requests.set(k, 0);
       if (p.hits) fam.hits.inc({ zone: p.zone }, p.hits);
+      if (p.leanHits) fam.leanHits.inc({ zone: p.zone }, p.leanHits);
       if (p.misses) fam.misses.inc({ zone: p.zone }, p.misses);
       if (p.bytes) fam.bytes.inc({ zone: p.zone }, p.bytes);
       p.hits = 0;
+      p.leanHits = 0;
       p.misses = 0;
       p.bytes = 0;
     }
@@ -63,6 +68,17 @@ function families(r: Registry): Families {
       flush,
     ),
     hits: counter('mz_edge_hits_total', 'Requests served from cache (fresh or allowed stale)', ['zone'], flush),
+    leanHits: counter(
+      'mz_edge_lean_hits_total',
+      'Hits served on the lean path (a part of mz_edge_hits_total)',
+      ['zone'],
+      flush,
+    ),
+    leanHandoffs: counter(
+      'mz_edge_lean_handoffs_total',
+      'Connections the lean path handed to node:http, by the first request it did not serve',
+      ['zone', 'reason'],
+    ),
     misses: counter('mz_edge_misses_total', 'Cacheable requests that went to an upstream', ['zone'], flush),
     bytes: counter('mz_edge_bytes_total', 'Response body bytes sent from cache and upstream', ['zone'], flush),
     collapsed: counter('mz_edge_collapsed_total', 'Requests that waited on another request’s fetch', ['zone']),
@@ -105,6 +121,9 @@ function families(r: Registry): Families {
 export interface EdgeMetrics {
   request(cache: string): void;
   hit(): void;
+  /** A hit served on the lean path (also counted by hit()). */
+  leanHit(): void;
+  leanHandoff(reason: string): void;
   miss(): void;
   bytes(n: number): void;
   collapsed(): void;
@@ -117,7 +136,7 @@ export interface EdgeMetrics {
 
 export function edgeMetrics(r: Registry, zone: string): EdgeMetrics {
   const f = families(r);
-  const p: Pending = { zone, requests: new Map(), hits: 0, misses: 0, bytes: 0 };
+  const p: Pending = { zone, requests: new Map(), hits: 0, leanHits: 0, misses: 0, bytes: 0 };
   f.pending.add(p);
   const collapsed = f.collapsed.labels(zone);
   return {
@@ -127,6 +146,10 @@ export function edgeMetrics(r: Registry, zone: string): EdgeMetrics {
     hit: () => {
       p.hits++;
     },
+    leanHit: () => {
+      p.leanHits++;
+    },
+    leanHandoff: (reason) => f.leanHandoffs.labels(zone, reason).inc(),
     miss: () => {
       p.misses++;
     },

@@ -10,7 +10,7 @@
  * A torn write (process killed mid-record) leaves a header whose payload checksum fails: the
  * scan drops it, and reads re-check the checksum so a corrupt record is never served.
  */
-import { closeSync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, ftruncateSync, openSync, read, readSync, writeSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { edgeErrors } from './errors.ts';
 
@@ -51,7 +51,10 @@ export interface RingStats {
   head: number;
 }
 
-/** The cyclic disk store. All I/O is synchronous positional reads and writes on one fd. */
+/**
+ * The cyclic disk store: positional reads and writes on one fd. Writes and the startup scan are
+ * synchronous; hits read with getAsync() so a disk-tier hit does not block the loop.
+ */
 export class RingStore {
   private readonly fd: number;
   readonly size: number;
@@ -62,6 +65,9 @@ export class RingStore {
   private fifoStart = 0;
   private head = 0;
   private seq = 1;
+  /** Asynchronous reads in flight, and whether close() was called (the fd closes after them). */
+  private reading = 0;
+  private closed = false;
   readonly stats: RingStats = { records: 0, corrupt: 0, overwritten: 0, wraps: 0, head: 0 };
   /** Called with the id of a live record the ring overwrote. */
   onOverwrite: ((id: string) => void) | undefined;
@@ -142,13 +148,51 @@ export class RingStore {
     };
   }
 
+  /**
+   * Reads a record like get(), without blocking the event loop (a positional read on the
+   * thread pool). Undefined if absent, corrupt, or replaced or overwritten while it was read.
+   */
+  getAsync(id: string): Promise<{ meta: Buffer; body: Buffer } | undefined> {
+    const e = this.index.get(id);
+    if (!e || this.closed) return Promise.resolve(undefined);
+    const payloadLen = e.keyLen + e.metaLen + e.bodyLen;
+    const buf = Buffer.allocUnsafe(HEADER + payloadLen);
+    this.reading++;
+    return new Promise((resolve) => {
+      read(this.fd, buf, 0, buf.length, e.off, (err, n) => {
+        // close() waits for reads in flight: the fd must not be reused under them
+        if (--this.reading === 0 && this.closed) closeSync(this.fd);
+        // the head may have wrapped over the record meanwhile: then it is gone, not corrupt
+        if (this.index.get(id) !== e) return resolve(undefined);
+        const payload = buf.subarray(HEADER);
+        if (
+          err ||
+          n !== buf.length ||
+          buf.readUInt32LE(0) !== MAGIC ||
+          buf.readDoubleLE(8) !== e.seq ||
+          crc32(payload) !== buf.readUInt32LE(32)
+        ) {
+          this.stats.corrupt++;
+          this.index.delete(id);
+          return resolve(undefined);
+        }
+        resolve({
+          meta: payload.subarray(e.keyLen, e.keyLen + e.metaLen),
+          body: payload.subarray(e.keyLen + e.metaLen),
+        });
+      });
+    });
+  }
+
   /** Reads only a record's meta (for rebuilding higher-level indexes at startup). */
   meta(id: string): Buffer | undefined {
     return this.get(id)?.meta;
   }
 
   close(): void {
-    closeSync(this.fd);
+    if (this.closed) return;
+    this.closed = true;
+    if (this.reading === 0) closeSync(this.fd);
   }
 
   private align(n: number): number {

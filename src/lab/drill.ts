@@ -3,6 +3,7 @@ import type { Clock } from '../core/clock.ts';
 import { type Random, seededRandom } from '../core/random.ts';
 import { type DrillProgress, type DrillReport, type ExternalFault, runDrill } from '../drill/index.ts';
 import { loadTopology } from '../topology/index.ts';
+import { AnycastWatch } from './anycast-lab.ts';
 import { waitJetStream, waitTcp } from './engines.ts';
 import { labErrors } from './errors.ts';
 import { KvProbe, type KvProbeResult } from './kv-probe.ts';
@@ -34,6 +35,8 @@ export interface LabDrillOptions {
 
 /** How long a healed part may take to answer again, and a failback to complete (ms). */
 const HEAL_TIMEOUT_MS = 90_000;
+/** How long a run waits for the drilled zone's anycast route to come back after the failback (ms). */
+const ANYCAST_BACK_MS = 60_000;
 /** How long a run waits for every zone's log to be shipped before it faults (ms). */
 const CATCH_UP_MS = 30_000;
 
@@ -199,7 +202,24 @@ export async function runLabDrills(o: LabDrillOptions): Promise<DrillReport[]> {
     // the probe talks to servers the fault leaves alone: it times the Kv, not its own reconnect
     const cutServer = o.fault === 'sigkill' ? null : natsServerOf(l, o.zone, o.fault);
     const alive = natsZones(l).filter((n) => n.name !== cutServer);
-    const fault = healOnce(labFault(state, l, o.zone, o.fault, o.clock), () =>
+    // the anycast address, watched from the cut (with BIRD installed): withdrawal, another zone answering
+    const z = l.zones.find((x) => x.name === o.zone)!;
+    const watch = state.anycast ? new AnycastWatch(state, o.zone, z.ip, o.clock) : undefined;
+    const base = labFault(state, l, o.zone, o.fault, o.clock);
+    const watched: ExternalFault = watch
+      ? {
+          async cut() {
+            await watch.beforeCut();
+            watch.cut();
+            await base.cut();
+          },
+          async heal() {
+            watch.healed();
+            await base.heal();
+          },
+        }
+      : base;
+    const fault = healOnce(watched, () =>
       state.kv === 'etcd'
         ? KvProbe.openEtcd(
             alive.map((n) => `http://${n.ip}:${l.ports.etcdClient}`),
@@ -238,8 +258,10 @@ export async function runLabDrills(o: LabDrillOptions): Promise<DrillReport[]> {
       // a drill that failed midway must not leave the lab faulted (a dead server, a link down)
       if (fault.isCut()) await fault.heal().catch(() => {});
       await fault.kv().catch(() => {});
+      await watch?.stop();
       throw e;
     }
+    await watch?.stop();
     const kv = await fault.kv();
     if (kv) report.kv = { ...kv, leaderCut: kvLeaderCut(kv.leader, o.zone, o.fault, l) };
     reports.push(report);
@@ -249,6 +271,11 @@ export async function runLabDrills(o: LabDrillOptions): Promise<DrillReport[]> {
       const away = m ? home.filter((s) => m.shards[s]?.zone !== o.zone).length : home.length;
       await failBackAndWait(control, o.zone, home, o.clock);
       if (away > 0) report.restore = { ...report.restore, restored: true, failback: { moved: away } };
+    }
+    if (watch) {
+      // back once restarted, failed back (a zone without its shards stays withdrawn) and risen
+      await watch.back(ANYCAST_BACK_MS);
+      report.anycast = { ...watch.figures };
     }
   }
   return reports;

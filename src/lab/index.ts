@@ -1,6 +1,13 @@
 /** The lab: a multi-zone cluster in network namespaces on one Linux box, and drills against it. See README.md. */
 
 export {
+  type AnycastFigures,
+  AnycastWatch,
+  anycastAnsweredBy,
+  anycastAvailable,
+  routerRoutes,
+} from './anycast-lab.ts';
+export {
   healthBoundMs,
   type LabOutageOptions,
   type LabOutageReport,
@@ -29,4 +36,12 @@ export {
   preflight,
 } from './lab.ts';
 export { type LabState, type LabTiming, readState } from './state.ts';
-export { type LabLayout, type LabZone, labLayout, renderLabYaml, renderNatsConf } from './topology-gen.ts';
+export {
+  LAB_ANYCAST,
+  type LabLayout,
+  type LabZone,
+  labLayout,
+  renderLabYaml,
+  renderNatsConf,
+  renderRouterBirdConf,
+} from './topology-gen.ts';

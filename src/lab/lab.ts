@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import type { Clock } from '../core/clock.ts';
 import { ensureSecretFile, SECRET_FILE_NAME } from '../trust/index.ts';
+import { anycastAnsweredBy, anycastAvailable, buildAnycastNetwork, routerRoutes } from './anycast-lab.ts';
 import {
   initPostgres,
   missingTools,
@@ -35,6 +36,7 @@ import {
 import { type LabProcess, type LabState, type LabTiming, newState, readState, statePath, writeState } from './state.ts';
 import {
   etcdArgv,
+  LAB_ANYCAST,
   LAB_KV_BUCKET,
   LAB_REPLICAS,
   type LabKv,
@@ -143,6 +145,7 @@ export async function labUp(o: LabUpOptions): Promise<LabInfo> {
     await buildNetwork(state, l, log);
     await startEngines(state, l, o.clock, timeout, log);
     await startZones(state, l, o.clock, timeout, log);
+    if (state.anycast) await waitAnycast(state, l.zones.length, o.clock, timeout, log);
     state.ready = true;
     writeState(state);
     return labInfo(state);
@@ -167,6 +170,8 @@ async function buildNetwork(state: LabState, l: LabLayout, log: (s: string) => v
     writeState(state);
     await createZoneNs(l, z);
   }
+  if (anycastAvailable()) await buildAnycastNetwork(state, l, log);
+  else log('anycast: skipped (BIRD 2 is not installed: apt-get install bird2)');
   log(`network: bridge ${l.bridge} ${l.bridgeIp}/${l.prefixLen}, prohibit ${l.guard}, ${l.zones.length} namespaces`);
 }
 
@@ -265,6 +270,10 @@ async function startZones(
   const config = join(dir, 'lab.yaml');
   // one secret for the lab's zone processes (root-owned, 0600: they run as root)
   const secretFile = ensureSecretFile(join(dir, SECRET_FILE_NAME)).path;
+  if (state.anycast) {
+    state.dirs.push(join(dir, 'anycast'));
+    writeState(state);
+  }
   writeFileSync(
     config,
     renderLabYaml(l, {
@@ -273,6 +282,7 @@ async function startZones(
       secretFile,
       kv: state.kv ?? 'nats',
       timing: state.timing ?? 'lab',
+      ...(state.anycast ? { anycastDir: join(dir, 'anycast') } : {}),
     }),
   );
   state.config = config;
@@ -315,6 +325,33 @@ async function startZones(
     if (!up) throw notReady(`zone ${z.name}`, file, `${url}/api/shardmap never showed every shard owned`);
   }
   log(`zones: ${l.zones.map((z) => z.name).join(', ')} up (multizone zone Z --config ${config} --app accounts)`);
+}
+
+/** The client is answered at the anycast address (the zones' BIRDs announce, the router routes). */
+async function waitAnycast(
+  state: LabState,
+  zones: number,
+  clock: Clock,
+  timeout: number,
+  log: (s: string) => void,
+): Promise<void> {
+  let by: string | null = null;
+  // every zone's route at the router (each waits its rise), then who answers
+  const ok = await waitFor(clock, timeout, async () => {
+    if ((await routerRoutes(state)).hops.length < zones) return false;
+    by = await anycastAnsweredBy();
+    return by !== null;
+  });
+  if (!ok)
+    throw notReady(
+      `the anycast address ${LAB_ANYCAST.address}`,
+      join(state.dir, 'logs', 'bird-router.log'),
+      `no answer to dig @${LAB_ANYCAST.address} id.server from ${LAB_ANYCAST.client.ns}`,
+    );
+  const routes = await routerRoutes(state);
+  log(
+    `anycast: ${LAB_ANYCAST.address} answered by ${by} (router ${LAB_ANYCAST.router.ns} holds ${routes.hops.length} routes, best via ${routes.best})`,
+  );
 }
 
 function readLog(file: string): string {
@@ -382,7 +419,8 @@ export async function labDown(o: LabDownOptions): Promise<string[]> {
     await removeNs(ns, o.clock);
     removed.push(`namespace ${ns}`);
   }
-  for (const dev of [...(state?.veths ?? []), ...l.zones.map((z) => z.veth)]) await removeLink(dev);
+  for (const dev of [...(state?.veths ?? []), ...l.zones.map((z) => z.veth), LAB_ANYCAST.router.veth])
+    await removeLink(dev);
   const bridge = state?.bridge ?? l.bridge;
   if (await linkExists(bridge)) {
     await removeLink(bridge);
@@ -394,7 +432,13 @@ export async function labDown(o: LabDownOptions): Promise<string[]> {
     removed.push(`route prohibit ${guard}`);
   }
   for (const d of state?.dirs ?? []) rmSync(d, { recursive: true, force: true });
-  for (const f of [state?.config, statePath(dir), `${statePath(dir)}.tmp`, join(dir, SECRET_FILE_NAME)])
+  for (const f of [
+    state?.config,
+    statePath(dir),
+    `${statePath(dir)}.tmp`,
+    join(dir, SECRET_FILE_NAME),
+    ...['conf', 'ctl', 'pid'].map((x) => join(dir, `router-bird.${x}`)),
+  ])
     if (f) rmSync(f, { force: true });
   o.log?.(
     `lab down: removed ${removed.length ? removed.join(', ') : 'nothing (no lab was up)'}; logs in ${join(dir, 'logs')}`,

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 
 /** A process the lab started in a zone's namespace, and how to start it again. */
 export interface LabProcess {
-  /** `postgres`, `redis`, `nats`, `etcd`, `proxy` or `zone`. */
-  kind: 'postgres' | 'redis' | 'nats' | 'etcd' | 'proxy' | 'zone';
+  /** `postgres`, `redis`, `nats`, `etcd`, `proxy`, `zone` or `bird` (the upstream router's). */
+  kind: 'postgres' | 'redis' | 'nats' | 'etcd' | 'proxy' | 'zone' | 'bird';
   zone: string;
   ns: string;
   /** Leads its own process group (spawned detached): teardown kills the group. */
@@ -36,6 +36,8 @@ export interface LabState {
   dirs: string[];
   /** The topology file the zone processes read. */
   config?: string;
+  /** The anycast parts (router and client namespaces, the router's BIRD) were built: BIRD 2 is installed. */
+  anycast?: boolean;
   /** Set once every zone answered with a fully owned shard map. */
   ready: boolean;
 }

@@ -4,7 +4,15 @@ import { parseTopology } from '../topology/index.ts';
 import { failoverSection } from '../topology/sections/failover.ts';
 import { healthSection } from '../topology/sections/health.ts';
 import { routerSection } from '../topology/sections/router.ts';
-import { etcdArgv, labLayout, labTiming, natsZones, renderLabYaml, renderNatsConf } from './topology-gen.ts';
+import {
+  etcdArgv,
+  labLayout,
+  labTiming,
+  natsZones,
+  renderLabYaml,
+  renderNatsConf,
+  renderRouterBirdConf,
+} from './topology-gen.ts';
 
 describe('lab: the generated topology', () => {
   const l = labLayout();
@@ -34,6 +42,32 @@ describe('lab: the generated topology', () => {
     for (const z of t.zones) assert.ok(z.name in c.zones);
     assert.equal(c.zones['gz-a']!.listen.control, '10.77.0.14:7070');
     assert.deepEqual(c.zones['gz-a']!.backups, ['sh-b', 'sh-a', 'bj-a']);
+  });
+
+  it('lab: with BIRD installed every zone announces the anycast DNS address to the router, backups prepended', () => {
+    const t = parseTopology(
+      renderLabYaml(l, {
+        dataDir: '/tmp/lab/data',
+        delayMs: 5,
+        secretFile: '/tmp/lab/s',
+        anycastDir: '/tmp/lab/anycast',
+      }),
+      'lab.yaml',
+    );
+    const a = t.config.anycast!;
+    assert.deepEqual(a.prefixes.dns, { prefix: '10.77.9.53/32', role: 'dns', communities: ['65001:53'] });
+    assert.deepEqual(
+      Object.entries(a.zones).map(([z, c]) => [z, c.routerId, c.prepend, c.neighbors[0]!.address]),
+      [
+        ['sh-a', '10.77.0.11', 0, '10.77.0.2'],
+        ['sh-b', '10.77.0.12', 1, '10.77.0.2'],
+        ['bj-a', '10.77.0.13', 2, '10.77.0.2'],
+        ['gz-a', '10.77.0.14', 3, '10.77.0.2'],
+      ],
+    );
+    assert.equal(a.bird.dir, '/tmp/lab/anycast');
+    for (const z of l.zones)
+      assert.match(renderRouterBirdConf(l), new RegExp(`neighbor ${z.ip.replace(/\./g, '\\.')} as 65001;`));
   });
 
   it('lab: with --kv etcd the control Kv is a three-member etcd cluster reached through the delay proxies, the log stays on JetStream', () => {

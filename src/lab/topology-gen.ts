@@ -133,7 +133,15 @@ export function labTiming(delayMs: number): { leaseMs: number; renewMs: number }
  */
 export function renderLabYaml(
   l: LabLayout,
-  o: { dataDir: string; delayMs: number; secretFile: string; kv?: LabKv; timing?: LabTiming },
+  o: {
+    dataDir: string;
+    delayMs: number;
+    secretFile: string;
+    kv?: LabKv;
+    timing?: LabTiming;
+    /** With BIRD installed: each zone announces the anycast DNS address, its BIRD's files here. */
+    anycastDir?: string;
+  },
 ): string {
   const nats = natsZones(l)
     .map((_, k) => `127.0.0.1:${l.ports.proxyBase + k}`)
@@ -213,7 +221,7 @@ session:
 # every zone process signs its calls to the others with this secret (lab up writes it, mode 0600)
 trust:
   secretFile: ${o.secretFile}
-`;
+${o.anycastDir ? renderAnycastYaml(l, o.anycastDir) : ''}`;
 }
 
 /** The NATS server name of zone `zone`'s server (what JetStream reports as a stream's leader). */
@@ -268,4 +276,62 @@ export function etcdArgv(l: LabLayout, z: LabZone, dataDir: string, bin = 'etcd'
     '--auto-compaction-retention=10000',
     '--log-level=warn',
   ];
+}
+
+/** Where the lab's anycast parts live. */
+export const LAB_ANYCAST = {
+  /** The address every zone announces and its DNS answers on. */
+  address: '10.77.9.53',
+  /** The zones' AS and the router's. */
+  zoneAs: 65001,
+  routerAs: 65000,
+  router: { ns: 'mzlab-rt', veth: 'mzl-rt', ip: '10.77.0.2' },
+  /** The client namespace, on its own link to the router. */
+  client: { ns: 'mzlab-cl', net: '10.77.1.0/24', routerIp: '10.77.1.1', ip: '10.77.1.2' },
+  /**
+   * AS-path prepends per zone: the preference the router sees (sh-a nearest, gz-a last), as an
+   * operator would prepend in backup zones.
+   */
+  prepend: { 'sh-a': 0, 'sh-b': 1, 'bj-a': 2, 'gz-a': 3 } as Record<string, number>,
+} as const;
+
+/** The router's bird.conf: a passive session per zone, every route it learns into its kernel table. */
+export function renderRouterBirdConf(l: LabLayout): string {
+  const sessions = l.zones.map(
+    (z) => `protocol bgp zone_${z.name.replace(/-/g, '_')} {
+  description "zone ${z.name}";
+  local ${LAB_ANYCAST.router.ip} as ${LAB_ANYCAST.routerAs};
+  neighbor ${z.ip} as ${LAB_ANYCAST.zoneAs};
+  hold time 3; keepalive time 1; connect retry time 1; error wait time 1, 2;
+  graceful restart off;
+  ipv4 { import all; export none; };
+}`,
+  );
+  return `# written by multizone lab up: the lab's upstream router
+router id ${LAB_ANYCAST.router.ip};
+protocol device { }
+protocol kernel { ipv4 { import none; export all; }; }
+${sessions.join('\n')}
+`;
+}
+
+/** The `anycast:` section of lab.yaml: every zone announces the DNS address to the router. */
+export function renderAnycastYaml(l: LabLayout, birdDir: string): string {
+  return `anycast:
+  localAs: ${LAB_ANYCAST.zoneAs}
+  riseMs: 3000
+  checkMs: 200
+  withdrawGraceMs: 1000
+  bgp: { holdTimeS: 3, keepaliveS: 1, connectRetryS: 1 }
+  bird: { dir: ${birdDir} }
+  prefixes:
+    dns: { prefix: ${LAB_ANYCAST.address}/32, role: dns, communities: ['${LAB_ANYCAST.zoneAs}:53'] }
+  zones:
+${l.zones
+  .map(
+    (z) =>
+      `    ${z.name}: { routerId: ${z.ip}, source: ${z.ip}, prepend: ${LAB_ANYCAST.prepend[z.name] ?? 0}, neighbors: [{ address: ${LAB_ANYCAST.router.ip}, as: ${LAB_ANYCAST.routerAs} }] }`,
+  )
+  .join('\n')}
+`;
 }

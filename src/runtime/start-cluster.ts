@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import type { Announcer, Speaker } from '../anycast/index.ts';
 import { ControlServer, registerConsole } from '../control/index.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
@@ -12,6 +13,7 @@ import { type Kv, openZoneView, watchForStalls } from '../shardmap/index.ts';
 import { createSteering, MutableSteeringState, type Steering } from '../steering/index.ts';
 import { parseHostPort, type Topology } from '../topology/index.ts';
 import { clusterSecret, RequestSigner } from '../trust/index.ts';
+import { type AnycastStage, startAnycastStage } from './anycast-stage.ts';
 import { registerClusterRoutes } from './cluster-routes.ts';
 import { echoAppRole } from './echo-app.ts';
 import {
@@ -50,6 +52,8 @@ export interface ClusterOptions {
   secret?: Uint8Array;
   /** The edge admin token when none is configured (`edge.adminToken`, MZ_EDGE_TOKEN); `multizone up` passes its own. */
   adminToken?: string;
+  /** The BGP speaker of each zone announcing anycast prefixes, instead of BIRD (tests, embedding). */
+  anycastSpeaker?: (zone: string) => Speaker;
 }
 
 /** A running cluster (or the part of one this process runs). */
@@ -60,6 +64,8 @@ export interface RunningCluster {
   /** This process's record in the control Kv (`cluster.proc.<id>`) and its view of the others. */
   registry: ProcessRegistry;
   steering: Steering;
+  /** Each local zone's anycast announcer (empty without `anycast`). */
+  anycast: ReadonlyMap<string, Announcer>;
   close(): Promise<void>;
 }
 
@@ -90,6 +96,10 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     const services = await startStages(f, stops, id, opts.kv);
     const registry = processRegistry(services, listeners, id);
     registerRegistryRoutes(f.control, registry);
+    // the speakers stop after every listener closed (stops run in reverse); the withdrawal,
+    // pushed after the roles, runs before any of them closes
+    let anycast: AnycastStage | null = null;
+    stops.push(async () => anycast?.stop());
     for (const name of f.localZones) {
       const zone = f.topology.zone(name);
       const here = services.zones.get(name)!;
@@ -99,6 +109,11 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
         stops.push(s.close);
         listeners.push(...s.listeners);
       }
+    }
+    anycast = await startAnycastStage(services, opts.anycastSpeaker);
+    if (anycast) {
+      const started = anycast;
+      stops.push(() => started.withdraw());
     }
     // a process running one zone (`multizone zone sh-a`) serves the control API on the zone's
     // own `listen.control` when it has one; `control.listen` is the cluster-wide default
@@ -111,7 +126,15 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     // on close, deleting the record while the Kv is still open
     await registry.start();
     stops.push(() => registry.stop());
-    return { services, listeners, control, registry, steering: f.steering, close: closeAll };
+    return {
+      services,
+      listeners,
+      control,
+      registry,
+      steering: f.steering,
+      anycast: anycast?.announcers ?? new Map(),
+      close: closeAll,
+    };
   } catch (e) {
     await closeAll();
     throw e;

@@ -3,6 +3,7 @@
  * then router, edge, HTTPDNS and DNS. Each is wiring: it starts its plane's server with what
  * the cluster stages made and records its bound address in `services.zones`.
  */
+import { anycastAddresses } from '../anycast/index.ts';
 import { closeServer, listenOn } from '../core/listen.ts';
 import { startDnsServer } from '../dns/index.ts';
 import { createEdge, defaultEdgeHosts, startDemoOrigin } from '../edge/index.ts';
@@ -146,8 +147,9 @@ export const edgeRole: ZoneRoleStart = async (s, zone, here) => {
       zoneEdges: () => s.edgeUrls,
       // the sites this edge serves: edge.hosts, or the topology's apex and edge services
       hosts: cfg.hosts.length > 0 ? cfg.hosts : defaultEdgeHosts(s.topology.config),
+      // every request, on the lean hit path as on node:http
+      onRequest: () => s.loads.hit(zone.name, 'edge'),
     });
-    edge.server.on('request', () => s.loads.hit(zone.name, 'edge'));
     const a = await edge.listen(hp.host, hp.port);
     s.edgeUrls.set(zone.name, `${edge.protocol}://${a.host}:${a.port}`);
     here.edge = { host: a.host, port: a.port };
@@ -188,22 +190,37 @@ export const httpdnsRole: ZoneRoleStart = async (s, zone) => {
   return { listeners: [listener(zone, 'httpdns', srv.protocol, srv)], close: srv.close };
 };
 
-/** The zone's authoritative DNS server (UDP and TCP on the zone's dns listener). */
+/**
+ * The zone's authoritative DNS server (UDP and TCP on the zone's dns listener), and one more on
+ * each anycast address the zone announces for DNS (same port), which must be on this host.
+ */
 export const dnsRole: ZoneRoleStart = async (s, zone) => {
   const hp = zone.listen.dns;
   if (!hp) return null;
-  const srv = await startDnsServer({
-    topology: s.topology,
-    host: hp.host,
-    port: hp.port,
-    steering: s.steering,
-    state: s.state,
-    logger: s.logger,
-    metrics: s.metrics,
-    clock: s.clock,
-    zone: zone.name,
-  });
-  return { listeners: [listener(zone, 'dns', 'udp+tcp', srv)], close: srv.close };
+  const servers: Awaited<ReturnType<typeof startDnsServer>>[] = [];
+  const closeAll = async () => {
+    for (const srv of servers.splice(0)) await srv.close();
+  };
+  try {
+    for (const host of [hp.host, ...anycastAddresses(s.topology.config.anycast, zone.name, 'dns')])
+      servers.push(
+        await startDnsServer({
+          topology: s.topology,
+          host,
+          port: servers[0]?.port ?? hp.port,
+          steering: s.steering,
+          state: s.state,
+          logger: s.logger,
+          metrics: s.metrics,
+          clock: s.clock,
+          zone: zone.name,
+        }),
+      );
+  } catch (e) {
+    await closeAll();
+    throw e;
+  }
+  return { listeners: servers.map((srv) => listener(zone, 'dns', 'udp+tcp', srv)), close: closeAll };
 };
 
 function listener(zone: Zone, role: string, protocol: string, a: HostPort): ListenerInfo {

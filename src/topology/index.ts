@@ -26,5 +26,6 @@ export {
   topologySchema,
   type ZoneConfig,
 } from './schema.ts';
+export type { AnycastConfig, AnycastPrefixConfig, AnycastZoneConfig } from './sections/anycast.ts';
 export type { ReplicatedTableConfig, ReplicationTablesConfig } from './sections/replication-tables.ts';
 export { zoneUrl } from './zone-url.ts';

@@ -182,6 +182,20 @@ function crossCheck(src: YamlSource, t: TopologyConfig): ConfigProblem[] {
     }
   }
 
+  if (t.anycast) {
+    for (const zn of Object.keys(t.anycast.zones ?? {}))
+      if (!t.zones[zn]) p.push(src.problem(['anycast', 'zones', zn], `unknown zone "${zn}" (${choices(zoneNames)})`));
+    for (const [pn, pf] of Object.entries(t.anycast.prefixes ?? {}))
+      for (const zn of pf.zones ?? Object.keys(t.anycast.zones ?? {}))
+        if (t.zones[zn] && !t.zones[zn]!.listen?.[pf.role])
+          p.push(
+            src.problem(
+              ['anycast', 'prefixes', pn, 'role'],
+              `zone "${zn}" announces ${pf.prefix} for its ${pf.role} but has no listen.${pf.role}`,
+            ),
+          );
+  }
+
   for (const [pn, pol] of Object.entries(t.policies)) {
     const checkTiers = (tiers: Tier[], path: (string | number)[]) => {
       const used = new Set<string>();

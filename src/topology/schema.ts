@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ISP_IDS, PROVINCE_CODES } from '../geo/index.ts';
+import { anycastSection } from './sections/anycast.ts';
 import { appSection } from './sections/app.ts';
 import { dnsSection } from './sections/dns.ts';
 import { edgeSection } from './sections/edge.ts';
@@ -231,6 +232,7 @@ export const topologySchema = z
     replication: replicationSection,
     session: sessionSection,
     trust: trustSection,
+    anycast: anycastSection,
   })
   .strict();
 

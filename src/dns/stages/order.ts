@@ -6,6 +6,7 @@ import { ednsStage } from './edns.ts';
 import { paddingStage } from './padding.ts';
 import { parseStage } from './parse.ts';
 import { rrlStage } from './rrl.ts';
+import { serverIdStage } from './server-id.ts';
 import { truncateStage } from './truncate.ts';
 import { tsigStage } from './tsig.ts';
 import { zoneMatchStage } from './zone-match.ts';
@@ -20,6 +21,7 @@ import { zoneMatchStage } from './zone-match.ts';
  *    truncate but never stores a truncated reply, and keeps UDP and TCP apart.
  *  - truncate wraps everything that produces a reply.
  *  - tsig after edns: its NOTAUTH carries our OPT, then the TSIG.
+ *  - server-id before zone-match: `id.server` (CHAOS) is outside our zone and class.
  *  - client-subnet right before answer: only a miss pays for the ECS text.
  *  - answer last: it is the only stage that consults steering.
  */
@@ -31,6 +33,7 @@ export const STAGES: readonly DnsStage[] = [
   truncateStage,
   ednsStage,
   tsigStage,
+  serverIdStage,
   zoneMatchStage,
   clientSubnetStage,
   answerStage,

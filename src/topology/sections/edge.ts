@@ -124,6 +124,12 @@ export const edgeSection = z
     staticHosts: z.array(z.string().toLowerCase()).default([]),
     /** Answer 302 to the zone named by the `mz_zone` cookie when it is another zone with an edge. */
     zoneRedirect: z.boolean().default(false),
+    /**
+     * Serve cache hits on the lean path: the plain-HTTP listener parses request heads itself and
+     * answers hits from pre-serialised header blocks; a miss or anything unusual moves the
+     * connection to node:http. Off: every request takes node:http. Not used with `tls`.
+     */
+    leanHits: z.boolean().default(true),
   })
   .strict()
   .default({});

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import { type AddressInfo, connect, type Socket } from 'node:net';
-import { Pool } from 'undici';
+import { Client, Pool } from 'undici';
 import { ManualClock } from '../../../src/core/clock.ts';
 import { createMetrics, type Registry } from '../../../src/core/metrics.ts';
 import { seededRandom } from '../../../src/core/random.ts';
@@ -133,10 +133,22 @@ export interface Got {
   raw: Buffer;
 }
 
+/**
+ * Which hit path the edge suites run on: the lean path (the default, as in config) or, with
+ * MZ_EDGE_LEAN_HITS=0, node:http only. test/integration/edge/node-path.test.ts runs every
+ * edge suite again that way, so the same tests cover both paths.
+ */
+export const LEAN_HITS = process.env.MZ_EDGE_LEAN_HITS !== '0';
+
 /** Edge config with defaults, overridden by `over` (deep for the nested sections). */
 export function edgeConfig(over: Record<string, unknown> = {}): EdgeConfig {
-  return topologySchema.shape.edge.parse(over) as EdgeConfig;
+  return topologySchema.shape.edge.parse({ leanHits: LEAN_HITS, ...over }) as EdgeConfig;
 }
+
+/** Hits served on each path over the whole test process (printed with MZ_EDGE_LEAN_REPORT=1). */
+const served = { all: 0, lean: 0 };
+if (process.env.MZ_EDGE_LEAN_REPORT === '1')
+  process.on('exit', () => console.log(`# edge hits: ${served.all}, on the lean path: ${served.lean}`));
 
 /** An edge (on a ManualClock) in front of a scripted origin, plus a client. */
 export class Scenario {
@@ -162,14 +174,25 @@ export class Scenario {
     const a = await this.edge.listen('127.0.0.1', 0);
     this.url = `http://127.0.0.1:${a.port}`;
     this.client = new Pool(this.url, { connections: 16 });
+    this.lean = this.edge.protocol === 'http' && (config.leanHits ?? LEAN_HITS) !== false;
     return this;
   }
 
+  /** Is the lean hit path on (then each request opens its own connection, so it meets every request first)? */
+  lean = false;
+
   /** Sends a request to the edge. */
   async req(method: string, path: string, headers: Record<string, string> = {}, body?: string | Buffer): Promise<Got> {
-    const r = await this.client.request({ method: method as 'GET', path, headers, body });
-    const raw = Buffer.from(await r.body.arrayBuffer());
-    return { status: r.statusCode, headers: r.headers, body: raw.toString(), raw };
+    // on the lean path a connection moves to node:http at its first miss: a fresh connection
+    // per request lets the lean path decide every request, hits after misses included
+    const client = this.lean ? new Client(this.url) : this.client;
+    try {
+      const r = await client.request({ method: method as 'GET', path, headers, body });
+      const raw = Buffer.from(await r.body.arrayBuffer());
+      return { status: r.statusCode, headers: r.headers, body: raw.toString(), raw };
+    } finally {
+      if (client !== this.client) await client.close();
+    }
   }
 
   get(path: string, headers: Record<string, string> = {}): Promise<Got> {
@@ -196,6 +219,11 @@ export class Scenario {
   }
 
   async close(): Promise<void> {
+    const hits = this.edge?.stats().hits as { all: number; lean: number } | undefined;
+    if (hits) {
+      served.all += hits.all;
+      served.lean += hits.lean;
+    }
     await this.client?.close();
     await this.edge?.close();
     await this.origin.close();

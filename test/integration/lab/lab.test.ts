@@ -12,7 +12,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { DrillReport } from '../../../src/drill/index.ts';
-import { type LabOutageReport, type LabRestartReport, labLayout, preflight } from '../../../src/lab/index.ts';
+import {
+  anycastAvailable,
+  LAB_ANYCAST,
+  type LabOutageReport,
+  type LabRestartReport,
+  labLayout,
+  preflight,
+} from '../../../src/lab/index.ts';
 import { run } from '../../../src/lab/netns.ts';
 
 const ZONE = 'gz-a';
@@ -79,6 +86,10 @@ describe('lab: up, sigkill, partition and NATS-kill drills, two zones down, a fu
     const up = await cli(['lab', 'up', '--dir', dir, '--detach', '--delay-ms', '2'], 150_000);
     assert.equal(up.code, 0, `lab up: ${up.err}\n${up.out}`);
     assert.match(up.out, /lab ready: .*gz-a http:\/\/10\.77\.0\.14:7070/);
+    // with BIRD: every zone announces 10.77.9.53 to the lab's router, the client reaches the nearest (sh-a)
+    const anycast = anycastAvailable();
+    if (anycast)
+      assert.match(up.err, /anycast: 10\.77\.9\.53 answered by sh-a \(router mzlab-rt holds 4 routes/, up.err);
 
     for (const fault of ['sigkill', 'partition']) {
       const args = ['lab', 'drill', '--dir', dir, '--zone', ZONE, '--fault', fault, '--duration', '12', '--rps', '20'];
@@ -96,6 +107,8 @@ describe('lab: up, sigkill, partition and NATS-kill drills, two zones down, a fu
       );
       assert.notEqual(r!.rtoMs, null, summary);
       assert.ok(Object.values(r!.moved).reduce((a, b) => a + b, 0) > 0, `the zone's shards moved: ${summary}`);
+      // the router dropped the zone's anycast route (its BIRD died with it, or its session's hold time ran out)
+      if (anycast) assert.ok(r!.anycast && r!.anycast.withdrawnMs !== null, `anycast withdrawn: ${summary}`);
       assert.equal(d.code, 0, summary);
     }
 
@@ -159,7 +172,7 @@ describe('lab: up, sigkill, partition and NATS-kill drills, two zones down, a fu
     const ns = (await run('ip', ['netns', 'list'])).stdout;
     assert.doesNotMatch(ns, /mzlab-/, 'no lab namespace is left');
     const links = (await run('ip', ['-o', 'link', 'show'])).stdout;
-    for (const dev of [l.bridge, ...l.zones.map((z) => z.veth)])
+    for (const dev of [l.bridge, ...l.zones.map((z) => z.veth), LAB_ANYCAST.router.veth])
       assert.ok(!links.includes(`${dev}:`), `${dev} is gone`);
     const routes = (await run('ip', ['route', 'show', 'type', 'prohibit'])).stdout;
     assert.ok(!routes.includes(l.guard), 'the prohibit route is gone');
