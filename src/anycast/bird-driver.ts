@@ -6,20 +6,10 @@
  * dies (even by SIGKILL) takes its speaker with it and the neighbours drop its routes at once.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import {
-  accessSync,
-  closeSync,
-  constants,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Clock } from '../core/clock.ts';
+import { findProgram } from '../core/find-program.ts';
 import type { AnycastConfig } from '../topology/index.ts';
 import { type Announcement, type BgpSession, parseProtocols, renderBirdConf } from './bird-conf.ts';
 import { anycastErrors } from './errors.ts';
@@ -36,22 +26,7 @@ export interface Speaker {
   stop(): Promise<void>;
 }
 
-/** The program's path: an absolute path that exists, or the first hit on PATH and the sbin folders. */
-export function findProgram(name: string): string | undefined {
-  const dirs = name.includes('/')
-    ? ['']
-    : [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/sbin', '/usr/local/sbin'];
-  for (const d of dirs) {
-    const p = d ? join(d, name) : name;
-    try {
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch {
-      // next
-    }
-  }
-  return undefined;
-}
+export { findProgram };
 
 /** Where a zone's BIRD keeps its files. */
 export function birdFiles(

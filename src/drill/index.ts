@@ -6,4 +6,12 @@ export { type DrillRun, type DrillRunDeps, registerDrillRuns } from './drill-run
 export { drillErrors } from './errors.ts';
 export { type FaultTargets, registerDrillRoutes, type ZoneSwitch } from './fault-routes.ts';
 export { runDrill } from './runner.ts';
-export type { ClusterState, DrillOptions, DrillProgress, DrillReport, ExternalFault, RestoreData } from './types.ts';
+export type {
+  AnycastFigures,
+  ClusterState,
+  DrillOptions,
+  DrillProgress,
+  DrillReport,
+  ExternalFault,
+  RestoreData,
+} from './types.ts';

@@ -141,14 +141,7 @@ export interface DrillReport {
    * and ms from the heal until the zone's route was back (restart, failback, rise). Null: not
    * seen within the drill.
    */
-  anycast?: {
-    address: string;
-    before: string | null;
-    withdrawnMs: number | null;
-    otherMs: number | null;
-    answeredBy: string | null;
-    backMs: number | null;
-  };
+  anycast?: AnycastFigures;
 }
 
 /** What /api/drill/restore reports when the data plane runs. */
@@ -168,4 +161,19 @@ export interface ClusterState {
   global: { zone: string; epoch: number } | null;
   states: Record<string, string>;
   leader: { holder?: string; term?: number } | null;
+}
+
+/** What a drill saw of the anycast address around the fault of one zone. */
+export interface AnycastFigures {
+  address: string;
+  /** The zone answering the client just before the cut. */
+  before: string | null;
+  /** From the cut until the router held no route from the zone (null: never within the drill). */
+  withdrawnMs: number | null;
+  /** From the cut until the client was answered by another zone (0 when the zone was not answering before). */
+  otherMs: number | null;
+  /** The zone answering then. */
+  answeredBy: string | null;
+  /** From the heal until the router held the zone's route again (the restart, failback and rise). */
+  backMs: number | null;
 }

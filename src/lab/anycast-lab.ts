@@ -8,6 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from '../core/clock.ts';
+import type { AnycastFigures } from '../drill/index.ts';
 import { findTool, run, spawnInNs } from './netns.ts';
 import type { LabState } from './state.ts';
 import { writeState } from './state.ts';
@@ -129,21 +130,6 @@ export async function anycastAnsweredBy(): Promise<string | null> {
   );
   const v = r.stdout.trim().replace(/"/g, '');
   return r.code === 0 && v && !v.startsWith(';') ? v : null;
-}
-
-/** What a drill saw of the anycast address around the fault of one zone. */
-export interface AnycastFigures {
-  address: string;
-  /** The zone answering the client just before the cut. */
-  before: string | null;
-  /** From the cut until the router held no route from the zone (null: never within the drill). */
-  withdrawnMs: number | null;
-  /** From the cut until the client was answered by another zone (0 when the zone was not answering before). */
-  otherMs: number | null;
-  /** The zone answering then. */
-  answeredBy: string | null;
-  /** From the heal until the router held the zone's route again (the restart, failback and rise). */
-  backMs: number | null;
 }
 
 /**

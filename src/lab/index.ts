@@ -1,7 +1,7 @@
 /** The lab: a multi-zone cluster in network namespaces on one Linux box, and drills against it. See README.md. */
 
+export type { AnycastFigures } from '../drill/index.ts';
 export {
-  type AnycastFigures,
   AnycastWatch,
   anycastAnsweredBy,
   anycastAvailable,

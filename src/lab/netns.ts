@@ -1,7 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
-import { accessSync, closeSync, constants, openSync, readFileSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import type { Clock } from '../core/clock.ts';
+import { findProgram } from '../core/find-program.ts';
 import { labErrors } from './errors.ts';
 import type { LabLayout, LabZone } from './topology-gen.ts';
 
@@ -25,22 +25,8 @@ export function run(
   });
 }
 
-/** The program's path: an absolute path that exists, or the first hit on PATH (and sbin dirs); undefined if none. */
-export function findTool(name: string): string | undefined {
-  const dirs = name.includes('/')
-    ? ['']
-    : [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/sbin', '/usr/local/sbin'];
-  for (const d of dirs) {
-    const p = d ? join(d, name) : name;
-    try {
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch {
-      // next
-    }
-  }
-  return undefined;
-}
+/** The program's path (see findProgram). */
+export const findTool = findProgram;
 
 /** Adds the prohibit route for `guard` (first, so nothing of the lab's subnet can leave the machine). */
 export async function addGuardRoute(guard: string): Promise<void> {
