@@ -75,7 +75,7 @@ export class ZoneReplicator {
     for (const origin of peers) {
       const cursor = await store.cursor(origin);
       this.cursors.set(origin, cursor);
-      this.subs.set(origin, await log.subscribe(origin, zone, cursor, (b) => this.applyBatch(b)));
+      this.subs.set(origin, await log.subscribe(origin, zone, cursor, (b) => this.track(b)));
     }
     // ship on commit (a wake-up from the store); the timer is only a backstop for writes
     // nobody announced (another process writing the same PostgreSQL schema, a store without onCommit)
@@ -242,6 +242,14 @@ export class ZoneReplicator {
 
   /** Origins being subscribed again. */
   private readonly resubscribing = new Set<string>();
+  /** The apply in hand per origin. */
+  private readonly applying = new Map<string, Promise<unknown>>();
+
+  private track(b: LogBatch): Promise<Applied | undefined> {
+    const p = this.applyBatch(b);
+    this.applying.set(b.origin, p);
+    return p;
+  }
 
   /**
    * An apply could not be confirmed durable (the store's database restarted, say): it may be
@@ -252,21 +260,31 @@ export class ZoneReplicator {
     if (!this.running || this.resubscribing.has(origin)) return;
     this.resubscribing.add(origin);
     const { store, log, zone, clock } = this.opts;
-    this.opts.logger?.warn(
-      { err: cause, origin, zone },
-      'replication: an apply was not confirmed durable; resubscribing',
-    );
+    // one streak with the applies that fail in place: one warning, then one line when applying again
+    const n = (this.failing.get(origin) ?? 0) + 1;
+    this.failing.set(origin, n);
+    this.opts.events?.error?.(zone, cause);
+    if (n === 1)
+      this.opts.logger?.warn(
+        { err: cause, origin, zone, durable: false },
+        'replication: applying a batch failed; will retry',
+      );
     void (async () => {
       try {
         await this.subs.get(origin)?.close();
         this.subs.delete(origin);
+        // the closed subscription's batch in hand finishes first: one apply at a time per origin
+        await this.applying.get(origin)?.catch(() => {});
         await retryUntil(
           clock,
           () => this.running,
           async () => {
-            const cursor = await store.cursor(origin);
+            // the lower of the two: below the store's when a crash lost applies (they come
+            // again), below ours when an apply committed but its answer was lost (it comes
+            // again, as a duplicate the store skips, and is reported applied like any other)
+            const cursor = Math.min(this.cursors.get(origin) ?? 0, await store.cursor(origin));
             this.cursors.set(origin, cursor);
-            this.subs.set(origin, await log.subscribe(origin, zone, cursor, (b) => this.applyBatch(b)));
+            this.subs.set(origin, await log.subscribe(origin, zone, cursor, (b) => this.track(b)));
           },
           (e) => this.opts.events?.error?.(zone, e),
         );
