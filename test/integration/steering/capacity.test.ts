@@ -263,8 +263,12 @@ describe('steering: capacity steering fed by real load', () => {
     const metrics = await (await request(`${control}/metrics`)).body.text();
     assert.match(metrics, /mz_steering_capacity_rps\{zone="bj-a"\} 60/);
     assert.match(metrics, /mz_steering_shed_ratio\{zone="bj-a"\} 0\n/);
-    assert.match(metrics, /mz_steering_shed_changes_total\{zone="bj-a",change="start"\} 1/);
-    assert.match(metrics, /mz_steering_shed_changes_total\{zone="bj-a",change="stop"\} 1/);
+    // it started shedding and stopped as often (a loaded machine can starve the generator into a
+    // flap: a CI dry run saw 2 and 2); it ends stopped, which the checks above assert
+    const starts = Number(/mz_steering_shed_changes_total\{zone="bj-a",change="start"\} (\d+)/.exec(metrics)?.[1] ?? 0);
+    const stops = Number(/mz_steering_shed_changes_total\{zone="bj-a",change="stop"\} (\d+)/.exec(metrics)?.[1] ?? 0);
+    assert.ok(starts >= 1, `shedding never started: ${starts}`);
+    assert.equal(stops, starts, 'every start of shedding has its stop');
     assert.match(metrics, /mz_steering_load_rps\{zone="sh-a"\} /);
     const audit = await json<{ entries: { action: string; zone?: string; reason?: string }[] }>(`${control}/api/audit`);
     const shedding = audit.entries.filter((e) => e.zone === 'bj-a' && /shedding/.test(e.reason ?? ''));
