@@ -6,7 +6,7 @@ import { WalFlushWatch } from '../../store/index.ts';
 import type { Applied, Log, LogBatch, LogSubscription } from '../log.ts';
 import type { ResolvedTable } from './table-checks.ts';
 import { type TableOp, tableStream } from './table-decoder.ts';
-import { dominates, originName, qname, quote, SIDE_SCHEMA, type Vv, vvMerge } from './table-sql.ts';
+import { dominates, originName, qname, quote, SIDE_SCHEMA, STALE_SQLSTATE, type Vv, vvMerge } from './table-sql.ts';
 
 export interface ApplierEvents {
   applied?(origin: string, dest: string, batch: LogBatch, rows: number): void;
@@ -80,6 +80,8 @@ export class TableApplier {
     truncates: 0,
     batches: 0,
     reconnects: 0,
+    /** Applies read again: an app's write changed a row between the apply's read and its write. */
+    raced: 0,
   };
 
   constructor(private readonly o: TableApplierOptions) {
@@ -198,7 +200,8 @@ export class TableApplier {
       if (this.client !== c) throw new Error(`tables: applier ${this.o.origin} → ${this.o.zone} reconnecting`);
       const waitFor = await this.applyOnce(c, b, changes, attempt >= PENDING_RETRIES);
       if (!waitFor) break;
-      // a local write to a key is not versioned yet: let this zone's decoder see it first
+      // a local write to a key is not versioned yet (or came between the read and the write):
+      // let this zone's decoder see it first
       await this.o.clock.sleep(5);
     }
     const watch = this.watch!;
@@ -224,6 +227,7 @@ export class TableApplier {
       try {
         r = await this.applyTable(c, t1, list, force, b.to);
       } catch (e) {
+        if (this.raced(e)) return true;
         this.o.events?.error?.(e);
         throw e;
       }
@@ -261,11 +265,19 @@ export class TableApplier {
       await c.query('COMMIT');
     } catch (e) {
       await c.query('ROLLBACK').catch(() => {});
+      if (this.raced(e)) return true;
       this.o.events?.error?.(e);
       throw e;
     }
     this.done(b, changes, rows);
     return false;
+  }
+
+  /** An apply that wrote nothing because an app's write changed one of its rows meanwhile: read again. */
+  private raced(e: unknown): boolean {
+    if ((e as { code?: unknown }).code !== STALE_SQLSTATE) return false;
+    this.counters.raced++;
+    return true;
   }
 
   /** After a batch's commit: the cursor, counters, lag and waiters move on. */
@@ -342,8 +354,11 @@ export class TableApplier {
         state[r.i]!.same = r.same === true;
       }
     }
-    const upserts: unknown[] = [];
-    const deletes: unknown[] = [];
+    // rows written only if they are still as read: absent ones inserted, present ones updated or
+    // deleted while their xmin is the one read (see the statement below)
+    const inserts: unknown[] = [];
+    const updates: { r: Record<string, unknown>; xid: string | null }[] = [];
+    const deletes: { kr: Record<string, unknown> | null; xid: string | null }[] = [];
     /** m: w = the row written now (row_xid = this transaction), d = deleted, k = keep the row and its xid. */
     const versions: { key: string; vv: Vv; m: 'w' | 'd' | 'k'; xid?: string | null }[] = [];
     const unlock: string[] = [];
@@ -361,8 +376,9 @@ export class TableApplier {
       }
       const pending = pendingOf(s);
       const write = (row: Record<string, unknown> | null | undefined, vv: Vv) => {
-        if (row) upserts.push(row);
-        else if (op.row) deletes.push(keyRow(op));
+        if (row && s.present) updates.push({ r: row, xid: s.cur_xid });
+        else if (row) inserts.push(row);
+        else if (op.row && s.present) deletes.push({ kr: keyRow(op), xid: s.cur_xid });
         versions.push({ key: ch.key, vv, m: row ? 'w' : 'd' });
         rows++;
       };
@@ -407,21 +423,33 @@ export class TableApplier {
       if (merged === 'local') versions.push({ key: ch.key, vv, m: 'k', xid: s.cur_xid });
       else write(merged, vv);
     }
-    if (upserts.length + deletes.length + versions.length + conflicts.length + unlock.length === 0) {
+    if (inserts.length + updates.length + deletes.length + versions.length + conflicts.length + unlock.length === 0) {
       if (cursor !== undefined) await this.moveCursor(c, cursor);
       return 0;
     }
     const nonKey = t.columns.map((x) => x.name).filter((n) => !t.key.includes(n));
-    const onConflict =
+    // a key-only table's row is "updated" to itself, so its xmin becomes this transaction's as the version says
+    const set =
       nonKey.length === 0
-        ? 'DO NOTHING'
-        : `DO UPDATE SET (${nonKey.map(quote).join(', ')}) = ROW(${nonKey.map((n) => `EXCLUDED.${quote(n)}`).join(', ')})`;
+        ? `${keyCols[0]} = t.${keyCols[0]}`
+        : `(${nonKey.map(quote).join(', ')}) = ROW(${nonKey.map((n) => `d.${quote(n)}`).join(', ')})`;
     const keyEq = `(${keyCols.map((k) => `t.${k}`).join(', ')}) = (${keyCols.map((k) => `d.${k}`).join(', ')})`;
-    // everything in one statement (one round trip): rows, versions, locks, conflicts
+    // Everything in one statement (one round trip): rows, versions, locks, conflicts. The keys'
+    // state was read by an earlier statement, so an app's write committed since then must not be
+    // overwritten (it would never be seen as concurrent): a row is updated or deleted only while
+    // its xmin is the one read — under READ COMMITTED, a row changed after this statement's
+    // snapshot is checked again in its newest version —, and inserted only while still absent.
+    // A row that fails its condition makes the whole statement fail (stale_row), to be read again.
     await c.query(
-      `WITH up AS (INSERT INTO ${T} AS t SELECT * FROM jsonb_populate_recordset(NULL::${T}, $2::jsonb)
-                   ON CONFLICT (${keyCols.join(', ')}) ${onConflict} RETURNING 1),
-            del AS (DELETE FROM ${T} AS t USING jsonb_populate_recordset(NULL::${T}, $3::jsonb) AS d WHERE ${keyEq} RETURNING 1),
+      `WITH ins AS (INSERT INTO ${T} AS t SELECT * FROM jsonb_populate_recordset(NULL::${T}, $2::jsonb)
+                   ON CONFLICT (${keyCols.join(', ')}) DO NOTHING RETURNING 1),
+            upd AS (UPDATE ${T} AS t SET ${set}
+                      FROM jsonb_to_recordset($9::jsonb) AS x(r jsonb, xid text),
+                           LATERAL jsonb_populate_record(NULL::${T}, x.r) AS d
+                     WHERE ${keyEq} AND t.xmin::text = x.xid RETURNING 1),
+            del AS (DELETE FROM ${T} AS t USING jsonb_to_recordset($3::jsonb) AS x(kr jsonb, xid text),
+                           LATERAL jsonb_populate_record(NULL::${T}, x.kr) AS d
+                     WHERE ${keyEq} AND t.xmin::text = x.xid RETURNING 1),
             ver AS (INSERT INTO ${SIDE_SCHEMA}.table_versions AS v (tbl, key, vv, row_xid)
                     SELECT $1, x.key, x.vv, CASE WHEN x.m = 'w' THEN (txid_current() % 4294967296)::text::xid ELSE x.xid::xid END
                       FROM jsonb_to_recordset($4::jsonb) AS x(key text, vv jsonb, m text, xid text)
@@ -438,18 +466,21 @@ export class TableApplier {
                     RETURNING 1),
             cur AS (INSERT INTO ${SIDE_SCHEMA}.table_cursors (origin, seq) SELECT $7, $8::bigint WHERE $8::bigint IS NOT NULL
                     ON CONFLICT (origin) DO UPDATE SET seq = EXCLUDED.seq RETURNING 1)
-       SELECT (SELECT count(*) FROM up) + (SELECT count(*) FROM del) + (SELECT count(*) FROM ver)
-            + (SELECT count(*) FROM unl) + (SELECT count(*) FROM res) + (SELECT count(*) FROM lck) + (SELECT count(*) FROM cfl)
-            + (SELECT count(*) FROM cur) AS n`,
+       SELECT CASE WHEN (SELECT count(*) FROM ins) = ${inserts.length} AND (SELECT count(*) FROM upd) = ${updates.length}
+                        AND (SELECT count(*) FROM del) = ${deletes.length}
+              THEN (SELECT count(*) FROM ver) + (SELECT count(*) FROM unl) + (SELECT count(*) FROM res)
+                 + (SELECT count(*) FROM lck) + (SELECT count(*) FROM cfl) + (SELECT count(*) FROM cur)
+              ELSE ${SIDE_SCHEMA}.stale_row() END AS n`,
       [
         t.name,
-        JSON.stringify(upserts),
+        JSON.stringify(inserts),
         JSON.stringify(deletes),
         JSON.stringify(versions),
         unlock,
         JSON.stringify(conflicts),
         this.o.origin,
         cursor ?? null,
+        JSON.stringify(updates),
       ],
     );
     return rows;

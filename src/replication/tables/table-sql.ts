@@ -11,6 +11,8 @@ export const SIDE_SCHEMA = 'multizone';
  * conflict ("MZ" class, not used by PostgreSQL; docs/tables.md).
  */
 export const LOCKED_SQLSTATE = 'MZL01';
+/** SQLSTATE of an apply whose rows changed between its read and its write (it is read and tried again). */
+export const STALE_SQLSTATE = 'MZS01';
 
 /** Publication every zone decodes through. */
 export const PUBLICATION = 'mz_tables';
@@ -92,6 +94,11 @@ CREATE TABLE IF NOT EXISTS ${SIDE_SCHEMA}.table_misrouted (
   owner text NOT NULL, epoch int NOT NULL, row_data jsonb, lsn text NOT NULL,
   at timestamptz NOT NULL DEFAULT now());
 CREATE TABLE IF NOT EXISTS ${SIDE_SCHEMA}.table_state (name text PRIMARY KEY, value text NOT NULL);
+CREATE OR REPLACE FUNCTION ${SIDE_SCHEMA}.stale_row() RETURNS bigint LANGUAGE plpgsql AS $f$
+BEGIN
+  RAISE EXCEPTION 'multizone: a local write changed a row between the apply''s read and its write'
+    USING ERRCODE = '${STALE_SQLSTATE}';
+END $f$;
 CREATE OR REPLACE FUNCTION ${SIDE_SCHEMA}.refuse_locked() RETURNS trigger LANGUAGE plpgsql AS $f$
 DECLARE r jsonb; k text;
 BEGIN

@@ -138,6 +138,46 @@ describe('replication tables (PostgreSQL)', { skip: !up && 'PostgreSQL not reach
       );
     });
 
+    test('tables: an app write committed between an apply’s read and its write is not overwritten: the row is locked', async () => {
+      const q = 'SELECT note FROM orders WHERE id = 80';
+      await c.db('sh-a').query("INSERT INTO orders (id, user_id, note) VALUES (80, 1, 'base')");
+      await until(async () => (await rows(c, 'bj-a', q)).length === 1);
+      const before = c.tr.applierList().find((a) => a.zone === 'bj-a')!.counters.raced;
+      // bj-a's app updates the row and holds it uncommitted: the applier's read does not see the
+      // update, and its write of sh-a's change waits for the row; then the app commits
+      const app = await c.db('bj-a').connect();
+      try {
+        await app.query('BEGIN');
+        await app.query("UPDATE orders SET note = 'from bj-a' WHERE id = 80");
+        await c.db('sh-a').query("UPDATE orders SET note = 'from sh-a' WHERE id = 80");
+        await until(
+          async () =>
+            ((
+              await c
+                .db('bj-a')
+                .query("SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
+            ).rowCount ?? 0) > 0,
+          20_000,
+          'the applier waiting for the row the app holds',
+        );
+        await app.query('COMMIT');
+      } finally {
+        app.release();
+      }
+      await until(
+        async () => (await c.tr.conflicts()).filter((x) => x.key === '80').length === 2,
+        20_000,
+        'both zones lock the row',
+      );
+      assert.equal((await rows(c, 'bj-a', q))[0]?.note, 'from bj-a', 'the app’s write is kept, not overwritten');
+      assert.equal((await rows(c, 'sh-a', q))[0]?.note, 'from sh-a');
+      assert.ok(c.tr.applierList().find((a) => a.zone === 'bj-a')!.counters.raced > before, 'the apply was read again');
+      const [one] = (await c.tr.conflicts()).filter((x) => x.key === '80');
+      await c.tr.resolve(one!.id, 'sh-a');
+      await until(async () => (await c.tr.conflicts()).length === 0, 30_000, 'unlocked everywhere');
+      await until(async () => (await rows(c, 'bj-a', q))[0]?.note === 'from sh-a' && (await converged(c, q)));
+    });
+
     test('tables: TRUNCATE is replicated', async () => {
       await c.db('bj-a').query('TRUNCATE orders');
       await until(async () => (await rows(c, 'sh-a')).length === 0, 10_000, 'truncated in sh-a');
