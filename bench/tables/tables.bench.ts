@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- tables [--quick] [--seconds=N] [--rows-per-txn=N]`
+ * `npm run bench -- tables [--quick] [--seconds=N] [--rows-per-txn=N] [--trace]`
  *
  * One table replicated from one PostgreSQL database to another, in one run, alternating:
  *   - native: PostgreSQL's own logical replication (a publication and CREATE SUBSCRIPTION
@@ -100,7 +100,46 @@ interface Setup {
   src: pg.Pool;
   dst: pg.Pool;
   srcUrl: string;
+  /** `--trace`: where multizone's lag goes, per paced run. */
+  trace?: Trace;
   stop(): Promise<void>;
+}
+
+/**
+ * `--trace`: per batch on the log, source commit → shipped (decoding and versioning), shipped →
+ * the applier starts it (the log and the applier's previous batch), and the apply itself.
+ */
+class Trace {
+  private ship: number[] = [];
+  private wait: number[] = [];
+  private apply: number[] = [];
+  private rows: number[] = [];
+  wrap(log: MemoryLog): void {
+    const append = log.append.bind(log);
+    log.append = (b) => {
+      for (const c of b.changes) this.ship.push(b.sentAt - c.time);
+      this.rows.push(b.changes.length);
+      return append(b);
+    };
+    const subscribe = log.subscribe.bind(log);
+    log.subscribe = (origin, dest, after, handler) =>
+      subscribe(origin, dest, after, async (b) => {
+        const t0 = systemClock.wallTime();
+        this.wait.push(t0 - b.sentAt);
+        const r = await handler(b);
+        this.apply.push(systemClock.wallTime() - t0);
+        return r;
+      });
+  }
+  report(): string {
+    const f = (xs: number[]) => `p50 ${pct(xs, 50).toFixed(2)} p99 ${pct(xs, 99).toFixed(2)}`;
+    const out = `commit→shipped ${f(this.ship)} · shipped→apply starts ${f(this.wait)} · apply ${f(this.apply)} ms · ${this.rows.length} batches, rows/batch p50 ${pct(this.rows, 50)}`;
+    this.ship = [];
+    this.wait = [];
+    this.apply = [];
+    this.rows = [];
+    return out;
+  }
 }
 
 async function createDbs(admin: pg.Client, names: string[]): Promise<void> {
@@ -149,6 +188,8 @@ async function multizoneSetup(admin: pg.Client): Promise<Setup> {
   await src.query(DDL);
   await dst.query(DDL + DEST_TRIGGER);
   const log = new MemoryLog({ clock: systemClock, random: seededRandom(1) });
+  const trace = process.argv.includes('--trace') ? new Trace() : undefined;
+  trace?.wrap(log);
   const tr = new TableReplication({
     config: {
       url: dbUrl(`${tag}_{zone}`),
@@ -167,6 +208,7 @@ async function multizoneSetup(admin: pg.Client): Promise<Setup> {
     src,
     dst,
     srcUrl: dbUrl(`${tag}_src`),
+    ...(trace ? { trace } : {}),
     async stop() {
       await tr.stop();
       await src.end();
@@ -249,8 +291,10 @@ try {
         console.log(
           `  run ${run + 1} ${s.name.padEnd(9)} ${rate} rows/s: achieved ${r.achieved.toFixed(0)}, lag p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms${r.complete ? '' : ' (INCOMPLETE)'}`,
         );
+        if (s.trace) console.log(`    ${s.trace.report()}`);
       }
       const b = await bulk(s, id);
+      s.trace?.report(); // not a paced run's
       id += BULK_ROWS + 1000;
       bulkRes.set(s.name, [...(bulkRes.get(s.name) ?? []), b]);
       console.log(`  run ${run + 1} ${s.name.padEnd(9)} bulk: ${b.toFixed(0)} rows/s`);

@@ -322,8 +322,12 @@ export class TableApplier {
       [t.name, JSON.stringify(arg)],
     );
     const state = st.rows;
+    // a local write not versioned yet: a row without a version, or one that changed since its
+    // version was taken by xid (row_xid NULL: versioned by the version trigger at each write)
     const pendingOf = (s: KeyState) =>
-      s.present ? s.vv === null || s.cur_xid !== s.row_xid : s.vv !== null && s.row_xid !== null;
+      s.present
+        ? s.vv === null || (s.row_xid !== null && s.cur_xid !== s.row_xid)
+        : s.vv !== null && s.row_xid !== null;
     // rows to look at closely (rare): a would-be conflict or an unversioned row — is the row the same already?
     const close: number[] = [];
     state.forEach((s, i) => {

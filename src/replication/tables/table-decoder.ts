@@ -7,7 +7,17 @@ import type { Change, ResourceClass } from '../../store/index.ts';
 import type { Log, LogBatch } from '../log.ts';
 import type { ResolvedTable } from './table-checks.ts';
 import { shardOfRow, type TableOwnership } from './table-shard.ts';
-import { CHUNKS, lsnToNumber, numberToLsn, PUBLICATION, qname, SIDE_SCHEMA, slotName, type Vv } from './table-sql.ts';
+import {
+  CHUNKS,
+  lsnToNumber,
+  numberToLsn,
+  PUBLICATION,
+  qname,
+  SIDE_SCHEMA,
+  slotName,
+  type Vv,
+  versionedByTrigger,
+} from './table-sql.ts';
 
 /** Longest wait for this process's appliers before shipping the next batch anyway (ms). */
 const FLOW_WAIT_MS = 200;
@@ -70,6 +80,8 @@ interface Pending {
   op: TableOp;
   /** The source transaction's id (the row's xmin after it), when decoded. */
   xid?: number;
+  /** The version the version trigger gave the row in the same transaction (read from the WAL). */
+  vv?: Vv;
 }
 
 interface Txn {
@@ -78,6 +90,8 @@ interface Txn {
   endLsn: string;
   time: number;
   ops: Pending[];
+  /** Version rows the transaction wrote (the version trigger's), by table and key: the last stands. */
+  versions?: Map<string, Vv>;
 }
 
 /**
@@ -99,12 +113,26 @@ export class TableDecoder {
   private shipping: Promise<void> | undefined;
   private running = false;
   private readonly byRel = new Map<string, ResolvedTable>();
+  /** Tables whose rows the version trigger versions (the others are versioned here, a round trip per shipment). */
+  private readonly triggerVersioned = new Set<ResolvedTable>();
   /** Wall time and position of the newest shipped transaction. */
   lastShipped = { seq: 0, time: 0 };
-  readonly counters = { shippedRows: 0, misrouted: 0, skippedApplied: 0, snapshotRows: 0, errors: 0, reconnects: 0 };
+  readonly counters = {
+    shippedRows: 0,
+    misrouted: 0,
+    skippedApplied: 0,
+    snapshotRows: 0,
+    errors: 0,
+    reconnects: 0,
+    /** Rows versioned by this decoder's statement (snapshot rows, tables the version trigger does not cover). */
+    versionedHere: 0,
+  };
 
   constructor(private readonly o: TableDecoderOptions) {
-    for (const t of o.tables) this.byRel.set(`${t.schema}.${t.table}`, t);
+    for (const t of o.tables) {
+      this.byRel.set(`${t.schema}.${t.table}`, t);
+      if (versionedByTrigger(t.columns, t.key)) this.triggerVersioned.add(t);
+    }
   }
 
   /** The tables this decoder reads. */
@@ -223,7 +251,8 @@ export class TableDecoder {
   }
 
   private async ensurePublication(db: pg.Client): Promise<void> {
-    const list = this.o.tables.map((t) => qname(t.schema, t.table)).join(', ');
+    // the version rows too: a write's version is decoded with it, in its transaction
+    const list = [...this.o.tables.map((t) => qname(t.schema, t.table)), `${SIDE_SCHEMA}.table_versions`].join(', ');
     const has = await db.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [PUBLICATION]);
     if (has.rowCount === 0) await db.query(`CREATE PUBLICATION ${PUBLICATION} FOR TABLE ${list}`);
     else await db.query(`ALTER PUBLICATION ${PUBLICATION} SET TABLE ${list}`);
@@ -264,6 +293,13 @@ export class TableDecoder {
         return;
       case 'insert':
       case 'update': {
+        if (m.relation.schema === SIDE_SCHEMA && m.relation.name === 'table_versions') {
+          if (!this.txn || this.txnFromOrigin) return;
+          const v = m.new as { tbl: string; key: string; vv: string };
+          this.txn.versions ??= new Map();
+          this.txn.versions.set(`${v.tbl}\u0000${v.key}`, JSON.parse(v.vv) as Vv);
+          return;
+        }
         const t = this.tableOf(m.relation);
         if (!t || !this.txn || this.txnFromOrigin) return;
         const row = jsonColumns(t, m.new);
@@ -298,7 +334,13 @@ export class TableDecoder {
         this.txn = undefined;
         if (!txn) return;
         txn.endLsn = m.commitEndLsn ?? lsn;
-        for (const p of txn.ops) p.xid = txn.xid;
+        for (const p of txn.ops) {
+          p.xid = txn.xid;
+          const vv = this.triggerVersioned.has(p.table)
+            ? txn.versions?.get(`${p.table.name}\u0000${p.key}`)
+            : undefined;
+          if (vv) p.vv = vv;
+        }
         if (this.txnFromOrigin) this.counters.skippedApplied++;
         if (txn.ops.length === 0 && this.queue.length === 0 && !this.shipping) {
           // nothing to ship (an applier's transaction, this decoder's own version rows) and
@@ -357,7 +399,13 @@ export class TableDecoder {
         i += part.length;
       }
     }
-    const versions = await this.version(chunks.flatMap((c) => c.ops.map((op) => ({ p: op, seq: c.seq }))));
+    // versioned by the trigger in their transaction, or here (snapshot rows, tables it does not cover)
+    const all = chunks.flatMap((c) => c.ops.map((op) => ({ p: op, seq: c.seq })));
+    const rest = all.filter((x) => !x.p.vv || x.p.op.snapshot);
+    const found = rest.length > 0 ? await this.version(rest) : [];
+    this.counters.versionedHere += rest.length;
+    const versions = all.map((x) => (x.p.vv && !x.p.op.snapshot ? x.p.vv : undefined));
+    for (let i = 0, j = 0; i < all.length; i++) if (versions[i] === undefined) versions[i] = found[j++];
     let v = 0;
     // group whole chunks into batches of about batchMax changes
     let cur: { from: number; to: number; changes: Change[] } | undefined;

@@ -9,7 +9,16 @@ import { TableApplier } from './table-applier.ts';
 import { checkTables, checkWalLevel, compareZones, type ResolvedTable } from './table-checks.ts';
 import { TableDecoder } from './table-decoder.ts';
 import { OwnerHistory, type TableOwnership } from './table-shard.ts';
-import { lockTriggerSql, qname, SIDE_SCHEMA, SIDE_SCHEMA_SQL, type Vv, vvMerge } from './table-sql.ts';
+import {
+  lockTriggerSql,
+  qname,
+  SIDE_SCHEMA,
+  SIDE_SCHEMA_SQL,
+  type Vv,
+  versionedByTrigger,
+  versionTriggerSql,
+  vvMerge,
+} from './table-sql.ts';
 
 /** One open table conflict, as the control API and `multizone conflicts` show it. */
 export interface TableConflict {
@@ -115,7 +124,11 @@ export class TableReplication {
     for (const { zone, tables } of found) {
       const db = this.pool(zone);
       await db.query(SIDE_SCHEMA_SQL);
-      for (const t of tables) await db.query(lockTriggerSql(t.schema, t.table, t.name, t.key));
+      for (const t of tables) {
+        await db.query(lockTriggerSql(t.schema, t.table, t.name, t.key));
+        if (versionedByTrigger(t.columns, t.key))
+          await db.query(versionTriggerSql(t.schema, t.table, t.name, t.key, zone));
+      }
       const events = {
         error: (e: unknown) => {
           this.counters.errors++;

@@ -133,3 +133,52 @@ export function lockTriggerSql(schema: string, table: string, name: string, key:
 CREATE TRIGGER mz_refuse_locked BEFORE INSERT OR UPDATE OR DELETE ON ${qname(schema, table)}
   FOR EACH ROW EXECUTE FUNCTION ${SIDE_SCHEMA}.refuse_locked(${args});`;
 }
+
+/** Key column types whose text is the same in every session (no time zone, no date style): keys versioned by trigger. */
+// (not character(n): its cast to text drops the padding its output keeps)
+const STABLE_KEY_TYPE = /^(smallint|integer|bigint|text|uuid|numeric|character varying)(\(|$)/;
+
+/** True when the table's rows can be versioned by the trigger (its key's text does not depend on the session). */
+export function versionedByTrigger(
+  columns: readonly { name: string; type: string }[],
+  key: readonly string[],
+): boolean {
+  return key.every((k) => STABLE_KEY_TYPE.test(columns.find((c) => c.name === k)?.type ?? ''));
+}
+
+/**
+ * The version trigger on one app table: every write the app commits versions its row in the
+ * same transaction (this zone's entry of the row's vector counts up; row_xid NULL: versioned
+ * at the write), so the decoder reads each change's version from the WAL beside it instead of
+ * a round trip per shipment, and an applier never sees a local write that is not versioned
+ * yet. A plain trigger: an applier's writes (session_replication_role = replica) don't fire it.
+ */
+export function versionTriggerSql(
+  schema: string,
+  table: string,
+  name: string,
+  key: readonly string[],
+  zone: string,
+): string {
+  const fn = `${SIDE_SCHEMA}.${quote(`version ${name}`)}`;
+  const keyText = (rec: string) => key.map((k) => `${rec}.${quote(k)}::text`).join(` || ':' || `);
+  const lit = (s: string) => `'${s.replace(/'/g, "''")}'`;
+  const bump = (rec: string, xid: string) => `
+    INSERT INTO ${SIDE_SCHEMA}.table_versions AS v (tbl, key, vv, row_xid)
+      VALUES (${lit(name)}, ${keyText(rec)}, jsonb_build_object(${lit(zone)}, 1), ${xid})
+    ON CONFLICT (tbl, key) DO UPDATE
+      SET vv = v.vv || jsonb_build_object(${lit(zone)}, COALESCE((v.vv ->> ${lit(zone)})::bigint, 0) + 1), row_xid = ${xid};`;
+  const oldKey = `(${key.map((k) => `OLD.${quote(k)}`).join(', ')})`;
+  const newKey = `(${key.map((k) => `NEW.${quote(k)}`).join(', ')})`;
+  return `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+  IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND ${oldKey} IS DISTINCT FROM ${newKey}) THEN${bump('OLD', 'NULL')}
+  END IF;
+  IF TG_OP <> 'DELETE' THEN${bump('NEW', 'NULL')}
+  END IF;
+  RETURN NULL;
+END $f$;
+DROP TRIGGER IF EXISTS mz_version ON ${qname(schema, table)};
+CREATE TRIGGER mz_version AFTER INSERT OR UPDATE OR DELETE ON ${qname(schema, table)}
+  FOR EACH ROW EXECUTE FUNCTION ${fn}();`;
+}

@@ -61,6 +61,17 @@ describe('replication tables (PostgreSQL)', { skip: !up && 'PostgreSQL not reach
       assert.deepEqual(r.meta, { a: [1, 2] });
       assert.equal(r.note, 'changed');
       assert.equal((r.updated as Date).toISOString(), '2026-01-02T03:04:05.123Z');
+      // versioned by the version trigger in the app's own transactions, read from the WAL: no
+      // version statement of the decoder's; sh-a's entry counts the row's writes there
+      assert.equal(c.tr.decoder('sh-a')!.counters.versionedHere, 0);
+      const v = await c.db('sh-a').query("SELECT vv FROM multizone.table_versions WHERE tbl = 'orders' AND key = '1'");
+      assert.deepEqual(v.rows[0]?.vv, { 'sh-a': 2 });
+      await until(async () => {
+        const b = await c
+          .db('bj-a')
+          .query("SELECT vv FROM multizone.table_versions WHERE tbl = 'orders' AND key = '1'");
+        return JSON.stringify(b.rows[0]?.vv) === JSON.stringify({ 'sh-a': 2 });
+      });
     });
 
     test('tables: no loops under two-way traffic (each zone ships only its own writes)', async () => {
@@ -332,6 +343,31 @@ describe('replication tables (PostgreSQL)', { skip: !up && 'PostgreSQL not reach
       await c.restart();
       await until(async () => (await rows(c, 'bj-a'))[0]?.note === 'later' && (await converged(c)), 10_000, 'lww');
       assert.equal((await c.tr.conflicts()).length, 0);
+    } finally {
+      await c.close();
+    }
+  });
+
+  test('tables: a key whose text depends on the session (timestamptz) is versioned by the decoder; concurrent writes still lock', async () => {
+    const ddl = `CREATE TABLE slots (at timestamptz PRIMARY KEY, note text); ALTER TABLE slots REPLICA IDENTITY FULL;`;
+    const c = await tablesCluster({
+      zones: ZONES,
+      ddl,
+      tables: [{ name: 'slots', class: 'sharded', conflict: 'lock' }],
+    });
+    try {
+      const q = 'SELECT note FROM slots';
+      await c.db('sh-a').query("INSERT INTO slots VALUES ('2026-01-01 10:00+00', 'base')");
+      await until(async () => (await rows(c, 'bj-a', q)).length === 1);
+      await c.db('sh-a').query("UPDATE slots SET note = 'again'");
+      await until(async () => (await rows(c, 'bj-a', q))[0]?.note === 'again');
+      assert.equal(c.tr.decoder('sh-a')!.counters.versionedHere, 2, 'both writes versioned by the decoder');
+      await c.tr.stop();
+      await c.db('sh-a').query("UPDATE slots SET note = 'from sh-a'");
+      await c.db('bj-a').query("UPDATE slots SET note = 'from bj-a'");
+      await c.restart();
+      await until(async () => (await c.tr.conflicts()).length === 2, 20_000, 'both zones lock the row');
+      assert.equal((await rows(c, 'bj-a', q))[0]?.note, 'from bj-a');
     } finally {
       await c.close();
     }
