@@ -82,6 +82,9 @@ export class TableApplier {
     reconnects: 0,
     /** Applies read again: an app's write changed a row between the apply's read and its write. */
     raced: 0,
+    /** Batches applied in one statement (applyPlain), and those it left to the read-then-write path. */
+    plain: 0,
+    plainMissed: 0,
   };
 
   constructor(private readonly o: TableApplierOptions) {
@@ -220,11 +223,18 @@ export class TableApplier {
     const [name, list] = only ? [...only.byTable][0]! : [];
     const t1 = name ? this.byName.get(name) : undefined;
     if (t1 && list) {
-      // the common batch (one table, no TRUNCATE): no explicit transaction — the state read
-      // is a statement of its own (as it would be under READ COMMITTED anyway), and the rows,
-      // versions and cursor are written by one statement, atomic by itself: two round trips
+      // the common batch (one table, no TRUNCATE): first as one statement that applies only if
+      // every change is plainly newer than the row (one round trip); else no explicit
+      // transaction — the state read is a statement of its own (as it would be under READ
+      // COMMITTED anyway), and the rows, versions and cursor are written by one statement,
+      // atomic by itself: two round trips
       let r: number | 'wait';
       try {
+        const fast = force ? undefined : await this.applyPlain(c, t1, list, b.to);
+        if (fast !== undefined) {
+          this.done(b, changes, fast);
+          return false;
+        }
         r = await this.applyTable(c, t1, list, force, b.to);
       } catch (e) {
         if (this.raced(e)) return true;
@@ -293,6 +303,76 @@ export class TableApplier {
       this.waiters = this.waiters.filter((w) => w.seq > this.cursor);
       for (const w of ready) w.done();
     }
+  }
+
+  /**
+   * The common batch in one statement: each change newer than the key's version (the version
+   * it replaces is in the change's), the key neither locked nor written here unversioned —
+   * then written with the change's version and the cursor. Any other case makes the statement
+   * fail (stale_row) and returns undefined, for applyTable to read the state and decide.
+   */
+  private async applyPlain(
+    c: pg.Client,
+    t: ResolvedTable,
+    list: Change[],
+    cursor: number,
+  ): Promise<number | undefined> {
+    const T = qname(t.schema, t.table);
+    const keyCols = t.key.map(quote);
+    const keyRow = (op: TableOp) => (op.row ? Object.fromEntries(t.key.map((k) => [k, op.row?.[k]])) : null);
+    const arg = list.map((ch) => {
+      const op = ch.value as TableOp;
+      return { key: ch.key, kr: keyRow(op), r: op.op === 'upsert' ? op.row : null, vv: ch.vv };
+    });
+    const eq = (a: string, b: string) =>
+      `(${keyCols.map((k) => `${a}.${k}`).join(', ')}) = (${keyCols.map((k) => `${b}.${k}`).join(', ')})`;
+    const nonKey = t.columns.map((x) => x.name).filter((n) => !t.key.includes(n));
+    const set =
+      nonKey.length === 0
+        ? `${keyCols[0]} = t.${keyCols[0]}`
+        : `(${nonKey.map(quote).join(', ')}) = ROW(${nonKey.map((n) => `d.${quote(n)}`).join(', ')})`;
+    const S = SIDE_SCHEMA;
+    try {
+      await c.query(
+        `WITH st AS (SELECT x.key, x.kr, x.r, x.vv, v.vv AS lvv, v.row_xid, t.xmin::text AS cur,
+                            t.ctid IS NOT NULL AS present, l.key IS NOT NULL AS locked
+                       FROM jsonb_to_recordset($2::jsonb) AS x(key text, kr jsonb, r jsonb, vv jsonb)
+                       LEFT JOIN ${S}.table_versions v ON v.tbl = $1 AND v.key = x.key
+                       LEFT JOIN ${S}.table_locks l ON l.tbl = $1 AND l.key = x.key
+                       LEFT JOIN LATERAL jsonb_populate_record(NULL::${T}, x.kr) AS p ON true
+                       LEFT JOIN ${T} AS t ON ${eq('t', 'p')}),
+              bad AS (SELECT count(*) AS n FROM st
+                       WHERE locked
+                          OR (present AND (lvv IS NULL OR (row_xid IS NOT NULL AND cur <> row_xid::text)))
+                          OR (NOT present AND lvv IS NOT NULL AND row_xid IS NOT NULL)
+                          OR (lvv IS NOT NULL AND (NOT ${S}.vv_dominates(vv, lvv) OR ${S}.vv_dominates(lvv, vv)))),
+              ins AS (INSERT INTO ${T} AS t SELECT d.* FROM st, LATERAL jsonb_populate_record(NULL::${T}, st.r) AS d
+                       WHERE NOT st.present AND st.r IS NOT NULL
+                      ON CONFLICT (${keyCols.join(', ')}) DO NOTHING RETURNING 1),
+              upd AS (UPDATE ${T} AS t SET ${set} FROM st, LATERAL jsonb_populate_record(NULL::${T}, st.r) AS d
+                       WHERE st.present AND st.r IS NOT NULL AND ${eq('t', 'd')} AND t.xmin::text = st.cur RETURNING 1),
+              del AS (DELETE FROM ${T} AS t USING st, LATERAL jsonb_populate_record(NULL::${T}, st.kr) AS d
+                       WHERE st.present AND st.r IS NULL AND ${eq('t', 'd')} AND t.xmin::text = st.cur RETURNING 1),
+              ver AS (INSERT INTO ${S}.table_versions AS v (tbl, key, vv, row_xid)
+                      SELECT $1, st.key, st.vv,
+                             CASE WHEN st.r IS NULL THEN NULL ELSE (txid_current() % 4294967296)::text::xid END FROM st
+                      ON CONFLICT (tbl, key) DO UPDATE SET vv = EXCLUDED.vv, row_xid = EXCLUDED.row_xid RETURNING 1),
+              cur AS (INSERT INTO ${S}.table_cursors (origin, seq) VALUES ($3, $4::bigint)
+                      ON CONFLICT (origin) DO UPDATE SET seq = EXCLUDED.seq RETURNING 1)
+         SELECT CASE WHEN (SELECT n FROM bad) = 0
+                      AND (SELECT count(*) FROM ins) = (SELECT count(*) FROM st WHERE NOT present AND r IS NOT NULL)
+                      AND (SELECT count(*) FROM upd) = (SELECT count(*) FROM st WHERE present AND r IS NOT NULL)
+                      AND (SELECT count(*) FROM del) = (SELECT count(*) FROM st WHERE present AND r IS NULL)
+                THEN (SELECT count(*) FROM ver) + (SELECT count(*) FROM cur) ELSE ${S}.stale_row() END AS n`,
+        [t.name, JSON.stringify(arg), this.o.origin, cursor],
+      );
+    } catch (e) {
+      if ((e as { code?: unknown }).code !== STALE_SQLSTATE) throw e;
+      this.counters.plainMissed++;
+      return undefined;
+    }
+    this.counters.plain++;
+    return list.length;
   }
 
   /** `cursor`: move the cursor to it in the same statement (the batch's only write). */

@@ -94,6 +94,9 @@ CREATE TABLE IF NOT EXISTS ${SIDE_SCHEMA}.table_misrouted (
   owner text NOT NULL, epoch int NOT NULL, row_data jsonb, lsn text NOT NULL,
   at timestamptz NOT NULL DEFAULT now());
 CREATE TABLE IF NOT EXISTS ${SIDE_SCHEMA}.table_state (name text PRIMARY KEY, value text NOT NULL);
+CREATE OR REPLACE FUNCTION ${SIDE_SCHEMA}.vv_dominates(a jsonb, b jsonb) RETURNS boolean LANGUAGE sql IMMUTABLE AS $f$
+  SELECT NOT EXISTS (SELECT 1 FROM jsonb_each_text(b) e WHERE COALESCE((a ->> e.key)::numeric, 0) < e.value::numeric)
+$f$;
 CREATE OR REPLACE FUNCTION ${SIDE_SCHEMA}.stale_row() RETURNS bigint LANGUAGE plpgsql AS $f$
 BEGIN
   RAISE EXCEPTION 'multizone: a local write changed a row between the apply''s read and its write'
