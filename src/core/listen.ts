@@ -1,4 +1,4 @@
-import type { Server } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { coreErrors } from './errors.ts';
 
 /** Binds a server; EADDRINUSE/EADDRNOTAVAIL become ERR_CORE_LISTEN naming what and where. */
@@ -38,4 +38,20 @@ export function closeServer(server: Server & { closeAllConnections?: () => void 
     server.close(() => r());
     server.closeAllConnections?.();
   });
+}
+
+/**
+ * Serves `server` on one more address (an anycast service address): a plain listener that
+ * hands each accepted socket to `server` as its own listener would, so HTTP, TLS and the
+ * edge's lean path see one server, one set of connections. Closing it stops accepting there.
+ */
+export async function alsoListen(
+  server: Server,
+  host: string,
+  port: number,
+  what: string,
+): Promise<{ server: Server; host: string; port: number }> {
+  const extra = createServer((socket) => server.emit('connection', socket));
+  const a = await listenOn(extra, host, port, what);
+  return { server: extra, ...a };
 }

@@ -9,7 +9,7 @@ import { createSecureServer, type Http2SecureServer, type ServerHttp2Session } f
 import type { Socket } from 'node:net';
 import { LRUCache } from 'lru-cache';
 import { type Clock, systemClock } from '../core/clock.ts';
-import { closeServer, listenOn } from '../core/listen.ts';
+import { alsoListen, closeServer, listenOn } from '../core/listen.ts';
 import { type Logger, silentLogger } from '../core/logger.ts';
 import { createMetrics, type Registry } from '../core/metrics.ts';
 import { type Random, systemRandom } from '../core/random.ts';
@@ -268,6 +268,17 @@ export class Edge {
     return a;
   }
 
+  /** Listeners on more addresses (anycast service addresses), closed with the edge. */
+  private readonly extra: { close(done: () => void): unknown }[] = [];
+
+  /** Serves on one more address too (an anycast address of this zone's edge), its host accepted like the listener's. */
+  async listenAlso(host: string, port: number): Promise<{ host: string; port: number }> {
+    const a = await alsoListen(this.server as Server, host, port, `${this.zone} edge (anycast)`);
+    this.extra.push(a.server);
+    if (!this.hosts.open) this.hosts.add(a.host);
+    return { host: a.host, port: a.port };
+  }
+
   private closing: Promise<void> | undefined;
 
   /** Stops listening and closes pools and the disk store (idempotent). */
@@ -280,7 +291,10 @@ export class Edge {
     for (const sess of this.sessions) sess.destroy();
     for (const sock of this.leanSockets) sock.destroy();
     for (const sock of this.tlsSockets) sock.destroy();
+    // stop accepting everywhere; the connections they accepted belong to the server and close with it
+    const extra = this.extra.splice(0).map((x) => new Promise<void>((r) => x.close(() => r())));
     if (this.server.listening) await closeServer(this.server as Server);
+    await Promise.all(extra);
     await this.upstreams.close();
     this.disk?.close();
   }

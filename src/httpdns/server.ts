@@ -3,7 +3,7 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import { createSecureServer, type Http2SecureServer } from 'node:http2';
 import type { Socket } from 'node:net';
 import { type Clock, systemClock } from '../core/clock.ts';
-import { closeServer, listenOn } from '../core/listen.ts';
+import { alsoListen, closeServer, listenOn } from '../core/listen.ts';
 import type { Registry } from '../core/metrics.ts';
 import { createDnsHandler } from '../dns/index.ts';
 import { type GeoDb, makeAddr } from '../geo/index.ts';
@@ -44,6 +44,8 @@ export interface HttpdnsServerOptions {
   zone?: string;
   host: string;
   port: number;
+  /** More addresses to serve on, same port (the zone's anycast HTTPDNS addresses). */
+  alsoHosts?: readonly string[];
 }
 
 export interface HttpdnsServer {
@@ -221,16 +223,22 @@ export async function startHttpdnsServer(opts: HttpdnsServerOptions): Promise<Ht
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
   });
-  const addr = await listenOn(server as Server, opts.host, opts.port, `httpdns${zone ? ` (${zone})` : ''}`);
-  return {
-    ...addr,
-    protocol: config.tls ? 'https' : 'http',
-    aggregator,
-    close: async () => {
-      metrics?.sources.delete(source);
-      const closed = closeServer(server as Server);
-      for (const s of sockets) s.destroy();
-      await closed;
-    },
+  const what = `httpdns${zone ? ` (${zone})` : ''}`;
+  const addr = await listenOn(server as Server, opts.host, opts.port, what);
+  const extra: { close(done: () => void): unknown }[] = [];
+  const close = async () => {
+    metrics?.sources.delete(source);
+    const stopped = extra.splice(0).map((x) => new Promise<void>((r) => x.close(() => r())));
+    const closed = closeServer(server as Server);
+    for (const s of sockets) s.destroy();
+    await closed;
+    await Promise.all(stopped);
   };
+  try {
+    for (const h of opts.alsoHosts ?? []) extra.push((await alsoListen(server as Server, h, addr.port, what)).server);
+  } catch (e) {
+    await close();
+    throw e;
+  }
+  return { ...addr, protocol: config.tls ? 'https' : 'http', aggregator, close };
 }

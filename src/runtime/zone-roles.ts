@@ -4,7 +4,7 @@
  * the cluster stages made and records its bound address in `services.zones`.
  */
 import { anycastAddresses } from '../anycast/index.ts';
-import { closeServer, listenOn } from '../core/listen.ts';
+import { alsoListen, closeServer, listenOn } from '../core/listen.ts';
 import { startDnsServer } from '../dns/index.ts';
 import { createEdge, defaultEdgeHosts, startDemoOrigin } from '../edge/index.ts';
 import { startHttpdnsServer } from '../httpdns/index.ts';
@@ -80,31 +80,54 @@ export const routerRole: ZoneRoleStart = async (s, zone, here) => {
   router.server.on('request', () => s.loads.hit(zone.name, 'router'));
   const addr = await router.listen(hp.host, hp.port);
   here.router = { host: addr.host, port: addr.port };
+  // the zone's anycast router addresses (same port), open and closed with the router's own
+  const anycast = anycastAddresses(s.topology.config.anycast, zone.name, 'router');
+  const extra: { close(done: () => void): unknown }[] = [];
+  const openExtra = async () => {
+    for (const h of anycast) extra.push((await alsoListen(router.server, h, addr.port, `${zone.name} router`)).server);
+  };
+  const closeExtra = () =>
+    Promise.all(extra.splice(0).map((x) => new Promise<void>((r) => x.close(() => r())))).then(() => {});
+  try {
+    await openExtra();
+  } catch (e) {
+    await closeExtra();
+    await router.close();
+    throw e;
+  }
   here.switch = {
     // the router and its lease go first, then the app: a killed zone answers nothing
     async kill() {
       here.killed = true;
       zv.keeper.stop();
+      const stopped = closeExtra();
       if (router.server.listening)
         await new Promise<void>((r) => {
           router.server.close(() => r());
           router.server.closeAllConnections();
         });
+      await stopped;
       if (here.app?.server.listening) await closeServer(here.app.server);
     },
     async restore() {
       const app = here.app;
       if (app && !app.server.listening) await listenOn(app.server, app.host, app.port, `${zone.name} app`);
       if (!router.server.listening) await router.listen(addr.host, addr.port);
+      if (extra.length === 0) await openExtra();
       here.killed = false;
       // a zone whose external app is still down keeps its lease lapsed (the watch renews it once the app is back)
       if (here.external?.watch.up !== false) await zv.keeper.start();
     },
   };
   return {
-    listeners: [listener(zone, 'router', 'http', addr)],
+    listeners: [
+      listener(zone, 'router', 'http', addr),
+      ...anycast.map((h) => listener(zone, 'router', 'http', { host: h, port: addr.port })),
+    ],
     async close() {
+      const stopped = closeExtra();
       await router.close();
+      await stopped;
     },
   };
 };
@@ -153,6 +176,9 @@ export const edgeRole: ZoneRoleStart = async (s, zone, here) => {
     const a = await edge.listen(hp.host, hp.port);
     s.edgeUrls.set(zone.name, `${edge.protocol}://${a.host}:${a.port}`);
     here.edge = { host: a.host, port: a.port };
+    // and on the zone's anycast edge addresses, same port
+    for (const h of anycastAddresses(s.topology.config.anycast, zone.name, 'edge'))
+      listeners.push(listener(zone, 'edge', edge.protocol, await edge.listenAlso(h, a.port)));
     listeners.unshift(listener(zone, 'edge', edge.protocol, a));
   } catch (e) {
     await edge?.close();
@@ -174,6 +200,7 @@ export const edgeRole: ZoneRoleStart = async (s, zone, here) => {
 export const httpdnsRole: ZoneRoleStart = async (s, zone) => {
   const hp = zone.listen.httpdns;
   if (!hp) return null;
+  const anycast = anycastAddresses(s.topology.config.anycast, zone.name, 'httpdns');
   const srv = await startHttpdnsServer({
     topology: s.topology,
     steering: s.steering,
@@ -185,14 +212,22 @@ export const httpdnsRole: ZoneRoleStart = async (s, zone) => {
     zone: zone.name,
     host: hp.host,
     port: hp.port,
+    alsoHosts: anycast,
   });
   s.logger.debug({ zone: zone.name, port: srv.port }, 'httpdns listening');
-  return { listeners: [listener(zone, 'httpdns', srv.protocol, srv)], close: srv.close };
+  return {
+    listeners: [
+      listener(zone, 'httpdns', srv.protocol, srv),
+      ...anycast.map((h) => listener(zone, 'httpdns', srv.protocol, { host: h, port: srv.port })),
+    ],
+    close: srv.close,
+  };
 };
 
 /**
  * The zone's authoritative DNS server (UDP and TCP on the zone's dns listener), and one more on
  * each anycast address the zone announces for DNS (same port), which must be on this host.
+ * (The router, edge and HTTPDNS serve their anycast addresses the same way, same port.)
  */
 export const dnsRole: ZoneRoleStart = async (s, zone) => {
   const hp = zone.listen.dns;

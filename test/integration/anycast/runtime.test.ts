@@ -167,3 +167,57 @@ anycast:
     assert.deepEqual(events.slice(-2), ['apply withdraw (dns serving)', 'stop (dns closed)']);
   });
 });
+
+describe('anycast: every role serves its anycast address', () => {
+  it('anycast: the router, HTTPDNS and edge answer on their anycast addresses as on their own, and stop with them', async () => {
+    const yaml = testTopologyYaml({
+      roles: ['app', 'router', 'httpdns', 'edge'],
+      loopbackPerZone: true,
+      extra: `anycast:
+  localAs: 65001
+  prefixes:
+    api: { prefix: 127.0.9.80/32, role: router, zones: [sh-a] }
+    hdns: { prefix: 127.0.9.81/32, role: httpdns, zones: [sh-a] }
+    cdn: { prefix: 127.0.9.82/32, role: edge, zones: [sh-a] }
+  zones:
+    sh-a: { routerId: 127.0.1.1, neighbors: [{ address: 127.0.0.2, as: 65000 }] }
+`,
+    });
+    const c = await startCluster({
+      topology: parseTopology(yaml, 'anycast-roles.yaml'),
+      control: { host: '127.0.0.1', port: 0 },
+      logger: silentLogger,
+      anycastSpeaker: (zone) => new WitnessSpeaker(zone, () => undefined),
+    });
+    clusters.push(c);
+    const own = (role: string) =>
+      c.listeners.find((l) => l.zone === 'sh-a' && l.role === role && l.host === '127.0.1.1')!;
+    const get = async (host: string, port: number, path: string) => {
+      const r = await request(`http://${host}:${port}${path}`);
+      const body = await r.body.text();
+      return { status: r.statusCode, zone: r.headers['x-multizone-zone'] ?? null, body: body.slice(0, 80) };
+    };
+    for (const [role, addr, path] of [
+      ['router', '127.0.9.80', '/api/hello?user=42'],
+      ['httpdns', '127.0.9.81', '/d?host=api.shop.test'],
+      ['edge', '127.0.9.82', '/'],
+    ] as const) {
+      const l = own(role);
+      assert.ok(
+        c.listeners.some((x) => x.zone === 'sh-a' && x.role === role && x.host === addr && x.port === l.port),
+        `${role}: the anycast listener is listed`,
+      );
+      const a = await get(l.host, l.port, path);
+      const b = await get(addr, l.port, path);
+      assert.ok(a.status < 500 && a.status !== 421, `${role} on its own address: ${JSON.stringify(a)}`);
+      assert.equal(b.status, a.status, `${role} on ${addr}: ${JSON.stringify(b)} vs ${JSON.stringify(a)}`);
+      assert.equal(b.zone, a.zone);
+    }
+    // the other zones do not announce them, so they do not listen there
+    assert.ok(!c.listeners.some((x) => x.zone !== 'sh-a' && x.host.startsWith('127.0.9.')));
+    const routerPort = own('router').port;
+    clusters.splice(clusters.indexOf(c), 1);
+    await c.close();
+    await assert.rejects(request(`http://127.0.9.80:${routerPort}/`), /ECONNREFUSED/);
+  });
+});
