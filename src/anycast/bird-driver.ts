@@ -50,7 +50,13 @@ export interface BirdSpeakerOptions {
   clock: Clock;
   /** How long BIRD may take to answer on its socket after start (ms; default 5000). */
   startTimeoutMs?: number;
+  /** BIRD exited on its own and is started again (with the last plan), or could not be. */
+  onRestart?(e: { attempt: number; ok: boolean; error?: unknown }): void;
 }
+
+/** Waits between attempts to start a BIRD that exited on its own (ms): doubling from the first. */
+const RESTART_FIRST_MS = 500;
+const RESTART_MAX_MS = 30_000;
 
 /** The last lines of a file, for error messages. */
 function tail(file: string, lines = 15): string {
@@ -61,13 +67,20 @@ function tail(file: string, lines = 15): string {
   }
 }
 
-/** A zone's BIRD, started and driven by this process. */
-export function birdSpeaker(o: BirdSpeakerOptions): Speaker {
+/**
+ * A zone's BIRD, started and driven by this process, and supervised: a BIRD that exits on its
+ * own (killed, crashed) is started again with the last plan, backing off, so a zone does not
+ * stay silent on BGP until its process restarts. `restarts` counts them.
+ */
+export function birdSpeaker(o: BirdSpeakerOptions): Speaker & { restarts(): number } {
   const f = birdFiles(o.config, o.zone);
   let child: ChildProcess | undefined;
   let exited = false;
   let bird = '';
   let birdc = '';
+  let plan: readonly Announcement[] = [];
+  let stopping = false;
+  let restarts = 0;
 
   const birdcRun = (args: string[]): Promise<string> =>
     new Promise((resolve, reject) => {
@@ -101,7 +114,79 @@ export function birdSpeaker(o: BirdSpeakerOptions): Speaker {
     rmSync(f.pid, { force: true });
   };
 
+  /** Starts BIRD on the current plan's configuration and waits until it answers. */
+  const launch = async () => {
+    killStale();
+    rmSync(f.sock, { force: true });
+    writeConf(plan);
+    const fd = openSync(f.log, 'a');
+    let c: ChildProcess;
+    try {
+      const argv = [bird, '-f', '-c', f.conf, '-s', f.sock, '-P', f.pid];
+      const setpriv = findProgram('setpriv');
+      c = setpriv
+        ? spawn(setpriv, ['--pdeathsig', 'KILL', '--', ...argv], { stdio: ['ignore', fd, fd] })
+        : spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', fd, fd] });
+    } finally {
+      closeSync(fd);
+    }
+    child = c;
+    exited = false;
+    const gone = () => {
+      if (child !== c || exited) return;
+      exited = true;
+      if (!stopping && started) void supervise();
+    };
+    c.on('error', gone);
+    c.on('exit', gone);
+    const deadline = o.clock.now() + (o.startTimeoutMs ?? 5000);
+    for (;;) {
+      if (exited || child !== c)
+        throw anycastErrors.ERR_ANYCAST_BIRD_START(
+          `anycast/bird: ${o.zone}'s BIRD exited at start; ${f.log}:\n${tail(f.log)}`,
+        );
+      try {
+        await birdcRun(['show', 'status']);
+        return;
+      } catch (e) {
+        if (o.clock.now() >= deadline) {
+          c.kill('SIGKILL');
+          throw anycastErrors.ERR_ANYCAST_BIRD_START(
+            `anycast/bird: ${o.zone}'s BIRD did not answer on ${f.sock}; ${f.log}:\n${tail(f.log)}`,
+            { cause: e },
+          );
+        }
+      }
+      await o.clock.sleep(50);
+    }
+  };
+
+  let started = false;
+  let supervising = false;
+  /** BIRD exited on its own: start it again with the last plan, backing off until it answers. */
+  const supervise = async () => {
+    if (supervising) return;
+    supervising = true;
+    try {
+      for (let attempt = 1, wait = RESTART_FIRST_MS; !stopping; attempt++, wait = Math.min(wait * 2, RESTART_MAX_MS)) {
+        await o.clock.sleep(wait);
+        if (stopping) return;
+        try {
+          await launch();
+          restarts++;
+          o.onRestart?.({ attempt, ok: true });
+          return;
+        } catch (e) {
+          o.onRestart?.({ attempt, ok: false, error: e });
+        }
+      }
+    } finally {
+      supervising = false;
+    }
+  };
+
   return {
+    restarts: () => restarts,
     async start() {
       const b = findProgram(o.config.bird.bin);
       const c = findProgram(o.config.bird.birdc);
@@ -112,44 +197,15 @@ export function birdSpeaker(o: BirdSpeakerOptions): Speaker {
       bird = b;
       birdc = c;
       mkdirSync(f.dir, { recursive: true });
-      killStale();
-      rmSync(f.sock, { force: true });
-      writeConf([]);
-      const fd = openSync(f.log, 'a');
-      try {
-        const argv = [bird, '-f', '-c', f.conf, '-s', f.sock, '-P', f.pid];
-        const setpriv = findProgram('setpriv');
-        child = setpriv
-          ? spawn(setpriv, ['--pdeathsig', 'KILL', '--', ...argv], { stdio: ['ignore', fd, fd] })
-          : spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', fd, fd] });
-      } finally {
-        closeSync(fd);
-      }
-      child.on('error', () => (exited = true));
-      child.on('exit', () => (exited = true));
-      const deadline = o.clock.now() + (o.startTimeoutMs ?? 5000);
-      for (;;) {
-        if (exited)
-          throw anycastErrors.ERR_ANYCAST_BIRD_START(
-            `anycast/bird: ${o.zone}'s BIRD exited at start; ${f.log}:\n${tail(f.log)}`,
-          );
-        try {
-          await birdcRun(['show', 'status']);
-          return;
-        } catch (e) {
-          if (o.clock.now() >= deadline) {
-            child.kill('SIGKILL');
-            throw anycastErrors.ERR_ANYCAST_BIRD_START(
-              `anycast/bird: ${o.zone}'s BIRD did not answer on ${f.sock}; ${f.log}:\n${tail(f.log)}`,
-              { cause: e },
-            );
-          }
-        }
-        await o.clock.sleep(50);
-      }
+      stopping = false;
+      plan = [];
+      await launch();
+      started = true;
     },
-    async apply(plan) {
-      writeConf(plan);
+    async apply(next) {
+      // kept first: a BIRD started again (supervise) reads it from its configuration file
+      plan = next;
+      writeConf(next);
       const out = await birdcRun(['configure']);
       if (!/Reconfigured|Reconfiguration in progress|Reconfiguration already in progress/.test(out))
         throw anycastErrors.ERR_ANYCAST_BIRD_CONFIG(`anycast/bird: birdc configure (${f.conf}): ${out.trim()}`);
@@ -158,13 +214,15 @@ export function birdSpeaker(o: BirdSpeakerOptions): Speaker {
       return parseProtocols(await birdcRun(['show', 'protocols']));
     },
     async stop() {
+      stopping = true;
+      started = false;
       const c = child;
       child = undefined;
-      if (!c || exited) return;
+      if (!c || c.exitCode !== null || c.signalCode !== null) return;
+      const ended = new Promise<boolean>((r) => c.once('exit', () => r(true)));
       // SIGTERM: BIRD closes its sessions with a Cease notification, so neighbours drop the routes now
       c.kill('SIGTERM');
-      for (let i = 0; i < 100 && !exited; i++) await o.clock.sleep(20);
-      if (!exited) c.kill('SIGKILL');
+      if (!(await Promise.race([ended, o.clock.sleep(2000).then(() => false)]))) c.kill('SIGKILL');
     },
   };
 }

@@ -53,7 +53,20 @@ export async function startAnycastStage(
         clock: s.clock,
         logger: s.logger,
         metrics,
-        speaker: speaker ? speaker(zone) : birdSpeaker({ config: cfg, zone, clock: s.clock }),
+        speaker: speaker
+          ? speaker(zone)
+          : birdSpeaker({
+              config: cfg,
+              zone,
+              clock: s.clock,
+              onRestart: ({ attempt, ok, error }) =>
+                ok
+                  ? s.logger.warn(
+                      { zone, attempt },
+                      'anycast: BIRD exited on its own; started again with the last plan',
+                    )
+                  : s.logger.error({ zone, attempt, err: error }, 'anycast: BIRD exited on its own and does not start'),
+            }),
         inputs: {
           healthy: (role) => (s.health ? (s.health.verdict(`${zone}/${role}`)?.up ?? s.health.zoneUp(zone)) : true),
           leaseHeld: () => here.view?.keeper.valid() ?? false,

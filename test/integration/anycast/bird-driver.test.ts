@@ -6,13 +6,14 @@
 // anycast-lab.test.ts.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { birdFiles, birdSpeaker, findProgram, type Speaker } from '../../../src/anycast/index.ts';
 import { systemClock } from '../../../src/core/clock.ts';
 import type { AnycastConfig } from '../../../src/topology/index.ts';
+import { until } from '../../support/until.ts';
 
 const why =
   findProgram('bird') && findProgram('birdc') ? undefined : 'bird/birdc not installed (apt-get install bird2)';
@@ -120,6 +121,35 @@ describe('anycast/bird: the driver against a real BIRD', { skip: why }, () => {
 
     await s.stop();
     await assert.rejects(s.sessions(), { code: 'ERR_ANYCAST_BIRDC_UNREACHABLE' });
+  });
+
+  it('anycast/bird: a BIRD killed under the zone is started again with the last plan; stop does not restart it', async () => {
+    const cfg = config(dir);
+    const events: boolean[] = [];
+    const s = birdSpeaker({ config: cfg, zone: 'drv-a', clock: systemClock, onRestart: (e) => events.push(e.ok) });
+    speakers.push(s);
+    await s.start();
+    await s.apply([
+      { name: 'dns', prefix: '10.79.9.53/32', action: 'announce' },
+      { name: 'edge', prefix: '10.79.9.0/24', action: 'withdraw' },
+    ]);
+    const pidFile = birdFiles(cfg, 'drv-a').pid;
+    const first = Number(readFileSync(pidFile, 'utf8'));
+    process.kill(first, 'SIGKILL');
+    await until('BIRD started again', async () => {
+      try {
+        return s.restarts() === 1 && (await s.sessions()).length === 1;
+      } catch {
+        return false;
+      }
+    });
+    assert.notEqual(Number(readFileSync(pidFile, 'utf8')), first);
+    assert.deepEqual([...exported(cfg).keys()], ['10.79.9.53/32'], 'it announces what the zone announced');
+    assert.deepEqual(events, [true]);
+    await s.stop();
+    await new Promise((r) => setTimeout(r, 1500)); // past the first restart wait
+    await assert.rejects(s.sessions(), { code: 'ERR_ANYCAST_BIRDC_UNREACHABLE' });
+    assert.equal(s.restarts(), 1);
   });
 
   it('anycast/bird: a configuration BIRD refuses is ERR_ANYCAST_BIRD_CONFIG, and BIRD keeps the last good one', async () => {
