@@ -94,6 +94,59 @@ export function registerClusterConflicts(control: ControlServer, calls: ClusterC
   });
 }
 
+/** One zone's anycast state as its process lists it (GET /api/anycast). */
+interface AnycastZoneJson {
+  zone: string;
+  [k: string]: unknown;
+}
+
+/**
+ * Anycast across the cluster (distributed mode: each process announces for its own zones):
+ *
+ * - `GET /api/cluster/anycast`: every process's GET /api/anycast merged, each zone once with
+ *   the process that runs it; the processes that did not answer in `unreached`.
+ * - `POST /api/cluster/anycast/drain {"zone","drain"?}`: the drain (or undrain) done by the
+ *   process that runs the zone, forwarded there when it is another.
+ *
+ * The dashboard reads the first, so it shows every zone's announcements from any process.
+ */
+export function registerClusterAnycast(control: ControlServer, calls: ClusterCalls): void {
+  control.route('GET', '/api/cluster/anycast', async () => {
+    const { self } = await calls.peers();
+    const local = (await control.get('/api/anycast')) as { enabled?: boolean; zones?: AnycastZoneJson[] } | undefined;
+    const { replies, unreached } = await calls.fanOut('GET', '/api/anycast', undefined, FORWARD_READ_TIMEOUT_MS);
+    const zones = new Map<string, AnycastZoneJson & { process: string }>();
+    let enabled = local?.enabled === true;
+    const add = (list: AnycastZoneJson[] | undefined, process: string) => {
+      for (const z of list ?? []) if (!zones.has(z.zone)) zones.set(z.zone, { ...z, process });
+    };
+    add(local?.zones, self.id);
+    for (const r of replies) {
+      const j = r.json as { enabled?: boolean; zones?: AnycastZoneJson[] } | undefined;
+      enabled ||= j?.enabled === true;
+      add(j?.zones, r.peer.id);
+    }
+    return { enabled, zones: [...zones.values()].sort((a, b) => (a.zone < b.zone ? -1 : 1)), unreached };
+  });
+
+  control.route('POST', '/api/cluster/anycast/drain', async (req) => {
+    const body = await jsonBody(req, 4096, '{"zone":"NAME","drain":true|false}');
+    if (typeof body.zone !== 'string')
+      throw controlErrors.ERR_CONTROL_BAD_REQUEST('need a zone: {"zone":"NAME","drain":true|false}');
+    const fwd = { zone: body.zone, ...(body.drain === undefined ? {} : { drain: String(body.drain) }) };
+    const { self, live, dead } = await calls.peers();
+    const peer = self.zones.includes(body.zone) ? undefined : live.find((p) => p.zones.includes(body.zone as string));
+    if (!peer) {
+      const gone = dead.find((d) => d.zones.includes(body.zone as string));
+      if (gone) throw controlErrors.ERR_CONTROL_PEER_UNAVAILABLE(`${body.zone}: ${gone.error}`);
+      return { ...((await control.invoke('POST', '/api/anycast/drain', fwd)) as object), process: self.id };
+    }
+    const r = await calls.call(peer, 'POST', '/api/anycast/drain', fwd);
+    if (r.status >= 400) throw forwardedError(r.status, r.json, peer);
+    return { ...(r.json as object), process: peer.id };
+  });
+}
+
 async function clusterConflicts(control: ControlServer, calls: ClusterCalls): Promise<ClusterConflicts> {
   const { self } = await calls.peers();
   const local = (await control.get('/api/conflicts')) as ConflictsJson | undefined;

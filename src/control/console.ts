@@ -7,7 +7,7 @@ import { request } from 'undici';
 import type { Clock, Timer } from '../core/clock.ts';
 import type { Registry } from '../core/metrics.ts';
 import { ClusterCalls, type Unreached } from './cluster-calls.ts';
-import { type ClusterConflicts, registerClusterConflicts } from './cluster-routes.ts';
+import { type ClusterConflicts, registerClusterAnycast, registerClusterConflicts } from './cluster-routes.ts';
 import { controlErrors } from './errors.ts';
 import { readBody } from './http-json.ts';
 import { type ControlServer, isForwarded } from './server.ts';
@@ -149,6 +149,7 @@ export function registerConsole(o: ConsoleOptions): { stop(): void } {
   const calls = new ClusterCalls(control);
   control.route('POST', '/api/purge', async (req) => purge(o, calls, req));
   registerClusterConflicts(control, calls);
+  registerClusterAnycast(control, calls);
   // this process's own latest sample: the consoles of the other processes merge it into theirs
   control.route('GET', '/api/console/sample', () => local ?? null);
 

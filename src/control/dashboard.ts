@@ -12,7 +12,7 @@ export const DASHBOARD_SCRIPT = String.raw`
 // [name, path]: the shard map without its per-shard list, which the page doesn't show
 var APIS = [['topology', '/api/topology'], ['cluster', '/api/cluster'], ['endpoints', '/api/endpoints'],
   ['health', '/api/health'], ['load', '/api/load'], ['shardmap', '/api/shardmap?shards=0'], ['replication', '/api/replication'],
-  ['anycast', '/api/anycast']];
+  ['anycast', '/api/cluster/anycast']];
 
 function esc(v) {
   return String(v == null ? '' : v).replace(/[&<>"']/g, function (c) {

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { request } from 'undici';
+import { findProgram } from '../../../src/anycast/index.ts';
 import { FORWARDED_HEADER } from '../../../src/control/index.ts';
 import { systemClock } from '../../../src/core/clock.ts';
 import { fnv1a } from '../../../src/core/random.ts';
@@ -37,6 +38,25 @@ const PREFIX = `mzfwd${run}_`;
 // another process's zone at the router address the topology gives (port 0 gives it nothing to
 // check, and a drill of the other process's zone then never moved its shards)
 const routerPorts = { 'sh-a': await freePort(), 'sh-b': await freePort() };
+// anycast with real BIRD (each zone's on a BGP port of its own; no neighbour answers: nothing
+// is established, which the cluster view does not need); without bird installed, left out
+const bird = findProgram('bird') && findProgram('birdc');
+if (!bird && process.env.CI === 'true') throw new Error('the cluster anycast routes need bird2 in CI');
+const bgpPorts = { 'sh-a': await freePort(), 'sh-b': await freePort() };
+const ANYCAST = bird
+  ? `anycast:
+  localAs: 65001
+  riseMs: 0
+  checkMs: 100
+  withdrawGraceMs: 0
+  bird: { dir: ${join(dir, 'bird')} }
+  prefixes:
+    api: { prefix: 127.0.9.70/32, role: router }
+  zones:
+    sh-a: { routerId: 127.0.1.1, port: ${bgpPorts['sh-a']}, neighbors: [{ address: 127.0.0.2, as: 65000, port: ${bgpPorts['sh-a'] + 1} }] }
+    sh-b: { routerId: 127.0.2.1, port: ${bgpPorts['sh-b']}, neighbors: [{ address: 127.0.0.2, as: 65000, port: ${bgpPorts['sh-b'] + 1} }] }
+`
+  : '';
 const zone = (name: 'sh-a' | 'sh-b', ip: string, core: boolean, backup: string) => `  ${name}:
     region: east
     core: ${core}
@@ -81,7 +101,7 @@ store:
 edge: { adminToken: ${TOKEN} }
 trust:
   secretFile: ${SECRET}
-`;
+${ANYCAST}`;
 
 async function api(base: string, method: 'GET' | 'POST', path: string, body?: unknown, headers = {}) {
   const r = await request(`${base}${path}`, {
@@ -274,6 +294,41 @@ describe('control: the console’s controls reach every process (two zone proces
     const verdict = entries.find((e) => e.action === 'verdict' && e.zone === 'sh-b' && e.declaredBy);
     assert.ok(verdict, 'the verdict says who declared sh-b down');
     assert.deepEqual(verdict.moves?.to, ['sh-a']);
+  });
+
+  it('anycast: sh-a’s control API lists both zones’ announcements and drains sh-b in sh-b’s process', {
+    skip: (!up && 'PostgreSQL or NATS not reachable') || (!bird && 'bird2 not installed'),
+  }, async () => {
+    type Zones = { zone: string; process: string; drained: boolean; prefixes: { action: string }[] }[];
+    const view = async () => (await api(a!.info.control, 'GET', '/api/cluster/anycast')).json;
+    const own = await api(a!.info.control, 'GET', '/api/anycast');
+    assert.deepEqual(
+      (own.json.zones as Zones).map((z) => z.zone),
+      ['sh-a'],
+      'each process announces for its own zone',
+    );
+    const all = await view();
+    assert.equal(all.enabled, true);
+    assert.deepEqual(
+      (all.zones as Zones).map((z) => [z.zone, z.process.split('_')[0]]),
+      [
+        ['sh-a', 'sh-a'],
+        ['sh-b', 'sh-b'],
+      ],
+    );
+    assert.deepEqual(all.unreached, []);
+    const d = await api(a!.info.control, 'POST', '/api/cluster/anycast/drain', { zone: 'sh-b' });
+    assert.equal(d.status, 200, JSON.stringify(d.json));
+    assert.match(String(d.json.process), /^sh-b_/);
+    const inB = await api(b!.info.control, 'GET', '/api/anycast');
+    assert.equal((inB.json.zones as Zones)[0]!.drained, true, JSON.stringify(inB.json));
+    await untilEvery('sh-b withdraws, as the cluster view shows', async () =>
+      ((await view()).zones as Zones).some((z) => z.zone === 'sh-b' && z.prefixes[0]?.action === 'withdraw'),
+    );
+    const u = await api(a!.info.control, 'POST', '/api/cluster/anycast/drain', { zone: 'sh-b', drain: false });
+    assert.equal(u.status, 200);
+    const none = await api(a!.info.control, 'POST', '/api/cluster/anycast/drain', { zone: 'gz-a' });
+    assert.equal(none.json.error, 'ERR_ANYCAST_NOT_CONFIGURED', JSON.stringify(none.json));
   });
 
   it('a process that stops answering is named, not left out', {
