@@ -76,7 +76,10 @@ resources:
   dishes: { class: global, paths: [/api/dishes] }
   quota: { class: global, paths: [/api/quota] }
   orders: { class: sharded, paths: [/api/orders], key: order, consistency: available }
-  order-views: { class: local, paths: [/api/my-orders], key: mark }`;
+  # a user's orders: read in the zone the user entered, from its replica
+  order-views: { class: local, paths: [/api/my-orders] }
+  # the same read in the zone a remote marker names (the service relays to it while its replica lags)
+  writer-reads: { class: local, paths: [/api/at-writer], key: mark }`;
 
 /** Polls `f` every 50 ms until it returns a value (errors count as "not yet"), up to `ms`. */
 export async function waitFor<T>(what: string, f: () => Promise<T | undefined>, ms = 30_000): Promise<T> {

@@ -296,11 +296,7 @@ const view = (o: Order) => ({
   epoch: o.epoch,
 });
 
-/**
- * The remote marker (Facebook): after a write the client carries `mz_mark=<writer zone>.<order>.<version>`
- * for DELIVERY_MARK_SECONDS; the topology maps that cookie's zone onto `order-views`, so the
- * router sends the user's next reads there (see README).
- */
+/** The remote marker set on a write's answer: this zone wrote this version (see myOrders). */
 const marker = (o: Order) => ({
   'set-cookie': `mz_mark=${zone}.${o.id}.${o.version}; Max-Age=${markSeconds}; Path=/api/my-orders; HttpOnly`,
 });
@@ -410,6 +406,45 @@ async function transition(req: IncomingMessage, res: ServerResponse, id: string,
   return fail(res, 409, 'ERR_DELIVERY_ILLEGAL_TRANSITION', { id, state: now.state, action, version: now.version });
 }
 
+/** The remote marker a client carries: `mz_mark=<zone>.<order>.<version>`. */
+function readMark(req: IncomingMessage): { zone: string; order: string; version: number } | undefined {
+  const m = /(?:^|;\s*)mz_mark=([a-z][a-z0-9-]*)\.(o\d{1,5}-[0-9a-f]{16})\.(\d{1,9})(?:;|$)/.exec(
+    String(req.headers.cookie ?? ''),
+  );
+  return m ? { zone: m[1]!, order: m[2]!, version: Number(m[3]) } : undefined;
+}
+
+/**
+ * The remote marker (Facebook). A user who wrote in zone W carries `mz_mark=W.<order>.<version>`.
+ * Reading here, while this replica lacks that version, the read is relayed to W through this
+ * zone's router (`/api/at-writer/…`, a `local` resource the router routes by the cookie's zone):
+ * the user sees their own write. Once the replica has it, the read is served here and the
+ * marker is cleared: it lapses as soon as it is not needed (or after DELIVERY_MARK_SECONDS).
+ */
+async function myOrders(req: IncomingMessage, res: ServerResponse, user: string, atWriter: boolean): Promise<void> {
+  const mark = readMark(req);
+  let headers: Record<string, string> = {};
+  if (mark && mark.zone !== zone && !atWriter) {
+    const have = await pool.query<{ version: number }>('SELECT version FROM orders WHERE id = $1', [mark.order]);
+    if ((have.rows[0]?.version ?? 0) < mark.version) {
+      try {
+        const r = await fetch(`${router}/api/at-writer/my-orders/${encodeURIComponent(user)}`, {
+          headers: { cookie: `mz_mark=${mark.zone}.${mark.order}.${mark.version}` },
+          signal: AbortSignal.timeout(3000),
+        });
+        if (r.status === 200) return send(res, 200, (await r.json()) as object, { 'x-delivery-read-at': mark.zone });
+      } catch {
+        // the writer zone cannot answer: this replica's (older) view is better than none
+      }
+      headers = { 'x-delivery-stale': mark.zone };
+    } else headers = { 'set-cookie': 'mz_mark=; Max-Age=0; Path=/api/my-orders' };
+  }
+  const r = await pool.query<Order>('SELECT * FROM orders WHERE user_id = $1 ORDER BY updated_at DESC LIMIT 100', [
+    user,
+  ]);
+  return send(res, 200, { user, servedBy: zone, orders: r.rows.map(view) }, headers);
+}
+
 async function handle(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://app');
   if (url.pathname === '/healthz') return send(res, 200, { zone, ok: true });
@@ -482,16 +517,13 @@ async function handle(req: IncomingMessage, res: ServerResponse, body: Buffer): 
   }
   if (path.startsWith('/api/orders/')) return fail(res, 400, 'ERR_DELIVERY_BAD_ORDER_ID');
 
-  // a user's orders, read from this zone's replica — or, while the user carries a remote
-  // marker, in the zone that wrote (the router routes by the cookie): fresh right after a write
-  m = /^\/api\/my-orders\/([^/]+)$/.exec(path);
+  // a user's orders, read from this zone's replica — unless the user carries a remote marker
+  // this replica has not caught up with (see myOrders)
+  m = /^\/api\/(at-writer\/)?my-orders\/([^/]+)$/.exec(path);
   if (m && method === 'GET') {
-    const user = decodeURIComponent(m[1]!);
+    const user = decodeURIComponent(m[2]!);
     if (!ID.test(user)) return fail(res, 400, 'ERR_DELIVERY_BAD_USER');
-    const r = await pool.query<Order>('SELECT * FROM orders WHERE user_id = $1 ORDER BY updated_at DESC LIMIT 100', [
-      user,
-    ]);
-    return send(res, 200, { user, servedBy: zone, orders: r.rows.map(view) });
+    return myOrders(req, res, user, m[1] !== undefined);
   }
   return fail(res, 404, 'ERR_DELIVERY_NO_ROUTE');
 }
