@@ -132,9 +132,18 @@ function fetchBatch(dish: string): Promise<Fetch> {
       } catch {
         return { ok: false, code: 'ERR_DELIVERY_CORE_UNREACHABLE', retryAfterMs: 1000 };
       }
-      const body = (await res.json().catch(() => ({}))) as { amount?: number; code?: string; retryAfterMs?: number };
+      const body = (await res.json().catch(() => ({}))) as {
+        amount?: number;
+        code?: string;
+        error?: string;
+        retryAfterMs?: number;
+      };
       if (res.status !== 200 || typeof body.amount !== 'number')
-        return { ok: false, code: body.code ?? `HTTP_${res.status}`, retryAfterMs: body.retryAfterMs ?? 1000 };
+        return {
+          ok: false,
+          code: body.code ?? body.error ?? `HTTP_${res.status}`,
+          retryAfterMs: body.retryAfterMs ?? 1000,
+        };
       // the zone sells until its own clock at the request + leaseMs − skewMs: the core granted later
       const until = sentAt + policy.leaseMs - policy.skewMs;
       await redis.hset(leasesKey(dish), id, `${body.amount},0,${until}`);
