@@ -20,6 +20,9 @@ export const FENCE_POINT: Record<(typeof ZONES)[number], string> = {
 export function deliveryTopologyYaml(o: {
   apps: Record<string, number>;
   routers: Record<string, number>;
+  /** Each zone's edge port; with them, `edge.adminToken` is `edgeToken`. */
+  edges?: Record<string, number>;
+  edgeToken?: string;
   keyFile: string;
   shards: number;
   extra?: string;
@@ -28,7 +31,7 @@ export function deliveryTopologyYaml(o: {
     region: ${region}
     core: ${core}
     backups: ${backups}
-    listen: { router: 127.0.0.1:${o.routers[z]} }
+    listen: { router: 127.0.0.1:${o.routers[z]}${o.edges ? `, edge: 127.0.0.1:${o.edges[z]}` : ''} }
     app: { upstream: 'http://127.0.0.1:${o.apps[z]}', health: /healthz, keyFile: '${o.keyFile}' }`;
   return `name: delivery
 apex: delivery.test
@@ -40,6 +43,7 @@ ${zone('bj-a', 'north', false, '[sh-a, sh-b, gz-a]')}
 ${zone('gz-a', 'south', false, '[sh-b, sh-a, bj-a]')}
 services:
   api.delivery.test: { role: router, policy: nearest }
+  www.delivery.test: { role: edge, policy: nearest }
 policies:
   nearest: { default: [[sh-a, sh-b], bj-a, gz-a] }
 ${SHARDS_AND_RESOURCES(o.shards)}
@@ -51,7 +55,7 @@ failover:
   renewMs: 300
   skewMs: 100
   check: { intervalMs: 100, timeoutMs: 250 }
-${o.extra ?? ''}`;
+${o.edges ? `edge: { adminToken: '${o.edgeToken ?? ''}' }\n` : ''}${o.extra ?? ''}`;
 }
 
 /** The shards and resources sections (the same in topology.yaml). */
@@ -74,6 +78,7 @@ export const SHARDS_AND_RESOURCES = (count: number) => `shards:
       pattern: '^(?<zone>[a-z][a-z0-9-]*)\\.'
 resources:
   dishes: { class: global, paths: [/api/dishes] }
+  menus: { class: global, paths: [/api/menus] }
   quota: { class: global, paths: [/api/quota] }
   orders: { class: sharded, paths: [/api/orders], key: order, consistency: available }
   # a user's orders: read in the zone the user entered, from its replica

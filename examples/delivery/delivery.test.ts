@@ -53,6 +53,8 @@ describe('delivery: four zones as real processes', { skip: !pgUp ? 'no PostgreSQ
   const killed = new Set<Zone>();
   const apps: Record<string, number> = {};
   const routers: Record<string, number> = {};
+  const edges: Record<string, number> = {};
+  const EDGE_TOKEN = 'edge-t0ken';
   let cli: Awaited<ReturnType<typeof startCli>> | undefined;
   const router = (z: Zone) => `http://127.0.0.1:${routers[z]}`;
 
@@ -65,6 +67,8 @@ describe('delivery: four zones as real processes', { skip: !pgUp ? 'no PostgreSQ
       DELIVERY_REDIS_PREFIX: redisPrefix,
       DELIVERY_QUOTA: JSON.stringify(QUOTA),
       DELIVERY_MARK_SECONDS: '30',
+      DELIVERY_EDGE: `http://127.0.0.1:${edges[z]}`,
+      DELIVERY_EDGE_TOKEN: EDGE_TOKEN,
     };
     services.set(z, await startService(env, apps[z]!));
     killed.delete(z);
@@ -79,12 +83,16 @@ describe('delivery: four zones as real processes', { skip: !pgUp ? 'no PostgreSQ
       await admin.query(`CREATE DATABASE ${dbName(z)}`);
       apps[z] = await freePort();
       routers[z] = await freePort();
+      edges[z] = await freePort();
     }
     // the services create their tables; table replication checks them when multizone starts
     for (const z of ZONES) await startZone(z);
     const file = join(dir, 'topology.yaml');
     const tables = `replication:\n  tables:\n    url: '${PG_ADMIN.replace(/\/[^/]*$/, '')}/${tag}_{zone_}'\n    tables: ${DELIVERY_TABLES_YAML}\n`;
-    writeFileSync(file, deliveryTopologyYaml({ apps, routers, keyFile, shards: 64, extra: tables }));
+    writeFileSync(
+      file,
+      deliveryTopologyYaml({ apps, routers, edges, edgeToken: EDGE_TOKEN, keyFile, shards: 64, extra: tables }),
+    );
     cli = await startCli(['up', '--config', file, '--json'], { cwd: dir });
   });
 
@@ -188,6 +196,54 @@ describe('delivery: four zones as real processes', { skip: !pgUp ? 'no PostgreSQ
     assert.equal(plain.servedBy, 'sh-b', 'without a marker the read is local');
     t.diagnostic(
       `order ${id}: placed and moved in bj-a; marker read relayed to ${ahead.readAt}, then served by ${caught.servedBy}`,
+    );
+  });
+
+  it('delivery menus: written by the global writer, cached in each zone’s Redis and edge, evicted and purged when the replicated change is applied there', async (t) => {
+    const put = async (items: { dish: string }[]) => {
+      const r = await request(`${router('bj-a')}/api/menus/r-gz`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ items }),
+      });
+      const b = (await r.body.json()) as { version: number };
+      assert.equal(r.statusCode, 200, JSON.stringify(b));
+      assert.equal(r.headers['x-multizone-served-by'], 'sh-a', 'a global write goes to the core zone');
+      return b.version;
+    };
+    const get = async (base: string) => {
+      const r = await request(`${base}/api/menus/r-gz`, { headers: { host: 'www.delivery.test' } });
+      const text = await r.body.text();
+      return {
+        status: r.statusCode,
+        version: r.statusCode === 200 ? (JSON.parse(text) as { version: number }).version : undefined,
+        cache: r.headers['x-delivery-cache'],
+        edge: String(r.headers['cache-status'] ?? ''),
+        text,
+      };
+    };
+    const edge = `http://127.0.0.1:${edges['gz-a']}`;
+    assert.equal(await put([{ dish: 'tea' }]), 1);
+    // gz-a reads its replica once table replication brought the menu, then its Redis cache
+    await waitFor('the menu in gz-a', async () => ((await get(router('gz-a'))).version === 1 ? true : undefined));
+    const cached = await get(router('gz-a'));
+    assert.deepEqual([cached.version, cached.cache], [1, 'hit']);
+    // and the zone's edge keeps it (max-age 300)
+    await get(edge);
+    const atEdge = await get(edge);
+    assert.equal(atEdge.version, 1, atEdge.text);
+    assert.match(atEdge.edge, /hit/, 'the edge served it from its cache');
+    // a new version, written in sh-a only: gz-a's cache entry (an hour) and edge copy (300 s)
+    // are dropped when gz-a's database applies the change, so the next reads see it at once
+    assert.equal(await put([{ dish: 'tea' }, { dish: 'dumplings' }]), 2);
+    const fresh = await waitFor('version 2 at gz-a’s edge', async () => {
+      const r = await get(edge);
+      return r.version === 2 ? r : undefined;
+    });
+    const viaRouter = await get(router('gz-a'));
+    assert.equal(viaRouter.version, 2);
+    t.diagnostic(
+      `edge before: ${atEdge.edge}; after the change: ${fresh.edge}; router read after: cache ${viaRouter.cache}`,
     );
   });
 

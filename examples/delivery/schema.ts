@@ -3,6 +3,8 @@
  * tables that differ). Each replicated table has a primary key and REPLICA IDENTITY FULL.
  * - `dishes`, `quota_leases`: global (written by the core zone only);
  * - `orders`: sharded — the id `o<shard>-…` carries the shard of the restaurant's geo-fence;
+ * - `menus`: global; a trigger marked ENABLE ALWAYS notifies `delivery_menus` on every change,
+ *   the zone's own and (unlike ordinary triggers) those table replication applies from the WAL;
  * - `quota_epochs`: not replicated (which global epochs this zone held the core role at).
  */
 export const DELIVERY_DDL = `
@@ -18,10 +20,21 @@ export const DELIVERY_DDL = `
   ALTER TABLE orders REPLICA IDENTITY FULL;
   CREATE INDEX IF NOT EXISTS orders_dish ON orders (dish);
   CREATE INDEX IF NOT EXISTS orders_user ON orders (user_id);
+  CREATE TABLE IF NOT EXISTS menus (restaurant text PRIMARY KEY, items jsonb NOT NULL, version int NOT NULL);
+  ALTER TABLE menus REPLICA IDENTITY FULL;
+  CREATE OR REPLACE FUNCTION delivery_menu_changed() RETURNS trigger LANGUAGE plpgsql AS $f$
+  BEGIN
+    PERFORM pg_notify('delivery_menus', CASE WHEN TG_OP = 'DELETE' THEN OLD.restaurant ELSE NEW.restaurant END);
+    RETURN NULL;
+  END $f$;
+  CREATE OR REPLACE TRIGGER delivery_menu_changed AFTER INSERT OR UPDATE OR DELETE ON menus
+    FOR EACH ROW EXECUTE FUNCTION delivery_menu_changed();
+  -- ALWAYS: it fires for table replication's applies too (they run as session_replication_role = replica)
+  ALTER TABLE menus ENABLE ALWAYS TRIGGER delivery_menu_changed;
   -- not replicated: the global epochs this zone has held the core role at (the quota fence)
   CREATE TABLE IF NOT EXISTS quota_epochs (epoch int PRIMARY KEY, fence_until bigint NOT NULL);
 `;
 
 /** The `replication.tables` entries that make these tables active-active (topology YAML, flow style). */
 export const DELIVERY_TABLES_YAML =
-  "[{ name: dishes, class: global }, { name: quota_leases, class: global }, { name: orders, class: sharded, shard: { pattern: '^o(?<shard>\\d+)-' }, conflict: lock }]";
+  "[{ name: dishes, class: global }, { name: menus, class: global }, { name: quota_leases, class: global }, { name: orders, class: sharded, shard: { pattern: '^o(?<shard>\\d+)-' }, conflict: lock }]";

@@ -9,6 +9,7 @@
  *   DELIVERY_HOST (127.0.0.1)  DELIVERY_REDIS (redis://127.0.0.1:6379)  DELIVERY_REDIS_PREFIX (delivery)
  *   DELIVERY_QUOTA: JSON of QuotaPolicy fields overriding the defaults below
  *   DELIVERY_MARK_SECONDS (10): how long a remote marker lives
+ *   DELIVERY_EDGE, DELIVERY_EDGE_TOKEN: this zone's edge and its admin token, to purge menus there
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -35,6 +36,10 @@ const key = Buffer.from(readFileSync(env('DELIVERY_KEY_FILE'), 'utf8').trim(), '
 const router = env('DELIVERY_ROUTER').replace(/\/$/, '');
 const prefix = `${env('DELIVERY_REDIS_PREFIX', 'delivery')}:${zone}`;
 const markSeconds = Number(env('DELIVERY_MARK_SECONDS', '10'));
+const edge = process.env.DELIVERY_EDGE?.replace(/\/$/, '');
+const edgeToken = process.env.DELIVERY_EDGE_TOKEN ?? '';
+/** Menus stay in the Redis cache this long at most; a change evicts them at once (below). */
+const MENU_TTL_S = 3600;
 let policy: QuotaPolicy;
 try {
   policy = checkPolicy({
@@ -59,6 +64,55 @@ redis.on('error', () => {});
 
 // the tables, created at startup in every zone alike (table replication refuses tables that differ)
 await pool.query(DELIVERY_DDL);
+
+// ---------------------------------------------------------------- menus: cache refresh from the WAL
+
+const menuKey = (restaurant: string) => `${prefix}:menu:${restaurant}`;
+
+/**
+ * Bilibili's binlog cache refresh: a menu is written only by the global writer and read from
+ * a Redis cache in every zone. The eviction does not ride the write's code path (which runs
+ * in the core zone only): the `menus` trigger, ENABLE ALWAYS, fires when this zone's database
+ * applies the change table replication decoded from the writer's WAL, and notifies
+ * `delivery_menus`; this listener evicts the cached menu and purges it from the zone's edge
+ * by its surrogate key. A notification missed while not listening is covered by dropping the
+ * whole menu cache on every (re)connect.
+ */
+async function listenForMenus(): Promise<void> {
+  for (;;) {
+    const c = new pg.Client({ connectionString: env('DELIVERY_PG') });
+    const closed = new Promise<void>((resolve) => {
+      c.on('error', () => resolve());
+      c.on('end', () => resolve());
+    });
+    try {
+      await c.connect();
+      c.on('notification', (n) => {
+        if (n.channel === 'delivery_menus' && n.payload) evictMenu(n.payload).catch(() => {});
+      });
+      await c.query('LISTEN delivery_menus');
+      const stale = await redis.keys(`${prefix}:menu:*`);
+      if (stale.length) await redis.del(...stale);
+      await closed;
+    } catch {
+      // the database is away: try again below
+    }
+    await c.end().catch(() => {});
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+async function evictMenu(restaurant: string): Promise<void> {
+  await redis.del(menuKey(restaurant));
+  if (!edge) return;
+  await fetch(`${edge}/.mz/purge`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${edgeToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ tags: [`menu-${restaurant}`] }),
+    signal: AbortSignal.timeout(3000),
+  }).then((r) => r.body?.cancel());
+}
+void listenForMenus();
 
 // ---------------------------------------------------------------- the zone's quota in Redis
 
@@ -481,6 +535,35 @@ async function handle(req: IncomingMessage, res: ServerResponse, body: Buffer): 
        ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, stock = GREATEST(dishes.stock, EXCLUDED.stock)
        RETURNING id, name, stock`,
       [dish, b.name, b.stock],
+    );
+    return send(res, 200, r.rows[0]);
+  }
+
+  // menus: global — written by the global writer, read here through this zone's Redis cache
+  m = /^\/api\/menus\/([^/]+)$/.exec(path);
+  if (m) {
+    const restaurant = decodeURIComponent(m[1]!);
+    if (!ID.test(restaurant)) return fail(res, 400, 'ERR_DELIVERY_BAD_MENU');
+    if (method === 'GET') {
+      // the edge may cache it too; a change purges it there by this surrogate key
+      const cacheHeaders = { 'cache-control': 'public, max-age=300', 'surrogate-key': `menu-${restaurant}` };
+      const hit = await redis.get(menuKey(restaurant));
+      if (hit) return send(res, 200, JSON.parse(hit), { ...cacheHeaders, 'x-delivery-cache': 'hit' });
+      const r = await pool.query('SELECT restaurant, items, version FROM menus WHERE restaurant = $1', [restaurant]);
+      if (!r.rows[0]) return fail(res, 404, 'ERR_DELIVERY_NO_MENU', { restaurant });
+      await redis.set(menuKey(restaurant), JSON.stringify(r.rows[0]), 'EX', MENU_TTL_S);
+      return send(res, 200, r.rows[0], { ...cacheHeaders, 'x-delivery-cache': 'miss' });
+    }
+    if (method !== 'PUT') return fail(res, 405, 'ERR_DELIVERY_METHOD');
+    if (req.headers['x-multizone-global'] !== zone) return fail(res, 421, 'ERR_DELIVERY_NOT_MINE');
+    const b = json(body);
+    if (!Array.isArray(b?.items) || !b.items.every((i) => i && typeof i === 'object' && typeof i.dish === 'string'))
+      return fail(res, 400, 'ERR_DELIVERY_BAD_MENU', { want: '{items: [{dish, …}]}' });
+    const r = await pool.query(
+      `INSERT INTO menus (restaurant, items, version) VALUES ($1, $2, 1)
+       ON CONFLICT (restaurant) DO UPDATE SET items = EXCLUDED.items, version = menus.version + 1
+       RETURNING restaurant, items, version`,
+      [restaurant, JSON.stringify(b.items)],
     );
     return send(res, 200, r.rows[0]);
   }

@@ -9,6 +9,10 @@ cd "$(dirname "$0")"
 mkdir -p .multizone
 [ -f .multizone/app-key ] || { od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > .multizone/app-key; chmod 600 .multizone/app-key; }
 [ -f .multizone/cluster-secret ] || { od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > .multizone/cluster-secret; chmod 600 .multizone/cluster-secret; }
+[ -f .multizone/edge-token ] || { od -An -tx1 -N16 /dev/urandom | tr -d ' \n' > .multizone/edge-token; chmod 600 .multizone/edge-token; }
+# the edges' admin token (purge by surrogate key): multizone reads MZ_EDGE_TOKEN, the services DELIVERY_EDGE_TOKEN
+MZ_EDGE_TOKEN=$(cat .multizone/edge-token)
+export MZ_EDGE_TOKEN
 PG=${DELIVERY_PG_ADMIN:-postgres://postgres@127.0.0.1:5432}
 pids=""
 trap 'for p in $pids; do kill "$p" 2>/dev/null || true; done' EXIT INT TERM
@@ -18,6 +22,7 @@ for z in sh-a sh-b bj-a gz-a; do
   psql "$PG/postgres" -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1 || psql "$PG/postgres" -qc "CREATE DATABASE $db"
   DELIVERY_ZONE=$z DELIVERY_HOST=127.0.$n.1 DELIVERY_PORT=18082 DELIVERY_KEY_FILE=.multizone/app-key \
     DELIVERY_PG="$PG/$db" DELIVERY_ROUTER=http://127.0.$n.1:18081 \
+    DELIVERY_EDGE=http://127.0.$n.1:18080 DELIVERY_EDGE_TOKEN="$MZ_EDGE_TOKEN" \
     node --import ../../bin/ts.mjs service.ts > ".multizone/service-$z.log" 2>&1 &
   pids="$pids $!"
   n=$((n + 1))

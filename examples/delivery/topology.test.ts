@@ -18,6 +18,7 @@ it("delivery: start.sh's topology.yaml is valid and has the tests' shards, fence
     file.config.replication.tables?.tables.map((t) => [t.name, t.class, t.conflict]),
     [
       ['dishes', 'global', 'lock'],
+      ['menus', 'global', 'lock'],
       ['quota_leases', 'global', 'lock'],
       ['orders', 'sharded', 'lock'],
     ],
