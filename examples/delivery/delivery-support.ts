@@ -43,8 +43,7 @@ ${zone('bj-a', 'north', false, '[sh-a, sh-b, gz-a]')}
 ${zone('gz-a', 'south', false, '[sh-b, sh-a, bj-a]')}
 services:
   api.delivery.test: { role: router, policy: nearest }
-  www.delivery.test: { role: edge, policy: nearest }
-policies:
+${o.edges ? '  www.delivery.test: { role: edge, policy: nearest }\n' : ''}policies:
   nearest: { default: [[sh-a, sh-b], bj-a, gz-a] }
 ${SHARDS_AND_RESOURCES(o.shards)}
 control: { listen: 127.0.0.1:0 }

@@ -10,7 +10,8 @@ it("delivery: start.sh's topology.yaml is valid and has the tests' shards, fence
   const file = parseTopology(readFileSync(`${HERE}topology.yaml`, 'utf8'), 'topology.yaml');
   const apps = Object.fromEntries(ZONES.map((z, i) => [z, 20000 + i]));
   const routers = Object.fromEntries(ZONES.map((z, i) => [z, 20010 + i]));
-  const tests = parseTopology(deliveryTopologyYaml({ apps, routers, keyFile: '/k', shards: 1024 }));
+  const edges = Object.fromEntries(ZONES.map((z, i) => [z, 20020 + i]));
+  const tests = parseTopology(deliveryTopologyYaml({ apps, routers, edges, keyFile: '/k', shards: 1024 }));
   assert.deepEqual(file.config.shards, tests.config.shards);
   assert.deepEqual(file.config.resources, tests.config.resources);
   assert.equal(file.coreZone, 'sh-a');
