@@ -94,6 +94,11 @@ CREATE TABLE IF NOT EXISTS ${SIDE_SCHEMA}.table_misrouted (
   owner text NOT NULL, epoch int NOT NULL, row_data jsonb, lsn text NOT NULL,
   at timestamptz NOT NULL DEFAULT now());
 CREATE TABLE IF NOT EXISTS ${SIDE_SCHEMA}.table_state (name text PRIMARY KEY, value text NOT NULL);
+CREATE OR REPLACE FUNCTION ${SIDE_SCHEMA}.locked(tbl text, key text) RETURNS boolean LANGUAGE sql STABLE AS $f$
+  SELECT EXISTS (SELECT 1 FROM ${SIDE_SCHEMA}.table_locks l WHERE l.tbl = $1 AND l.key = $2)
+$f$;
+COMMENT ON FUNCTION ${SIDE_SCHEMA}.locked(text, text) IS
+  'true while the key of the replicated table is locked by a replication conflict (writes to it fail with MZL01)';
 CREATE OR REPLACE FUNCTION ${SIDE_SCHEMA}.vv_dominates(a jsonb, b jsonb) RETURNS boolean LANGUAGE sql IMMUTABLE AS $f$
   SELECT NOT EXISTS (SELECT 1 FROM jsonb_each_text(b) e WHERE COALESCE((a ->> e.key)::numeric, 0) < e.value::numeric)
 $f$;

@@ -116,12 +116,16 @@ describe('replication tables (PostgreSQL)', { skip: !up && 'PostgreSQL not reach
       assert.equal((await rows(c, 'bj-a', q))[0]?.note, 'from bj-a', 'the local row is kept');
       // the app's writes to the locked key are refused with the documented SQLSTATE
       await assert.rejects(c.db('sh-a').query("UPDATE orders SET note = 'x' WHERE id = 77"), { code: LOCKED_SQLSTATE });
+      // and an app can ask before it writes (or to show the row as locked when it reads it)
+      const lockedQ = "SELECT multizone.locked('orders', '77') AS l";
+      assert.equal((await c.db('sh-a').query(lockedQ)).rows[0].l, true);
       const conflict = (await c.tr.conflicts()).find((x) => x.zone === 'sh-a')!;
       assert.equal(conflict.origin, 'bj-a');
       assert.equal((conflict.remote as { note: string }).note, 'from bj-a');
       await c.tr.resolve(conflict.id, 'bj-a');
       await until(async () => (await c.tr.conflicts()).length === 0, 30_000, 'unlocked everywhere');
       await until(async () => (await rows(c, 'bj-a', q))[0]?.note === 'from bj-a' && (await converged(c, q)));
+      assert.equal((await c.db('sh-a').query(lockedQ)).rows[0].l, false);
       await c.db('bj-a').query("UPDATE orders SET note = 'after' WHERE id = 77"); // writable again
       await until(async () => (await rows(c, 'sh-a', q))[0]?.note === 'after');
     });
