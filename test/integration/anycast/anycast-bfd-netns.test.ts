@@ -13,11 +13,11 @@
 // bird, birdc, ip and dig: skips with a message without them, fails when CI=true.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { findProgram } from '../../../src/anycast/index.ts';
+import { type AnycastZoneState, findProgram } from '../../../src/anycast/index.ts';
 import { systemClock } from '../../../src/core/clock.ts';
 import { killGroup, nsPids, run } from '../../../src/lab/netns.ts';
 import type { AnycastConfig } from '../../../src/topology/index.ts';
@@ -133,6 +133,7 @@ describe('anycast: BFD under BGP in namespaces: a partitioned zone is withdrawn 
     p.stderr.on('data', (d: Buffer) => (out += d));
     p.on('close', () => writeFileSync(join(dir, `zone-${zone}.log`), out, { flag: 'a' }));
     pids.set(zone, p.pid!);
+    return { ready: () => out.includes('ready') };
   };
 
   /** Zone a's bridge port down: its process and BIRD live on, nothing of it reaches the router. */
@@ -230,13 +231,24 @@ describe('anycast: BFD under BGP in namespaces: a partitioned zone is withdrawn 
 
   it('anycast: partitioned zone a is withdrawn by BFD (and by the hold timer without it), zone b answers', async (t) => {
     if (why) return t.skip(why);
-    startZone('a');
+    const a = startZone('a');
     startZone('b');
     await back();
+    // its SIGUSR2 handler is there once it printed ready
+    await waitUntil('zone a’s process is ready', async () => a.ready());
     // the router's BFD session to zone a is up (both ends run BFD)
     await waitUntil('the router’s BFD session to zone a is up', async () =>
       /10\.78\.0\.11\s+up0\s+Up/.test((await birdc('show', 'bfd', 'sessions')).stdout),
     );
+
+    // zone a's announcer shows its session's BFD state (its driver reads `birdc show bfd sessions`)
+    const stateFile = join(dir, 'a.state.json');
+    await waitUntil('zone a’s announcer shows BFD Up on its session', async () => {
+      process.kill(pids.get('a')!, 'SIGUSR2');
+      await sleep(100);
+      const st = JSON.parse(readFileSync(stateFile, 'utf8')) as AnycastZoneState;
+      return st.sessions.some((x) => x.name === 'mz_up1' && x.established && x.bfd === 'Up');
+    });
 
     // partition with BFD on: the router's BGP session to zone a closes on BFD down
     const bfd = await measurePartition();
