@@ -29,7 +29,8 @@ export function sessionIndex(name: string): number {
  * The whole bird.conf for `zone`: router id, the static routes of the announced prefixes,
  * an export filter (per prefix: `zones.<z>.prepend` prepends, plus `downPrepend` when the
  * action is `prepend`; MED; communities), and a session per neighbour that imports nothing.
- * Graceful restart is off: a speaker that dies must take its routes with it.
+ * Graceful restart is off: a speaker that dies must take its routes with it. With
+ * `anycast.bfd`, a BFD protocol runs under every session (`bfd on`).
  */
 export function renderBirdConf(cfg: AnycastConfig, zone: string, plan: readonly Announcement[]): string {
   const z = cfg.zones[zone];
@@ -63,6 +64,8 @@ export function renderBirdConf(cfg: AnycastConfig, zone: string, plan: readonly 
       '  connect delay time 1;',
       '  error wait time 1, 10;',
       '  graceful restart off;',
+      // BFD down closes the session (not graceful: its routes must go with it)
+      ...(cfg.bfd ? ['  bfd on;'] : []),
       '  ipv4 { import none; export filter mz_export; };',
       '}',
     ].join('\n'),
@@ -81,7 +84,21 @@ ${filterBody.join('\n')}
   reject;
 }
 
-${sessions.join('\n\n')}
+${cfg.bfd ? `${renderBfd(cfg.bfd)}\n` : ''}${sessions.join('\n\n')}
+`;
+}
+
+/**
+ * `protocol bfd` with the same timers for direct neighbours (any interface) and multihop
+ * ones; the BGP sessions ask it for a BFD session to their neighbour (`bfd on`). The idle
+ * interval (while down) stays BIRD's default (1 s).
+ */
+export function renderBfd(bfd: { intervalMs: number; multiplier: number }): string {
+  const timers = `interval ${bfd.intervalMs} ms; multiplier ${bfd.multiplier};`;
+  return `protocol bfd mz_bfd {
+  interface "*" { ${timers} };
+  multihop { ${timers} };
+}
 `;
 }
 
@@ -97,6 +114,21 @@ export interface BgpSession {
   established: boolean;
   /** The neighbour (`10.77.0.2 AS65000`), filled by the announcer from its config. */
   neighbor?: string;
+  /** With `anycast.bfd`: the BFD session's state to the neighbour (`Up`, `Down`, `Init`, `AdminDown`), when BIRD has one. */
+  bfd?: string;
+}
+
+/**
+ * Neighbour address → BFD session state in `birdc show bfd sessions` output. Rows look like
+ * `10.77.0.2    eth0    Up    10:01:02.345    0.200    0.600`; headers are skipped.
+ */
+export function parseBfdSessions(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const m = /^\s*(\d+\.\d+\.\d+\.\d+)\s+\S+\s+(Up|Down|Init|AdminDown)\b/.exec(line);
+    if (m) out.set(m[1]!, m[2]!);
+  }
+  return out;
 }
 
 /**

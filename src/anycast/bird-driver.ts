@@ -11,7 +11,14 @@ import { join } from 'node:path';
 import type { Clock } from '../core/clock.ts';
 import { findProgram } from '../core/find-program.ts';
 import type { AnycastConfig } from '../topology/index.ts';
-import { type Announcement, type BgpSession, parseProtocols, renderBirdConf } from './bird-conf.ts';
+import {
+  type Announcement,
+  type BgpSession,
+  parseBfdSessions,
+  parseProtocols,
+  renderBirdConf,
+  sessionIndex,
+} from './bird-conf.ts';
 import { anycastErrors } from './errors.ts';
 
 /** What the announcer drives: a BGP speaker that carries the announcements it is given. */
@@ -211,7 +218,14 @@ export function birdSpeaker(o: BirdSpeakerOptions): Speaker & { restarts(): numb
         throw anycastErrors.ERR_ANYCAST_BIRD_CONFIG(`anycast/bird: birdc configure (${f.conf}): ${out.trim()}`);
     },
     async sessions() {
-      return parseProtocols(await birdcRun(['show', 'protocols']));
+      const list = parseProtocols(await birdcRun(['show', 'protocols']));
+      if (!o.config.bfd) return list;
+      const bfd = parseBfdSessions(await birdcRun(['show', 'bfd', 'sessions']));
+      const neighbors = o.config.zones[o.zone]?.neighbors ?? [];
+      return list.map((s) => {
+        const state = bfd.get(neighbors[sessionIndex(s.name)]?.address ?? '');
+        return state ? { ...s, bfd: state } : s;
+      });
     },
     async stop() {
       stopping = true;

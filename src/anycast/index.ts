@@ -12,7 +12,9 @@ export {
 export {
   type Announcement,
   type BgpSession,
+  parseBfdSessions,
   parseProtocols,
+  renderBfd,
   renderBirdConf,
   sessionIndex,
   sessionName,

@@ -191,7 +191,8 @@ function anycastSection(a) {
   var rows = [];
   (a.zones || []).forEach(function (z) {
     var sessions = (z.sessions || []).map(function (s) {
-      return badge(s.established, s.established ? 'up' : s.info || s.state) + ' ' + esc(s.neighbor || s.name);
+      return badge(s.established, s.established ? 'up' : s.info || s.state) + ' ' + esc(s.neighbor || s.name) +
+        (s.bfd ? ' ' + badge(s.bfd === 'Up', 'BFD ' + s.bfd) : '');
     }).join('<br>') || '<span class="muted">none yet</span>';
     (z.prefixes || []).forEach(function (p) {
       var act = p.action === 'announce' ? badge(true, 'announced') : p.action === 'prepend' ? badge(null, 'prepended') : badge(false, 'withdrawn');

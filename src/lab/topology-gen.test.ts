@@ -66,8 +66,12 @@ describe('lab: the generated topology', () => {
       ],
     );
     assert.equal(a.bird.dir, '/tmp/lab/anycast');
-    for (const z of l.zones)
-      assert.match(renderRouterBirdConf(l), new RegExp(`neighbor ${z.ip.replace(/\./g, '\\.')} as 65001;`));
+    // BFD at both ends of every session: the zones' config and the router's bird.conf
+    assert.deepEqual(a.bfd, { intervalMs: 200, multiplier: 3 });
+    const rt = renderRouterBirdConf(l);
+    assert.match(rt, /protocol bfd \{ interface "\*" \{ interval 200 ms; multiplier 3; \}; \}/);
+    assert.equal(rt.match(/ bfd on;/g)?.length, l.zones.length);
+    for (const z of l.zones) assert.match(rt, new RegExp(`neighbor ${z.ip.replace(/\./g, '\\.')} as 65001;`));
   });
 
   it('lab: with --kv etcd the control Kv is a three-member etcd cluster reached through the delay proxies, the log stays on JetStream', () => {

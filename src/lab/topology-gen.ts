@@ -293,9 +293,11 @@ export const LAB_ANYCAST = {
    * operator would prepend in backup zones.
    */
   prepend: { 'sh-a': 0, 'sh-b': 1, 'bj-a': 2, 'gz-a': 3 } as Record<string, number>,
+  /** BFD under every zone's session, both ends (`anycast.bfd` and the router's bird.conf). */
+  bfd: { intervalMs: 200, multiplier: 3 },
 } as const;
 
-/** The router's bird.conf: a passive session per zone, every route it learns into its kernel table. */
+/** The router's bird.conf: a session per zone with BFD under it, every route it learns into its kernel table. */
 export function renderRouterBirdConf(l: LabLayout): string {
   const sessions = l.zones.map(
     (z) => `protocol bgp zone_${z.name.replace(/-/g, '_')} {
@@ -304,13 +306,16 @@ export function renderRouterBirdConf(l: LabLayout): string {
   neighbor ${z.ip} as ${LAB_ANYCAST.zoneAs};
   hold time 3; keepalive time 1; connect retry time 1; error wait time 1, 2;
   graceful restart off;
+  bfd on;
   ipv4 { import all; export none; };
 }`,
   );
+  const { intervalMs, multiplier } = LAB_ANYCAST.bfd;
   return `# written by multizone lab up: the lab's upstream router
 router id ${LAB_ANYCAST.router.ip};
 protocol device { }
 protocol kernel { ipv4 { import none; export all; }; }
+protocol bfd { interface "*" { interval ${intervalMs} ms; multiplier ${multiplier}; }; }
 ${sessions.join('\n')}
 `;
 }
@@ -323,6 +328,7 @@ export function renderAnycastYaml(l: LabLayout, birdDir: string): string {
   checkMs: 200
   withdrawGraceMs: 1000
   bgp: { holdTimeS: 3, keepaliveS: 1, connectRetryS: 1 }
+  bfd: { intervalMs: ${LAB_ANYCAST.bfd.intervalMs}, multiplier: ${LAB_ANYCAST.bfd.multiplier} }
   bird: { dir: ${birdDir} }
   prefixes:
     dns: { prefix: ${LAB_ANYCAST.address}/32, role: dns, communities: ['${LAB_ANYCAST.zoneAs}:53'] }

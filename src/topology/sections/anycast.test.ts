@@ -34,6 +34,12 @@ test('topology/anycast: a good section validates, with its defaults', () => {
   assert.equal(a.onDown, 'withdraw');
   assert.deepEqual(a.bgp, { holdTimeS: 9, keepaliveS: 3, connectRetryS: 5 });
   assert.equal(a.zones['sh-a']!.neighbors[0]!.port, 179);
+  assert.equal(a.bfd, undefined, 'BFD is off unless asked for');
+});
+
+test('topology/anycast: bfd: {} takes the default timers', () => {
+  const { topology } = checkTopology(new YamlSource('t.yaml', `${ZONES}${GOOD}  bfd: {}\n`));
+  assert.deepEqual(topology!.config.anycast!.bfd, { intervalMs: 200, multiplier: 3 });
 });
 
 test('topology/anycast: bad configs are reported with their path', () => {
@@ -62,6 +68,9 @@ test('topology/anycast: bad configs are reported with their path', () => {
       GOOD.replace('neighbors: [{ address: 10.77.0.2, as: 65000 }]', 'neighbors: []'),
       'anycast.zones.sh-a.neighbors',
     ],
+    ['a BFD interval under 10 ms', `${GOOD}  bfd: { intervalMs: 5 }\n`, 'anycast.bfd.intervalMs'],
+    ['a BFD multiplier of 1', `${GOOD}  bfd: { multiplier: 1 }\n`, 'anycast.bfd.multiplier'],
+    ['an unknown BFD key', `${GOOD}  bfd: { interval: 200 }\n`, 'anycast.bfd.interval'],
     ['an unknown key', GOOD.replace('localAs: 65001', 'localAs: 65001\n  risems: 5'), 'anycast.risems'],
   ];
   for (const [what, yaml, path] of cases) {

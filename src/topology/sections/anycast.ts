@@ -109,6 +109,20 @@ export const anycastSection = z
       })
       .strict()
       .default({}),
+    /**
+     * BFD (RFC 5880/5881) under every BGP session: a neighbour unheard for `intervalMs` ×
+     * `multiplier` is down at once, well before the hold time (≥ 3 s). The neighbour must run
+     * BFD too. Off when absent.
+     */
+    bfd: z
+      .object({
+        /** Desired transmit and required receive interval (ms). */
+        intervalMs: z.number().int().min(10).max(10_000).default(200),
+        /** Missed packets before the session is down (detection time = intervalMs × multiplier). */
+        multiplier: z.number().int().min(2).max(255).default(3),
+      })
+      .strict()
+      .optional(),
     /** The BGP speaker: BIRD 2 (Debian package `bird2`), one instance per zone, started by the zone's process. */
     bird: z
       .object({

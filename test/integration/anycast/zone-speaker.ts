@@ -2,8 +2,9 @@
 // `node --import ./bin/ts.mjs zone-speaker.ts CONFIG.json ZONE DIR`. It answers DNS on the
 // anycast address (id.server → the zone) and runs the zone's Announcer with a real BIRD. The
 // role's health is the file DIR/ZONE.unhealthy (absent = healthy); the lease is held. On
-// SIGTERM it shuts down as the runtime does: withdraw, close the listener, stop BIRD.
-import { existsSync, readFileSync } from 'node:fs';
+// SIGTERM it shuts down as the runtime does: withdraw, close the listener, stop BIRD; on
+// SIGUSR2 it writes its announcer's state to DIR/ZONE.state.json.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Announcer, anycastAddresses, birdSpeaker } from '../../../src/anycast/index.ts';
 import { systemClock } from '../../../src/core/clock.ts';
@@ -42,4 +43,6 @@ process.on('SIGTERM', () => {
     process.exit(0);
   })();
 });
+// SIGUSR2: the announcer's state (prefixes, sessions) into DIR/ZONE.state.json, for the test to read
+process.on('SIGUSR2', () => writeFileSync(join(dir, `${zone}.state.json`), JSON.stringify(announcer.state())));
 console.log(`zone-speaker ${zone} ready`);
