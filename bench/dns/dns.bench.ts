@@ -5,7 +5,9 @@
 // `--instructions`: every server counted in instructions per query under callgrind instead, for
 // cache hits and for misses (bench/dns/instructions.ts), steady whatever else the machine runs.
 // Env: DNS_BENCH_SECONDS (per run, default 6), DNS_BENCH_ROUNDS (default 3),
-// DNS_BENCH_PEERS=0 to skip PowerDNS and gdnsd, DNS_BENCH_SUBNETS (per region, default 1024).
+// DNS_BENCH_PEERS=0 to skip PowerDNS and gdnsd, DNS_BENCH_SUBNETS (per region, default 1024);
+// --instructions only: DNS_BENCH_MISS_SUBNETS (per region, default 1250), DNS_BENCH_BASE=DIR
+// (also count the serve-ours.ts of another checkout, e.g. `git archive BASE | tar -x -C DIR`).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';

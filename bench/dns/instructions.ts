@@ -6,7 +6,8 @@
  * Servers: ours (lean path on), ours with MZ_DNS_LEAN_PATH=0 (the full stage chain for every
  * miss: the "before" of the lean path in the same run), the Node ceiling, and PowerDNS and
  * gdnsd with the single-thread settings of the timed bench (when installed and DNS_BENCH_PEERS
- * is not 0). Each starts under callgrind and is measured twice, with OUTSTANDING queries
+ * is not 0), and with DNS_BENCH_BASE=DIR the serve-ours.ts of another checkout of this
+ * repository (the commit before a change, run with this checkout's loader). Each starts under callgrind and is measured twice, with OUTSTANDING queries
  * always in flight — saturated, so each wake-up reads a backlog as in the timed bench:
  *  - hits: the hit file once as warm-up (JIT; our reply cache sees every key), counters
  *    zeroed, the same file again, counters dumped;
@@ -116,6 +117,14 @@ export async function measureInstructions(
     },
     { name: 'node ceiling', cmd: (p) => ['bench/dns/node-ceiling.ts', String(p)], native: false },
   ];
+  // another checkout's server (say, the commit before a change), counted alike: before and after in one run
+  const base = process.env.DNS_BENCH_BASE;
+  if (base)
+    servers.splice(2, 0, {
+      name: 'ours (base)',
+      cmd: (p) => [`${base}/bench/dns/serve-ours.ts`, String(p)],
+      native: false,
+    });
   if (mmdb !== null) {
     if (have('pdns_server'))
       servers.push({ name: 'PowerDNS geoip', cmd: (p) => powerDnsCommand(dir, mmdb, p), native: true });
@@ -150,6 +159,7 @@ export async function measureInstructions(
     ['PowerDNS geoip', '(goal ≥ 2×)', 'all'],
     ['gdnsd geoip', '', 'all'],
     ['ours (full path)', "(the lean path's gain)", 'all'],
+    ['ours (base)', '(gain over DNS_BENCH_BASE)', 'all'],
   ] as const) {
     const o = results.get(name);
     if (!o) continue;

@@ -1,3 +1,4 @@
+import { TwoGenerationCache } from '../../core/two-generation-cache.ts';
 import type { DnsStage } from '../chain.ts';
 import { CommonQuery, nameEquals, nameHash, readCommonQuery, wireName } from '../wire/common-query.ts';
 import { addressText, encodeEcsEcho, OPTION_ECS } from '../wire/ecs.ts';
@@ -13,6 +14,34 @@ interface LeanName {
 
 const A_RR = 16;
 const AAAA_RR = 28;
+/** IPv4 client subnets whose text is kept (see clientText). */
+const V4_TEXTS = 65_536;
+/** Bytes per slab of lean replies (a typical reply is 60–100 bytes). */
+const SLAB = 16384;
+
+/**
+ * Reply buffers carved one after another out of slabs of this stage's own: an ArrayBuffer per
+ * reply (Buffer.allocUnsafeSlow) cost more than the rest of the encoding. Not Node's shared
+ * pool: there, the short-lived buffers of cache hits would sit between the replies the cache
+ * keeps for minutes, and each kept reply could pin a whole 8 KiB pool slab. Here nearly every
+ * reply is kept by the cache, in the order it was written, and the cache drops entries a
+ * generation at a time, so a slab is freed with its neighbours.
+ */
+class ReplySlabs {
+  private slab = Buffer.allocUnsafeSlow(SLAB);
+  private used = 0;
+
+  take(size: number): Buffer {
+    if (size > SLAB) return Buffer.allocUnsafeSlow(size);
+    if (this.used + size > SLAB) {
+      this.slab = Buffer.allocUnsafeSlow(SLAB);
+      this.used = 0;
+    }
+    const b = this.slab.subarray(this.used, this.used + size);
+    this.used += size;
+    return b;
+  }
+}
 
 /**
  * `lean`: a cache miss of the common shape (wire/common-query.ts: one question, A or AAAA,
@@ -40,6 +69,25 @@ export const leanStage: DnsStage = {
       names.set(h, [...(names.get(h) ?? []), { wire, configName: svc.configName }]);
     }
     const q = new CommonQuery();
+    const slabs = new ReplySlabs();
+    // IPv4 subnets of /24 or wider → their text, the same string object each time: steering's
+    // geo cache then finds it without building, flattening and hashing a new string
+    const v4Texts = new TwoGenerationCache<number, string>(V4_TEXTS);
+    const clientText = (raw: Buffer, q: CommonQuery): string => {
+      if (q.ecsFamily !== 4 || q.ecsSource > 24)
+        return `${addressText(raw, q.ecsAddr, q.ecsAddrLength, q.ecsFamily as 4 | 6)}/${q.ecsSource}`;
+      // the bits past the prefix are zero (checked), so the top 24 bits and the prefix say it all: a small integer
+      const a = q.ecsAddr;
+      const n = q.ecsAddrLength;
+      const top = ((n > 0 ? raw[a]! : 0) << 16) | ((n > 1 ? raw[a + 1]! : 0) << 8) | (n > 2 ? raw[a + 2]! : 0);
+      const key = top * 32 + q.ecsSource;
+      let text = v4Texts.get(key);
+      if (text === undefined) {
+        text = `${addressText(raw, a, n, 4)}/${q.ecsSource}`;
+        v4Texts.set(key, text);
+      }
+      return text;
+    };
 
     return (ctx, next) => {
       const raw = ctx.raw;
@@ -56,10 +104,7 @@ export const leanStage: DnsStage = {
       ctx.udpLimit = q.hasOpt ? Math.max(512, Math.min(q.udpSize, max)) : 512;
       const family = q.ecsFamily;
       ctx.ecsSource = family === 0 ? -1 : q.ecsSource;
-      ctx.client =
-        family !== 0 && q.ecsSource > 0
-          ? `${addressText(raw, q.ecsAddr, q.ecsAddrLength, family as 4 | 6)}/${q.ecsSource}`
-          : ctx.address;
+      ctx.client = family !== 0 && q.ecsSource > 0 ? clientText(raw, q) : ctx.address;
 
       const v4 = q.qtype === QTYPE.A;
       const a = steering.decide({ service: svc.configName, client: ctx.client, family: v4 ? 4 : 6 }, state);
@@ -84,8 +129,7 @@ export const leanStage: DnsStage = {
         ctx.ttl = a.ttl;
         const ecsLength = family === 0 ? 0 : 8 + q.ecsAddrLength;
         const size = q.questionEnd + count * (v4 ? A_RR : AAAA_RR) + (q.hasOpt ? 11 + ecsLength : 0);
-        // its own memory, not a slice of Node's shared pool: the cache may keep it for minutes
-        const buf = Buffer.allocUnsafeSlow(size);
+        const buf = slabs.take(size);
         buf[0] = raw[0]!;
         buf[1] = raw[1]!;
         // QR, opcode QUERY, AA, RD as asked; CD as asked, NOERROR
