@@ -9,20 +9,24 @@
  * or both bare proxies. Per target: it starts under callgrind, takes WARM requests (h2load --h1
  * -c 50) so the JIT settles and the pools fill, the counters are zeroed, it takes COUNT more,
  * and the counters are dumped. "main" is the event-loop thread; "all" adds V8's background
- * threads. ROUTER_BENCH_BASE=DIR also counts the servers.ts of another checkout (the commit
+ * threads. ROUTER_BENCH_WARM / ROUTER_BENCH_COUNT set the request numbers (10000 each) and
+ * ROUTER_BENCH_LOCAL=0 skips the local scenario. ROUTER_BENCH_BASE=DIR also counts the servers.ts of another checkout (the commit
  * before a change) in the same run.
  */
 import { spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { CallgrindRun, haveValgrind } from '../support/callgrind.ts';
 
-const WARM = Number(process.env.ROUTER_BENCH_WARM ?? 10_000);
-const COUNT = Number(process.env.ROUTER_BENCH_COUNT ?? 10_000);
-
 interface Counted {
   all: number;
   main: number;
 }
+
+const WARM = Number(process.env.ROUTER_BENCH_WARM ?? 10_000);
+const COUNT = Number(process.env.ROUTER_BENCH_COUNT ?? 10_000);
+/** ROUTER_BENCH_LOCAL=0 counts the forward hop only (each scenario takes minutes under valgrind). */
+const WITH_LOCAL = process.env.ROUTER_BENCH_LOCAL !== '0';
+const NOT_COUNTED: Counted = { all: Number.NaN, main: Number.NaN };
 
 function h2load(url: string, n: number, user: string): void {
   const r = spawnSync('h2load', ['--h1', '-c', '50', '-n', String(n), '-H', `x-user-id: ${user}`, url], {
@@ -72,7 +76,7 @@ async function count(
       return { all: n.all / COUNT, main: n.main / COUNT };
     };
     const hop = measure(hopUrl, hopUser);
-    const local = measure(localUrl, localUser);
+    const local = WITH_LOCAL ? measure(localUrl, localUser) : NOT_COUNTED;
     return { hop, local };
   } finally {
     run.kill();
