@@ -143,6 +143,17 @@ export function writeMmdb(dir: string, subnets: readonly BenchSubnet[]): string 
 
 export async function startPowerDns(dir: string, mmdb: string): Promise<Running> {
   const port = await freePort();
+  return launch(
+    'PowerDNS geoip',
+    port,
+    powerDnsCommand(dir, mmdb, port),
+    () => answersSoa(port),
+    join(dir, 'pdns.log'),
+  );
+}
+
+/** Writes PowerDNS's config (geoip backend, one receiver and one distributor thread) for port; returns its command. */
+export function powerDnsCommand(dir: string, mmdb: string, port: number): string[] {
   const d = join(dir, 'pdns');
   mkdirSync(d, { recursive: true });
   const rec = (name: string, ips: readonly string[]) =>
@@ -186,17 +197,16 @@ write-pid=no
 loglevel=3
 `,
   );
-  return launch(
-    'PowerDNS geoip',
-    port,
-    ['pdns_server', `--config-dir=${d}`],
-    () => answersSoa(port),
-    join(dir, 'pdns.log'),
-  );
+  return ['pdns_server', `--config-dir=${d}`];
 }
 
 export async function startGdnsd(dir: string, mmdb: string): Promise<Running> {
   const port = await freePort();
+  return launch('gdnsd geoip', port, gdnsdCommand(dir, mmdb, port), () => answersSoa(port), join(dir, 'gdnsd.log'));
+}
+
+/** Writes gdnsd's config (geoip plugin, one UDP and one TCP thread) for port; returns its command. */
+export function gdnsdCommand(dir: string, mmdb: string, port: number): string[] {
   const d = join(dir, 'gdnsd');
   mkdirSync(join(d, 'zones'), { recursive: true });
   mkdirSync(join(d, 'geoip'), { recursive: true });
@@ -246,5 +256,5 @@ api 60 DYNA geoip!svc
 static 60 DYNA geoip!svc
 `,
   );
-  return launch('gdnsd geoip', port, ['gdnsd', '-c', d, 'start'], () => answersSoa(port), join(dir, 'gdnsd.log'));
+  return ['gdnsd', '-c', d, 'start'];
 }

@@ -42,29 +42,49 @@ export function pickSubnets(perRule: number, seed = 42): BenchSubnet[] {
   return out;
 }
 
+/** One A query for `name` with the ECS /24 of `net`, as dnsperf -B frames it: [u16 length][query]. */
+function framedQuery(id: number, name: string, net: string): Buffer[] {
+  const q = dnsPacket.encode({
+    id: id & 0xffff,
+    type: 'query',
+    flags: 0,
+    questions: [{ name, type: 'A', class: 'IN' }],
+    additionals: [
+      {
+        type: 'OPT',
+        name: '.',
+        udpPayloadSize: 1232,
+        options: [{ code: 8, family: 1, sourcePrefixLength: 24, scopePrefixLength: 0, ip: net }],
+      } as unknown as dnsPacket.Answer,
+    ],
+  });
+  const len = Buffer.alloc(2);
+  len.writeUInt16BE(q.length);
+  return [len, q];
+}
+
 /** dnsperf -B input: [u16 length][query] per query, cycling names over subnets. */
 export function binaryQueries(subnets: readonly BenchSubnet[], count: number, seed = 7): Buffer {
   const rnd = seededRandom(seed);
   const parts: Buffer[] = [];
   for (let i = 0; i < count; i++) {
     const s = subnets[rnd.int(subnets.length)]!;
-    const q = dnsPacket.encode({
-      id: i & 0xffff,
-      type: 'query',
-      flags: 0,
-      questions: [{ name: NAMES[rnd.int(NAMES.length)]!, type: 'A', class: 'IN' }],
-      additionals: [
-        {
-          type: 'OPT',
-          name: '.',
-          udpPayloadSize: 1232,
-          options: [{ code: 8, family: 1, sourcePrefixLength: 24, scopePrefixLength: 0, ip: s.net }],
-        } as unknown as dnsPacket.Answer,
-      ],
-    });
-    const len = Buffer.alloc(2);
-    len.writeUInt16BE(q.length);
-    parts.push(len, q);
+    parts.push(...framedQuery(i, NAMES[rnd.int(NAMES.length)]!, s.net));
   }
   return Buffer.concat(parts);
+}
+
+/**
+ * dnsperf -B input in which no two queries share a reply-cache key: every (subnet, name)
+ * pair once, in a seeded order, so against a server that has not seen these subnets every
+ * query is an answer-cache miss.
+ */
+export function distinctQueries(subnets: readonly BenchSubnet[], seed = 11): Buffer {
+  const pairs = subnets.flatMap((s) => NAMES.map((name) => ({ net: s.net, name })));
+  const rnd = seededRandom(seed);
+  for (let i = pairs.length - 1; i > 0; i--) {
+    const j = rnd.int(i + 1);
+    [pairs[i], pairs[j]] = [pairs[j]!, pairs[i]!];
+  }
+  return Buffer.concat(pairs.flatMap((p, i) => framedQuery(i, p.name, p.net)));
 }

@@ -3,8 +3,13 @@
 // hop(s). The proxy under test and the upstream apps pinned to core 0 (taskset -c 0), so the
 // proxy's own cost decides the figure; wrk alone on core 1.
 // Alternating runs, medians, ratios. Env: ROUTER_BENCH_SECONDS (default 5), ROUTER_BENCH_ROUNDS (3).
+// `--instructions`: instructions per request under callgrind instead (bench/router/instructions.ts).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { measureInstructions } from './instructions.ts';
 
 const SECONDS = Number(process.env.ROUTER_BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.ROUTER_BENCH_ROUNDS ?? 3);
@@ -48,6 +53,16 @@ try {
   if (spawnSync('sh', ['-c', 'command -v wrk && command -v taskset']).status !== 0)
     throw new Error('needs wrk and taskset (apt-get install wrk util-linux)');
   const app = (await start('0', ['app'])) as { ports: number[] };
+  if (process.argv.includes('--instructions')) {
+    const dir = mkdtempSync(join(tmpdir(), 'mz-router-bench-'));
+    try {
+      await measureInstructions(app.ports, dir);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    for (const c of children) c.kill();
+    process.exit(0);
+  }
   const ours = (await start('0', ['ours', app.ports.join(',')])) as {
     entry: number;
     localUser: string;

@@ -14,13 +14,18 @@ export function haveValgrind(): boolean {
 export class CallgrindRun {
   readonly child: ChildProcess;
   private readonly out: string;
+  /** Dump files already read (each dump() reads the next one). */
+  private readonly read = new Set<string>();
 
-  /** Starts `node --import ./bin/ts.mjs ...script` under callgrind; stdout is piped when asked. */
+  /**
+   * Starts `node --import ./bin/ts.mjs ...script` under callgrind, or with `native` the
+   * program `script` names (a peer such as pdns_server); stdout is piped when asked.
+   */
   constructor(
     private readonly dir: string,
     tag: string,
     script: string[],
-    opts: { stdout?: 'pipe' | 'ignore'; env?: NodeJS.ProcessEnv } = {},
+    opts: { stdout?: 'pipe' | 'ignore'; env?: NodeJS.ProcessEnv; native?: boolean } = {},
   ) {
     this.out = join(dir, `cg.${tag.replace(/\W/g, '')}.${Date.now()}`);
     this.child = spawn(
@@ -29,10 +34,7 @@ export class CallgrindRun {
         '--tool=callgrind',
         '--smc-check=all-non-file', // V8 writes code at run time
         `--callgrind-out-file=${this.out}.%p`,
-        process.execPath,
-        '--import',
-        './bin/ts.mjs',
-        ...script,
+        ...(opts.native ? script : [process.execPath, '--import', './bin/ts.mjs', ...script]),
       ],
       { stdio: ['ignore', opts.stdout ?? 'ignore', 'ignore'], env: opts.env ?? process.env },
     );
@@ -48,8 +50,14 @@ export class CallgrindRun {
     spawnSync('callgrind_control', ['-d', String(this.child.pid)]);
     const file = readdirSync(this.dir)
       .map((f) => join(this.dir, f))
-      .find((f) => f.startsWith(`${this.out}.`) && /Trigger: .*[Dd]ump/.test(readFileSync(f, 'latin1').slice(0, 4000)));
+      .find(
+        (f) =>
+          f.startsWith(`${this.out}.`) &&
+          !this.read.has(f) &&
+          /Trigger: .*[Dd]ump/.test(readFileSync(f, 'latin1').slice(0, 4000)),
+      );
     if (!file) throw new Error('callgrind wrote no dump');
+    this.read.add(file);
     const r = spawnSync('callgrind_annotate', ['--threshold=100', '--inclusive=yes', file], {
       encoding: 'utf8',
       maxBuffer: 1 << 28,

@@ -35,6 +35,10 @@ export interface DnsContext {
   replyOpt: ReplyOpt | null;
   /** The query's client subnet option; set by `edns`. */
   ecs: Ecs | null;
+  /** The client subnet's SOURCE PREFIX-LENGTH, -1 without one; set by `edns` or `lean`. */
+  ecsSource: number;
+  /** Answered by the `lean` stage (no ParsedQuery: `query` stays null). */
+  lean: boolean;
   /** Who steering sees: 'addr/prefix' from ECS or the source address; set by `client-subnet`. */
   client: string;
   /** The encoded reply, or null for none (dropped). */
@@ -62,6 +66,8 @@ export function newContext(raw: Buffer, transport: Transport, address: string, p
     udpLimit: 512,
     replyOpt: null,
     ecs: null,
+    ecsSource: -1,
+    lean: false,
     client: address,
     reply: null,
     rcode: -1,
@@ -83,6 +89,8 @@ export interface StageDeps {
   logger: Logger;
   /** The zone this server belongs to, answered to `id.server` (CHAOS); null when none. */
   serverId: string | null;
+  /** Whether the `lean` stage is on (MZ_DNS_LEAN_PATH=0 turns it off, to compare the paths). */
+  leanPath: boolean;
 }
 
 /** Passes the context to the rest of the chain. Call at most once. */

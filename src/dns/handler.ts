@@ -15,7 +15,7 @@ import {
 } from './chain.ts';
 import { DnsStats } from './metrics.ts';
 import { STAGES } from './stages/order.ts';
-import { RCODE } from './wire/query.ts';
+import { questionEndOf, RCODE } from './wire/query.ts';
 import { encodeReply } from './wire/reply.ts';
 import { compileZone } from './zone-data.ts';
 
@@ -32,6 +32,12 @@ export interface DnsHandlerOptions {
   stages?: readonly DnsStage[];
   /** The zone this server belongs to, answered to `id.server` and `hostname.bind` (CHAOS TXT). */
   serverId?: string;
+  /**
+   * The `lean` stage (one-pass answers to common misses). Default: on, unless the environment
+   * says MZ_DNS_LEAN_PATH=0 — a switch to compare the two paths and to rerun the suites on
+   * the full one (test/integration/dns/full-path.test.ts), not a config option.
+   */
+  leanPath?: boolean;
 }
 
 /** A socket-free DNS handler: bytes in, reply bytes (or null: send nothing) out. */
@@ -63,6 +69,7 @@ export function createDnsHandler(opts: DnsHandlerOptions): DnsHandler {
     stats,
     logger,
     serverId: opts.serverId ?? null,
+    leanPath: opts.leanPath ?? process.env.MZ_DNS_LEAN_PATH !== '0',
   };
   const handlers: Handler[] = [];
   const names: string[] = [];
@@ -84,12 +91,14 @@ export function createDnsHandler(opts: DnsHandlerOptions): DnsHandler {
       stats.reject('internal');
       if ((stats.rejected.get('internal') ?? 0) <= 10) logger.warn({ err }, 'dns: internal error answering a query');
       ctx.rcode = RCODE.SERVFAIL;
+      // the lean stage parses no ParsedQuery, but it only takes well-formed single questions
+      const questionEnd = ctx.query !== null ? ctx.query.questionEnd : ctx.lean ? questionEndOf(raw) : -1;
       ctx.reply =
-        ctx.query === null
+        questionEnd < 0
           ? null
           : encodeReply({
               query: raw,
-              questionEnd: ctx.query.questionEnd,
+              questionEnd,
               rcode: RCODE.SERVFAIL,
               aa: false,
               opt: ctx.replyOpt,

@@ -61,6 +61,8 @@ export class DnsStats {
   truncated = 0;
   cacheHits = 0;
   cacheMisses = 0;
+  /** Replies the lean stage wrote (cache misses of the common shape). */
+  leanAnswers = 0;
   tcpConnections = 0;
   tcpOpen = 0;
   tcpClosedGarbage = 0;
@@ -184,6 +186,12 @@ export function publishDnsStats(registry: Registry, zone: string, stats: DnsStat
     );
     simple('mz_dns_cache_hits_total', 'Replies served from the encoded-reply cache', (s) => s.cacheHits, 'counter');
     simple('mz_dns_cache_misses_total', 'Cacheable questions computed afresh', (s) => s.cacheMisses, 'counter');
+    simple(
+      'mz_dns_lean_answers_total',
+      'Cache misses of the common shape answered by the lean stage in one pass',
+      (s) => s.leanAnswers,
+      'counter',
+    );
     simple('mz_dns_tcp_connections_total', 'TCP connections accepted', (s) => s.tcpConnections, 'counter');
     simple('mz_dns_tcp_open_connections', 'TCP connections open now', (s) => s.tcpOpen, 'gauge');
     simple(

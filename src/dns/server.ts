@@ -28,6 +28,8 @@ export interface DnsServerOptions {
   /** Default: the topology's dns: section. */
   config?: DnsConfig;
   stages?: readonly DnsStage[];
+  /** The lean stage on or off (see DnsHandlerOptions.leanPath). */
+  leanPath?: boolean;
 }
 
 /** A running authoritative server: UDP and TCP on one port. */

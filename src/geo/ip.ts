@@ -99,6 +99,8 @@ export function parseIpv4(s: string, start = 0, end = s.length): number {
 export function parseClientAddr(input: string): ClientAddr {
   const fast = parseIpv4(input);
   if (fast >= 0) return { family: 4, address: input, prefix: 32, v4: fast };
+  const subnet = parseIpv4Subnet(input);
+  if (subnet !== null) return subnet;
   const s = input.trim();
   const slash = s.indexOf('/');
   const ip = slash < 0 ? s : s.slice(0, slash);
@@ -114,6 +116,29 @@ export function parseClientAddr(input: string): ClientAddr {
     prefix = Number(p);
   }
   return makeAddr(family, ip, prefix);
+}
+
+/**
+ * 'a.b.c.d/N' (what DNS gives steering for an ECS subnet on every answer-cache miss) without
+ * the trims, slices and regular expressions of the general path; null for anything else,
+ * which the general path then parses (and rejects) as before.
+ */
+function parseIpv4Subnet(input: string): ClientAddr | null {
+  const slash = input.indexOf('/');
+  const digits = input.length - slash - 1;
+  if (slash < 7 || digits < 1 || digits > 3) return null;
+  const v4 = parseIpv4(input, 0, slash);
+  if (v4 < 0) return null;
+  let prefix = 0;
+  for (let i = slash + 1; i < input.length; i++) {
+    const c = input.charCodeAt(i);
+    if (c < 48 || c > 57) return null;
+    prefix = prefix * 10 + (c - 48);
+  }
+  if (prefix > 32) return null;
+  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  const masked = (v4 & mask) >>> 0;
+  return { family: 4, address: intToIpv4(masked), prefix, v4: masked };
 }
 
 /** Builds a ClientAddr from a validated address and prefix (used by the DNS ECS path). */

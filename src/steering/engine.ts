@@ -76,12 +76,19 @@ export function createSteering(opts: {
   }
   const eps = new Map<string, readonly Endpoint[]>();
   const zoneOf = new Map(topology.zones.map((z) => [z.name, z]));
+  const eps6 = new Map<string, readonly Endpoint[]>();
+  // keyed by the lowercased name; a name already in lower case (DNS passes the config's) is
+  // found without building a key string: this runs on every DNS answer-cache miss
   const endpoints = (service: string, family: 4 | 6 = 4): readonly Endpoint[] => {
-    const key = `${service.toLowerCase()}|${family}`;
-    let e = eps.get(key);
-    if (!e) {
-      e = Object.freeze(serviceEndpoints(topology, service, family).map((x) => Object.freeze(x)));
-      eps.set(key, e);
+    const byName = family === 4 ? eps : eps6;
+    let e = byName.get(service);
+    if (e === undefined) {
+      const lower = service.toLowerCase();
+      e = byName.get(lower);
+      if (e === undefined) {
+        e = Object.freeze(serviceEndpoints(topology, service, family).map((x) => Object.freeze(x)));
+        byName.set(lower, e);
+      }
     }
     return e;
   };

@@ -405,6 +405,13 @@ function makeTopology(src: YamlSource, config: TopologyConfig, warnings: ConfigP
     return mine.length ? mine[fnv1a(fence) % mine.length]! : fnv1a(fence) % config.shards.count;
   };
 
+  // lowercased name → service, first spelling wins: service() runs on every DNS miss (steering)
+  const servicesByName = new Map<string, ServiceConfig>();
+  for (const [k, v] of Object.entries(config.services)) {
+    const lower = k.toLowerCase();
+    if (!servicesByName.has(lower)) servicesByName.set(lower, v);
+  }
+
   return Object.freeze({
     file,
     config,
@@ -421,8 +428,8 @@ function makeTopology(src: YamlSource, config: TopologyConfig, warnings: ConfigP
     },
     hasZone: (name: string) => byName.has(name),
     service(name: string): ServiceConfig {
-      const lower = name.toLowerCase().replace(/\.$/, '');
-      for (const [k, v] of Object.entries(config.services)) if (k.toLowerCase() === lower) return v;
+      const v = servicesByName.get(name) ?? servicesByName.get(name.toLowerCase().replace(/\.$/, ''));
+      if (v !== undefined) return v;
       throw topologyErrors.ERR_TOPOLOGY_UNKNOWN_SERVICE(
         `unknown service "${name}" (valid: ${Object.keys(config.services).join(', ')})`,
       );

@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomFillSync, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../core/clock.ts';
 import { HEADER_PREFIX, HEADERS } from '../shardmap/index.ts';
 import { trustErrors } from './errors.ts';
@@ -78,7 +78,7 @@ export class RequestSigner {
     this.clock = opts.clock;
     this.skewMs = opts.skewMs ?? DEFAULT_SKEW_MS;
     this.maxNonces = opts.maxNonces ?? DEFAULT_MAX_NONCES;
-    this.nonce = opts.nonce ?? (() => randomBytes(16).toString('hex'));
+    this.nonce = opts.nonce ?? pooledNonces();
   }
 
   /** A signer for another zone name with the same secret and clock, sharing this one's nonce cache. */
@@ -159,12 +159,34 @@ export class RequestSigner {
   }
 
   private mac(req: SignableRequest, zone: string, t: string, n: string): string {
-    const h = createHmac('sha256', this.secret);
-    h.update(`MZ-AUTH-1\n${req.method.toUpperCase()}\n${req.target}\n${zone}\n${t}\n${n}\n`);
-    for (const [k, v] of routingHeaders(req.headers)) h.update(`${k}:${v}\n`);
-    h.update(bodyDigest(req.body));
-    return h.digest('hex');
+    // one update with the whole text: each update() is a call into C++ (the bytes are the same)
+    let text = `MZ-AUTH-1\n${req.method.toUpperCase()}\n${req.target}\n${zone}\n${t}\n${n}\n`;
+    for (const [k, v] of routingHeaders(req.headers)) text += `${k}:${v}\n`;
+    text += bodyDigest(req.body);
+    return createHmac('sha256', this.secret).update(text).digest('hex');
   }
+}
+
+/** Nonces drawn per crypto-random fill. */
+const NONCES_PER_FILL = 256;
+
+/**
+ * 128-bit hex nonces, 256 of them per crypto-random fill: a randomBytes(16) per signed request
+ * was half the cost of signing it (CPU profile of the router's forward hop). Every nonce is
+ * still 16 fresh bytes from the CSPRNG, used once.
+ */
+function pooledNonces(): () => string {
+  const pool = Buffer.allocUnsafe(16 * NONCES_PER_FILL);
+  let at = pool.length;
+  return () => {
+    if (at === pool.length) {
+      randomFillSync(pool);
+      at = 0;
+    }
+    const n = pool.toString('hex', at, at + 16);
+    at += 16;
+    return n;
+  };
 }
 
 /** The signed headers: every x-multizone-* except the auth header, names sorted, values as strings. */

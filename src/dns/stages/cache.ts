@@ -181,15 +181,16 @@ export const cacheStage: DnsStage = {
       next(ctx);
       const reply = ctx.reply;
       const q = ctx.query;
-      if (reply === null || q === null || q.odd || ctx.rejected !== null || ctx.ttl === 0) return;
+      // the lean stage answers only plain names (never odd) and leaves query null
+      if (reply === null || (!ctx.lean && (q === null || q.odd)) || ctx.rejected !== null || ctx.ttl === 0) return;
       if (ctx.rcode < 0 || ctx.rcode === RCODE.SERVFAIL || (reply[2]! & 0x02) !== 0 /* TC */) return;
       const age = ctx.ttl < 0 ? CACHE_DEFAULT_AGE_MS : Math.min(ctx.ttl * 1000, CACHE_MAX_AGE_MS);
-      const byAddress = ctx.ecs === null || ctx.ecs.sourcePrefix === 0;
+      const byAddress = ctx.ecsSource <= 0;
       const entry: CachedReply = {
         key: writeKey(raw, nameEnd, byAddress ? ctx.address : null, skip),
         bytes: reply,
         rcode: ctx.rcode,
-        qtype: q.qtype,
+        qtype: ctx.qtype,
         ttl: ctx.ttl,
         version,
         expires: ctx.now + age,

@@ -53,6 +53,7 @@ export const ednsStage: DnsStage = {
           return;
         }
         ctx.ecs = e;
+        ctx.ecsSource = e.sourcePrefix;
       }
       next(ctx);
     };

@@ -3,6 +3,7 @@ import { answerStage } from './answer.ts';
 import { cacheStage } from './cache.ts';
 import { clientSubnetStage } from './client-subnet.ts';
 import { ednsStage } from './edns.ts';
+import { leanStage } from './lean.ts';
 import { paddingStage } from './padding.ts';
 import { parseStage } from './parse.ts';
 import { rrlStage } from './rrl.ts';
@@ -19,6 +20,9 @@ import { zoneMatchStage } from './zone-match.ts';
  *  - cache right after: its key is the packet's own bytes (plus the source address when
  *    there is no client subnet), so a hit skips parsing and everything after it. It wraps
  *    truncate but never stores a truncated reply, and keeps UDP and TCP apart.
+ *  - lean right after the cache: a miss of the common shape (one A/AAAA question for a
+ *    steered name, at most an OPT with client subnet) is answered in one pass; it does what
+ *    parse … answer would for it, truncation included, and passes everything else on.
  *  - truncate wraps everything that produces a reply.
  *  - tsig after edns: its NOTAUTH carries our OPT, then the TSIG.
  *  - server-id before zone-match: `id.server` (CHAOS) is outside our zone and class.
@@ -29,6 +33,7 @@ export const STAGES: readonly DnsStage[] = [
   rrlStage,
   paddingStage,
   cacheStage,
+  leanStage,
   parseStage,
   truncateStage,
   ednsStage,

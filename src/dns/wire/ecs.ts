@@ -32,10 +32,12 @@ export function parseEcs(buf: Buffer, start = 0, end = buf.length): Ecs | string
 
 /** Text form of the subnet's address, zero-filled: '1.2.4.0', '2001:db8:0:0:0:0:0:0'. */
 export function ecsAddress(e: Ecs): string {
-  const b = e.buf;
-  const s = e.addrStart;
-  const n = e.addrLength;
-  if (e.family === 4)
+  return addressText(e.buf, e.addrStart, e.addrLength, e.family);
+}
+
+/** Text form of the `n` address bytes at `s` of `b` (zero-filled), as ecsAddress gives for an Ecs. */
+export function addressText(b: Buffer, s: number, n: number, family: 4 | 6): string {
+  if (family === 4)
     return `${n > 0 ? b[s] : 0}.${n > 1 ? b[s + 1] : 0}.${n > 2 ? b[s + 2] : 0}.${n > 3 ? b[s + 3] : 0}`;
   const g: string[] = [];
   for (let i = 0; i < 16; i += 2)
