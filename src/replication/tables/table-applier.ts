@@ -333,11 +333,8 @@ export class TableApplier {
         : `(${nonKey.map(quote).join(', ')}) = ROW(${nonKey.map((n) => `d.${quote(n)}`).join(', ')})`;
     const S = SIDE_SCHEMA;
     try {
-      // a named statement: prepared once per connection, planned once (a fresh plan of this
-      // statement cost more than its execution for small batches)
-      await c.query({
-        name: `mz_apply_plain ${t.name}`,
-        text: `WITH st AS (SELECT x.key, x.kr, x.r, x.vv, v.vv AS lvv, v.row_xid, t.xmin::text AS cur,
+      await c.query(
+        `WITH st AS (SELECT x.key, x.kr, x.r, x.vv, v.vv AS lvv, v.row_xid, t.xmin::text AS cur,
                             t.ctid IS NOT NULL AS present, l.key IS NOT NULL AS locked
                        FROM jsonb_to_recordset($2::jsonb) AS x(key text, kr jsonb, r jsonb, vv jsonb)
                        LEFT JOIN ${S}.table_versions v ON v.tbl = $1 AND v.key = x.key
@@ -367,8 +364,8 @@ export class TableApplier {
                       AND (SELECT count(*) FROM upd) = (SELECT count(*) FROM st WHERE present AND r IS NOT NULL)
                       AND (SELECT count(*) FROM del) = (SELECT count(*) FROM st WHERE present AND r IS NULL)
                 THEN (SELECT count(*) FROM ver) + (SELECT count(*) FROM cur) ELSE ${S}.stale_row() END AS n`,
-        values: [t.name, JSON.stringify(arg), this.o.origin, cursor],
-      });
+        [t.name, JSON.stringify(arg), this.o.origin, cursor],
+      );
     } catch (e) {
       if ((e as { code?: unknown }).code !== STALE_SQLSTATE) throw e;
       this.counters.plainMissed++;
