@@ -17,10 +17,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type AnycastZoneState, findProgram } from '../../../src/anycast/index.ts';
+import type { AnycastZoneState } from '../../../src/anycast/index.ts';
 import { systemClock } from '../../../src/core/clock.ts';
 import { killGroup, nsPids, run } from '../../../src/lab/netns.ts';
 import type { AnycastConfig } from '../../../src/topology/index.ts';
+import { answeredAt, netnsMissing, pollUntil, sleep } from './netns-support.ts';
 
 const GUARD = '10.78.0.0/16';
 const ANYCAST = '10.78.9.53';
@@ -33,33 +34,10 @@ const TS = resolve('bin/ts.mjs');
 const HOLD_S = 3;
 const BFD = { intervalMs: 200, multiplier: 3 };
 
-function missing(): string | undefined {
-  if (process.platform !== 'linux' || process.getuid?.() !== 0) return 'needs root on Linux (network namespaces)';
-  const gone = ['bird', 'birdc', 'ip', 'dig'].filter((p) => !findProgram(p));
-  return gone.length ? `missing ${gone.join(', ')} (apt-get install bird2 iproute2 bind9-dnsutils)` : undefined;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `cond` every 50 ms, at most `tries` times; the elapsed time is reported, not asserted. */
-async function waitUntil(what: string, cond: () => Promise<boolean>, tries = 600): Promise<number> {
-  const t0 = performance.now();
-  for (let i = 0; i < tries; i++) {
-    if (await cond().catch(() => false)) return Math.round(performance.now() - t0);
-    await sleep(50);
-  }
-  assert.fail(`never happened: ${what}`);
-}
-
+const missing = netnsMissing;
+const waitUntil = (what: string, cond: () => Promise<boolean>, tries = 600) => pollUntil(what, cond, tries, 50);
 /** Which zone the client reaches at the anycast address (id.server), or '' when none answers. */
-async function answeredBy(): Promise<string> {
-  const r = await run(
-    'ip',
-    ['netns', 'exec', NS.cl, 'dig', '+short', '+time=1', '+tries=1', `@${ANYCAST}`, 'id.server', 'CH', 'TXT'],
-    { allowFail: true },
-  );
-  return r.code === 0 ? r.stdout.trim().replace(/"/g, '') : '';
-}
+const answeredBy = () => answeredAt(NS.cl, ANYCAST);
 
 /** The upstream router's bird.conf: a session per zone, BFD under those in `bfdFor`. */
 function routerConf(bfdFor: ReadonlySet<string>): string {

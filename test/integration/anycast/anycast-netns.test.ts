@@ -16,10 +16,10 @@ import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { findProgram } from '../../../src/anycast/index.ts';
 import { systemClock } from '../../../src/core/clock.ts';
 import { alive, killGroup, nsPids, run } from '../../../src/lab/netns.ts';
 import type { AnycastConfig } from '../../../src/topology/index.ts';
+import { answeredAt, netnsMissing, pollUntil } from './netns-support.ts';
 
 const GUARD = '10.79.0.0/16';
 const ANYCAST = '10.79.9.53';
@@ -30,33 +30,10 @@ const LINKS = { a: 1, b: 2, cl: 3 } as const;
 const HELPER = resolve('test/integration/anycast/zone-speaker.ts');
 const TS = resolve('bin/ts.mjs');
 
-function missing(): string | undefined {
-  if (process.platform !== 'linux' || process.getuid?.() !== 0) return 'needs root on Linux (network namespaces)';
-  const gone = ['bird', 'birdc', 'ip', 'dig'].filter((p) => !findProgram(p));
-  return gone.length ? `missing ${gone.join(', ')} (apt-get install bird2 iproute2 bind9-dnsutils)` : undefined;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `cond` every 100 ms, at most `tries` times; the elapsed time is reported, not asserted. */
-async function waitUntil(what: string, cond: () => Promise<boolean>, tries = 300): Promise<number> {
-  const t0 = performance.now();
-  for (let i = 0; i < tries; i++) {
-    if (await cond().catch(() => false)) return Math.round(performance.now() - t0);
-    await sleep(100);
-  }
-  assert.fail(`never happened: ${what}`);
-}
-
+const missing = netnsMissing;
+const waitUntil = (what: string, cond: () => Promise<boolean>, tries = 300) => pollUntil(what, cond, tries, 100);
 /** Which zone the client reaches at the anycast address (id.server), or '' when none answers. */
-async function answeredBy(ns = NS.cl): Promise<string> {
-  const r = await run(
-    'ip',
-    ['netns', 'exec', ns, 'dig', '+short', '+time=1', '+tries=1', `@${ANYCAST}`, 'id.server', 'CH', 'TXT'],
-    { allowFail: true },
-  );
-  return r.code === 0 ? r.stdout.trim().replace(/"/g, '') : '';
-}
+const answeredBy = (ns: string = NS.cl) => answeredAt(ns, ANYCAST);
 
 /** The router's best route to the anycast prefix: the next hop, or '' when it has none. */
 async function routerNextHop(sock: string): Promise<string> {
