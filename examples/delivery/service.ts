@@ -57,6 +57,36 @@ try {
 }
 const SKEW_MS = 30_000;
 
+/**
+ * Creates this zone's database when it does not exist yet (SQLSTATE 3D000), through the
+ * server's `postgres` database: a first start needs no setup step.
+ */
+async function ensureDatabase(url: string): Promise<void> {
+  const probe = new pg.Client({ connectionString: url });
+  try {
+    await probe.connect();
+    return;
+  } catch (e) {
+    if ((e as { code?: string }).code !== '3D000') throw e;
+  } finally {
+    await probe.end().catch(() => {});
+  }
+  const u = new URL(url);
+  const name = decodeURIComponent(u.pathname.slice(1));
+  u.pathname = '/postgres';
+  const admin = new pg.Client({ connectionString: u.toString() });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE "${name.replaceAll('"', '""')}"`);
+    console.log(`delivery: created the database ${name}`);
+  } catch (e) {
+    if ((e as { code?: string }).code !== '42P04') throw e; // made meanwhile by another start
+  } finally {
+    await admin.end().catch(() => {});
+  }
+}
+await ensureDatabase(env('DELIVERY_PG'));
+
 const pool = new pg.Pool({ connectionString: env('DELIVERY_PG'), max: 10 });
 pool.on('error', () => {});
 const redis = new Redis(env('DELIVERY_REDIS', 'redis://127.0.0.1:6379'), { maxRetriesPerRequest: 2 });

@@ -28,13 +28,15 @@ export interface CommandHelp {
 export const COMMANDS: readonly CommandHelp[] = [
   {
     name: 'up',
-    usage: ['up [--config FILE] [--control-port N] [--zones a,b] [--app echo|accounts] [--wan-delay-ms N] [--json]'],
+    usage: [
+      'up [--config FILE] [--control-port N] [--zones a,b] [--app echo|accounts|delivery] [--wan-delay-ms N] [--json]',
+    ],
     summary: 'start a local multi-zone cluster (default topology: 4 zones); runs until Ctrl-C',
     options: [OPTIONS.up],
   },
   {
     name: 'zone',
-    usage: ['zone ZONE [--config FILE] [--app echo|accounts] [--json]'],
+    usage: ['zone ZONE [--config FILE] [--app echo|accounts|delivery] [--json]'],
     summary:
       'run one zone in this process (= up --zones ZONE); {zone} in the URL settings names ZONE, the control API listens on zones.ZONE.listen.control',
     options: [OPTIONS.zone],

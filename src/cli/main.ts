@@ -29,9 +29,11 @@ const HELP = renderHelp();
 
 /**
  * The apps `multizone up --app NAME` can run in every zone. The CLI knows only the built-in
- * echo app; whoever runs it adds more (bin/multizone.js adds the accounts example).
+ * echo app; whoever runs it adds more (bin/multizone.js adds the accounts and delivery
+ * examples). An in-process app is a factory of its role; an external one is the topology file
+ * that starts it in every zone (`zones.<z>.app.command`), used in place of `--config`.
  */
-export type AppRegistry = Readonly<Record<string, () => AppRole | Promise<AppRole>>>;
+export type AppRegistry = Readonly<Record<string, (() => AppRole | Promise<AppRole>) | { topology: string }>>;
 
 /** The apps that come with the runtime. */
 export const BUILTIN_APPS: AppRegistry = { echo: () => echoAppRole };
@@ -204,10 +206,20 @@ interface UpOptions {
 
 /** Starts the cluster (or the `zones` of it), prints its listeners, runs until SIGINT/SIGTERM. */
 async function runUp(values: UpOptions, io: Io, apps: AppRegistry): Promise<number> {
-  const pickApp = Object.hasOwn(apps, values.app) ? apps[values.app] : undefined;
+  let pickApp = Object.hasOwn(apps, values.app) ? apps[values.app] : undefined;
   if (!pickApp) {
     io.err(`multizone: --app must be one of ${Object.keys(apps).join(', ')} (got ${values.app})`);
     return EX_USAGE;
+  }
+  if (typeof pickApp !== 'function') {
+    if (values.config !== undefined) {
+      io.err(
+        `multizone: --app ${values.app} runs with its own topology (${pickApp.topology}); drop --config, or give your topology's zones an app: with command: as that file does`,
+      );
+      return EX_USAGE;
+    }
+    values = { ...values, config: pickApp.topology };
+    pickApp = () => echoAppRole; // unused: every zone's app is external
   }
   let topology: Topology;
   if (values['wan-delay-ms'] !== undefined) {

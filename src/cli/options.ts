@@ -39,7 +39,12 @@ const UP = {
   config: CONFIG,
   'control-port': { type: 'string', arg: 'N', help: 'port of the control API (0..65535; default: control.listen)' },
   zones: { type: 'string', arg: 'a,b', help: 'run only these zones in this process' },
-  app: { type: 'string', default: 'echo', arg: 'NAME', help: 'the zones’ app: echo (default) or accounts' },
+  app: {
+    type: 'string',
+    default: 'echo',
+    arg: 'NAME',
+    help: 'the zones’ app: echo (default), accounts, or delivery (an external service multizone starts in every zone, with its own topology)',
+  },
   'wan-delay-ms': {
     type: 'string',
     arg: 'N',
@@ -50,7 +55,7 @@ const UP = {
 
 const ZONE = {
   config: CONFIG,
-  app: { type: 'string', default: 'echo', arg: 'NAME', help: 'the zone’s app: echo (default) or accounts' },
+  app: { type: 'string', default: 'echo', arg: 'NAME', help: 'the zone’s app: echo (default), accounts, or delivery' },
   json: JSON_OUT,
 } as const satisfies OptionsSpec;
 

@@ -43,7 +43,8 @@ export class YamlSource {
     readonly file: string,
     readonly text: string,
   ) {
-    this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false, uniqueKeys: true });
+    // merge keys (`<<: *app`): one zone's block reused by the others with a field changed
+    this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false, uniqueKeys: true, merge: true });
   }
 
   /** Line and column (1-based) of the deepest existing node on path. */

@@ -11,6 +11,8 @@ export const replicationErrors = defineErrors({
   ERR_REPL_PAYLOAD_LIMIT:
     'the NATS server’s max_payload cannot carry a change of store.maxValueBytes; lower that or raise max_payload',
   ERR_REPL_TOO_LARGE: 'a single change or record is larger than the log’s maximum message size (NATS max_payload)',
+  ERR_REPL_TABLES_ORIGIN_LIMIT:
+    'a zone’s PostgreSQL server has no free replication origin for an applier: max_replication_slots is too small for the zones’ appliers and decoders',
   ERR_REPL_TABLES_WAL_LEVEL:
     'a zone’s application database does not run with wal_level = logical, which table replication decodes',
   ERR_REPL_TABLES_NO_TABLE: 'a table named in replication.tables does not exist in a zone’s database',

@@ -12,13 +12,20 @@ export function registerClusterRoutes(f: Foundation): void {
     apex: topology.config.apex,
     coreZone: topology.coreZone,
     regions: topology.config.regions,
-    zones: topology.zones,
+    // an app's environment may hold secrets: its names only
+    zones: topology.zones.map((z) =>
+      z.external?.run
+        ? { ...z, external: { ...z.external, run: { ...z.external.run, env: Object.keys(z.external.run.env) } } }
+        : z,
+    ),
     services: topology.config.services,
     policies: topology.config.policies,
     shards: { count: topology.config.shards.count, fences: Object.keys(topology.config.shards.fences) },
     resources: topology.config.resources,
     /** The zones' application (`echo` or `accounts`): `multizone drill` drives the matching workload. */
     app: f.app,
+    /** What the external app is (`zones.<z>.app.name`, e.g. `delivery`), when the topology says. */
+    appName: f.localZones.map((z) => topology.zone(z).external?.name).find((n) => n !== undefined),
   }));
   control.route('GET', '/api/steer', (_req, url) => {
     const service = url.searchParams.get('service');

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import type { Announcer, Speaker } from '../anycast/index.ts';
 import { ControlServer, registerConsole } from '../control/index.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
@@ -14,6 +15,7 @@ import { createSteering, MutableSteeringState, type Steering } from '../steering
 import { parseHostPort, type Topology } from '../topology/index.ts';
 import { clusterSecret, RequestSigner } from '../trust/index.ts';
 import { type AnycastStage, startAnycastStage } from './anycast-stage.ts';
+import { AppProcess, ensureAppKey } from './app-process.ts';
 import { registerClusterRoutes } from './cluster-routes.ts';
 import { echoAppRole } from './echo-app.ts';
 import {
@@ -93,6 +95,8 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     registerClusterRoutes(f);
     // one id per run: the process record (`cluster.proc.<id>`) and its zones' load records
     const id = processId(f.localZones, f.random);
+    // an app multizone runs itself answers before anything of its zone starts, and stops last
+    await startAppProcesses(f, stops);
     const services = await startStages(f, stops, id, opts.kv);
     const registry = processRegistry(services, listeners, id);
     registerRegistryRoutes(f.control, registry);
@@ -139,6 +143,48 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     await closeAll();
     throw e;
   }
+}
+
+/** The edges' admin token: configured, MZ_EDGE_TOKEN, or the one `multizone up` made. */
+function edgeToken(f: Foundation): string {
+  return f.topology.config.edge.adminToken || process.env.MZ_EDGE_TOKEN || f.adminToken || '';
+}
+
+/** Starts each local zone's app that has `app.command`, and waits until each answers its health path. */
+async function startAppProcesses(f: Foundation, stops: (() => Promise<void>)[]): Promise<void> {
+  const url = (hp: { host: string; port: number } | undefined) => (hp ? `http://${hp.host}:${hp.port}` : '');
+  const starts: Promise<void>[] = [];
+  for (const name of f.localZones) {
+    const zone = f.topology.zone(name);
+    const ext = zone.external;
+    if (!ext?.run) continue;
+    const keyFile = resolve(ext.keyFile);
+    if (ensureAppKey(keyFile)) f.logger.info({ zone: name, keyFile }, `${name}: made the app key ${keyFile}`);
+    const proc = new AppProcess({
+      zone: name,
+      app: { ...ext, run: ext.run },
+      placeholders: {
+        zone: name,
+        host: ext.host,
+        port: ext.port,
+        keyFile,
+        router: url(zone.listen.router),
+        edge: url(zone.listen.edge),
+        edgeToken: edgeToken(f),
+        node: process.execPath,
+      },
+      logFile: resolve(f.topology.config.store.dataDir, `app-${name}.log`),
+      clock: f.clock,
+      logger: f.logger,
+      at: `zones.${name}.app.command (${f.topology.where(['zones', name, 'app', 'command'])})`,
+    });
+    stops.push(() => proc.stop());
+    starts.push(proc.start());
+  }
+  // side by side: the first failure stops startup, and closeAll stops every app already started
+  const results = await Promise.allSettled(starts);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /** What needs no other stage: config, injected clock and randomness, observability, steering. */
@@ -251,7 +297,7 @@ async function startStages(
   });
   // the console (GET /) and the drills it starts; a browser's POST must carry the admin token,
   // the same one the edges take
-  const token = () => f.topology.config.edge.adminToken || process.env.MZ_EDGE_TOKEN || f.adminToken || '';
+  const token = () => edgeToken(f);
   f.control.setAdminToken(token());
   // calls forwarded between processes' control APIs (cluster-wide conflicts, purge) are signed
   f.control.setSigner(f.signer);

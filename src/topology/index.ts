@@ -2,6 +2,7 @@
 
 export { topologyErrors } from './errors.ts';
 export {
+  type AppRun,
   checkTopology,
   DEFAULT_TOPOLOGY_FILE,
   type ExternalApp,

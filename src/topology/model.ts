@@ -1,3 +1,4 @@
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   type ConfigProblem,
@@ -53,6 +54,19 @@ export interface ExternalApp {
   port: number;
   health: string;
   keyFile: string;
+  /** What the app is (`app.name`), when the topology says. */
+  name: string | undefined;
+  /** How multizone starts the app (`app.command`), when it does; placeholders still in. */
+  run: AppRun | undefined;
+}
+
+/** `zones.<z>.app.command` and what goes with it. */
+export interface AppRun {
+  command: readonly string[];
+  /** Absolute: `app.cwd` against the topology file's folder. */
+  cwd: string;
+  env: Readonly<Record<string, string>>;
+  startTimeoutMs: number;
 }
 
 /** The validated, frozen topology every capability reads. */
@@ -108,7 +122,11 @@ function expandRanges(ranges: readonly string[]): number[] {
 }
 
 /** A zone's `app:` with its placeholders resolved; undefined when the upstream is not a usable URL. */
-function externalApp(zone: string, app: NonNullable<TopologyConfig['zones'][string]['app']>): ExternalApp | undefined {
+function externalApp(
+  zone: string,
+  app: NonNullable<TopologyConfig['zones'][string]['app']>,
+  file: string,
+): ExternalApp | undefined {
   const url = zoneUrl(app.upstream, zone);
   let u: URL;
   try {
@@ -123,6 +141,15 @@ function externalApp(zone: string, app: NonNullable<TopologyConfig['zones'][stri
     port: Number(u.port),
     health: app.health,
     keyFile: zoneUrl(app.keyFile, zone),
+    name: app.name,
+    run: app.command
+      ? {
+          command: app.command,
+          cwd: resolve(dirname(resolve(file)), app.cwd ?? '.'),
+          env: app.env,
+          startTimeoutMs: app.startTimeoutMs,
+        }
+      : undefined,
   };
 }
 
@@ -177,7 +204,7 @@ function crossCheck(src: YamlSource, t: TopologyConfig): ConfigProblem[] {
         ),
       );
     if (z.app?.upstream) {
-      const u = externalApp(zn, z.app);
+      const u = externalApp(zn, z.app, src.file);
       if (u) claim(`${u.host.includes(':') ? `[${u.host}]` : u.host}:${u.port}`, ['zones', zn, 'app', 'upstream']);
     }
   }
@@ -354,7 +381,7 @@ function makeTopology(src: YamlSource, config: TopologyConfig, warnings: ConfigP
   const zones: Zone[] = Object.entries(config.zones).map(([name, z]) => {
     const listen: Partial<Record<Role, HostPort>> = {};
     for (const role of ROLES) if (z.listen[role]) listen[role] = parseHostPort(z.listen[role]!);
-    const external = z.app ? externalApp(name, z.app) : undefined;
+    const external = z.app ? externalApp(name, z.app, file) : undefined;
     // the app role's listener is the external app's address: probed, resolved, forwarded to
     if (external) listen.app = { host: external.host, port: external.port };
     return deepFreeze({

@@ -3,6 +3,7 @@ import type { Clock } from '../../core/clock.ts';
 import { retryUntil } from '../../core/deadline.ts';
 import type { Change } from '../../store/index.ts';
 import { WalFlushWatch } from '../../store/index.ts';
+import { replicationErrors } from '../errors.ts';
 import type { Applied, Log, LogBatch, LogSubscription } from '../log.ts';
 import type { ResolvedTable } from './table-checks.ts';
 import { type TableOp, tableStream } from './table-decoder.ts';
@@ -43,6 +44,8 @@ interface KeyState {
 
 /** Most times a batch waits for this zone's decoder to version a local write it collides with (lww, merge). */
 const PENDING_RETRIES = 100;
+/** SQLSTATE 53400: every replication origin state of the server is taken. */
+const CONFIGURATION_LIMIT_EXCEEDED = '53400';
 
 /**
  * Applies one origin zone's table changes to one destination database, each log batch in one
@@ -97,6 +100,16 @@ export class TableApplier {
   }
 
   /** A session under the origin, the cursor read back, and the subscription from it. */
+  /** A server with every origin state in use (SQLSTATE 53400), said with the setting that sizes them. */
+  private originLimit(e: unknown): Error {
+    return replicationErrors.ERR_REPL_TABLES_ORIGIN_LIMIT(
+      `replication.tables: zone ${this.o.zone}'s PostgreSQL has no free replication origin for the applier from ${this.o.origin} (${(e as Error).message}). ` +
+        "The server's max_replication_slots bounds both its slots and its origins: every zone database on it needs one slot and one origin per other zone. " +
+        'Raise it (ALTER SYSTEM SET max_replication_slots = 64) and restart PostgreSQL',
+      { cause: e, details: { zone: this.o.zone, origin: this.o.origin } },
+    );
+  }
+
   private async connect(): Promise<void> {
     const c = new pg.Client({ connectionString: this.o.url });
     await c.connect();
@@ -124,7 +137,7 @@ export class TableApplier {
     } catch (e) {
       c.removeAllListeners('end');
       await c.end().catch(() => {});
-      throw e;
+      throw (e as { code?: string }).code === CONFIGURATION_LIMIT_EXCEEDED ? this.originLimit(e) : e;
     }
     this.client = c;
     this.watch = new WalFlushWatch(c, this.o.clock);

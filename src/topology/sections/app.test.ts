@@ -13,6 +13,20 @@ test('topology/app: an upstream and a key file are enough; health defaults to /h
   );
 });
 
+test('topology/app: a command with its environment; placeholders kept for the runtime to fill', () => {
+  const c = appSection.parse({
+    upstream: 'http://127.0.0.1:19001',
+    keyFile: 'k',
+    name: 'delivery',
+    command: ['{node}', 'service.ts'],
+    env: { PORT: '{port}', PG: 'postgres://db/app_{zone_}', TOKEN: '{edgeToken}' },
+  });
+  assert.deepEqual(c.command, ['{node}', 'service.ts']);
+  assert.equal(c.env.PG, 'postgres://db/app_{zone_}');
+  assert.equal(c.startTimeoutMs, 30_000);
+  assert.deepEqual(appSection.parse({ upstream: 'http://127.0.0.1:19001', keyFile: 'k' }).env, {});
+});
+
 test('topology/app: bad config is rejected at the right path', () => {
   const ok = { upstream: 'http://127.0.0.1:19001', keyFile: 'k' };
   const cases: [unknown, string][] = [
@@ -26,6 +40,12 @@ test('topology/app: bad config is rejected at the right path', () => {
     [{ ...ok, health: 'healthz' }, 'health'],
     [{ ...ok, keyFile: '/etc/{host}/key' }, 'keyFile'],
     [{ ...ok, typo: 1 }, ''],
+    [{ ...ok, command: [] }, 'command'],
+    [{ ...ok, command: ['{python}', 'app.py'] }, 'command.0'],
+    [{ ...ok, command: ['node'], env: { PORT: '{region}' } }, 'env.PORT'],
+    [{ ...ok, command: ['node'], env: { 'BAD-NAME': 'x' } }, 'env.BAD-NAME'],
+    [{ ...ok, name: 'Delivery' }, 'name'],
+    [{ ...ok, startTimeoutMs: 5 }, 'startTimeoutMs'],
   ];
   for (const [input, path] of cases) {
     const r = appSection.safeParse(input);
@@ -63,6 +83,8 @@ test('topology/app: placeholders name the zone; the upstream becomes the zone’
     port: 18082,
     health: '/healthz',
     keyFile: '/keys/sh_a',
+    name: undefined,
+    run: undefined,
   });
   assert.deepEqual(a.listen.app, { host: 'app-sh-a', port: 18082 });
   assert.equal(t.zone('sh-b').external, undefined);

@@ -4,6 +4,21 @@ import { z } from 'zod';
 const ZONE_TEMPLATE = /^(?:[^{}]|\{zone_?\})*$/;
 const TEMPLATE_RULE = 'may contain no placeholder but {zone} (the zone name) and {zone_} (the zone name with _ for -)';
 
+/** The placeholders of `command` and `env`. */
+export const APP_PLACEHOLDERS = [
+  'zone',
+  'zone_',
+  'host',
+  'port',
+  'keyFile',
+  'router',
+  'edge',
+  'edgeToken',
+  'node',
+] as const;
+const APP_TEMPLATE = new RegExp(`^(?:[^{}]|\\{(?:${APP_PLACEHOLDERS.join('|')})\\})*$`);
+const APP_TEMPLATE_RULE = `may contain no placeholder but ${APP_PLACEHOLDERS.map((p) => `{${p}}`).join(', ')}`;
+
 /** `http://host:port`, no path, query or credentials; `{zone}`/`{zone_}` may name the zone. */
 const upstreamUrl = z
   .string()
@@ -45,6 +60,33 @@ export const appSection = z
      * able to tell its router's requests from anybody else's.
      */
     keyFile: z.string().min(1).regex(ZONE_TEMPLATE, TEMPLATE_RULE),
+    /**
+     * What the app is (e.g. `delivery`): shown in the console, and `multizone drill` picks the
+     * app's own workload by it when it has one.
+     */
+    name: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]*$/, 'must be a lower-case name like "delivery"')
+      .optional(),
+    /**
+     * The command that runs the app (argv, no shell), when multizone should start it: each
+     * zone's process starts its zone's app before anything of the zone, waits until it
+     * answers `health`, restarts it when it exits, and stops it last. Placeholders as in `env`,
+     * plus `{node}` (the Node.js running multizone). Unset: the app is started by others.
+     */
+    command: z.array(z.string().min(1).regex(APP_TEMPLATE, APP_TEMPLATE_RULE)).min(1).optional(),
+    /** The command's working folder, relative to the topology file's folder (default: that folder). */
+    cwd: z.string().min(1).optional(),
+    /**
+     * Environment added to the command's (over multizone's own): `{zone}`, `{zone_}`, `{host}`
+     * and `{port}` (the upstream's), `{keyFile}` (its absolute path), `{router}` and `{edge}`
+     * (the zone's listeners as http URLs), `{edgeToken}` (the edges' admin token).
+     */
+    env: z
+      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().regex(APP_TEMPLATE, APP_TEMPLATE_RULE))
+      .default({}),
+    /** How long the command may take to answer its health path at start (ms); longer stops startup. */
+    startTimeoutMs: z.number().int().min(100).max(600_000).default(30_000),
   })
   .strict();
 
