@@ -542,8 +542,10 @@ export class TableDecoder {
       // row_xid tells an applier whether the row changed since its version was taken (a local
       // write not decoded yet); a newer xid an applier stored meanwhile is kept
       const r = await this.db!.query<{ key: string; vv: Vv }>(
-        `WITH cur AS (SELECT key, vv FROM ${SIDE_SCHEMA}.table_versions
-                       WHERE tbl = $1 AND key IN (SELECT x.key FROM jsonb_to_recordset($3::jsonb) AS x(key text))),
+        // one index lookup per key (LATERAL … LIMIT 1), whatever the side table's statistics say
+        `WITH cur AS (SELECT x.key, v.vv FROM jsonb_to_recordset($3::jsonb) AS x(key text)
+                       JOIN LATERAL (SELECT v.vv FROM ${SIDE_SCHEMA}.table_versions v
+                                      WHERE v.tbl = $1 AND v.key = x.key LIMIT 1) v ON true),
               w AS (INSERT INTO ${SIDE_SCHEMA}.table_versions AS v (tbl, key, vv, row_xid)
                     SELECT $1, x.key, jsonb_build_object($2::text, x.n), x.xid::xid
                       FROM jsonb_to_recordset($3::jsonb) AS x(key text, n bigint, xid text)
