@@ -265,11 +265,20 @@ export class DeliveryWorkload {
   }
 
   /**
-   * Sets the dishes (`PUT /api/dishes/<id>`) and the menu up through the routers, places one
-   * order in each fence (its id gives the fence's shard, whose owner is the fence's users' home
-   * zone), makes `count` users, and starts looking at the menu in every zone.
+   * Sets the dishes (`PUT /api/dishes/<id>`) and the menu up through the routers (and starts
+   * looking at the menu in every zone), places one order in each fence (its id gives the
+   * fence's shard, whose owner is the fence's users' home zone) and makes `count` users.
    */
   async setup(count: number): Promise<void> {
+    try {
+      await this.setUp(count);
+    } catch (e) {
+      this.stop(); // the drill never gets the workload to stop it
+      throw e;
+    }
+  }
+
+  private async setUp(count: number): Promise<void> {
     const points = this.o.fencePoints ?? DELIVERY_FENCE_POINTS;
     const zones = [...this.o.routers.keys()];
     const fences = zones.filter((z) => points[z]);
@@ -284,6 +293,9 @@ export class DeliveryWorkload {
       if (r.status !== 200) throw this.setupFailed(`PUT /api/dishes/${id}`, r);
       this.stocks.set(id, stock);
     }
+    // the looks start before the first edit, so its staleness is measured too
+    for (const z of zones) this.menuSeen.set(z, []);
+    this.startWatch();
     const menu = await this.setupCall(`${first}/api/menus/${this.restaurant}`, 'PUT', this.menuBody(0));
     if (menu.status !== 200) throw this.setupFailed(`PUT /api/menus/${this.restaurant}`, menu);
     this.menuEdits.push({ version: Number(menu.json.version), at: this.o.clock.now() });
@@ -311,8 +323,6 @@ export class DeliveryWorkload {
       this.users.push({ id: `${this.tag}-u${i}`, shard: h.shard, home: h.home, fence, busy: false });
     }
     this.nextMenuEdit = this.o.clock.now() + MENU_EDIT_MS;
-    for (const z of zones) this.menuSeen.set(z, []);
-    this.startWatch();
   }
 
   /** The user's next request: a write moves its order along or places a new one (or, every second, edits the menu); a read looks at its order or the menu. */
