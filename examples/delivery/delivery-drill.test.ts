@@ -43,6 +43,8 @@ describe('delivery drill: the delivery workload against four zones as real proce
   const services: ChildProcess[] = [];
   const apps: Record<string, number> = {};
   const routers: Record<string, number> = {};
+  const edges: Record<string, number> = {};
+  const EDGE_TOKEN = 'edge-t0ken';
   let cli: Awaited<ReturnType<typeof startCli>> | undefined;
 
   before(async () => {
@@ -54,6 +56,7 @@ describe('delivery drill: the delivery workload against four zones as real proce
       await admin.query(`CREATE DATABASE ${dbName(z)}`);
       apps[z] = await freePort();
       routers[z] = await freePort();
+      edges[z] = await freePort();
     }
     for (const z of ZONES)
       services.push(
@@ -65,13 +68,19 @@ describe('delivery drill: the delivery workload against four zones as real proce
             DELIVERY_ROUTER: `http://127.0.0.1:${routers[z]}`,
             DELIVERY_REDIS_PREFIX: tag,
             DELIVERY_QUOTA: JSON.stringify(QUOTA),
+            // a menu change purges the zone's edge, where the drill looks at the menu too
+            DELIVERY_EDGE: `http://127.0.0.1:${edges[z]}`,
+            DELIVERY_EDGE_TOKEN: EDGE_TOKEN,
           },
           apps[z]!,
         ),
       );
     const file = join(dir, 'topology.yaml');
     const tables = `replication:\n  tables:\n    url: '${PG_ADMIN.replace(/\/[^/]*$/, '')}/${tag}_{zone_}'\n    tables: ${DELIVERY_TABLES_YAML}\n`;
-    writeFileSync(file, deliveryTopologyYaml({ apps, routers, keyFile, shards: 64, extra: tables }));
+    writeFileSync(
+      file,
+      deliveryTopologyYaml({ apps, routers, edges, edgeToken: EDGE_TOKEN, keyFile, shards: 64, extra: tables }),
+    );
     cli = await startCli(['up', '--config', file, '--json'], { cwd: dir });
   });
 
@@ -129,6 +138,10 @@ describe('delivery drill: the delivery workload against four zones as real proce
     assert.equal(d.oversold, 0, JSON.stringify(d.dishes));
     for (const x of d.dishes) assert.ok(x.stored !== null && x.stored <= x.stock, JSON.stringify(x));
     assert.ok(d.menu.edits > 1, 'the menu was edited during the drill');
+    // looked at through every zone's router and edge; after the heal every one served the last edit
+    assert.deepEqual(Object.keys(d.menu.byZone).sort(), [...ZONES.flatMap((z) => [z, `${z} edge`])].sort());
+    assert.notEqual(d.menu.lastMs, null, JSON.stringify(d.menu));
+    assert.notEqual(d.menu.afterHealMs, null, JSON.stringify(d.menu));
     assert.ok(r.users.affected > 0, `users homed in ${killed}`);
     assert.equal(r.restore?.restored, true);
     // the exit code follows the goals (RTO, lost, oversold); the figures are the report's

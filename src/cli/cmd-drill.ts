@@ -214,7 +214,14 @@ export function renderDelivery(d: NonNullable<DrillReport['delivery']>): string 
     ['oversold units', d.oversold, d.oversold === 0 ? 'goal 0 met' : 'GOAL 0 MISSED'],
     [
       'menu staleness',
-      `last edit (version ${d.menu.lastVersion ?? 'none'}) → every zone: ${ms(d.menu.lastMs)}; worst of ${d.menu.edits} edits in the zones the fault left alone: ${ms(d.menu.maxMs)}; after the heal: ${d.menu.healed ? ms(d.menu.afterHealMs) : 'n/a (not restored)'}`,
+      `last edit (version ${d.menu.lastVersion ?? 'none'}) → every zone${Object.keys(d.menu.byZone).some((k) => k.endsWith(' edge')) ? '’s router and edge' : ''}: ${ms(d.menu.lastMs)}; worst of ${d.menu.edits} edits in the zones the fault left alone: ${ms(d.menu.maxMs)}; after the heal: ${d.menu.healed ? ms(d.menu.afterHealMs) : 'n/a (not restored)'}`,
+      '',
+    ],
+    [
+      'menu: last edit per place',
+      Object.entries(d.menu.byZone)
+        .map(([z, v]) => `${z} ${v === null ? 'never' : `${(v / 1000).toFixed(1)} s`}`)
+        .join(', '),
       '',
     ],
   ];

@@ -74,7 +74,7 @@ export interface MenuStaleness {
   maxMs: number | null;
   /** ms from the heal until every zone served the newest version acknowledged by then. */
   afterHealMs: number | null;
-  /** Per zone: ms from the last edit's acknowledgement until it served it (null: never seen). */
+  /** Per place (a zone's router `sh-a`, its edge `sh-a edge`): ms from the last edit's acknowledgement until it served it (null: never seen). */
   byZone: Record<string, number | null>;
 }
 
@@ -145,7 +145,8 @@ export function menuStaleness(
   faulted?: string,
 ): MenuStaleness {
   const zones = [...seen.keys()];
-  const survivors = zones.filter((z) => z !== faulted);
+  // a place is a zone's router (`gz-a`) or edge (`gz-a edge`)
+  const survivors = zones.filter((z) => z.split(' ')[0] !== faulted);
   // ms from `from` until the zone first served `version` or later (looks in time order)
   const firstAfter = (z: string, version: number, from: number): number | null => {
     const s = seen.get(z)!.find((x) => x.version >= version);
@@ -258,6 +259,9 @@ export class DeliveryWorkload {
       ownerOf(shard: number): string;
       stocks?: readonly number[];
       fencePoints?: Readonly<Record<string, string>>;
+      /** Edge base URL per zone: the menu is looked at there too (as `<zone> edge`), with Host `host`. */
+      edges?: Map<string, string>;
+      host?: string;
     },
   ) {
     this.tag = `drill${o.random.seed}`;
@@ -294,7 +298,7 @@ export class DeliveryWorkload {
       this.stocks.set(id, stock);
     }
     // the looks start before the first edit, so its staleness is measured too
-    for (const z of zones) this.menuSeen.set(z, []);
+    for (const [place] of this.places()) this.menuSeen.set(place, []);
     this.startWatch();
     const menu = await this.setupCall(`${first}/api/menus/${this.restaurant}`, 'PUT', this.menuBody(0));
     if (menu.status !== 200) throw this.setupFailed(`PUT /api/menus/${this.restaurant}`, menu);
@@ -445,10 +449,10 @@ export class DeliveryWorkload {
     const inFlight = new Set<string>();
     const failedLast = new Set<string>();
     this.watch = this.o.clock.setInterval(MENU_LOOK_MS, () => {
-      for (const [z, base] of this.o.routers) {
+      for (const [z, base, headers] of this.places()) {
         if (inFlight.has(z)) continue;
         inFlight.add(z);
-        void request(`${base}/api/menus/${this.restaurant}`, { dispatcher: this.o.dispatcher })
+        void request(`${base}/api/menus/${this.restaurant}`, { dispatcher: this.o.dispatcher, headers })
           .then(async (r) => {
             const j = parse(await r.body.text());
             if (r.statusCode !== 200 || typeof j.version !== 'number') {
@@ -471,6 +475,19 @@ export class DeliveryWorkload {
           .finally(() => inFlight.delete(z));
       }
     });
+  }
+
+  /** Where the menu is looked at: each zone's router (`<zone>`) and edge (`<zone> edge`), and the headers to send. */
+  private places(): [string, string, Record<string, string>][] {
+    const host: Record<string, string> = this.o.host ? { host: this.o.host } : {};
+    return [
+      ...[...this.o.routers].map(([z, url]): [string, string, Record<string, string>] => [z, url, {}]),
+      ...[...(this.o.edges ?? [])].map(([z, url]): [string, string, Record<string, string>] => [
+        `${z} edge`,
+        url,
+        host,
+      ]),
+    ];
   }
 
   /** The faulted zone is back (clock ms now): menu staleness after the heal counts from here. */
@@ -603,14 +620,14 @@ export class DeliveryWorkload {
     return most;
   }
 
-  /** Keys of open table conflicts of `orders` (GET /api/cluster/conflicts, or /api/conflicts on an older control API). */
+  /** Keys (order ids) of open table conflicts of `orders` (GET /api/cluster/conflicts, or /api/conflicts on an older control API). */
   private async listedConflicts(control: Control): Promise<Set<string>> {
     type Listed = { tables?: { table: string; key: string }[] };
     const r = await controlJson<Listed>(control, '/api/cluster/conflicts')
       .catch(() => controlJson<Listed>(control, '/api/conflicts'))
       .catch(() => ({}) as Listed);
     const keys = new Set<string>();
-    for (const t of r.tables ?? []) if (t.table === 'orders') keys.add(t.key.replace(/^\["?|"?\]$/g, ''));
+    for (const t of r.tables ?? []) if (t.table === 'orders') keys.add(t.key);
     return keys;
   }
 

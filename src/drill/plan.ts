@@ -51,7 +51,7 @@ export async function planDrill(o: DrillOptions, given: Control): Promise<DrillP
   const controls = eps.controls.length ? eps.controls : [{ url: given.base, zones: [] as string[] }];
   const zoneControl = controls.find((c) => c.zones.includes(o.zone))?.url ?? given.base;
   const control = { ...given, base: observerFor(o, given.base, controls) };
-  const topo = await controlJson<{ app?: string; appName?: string; zones: { name: string }[] }>(
+  const topo = await controlJson<{ app?: string; appName?: string; apex: string; zones: { name: string }[] }>(
     control,
     '/api/topology',
   );
@@ -93,7 +93,7 @@ export async function planDrill(o: DrillOptions, given: Control): Promise<DrillP
     plan.accounts = await setUpAccounts(o, plan);
     plan.users = plan.accounts.users;
   } else if (workload === 'delivery') {
-    plan.delivery = await setUpDelivery(o, plan);
+    plan.delivery = await setUpDelivery(o, plan, { edges: eps.edges, host: topo.apex });
     plan.users = plan.delivery.users;
   } else plan.users = echoUsers(o, shardMap);
   if (workload === 'external') plan.external = new ExternalWorkload(plan.path, o.clock);
@@ -135,20 +135,27 @@ interface EndpointJson {
 async function readEndpoints(
   control: Control,
   o: DrillOptions,
-): Promise<{ routers: Map<string, string>; apps: Map<string, string>; controls: { url: string; zones: string[] }[] }> {
+): Promise<{
+  routers: Map<string, string>;
+  apps: Map<string, string>;
+  edges: Map<string, string>;
+  controls: { url: string; zones: string[] }[];
+}> {
   const eps = await controlJson<{ endpoints: EndpointJson[] }>(control, '/api/endpoints');
   const url = (e: EndpointJson) => `http://${e.host === '0.0.0.0' ? '127.0.0.1' : e.host}:${e.port}`;
   const controls = eps.endpoints
     .filter((e) => e.role === 'control')
     .map((e) => ({ url: url(e), zones: e.zones ?? [] }));
-  if (o.endpoints) return { ...o.endpoints, controls };
+  const edges = new Map<string, string>();
+  for (const e of eps.endpoints) if (e.role === 'edge' && e.zone && !edges.has(e.zone)) edges.set(e.zone, url(e));
+  if (o.endpoints) return { ...o.endpoints, edges, controls };
   const routers = new Map<string, string>();
   const apps = new Map<string, string>();
   for (const e of eps.endpoints) {
     if (e.role === 'router' && e.zone) routers.set(e.zone, url(e));
     if (e.role === 'app' && e.zone) apps.set(e.zone, url(e));
   }
-  return { routers, apps, controls };
+  return { routers, apps, edges, controls };
 }
 
 /** Fenced traffic writes profiles, available traffic orders; the accounts app has its own paths. */
@@ -183,9 +190,14 @@ async function setUpAccounts(o: DrillOptions, plan: DrillPlan): Promise<Accounts
   return accounts;
 }
 
-/** Delivery: the dishes, the menu and one order per fence before the traffic (reported as 'setup'). */
-async function setUpDelivery(o: DrillOptions, plan: DrillPlan): Promise<DeliveryWorkload> {
+/** Delivery: the dishes, the menu and one order per fence before the traffic (reported as 'setup'); the menu is looked at through the edges too (Host: the apex). */
+async function setUpDelivery(
+  o: DrillOptions,
+  plan: DrillPlan,
+  edge: { edges: Map<string, string>; host: string },
+): Promise<DeliveryWorkload> {
   const delivery = new DeliveryWorkload({
+    ...edge,
     dispatcher: plan.control.dispatcher,
     clock: o.clock,
     random: o.random,
