@@ -191,7 +191,7 @@ interface DeliveryUser {
   /** The zone whose fence its restaurants are in (x-geo). */
   fence: string;
   busy: boolean;
-  /** The order it is moving along, if any. */
+  /** The order it is moving along, if any; `notFound`: answers in a row from an owner without it or behind it. */
   order?: { rec: AckedOrder; state: string; version: number; notFound: number };
 }
 
@@ -213,7 +213,7 @@ const NEXT_ACTION: Record<string, string> = { placed: 'accept', accepted: 'picku
 const MENU_EDIT_MS = 1000;
 /** How often each zone's menu is looked at (ms). */
 const MENU_LOOK_MS = 100;
-/** A transition answered 404 this many times in a row (its order not at the owner yet) gives the order up. */
+/** A transition answered 404, or with a version below the acknowledged one, this many times in a row (the owner behind) gives the order up. */
 const NOT_FOUND_GIVE_UP = 20;
 /** How long a setup call answered 5xx is tried again before the drill gives up (ms). */
 const SETUP_RETRY_MS = 60_000;
@@ -400,11 +400,25 @@ export class DeliveryWorkload {
         if (code === 'ERR_DELIVERY_ORDER_LOCKED') {
           this.lockedByAnswer.add(o.rec.id);
           o.state = 'locked';
-        } else if (code === 'ERR_DELIVERY_STALE_VERSION' || code === 'ERR_DELIVERY_ILLEGAL_TRANSITION') {
+        } else if (
+          (code === 'ERR_DELIVERY_STALE_VERSION' || code === 'ERR_DELIVERY_ILLEGAL_TRANSITION') &&
+          typeof j.version === 'number' &&
+          j.version >= o.version
+        ) {
           // an earlier transition whose answer was lost went through: carry on from the owner's row
-          if (typeof j.version === 'number') o.version = j.version;
+          o.version = j.version;
           if (typeof j.state === 'string') o.state = j.state;
-        } else if (code === 'ERR_DELIVERY_NO_ORDER' && ++o.notFound >= NOT_FOUND_GIVE_UP) o.state = 'lost-sight';
+        } else if (
+          code === 'ERR_DELIVERY_NO_ORDER' ||
+          code === 'ERR_DELIVERY_STALE_VERSION' ||
+          code === 'ERR_DELIVERY_ILLEGAL_TRANSITION'
+        ) {
+          // the owner lacks the order or is behind what was acknowledged (a new owner replication has
+          // not caught up yet, or a lost write): never carry on from an older row — that would
+          // acknowledge the lost versions again and hide them from the read-back. Try again later;
+          // after NOT_FOUND_GIVE_UP such answers the order is left to the read-back
+          if (++o.notFound >= NOT_FOUND_GIVE_UP) o.state = 'lost-sight';
+        }
         return undefined;
       },
     };
