@@ -8,6 +8,8 @@ import type { Io } from './io.ts';
 import { OPTIONS } from './options.ts';
 import { renderTable } from './table.ts';
 
+const WORKLOADS: readonly DrillReport['workload'][] = ['echo', 'accounts', 'external', 'delivery'];
+
 function bar(p: DrillProgress): string {
   const w = 30;
   const f = Math.min(w, Math.round((p.elapsedS / p.durationS) * w));
@@ -108,7 +110,7 @@ export function renderDrill(r: DrillReport): string {
           r.lost === null ? 'n/a' : r.lost,
           r.lost === null
             ? ''
-            : `${r.lost === 0 ? 'goal 0 met' : 'GOAL 0 MISSED'}${r.readBack ? ' (read back from every zone)' : r.externalReadBack ? ' (read back from the app)' : ' (data plane count)'}`,
+            : `${r.lost === 0 ? 'goal 0 met' : 'GOAL 0 MISSED'}${r.readBack ? ' (read back from every zone)' : r.externalReadBack ? ' (read back from the app)' : r.delivery ? ' (orders read back at their owner)' : ' (data plane count)'}`,
         ],
       ],
     ),
@@ -136,6 +138,7 @@ export function renderDrill(r: DrillReport): string {
         ]),
     ),
   ];
+  if (r.delivery) lines.push('', renderDelivery(r.delivery));
   if (r.readBack?.missing)
     lines.push(
       '',
@@ -173,6 +176,70 @@ export function renderDrill(r: DrillReport): string {
   return lines.join('\n');
 }
 
+/** The delivery workload's section: orders, lost writes, locked orders, oversold units, menu staleness. */
+export function renderDelivery(d: NonNullable<DrillReport['delivery']>): string {
+  const ms = (v: number | null) => (v === null ? 'not served everywhere' : `${(v / 1000).toFixed(1)} s`);
+  const refused = Object.entries(d.orders.refused)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, n]) => `${k} ×${n}`)
+    .join(', ');
+  const rows: (string | number)[][] = [
+    [
+      'orders',
+      `${d.orders.placed} placed (${Object.entries(d.orders.placedBy)
+        .sort()
+        .map(([z, n]) => `${z} ${n}`)
+        .join(
+          ', ',
+        )}), ${d.orders.transitions} transitions (${d.orders.delivered} delivered, ${d.orders.cancelled} cancelled); ${d.users} users`,
+      '',
+    ],
+    ['refused', refused || 'none', ''],
+    [
+      'read back',
+      `${d.readBack.found}/${d.readBack.writes} acknowledged writes of ${d.readBack.orders} orders at their owner`,
+      `${(d.readBack.tookMs / 1000).toFixed(1)} s`,
+    ],
+    ['lost writes', `${d.lost.writes} (${d.lost.orders} orders)`, d.lost.writes === 0 ? 'goal 0 met' : 'GOAL 0 MISSED'],
+    [
+      'locked orders',
+      `${d.locked.orders} (${d.locked.byAnswer} answered ERR_DELIVERY_ORDER_LOCKED, ${d.locked.listed} listed as conflicts)`,
+      d.locked.orders ? 'resolve: multizone conflicts' : '',
+    ],
+    ...d.dishes.map((x) => [
+      `dish ${x.id}`,
+      `stock ${x.stock}: ${x.acknowledged} units acknowledged, ${x.stored ?? 'n/a'} stored, ${x.oversold} oversold`,
+      '',
+    ]),
+    ['oversold units', d.oversold, d.oversold === 0 ? 'goal 0 met' : 'GOAL 0 MISSED'],
+    [
+      'menu staleness',
+      `last edit (version ${d.menu.lastVersion ?? 'none'}) → every zone${Object.keys(d.menu.byZone).some((k) => k.endsWith(' edge')) ? '’s router and edge' : ''}: ${ms(d.menu.lastMs)}; worst of ${d.menu.edits} edits in the zones the fault left alone: ${ms(d.menu.maxMs)}; after the heal: ${d.menu.healed ? ms(d.menu.afterHealMs) : 'n/a (not restored)'}`,
+      '',
+    ],
+    [
+      'menu: last edit per place',
+      Object.entries(d.menu.byZone)
+        .map(([z, v]) => `${z} ${v === null ? 'never' : `${(v / 1000).toFixed(1)} s`}`)
+        .join(', '),
+      '',
+    ],
+  ];
+  const lines = [
+    `delivery (${d.menu.reads} menu reads in the traffic):`,
+    renderTable(['measure', 'value', 'goal'], rows),
+  ];
+  if (d.lost.examples.length)
+    lines.push(
+      `lost (first ${d.lost.examples.length}):`,
+      ...d.lost.examples.map(
+        (e) =>
+          `  ${e.id} acknowledged by ${e.zone} at version ${e.want}, read back ${e.got === null ? 'missing' : `at version ${e.got}`}`,
+      ),
+    );
+  return lines.join('\n');
+}
+
 /** What the drill prints on stdout: the report as one JSON line with --json, else the tables only. */
 export function drillOutput(report: DrillReport, json: boolean): string {
   return json ? JSON.stringify(report) : renderDrill(report);
@@ -198,7 +265,8 @@ export async function cmdDrill(args: string[], io: Io): Promise<number> {
     !(writes >= 0 && writes <= 1) ||
     !(users === undefined || (Number.isInteger(users) && users > 0)) ||
     !(readBackS > 0 && readBackS <= 3600) ||
-    !(values.path === undefined || /^\/[^?#\s]*[^/?#\s]$/.test(values.path))
+    !(values.path === undefined || /^\/[^?#\s]*[^/?#\s]$/.test(values.path)) ||
+    !(values.workload === undefined || WORKLOADS.includes(values.workload as DrillReport['workload']))
   )
     return usage(
       io,
@@ -225,6 +293,7 @@ export async function cmdDrill(args: string[], io: Io): Promise<number> {
     writes,
     ...(users === undefined ? {} : { users }),
     ...(values.path === undefined ? {} : { path: values.path }),
+    ...(values.workload === undefined ? {} : { workload: values.workload as DrillReport['workload'] }),
     readBackTimeoutMs: readBackS * 1000,
     ...(values['fault-cmd']
       ? { external: commandFault(values['fault-cmd'], values['heal-cmd'], { zone: values.zone, mode: values.mode }) }

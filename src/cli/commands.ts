@@ -73,10 +73,10 @@ export const COMMANDS: readonly CommandHelp[] = [
   {
     name: 'drill',
     usage: [
-      'drill --zone Z [--mode kill|partition] [--consistency fenced|available] [--rps N] [--duration S] [--writes 0..1] [--users N] [--path PATH] [--read-back-timeout S] [--fault-cmd CMD --heal-cmd CMD] [--no-restore] [--failback] [--allow-conflicts] [--json] [--control URL | --config FILE]',
+      'drill --zone Z [--mode kill|partition] [--consistency fenced|available] [--rps N] [--duration S] [--writes 0..1] [--users N] [--path PATH] [--workload echo|accounts|external|delivery] [--read-back-timeout S] [--fault-cmd CMD --heal-cmd CMD] [--no-restore] [--failback] [--allow-conflicts] [--json] [--control URL | --config FILE]',
     ],
     summary:
-      'fault a zone of the running cluster under traffic (the accounts app’s workload when it runs); report RTO, misrouting, RPO, WRT, lost writes; exit 0 when the goals are met',
+      'fault a zone of the running cluster under traffic (the accounts app’s or the delivery service’s workload when it runs); report RTO, misrouting, RPO, WRT, lost writes; exit 0 when the goals are met',
     options: [OPTIONS.drill],
   },
   {

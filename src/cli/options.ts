@@ -119,10 +119,15 @@ const DRILL = {
     arg: 'PATH',
     help: 'the path the traffic writes (PUT) and reads under, PATH/<user>: an external app’s resource, e.g. /notes',
   },
+  workload: {
+    type: 'string',
+    arg: 'echo|accounts|external|delivery',
+    help: 'the workload to drive (default: the one the cluster’s app calls for, GET /api/topology)',
+  },
   rps: { type: 'string', default: '300', arg: 'N', help: 'requests a second (1..20000, default 300)' },
   duration: { type: 'string', default: '20', arg: 'S', help: 'seconds of traffic (4..3600, default 20)' },
   writes: { type: 'string', default: '0.5', arg: 'F', help: 'share of writes, 0..1 (default 0.5)' },
-  users: { type: 'string', arg: 'N', help: 'users (default 2000 echo, 200 accounts)' },
+  users: { type: 'string', arg: 'N', help: 'users (default 2000 echo, 200 accounts and delivery)' },
   'read-back-timeout': {
     type: 'string',
     default: '60',

@@ -43,6 +43,8 @@ export interface WorkloadRequest {
   body?: string;
   /** A write of replicated data (checked for misrouting and read back); logins are not. */
   write: boolean;
+  /** An answer ≥ 400 the app gives by design (a dish sold out, a stale version): the request counts as served. */
+  answered?(status: number, text: string): boolean;
   /** Called with the answer (and the zone that served it); may return the request the client sends next in the same action. */
   done?(status: number, text: string, servedBy?: string): WorkloadRequest | undefined;
 }

@@ -2,6 +2,7 @@
 
 export type { AckedWrite, ReadBack } from './accounts-workload.ts';
 export { commandFault } from './command-fault.ts';
+export type { DeliveryFigures } from './delivery-workload.ts';
 export { type DrillRun, type DrillRunDeps, registerDrillRuns } from './drill-runs.ts';
 export { drillErrors } from './errors.ts';
 export { type FaultTargets, registerDrillRoutes, type ZoneSwitch } from './fault-routes.ts';

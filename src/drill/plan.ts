@@ -3,6 +3,7 @@ import { failoverErrors } from '../failover/index.ts';
 import { shardForKey } from '../shardmap/index.ts';
 import { AccountsWorkload } from './accounts-workload.ts';
 import { type Control, controlJson, type ShardMapJson } from './control-http.ts';
+import { DeliveryWorkload } from './delivery-workload.ts';
 import { drillErrors } from './errors.ts';
 import { ExternalWorkload } from './external-workload.ts';
 import type { DrillOptions, DrillReport } from './types.ts';
@@ -38,6 +39,8 @@ export interface DrillPlan {
   affectedUsers: number;
   /** Set when the cluster runs the accounts app (its users are registered and logged in by then). */
   accounts?: AccountsWorkload;
+  /** Set on the delivery service (its dishes, menu and users are set up by then). */
+  delivery?: DeliveryWorkload;
   /** Set when the zones' apps are external services (`zones.<z>.app`): writes and reads under `path`. */
   external?: ExternalWorkload;
 }
@@ -48,7 +51,10 @@ export async function planDrill(o: DrillOptions, given: Control): Promise<DrillP
   const controls = eps.controls.length ? eps.controls : [{ url: given.base, zones: [] as string[] }];
   const zoneControl = controls.find((c) => c.zones.includes(o.zone))?.url ?? given.base;
   const control = { ...given, base: observerFor(o, given.base, controls) };
-  const topo = await controlJson<{ app?: string; zones: { name: string }[] }>(control, '/api/topology');
+  const topo = await controlJson<{ app?: string; appName?: string; apex: string; zones: { name: string }[] }>(
+    control,
+    '/api/topology',
+  );
   if (!topo.zones.some((z) => z.name === o.zone))
     throw failoverErrors.ERR_FAILOVER_UNKNOWN_ZONE(`drill: unknown zone "${o.zone}"`);
   for (const z of topo.zones)
@@ -57,7 +63,14 @@ export async function planDrill(o: DrillOptions, given: Control): Promise<DrillP
         `drill: no router for zone "${z.name}" in ${control.base}/api/endpoints: is its process running?`,
       );
   const workload: DrillReport['workload'] =
-    topo.app === 'accounts' ? 'accounts' : topo.app === 'external' ? 'external' : 'echo';
+    o.workload ??
+    (topo.appName === 'delivery'
+      ? 'delivery'
+      : topo.app === 'accounts'
+        ? 'accounts'
+        : topo.app === 'external'
+          ? 'external'
+          : 'echo');
   const shardMap = await controlJson<ShardMapJson>(control, '/api/shardmap');
   refuseEmptyZone(o.zone, shardMap);
   const auditBefore = await controlJson<{ entries: AuditEntry[] }>(control, '/api/audit?limit=1');
@@ -79,6 +92,9 @@ export async function planDrill(o: DrillOptions, given: Control): Promise<DrillP
   if (workload === 'accounts') {
     plan.accounts = await setUpAccounts(o, plan);
     plan.users = plan.accounts.users;
+  } else if (workload === 'delivery') {
+    plan.delivery = await setUpDelivery(o, plan, { edges: eps.edges, host: topo.apex });
+    plan.users = plan.delivery.users;
   } else plan.users = echoUsers(o, shardMap);
   if (workload === 'external') plan.external = new ExternalWorkload(plan.path, o.clock);
   plan.affectedUsers = plan.users.filter((u) => u.home === o.zone).length;
@@ -119,25 +135,33 @@ interface EndpointJson {
 async function readEndpoints(
   control: Control,
   o: DrillOptions,
-): Promise<{ routers: Map<string, string>; apps: Map<string, string>; controls: { url: string; zones: string[] }[] }> {
+): Promise<{
+  routers: Map<string, string>;
+  apps: Map<string, string>;
+  edges: Map<string, string>;
+  controls: { url: string; zones: string[] }[];
+}> {
   const eps = await controlJson<{ endpoints: EndpointJson[] }>(control, '/api/endpoints');
   const url = (e: EndpointJson) => `http://${e.host === '0.0.0.0' ? '127.0.0.1' : e.host}:${e.port}`;
   const controls = eps.endpoints
     .filter((e) => e.role === 'control')
     .map((e) => ({ url: url(e), zones: e.zones ?? [] }));
-  if (o.endpoints) return { ...o.endpoints, controls };
+  const edges = new Map<string, string>();
+  for (const e of eps.endpoints) if (e.role === 'edge' && e.zone && !edges.has(e.zone)) edges.set(e.zone, url(e));
+  if (o.endpoints) return { ...o.endpoints, edges, controls };
   const routers = new Map<string, string>();
   const apps = new Map<string, string>();
   for (const e of eps.endpoints) {
     if (e.role === 'router' && e.zone) routers.set(e.zone, url(e));
     if (e.role === 'app' && e.zone) apps.set(e.zone, url(e));
   }
-  return { routers, apps, controls };
+  return { routers, apps, edges, controls };
 }
 
 /** Fenced traffic writes profiles, available traffic orders; the accounts app has its own paths. */
 function trafficPath(workload: DrillReport['workload'], consistency: DrillOptions['consistency']): string {
   if (workload === 'accounts') return '/api/profiles, /api/comments';
+  if (workload === 'delivery') return '/api/orders, /api/menus';
   return consistency === 'available' ? '/api/orders' : '/api/profiles';
 }
 
@@ -164,4 +188,23 @@ async function setUpAccounts(o: DrillOptions, plan: DrillPlan): Promise<Accounts
   o.onProgress?.({ elapsedS: 0, durationS: o.durationS, phase: 'setup', ok: 0, failed: 0, affectedFailed: 0 });
   await accounts.setup(o.users ?? 200);
   return accounts;
+}
+
+/** Delivery: the dishes, the menu and one order per fence before the traffic (reported as 'setup'); the menu is looked at through the edges too (Host: the apex). */
+async function setUpDelivery(
+  o: DrillOptions,
+  plan: DrillPlan,
+  edge: { edges: Map<string, string>; host: string },
+): Promise<DeliveryWorkload> {
+  const delivery = new DeliveryWorkload({
+    ...edge,
+    dispatcher: plan.control.dispatcher,
+    clock: o.clock,
+    random: o.random,
+    routers: plan.routers,
+    ownerOf: (shard) => plan.shardMap.shards[shard]?.zone ?? '',
+  });
+  o.onProgress?.({ elapsedS: 0, durationS: o.durationS, phase: 'setup', ok: 0, failed: 0, affectedFailed: 0 });
+  await delivery.setup(o.users ?? 200);
+  return delivery;
 }

@@ -20,8 +20,10 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
     connect: { timeout: 1000 },
   });
   const control: Control = { base: o.control.replace(/\/$/, ''), dispatcher, clock: o.clock };
+  let planned: DrillPlan | undefined;
   try {
     const plan = await planDrill(o, control);
+    planned = plan;
     const before = await openConflicts(plan.controls);
     const traffic = await driveTraffic(o, plan, () => faultZone(o, plan));
     const { owners, moved } = await readShardMoves(plan, o.zone);
@@ -29,10 +31,12 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
     const report = buildReport(o, plan, traffic, misrouted, moved);
     if (plan.accounts) recordUnshipped(report, await plan.accounts.unshipped(plan.apps, o.zone, traffic.faultAt));
     if (o.restore) await restoreAndVerify(o, plan, traffic, report);
+    if (plan.delivery) await verifyDelivery(o, plan, report);
     recordConflicts(report, before, await openConflicts(plan.controls), o.allowConflicts === true);
     report.after = await clusterState(plan.control);
     return report;
   } finally {
+    planned?.delivery?.stop();
     await dispatcher.close().catch(() => {});
   }
 }
@@ -48,6 +52,7 @@ async function restoreAndVerify(
   const healAt = o.clock.now();
   const data = await restoreZone(o, plan);
   report.restore.restored = true;
+  plan.delivery?.healed();
   if (data) recordRestoreData(report, data);
   if (plan.accounts) {
     const { ok, failed, affectedFailed } = traffic.counts;
@@ -69,4 +74,16 @@ async function restoreAndVerify(
     // lost writes miss the drill's goal, as on the accounts app
     if (rb.missing > 0) report.goal.met = false;
   }
+}
+
+/** Delivery: reads every acknowledged order back and counts lost writes and oversold units, which fail the drill. */
+async function verifyDelivery(o: DrillOptions, plan: DrillPlan, report: DrillReport): Promise<void> {
+  const { ok, failed } = report.requests;
+  o.onProgress?.({ elapsedS: o.durationS, durationS: o.durationS, phase: 'read-back', ok, failed, affectedFailed: 0 });
+  // read through a zone the fault left alone: routers forward to whoever owns the shard now
+  const via = plan.routers.get(plan.zones.find((z) => z !== o.zone) ?? o.zone)!;
+  const d = await plan.delivery!.finish(via, plan.control, o.readBackTimeoutMs ?? 60_000, o.zone);
+  report.delivery = d;
+  report.lost = d.lost.writes;
+  if (d.lost.writes > 0 || d.oversold > 0) report.goal.met = false;
 }

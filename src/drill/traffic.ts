@@ -187,6 +187,7 @@ class TrafficRun {
   private requestFor(u: DrillUser, wantWrite: boolean): WorkloadRequest {
     if (this.plan.accounts) return this.plan.accounts.next(u as AccountsUser, wantWrite);
     if (this.plan.external) return this.plan.external.next(u, wantWrite);
+    if (this.plan.delivery) return this.plan.delivery.next(u, wantWrite);
     return {
       method: wantWrite ? 'POST' : 'GET',
       path: `${this.plan.path}/${u.id}`,
@@ -205,7 +206,9 @@ class TrafficRun {
     const s: Sample = { t0, affected: u.home === this.o.zone, write: action.cur.write, ok: false, kind: '', entry };
     this.inflight++;
     void this.act(entry, action)
-      .then(({ status, headers, text }) => recordAnswer(s, status, headers, text))
+      .then(({ status, headers, text }) =>
+        recordAnswer(s, status, headers, text, action.cur.answered?.(status, text) === true),
+      )
       .catch((e: { code?: string }) => {
         action.cur.done?.(0, '');
         recordNoAnswer(s, e);
@@ -254,9 +257,9 @@ interface Answer {
   text: string;
 }
 
-/** A 2xx/3xx is ok and says who served it; anything else is `http <status> <code>`. */
-function recordAnswer(s: Sample, status: number, headers: Answer['headers'], text: string): void {
-  if (status < 400) {
+/** A 2xx/3xx (or an answer the app gives by design) is ok and says who served it; anything else is `http <status> <code>`. */
+function recordAnswer(s: Sample, status: number, headers: Answer['headers'], text: string, byDesign = false): void {
+  if (status < 400 || byDesign) {
     s.ok = true;
     s.kind = 'ok';
     // the echo app names itself; any other app is named by the router that served it locally
@@ -269,8 +272,9 @@ function recordAnswer(s: Sample, status: number, headers: Answer['headers'], tex
   let code = '';
   let hop = '';
   try {
-    const body = JSON.parse(text) as { error?: string; zone?: unknown; upstream?: unknown };
-    code = body.error ?? '';
+    const body = JSON.parse(text) as { error?: string; code?: string; zone?: unknown; upstream?: unknown };
+    // multizone's answers say `error`; an app may say `code`
+    code = body.error ?? body.code ?? '';
     // a router that could not reach the next hop says which: the report then tells a dead
     // zone's app from a slow forward
     if (typeof body.zone === 'string' && typeof body.upstream === 'string') hop = ` (${body.zone} → ${body.upstream})`;

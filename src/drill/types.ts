@@ -1,6 +1,7 @@
 import type { Clock } from '../core/clock.ts';
 import type { Random } from '../core/random.ts';
 import type { AckedWrite, ReadBack } from './accounts-workload.ts';
+import type { DeliveryFigures } from './delivery-workload.ts';
 import type { ExternalReadBack } from './external-workload.ts';
 
 /** A fault made outside the control API (an external command, the lab). */
@@ -28,6 +29,8 @@ export interface DrillOptions {
    * resource (`/notes`); default `/api/profiles` (`/api/orders` with available consistency).
    */
   path?: string;
+  /** The workload to drive, instead of the one GET /api/topology names (`app`, `appName`). */
+  workload?: DrillReport['workload'];
   /** Users (default: 2000 on the echo app, 200 on the accounts app, which registers and logs each in first). */
   users?: number;
   /** How long the read-back waits for every acknowledged write to show up (ms): accounts app in every zone, external app through the routers. */
@@ -61,7 +64,7 @@ export interface DrillProgress {
 /** The drill's result (printed as a table, or as JSON with --json). */
 export interface DrillReport {
   /** The app the cluster runs (from GET /api/topology): `echo`, or `accounts` (registered users, real replicated writes). */
-  workload: 'echo' | 'accounts' | 'external';
+  workload: 'echo' | 'accounts' | 'external' | 'delivery';
   zone: string;
   mode: 'kill' | 'partition';
   /** Who made the fault: the zone's own process through its control API, or an external fault (a command, the lab). */
@@ -122,6 +125,8 @@ export interface DrillReport {
   readBack?: ReadBack;
   /** External app: each user's last acknowledged write read back through the routers after the drill (and the failback, if asked). */
   externalReadBack?: ExternalReadBack;
+  /** Delivery service: orders and transitions read back, locked orders, oversold units, menu staleness. */
+  delivery?: DeliveryFigures;
   /** Accounts app: logins again because a write's session lived in a zone that was gone (then the write was retried once). */
   relogins?: number;
   /** Accounts app: registrations, logins and first writes of the setup retried after a 5xx. */

@@ -124,6 +124,7 @@ test('cli: usage errors exit 64 with ERR_CLI_USAGE and the command’s usage', a
   for (const args of [
     ['drill'],
     ['drill', '--zone', 'sh-a', '--bogus'],
+    ['drill', '--zone', 'sh-a', '--workload', 'nope'],
     ['geo'],
     ['publish'],
     ['purge'],
