@@ -259,7 +259,7 @@ export async function cmdDrill(args: string[], io: Io): Promise<number> {
   if (
     !values.zone ||
     (values.mode !== 'kill' && values.mode !== 'partition') ||
-    (values.consistency !== 'fenced' && values.consistency !== 'available') ||
+    (values.consistency !== undefined && values.consistency !== 'fenced' && values.consistency !== 'available') ||
     !(rps > 0 && rps <= 20_000) ||
     !(duration >= 4 && duration <= 3600) ||
     !(writes >= 0 && writes <= 1) ||
@@ -278,7 +278,11 @@ export async function cmdDrill(args: string[], io: Io): Promise<number> {
     return usage(io, 'drill', '--fault-cmd needs --heal-cmd to bring the zone back (or --no-restore to leave it down)');
   // before any traffic: a cluster that is not there is one clear line, not a failed drill
   const control = controlUrl(values);
-  await controlCall(control, '/api/topology', 'GET');
+  const topo = (await controlCall(control, '/api/topology', 'GET')).json as { appName?: string } | null;
+  // the delivery app's orders are `available` (a backup takes them at once): held to that unless told
+  const consistency = (values.consistency ?? (topo?.appName === 'delivery' ? 'available' : 'fenced')) as
+    | 'fenced'
+    | 'available';
   const tty = process.stderr.isTTY && !values.json;
   let lastLine = -1;
   // the injected clock's timers are unref'd: hold the process open while the drill runs
@@ -287,7 +291,7 @@ export async function cmdDrill(args: string[], io: Io): Promise<number> {
     control,
     zone: values.zone,
     mode: values.mode,
-    consistency: values.consistency,
+    consistency,
     rps,
     durationS: duration,
     writes,

@@ -110,9 +110,8 @@ const DRILL = {
   },
   consistency: {
     type: 'string',
-    default: 'fenced',
     arg: 'fenced|available',
-    help: 'echo workload: fenced (profiles) or available (orders) (default fenced)',
+    help: 'the consistency the drill holds the traffic to: fenced (echo: profiles) or available (echo: orders) (default fenced; available for the delivery app, whose orders are)',
   },
   path: {
     type: 'string',

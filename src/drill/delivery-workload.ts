@@ -206,7 +206,17 @@ const BY_DESIGN = new Set([
   'ERR_DELIVERY_ILLEGAL_TRANSITION',
   'ERR_DELIVERY_ORDER_LOCKED',
 ]);
-const byDesign = (status: number, text: string) => status === 409 && BY_DESIGN.has(String(parse(text).code));
+/**
+ * A zone out of quota while the core zone cannot grant: after the core's takeover the new core
+ * grants nothing until every lease the old one may have granted unseen has run out (the
+ * quota's leaseMs + graceMs), so as never to oversell. Designed, and shown under "refused"
+ * with its count; not an outage of the zone that answers it.
+ */
+const QUOTA_PENDING = 'ERR_DELIVERY_QUOTA_PENDING';
+const byDesign = (status: number, text: string) => {
+  const code = String(parse(text).code);
+  return (status === 409 && BY_DESIGN.has(code)) || (status === 503 && code === QUOTA_PENDING);
+};
 /** The action that moves an order on from a state (cancel is drawn separately). */
 const NEXT_ACTION: Record<string, string> = { placed: 'accept', accepted: 'pickup', 'picked-up': 'deliver' };
 /** How often a menu edit replaces a user's write (ms). */

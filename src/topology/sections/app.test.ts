@@ -19,10 +19,11 @@ test('topology/app: a command with its environment; placeholders kept for the ru
     keyFile: 'k',
     name: 'delivery',
     command: ['{node}', 'service.ts'],
-    env: { PORT: '{port}', PG: 'postgres://db/app_{zone_}', TOKEN: '{edgeToken}' },
+    env: { PORT: '{port}', PG: 'postgres://db/app_{zone_}', TOKEN: '{edgeToken}', JSON: '{"leaseMs": 10}' },
   });
   assert.deepEqual(c.command, ['{node}', 'service.ts']);
   assert.equal(c.env.PG, 'postgres://db/app_{zone_}');
+  assert.equal(c.env.JSON, '{"leaseMs": 10}'); // braces that name no placeholder are text
   assert.equal(c.startTimeoutMs, 30_000);
   assert.deepEqual(appSection.parse({ upstream: 'http://127.0.0.1:19001', keyFile: 'k' }).env, {});
 });

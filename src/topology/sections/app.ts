@@ -16,8 +16,15 @@ export const APP_PLACEHOLDERS = [
   'edgeToken',
   'node',
 ] as const;
-const APP_TEMPLATE = new RegExp(`^(?:[^{}]|\\{(?:${APP_PLACEHOLDERS.join('|')})\\})*$`);
-const APP_TEMPLATE_RULE = `may contain no placeholder but ${APP_PLACEHOLDERS.map((p) => `{${p}}`).join(', ')}`;
+/** `{name}` of an unknown name (other braces, as in a JSON value, are text). */
+const unknownPlaceholder = (v: string) =>
+  [...v.matchAll(/\{([A-Za-z_]\w*)\}/g)].some((m) => !(APP_PLACEHOLDERS as readonly string[]).includes(m[1]!));
+const appTemplate = () =>
+  z
+    .string()
+    .min(1)
+    .refine((v) => !unknownPlaceholder(v), APP_TEMPLATE_RULE);
+const APP_TEMPLATE_RULE = `may contain no {name} placeholder but ${APP_PLACEHOLDERS.map((p) => `{${p}}`).join(', ')}`;
 
 /** `http://host:port`, no path, query or credentials; `{zone}`/`{zone_}` may name the zone. */
 const upstreamUrl = z
@@ -74,7 +81,7 @@ export const appSection = z
      * answers `health`, restarts it when it exits, and stops it last. Placeholders as in `env`,
      * plus `{node}` (the Node.js running multizone). Unset: the app is started by others.
      */
-    command: z.array(z.string().min(1).regex(APP_TEMPLATE, APP_TEMPLATE_RULE)).min(1).optional(),
+    command: z.array(appTemplate()).min(1).optional(),
     /** The command's working folder, relative to the topology file's folder (default: that folder). */
     cwd: z.string().min(1).optional(),
     /**
@@ -82,9 +89,7 @@ export const appSection = z
      * and `{port}` (the upstream's), `{keyFile}` (its absolute path), `{router}` and `{edge}`
      * (the zone's listeners as http URLs), `{edgeToken}` (the edges' admin token).
      */
-    env: z
-      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().regex(APP_TEMPLATE, APP_TEMPLATE_RULE))
-      .default({}),
+    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), appTemplate()).default({}),
     /** How long the command may take to answer its health path at start (ms); longer stops startup. */
     startTimeoutMs: z.number().int().min(100).max(600_000).default(30_000),
   })
