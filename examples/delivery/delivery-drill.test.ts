@@ -7,21 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
-import pg from 'pg';
 import { drillOutput } from '../../src/cli/cmd-drill.ts';
 import { main } from '../../src/cli/main.ts';
 import type { DrillReport } from '../../src/drill/index.ts';
-import { dropZoneDatabase, PG_ADMIN, pgAvailable } from '../../test/integration/replication/tables-support.ts';
+import { pgAvailable } from '../../test/integration/replication/tables-support.ts';
 import { startCli, stopCli } from '../../test/support/cli.ts';
-import { freePort } from '../../test/support/net.ts';
-import { deliveryTopologyYaml, kill, redisAvailable, startService, ZONES } from './delivery-support.ts';
-import { DELIVERY_TABLES_YAML } from './schema.ts';
+import { DeliveryFixture, kill, redisAvailable, startService, ZONES } from './delivery-support.ts';
 
 type Zone = (typeof ZONES)[number];
 /** Short leases, as delivery.test.ts has them: a sold-out dish's unspent batches come back within the drill. */
@@ -33,66 +25,21 @@ const redisUp = await redisAvailable();
 describe('delivery drill: the delivery workload against four zones as real processes', {
   skip: !pgUp ? 'no PostgreSQL' : !redisUp && 'no Redis',
 }, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'mz-delivery-drill-'));
-  const keyFile = join(dir, 'app-key');
-  const tag = `delivery_drill_${randomBytes(3).toString('hex')}`;
-  const dbName = (z: string) => `${tag}_${z.replace(/-/g, '_')}`;
-  const dbUrl = (z: string) => `${PG_ADMIN.replace(/\/[^/]*$/, '')}/${dbName(z)}`;
-  const admin = new pg.Client({ connectionString: PG_ADMIN });
-  const redis = new Redis('redis://127.0.0.1:6379', { lazyConnect: true });
+  const f = new DeliveryFixture('delivery_drill');
   const services: ChildProcess[] = [];
-  const apps: Record<string, number> = {};
-  const routers: Record<string, number> = {};
-  const edges: Record<string, number> = {};
-  const EDGE_TOKEN = 'edge-t0ken';
   let cli: Awaited<ReturnType<typeof startCli>> | undefined;
 
   before(async () => {
-    writeFileSync(keyFile, `${'5d'.repeat(32)}\n`, { mode: 0o600 });
-    writeFileSync(join(dir, 'cluster-secret'), `${'c3'.repeat(32)}\n`, { mode: 0o600 });
-    await admin.connect();
-    await redis.connect();
-    for (const z of ZONES) {
-      await admin.query(`CREATE DATABASE ${dbName(z)}`);
-      apps[z] = await freePort();
-      routers[z] = await freePort();
-      edges[z] = await freePort();
-    }
+    await f.prepare();
     for (const z of ZONES)
-      services.push(
-        await startService(
-          {
-            DELIVERY_ZONE: z,
-            DELIVERY_KEY_FILE: keyFile,
-            DELIVERY_PG: dbUrl(z),
-            DELIVERY_ROUTER: `http://127.0.0.1:${routers[z]}`,
-            DELIVERY_REDIS_PREFIX: tag,
-            DELIVERY_QUOTA: JSON.stringify(QUOTA),
-            // a menu change purges the zone's edge, where the drill looks at the menu too
-            DELIVERY_EDGE: `http://127.0.0.1:${edges[z]}`,
-            DELIVERY_EDGE_TOKEN: EDGE_TOKEN,
-          },
-          apps[z]!,
-        ),
-      );
-    const file = join(dir, 'topology.yaml');
-    const tables = `replication:\n  tables:\n    url: '${PG_ADMIN.replace(/\/[^/]*$/, '')}/${tag}_{zone_}'\n    tables: ${DELIVERY_TABLES_YAML}\n`;
-    writeFileSync(
-      file,
-      deliveryTopologyYaml({ apps, routers, edges, edgeToken: EDGE_TOKEN, keyFile, shards: 64, extra: tables }),
-    );
-    cli = await startCli(['up', '--config', file, '--json'], { cwd: dir });
+      services.push(await startService(f.serviceEnv(z, { DELIVERY_QUOTA: JSON.stringify(QUOTA) }), f.apps[z]!));
+    cli = await startCli(['up', '--config', f.writeTopology(), '--json'], { cwd: f.dir });
   });
 
   after(async () => {
     if (cli) await stopCli(cli.child);
     for (const s of services) await kill(s);
-    for (const z of ZONES) await dropZoneDatabase(admin, dbName(z));
-    await admin.end();
-    const keys = await redis.keys(`${tag}:*`);
-    if (keys.length) await redis.del(...keys);
-    redis.disconnect();
-    rmSync(dir, { recursive: true, force: true });
+    await f.cleanUp();
   });
 
   it('delivery drill: gz-a killed under orders, transitions, limited dishes and menu edits: 0 lost, 0 oversold', async (t) => {

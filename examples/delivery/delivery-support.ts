@@ -1,9 +1,16 @@
 /** What the delivery example's tests share: the four-zone topology, a poll, starting a service, signing. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import pg from 'pg';
 import { request } from 'undici';
+import { dropZoneDatabase, PG_ADMIN } from '../../test/integration/replication/tables-support.ts';
+import { freePort } from '../../test/support/net.ts';
+import { DELIVERY_TABLES_YAML } from './schema.ts';
 
 const HERE = new URL('.', import.meta.url).pathname;
 export const ZONES = ['sh-a', 'sh-b', 'bj-a', 'gz-a'] as const;
@@ -173,4 +180,84 @@ export async function redisAvailable(): Promise<boolean> {
   });
   if (!ok && process.env.CI === 'true') throw new Error('Redis is needed at 127.0.0.1:6379 in CI');
   return ok;
+}
+
+/**
+ * One test's four-zone delivery cluster on the machine's servers: its folder (app key, cluster
+ * secret, topology), its databases and Redis prefix (`<name>_<random>`, so tests never share
+ * data), its ports, and how it is written and removed again.
+ */
+export class DeliveryFixture {
+  readonly dir: string;
+  readonly keyFile: string;
+  /** Database name prefix and Redis key prefix. */
+  readonly tag: string;
+  readonly admin = new pg.Client({ connectionString: PG_ADMIN });
+  readonly redis = new Redis('redis://127.0.0.1:6379', { lazyConnect: true });
+  readonly apps: Record<string, number> = {};
+  readonly routers: Record<string, number> = {};
+  readonly edges: Record<string, number> = {};
+  readonly edgeToken = 'edge-t0ken';
+
+  constructor(name: string) {
+    this.dir = mkdtempSync(join(tmpdir(), `mz-${name}-`));
+    this.keyFile = join(this.dir, 'app-key');
+    this.tag = `${name.replace(/-/g, '_')}_${randomBytes(3).toString('hex')}`;
+  }
+
+  dbName(z: string): string {
+    return `${this.tag}_${z.replace(/-/g, '_')}`;
+  }
+
+  dbUrl(z: string): string {
+    return `${PG_ADMIN.replace(/\/[^/]*$/, '')}/${this.dbName(z)}`;
+  }
+
+  /** The keys, a database per zone, free ports for every zone's app, router and edge. */
+  async prepare(): Promise<void> {
+    writeFileSync(this.keyFile, `${'5d'.repeat(32)}\n`, { mode: 0o600 });
+    writeFileSync(join(this.dir, 'cluster-secret'), `${'c3'.repeat(32)}\n`, { mode: 0o600 });
+    await this.admin.connect();
+    await this.redis.connect();
+    for (const z of ZONES) {
+      await this.admin.query(`CREATE DATABASE ${this.dbName(z)}`);
+      this.apps[z] = await freePort();
+      this.routers[z] = await freePort();
+      this.edges[z] = await freePort();
+    }
+  }
+
+  /** A zone's service environment (its database, router, edge, Redis prefix) over `extra`. */
+  serviceEnv(z: string, extra: Record<string, string> = {}): Record<string, string> {
+    return {
+      DELIVERY_ZONE: z,
+      DELIVERY_KEY_FILE: this.keyFile,
+      DELIVERY_PG: this.dbUrl(z),
+      DELIVERY_ROUTER: `http://127.0.0.1:${this.routers[z]}`,
+      DELIVERY_REDIS_PREFIX: this.tag,
+      // a menu change purges the zone's edge
+      DELIVERY_EDGE: `http://127.0.0.1:${this.edges[z]}`,
+      DELIVERY_EDGE_TOKEN: this.edgeToken,
+      ...extra,
+    };
+  }
+
+  /** Writes the topology (the services as external apps, their tables replicated); its path. */
+  writeTopology(): string {
+    const file = join(this.dir, 'topology.yaml');
+    const tables = `replication:\n  tables:\n    url: '${PG_ADMIN.replace(/\/[^/]*$/, '')}/${this.tag}_{zone_}'\n    tables: ${DELIVERY_TABLES_YAML}\n`;
+    const { apps, routers, edges, edgeToken, keyFile } = this;
+    writeFileSync(file, deliveryTopologyYaml({ apps, routers, edges, edgeToken, keyFile, shards: 64, extra: tables }));
+    return file;
+  }
+
+  /** Drops the databases and Redis keys, removes the folder (the processes are the test's to stop first). */
+  async cleanUp(): Promise<void> {
+    for (const z of ZONES) await dropZoneDatabase(this.admin, this.dbName(z));
+    await this.admin.end();
+    const keys = await this.redis.keys(`${this.tag}:*`);
+    if (keys.length) await this.redis.del(...keys);
+    this.redis.disconnect();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
 }

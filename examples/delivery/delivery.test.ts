@@ -8,19 +8,13 @@
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import { request } from 'undici';
-import { dropZoneDatabase, PG_ADMIN, pgAvailable } from '../../test/integration/replication/tables-support.ts';
+import { pgAvailable } from '../../test/integration/replication/tables-support.ts';
 import { startCli, stopCli } from '../../test/support/cli.ts';
-import { freePort } from '../../test/support/net.ts';
 import {
-  deliveryTopologyYaml,
+  DeliveryFixture,
   FENCE_POINT,
   kill,
   redisAvailable,
@@ -28,7 +22,6 @@ import {
   waitFor,
   ZONES,
 } from './delivery-support.ts';
-import { DELIVERY_TABLES_YAML } from './schema.ts';
 
 type Zone = (typeof ZONES)[number];
 const KILLED: Zone = 'gz-a';
@@ -41,70 +34,30 @@ const redisUp = await redisAvailable();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('delivery: four zones as real processes', { skip: !pgUp ? 'no PostgreSQL' : !redisUp && 'no Redis' }, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'mz-delivery-'));
-  const keyFile = join(dir, 'app-key');
-  const tag = `mzdeliv_${randomBytes(3).toString('hex')}`;
-  const dbName = (z: string) => `${tag}_${z.replace(/-/g, '_')}`;
-  const dbUrl = (z: string) => `${PG_ADMIN.replace(/\/[^/]*$/, '')}/${dbName(z)}`;
-  const redisPrefix = `${tag}`;
-  const admin = new pg.Client({ connectionString: PG_ADMIN });
-  const redis = new Redis('redis://127.0.0.1:6379', { lazyConnect: true });
+  const f = new DeliveryFixture('mzdeliv');
+  const { redis, edges } = f;
   const services = new Map<Zone, ChildProcess>();
   const killed = new Set<Zone>();
-  const apps: Record<string, number> = {};
-  const routers: Record<string, number> = {};
-  const edges: Record<string, number> = {};
-  const EDGE_TOKEN = 'edge-t0ken';
   let cli: Awaited<ReturnType<typeof startCli>> | undefined;
-  const router = (z: Zone) => `http://127.0.0.1:${routers[z]}`;
+  const router = (z: Zone) => `http://127.0.0.1:${f.routers[z]}`;
 
   const startZone = async (z: Zone) => {
-    const env = {
-      DELIVERY_ZONE: z,
-      DELIVERY_KEY_FILE: keyFile,
-      DELIVERY_PG: dbUrl(z),
-      DELIVERY_ROUTER: router(z),
-      DELIVERY_REDIS_PREFIX: redisPrefix,
-      DELIVERY_QUOTA: JSON.stringify(QUOTA),
-      DELIVERY_MARK_SECONDS: '30',
-      DELIVERY_EDGE: `http://127.0.0.1:${edges[z]}`,
-      DELIVERY_EDGE_TOKEN: EDGE_TOKEN,
-    };
-    services.set(z, await startService(env, apps[z]!));
+    const env = f.serviceEnv(z, { DELIVERY_QUOTA: JSON.stringify(QUOTA), DELIVERY_MARK_SECONDS: '30' });
+    services.set(z, await startService(env, f.apps[z]!));
     killed.delete(z);
   };
 
   before(async () => {
-    writeFileSync(keyFile, `${'5d'.repeat(32)}\n`, { mode: 0o600 });
-    writeFileSync(join(dir, 'cluster-secret'), `${'c3'.repeat(32)}\n`, { mode: 0o600 });
-    await admin.connect();
-    await redis.connect();
-    for (const z of ZONES) {
-      await admin.query(`CREATE DATABASE ${dbName(z)}`);
-      apps[z] = await freePort();
-      routers[z] = await freePort();
-      edges[z] = await freePort();
-    }
+    await f.prepare();
     // the services create their tables; table replication checks them when multizone starts
     for (const z of ZONES) await startZone(z);
-    const file = join(dir, 'topology.yaml');
-    const tables = `replication:\n  tables:\n    url: '${PG_ADMIN.replace(/\/[^/]*$/, '')}/${tag}_{zone_}'\n    tables: ${DELIVERY_TABLES_YAML}\n`;
-    writeFileSync(
-      file,
-      deliveryTopologyYaml({ apps, routers, edges, edgeToken: EDGE_TOKEN, keyFile, shards: 64, extra: tables }),
-    );
-    cli = await startCli(['up', '--config', file, '--json'], { cwd: dir });
+    cli = await startCli(['up', '--config', f.writeTopology(), '--json'], { cwd: f.dir });
   });
 
   after(async () => {
     if (cli) await stopCli(cli.child);
     for (const s of services.values()) await kill(s);
-    for (const z of ZONES) await dropZoneDatabase(admin, dbName(z));
-    await admin.end();
-    const keys = await redis.keys(`${redisPrefix}:*`);
-    if (keys.length) await redis.del(...keys);
-    redis.disconnect();
-    rmSync(dir, { recursive: true, force: true });
+    await f.cleanUp();
   });
 
   const putDish = async (dish: string, stock: number) => {
@@ -282,7 +235,7 @@ describe('delivery: four zones as real processes', { skip: !pgUp ? 'no PostgreSQ
         .n as number;
     const buyers = ZONES.flatMap((z) => [buyer(z), buyer(z)]);
     try {
-      const leasesKey = `${redisPrefix}:${victim}:leases:${dish}`;
+      const leasesKey = `${f.tag}:${victim}:leases:${dish}`;
       const unspent = async () => {
         let u = 0;
         for (const v of Object.values(await redis.hgetall(leasesKey))) {
@@ -305,7 +258,7 @@ describe('delivery: four zones as real processes', { skip: !pgUp ? 'no PostgreSQ
       const atKill = acknowledged;
       // the drain: buyers keep coming until the whole stock is sold (counted in a live zone's
       // database: an order the killed service wrote but could not acknowledge is sold too)
-      const probe = new pg.Client({ connectionString: dbUrl(alive[0]!) });
+      const probe = new pg.Client({ connectionString: f.dbUrl(alive[0]!) });
       await probe.connect();
       try {
         await waitFor(
@@ -326,7 +279,7 @@ describe('delivery: four zones as real processes', { skip: !pgUp ? 'no PostgreSQ
       stop = true;
       await Promise.all(buyers);
       // every zone's database ends with the same orders (the killed services' databases live on)
-      const dbs = ZONES.map((z) => new pg.Client({ connectionString: dbUrl(z) }));
+      const dbs = ZONES.map((z) => new pg.Client({ connectionString: f.dbUrl(z) }));
       let sums: number[] = [];
       try {
         for (const db of dbs) await db.connect();

@@ -36,6 +36,17 @@ export interface AccountsUser {
 }
 
 /** One request the drill sends, and what to do with the answer (status 0: no answer). */
+/** What a workload sends its traffic with: every workload's constructor takes these. */
+export interface WorkloadDeps {
+  dispatcher: Agent;
+  clock: Clock;
+  random: Random;
+  /** Router base URL per zone. */
+  routers: Map<string, string>;
+  /** Owner zone of a shard at the start. */
+  ownerOf(shard: number): string;
+}
+
 export interface WorkloadRequest {
   method: 'GET' | 'POST' | 'PUT';
   path: string;
@@ -136,15 +147,8 @@ export class AccountsWorkload {
   private readonly password: string;
 
   constructor(
-    private readonly o: {
-      dispatcher: Agent;
-      clock: Clock;
-      random: Random;
-      /** Router base URL per zone. */
-      routers: Map<string, string>;
+    private readonly o: WorkloadDeps & {
       shardCount: number;
-      /** Owner zone of a shard at the start. */
-      ownerOf(shard: number): string;
       /** Share of writes that are comments instead of profile updates. */
       comments?: number;
       onAck?(w: AckedWrite): void;
@@ -453,7 +457,8 @@ export class AccountsWorkload {
   }
 }
 
-function parse(text: string): Record<string, unknown> {
+/** A JSON object answer's fields; anything else (not JSON, not an object) has none. */
+export function parse(text: string): Record<string, unknown> {
   try {
     const v = JSON.parse(text) as unknown;
     return v && typeof v === 'object' ? (v as Record<string, unknown>) : {};

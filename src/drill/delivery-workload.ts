@@ -1,8 +1,7 @@
-import { type Agent, request } from 'undici';
-import type { Clock, Timer } from '../core/clock.ts';
-import type { Random } from '../core/random.ts';
+import { request } from 'undici';
+import type { Timer } from '../core/clock.ts';
 import { HEADERS } from '../shardmap/index.ts';
-import type { WorkloadRequest } from './accounts-workload.ts';
+import { parse, type WorkloadDeps, type WorkloadRequest } from './accounts-workload.ts';
 import { type Control, controlJson } from './control-http.ts';
 import { drillErrors } from './errors.ts';
 
@@ -259,14 +258,7 @@ export class DeliveryWorkload {
   private healAt: number | null = null;
 
   constructor(
-    private readonly o: {
-      dispatcher: Agent;
-      clock: Clock;
-      random: Random;
-      /** Router base URL per zone. */
-      routers: Map<string, string>;
-      /** Owner zone of a shard at the start. */
-      ownerOf(shard: number): string;
+    private readonly o: WorkloadDeps & {
       stocks?: readonly number[];
       fencePoints?: Readonly<Record<string, string>>;
       /** Edge base URL per zone: the menu is looked at there too (as `<zone> edge`), with Host `host`. */
@@ -708,13 +700,4 @@ function tally(xs: readonly string[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const x of xs) out[x] = (out[x] ?? 0) + 1;
   return out;
-}
-
-function parse(text: string): Record<string, unknown> {
-  try {
-    const v = JSON.parse(text) as unknown;
-    return v && typeof v === 'object' ? (v as Record<string, unknown>) : {};
-  } catch {
-    return {};
-  }
 }
