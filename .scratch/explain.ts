@@ -30,7 +30,7 @@ await src.query("INSERT INTO items (id, user_id, payload) SELECT g, g % 1000, re
 for (;;) { const r = await dst.query('SELECT count(*)::int n FROM items'); if (r.rows[0].n >= N) break; await new Promise((r) => setTimeout(r, 100)); }
 captured = undefined;
 // a small batch of 40 rows in 8 txns
-for (let i = 0; i < 8; i++) await src.query("INSERT INTO items (id, user_id, payload) SELECT g, g % 1000, repeat('x', 100) FROM generate_series($1::bigint, $2::bigint) g", [N + 1 + i * 5, N + 5 + i * 5]);
+for (let i = 0; i < 1; i++) await src.query("INSERT INTO items (id, user_id, payload) SELECT g, g % 1000, repeat('x', 100) FROM generate_series($1::bigint, $2::bigint) g", [N + 1, N + 40]);
 for (;;) { const r = await dst.query('SELECT count(*)::int n FROM items'); if (r.rows[0].n >= N + 40) break; await new Promise((r) => setTimeout(r, 20)); }
 await tr.stop();
 if (!captured) { console.log('no statement captured'); process.exit(1); }
