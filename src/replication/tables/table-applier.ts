@@ -432,12 +432,13 @@ export class TableApplier {
     });
     if (close.length > 0) {
       const more = await c.query<{ i: number; cur_row: Record<string, unknown> | null; same: boolean | null }>(
-        `SELECT x.i, CASE WHEN t.ctid IS NULL THEN NULL ELSE to_jsonb(t) END AS cur_row,
-                CASE WHEN x.rj IS NULL THEN t.ctid IS NULL
-                     ELSE t.ctid IS NOT NULL AND to_jsonb(t) = to_jsonb(jsonb_populate_record(NULL::${T}, x.rj)) END AS same
+        `SELECT x.i, t.j AS cur_row,
+                CASE WHEN x.rj IS NULL THEN t.j IS NULL
+                     ELSE t.j IS NOT NULL AND t.j = to_jsonb(jsonb_populate_record(NULL::${T}, x.rj)) END AS same
            FROM jsonb_to_recordset($1::jsonb) AS x(i int, kr jsonb, rj jsonb)
            LEFT JOIN LATERAL jsonb_populate_record(NULL::${T}, x.kr) AS p ON true
-           LEFT JOIN ${T} AS t ON ${joinKey}`,
+           -- one index probe per key (see keyLookups)
+           LEFT JOIN LATERAL (SELECT to_jsonb(t) AS j FROM ${T} AS t WHERE ${joinKey} LIMIT 1) t ON true`,
         [
           JSON.stringify(
             close.map((i) => {
