@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -14,7 +14,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { request } from 'undici';
 import { BIN, type CliEndpoint, startCli as start, stopCli as stop } from '../../support/cli.ts';
-import { testTopologyYaml } from '../../support/net.ts';
+import { freePort, testTopologyYaml } from '../../support/net.ts';
 import { pgUrl, reachable, redisUrl } from '../store/services.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mz-zone-'));
@@ -193,4 +193,38 @@ test('cli: zone needs exactly one known zone', () => {
   assert.match(unknown.err, /unknown zone "xx-a"/);
   assert.match(unknown.err, /ERR_TOPOLOGY_UNKNOWN_ZONE/);
   assert.match(run(['help']).out, /multizone zone ZONE \[--config FILE\]/);
+});
+
+test('cli: zone sh-b starts sh-b’s app itself (app.command), routes to it, and stops it on SIGTERM; no other zone’s app', async () => {
+  const ports = { 'sh-a': await freePort(), 'sh-b': await freePort() };
+  writeFileSync(
+    join(dir, 'app.mjs'),
+    `import { createServer } from 'node:http';
+createServer((req, res) => res.end(JSON.stringify({ zone: process.env.ZONE, path: req.url, keyFile: process.env.KEY_FILE })))
+  .listen(Number(process.env.PORT), process.env.HOST);`,
+  );
+  const app = (z: 'sh-a' | 'sh-b', ip: string) =>
+    `    app: { name: tiny, upstream: "http://${ip}:${ports[z]}", keyFile: "${join(dir, 'keys', '{zone}.key')}", command: ["{node}", app.mjs], env: { PORT: "{port}", HOST: "{host}", ZONE: "{zone}", KEY_FILE: "{keyFile}" } }`;
+  let yaml = testTopologyYaml({ roles: ['router', 'control'], loopbackPerZone: true });
+  yaml = yaml.replace('      control: 127.0.1.1:0', `      control: 127.0.1.1:0\n${app('sh-a', '127.0.1.1')}`);
+  yaml = yaml.replace('      control: 127.0.2.1:0', `      control: 127.0.2.1:0\n${app('sh-b', '127.0.2.1')}`);
+  const f = join(dir, 'with-app.yaml');
+  writeFileSync(f, withSecret(yaml));
+  const { child, info, stderr } = await start(['zone', 'sh-b', '--config', f, '--json']);
+  let code: number | string | null = null;
+  try {
+    const router = info.endpoints.find((e) => e.role === 'router')!;
+    const r = await request(`http://${router.host}:${router.port}/hello`);
+    const body = (await r.body.json()) as { zone: string; path: string; keyFile: string };
+    assert.equal(r.statusCode, 200, stderr());
+    assert.deepEqual(body, { zone: 'sh-b', path: '/hello', keyFile: join(dir, 'keys', 'sh-b.key') });
+    assert.match(readFileSync(body.keyFile, 'utf8'), /^[0-9a-f]{64}\n$/, 'the app key is made when missing');
+    assert.equal(statSync(body.keyFile).mode & 0o777, 0o600);
+    // sh-a's app is sh-a's process's to start
+    await assert.rejects(request(`http://127.0.1.1:${ports['sh-a']}/healthz`), /ECONNREFUSED/);
+  } finally {
+    code = await stop(child);
+  }
+  assert.equal(code, 0, stderr());
+  await assert.rejects(request(`http://127.0.2.1:${ports['sh-b']}/healthz`), /ECONNREFUSED/, 'stopped with its zone');
 });
