@@ -3,6 +3,9 @@ import { type Document, isMap, isSeq, LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { coreErrors, type PlatformError } from './errors.ts';
 
+/** How many lines with YAML syntax errors are reported (the rest are counted). */
+const MAX_SYNTAX_PROBLEMS = 5;
+
 /** One thing wrong with a config file, located precisely. */
 export interface ConfigProblem {
   file: string;
@@ -78,19 +81,40 @@ export class YamlSource {
     return { file: this.file, ...this.locate(path), path: formatPath(path), message, severity };
   }
 
-  /** YAML syntax errors (bad indentation, duplicate keys, tabs) as problems. */
+  /**
+   * YAML syntax errors (bad indentation, duplicate keys, tabs) as problems: the first of each
+   * line, and no more than MAX_SYNTAX_PROBLEMS lines — one bad token makes the parser report
+   * every token after it on its line, and often every line after it.
+   */
   syntaxProblems(): ConfigProblem[] {
-    return this.doc.errors.map((e) => {
+    const out: ConfigProblem[] = [];
+    const lines = new Set<number>();
+    for (const e of this.doc.errors) {
       const p = this.lines.linePos(e.pos[0]);
-      return {
+      if (lines.has(p.line)) continue;
+      lines.add(p.line);
+      if (out.length === MAX_SYNTAX_PROBLEMS) {
+        const more = new Set(this.doc.errors.map((x) => this.lines.linePos(x.pos[0]).line)).size - out.length;
+        out.push({
+          file: this.file,
+          line: p.line,
+          column: p.col,
+          path: '',
+          message: `YAML syntax: and ${more} more line${more === 1 ? '' : 's'} after these; fix the first one and check again`,
+          severity: 'error',
+        });
+        break;
+      }
+      out.push({
         file: this.file,
         line: p.line,
         column: p.col,
         path: '',
         message: `YAML syntax: ${e.message.split('\n')[0]}`,
-        severity: 'error' as const,
-      };
-    });
+        severity: 'error',
+      });
+    }
+    return out;
   }
 }
 
