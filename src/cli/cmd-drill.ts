@@ -278,11 +278,7 @@ export async function cmdDrill(args: string[], io: Io): Promise<number> {
     return usage(io, 'drill', '--fault-cmd needs --heal-cmd to bring the zone back (or --no-restore to leave it down)');
   // before any traffic: a cluster that is not there is one clear line, not a failed drill
   const control = controlUrl(values);
-  const topo = (await controlCall(control, '/api/topology', 'GET')).json as { appName?: string } | null;
-  // the delivery app's orders are `available` (a backup takes them at once): held to that unless told
-  const consistency = (values.consistency ?? (topo?.appName === 'delivery' ? 'available' : 'fenced')) as
-    | 'fenced'
-    | 'available';
+  await controlCall(control, '/api/topology', 'GET');
   const tty = process.stderr.isTTY && !values.json;
   let lastLine = -1;
   // the injected clock's timers are unref'd: hold the process open while the drill runs
@@ -291,7 +287,7 @@ export async function cmdDrill(args: string[], io: Io): Promise<number> {
     control,
     zone: values.zone,
     mode: values.mode,
-    consistency,
+    ...(values.consistency === undefined ? {} : { consistency: values.consistency as 'fenced' | 'available' }),
     rps,
     durationS: duration,
     writes,

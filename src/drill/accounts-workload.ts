@@ -35,7 +35,6 @@ export interface AccountsUser {
   n: number;
 }
 
-/** One request the drill sends, and what to do with the answer (status 0: no answer). */
 /** What a workload sends its traffic with: every workload's constructor takes these. */
 export interface WorkloadDeps {
   dispatcher: Agent;
@@ -47,6 +46,7 @@ export interface WorkloadDeps {
   ownerOf(shard: number): string;
 }
 
+/** One request the drill sends, and what to do with the answer (status 0: no answer). */
 export interface WorkloadRequest {
   method: 'GET' | 'POST' | 'PUT';
   path: string;

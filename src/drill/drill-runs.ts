@@ -76,7 +76,6 @@ export function registerDrillRuns(control: ControlApi, d: DrillRunDeps): void {
       mode,
       rps,
       durationS,
-      consistency: 'fenced',
       writes: 0.2,
       users: 500,
       allowConflicts: true,

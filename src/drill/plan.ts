@@ -39,6 +39,8 @@ export interface DrillPlan {
   affectedUsers: number;
   /** Set when the cluster runs the accounts app (its users are registered and logged in by then). */
   accounts?: AccountsWorkload;
+  /** The consistency the traffic is held to: the option, else the workload's. */
+  consistency: 'fenced' | 'available';
   /** Set on the delivery service (its dishes, menu and users are set up by then). */
   delivery?: DeliveryWorkload;
   /** Set when the zones' apps are external services (`zones.<z>.app`): writes and reads under `path`. */
@@ -71,6 +73,8 @@ export async function planDrill(o: DrillOptions, given: Control): Promise<DrillP
         : topo.app === 'external'
           ? 'external'
           : 'echo');
+  // the delivery service's orders are `available` (a backup takes them at once)
+  const consistency = o.consistency ?? (workload === 'delivery' ? 'available' : 'fenced');
   const shardMap = await controlJson<ShardMapJson>(control, '/api/shardmap');
   refuseEmptyZone(o.zone, shardMap);
   const auditBefore = await controlJson<{ entries: AuditEntry[] }>(control, '/api/audit?limit=1');
@@ -83,7 +87,8 @@ export async function planDrill(o: DrillOptions, given: Control): Promise<DrillP
     apps: eps.apps,
     zones: [...eps.routers.keys()],
     workload,
-    path: o.path ?? trafficPath(workload, o.consistency),
+    consistency,
+    path: o.path ?? trafficPath(workload, consistency),
     shardMap,
     lastSeq,
     users: [],
@@ -159,7 +164,7 @@ async function readEndpoints(
 }
 
 /** Fenced traffic writes profiles, available traffic orders; the accounts app has its own paths. */
-function trafficPath(workload: DrillReport['workload'], consistency: DrillOptions['consistency']): string {
+function trafficPath(workload: DrillReport['workload'], consistency: DrillPlan['consistency']): string {
   if (workload === 'accounts') return '/api/profiles, /api/comments';
   if (workload === 'delivery') return '/api/orders, /api/menus';
   return consistency === 'available' ? '/api/orders' : '/api/profiles';

@@ -18,7 +18,7 @@ export function buildReport(
   const { samples, counts } = traffic;
   const rto = rtoMs(samples);
   const leaseMs = plan.shardMap.config.leaseMs;
-  const goalRto = goalRtoMs(o.consistency, leaseMs);
+  const goalRto = goalRtoMs(plan.consistency, leaseMs);
   return {
     workload: plan.workload,
     zone: o.zone,
@@ -26,7 +26,7 @@ export function buildReport(
     fault: o.external ? 'external' : 'control-api',
     faultAt: Number.isFinite(traffic.faultAt) ? traffic.faultAt : null,
     observer: plan.control.base,
-    consistency: o.consistency,
+    consistency: plan.consistency,
     path: plan.path,
     rps: o.rps,
     durationS: o.durationS,
@@ -42,7 +42,7 @@ export function buildReport(
     rtoMs: rto,
     goal: {
       rtoMs: goalRto,
-      met: rto !== null && rto <= goalRto && (o.consistency !== 'fenced' || misrouted.writes === 0),
+      met: rto !== null && rto <= goalRto && (plan.consistency !== 'fenced' || misrouted.writes === 0),
       misroutedWrites: misrouted.writes,
     },
     leaseMs,
@@ -93,7 +93,7 @@ export function recordRestoreData(report: DrillReport, d: RestoreData): void {
 }
 
 /** The RTO goal: 2 s, plus the lease on fenced shards (their new owner writes only once the old lease is out). */
-export function goalRtoMs(consistency: DrillOptions['consistency'], leaseMs: number): number {
+export function goalRtoMs(consistency: DrillReport['consistency'], leaseMs: number): number {
   return consistency === 'fenced' ? leaseMs + 2000 : 2000;
 }
 

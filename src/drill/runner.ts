@@ -27,7 +27,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
     const before = await openConflicts(plan.controls);
     const traffic = await driveTraffic(o, plan, () => faultZone(o, plan));
     const { owners, moved } = await readShardMoves(plan, o.zone);
-    const misrouted = countMisroutedWrites(traffic.samples, owners, o.consistency);
+    const misrouted = countMisroutedWrites(traffic.samples, owners, plan.consistency);
     const report = buildReport(o, plan, traffic, misrouted, moved);
     if (plan.accounts) recordUnshipped(report, await plan.accounts.unshipped(plan.apps, o.zone, traffic.faultAt));
     if (o.restore) await restoreAndVerify(o, plan, traffic, report);

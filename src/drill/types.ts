@@ -20,8 +20,11 @@ export interface DrillOptions {
   rps: number;
   /** Seconds of traffic in all (a quarter before the fault). */
   durationS: number;
-  /** Which failover flavour the traffic exercises: fenced (profiles) or available (orders). */
-  consistency: 'fenced' | 'available';
+  /**
+   * Which failover flavour the traffic exercises: fenced (profiles) or available (orders).
+   * Default: available on the delivery workload (its orders are), fenced otherwise.
+   */
+  consistency?: 'fenced' | 'available';
   /** Share of writes in the traffic, 0..1 (echo: POST; accounts: profile PUTs and comments). */
   writes: number;
   /**
