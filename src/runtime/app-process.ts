@@ -8,14 +8,18 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { request } from 'undici';
 import type { Clock, Timer } from '../core/clock.ts';
 import type { Logger } from '../core/logger.ts';
 import type { AppRun, ExternalApp } from '../topology/index.ts';
-import { zoneUrl } from '../topology/index.ts';
+import { APP_PLACEHOLDERS, zoneUrl } from '../topology/index.ts';
+import { createPrivate } from '../trust/index.ts';
 import { runtimeErrors } from './errors.ts';
+
+/** `{name}` of the placeholders topology validation allows (`{zone}`/`{zone_}` are zoneUrl's). */
+const PLACEHOLDER = new RegExp(`\\{(${APP_PLACEHOLDERS.join('|')})\\}`, 'g');
 
 /** Restart pauses: 0.5 s doubling to 30 s; a run that lasted RESET_MS starts the series again. */
 const RESTART_MIN_MS = 500;
@@ -40,8 +44,8 @@ export interface AppPlaceholders {
 
 /** `{name}` → its value; `{zone_}` is the zone's name with `_` for `-`. */
 export function fillPlaceholders(template: string, p: AppPlaceholders): string {
-  return zoneUrl(template, p.zone).replace(/\{(host|port|keyFile|router|edge|edgeToken|node)\}/g, (_, k: string) =>
-    String(p[k as keyof AppPlaceholders]),
+  return zoneUrl(template, p.zone).replace(PLACEHOLDER, (all, k: string) =>
+    Object.hasOwn(p, k) ? String(p[k as keyof AppPlaceholders]) : all,
   );
 }
 
@@ -58,15 +62,7 @@ export function appCommand(run: AppRun, p: AppPlaceholders): { argv: string[]; e
  * is multizone's to start, so the key it shares with its router is too. True when made.
  */
 export function ensureAppKey(file: string): boolean {
-  if (existsSync(file)) return false;
-  mkdirSync(dirname(file), { recursive: true });
-  try {
-    writeFileSync(file, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false; // another zone's process made it first
-    throw e;
-  }
-  return true;
+  return createPrivate(file, `${randomBytes(32).toString('hex')}\n`);
 }
 
 export interface AppProcessOptions {

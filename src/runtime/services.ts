@@ -150,3 +150,8 @@ export interface AppRole {
   name: string;
   start(ctx: AppContext): Promise<AppServer>;
 }
+
+/** The edges' admin token: `edge.adminToken`, else MZ_EDGE_TOKEN, else the one `multizone up` made. */
+export function edgeToken(f: Pick<Foundation, 'topology' | 'adminToken'>): string {
+  return f.topology.config.edge.adminToken || process.env.MZ_EDGE_TOKEN || f.adminToken || '';
+}

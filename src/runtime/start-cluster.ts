@@ -26,7 +26,15 @@ import {
   startShardMapStage,
 } from './plane-stages.ts';
 import { ProcessRegistry, processId, registerRegistryRoutes } from './registry.ts';
-import type { AppRole, DataServices, Foundation, ListenerInfo, Services, ZoneServices } from './services.ts';
+import {
+  type AppRole,
+  type DataServices,
+  edgeToken,
+  type Foundation,
+  type ListenerInfo,
+  type Services,
+  type ZoneServices,
+} from './services.ts';
 import { appRole, dnsRole, edgeRole, httpdnsRole, routerRole, type ZoneRoleStart } from './zone-roles.ts';
 
 export interface ClusterOptions {
@@ -143,11 +151,6 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     await closeAll();
     throw e;
   }
-}
-
-/** The edges' admin token: configured, MZ_EDGE_TOKEN, or the one `multizone up` made. */
-function edgeToken(f: Foundation): string {
-  return f.topology.config.edge.adminToken || process.env.MZ_EDGE_TOKEN || f.adminToken || '';
 }
 
 /** Starts each local zone's app that has `app.command`, and waits until each answers its health path. */

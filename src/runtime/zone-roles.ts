@@ -11,7 +11,14 @@ import { startHttpdnsServer } from '../httpdns/index.ts';
 import { createRouter } from '../router/index.ts';
 import type { HostPort, Zone } from '../topology/index.ts';
 import { startExternalApp } from './external-app.ts';
-import type { AppRole, ListenerInfo, Services, Started, ZoneServices } from './services.ts';
+import {
+  type AppRole,
+  edgeToken,
+  type ListenerInfo,
+  type Services,
+  type Started,
+  type ZoneServices,
+} from './services.ts';
 
 /** A per-zone role: null when the zone has no listener for it. */
 export type ZoneRoleStart = (s: Services, zone: Zone, here: ZoneServices) => Promise<Started | null>;
@@ -162,7 +169,7 @@ export const edgeRole: ZoneRoleStart = async (s, zone, here) => {
       config: cfg,
       origin,
       dynamic,
-      token: cfg.adminToken || process.env.MZ_EDGE_TOKEN || s.adminToken || '',
+      token: edgeToken(s),
       clock: s.clock,
       random: s.random,
       logger: s.logger,

@@ -28,5 +28,6 @@ export {
   type ZoneConfig,
 } from './schema.ts';
 export type { AnycastConfig, AnycastPrefixConfig, AnycastZoneConfig } from './sections/anycast.ts';
+export { APP_PLACEHOLDERS } from './sections/app.ts';
 export type { ReplicatedTableConfig, ReplicationTablesConfig } from './sections/replication-tables.ts';
 export { zoneUrl } from './zone-url.ts';

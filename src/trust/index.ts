@@ -5,6 +5,7 @@ export {
   ADMIN_TOKEN_FILE_NAME,
   clusterAdminToken,
   clusterSecret,
+  createPrivate,
   ensureSecretFile,
   ensureTokenFile,
   type KeptFile,

@@ -22,7 +22,7 @@ function isMissing(e: unknown): boolean {
 }
 
 /** Writes `text` to a new file, mode 0600 (never over an existing one); false when it already exists. */
-function createPrivate(path: string, text: string): boolean {
+export function createPrivate(path: string, text: string): boolean {
   mkdirSync(dirname(path), { recursive: true });
   try {
     writeFileSync(path, text, { mode: 0o600, flag: 'wx' });
