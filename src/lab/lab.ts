@@ -28,6 +28,7 @@ import {
   killGroup,
   linkExists,
   listNamespaces,
+  nsPids,
   removeGuardRoute,
   removeLink,
   removeNs,
@@ -130,10 +131,21 @@ export async function labUp(o: LabUpOptions): Promise<LabInfo> {
     ...(await listNamespaces('mzlab-')).map((n) => `namespace ${n}`),
     ...((await guardExists(l.guard)) ? [`route prohibit ${l.guard}`] : []),
   ];
-  if (leftovers.length)
-    throw labErrors.ERR_LAB_IN_USE(
-      `lab: ${leftovers.join(', ')} already exist: run multizone lab down (--dir of that lab)`,
-    );
+  if (leftovers.length) {
+    // a lab whose processes are all gone (its `up` or its host's session killed) left only
+    // kernel objects behind: nothing to protect, so take them away instead of refusing
+    const running: string[] = [];
+    for (const ns of await listNamespaces('mzlab-')) {
+      const pids = (await nsPids(ns)).filter(alive);
+      if (pids.length) running.push(`${ns} (pids ${pids.slice(0, 3).join(' ')}${pids.length > 3 ? ' …' : ''})`);
+    }
+    if (running.length)
+      throw labErrors.ERR_LAB_IN_USE(
+        `lab: ${leftovers.join(', ')} already exist and processes run in ${running.join(', ')}: run multizone lab down (--dir of that lab)`,
+      );
+    log(`lab: removing a stale lab's leftovers (no process runs in them): ${leftovers.join(', ')}`);
+    await removeLeftovers(l, o.clock);
+  }
   // each up starts its logs afresh (down keeps them for a look afterwards)
   rmSync(join(dir, 'logs'), { recursive: true, force: true });
   mkdirSync(join(dir, 'logs'), { recursive: true, mode: 0o755 });
@@ -399,6 +411,32 @@ export interface LabDownOptions {
 }
 
 /**
+ * Removes a lab's kernel objects: whatever runs in its namespaces, the namespaces and veths,
+ * the bridge and the prohibit route (those the state names, and the lab's names without one).
+ */
+async function removeLeftovers(l: ReturnType<typeof labLayout>, clock: Clock, state?: LabState): Promise<string[]> {
+  const removed: string[] = [];
+  const namespaces = new Set([...(state?.namespaces ?? []), ...(await listNamespaces('mzlab-'))]);
+  for (const ns of namespaces) {
+    await removeNs(ns, clock);
+    removed.push(`namespace ${ns}`);
+  }
+  for (const dev of [...(state?.veths ?? []), ...l.zones.map((z) => z.veth), LAB_ANYCAST.router.veth])
+    await removeLink(dev);
+  const bridge = state?.bridge ?? l.bridge;
+  if (await linkExists(bridge)) {
+    await removeLink(bridge);
+    removed.push(`bridge ${bridge}`);
+  }
+  const guard = state?.guard ?? l.guard;
+  if (await guardExists(guard)) {
+    await removeGuardRoute(guard);
+    removed.push(`route prohibit ${guard}`);
+  }
+  return removed;
+}
+
+/**
  * Removes the lab in `dir`, idempotently: its processes (by process group, then whatever
  * still runs in its namespaces), the namespaces and veths, the bridge, the prohibit route and
  * the data folders; the logs stay. Works from the state file, and also finds lab namespaces,
@@ -414,23 +452,7 @@ export async function labDown(o: LabDownOptions): Promise<string[]> {
       await killGroup(p.pid, o.clock);
       removed.push(`${p.kind} ${p.zone} (pid ${p.pid})`);
     }
-  const namespaces = new Set([...(state?.namespaces ?? []), ...(await listNamespaces('mzlab-'))]);
-  for (const ns of namespaces) {
-    await removeNs(ns, o.clock);
-    removed.push(`namespace ${ns}`);
-  }
-  for (const dev of [...(state?.veths ?? []), ...l.zones.map((z) => z.veth), LAB_ANYCAST.router.veth])
-    await removeLink(dev);
-  const bridge = state?.bridge ?? l.bridge;
-  if (await linkExists(bridge)) {
-    await removeLink(bridge);
-    removed.push(`bridge ${bridge}`);
-  }
-  const guard = state?.guard ?? l.guard;
-  if (await guardExists(guard)) {
-    await removeGuardRoute(guard);
-    removed.push(`route prohibit ${guard}`);
-  }
+  removed.push(...(await removeLeftovers(l, o.clock, state)));
   for (const d of state?.dirs ?? []) rmSync(d, { recursive: true, force: true });
   for (const f of [
     state?.config,

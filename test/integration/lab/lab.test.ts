@@ -83,8 +83,16 @@ describe('lab: up, sigkill, partition and NATS-kill drills, two zones down, a fu
 
   it('lab: drills lose and misroute nothing, and down removes everything', { timeout: 1_200_000 }, async (t) => {
     if (why) return t.skip(why);
+    // what a lab killed with its host session leaves: a namespace nothing runs in and the route
+    await run('ip', ['netns', 'add', 'mzlab-stale']);
+    await run('ip', ['route', 'add', 'prohibit', labLayout().guard], { allowFail: true });
     const up = await cli(['lab', 'up', '--dir', dir, '--detach', '--delay-ms', '2'], 150_000);
     assert.equal(up.code, 0, `lab up: ${up.err}\n${up.out}`);
+    assert.match(
+      up.err,
+      /removing a stale lab's leftovers \(no process runs in them\): .*namespace mzlab-stale/,
+      up.err,
+    );
     assert.match(up.out, /lab ready: .*gz-a http:\/\/10\.77\.0\.14:7070/);
     // with BIRD: every zone announces 10.77.9.53 to the lab's router, the client reaches the nearest (sh-a)
     const anycast = anycastAvailable();
