@@ -9,7 +9,8 @@
  * own runroot via TS_RUNROOT, one ET_NET thread, logging off), bind 127.0.0.1 on ports above
  * 10000, and are stopped at the end.
  *
- *   npm run bench -- edge [--duration 10] [--rounds 3] [--only edge,ats,nginx]
+ *   npm run bench -- edge [--duration 10] [--rounds 3] [--only edge,ats,nginx] [--cores 0]
+ *   npm run bench -- edge --only edge,edge-w2,nginx --cores 0,1   (edge.workers: 2 against 1)
  *   npm run bench -- edge --instructions   (instructions per hit under callgrind: bare, edge, edge-node)
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -25,9 +26,13 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     only: { type: 'string' },
     instructions: { type: 'boolean', default: false },
+    /** Cores the servers run on (taskset list); wrk stays on core 1. */
+    cores: { type: 'string', default: '0' },
   },
 });
 const duration = Number(values.duration);
+/** How many cores the servers get: nginx's workers and ATS's ET_NET threads follow it. */
+const serverCores = values.cores.split(',').length;
 const rounds = Number(values.rounds);
 const dir = mkdtempSync(join(tmpdir(), 'mz-edge-bench-'));
 const base = 20000 + (process.pid % 5000) * 2;
@@ -39,6 +44,7 @@ const PORTS = {
   varnish: base + 5,
   ats: base + 6,
   'edge-node': base + 7,
+  'edge-w2': base + 8,
 };
 /** Admin token of the bench's edges (for /.mz/stats: the lean path's share of hits). */
 const TOKEN = 'bench';
@@ -55,7 +61,7 @@ function has(bin: string): boolean {
 }
 
 function start(name: string, cmd: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  const c = spawn('taskset', ['-c', '0', ...cmd], {
+  const c = spawn('taskset', ['-c', values.cores, ...cmd], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
     detached: false,
@@ -123,7 +129,7 @@ const runTs = [process.execPath, '--import', './bin/ts.mjs', 'bench/edge/servers
 function nginxConf(): string {
   const p = join(dir, 'nginx');
   execFileSync('mkdir', ['-p', join(p, 'cache'), join(p, 'tmp')]);
-  const conf = `worker_processes 1;
+  const conf = `worker_processes ${serverCores};
 daemon off;
 master_process on;
 pid ${p}/nginx.pid;
@@ -187,7 +193,7 @@ function atsRunroot(): string {
   const records = [
     `proxy.config.http.server_ports STRING ${PORTS.ats}:ip-in=127.0.0.1`,
     'proxy.config.exec_thread.autoconfig INT 0',
-    'proxy.config.exec_thread.limit INT 1',
+    `proxy.config.exec_thread.limit INT ${serverCores}`,
     'proxy.config.accept_threads INT 0',
     'proxy.config.task_threads INT 1',
     'proxy.config.cache.threads_per_disk INT 1',
@@ -210,7 +216,7 @@ function atsRunroot(): string {
   return r;
 }
 
-type Name = 'bare' | 'edge' | 'edge-node' | 'ats' | 'nginx' | 'varnish';
+type Name = 'bare' | 'edge' | 'edge-node' | 'edge-w2' | 'ats' | 'nginx' | 'varnish';
 
 async function main(): Promise<void> {
   const want = new Set((values.only ?? 'bare,edge,edge-node,ats,nginx,varnish').split(','));
@@ -224,6 +230,9 @@ async function main(): Promise<void> {
   if (want.has('edge')) add('edge', start('edge', [...runTs, 'edge', String(PORTS.edge), origin, TOKEN]));
   if (want.has('edge-node'))
     add('edge-node', start('edge-node', [...runTs, 'edge', String(PORTS['edge-node']), origin, TOKEN, 'node']));
+  // edge.workers: 2 (its worker inherits the taskset of the zone's process)
+  if (want.has('edge-w2'))
+    add('edge-w2', start('edge-w2', [...runTs, 'edge', String(PORTS['edge-w2']), origin, TOKEN, 'w2']));
   if (want.has('ats') && has('traffic_server'))
     add('ats', start('ats', ['traffic_server'], { TS_RUNROOT: atsRunroot() }));
   else if (want.has('ats')) console.log('(traffic_server not installed: skipped)');
@@ -267,7 +276,7 @@ async function main(): Promise<void> {
       .map((x) => x.toFixed(2))
       .join(' ');
   console.log(
-    `node ${process.version}, ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length}; wrk -t1 -c50 -d${duration}s on core 1, servers on core 0, ${rounds} rounds (medians); load average ${load()}`,
+    `node ${process.version}, ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length}; wrk -t1 -c50 -d${duration}s on core 1, servers on core(s) ${values.cores}, ${rounds} rounds (medians); load average ${load()}`,
   );
   // a connection of its own each time: a kept-alive one may have timed out during the rounds
   const edgeHits = (s: { name: Name; url: string }) =>

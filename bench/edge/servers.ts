@@ -2,13 +2,17 @@
  * Processes the edge bench starts (one per invocation, pinned by the bench with taskset):
  *   origin PORT            the shared origin (1 KB and 100 KB objects, max-age=3600)
  *   bare PORT              node:http serving the same bytes from a Map (the ceiling)
- *   edge PORT ORIGIN_URL [TOKEN] [node]
+ *   edge PORT ORIGIN_URL [TOKEN] [node|wN]
  *                          our edge in front of the origin (admin token for /.mz/stats;
- *                          `node`: the lean hit path off, every request on node:http)
+ *                          `node`: the lean hit path off, every request on node:http;
+ *                          `w2`: edge.workers 2, this process and a worker on one socket)
  * Each prints "listening PORT" when ready.
  */
 import { createServer } from 'node:http';
-import { createEdge } from '../../src/edge/index.ts';
+import { systemClock } from '../../src/core/clock.ts';
+import { silentLogger } from '../../src/core/logger.ts';
+import { createMetrics } from '../../src/core/metrics.ts';
+import { createEdge, EdgeWorkers } from '../../src/edge/index.ts';
 import { topologySchema } from '../../src/topology/index.ts';
 
 export const OBJECTS: Record<string, Buffer> = {
@@ -34,13 +38,21 @@ if (mode === 'origin' || mode === 'bare') {
   server.keepAliveTimeout = 65_000;
   server.listen(port, '127.0.0.1', () => console.log(`listening ${port}`));
 } else if (mode === 'edge') {
-  const edge = createEdge({
-    zone: 'bench',
-    config: topologySchema.shape.edge.parse({ leanHits: path !== 'node' }),
-    origin: origin!,
-    token,
-  });
+  const config = topologySchema.shape.edge.parse({ leanHits: path !== 'node' });
+  const edge = createEdge({ zone: 'bench', config, origin: origin!, token });
   await edge.listen('127.0.0.1', port);
+  const count = /^w(\d+)$/.exec(path ?? '')?.[1];
+  if (count)
+    await new EdgeWorkers({
+      edge,
+      count: Number(count),
+      start: { zone: 'bench', config, origin: origin!, dynamic: undefined, token: token ?? '', hosts: [], logLevel: 'silent' },
+      zoneEdges: () => new Map(),
+      clock: systemClock,
+      logger: silentLogger,
+      metrics: createMetrics(),
+      onRequests: () => {},
+    }).start();
   console.log(`listening ${port}`);
 } else {
   console.error('usage: servers.ts origin|bare|edge PORT [ORIGIN_URL]');

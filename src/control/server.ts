@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { closeServer, listenOn } from '../core/listen.ts';
-import type { Registry } from '../core/metrics.ts';
+import { type Registry, renderMetrics } from '../core/metrics.ts';
 import { HEADERS } from '../shardmap/index.ts';
 import type { RequestSigner } from '../trust/index.ts';
 import { controlErrors } from './errors.ts';
@@ -40,7 +40,7 @@ export class ControlServer implements ControlApi {
 
   constructor(private readonly metrics: Registry) {
     this.route('GET', '/metrics', async (_req, _url, res) => {
-      const text = await this.metrics.metrics();
+      const text = await renderMetrics(this.metrics);
       res.writeHead(200, { 'content-type': this.metrics.contentType });
       res.end(text);
     });

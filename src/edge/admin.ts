@@ -25,13 +25,20 @@ export const PUSH_FIELDS = [
   'content-disposition',
 ];
 
+/** One purge, its URLs already resolved to primary keys and `host+path` prefixes. */
+export interface PurgeOp {
+  keys: string[];
+  prefixes: string[];
+  tags: string[];
+  soft: boolean;
+}
+
 export interface AdminDeps {
   token: string;
   maxObjectBytes: number;
-  purgeKey(key: string, soft: boolean): number;
-  purgePrefix(urlPrefix: string, soft: boolean): number;
-  purgeSurrogate(tag: string, soft: boolean): number;
-  push(host: string, target: string, headers: Record<string, string>, body: Buffer): string;
+  /** Resolves to the number of objects purged (across every worker of the edge). */
+  purge(op: PurgeOp): Promise<number>;
+  push(host: string, target: string, headers: Record<string, string>, body: Buffer): Promise<string>;
   preload(host: string, target: string): Promise<{ status: number; stored: boolean }>;
   stats(): unknown;
 }
@@ -109,7 +116,7 @@ export async function handleAdmin(ctx: EdgeCtx, d: AdminDeps): Promise<void> {
       const v = ctx.req.headers[f];
       if (typeof v === 'string') headers[f] = v;
     }
-    const key = d.push(r.host, r.target, headers, body);
+    const key = await d.push(r.host, r.target, headers, body);
     return send(ctx, 201, { key, bytes: body.length });
   }
   const body = await readAll(ctx, 1 << 20);
@@ -122,17 +129,16 @@ export async function handleAdmin(ctx: EdgeCtx, d: AdminDeps): Promise<void> {
   if (path === '/.mz/purge' && ctx.method === 'POST') {
     const soft = json.soft === true;
     const host = typeof json.host === 'string' ? (normaliseHost(json.host) ?? ctx.host) : ctx.host;
-    let n = 0;
+    const op: PurgeOp = { keys: [], prefixes: [], tags: strings(json.tags), soft };
     for (const u of strings(json.urls)) {
       const r = resolveUrl(host, u);
-      if (r) n += d.purgeKey(primaryKey(r.host, r.target), soft);
+      if (r) op.keys.push(primaryKey(r.host, r.target));
     }
     for (const p of strings(json.prefixes)) {
       const r = resolveUrl(host, p);
-      if (r) n += d.purgePrefix(`${r.host}${r.target}`, soft);
+      if (r) op.prefixes.push(`${r.host}${r.target}`);
     }
-    for (const t of strings(json.tags)) n += d.purgeSurrogate(t, soft);
-    return send(ctx, 200, { purged: n, soft });
+    return send(ctx, 200, { purged: await d.purge(op), soft });
   }
   if (path === '/.mz/preload' && ctx.method === 'POST') {
     const results: { url: string; status: number; stored: boolean }[] = [];

@@ -6,14 +6,14 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createSecureServer, type Http2SecureServer, type ServerHttp2Session } from 'node:http2';
-import type { Socket } from 'node:net';
+import type { Server as NetServer, Socket } from 'node:net';
 import { LRUCache } from 'lru-cache';
 import { type Clock, systemClock } from '../core/clock.ts';
 import { alsoListen, closeServer, listenOn } from '../core/listen.ts';
 import { type Logger, silentLogger } from '../core/logger.ts';
 import { createMetrics, type Registry } from '../core/metrics.ts';
 import { type Random, systemRandom } from '../core/random.ts';
-import { handleAdmin } from './admin.ts';
+import { handleAdmin, type PurgeOp } from './admin.ts';
 import { primaryKey } from './cache-key.ts';
 import { CacheStore } from './cache-store.ts';
 import { makeMeta, materialize } from './cached-object.ts';
@@ -76,8 +76,19 @@ interface LeanServed extends LeanReply {
   counts: string[] | undefined;
 }
 
+/** An admin change every worker of an edge applies (purges, pushes, preloads). */
+export type EdgeAdminOp =
+  | { op: 'purge'; purge: PurgeOp }
+  | { op: 'push'; host: string; target: string; headers: Record<string, string>; body: Buffer }
+  | { op: 'preload'; host: string; target: string };
+
 /** A running (or ready to listen) edge node. */
 export class Edge {
+  /**
+   * Hands an admin change to the edge's other workers and resolves with what they purged once
+   * every live one has applied it (set by the edge's workers; unset: one process, nothing to do).
+   */
+  relay: ((op: EdgeAdminOp) => Promise<number>) | undefined;
   readonly zone: string;
   readonly store: CacheStore;
   readonly upstreams: Upstreams;
@@ -165,6 +176,11 @@ export class Edge {
       minCompressBytes: cfg.compression.minBytes,
       compress: cfg.compression.enabled,
       observeOrigin: (t, s) => this.m.origin(t, s),
+      // the response is not held for the other workers (RFC 9111 §4.4 asks no more than best effort)
+      invalidated: (keys) =>
+        void this.relayOp({ op: 'purge', purge: { keys, prefixes: [], tags: [], soft: true } }).catch((e: unknown) =>
+          this.logger.warn({ err: e }, 'edge: invalidation not relayed to every worker'),
+        ),
     });
     this.hosts = new HostSet(opts.hosts ?? cfg.hosts);
     const token = opts.token ?? (cfg.adminToken || '');
@@ -178,11 +194,17 @@ export class Edge {
         handleAdmin(ctx, {
           token,
           maxObjectBytes: cfg.cache.maxObjectBytes,
-          purgeKey: (k, soft) => this.purged(soft, this.store.purgeKey(k, soft)),
-          purgePrefix: (p, soft) => this.purged(soft, this.store.purgePrefix(p, soft)),
-          purgeSurrogate: (t, soft) => this.purged(soft, this.store.purgeSurrogate(t, soft)),
-          push: (host, target, headers, body) => this.push(host, target, headers, body),
-          preload: (host, target) => this.preload(host, target),
+          purge: async (op) => this.purgeLocal(op) + (await this.relayOp({ op: 'purge', purge: op })),
+          push: async (host, target, headers, body) => {
+            const key = this.push(host, target, headers, body);
+            await this.relayOp({ op: 'push', host, target, headers, body });
+            return key;
+          },
+          preload: async (host, target) => {
+            const r = await this.preload(host, target);
+            await this.relayOp({ op: 'preload', host, target });
+            return r;
+          },
           stats: () => this.stats(),
         }),
     });
@@ -261,15 +283,25 @@ export class Edge {
   /** Binds the listener; resolves to the address it got. The edge always serves its own address. */
   async listen(host: string, port: number): Promise<{ host: string; port: number }> {
     const a = await listenOn(this.server as Server, host, port, `${this.zone} edge`);
-    if (!this.hosts.open && a.host !== '0.0.0.0' && a.host !== '::') {
-      this.hosts.add(a.host.includes(':') ? `[${a.host}]` : a.host);
-      if (a.host.startsWith('127.') || a.host === '::1') this.hosts.add('localhost');
-    }
+    this.serveAddress(a.host);
     return a;
   }
 
+  /** The listener's own address is a host the edge serves (unless every host is). */
+  private serveAddress(host: string): void {
+    if (!this.hosts.open && host !== '0.0.0.0' && host !== '::') {
+      this.hosts.add(host.includes(':') ? `[${host}]` : host);
+      if (host.startsWith('127.') || host === '::1') this.hosts.add('localhost');
+    }
+  }
+
+  /** The sockets this edge listens on, for its workers: the main one first, then the anycast ones. */
+  listeningServers(): NetServer[] {
+    return [this.server as NetServer, ...(this.extra as NetServer[])];
+  }
+
   /** Listeners on more addresses (anycast service addresses), closed with the edge. */
-  private readonly extra: { close(done: () => void): unknown }[] = [];
+  private readonly extra: NetServer[] = [];
 
   /** Serves on one more address too (an anycast address of this zone's edge), its host accepted like the listener's. */
   async listenAlso(host: string, port: number): Promise<{ host: string; port: number }> {
@@ -336,6 +368,8 @@ export class Edge {
   stats(): Record<string, unknown> {
     return {
       zone: this.zone,
+      // which process answered: with edge.workers, each has its own tiers and figures
+      pid: process.pid,
       objects: this.store.size,
       memoryBytes: this.store.memoryBytes,
       store: this.store.stats,
@@ -343,6 +377,51 @@ export class Edge {
       disk: this.disk ? { ...this.disk.stats, size: this.disk.size } : null,
       upstreams: this.upstreams.describe(),
     };
+  }
+
+  /** Applies a purge to this process's tiers; the number of objects purged. */
+  private purgeLocal(op: PurgeOp): number {
+    let n = 0;
+    for (const k of op.keys) n += this.store.purgeKey(k, op.soft);
+    for (const p of op.prefixes) n += this.store.purgePrefix(p, op.soft);
+    for (const t of op.tags) n += this.store.purgeSurrogate(t, op.soft);
+    return this.purged(op.soft, n);
+  }
+
+  /** Applies an admin change another worker relayed (never relayed again); what it purged or stored. */
+  async applyRelayed(op: EdgeAdminOp): Promise<number> {
+    if (op.op === 'purge') return this.purgeLocal(op.purge);
+    if (op.op === 'push') {
+      this.push(op.host, op.target, op.headers, Buffer.from(op.body));
+      return 1;
+    }
+    return (await this.preload(op.host, op.target)).stored ? 1 : 0;
+  }
+
+  private async relayOp(op: EdgeAdminOp): Promise<number> {
+    return this.relay ? await this.relay(op) : 0;
+  }
+
+  /**
+   * Serves a listening socket another process bound (an edge worker gets its zone's listeners
+   * this way and shares their accept queue): the main one as `listen()` would, so node:http's
+   * timeouts and the lean path run as they do there; an anycast one as `listenAlso()` would.
+   */
+  async attach(handle: NetServer, host: string, kind: 'main' | 'also'): Promise<void> {
+    if (kind === 'also') {
+      handle.on('connection', (sock: Socket) => this.server.emit('connection', sock));
+      this.extra.push(handle);
+      if (!this.hosts.open) this.hosts.add(host);
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      (this.server as NetServer).listen(handle, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    this.serveAddress(host);
   }
 
   private purged(soft: boolean, n: number): number {

@@ -51,6 +51,8 @@ export interface FetcherDeps {
   /** On-the-fly compression is enabled. */
   compress: boolean;
   observeOrigin(target: string, seconds: number): void;
+  /** Keys an unsafe request invalidated here (the edge's other workers invalidate them too). */
+  invalidated?(keys: string[]): void;
 }
 
 /** Reads a body up to limit bytes; returns the buffer, or the chunks so far plus the rest. */
@@ -295,13 +297,16 @@ export class Fetcher {
 
   /** RFC 9111 §4.4: the target URI, and Location / Content-Location when same-origin. */
   invalidate(ctx: EdgeCtx, headers: HeaderMap): number {
-    let n = this.d.store.purgeKey(ctx.key, true);
+    const keys = [ctx.key];
     for (const name of ['location', 'content-location']) {
       const v = header(headers, name);
       if (!v) continue;
       const k = sameOriginKey(ctx.host, v);
-      if (k) n += this.d.store.purgeKey(k, true);
+      if (k) keys.push(k);
     }
+    let n = 0;
+    for (const k of keys) n += this.d.store.purgeKey(k, true);
+    this.d.invalidated?.(keys);
     return n;
   }
 }

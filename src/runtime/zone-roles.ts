@@ -6,7 +6,7 @@
 import { anycastAddresses } from '../anycast/index.ts';
 import { alsoListen, closeServer, listenOn } from '../core/listen.ts';
 import { startDnsServer } from '../dns/index.ts';
-import { createEdge, defaultEdgeHosts, startDemoOrigin } from '../edge/index.ts';
+import { createEdge, defaultEdgeHosts, EdgeWorkers, startDemoOrigin, workerCount } from '../edge/index.ts';
 import { startHttpdnsServer } from '../httpdns/index.ts';
 import { createRouter } from '../router/index.ts';
 import type { HostPort, Zone } from '../topology/index.ts';
@@ -163,6 +163,9 @@ export const edgeRole: ZoneRoleStart = async (s, zone, here) => {
   const up = [here.router, zone.listen.router, here.app, zone.listen.app].find((a) => a !== undefined && a.port !== 0);
   const dynamic = up ? `http://${up.host}:${up.port}` : undefined;
   let edge: ReturnType<typeof createEdge> | undefined;
+  let workers: EdgeWorkers | undefined;
+  // the sites this edge serves: edge.hosts, or the topology's apex and edge services
+  const hosts = cfg.hosts.length > 0 ? cfg.hosts : defaultEdgeHosts(s.topology.config);
   try {
     edge = createEdge({
       zone: zone.name,
@@ -175,8 +178,7 @@ export const edgeRole: ZoneRoleStart = async (s, zone, here) => {
       logger: s.logger,
       metrics: s.metrics,
       zoneEdges: () => s.edgeUrls,
-      // the sites this edge serves: edge.hosts, or the topology's apex and edge services
-      hosts: cfg.hosts.length > 0 ? cfg.hosts : defaultEdgeHosts(s.topology.config),
+      hosts,
       // every request, on the lean hit path as on node:http
       onRequest: () => s.loads.hit(zone.name, 'edge'),
     });
@@ -187,16 +189,34 @@ export const edgeRole: ZoneRoleStart = async (s, zone, here) => {
     for (const h of anycastAddresses(s.topology.config.anycast, zone.name, 'edge'))
       listeners.push(listener(zone, 'edge', edge.protocol, await edge.listenAlso(h, a.port)));
     listeners.unshift(listener(zone, 'edge', edge.protocol, a));
+    // more processes on the same sockets: edge.workers
+    const count = workerCount(cfg.workers);
+    if (count > 1) {
+      workers = new EdgeWorkers({
+        edge,
+        count,
+        start: { zone: zone.name, config: cfg, origin, dynamic, token: edgeToken(s), hosts, logLevel: s.logger.level },
+        zoneEdges: () => s.edgeUrls,
+        clock: s.clock,
+        logger: s.logger,
+        metrics: s.metrics,
+        onRequests: (n) => s.loads.hit(zone.name, 'edge', n),
+      });
+      await workers.start();
+    }
   } catch (e) {
+    await workers?.close();
     await edge?.close();
     await demo?.close();
     throw e;
   }
-  s.logger.debug({ zone: zone.name, origin, dynamic }, 'edge listening');
+  s.logger.debug({ zone: zone.name, origin, dynamic, workers: cfg.workers }, 'edge listening');
   const started = edge;
+  const startedWorkers = workers;
   return {
     listeners,
     async close() {
+      await startedWorkers?.close();
       await started.close();
       await demo?.close();
     },

@@ -23,9 +23,9 @@ export class LoadMeter {
   }
 
   /** One request arrived at a zone's listener (the hot path: one map update). */
-  hit(zone: string, listener: LoadListener): void {
+  hit(zone: string, listener: LoadListener, n = 1): void {
     const k = `${zone}|${listener}`;
-    this.counts.set(k, (this.counts.get(k) ?? 0) + 1);
+    this.counts.set(k, (this.counts.get(k) ?? 0) + n);
   }
 
   /** Folds the hits since the last tick into the averages. */

@@ -134,9 +134,9 @@ export class ZoneLoads {
     this.lastStep = o.clock.now();
   }
 
-  /** A request arrived at a local zone's edge or router. */
-  hit(zone: string, listener: LoadListener): void {
-    this.meter.hit(zone, listener);
+  /** A request (or `n`, counted by another process of the zone) arrived at a local zone's edge or router. */
+  hit(zone: string, listener: LoadListener, n = 1): void {
+    this.meter.hit(zone, listener, n);
   }
 
   /** Starts measuring, publishing and stepping every interval; attaches to the Kv in the background. */

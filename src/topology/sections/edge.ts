@@ -130,6 +130,14 @@ export const edgeSection = z
      * connection to node:http. Off: every request takes node:http. Not used with `tls`.
      */
     leanHits: z.boolean().default(true),
+    /**
+     * Processes serving each zone's edge listeners: the zone's own process and `workers - 1`
+     * edge workers it starts and restarts, all accepting on the same sockets (as nginx's and
+     * ATS's workers do). `auto`: one per CPU. Each worker has its own memory tier and its own
+     * disk ring (`disk.path` + `.w1`, `.w2`, …, emptied when the worker starts); purges, pushes,
+     * preloads and invalidations reach every worker before the admin call answers.
+     */
+    workers: z.union([z.number().int().min(1).max(64), z.literal('auto')]).default(1),
   })
   .strict()
   .default({});
