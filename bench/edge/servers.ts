@@ -46,7 +46,15 @@ if (mode === 'origin' || mode === 'bare') {
     await new EdgeWorkers({
       edge,
       count: Number(count),
-      start: { zone: 'bench', config, origin: origin!, dynamic: undefined, token: token ?? '', hosts: [], logLevel: 'silent' },
+      start: {
+        zone: 'bench',
+        config,
+        origin: origin!,
+        dynamic: undefined,
+        token: token ?? '',
+        hosts: [],
+        logLevel: 'silent',
+      },
       zoneEdges: () => new Map(),
       clock: systemClock,
       logger: silentLogger,

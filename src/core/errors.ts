@@ -65,4 +65,5 @@ export const coreErrors = defineErrors({
   ERR_CONFIG_READ: 'a configuration file could not be read or parsed as YAML',
   ERR_CORE_INVALID_ARG: 'a function was called with an argument outside its contract',
   ERR_CORE_LISTEN: 'a listener could not bind its address (in use, or the address is not on this machine)',
+  ERR_CORE_WORKER_START: 'a worker process (edge.workers, dns.workers) exited or did not report ready while it started',
 });

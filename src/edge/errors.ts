@@ -12,5 +12,4 @@ export const edgeErrors = defineErrors({
   ERR_EDGE_UNKNOWN_HOST: 'a request named a Host the edge does not serve (421 Misdirected Request)',
   ERR_EDGE_METHOD_NOT_ALLOWED: 'the edge refuses the method itself (TRACE, CONNECT): 405',
   ERR_EDGE_PUBLISH: 'multizone publish could not read, fingerprint or push a file',
-  ERR_EDGE_WORKER_START: 'an edge worker process exited or did not report ready while the zone started',
 });

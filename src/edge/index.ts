@@ -13,4 +13,4 @@ export * as freshness from './freshness.ts';
 export { defaultEdgeHosts, HostSet } from './host-filter.ts';
 export { fingerprintName, IMMUTABLE, type PublishItem, type PublishOptions, planPublish, publish } from './publish.ts';
 export { RingStore, type RingStoreOptions } from './ring-store.ts';
-export { EdgeWorkers, type EdgeWorkersOptions, workerCount } from './workers.ts';
+export { EdgeWorkers, type EdgeWorkersOptions } from './workers.ts';

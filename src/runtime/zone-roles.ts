@@ -5,8 +5,9 @@
  */
 import { anycastAddresses } from '../anycast/index.ts';
 import { alsoListen, closeServer, listenOn } from '../core/listen.ts';
+import { workerCount } from '../core/worker-pool.ts';
 import { startDnsServer } from '../dns/index.ts';
-import { createEdge, defaultEdgeHosts, EdgeWorkers, startDemoOrigin, workerCount } from '../edge/index.ts';
+import { createEdge, defaultEdgeHosts, EdgeWorkers, startDemoOrigin } from '../edge/index.ts';
 import { startHttpdnsServer } from '../httpdns/index.ts';
 import { createRouter } from '../router/index.ts';
 import type { HostPort, Zone } from '../topology/index.ts';
