@@ -5,3 +5,4 @@ export { createDnsHandler, type DnsHandler, type DnsHandlerOptions } from './han
 export { DnsStats, publishDnsStats } from './metrics.ts';
 export { type DnsServer, type DnsServerOptions, startDnsServer } from './server.ts';
 export { STAGES as DNS_STAGES } from './stages/order.ts';
+export { DnsWorkers, type DnsWorkersOptions } from './workers.ts';

@@ -30,6 +30,8 @@ export interface DnsServerOptions {
   stages?: readonly DnsStage[];
   /** The lean stage on or off (see DnsHandlerOptions.leanPath). */
   leanPath?: boolean;
+  /** Serve sockets another process bound (a DNS worker) instead of binding host:port. */
+  attach?: { udp: dgram.Socket; tcp: net.Server };
 }
 
 /** A running authoritative server: UDP and TCP on one port. */
@@ -37,6 +39,8 @@ export interface DnsServer {
   host: string;
   port: number;
   readonly handler: DnsHandler;
+  /** The UDP socket and TCP server, for the zone's DNS workers. */
+  readonly sockets: { udp: dgram.Socket; tcp: net.Server };
   close(): Promise<void>;
 }
 
@@ -133,10 +137,11 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
     });
   };
 
-  let udp: dgram.Socket | undefined;
-  let tcp: net.Server | undefined;
-  let bound = { host, port: opts.port };
-  for (let attempt = 0; ; attempt++) {
+  let udp: dgram.Socket | undefined = opts.attach?.udp;
+  let tcp: net.Server | undefined = opts.attach?.tcp;
+  let bound = { host, port: udp ? udp.address().port : opts.port };
+  if (tcp) tcp.on('connection', onTcp);
+  for (let attempt = 0; !udp || !tcp; attempt++) {
     const u = dgram.createSocket({ type: host.includes(':') ? 'udp6' : 'udp4' });
     const port = await bindUdp(u, host, opts.port, what);
     const t = net.createServer(onTcp);
@@ -150,7 +155,6 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
     }
     udp = u;
     tcp = t;
-    break;
   }
   const udpSock = udp;
   const tcpServer = tcp;
@@ -170,6 +174,7 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
     host: bound.host,
     port: bound.port,
     handler,
+    sockets: { udp: udpSock, tcp: tcpServer },
     async close() {
       if (closed) return;
       closed = true;

@@ -6,7 +6,7 @@
 import { anycastAddresses } from '../anycast/index.ts';
 import { alsoListen, closeServer, listenOn } from '../core/listen.ts';
 import { workerCount } from '../core/worker-pool.ts';
-import { startDnsServer } from '../dns/index.ts';
+import { DnsWorkers, startDnsServer } from '../dns/index.ts';
 import { createEdge, defaultEdgeHosts, EdgeWorkers, startDemoOrigin } from '../edge/index.ts';
 import { startHttpdnsServer } from '../httpdns/index.ts';
 import { createRouter } from '../router/index.ts';
@@ -261,7 +261,9 @@ export const dnsRole: ZoneRoleStart = async (s, zone) => {
   const hp = zone.listen.dns;
   if (!hp) return null;
   const servers: Awaited<ReturnType<typeof startDnsServer>>[] = [];
+  let workers: DnsWorkers | undefined;
   const closeAll = async () => {
+    await workers?.close();
     for (const srv of servers.splice(0)) await srv.close();
   };
   try {
@@ -279,6 +281,21 @@ export const dnsRole: ZoneRoleStart = async (s, zone) => {
           zone: zone.name,
         }),
       );
+    // more processes on the same sockets: dns.workers
+    const count = workerCount(s.topology.config.dns.workers);
+    if (count > 1) {
+      workers = new DnsWorkers({
+        zone: zone.name,
+        topology: s.topology,
+        servers,
+        state: s.state,
+        count,
+        clock: s.clock,
+        logger: s.logger,
+        metrics: s.metrics,
+      });
+      await workers.start();
+    }
   } catch (e) {
     await closeAll();
     throw e;

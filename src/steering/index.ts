@@ -13,7 +13,7 @@ export {
   type ZoneLoadsOptions,
   type ZoneLoadView,
 } from './load/zone-loads.ts';
-export { MutableSteeringState } from './mutable-state.ts';
+export { MutableSteeringState, type SteeringSnapshot } from './mutable-state.ts';
 export { zoneShed } from './stages/capacity.ts';
 export { STAGES } from './stages/order.ts';
 export type {

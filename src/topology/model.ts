@@ -224,6 +224,13 @@ function crossCheck(src: YamlSource, t: TopologyConfig): ConfigProblem[] {
   }
 
   for (const [pn, pol] of Object.entries(t.policies)) {
+    if (pol.latency && t.dns.workers !== 1)
+      p.push(
+        src.problem(
+          ['dns', 'workers'],
+          `dns.workers ${t.dns.workers} cannot rank by latency (policies.${pn}.latency: true): the speed reports live in the zone's process; use workers: 1 or turn latency off`,
+        ),
+      );
     const checkTiers = (tiers: Tier[], path: (string | number)[]) => {
       const used = new Set<string>();
       tiers.forEach((tr, i) => {

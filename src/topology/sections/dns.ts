@@ -52,6 +52,14 @@ export const dnsSection = z
       })
       .strict()
       .default({}),
+    /**
+     * Processes answering each zone's DNS sockets (UDP and TCP): the zone's own and
+     * `workers - 1` it forks and restarts; `auto`: one per CPU. Each keeps its own answer
+     * cache and rate-limit buckets (a source may get `workers` × the RRL rate) and follows
+     * the zone's health and load verdicts. Not with a `latency: true` policy (the speed
+     * reports it ranks by live in the zone's process).
+     */
+    workers: z.union([z.number().int().min(1).max(64), z.literal('auto')]).default(1),
   })
   .strict()
   .default({});
