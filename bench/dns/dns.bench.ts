@@ -5,19 +5,22 @@
 // `--instructions`: every server counted in instructions per query under callgrind instead, for
 // cache hits and for misses (bench/dns/instructions.ts), steady whatever else the machine runs.
 // Env: DNS_BENCH_SECONDS (per run, default 6), DNS_BENCH_ROUNDS (default 3),
-// DNS_BENCH_PEERS=0 to skip PowerDNS and gdnsd, DNS_BENCH_SUBNETS (per region, default 1024);
+// DNS_BENCH_PEERS=0 to skip PowerDNS and gdnsd, DNS_BENCH_SUBNETS (per region, default 1024),
+// DNS_BENCH_WORKERS=N (also ours as N processes, dns.workers), DNS_BENCH_CORES (servers' cores, default 0);
 // --instructions only: DNS_BENCH_MISS_SUBNETS (per region, default 1250), DNS_BENCH_BASE=DIR
 // (also count the serve-ours.ts of another checkout, e.g. `git archive BASE | tar -x -C DIR`).
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { treeCpuSeconds } from '../support/cpu.ts';
 import { dnsperfArgs, type Running, startCeiling, startGdnsd, startOurs, startPowerDns, writeMmdb } from './peers.ts';
 import { binaryQueries, distinctQueries, pickSubnets } from './queries.ts';
 
 const SECONDS = Number(process.env.DNS_BENCH_SECONDS ?? 6);
 const ROUNDS = Number(process.env.DNS_BENCH_ROUNDS ?? 3);
 const WITH_PEERS = process.env.DNS_BENCH_PEERS !== '0';
+const WORKERS = Number(process.env.DNS_BENCH_WORKERS ?? 1);
 const PER_REGION = Number(process.env.DNS_BENCH_SUBNETS ?? 1024);
 const CLIENTS = 50;
 /** --instructions: fresh subnets per region for the miss files (2 names each: 2 × 4 × this keys, half counted). */
@@ -33,17 +36,6 @@ interface RunResult {
   perCpuSecond: number;
 }
 
-/** utime + stime of a process, in seconds (all its threads). */
-function cpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100; // fields 14 and 15, in clock ticks (USER_HZ = 100)
-  } catch {
-    return Number.NaN;
-  }
-}
-
 function have(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 }
@@ -52,7 +44,7 @@ function have(cmd: string): boolean {
 /** `limit`: dnsperf's stop condition, a time limit by default. */
 function dnsperf(server: Running, file: string, limit: string[] = ['-l', String(SECONDS)]): Promise<RunResult> {
   const port = server.port;
-  const cpu0 = cpuSeconds(server.child.pid ?? 0);
+  const cpu0 = treeCpuSeconds(server.child.pid ?? 0);
   return new Promise((resolve, reject) => {
     const p = spawn(
       'taskset',
@@ -86,7 +78,7 @@ function dnsperf(server: Running, file: string, limit: string[] = ['-l', String(
       lat.sort((a, b) => a - b);
       const q = (f: number) =>
         lat.length ? lat[Math.min(lat.length - 1, Math.floor(lat.length * f))]! * 1000 : Number.NaN;
-      const cpu = cpuSeconds(server.child.pid ?? 0) - cpu0;
+      const cpu = treeCpuSeconds(server.child.pid ?? 0) - cpu0;
       resolve({ qps, p50: q(0.5), p99: q(0.99), lost, completed, perCpuSecond: completed / cpu });
     });
   });
@@ -158,6 +150,8 @@ async function main(): Promise<void> {
     // ours and the Node ceiling first, then the peers
     running.push(await startOurs(dir, { cache: true }));
     running.push(await startOurs(dir, { cache: false }));
+    // DNS_BENCH_WORKERS=N: ours again as N processes on its sockets (dns.workers)
+    if (WORKERS > 1) running.push(await startOurs(dir, { cache: true, workers: WORKERS }));
     running.push(await startCeiling(dir));
     if (WITH_PEERS) {
       const mmdb = writeMmdb(dir, subnets);

@@ -71,7 +71,7 @@ async function launch(
   ready: () => Promise<boolean>,
   log: string,
 ): Promise<Running> {
-  const child = spawn('taskset', ['-c', '0', ...cmd], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('taskset', ['-c', SERVER_CORES, ...cmd], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const keep = (d: Buffer) => {
     out = (out + d.toString()).slice(-20000);
@@ -97,11 +97,17 @@ export function answersSoa(port: number): Promise<boolean> {
   return Promise.resolve(/status: NOERROR/.test(r.stdout ?? ''));
 }
 
-export async function startOurs(dir: string, opts: { cache: boolean }): Promise<Running> {
+/** The cores servers are pinned to (DNS_BENCH_CORES, default core 0). */
+export const SERVER_CORES = process.env.DNS_BENCH_CORES ?? '0';
+
+export async function startOurs(dir: string, opts: { cache: boolean; workers?: number }): Promise<Running> {
   const port = await freePort();
   const args = ['node', '--import', './bin/ts.mjs', 'bench/dns/serve-ours.ts', String(port)];
   if (!opts.cache) args.push('--no-cache');
-  return launch(opts.cache ? 'ours' : 'ours (cache off)', port, args, () => answersSoa(port), join(dir, 'ours.log'));
+  const workers = opts.workers ?? 1;
+  if (workers > 1) args.push('--workers', String(workers));
+  const name = `${opts.cache ? 'ours' : 'ours (cache off)'}${workers > 1 ? ` ×${workers}` : ''}`;
+  return launch(name, port, args, () => answersSoa(port), join(dir, 'ours.log'));
 }
 
 export async function startCeiling(dir: string): Promise<Running> {

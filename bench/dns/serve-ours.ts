@@ -1,8 +1,10 @@
-// Starts only our DNS server (default topology, real geo db) for the benchmark: `serve-ours.ts PORT [--no-cache]`.
+// Starts only our DNS server (default topology, real geo db) for the benchmark:
+// `serve-ours.ts PORT [--no-cache] [--workers N]` (N processes on its sockets, as dns.workers).
 // Prints "READY <port>" when listening; stops on SIGTERM.
 import { systemClock } from '../../src/core/clock.ts';
 import { silentLogger } from '../../src/core/logger.ts';
-import { startDnsServer } from '../../src/dns/index.ts';
+import { createMetrics } from '../../src/core/metrics.ts';
+import { DnsWorkers, startDnsServer } from '../../src/dns/index.ts';
 import { defaultGeoDb } from '../../src/geo/index.ts';
 import { createSteering, MutableSteeringState } from '../../src/steering/index.ts';
 import { loadTopology } from '../../src/topology/index.ts';
@@ -30,6 +32,20 @@ const server = await startDnsServer({
   config,
   zone: 'bench',
 });
+const at = process.argv.indexOf('--workers');
+const workers = at > 0 ? Number(process.argv[at + 1]) : 1;
+if (workers > 1)
+  await new DnsWorkers({
+    zone: 'bench',
+    topology,
+    servers: [server],
+    state,
+    count: workers,
+    config,
+    clock: systemClock,
+    logger: silentLogger,
+    metrics: createMetrics(),
+  }).start();
 console.log(`READY ${server.port}`);
 process.on('SIGTERM', () => {
   const s = server.handler.stats;

@@ -14,11 +14,12 @@
  *   npm run bench -- edge --instructions   (instructions per hit under callgrind: bare, edge, edge-node)
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { treeCpuSeconds } from '../support/cpu.ts';
 
 const { values } = parseArgs({
   options: {
@@ -86,37 +87,11 @@ async function waitHttp(url: string, tries = 600): Promise<void> {
   throw new Error(`not answering: ${url}`);
 }
 
-/** CPU seconds used so far by a process and all its descendants (nginx and Varnish fork workers). */
-function cpuSeconds(root: number): number {
-  const tick = 100; // USER_HZ on Linux
-  const parent = new Map<number, number>();
-  const used = new Map<number, number>();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      // fields after the command (which may hold spaces): state ppid … utime(14) stime(15)
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      parent.set(Number(d), Number(f[1]));
-      used.set(Number(d), (Number(f[11]) + Number(f[12])) / tick);
-    } catch {}
-  }
-  let sum = 0;
-  for (const [pid, secs] of used) {
-    for (let p: number | undefined = pid; p !== undefined && p > 1; p = parent.get(p))
-      if (p === root) {
-        sum += secs;
-        break;
-      }
-  }
-  return sum;
-}
-
 /** One wrk run: req/s, and req per CPU-second of the server's processes. */
 function wrk(url: string, pid: number): { rps: number; perCpu: number } {
-  const c0 = cpuSeconds(pid);
+  const c0 = treeCpuSeconds(pid);
   const out = execFileSync('taskset', ['-c', '1', 'wrk', '-t1', '-c50', `-d${duration}s`, url], { encoding: 'utf8' });
-  const cpu = cpuSeconds(pid) - c0;
+  const cpu = treeCpuSeconds(pid) - c0;
   const m = /Requests\/sec:\s+([\d.]+)/.exec(out);
   const total = /(\d+) requests in/.exec(out);
   const errors = /Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)/.exec(out);

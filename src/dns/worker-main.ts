@@ -50,6 +50,7 @@ runWorker<DnsWorkerPayload>((p, ctx) => {
         clock: systemClock,
         zone: p.zone,
         ...(p.leanPath === undefined ? {} : { leanPath: p.leanPath }),
+        ...(p.config ? { config: p.config } : {}),
         attach: { udp: u, tcp: h as Server },
       });
       u.off('message', hold);

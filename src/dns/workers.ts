@@ -12,6 +12,7 @@ import type { Registry } from '../core/metrics.ts';
 import { WorkerPool } from '../core/worker-pool.ts';
 import type { MutableSteeringState, SteeringSnapshot } from '../steering/index.ts';
 import type { Topology } from '../topology/index.ts';
+import type { DnsConfig } from './chain.ts';
 import type { DnsServer } from './server.ts';
 
 /** What a worker builds its zone's DNS servers from. */
@@ -23,6 +24,8 @@ export interface DnsWorkerPayload {
   /** One server per host (the zone's dns listener, then its anycast addresses): UDP then TCP socket each. */
   hosts: string[];
   leanPath: boolean | undefined;
+  /** The `dns:` settings when not the topology's own (the bench lifts RRL's limit). */
+  config: DnsConfig | undefined;
   state: SteeringSnapshot;
   logLevel: string;
 }
@@ -36,6 +39,7 @@ export interface DnsWorkersOptions {
   /** Processes in all, the zone's own included (≥ 2). */
   count: number;
   leanPath?: boolean;
+  config?: DnsConfig;
   clock: Clock;
   logger: Logger;
   metrics: Registry;
@@ -58,6 +62,7 @@ export class DnsWorkers {
         file: o.topology.file,
         hosts: o.servers.map((s) => s.host),
         leanPath: o.leanPath,
+        config: o.config,
         state: o.state.snapshot(),
         logLevel: o.logger.level,
       }),
