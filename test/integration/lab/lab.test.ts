@@ -7,7 +7,7 @@
 // the binaries: skips with a message without them, fails when CI=true.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -69,6 +69,7 @@ describe('lab: up, sigkill, partition and NATS-kill drills, two zones down, a fu
 }, () => {
   let dir = '';
   let why: string | undefined;
+  let passed = false;
   before(() => {
     why = missing();
     if (why && process.env.CI === 'true') throw new Error(`the lab cannot run and CI=true: ${why}`);
@@ -77,6 +78,15 @@ describe('lab: up, sigkill, partition and NATS-kill drills, two zones down, a fu
   });
   after(async () => {
     if (!dir) return;
+    // a failure in CI leaves only this output: the end of every zone's log goes with it
+    if (!passed && existsSync(join(dir, 'logs')))
+      for (const f of readdirSync(join(dir, 'logs')).filter((n) => n.startsWith('zone'))) {
+        const lines = readFileSync(join(dir, 'logs', f), 'utf8')
+          .trimEnd()
+          .split('\n')
+          .slice(-25);
+        console.log(`# --- ${f} (last ${lines.length} lines)\n${lines.map((l) => `# ${l.slice(0, 400)}`).join('\n')}`);
+      }
     await cli(['lab', 'down', '--dir', dir], 60_000);
     rmSync(dir, { recursive: true, force: true });
   });
@@ -192,5 +202,6 @@ describe('lab: up, sigkill, partition and NATS-kill drills, two zones down, a fu
     assert.deepEqual(processesOf(dir), [], 'no lab process is left');
     // down twice is fine
     assert.equal((await cli(['lab', 'down', '--dir', dir], 60_000)).code, 0);
+    passed = true;
   });
 });
