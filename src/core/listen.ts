@@ -51,7 +51,13 @@ export async function alsoListen(
   port: number,
   what: string,
 ): Promise<{ server: Server; host: string; port: number }> {
-  const extra = createServer((socket) => server.emit('connection', socket));
+  const extra = createServer();
+  forwardConnections(extra, server);
   const a = await listenOn(extra, host, port, what);
   return { server: extra, ...a };
+}
+
+/** Hands every connection `from` accepts to `to`, as `to`'s own listener would take it. */
+export function forwardConnections(from: Server, to: Server): void {
+  from.on('connection', (socket) => to.emit('connection', socket));
 }

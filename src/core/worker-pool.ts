@@ -4,8 +4,8 @@
  * (worker-child.ts runs it) and, once each has built its server, sends it the listening
  * sockets over IPC (TCP servers and UDP sockets alike): every process then takes
  * connections and datagrams from the same sockets, and the kernel spreads them, as with
- * nginx's workers. Workers that exit are forked again (0.5 s doubling to 30 s, reset after a
- * minute up); one that does not answer within 5 s is killed and replaced; their request
+ * nginx's workers. Workers that exit are forked again after supervise.ts's pauses (0.5 s doubling to
+ * 30 s, as the app's); one that does not answer within 5 s is killed and replaced; their request
  * counts go to `onRequests` and their metrics are summed into the registry's /metrics.
  */
 import { type ChildProcess, fork } from 'node:child_process';
@@ -17,12 +17,13 @@ import type { Clock, Timer } from './clock.ts';
 import { coreErrors } from './errors.ts';
 import type { Logger } from './logger.ts';
 import { addRemoteMetrics, type Registry, type RemoteMetrics } from './metrics.ts';
+import { RestartBackoff, stopChild } from './supervise.ts';
 
 /** How long a worker may take to answer before it is replaced. */
 const ANSWER_MS = 5_000;
 const START_MS = 20_000;
-const RESTART_MIN_MS = 500;
-const RESTART_MAX_MS = 30_000;
+/** How long a stopping worker may take before it is killed. */
+const STOP_GRACE_MS = 5_000;
 
 /** A `workers` setting as a number of processes: `auto` is one per CPU. */
 export function workerCount(setting: number | 'auto'): number {
@@ -77,7 +78,9 @@ interface Slot {
   index: number;
   child: ChildProcess | undefined;
   ready: boolean;
-  failures: number;
+  /** When the current process was forked (its run length sets the next pause). */
+  startedAt: number;
+  backoff: RestartBackoff;
   restart: Timer | undefined;
   removeMetrics: () => void;
 }
@@ -106,7 +109,8 @@ export class WorkerPool {
         index: i,
         child: undefined,
         ready: false,
-        failures: 0,
+        startedAt: 0,
+        backoff: new RestartBackoff(),
         restart: undefined,
         removeMetrics: () => {},
       };
@@ -154,13 +158,10 @@ export class WorkerPool {
         s.restart?.cancel();
         s.removeMetrics();
         const c = s.child;
-        if (!c || c.exitCode !== null || c.signalCode !== null) return;
-        const gone = new Promise<void>((r) => c.once('exit', () => r()));
-        if (c.connected) c.send({ type: 'stop' } satisfies ToWorker);
-        else c.kill('SIGTERM');
-        const t = this.o.clock.setTimer(5_000, () => c.kill('SIGKILL'));
-        await gone;
-        t.cancel();
+        if (!c) return;
+        await stopChild(c, this.o.clock, STOP_GRACE_MS, () =>
+          c.connected ? c.send({ type: 'stop' } satisfies ToWorker) : c.kill('SIGTERM'),
+        );
       }),
     );
   }
@@ -209,8 +210,7 @@ export class WorkerPool {
   }
 
   private restartLater(s: Slot): void {
-    const delay = Math.min(RESTART_MAX_MS, RESTART_MIN_MS * 2 ** s.failures);
-    s.failures++;
+    const delay = s.backoff.next(this.o.clock.now() - s.startedAt);
     s.restart = this.o.clock.setTimer(delay, () => {
       s.restart = undefined;
       if (this.closing) return;
@@ -230,10 +230,6 @@ export class WorkerPool {
         return;
       case 'ready':
         s.ready = true;
-        // a worker that stays up a minute starts its back-off afresh
-        this.o.clock.setTimer(60_000, () => {
-          if (s.child === child && s.ready) s.failures = 0;
-        });
         this.o.logger.debug({ worker: s.index, pid: child.pid }, `${this.o.what} worker serving`);
         started();
         this.o.onReady?.(s.index);
@@ -275,6 +271,7 @@ export class WorkerPool {
     });
     s.child = child;
     s.ready = false;
+    s.startedAt = this.o.clock.now();
     return new Promise<void>((resolve, reject) => {
       let settled = false;
       const started = (e?: Error) => {

@@ -9,7 +9,7 @@ import { createSecureServer, type Http2SecureServer, type ServerHttp2Session } f
 import type { Server as NetServer, Socket } from 'node:net';
 import { LRUCache } from 'lru-cache';
 import { type Clock, systemClock } from '../core/clock.ts';
-import { alsoListen, closeServer, listenOn } from '../core/listen.ts';
+import { alsoListen, closeServer, forwardConnections, listenOn } from '../core/listen.ts';
 import { type Logger, silentLogger } from '../core/logger.ts';
 import { createMetrics, type Registry } from '../core/metrics.ts';
 import { type Random, systemRandom } from '../core/random.ts';
@@ -409,7 +409,7 @@ export class Edge {
    */
   async attach(handle: NetServer, host: string, kind: 'main' | 'also'): Promise<void> {
     if (kind === 'also') {
-      handle.on('connection', (sock: Socket) => this.server.emit('connection', sock));
+      forwardConnections(handle, this.server as NetServer);
       this.extra.push(handle);
       if (!this.hosts.open) this.hosts.add(host);
       return;

@@ -13,6 +13,7 @@ import { dirname } from 'node:path';
 import { request } from 'undici';
 import type { Clock, Timer } from '../core/clock.ts';
 import type { Logger } from '../core/logger.ts';
+import { RestartBackoff, stopChild } from '../core/supervise.ts';
 import type { AppRun, ExternalApp } from '../topology/index.ts';
 import { APP_PLACEHOLDERS, zoneUrl } from '../topology/index.ts';
 import { createPrivate } from '../trust/index.ts';
@@ -21,10 +22,6 @@ import { runtimeErrors } from './errors.ts';
 /** `{name}` of the placeholders topology validation allows (`{zone}`/`{zone_}` are zoneUrl's). */
 const PLACEHOLDER = new RegExp(`\\{(${APP_PLACEHOLDERS.join('|')})\\}`, 'g');
 
-/** Restart pauses: 0.5 s doubling to 30 s; a run that lasted RESET_MS starts the series again. */
-const RESTART_MIN_MS = 500;
-const RESTART_MAX_MS = 30_000;
-const RESET_MS = 60_000;
 /** How long a stopping app may take after SIGTERM before it is killed. */
 const STOP_GRACE_MS = 5_000;
 /** How much of the log a failed start quotes. */
@@ -82,7 +79,7 @@ export class AppProcess {
   private child: ChildProcess | undefined;
   private stopping = false;
   private restartTimer: Timer | undefined;
-  private pauseMs = RESTART_MIN_MS;
+  private readonly backoff = new RestartBackoff();
   private startedAt = 0;
   /** Set once start() saw the app answer: exits before that fail the start instead of restarting. */
   private running = false;
@@ -126,13 +123,7 @@ export class AppProcess {
   async stop(): Promise<void> {
     this.stopping = true;
     this.restartTimer?.cancel();
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const gone = new Promise<void>((r) => child.once('exit', () => r()));
-    child.kill('SIGTERM');
-    const kill = this.o.clock.setTimer(STOP_GRACE_MS, () => child.kill('SIGKILL'));
-    await gone;
-    kill.cancel();
+    if (this.child) await stopChild(this.child, this.o.clock, STOP_GRACE_MS);
   }
 
   get pid(): number | undefined {
@@ -171,9 +162,7 @@ export class AppProcess {
 
   private scheduleRestart(how: string): void {
     const ranMs = this.o.clock.now() - this.startedAt;
-    if (ranMs >= RESET_MS) this.pauseMs = RESTART_MIN_MS;
-    const pause = this.pauseMs;
-    this.pauseMs = Math.min(RESTART_MAX_MS, this.pauseMs * 2);
+    const pause = this.backoff.next(ranMs);
     this.o.logger.warn(
       { zone: this.o.zone, app: this.o.app.url, exit: how, restartInMs: pause },
       `${this.o.zone}: the app exited (${how}) after ${Math.round(ranMs / 1000)} s; starting it again in ${pause} ms (its log: ${this.o.logFile})`,
