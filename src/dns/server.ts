@@ -76,6 +76,30 @@ const closeUdp = (s: dgram.Socket) =>
   });
 
 /**
+ * Binds UDP, then TCP on the port UDP got; with port 0, a port TCP finds taken is given up
+ * and both are tried again on a new one.
+ */
+async function bindPair(
+  host: string,
+  port: number,
+  what: string,
+): Promise<{ udp: dgram.Socket; tcp: net.Server; bound: { host: string; port: number } }> {
+  for (let attempt = 0; ; attempt++) {
+    const udp = dgram.createSocket({ type: host.includes(':') ? 'udp6' : 'udp4' });
+    const got = await bindUdp(udp, host, port, what);
+    const tcp = net.createServer();
+    try {
+      return { udp, tcp, bound: await listenOn(tcp, host, got, `${what} (tcp)`) };
+    } catch (e) {
+      await closeUdp(udp);
+      const code = isPlatformError(e) ? (e.cause as NodeJS.ErrnoException | undefined)?.code : undefined;
+      if (port === 0 && code === 'EADDRINUSE' && attempt < BIND_ATTEMPTS) continue;
+      throw e;
+    }
+  }
+}
+
+/**
  * Starts the authoritative server. With port 0, UDP binds first and TCP then listens on
  * the port UDP got; if TCP finds it taken, both are retried on a new port.
  */
@@ -137,27 +161,15 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
     });
   };
 
-  let udp: dgram.Socket | undefined = opts.attach?.udp;
-  let tcp: net.Server | undefined = opts.attach?.tcp;
-  let bound = { host, port: udp ? udp.address().port : opts.port };
-  if (tcp) tcp.on('connection', onTcp);
-  for (let attempt = 0; !udp || !tcp; attempt++) {
-    const u = dgram.createSocket({ type: host.includes(':') ? 'udp6' : 'udp4' });
-    const port = await bindUdp(u, host, opts.port, what);
-    const t = net.createServer(onTcp);
-    try {
-      bound = await listenOn(t, host, port, `${what} (tcp)`);
-    } catch (e) {
-      await closeUdp(u);
-      const code = isPlatformError(e) ? (e.cause as NodeJS.ErrnoException | undefined)?.code : undefined;
-      if (opts.port === 0 && code === 'EADDRINUSE' && attempt < BIND_ATTEMPTS) continue;
-      throw e;
-    }
-    udp = u;
-    tcp = t;
-  }
-  const udpSock = udp;
-  const tcpServer = tcp;
+  // a worker serves the sockets its zone's process bound; otherwise bind a UDP/TCP pair here
+  const {
+    udp: udpSock,
+    tcp: tcpServer,
+    bound,
+  } = opts.attach
+    ? { ...opts.attach, bound: { host, port: opts.attach.udp.address().port } }
+    : await bindPair(host, opts.port, what);
+  tcpServer.on('connection', onTcp);
   udpSock.on('message', onUdp(udpSock));
   udpSock.on('error', (err) => logger.warn({ err, zone: zoneName }, 'dns: udp socket error'));
   try {
