@@ -5,3 +5,4 @@ export { newRouteContext } from './route-context.ts';
 export { createRouter, type RouterOptions, type ZoneRouter } from './server.ts';
 export { STAGES } from './stages/order.ts';
 export type { ExternalAppDeps, RouteContext, RouterMap, Stage } from './types.ts';
+export { type RouterWorkerPayload, RouterWorkers, type RouterWorkersOptions } from './workers.ts';

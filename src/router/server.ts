@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import type { Server as NetServer, Socket } from 'node:net';
 import { Counter } from 'prom-client';
 import { type Clock, systemClock } from '../core/clock.ts';
-import { closeServer, listenOn } from '../core/listen.ts';
+import { closeServer, forwardConnections, listenOn } from '../core/listen.ts';
 import type { Registry } from '../core/metrics.ts';
 import type { HostPort, Topology } from '../topology/index.ts';
 import type { RequestSigner } from '../trust/index.ts';
@@ -35,6 +35,12 @@ export interface RouterOptions {
 export interface ZoneRouter {
   readonly server: Server;
   listen(host: string, port: number): Promise<HostPort>;
+  /**
+   * Serves a listening socket another process bound (a router worker gets its zone's
+   * listeners this way and shares their accept queue): the main one as listen() would, an
+   * anycast one by handing its connections to the server.
+   */
+  attach(handle: NetServer, kind: 'main' | 'also'): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -123,13 +129,15 @@ export function createRouter(opts: RouterOptions, config: RouterConfig = opts.to
         replyJson(res, 503, {
           zone,
           ready: map.ready(),
+          pid: process.pid,
           app: 'down',
           error: routerErrors.ERR_ROUTER_APP_DOWN.code,
           message: `router: ${zone}'s app fails its health path`,
         });
         return;
       }
-      replyJson(res, 200, { zone, ready: map.ready(), ...(opts.app ? { app: 'up' } : {}) });
+      // pid: which process of the zone answered (router.workers)
+      replyJson(res, 200, { zone, ready: map.ready(), pid: process.pid, ...(opts.app ? { app: 'up' } : {}) });
       return;
     }
     const ctx = newRouteContext(req, res);
@@ -148,6 +156,8 @@ export function createRouter(opts: RouterOptions, config: RouterConfig = opts.to
   };
 
   const server = createServer({ maxHeaderSize: config.maxHeaderBytes }, handle);
+  /** Attached anycast listeners (a worker's), closed with the router. */
+  const extra: NetServer[] = [];
   server.keepAliveTimeout = 30_000;
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     if (!socket.writable) return socket.destroy();
@@ -165,7 +175,22 @@ export function createRouter(opts: RouterOptions, config: RouterConfig = opts.to
   return {
     server,
     listen: (host, port) => listenOn(server, host, port, `${zone} router`),
+    async attach(handle, kind) {
+      if (kind === 'also') {
+        forwardConnections(handle, server);
+        extra.push(handle);
+        return;
+      }
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(handle, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    },
     async close() {
+      for (const h of extra.splice(0)) h.close();
       await closeServer(server);
       await upstreams.close();
     },

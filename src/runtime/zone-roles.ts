@@ -3,13 +3,14 @@
  * then router, edge, HTTPDNS and DNS. Each is wiring: it starts its plane's server with what
  * the cluster stages made and records its bound address in `services.zones`.
  */
+import type { Server as NetServer } from 'node:net';
 import { anycastAddresses } from '../anycast/index.ts';
 import { alsoListen, closeServer, listenOn } from '../core/listen.ts';
 import { workerCount } from '../core/worker-pool.ts';
 import { DnsWorkers, startDnsServer } from '../dns/index.ts';
 import { createEdge, defaultEdgeHosts, EdgeWorkers, startDemoOrigin } from '../edge/index.ts';
 import { startHttpdnsServer } from '../httpdns/index.ts';
-import { createRouter } from '../router/index.ts';
+import { createRouter, RouterWorkers } from '../router/index.ts';
 import type { HostPort, Zone } from '../topology/index.ts';
 import { startExternalApp } from './external-app.ts';
 import {
@@ -90,15 +91,50 @@ export const routerRole: ZoneRoleStart = async (s, zone, here) => {
   here.router = { host: addr.host, port: addr.port };
   // the zone's anycast router addresses (same port), open and closed with the router's own
   const anycast = anycastAddresses(s.topology.config.anycast, zone.name, 'router');
-  const extra: { close(done: () => void): unknown }[] = [];
+  const extra: NetServer[] = [];
   const openExtra = async () => {
     for (const h of anycast) extra.push((await alsoListen(router.server, h, addr.port, `${zone.name} router`)).server);
   };
   const closeExtra = () =>
     Promise.all(extra.splice(0).map((x) => new Promise<void>((r) => x.close(() => r())))).then(() => {});
+  // more processes on the same sockets: router.workers
+  const count = workerCount(s.topology.config.router.workers);
+  let workers: RouterWorkers | undefined;
+  const startWorkers = async () => {
+    if (count < 2) return;
+    const { leaseMs, renewMs } = s.topology.config.failover;
+    const w = new RouterWorkers({
+      zone: zone.name,
+      topology: s.topology,
+      router,
+      also: () => extra,
+      map: zv.view,
+      signer: s.signer.as(zone.name),
+      ...(here.external ? { app: here.external } : {}),
+      resolve,
+      isolated: () => s.shardmap.faults.list(),
+      onIsolated: (l) => s.shardmap.faults.onChange(l),
+      count,
+      // a copy of the lease must reach the workers before the last one they hold lapses
+      tickMs: Math.min(200, Math.max(25, Math.floor((leaseMs - renewMs) / 2))),
+      clock: s.clock,
+      logger: s.logger,
+      metrics: s.metrics,
+      onRequests: (n) => s.loads.hit(zone.name, 'router', n),
+    });
+    await w.start();
+    workers = w;
+  };
+  const stopWorkers = async () => {
+    const w = workers;
+    workers = undefined;
+    await w?.close();
+  };
   try {
     await openExtra();
+    await startWorkers();
   } catch (e) {
+    await stopWorkers();
     await closeExtra();
     await router.close();
     throw e;
@@ -108,6 +144,7 @@ export const routerRole: ZoneRoleStart = async (s, zone, here) => {
     async kill() {
       here.killed = true;
       zv.keeper.stop();
+      await stopWorkers();
       const stopped = closeExtra();
       if (router.server.listening)
         await new Promise<void>((r) => {
@@ -122,6 +159,7 @@ export const routerRole: ZoneRoleStart = async (s, zone, here) => {
       if (app && !app.server.listening) await listenOn(app.server, app.host, app.port, `${zone.name} app`);
       if (!router.server.listening) await router.listen(addr.host, addr.port);
       if (extra.length === 0) await openExtra();
+      if (!workers) await startWorkers();
       here.killed = false;
       // a zone whose external app is still down keeps its lease lapsed (the watch renews it once the app is back)
       if (here.external?.watch.up !== false) await zv.keeper.start();
@@ -133,6 +171,7 @@ export const routerRole: ZoneRoleStart = async (s, zone, here) => {
       ...anycast.map((h) => listener(zone, 'router', 'http', { host: h, port: addr.port })),
     ],
     async close() {
+      await stopWorkers();
       const stopped = closeExtra();
       await router.close();
       await stopped;

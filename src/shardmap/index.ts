@@ -16,6 +16,7 @@ export {
   type Leadership,
 } from './leader.ts';
 export { LeaseKeeper } from './lease.ts';
+export { ShardMapMirror } from './mirror.ts';
 export { openControlKv, openShardMap } from './open.ts';
 export {
   type FenceApi,
@@ -23,6 +24,7 @@ export {
   type LeaseRecord,
   type LocalLease,
   leaseKey,
+  type MapMirror,
   mapKey,
   type ShardChange,
   type ShardId,

@@ -6,6 +6,7 @@ import type { KvEntry } from './kv/kv.ts';
 import { MemoryKv } from './kv/memory-kv.ts';
 import { PartitionableKv } from './kv/partitionable-kv.ts';
 import { LeaseKeeper } from './lease.ts';
+import { ShardMapMirror } from './mirror.ts';
 import { GLOBAL, ShardMap, shardForKey } from './shard-map.ts';
 import { openZoneView } from './zone-view.ts';
 
@@ -45,6 +46,9 @@ test('failover/shard-map: canWrite needs owner, epoch, no drain, notBefore passe
     valid() {
       return this.ok;
     },
+    remainingMs() {
+      return this.ok ? 1000 : -1;
+    },
   };
   map.attachLease(lease);
   assert.equal(map.canWrite('a', 0, 1), true);
@@ -68,6 +72,44 @@ test('failover/shard-map: canWrite needs owner, epoch, no drain, notBefore passe
   assert.equal(map.canWrite('b', 2, 1), true);
   clock.advance(100);
   assert.equal(map.canWrite('b', 2, 1), false);
+});
+
+test('shard-map mirror: a copy routes and fences as the map does; its lease lapses when copies stop', async () => {
+  const { clock, kv, map } = await setup();
+  const keeper = new LeaseKeeper({ kv, zone: 'a', clock, leaseMs: 1000, renewMs: 300 });
+  await keeper.start();
+  map.attachLease(keeper);
+  const copy = new ShardMapMirror(clock);
+  assert.equal(copy.ready(), false, 'nothing copied yet');
+  assert.throws(() => copy.entry(0), /no owner known/);
+  copy.restore(map.mirror());
+  assert.equal(copy.ready(), true);
+  assert.deepEqual(copy.entry(0), map.entry(0));
+  assert.equal(copy.entry(GLOBAL).zone, 'a');
+  assert.equal(copy.canWrite('a', 0, 1), true);
+  assert.equal(copy.canWrite('a', 0, 2), false, 'wrong epoch');
+  assert.equal(copy.canWrite('b', 2, 1), false, 'b holds no lease');
+  // a move reaches a waiting copy with the next copy sent
+  const waited = copy.waitForEpoch(0, 2, 5000);
+  await map.move(0, 'b', { notBefore: clock.wallTime() + 200 });
+  await tick();
+  copy.restore(map.mirror());
+  assert.equal(await waited, true);
+  assert.equal(copy.entry(0).zone, 'b');
+  assert.equal(copy.canWrite('a', 0, 1), false, 'the old owner is fenced');
+  // an older copy arriving late does not take the owners back
+  const stale = { ...map.mirror(), revision: 0, shards: [null, null, null, null] };
+  copy.restore(stale);
+  assert.equal(copy.entry(0).zone, 'b');
+  // no copy for longer than the keeper's lease: the copy's lease lapses with it
+  keeper.stop();
+  clock.advance(999);
+  assert.equal(keeper.valid(), true);
+  assert.equal(copy.canWrite('a', 1, 1), true);
+  clock.advance(1);
+  assert.equal(keeper.valid(), false);
+  assert.equal(copy.canWrite('a', 1, 1), false, 'lapsed on the keeper’s expiry');
+  assert.equal(await copy.waitForEpoch(1, 9, 0), false);
 });
 
 test('failover/shard-map: moves are compare-and-set and watchers see them in order', async () => {

@@ -41,6 +41,8 @@ export interface LeaseRecord {
 export interface LocalLease {
   readonly zone: string;
   valid(): boolean;
+  /** Ms until the lease lapses on the holder's own clock (negative once lapsed). */
+  remainingMs(): number;
 }
 
 /** A change of one shard's owner, as watch listeners see it. */
@@ -48,6 +50,15 @@ export interface ShardChange {
   shard: ShardId;
   owner: ShardOwner;
   previous: ShardOwner | undefined;
+}
+
+/** A copy of a map's owners and leases another process can read by (ShardMap.mirror). */
+export interface MapMirror {
+  revision: number;
+  global: ShardOwner | null;
+  shards: (ShardOwner | null)[];
+  /** Zone → wall ms its lease holds until (0: not held). */
+  leases: Record<string, number>;
 }
 
 /** The fence API the data plane uses (store, replication): small on purpose so it is easy to adapt. */
@@ -295,6 +306,24 @@ export class ShardMap implements ShardMapView {
       if (o?.zone === zone) out.push(s);
     });
     return out;
+  }
+
+  /**
+   * The owners and every known lease as wall-clock expiries, for a copy in another process
+   * (shardmap/mirror.ts). A lease this process keeps itself is given as now + its remaining
+   * time on the keeper's own clock: never later than the keeper's own judgement.
+   */
+  mirror(): MapMirror {
+    const now = this.clock.wallTime();
+    const leases: Record<string, number> = {};
+    for (const [z, r] of this.leases) leases[z] = r.expiresAt;
+    for (const [z, l] of this.local) leases[z] = l.valid() ? now + l.remainingMs() : 0;
+    return {
+      revision: this.revision,
+      global: this.globalOwner ?? null,
+      shards: [...this.owners].map((o) => o ?? null),
+      leases,
+    };
   }
 
   /** Per-zone summary plus every shard's owner, epoch and lease state (GET /api/shardmap). */

@@ -96,6 +96,15 @@ export class RequestSigner {
     );
   }
 
+  /**
+   * What rebuilds this signer in another process of the same zone (a router worker, over
+   * IPC): the secret, the zone, the skew and the nonce bound. That process keeps its own
+   * nonce cache, as every process does.
+   */
+  transferable(): Omit<RequestSignerOptions, 'clock' | 'nonce'> {
+    return { secret: this.secret, zone: this.zone, skewMs: this.skewMs, maxNonces: this.maxNonces };
+  }
+
   /** The `x-multizone-auth` value for this request (sign after every other x-multizone-* header is set). */
   sign(req: SignableRequest): string {
     const t = String(Math.floor(this.clock.wallTime()));

@@ -53,6 +53,13 @@ export const routerSection = z
     epochWaitMs: z.number().int().min(0).max(10_000).default(500),
     /** Second read: a local 404 on a sharded GET is retried once at the owner zone. */
     secondRead: z.boolean().default(true),
+    /**
+     * Processes serving each zone's router listeners: the zone's own process and `workers - 1`
+     * router workers it starts and restarts, all accepting on the same sockets. `auto`: one
+     * per CPU. Each routes by a copy of its zone's shard map and lease, sent on every change
+     * and every 200 ms; each keeps its own upstream pools and its own nonce cache.
+     */
+    workers: z.union([z.number().int().min(1).max(64), z.literal('auto')]).default(1),
   })
   .strict()
   .default({});

@@ -1,0 +1,60 @@
+import type { Clock } from '../core/clock.ts';
+import { shardmapErrors } from './errors.ts';
+import { GLOBAL, type MapMirror, type ShardId, type ShardMapView, type ShardOwner } from './shard-map.ts';
+
+/**
+ * A zone's view of the shard map copied into another process (a router worker): it answers
+ * what the router asks (`entry`, `canWrite`, `waitForEpoch`, `ready`) from the last
+ * ShardMap.mirror() it was given. Leases are wall-clock expiries its zone's process computed
+ * from its own keeper, so a copy never holds a lease longer than the keeper does; one that
+ * stops receiving copies sees the lease lapse on time.
+ */
+export class ShardMapMirror implements Pick<ShardMapView, 'entry' | 'canWrite' | 'waitForEpoch' | 'ready'> {
+  private state: MapMirror = { revision: 0, global: null, shards: [], leases: {} };
+  private readonly waiters = new Set<() => void>();
+
+  constructor(private readonly clock: Clock) {}
+
+  /** Takes a newer copy (an older one, arriving late, is ignored for the owners). */
+  restore(m: MapMirror): void {
+    this.state = m.revision >= this.state.revision ? m : { ...this.state, leases: m.leases };
+    for (const w of [...this.waiters]) w();
+  }
+
+  ready(): boolean {
+    return this.state.global !== null && this.state.shards.length > 0 && this.state.shards.every((o) => o !== null);
+  }
+
+  entry(shard: ShardId): ShardOwner {
+    const o = shard === GLOBAL ? this.state.global : this.state.shards[shard];
+    if (!o) throw shardmapErrors.ERR_FAILOVER_KV_UNAVAILABLE(`shard map: no owner known for shard ${shard}`);
+    return o;
+  }
+
+  canWrite(zone: string, shard: ShardId, epoch: number, consistency: 'fenced' | 'available' = 'fenced'): boolean {
+    const o = shard === GLOBAL ? this.state.global : this.state.shards[shard];
+    if (!o || o.zone !== zone || o.epoch !== epoch || o.draining) return false;
+    const now = this.clock.wallTime();
+    if (consistency === 'fenced' && o.notBefore > now) return false;
+    return (this.state.leases[zone] ?? 0) > now;
+  }
+
+  /** Resolves true once shard's epoch reaches epoch (a later copy brings it), false after ms. */
+  waitForEpoch(shard: ShardId, epoch: number, ms: number): Promise<boolean> {
+    const have = () => (shard === GLOBAL ? this.state.global : this.state.shards[shard])?.epoch ?? 0;
+    if (have() >= epoch) return Promise.resolve(true);
+    if (ms <= 0) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const done = (ok: boolean) => {
+        this.waiters.delete(check);
+        timer.cancel();
+        resolve(ok);
+      };
+      const check = () => {
+        if (have() >= epoch) done(true);
+      };
+      const timer = this.clock.setTimer(ms, () => done(false));
+      this.waiters.add(check);
+    });
+  }
+}
