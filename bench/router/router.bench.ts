@@ -3,6 +3,8 @@
 // hop(s). The proxy under test and the upstream apps pinned to core 0 (taskset -c 0), so the
 // proxy's own cost decides the figure; wrk alone on core 1.
 // Alternating runs, medians, ratios. Env: ROUTER_BENCH_SECONDS (default 5), ROUTER_BENCH_ROUNDS (3).
+// `--cores 0,1`: the servers on both cores (wrk still on core 1), and the router also as two
+// processes per zone (router.workers: 2, "router ×2"), to show what the second worker adds.
 // `--instructions`: instructions per request under callgrind instead (bench/router/instructions.ts).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,6 +17,9 @@ const SECONDS = Number(process.env.ROUTER_BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.ROUTER_BENCH_ROUNDS ?? 3);
 const CONNS = 50;
 const children: ChildProcess[] = [];
+const at = process.argv.indexOf('--cores');
+const CORES = at > 0 ? (process.argv[at + 1] ?? '0') : '0';
+const TWO = CORES.includes(',');
 
 function start(core: string, args: string[]): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
@@ -52,7 +57,7 @@ const median = (xs: number[]) => {
 try {
   if (spawnSync('sh', ['-c', 'command -v wrk && command -v taskset']).status !== 0)
     throw new Error('needs wrk and taskset (apt-get install wrk util-linux)');
-  const app = (await start('0', ['app'])) as { ports: number[] };
+  const app = (await start(CORES, ['app'])) as { ports: number[] };
   if (process.argv.includes('--instructions')) {
     const dir = mkdtempSync(join(tmpdir(), 'mz-router-bench-'));
     try {
@@ -63,36 +68,44 @@ try {
     for (const c of children) c.kill();
     process.exit(0);
   }
-  const ours = (await start('0', ['ours', app.ports.join(',')])) as {
-    entry: number;
-    localUser: string;
-    remoteUser: string;
-  };
-  const bare = (await start('0', ['bare', app.ports.join(',')])) as { local: number; hop: number };
+  type Ours = { entry: number; localUser: string; remoteUser: string };
+  const ours = (await start(CORES, ['ours', app.ports.join(',')])) as Ours;
+  const ours2 = TWO ? ((await start(CORES, ['ours', app.ports.join(','), '2'])) as Ours) : undefined;
+  const bare = (await start(CORES, ['bare', app.ports.join(',')])) as { local: number; hop: number };
   const path = '/bench/item';
   // warm up every path once (pools, JIT)
   wrk(`http://127.0.0.1:${ours.entry}${path}`, ours.localUser);
   wrk(`http://127.0.0.1:${bare.local}${path}`, 'x');
-  const rows: [string, number[], number[]][] = [
-    ['local owner (router → app)', [], []],
-    ['one forward hop (router → router → app)', [], []],
+  if (ours2) wrk(`http://127.0.0.1:${ours2.entry}${path}`, ours2.localUser);
+  const rows: [string, number[], number[], number[]][] = [
+    ['local owner (router → app)', [], [], []],
+    ['one forward hop (router → router → app)', [], [], []],
   ];
   for (let i = 0; i < ROUNDS; i++) {
     rows[0]![1].push(wrk(`http://127.0.0.1:${ours.entry}${path}`, ours.localUser));
     rows[0]![2].push(wrk(`http://127.0.0.1:${bare.local}${path}`, ours.localUser));
+    if (ours2) rows[0]![3].push(wrk(`http://127.0.0.1:${ours2.entry}${path}`, ours2.localUser));
     rows[1]![1].push(wrk(`http://127.0.0.1:${ours.entry}${path}`, ours.remoteUser));
     rows[1]![2].push(wrk(`http://127.0.0.1:${bare.hop}${path}`, ours.remoteUser));
+    if (ours2) rows[1]![3].push(wrk(`http://127.0.0.1:${ours2.entry}${path}`, ours2.remoteUser));
   }
   console.log(
-    `node ${process.version}, ${SECONDS}s × ${ROUNDS} rounds, wrk -t1 -c${CONNS} on core 1, proxies and apps on core 0`,
+    `node ${process.version}, ${SECONDS}s × ${ROUNDS} rounds, wrk -t1 -c${CONNS} on core 1, proxies and apps on core${TWO ? 's' : ''} ${CORES}`,
   );
   console.log('scenario                                   multizone router   bare proxy   ratio');
-  for (const [name, a, b] of rows) {
+  const runs = (xs: number[]) => xs.map((x) => x.toFixed(0)).join('/');
+  for (const [name, a, b, c] of rows) {
     const ma = median(a);
     const mb = median(b);
     console.log(
-      `${name.padEnd(42)} ${ma.toFixed(0).padStart(10)} req/s ${mb.toFixed(0).padStart(8)} req/s   ${(ma / mb).toFixed(2)}   (runs: ${a.map((x) => x.toFixed(0)).join('/')} vs ${b.map((x) => x.toFixed(0)).join('/')})`,
+      `${name.padEnd(42)} ${ma.toFixed(0).padStart(10)} req/s ${mb.toFixed(0).padStart(8)} req/s   ${(ma / mb).toFixed(2)}   (runs: ${runs(a)} vs ${runs(b)})`,
     );
+    if (c.length > 0) {
+      const mc = median(c);
+      console.log(
+        `${'  router ×2 (router.workers: 2)'.padEnd(42)} ${mc.toFixed(0).padStart(10)} req/s   ×${(mc / ma).toFixed(2)} the single router, ${(mc / mb).toFixed(2)} the bare proxy   (runs: ${runs(c)})`,
+      );
+    }
   }
 } finally {
   for (const c of children) c.kill();

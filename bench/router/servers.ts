@@ -4,13 +4,17 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Pool } from 'undici';
 import { systemClock } from '../../src/core/clock.ts';
-import { createRouter } from '../../src/router/index.ts';
+import { silentLogger } from '../../src/core/logger.ts';
+import { createMetrics } from '../../src/core/metrics.ts';
+import { createRouter, RouterWorkers } from '../../src/router/index.ts';
 import { LeaseKeeper, MemoryKv, ShardMap, shardForKey } from '../../src/shardmap/index.ts';
 import { parseTopology } from '../../src/topology/index.ts';
 import { RequestSigner } from '../../src/trust/index.ts';
 
 const mode = process.argv[2];
 const appPorts = (process.argv[3] ?? '').split(',').map(Number);
+/** `ours` only: processes per router (router.workers). */
+const workers = Number(process.argv[4] ?? 1);
 
 const listen = (s: ReturnType<typeof createServer>) =>
   new Promise<number>((r) => s.listen(0, '127.0.0.1', () => r((s.address() as { port: number }).port)));
@@ -47,6 +51,7 @@ shards: { count: 64, key: [{ header: x-user-id }] }
 health: { enabled: false }
 `);
   const kv = new MemoryKv();
+  const pools: RouterWorkers[] = [];
   const signer = new RequestSigner({ secret: randomBytes(32), zone: 'bench', clock: systemClock });
   const ports: Record<string, number> = {};
   const routers: Record<string, number> = {};
@@ -72,12 +77,32 @@ health: { enabled: false }
     const hp = await r.listen('127.0.0.1', 0);
     routers[zone] = hp.port;
     ports[zone] = hp.port;
+    if (workers > 1) {
+      const w = new RouterWorkers({
+        zone,
+        topology,
+        router: r,
+        also: () => [],
+        map,
+        signer: signer.as(zone),
+        resolve: (n) =>
+          n === 'app' ? { host: '127.0.0.1', port: appPorts[i]! } : { host: '127.0.0.1', port: routers[n] ?? 0 },
+        isolated: () => [],
+        count: workers,
+        clock: systemClock,
+        logger: silentLogger,
+        metrics: createMetrics(),
+      });
+      pools.push(w);
+    }
     if (i === 1) {
       // users owned by zone-a (served locally at zone-a) and by zone-b (one hop from zone-a)
       const owners = topology.initialOwners();
       const find = (z: string) => {
         for (let k = 0; ; k++) if (owners[shardForKey(`u${k}`, 64)] === z) return `u${k}`;
       };
+      // workers start once both routers listen: each knows the other's address
+      for (const w of pools) await w.start();
       console.log(JSON.stringify({ entry: ports['zone-a'], localUser: find('zone-a'), remoteUser: find('zone-b') }));
     }
   }
