@@ -12,5 +12,5 @@ export type { EdgeConfig } from './filters.ts';
 export * as freshness from './freshness.ts';
 export { defaultEdgeHosts, HostSet } from './host-filter.ts';
 export { fingerprintName, IMMUTABLE, type PublishItem, type PublishOptions, planPublish, publish } from './publish.ts';
-export { RingStore, type RingStoreOptions } from './ring-store.ts';
+export { RingStore, type RingStoreOptions, zoneRingPath } from './ring-store.ts';
 export { EdgeWorkers, type EdgeWorkersOptions } from './workers.ts';

@@ -3,7 +3,7 @@ import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { RingStore } from './ring-store.ts';
+import { RingStore, zoneRingPath } from './ring-store.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mz-ring-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -106,4 +106,12 @@ test('edge/ring: records larger than a quarter of the ring are refused', () => {
   assert.equal(r.put('big', Buffer.alloc(0), Buffer.alloc(20_000)), false);
   assert.equal(r.has('big'), false);
   r.close();
+});
+
+test('edge/ring: each zone of a process gets a ring of its own; {zone} names it', () => {
+  assert.equal(zoneRingPath('/var/cache/mz/ring', 'sh-a', 1), '/var/cache/mz/ring', 'one zone: the path as given');
+  assert.equal(zoneRingPath('/var/cache/mz/ring', 'sh-a', 4), '/var/cache/mz/ring.sh-a');
+  assert.equal(zoneRingPath('/var/cache/{zone}/ring', 'gz-a', 1), '/var/cache/gz-a/ring');
+  assert.equal(zoneRingPath('/r-{zone}-{zone}', 'bj-a', 4), '/r-bj-a-bj-a');
+  assert.equal(zoneRingPath('', 'sh-a', 4), '', 'no disk tier');
 });

@@ -21,6 +21,17 @@ const SCAN_CHUNK = 4 << 20;
 // body bytes written per syscall: records reach the disk in pieces, as large writes do
 const WRITE_CHUNK = 64 << 10;
 
+/**
+ * The ring file of one zone's edge: `{zone}` in `edge.disk.path` is replaced by the zone's
+ * name; without it, a process that runs several zones gives each `<path>.<zone>`, since two
+ * edges appending to one ring would overwrite each other's records.
+ */
+export function zoneRingPath(path: string, zone: string, zonesInProcess: number): string {
+  if (path === '') return path;
+  if (path.includes('{zone}')) return path.replaceAll('{zone}', zone);
+  return zonesInProcess > 1 ? `${path}.${zone}` : path;
+}
+
 /** Options of a ring store. */
 export interface RingStoreOptions {
   path: string;

@@ -8,7 +8,7 @@ import { anycastAddresses } from '../anycast/index.ts';
 import { alsoListen, closeServer, listenOn } from '../core/listen.ts';
 import { workerCount } from '../core/worker-pool.ts';
 import { DnsWorkers, startDnsServer } from '../dns/index.ts';
-import { createEdge, defaultEdgeHosts, EdgeWorkers, startDemoOrigin } from '../edge/index.ts';
+import { createEdge, defaultEdgeHosts, EdgeWorkers, startDemoOrigin, zoneRingPath } from '../edge/index.ts';
 import { startHttpdnsServer } from '../httpdns/index.ts';
 import { createRouter, RouterWorkers } from '../router/index.ts';
 import type { HostPort, Zone } from '../topology/index.ts';
@@ -186,7 +186,10 @@ export const routerRole: ZoneRoleStart = async (s, zone, here) => {
 export const edgeRole: ZoneRoleStart = async (s, zone, here) => {
   const hp = zone.listen.edge;
   if (!hp) return null;
-  const cfg = s.topology.config.edge;
+  const shared = s.topology.config.edge;
+  // each zone's edge has a ring of its own (see zoneRingPath)
+  const ring = zoneRingPath(shared.disk.path, zone.name, s.zones.size);
+  const cfg = ring === shared.disk.path ? shared : { ...shared, disk: { ...shared.disk, path: ring } };
   const listeners: ListenerInfo[] = [];
   let origin = cfg.origin;
   let demo: Awaited<ReturnType<typeof startDemoOrigin>> | undefined;

@@ -52,7 +52,10 @@ export const edgeSection = z
       .default({}),
     disk: z
       .object({
-        /** Ring file of the disk tier; empty disables the disk tier. */
+        /**
+         * Ring file of the disk tier; empty disables the disk tier. `{zone}` is replaced by the
+         * zone's name; without it, a process running several zones gives each `<path>.<zone>`.
+         */
         path: z.string().default(''),
         /** Ring size, bytes (preallocated). */
         sizeBytes: z
