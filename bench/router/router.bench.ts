@@ -3,8 +3,9 @@
 // hop(s). The proxy under test and the upstream apps pinned to core 0 (taskset -c 0), so the
 // proxy's own cost decides the figure; wrk alone on core 1.
 // Alternating runs, medians, ratios. Env: ROUTER_BENCH_SECONDS (default 5), ROUTER_BENCH_ROUNDS (3).
-// `--cores 0,1`: the servers on both cores (wrk still on core 1), and the router also as two
-// processes per zone (router.workers: 2, "router ×2"), to show what the second worker adds.
+// `--cores 0,1`: the servers on both cores (wrk still on core 1); with it, or with
+// `--workers 2` on one core (the second process's own cost), the router also runs as two
+// processes per zone (router.workers: 2, "router ×2").
 // `--instructions`: instructions per request under callgrind instead (bench/router/instructions.ts).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -19,7 +20,7 @@ const CONNS = 50;
 const children: ChildProcess[] = [];
 const at = process.argv.indexOf('--cores');
 const CORES = at > 0 ? (process.argv[at + 1] ?? '0') : '0';
-const TWO = CORES.includes(',');
+const TWO = CORES.includes(',') || process.argv.includes('--workers');
 
 function start(core: string, args: string[]): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
@@ -90,7 +91,7 @@ try {
     if (ours2) rows[1]![3].push(wrk(`http://127.0.0.1:${ours2.entry}${path}`, ours2.remoteUser));
   }
   console.log(
-    `node ${process.version}, ${SECONDS}s × ${ROUNDS} rounds, wrk -t1 -c${CONNS} on core 1, proxies and apps on core${TWO ? 's' : ''} ${CORES}`,
+    `node ${process.version}, ${SECONDS}s × ${ROUNDS} rounds, wrk -t1 -c${CONNS} on core 1, proxies and apps on core${CORES.includes(',') ? 's' : ''} ${CORES}`,
   );
   console.log('scenario                                   multizone router   bare proxy   ratio');
   const runs = (xs: number[]) => xs.map((x) => x.toFixed(0)).join('/');
