@@ -12,17 +12,21 @@ import { GLOBAL, type MapMirror, type ShardId, type ShardMapView, type ShardOwne
 export class ShardMapMirror implements Pick<ShardMapView, 'entry' | 'canWrite' | 'waitForEpoch' | 'ready'> {
   private state: MapMirror = { revision: 0, global: null, shards: [], leases: {} };
   private readonly waiters = new Set<() => void>();
+  /** Every shard has an owner in the copy (judged once per copy, not per request). */
+  private complete = false;
 
   constructor(private readonly clock: Clock) {}
 
   /** Takes a newer copy (an older one, arriving late, is ignored for the owners). */
   restore(m: MapMirror): void {
     this.state = m.revision >= this.state.revision ? m : { ...this.state, leases: m.leases };
+    const { global, shards } = this.state;
+    this.complete = global !== null && shards.length > 0 && shards.every((o) => o !== null);
     for (const w of [...this.waiters]) w();
   }
 
   ready(): boolean {
-    return this.state.global !== null && this.state.shards.length > 0 && this.state.shards.every((o) => o !== null);
+    return this.complete;
   }
 
   entry(shard: ShardId): ShardOwner {

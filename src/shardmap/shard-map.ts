@@ -159,6 +159,8 @@ export class ShardMap implements ShardMapView {
   private watches: KvWatch[] = [];
   /** Newest map revision applied. */
   revision = 0;
+  /** Every shard had an owner at some point (see ready()). */
+  private complete = false;
 
   constructor(
     private readonly kv: Kv,
@@ -203,9 +205,14 @@ export class ShardMap implements ShardMapView {
     await this.start();
   }
 
-  /** True once every shard has an owner. */
+  /**
+   * True once every shard has an owner. An owner is never taken away again, so once true it
+   * stays true: the router asks per request, and a scan of every shard (1024 by default) each
+   * time was a cost that grew with the map.
+   */
   ready(): boolean {
-    return this.globalOwner !== undefined && this.owners.every((o) => o !== undefined);
+    if (!this.complete) this.complete = this.globalOwner !== undefined && this.owners.every((o) => o !== undefined);
+    return this.complete;
   }
 
   private applyMap(e: KvEntry): void {
