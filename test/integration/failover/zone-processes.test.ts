@@ -210,10 +210,17 @@ describe('failover: one process per zone (NATS KV and JetStream), one elected co
       if (victimShards.includes(s.shard)) assert.equal(s.epoch, 2, `shard ${s.shard} moved exactly once`);
       else assert.deepEqual([s.zone, s.epoch], [was.zone, was.epoch], `shard ${s.shard} of a live zone stayed`);
     }
-    const audit = await getJson<{ entries: { action: string; zone?: string; term?: number; shards?: unknown[] }[] }>(
-      `${controlOf(first.zone)}/api/audit`,
-    );
-    const moves = audit.entries.filter((e) => e.action === 'move' && e.zone === victim);
+    // the leader appends a move's audit entry after the map has it: wait for every moved shard's
+    // entry (a CI run read the audit while the last one was on its way: 3 of 4 shards)
+    type Entry = { action: string; zone?: string; term?: number; shards?: unknown[] };
+    const movesNow = async () =>
+      (await getJson<{ entries: Entry[] }>(`${controlOf(first.zone)}/api/audit`)).entries.filter(
+        (e) => e.action === 'move' && e.zone === victim,
+      );
+    const moves = await until(`${victim}'s moves in the audit`, async () => {
+      const m = await movesNow();
+      return m.reduce((n, e) => n + (e.shards?.length ?? 0), 0) >= victimShards.length ? m : undefined;
+    });
     assert.ok(moves.length > 0);
     assert.deepEqual([...new Set(moves.map((e) => e.term))], [first.term], 'every move by the one leader, in its term');
     assert.equal(
