@@ -11,8 +11,21 @@ export function createAccountsAppRole(opts: { scryptN?: number } = {}): AppRole 
   return { name: 'accounts', start: (ctx) => startRole(ctx, opts.scryptN) };
 }
 
-/** The accounts app as `multizone up --app accounts` runs it (`multizone drill` drives it). */
-export const accountsAppRole: AppRole = createAccountsAppRole();
+/**
+ * The accounts app as `multizone up --app accounts` runs it (`multizone drill` drives it).
+ * `MZ_ACCOUNTS_SCRYPT_N` (a power of two, 1024 … 1048576) sets the password hashing cost;
+ * default 16384.
+ */
+export const accountsAppRole: AppRole = createAccountsAppRole(scryptFromEnv());
+
+function scryptFromEnv(): { scryptN?: number } {
+  const raw = process.env.MZ_ACCOUNTS_SCRYPT_N;
+  if (raw === undefined || raw === '') return {};
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1024 || n > 1_048_576 || (n & (n - 1)) !== 0)
+    throw new Error(`MZ_ACCOUNTS_SCRYPT_N must be a power of two from 1024 to 1048576, not "${raw}"`);
+  return { scryptN: n };
+}
 
 async function startRole(ctx: AppContext, scryptN: number | undefined): Promise<AppServer> {
   const zone = ctx.zone.name;
