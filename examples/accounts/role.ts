@@ -3,7 +3,14 @@
  * (`multizone up --app accounts`, or `startCluster({ app: accountsAppRole })`). It uses only
  * multizone's public API, as your own app would.
  */
-import { type AppContext, type AppRole, type AppServer, GLOBAL, openSessionStore } from '../../src/index.ts';
+import {
+  type AppContext,
+  type AppRole,
+  type AppServer,
+  GLOBAL,
+  openSessionStore,
+  PlatformError,
+} from '../../src/index.ts';
 import { startAccountsApp } from './app.ts';
 
 /** The accounts app role; `scryptN` lowers the password hashing cost (tests). */
@@ -23,7 +30,10 @@ function scryptFromEnv(): { scryptN?: number } {
   if (raw === undefined || raw === '') return {};
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1024 || n > 1_048_576 || (n & (n - 1)) !== 0)
-    throw new Error(`MZ_ACCOUNTS_SCRYPT_N must be a power of two from 1024 to 1048576, not "${raw}"`);
+    throw new PlatformError(
+      'ERR_ACCOUNTS_CONFIG',
+      `accounts: MZ_ACCOUNTS_SCRYPT_N must be a power of two from 1024 to 1048576, not "${raw}"`,
+    );
   return { scryptN: n };
 }
 
