@@ -287,6 +287,9 @@ export class WorkerPool {
         started(coreErrors.ERR_CORE_WORKER_START(`${this.o.what} worker ${s.index}: not ready after ${START_MS} ms`)),
       );
       child.on('message', (m: FromWorker) => this.onMessage(s, child, m, started));
+      // a message sent as the worker exits fails asynchronously (EPIPE on the IPC channel): the
+      // exit handler deals with the worker; without a listener the error would be uncaught
+      child.on('error', (e) => this.o.logger.debug({ err: e, worker: s.index }, `${this.o.what} worker: IPC error`));
       child.once('exit', (code, signal) => {
         s.ready = false;
         this.abandon(s);

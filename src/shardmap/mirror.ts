@@ -1,6 +1,13 @@
 import type { Clock } from '../core/clock.ts';
 import { shardmapErrors } from './errors.ts';
-import { GLOBAL, type MapMirror, type ShardId, type ShardMapView, type ShardOwner } from './shard-map.ts';
+import {
+  GLOBAL,
+  type MapMirror,
+  type ShardId,
+  type ShardMapView,
+  type ShardOwner,
+  waitForEpochIn,
+} from './shard-map.ts';
 
 /**
  * A zone's view of the shard map copied into another process (a router worker): it answers
@@ -46,19 +53,6 @@ export class ShardMapMirror implements Pick<ShardMapView, 'entry' | 'canWrite' |
   /** Resolves true once shard's epoch reaches epoch (a later copy brings it), false after ms. */
   waitForEpoch(shard: ShardId, epoch: number, ms: number): Promise<boolean> {
     const have = () => (shard === GLOBAL ? this.state.global : this.state.shards[shard])?.epoch ?? 0;
-    if (have() >= epoch) return Promise.resolve(true);
-    if (ms <= 0) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const done = (ok: boolean) => {
-        this.waiters.delete(check);
-        timer.cancel();
-        resolve(ok);
-      };
-      const check = () => {
-        if (have() >= epoch) done(true);
-      };
-      const timer = this.clock.setTimer(ms, () => done(false));
-      this.waiters.add(check);
-    });
+    return waitForEpochIn(this.waiters, this.clock, have, epoch, ms);
   }
 }

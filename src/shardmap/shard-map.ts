@@ -61,6 +61,33 @@ export interface MapMirror {
   leases: Record<string, number>;
 }
 
+/**
+ * Resolves true once `have()` reaches epoch, false after ms: `waiters` are called on every
+ * change (a ShardMap's watch, a mirror's new copy) and each checks its own shard.
+ */
+export function waitForEpochIn(
+  waiters: Set<() => void>,
+  clock: Clock,
+  have: () => number,
+  epoch: number,
+  ms: number,
+): Promise<boolean> {
+  if (have() >= epoch) return Promise.resolve(true);
+  if (ms <= 0) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => {
+      waiters.delete(check);
+      timer.cancel();
+      resolve(ok);
+    };
+    const check = () => {
+      if (have() >= epoch) done(true);
+    };
+    const timer = clock.setTimer(ms, () => done(false));
+    waiters.add(check);
+  });
+}
+
 /** The fence API the data plane uses (store, replication): small on purpose so it is easy to adapt. */
 export interface FenceApi {
   owner(shard: ShardId): { zone: string; epoch: number };
@@ -290,20 +317,7 @@ export class ShardMap implements ShardMapView {
   /** Resolves true once shard's epoch reaches epoch, false after ms (one watch round-trip, usually). */
   waitForEpoch(shard: ShardId, epoch: number, ms: number): Promise<boolean> {
     const have = () => (shard === GLOBAL ? this.globalOwner : this.owners[shard])?.epoch ?? 0;
-    if (have() >= epoch) return Promise.resolve(true);
-    if (ms <= 0) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const done = (ok: boolean) => {
-        this.waiters.delete(check);
-        timer.cancel();
-        resolve(ok);
-      };
-      const check = () => {
-        if (have() >= epoch) done(true);
-      };
-      const timer = this.clock.setTimer(ms, () => done(false));
-      this.waiters.add(check);
-    });
+    return waitForEpochIn(this.waiters, this.clock, have, epoch, ms);
   }
 
   /** Shards (numbers) owned by zone, ascending. */

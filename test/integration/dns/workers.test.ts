@@ -3,7 +3,6 @@
 // health verdict made in the zone's process reaches the worker's answers, c-ares gets the same
 // steered answer over TCP, a killed worker is forked again, and `latency: true` is refused.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import dns from 'node:dns';
 import { after, before, test } from 'node:test';
 import { YamlSource } from '../../../src/core/config.ts';
@@ -12,6 +11,7 @@ import { renderMetrics } from '../../../src/core/metrics.ts';
 import { type RunningCluster, startCluster } from '../../../src/runtime/index.ts';
 import { checkTopology } from '../../../src/topology/index.ts';
 import { testTopology, testTopologyYaml } from '../../support/net.ts';
+import { childPids } from '../../support/workers.ts';
 import { decode, query, udpExchange } from './helpers.ts';
 
 let cluster: RunningCluster;
@@ -75,16 +75,7 @@ test('dns workers: a health verdict made in the zone process reaches every answe
 test('dns workers: a killed worker is forked again while the zone process answers', async () => {
   const own = () => cluster.services.metrics.metrics().then(udpAnswers);
   // this process's DNS workers: one per zone
-  const workers = () => {
-    try {
-      return execFileSync('pgrep', ['-P', String(process.pid), '-f', 'dns/worker-main'], { encoding: 'utf8' })
-        .split('\n')
-        .filter(Boolean)
-        .map(Number);
-    } catch {
-      return []; // pgrep found none (exit 1)
-    }
-  };
+  const workers = () => childPids('dns/worker-main');
   const pids = workers();
   assert.equal(pids.length, 4, `one worker per zone: ${pids}`);
   for (const pid of pids) process.kill(pid, 'SIGKILL');

@@ -3,12 +3,12 @@
 // the zone's /metrics sums both, a killed worker is started again while the zone's process keeps
 // serving, and closing the cluster stops the workers.
 import assert from 'node:assert/strict';
-import { request as httpRequest } from 'node:http';
 import { after, before, test } from 'node:test';
 import { silentLogger } from '../../../src/core/logger.ts';
 import { renderMetrics } from '../../../src/core/metrics.ts';
 import { type RunningCluster, startCluster } from '../../../src/runtime/index.ts';
 import { testTopology } from '../../support/net.ts';
+import { type Reply, requestOnce } from '../../support/workers.ts';
 
 const TOKEN = 'test-token';
 let cluster: RunningCluster;
@@ -24,34 +24,9 @@ before(async () => {
 });
 after(() => cluster?.close());
 
-interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
 /** One request on a new connection (so the kernel picks the process that accepts it). */
-function once(method: string, path: string, body?: string, extra: Record<string, string> = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      {
-        ...base,
-        method,
-        path,
-        agent: false,
-        headers: { host: 'localhost', authorization: `Bearer ${TOKEN}`, connection: 'close', ...extra },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (text += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const once = (method: string, path: string, body?: string, extra: Record<string, string> = {}): Promise<Reply> =>
+  requestOnce(base, method, path, { host: 'localhost', authorization: `Bearer ${TOKEN}`, ...extra }, body);
 
 interface Stats {
   pid: number;

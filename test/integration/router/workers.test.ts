@@ -4,12 +4,11 @@
 // move made in the control plane reaches the worker's answers, /metrics sums both, a drill's
 // kill stops both and its restore brings both back, and a killed worker is forked again.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { request as httpRequest } from 'node:http';
 import { after, before, test } from 'node:test';
 import { renderMetrics } from '../../../src/core/metrics.ts';
 import type { RunningCluster } from '../../../src/runtime/index.ts';
 import { shardForKey } from '../../../src/shardmap/index.ts';
+import { childPids, requestOnce } from '../../support/workers.ts';
 import { FAST_FAILOVER_YAML, startRoutingCluster } from './fixture.ts';
 
 let c: RunningCluster;
@@ -22,28 +21,9 @@ before(async () => {
 });
 after(() => c?.close());
 
-interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
 /** One request to sh-a's router on a new connection (so the kernel picks the process that accepts it). */
-function once(method: string, path: string, headers: Record<string, string> = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      { ...base, method, path, agent: false, headers: { connection: 'close', ...headers } },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (text += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
+const once = (method: string, path: string, headers: Record<string, string> = {}) =>
+  requestOnce(base, method, path, headers);
 
 const owner = (shard: number) => c.services.shardmap.map.owner(shard).zone;
 /** A user whose shard `zone` owns now. */
@@ -67,16 +47,7 @@ function forwards(text: string): number {
   return Number(m?.[1] ?? 0);
 }
 
-const workerPids = () => {
-  try {
-    return execFileSync('pgrep', ['-P', String(process.pid), '-f', 'router/worker-main'], { encoding: 'utf8' })
-      .split('\n')
-      .filter(Boolean)
-      .map(Number);
-  } catch {
-    return []; // pgrep found none (exit 1)
-  }
-};
+const workerPids = () => childPids('router/worker-main');
 
 test('router workers: both processes answer and forward alike; /metrics sums them', async () => {
   const pids = await answering();
