@@ -4,6 +4,7 @@ import { hasCode } from '../core/errors.ts';
 import { HEADERS } from '../shardmap/index.ts';
 import type { RequestSigner } from '../trust/index.ts';
 import { routerErrors } from './errors.ts';
+import { dispatchRelay, type UpstreamReply } from './relay.ts';
 import type { RouteContext, RouterDeps } from './types.ts';
 import { downstreamHeaders, upstreamHeaders } from './upstreams.ts';
 
@@ -91,15 +92,16 @@ function limited(max: number): Transform {
 }
 
 /**
- * Sends the request upstream; resolves with the response, or rejects with undici's error.
- * With `signer`, the request carries this zone's signature (the body must be in ctx.body).
+ * Sends the request upstream; resolves with the answer's head (its body relayed by pipeBack
+ * or dropped with dump()), or rejects with undici's error. With `signer`, the request carries
+ * this zone's signature (the body must be in ctx.body).
  */
 export function send(
   ctx: RouteContext,
   pool: Pool,
   extra: Record<string, string>,
   opts: { method?: string; withBody?: boolean; signer?: RequestSigner; maxBodyBytes?: number } = {},
-): Promise<Dispatcher.ResponseData> {
+): Promise<UpstreamReply> {
   const withBody = opts.withBody ?? hasBody(ctx);
   const method = opts.method ?? ctx.method;
   const path = ctx.req.url ?? '/';
@@ -117,15 +119,14 @@ export function send(
     if (withBody && ctx.body === undefined) throw new Error('router: signing a request needs its body read first');
     headers[HEADERS.auth] = opts.signer.sign({ method, target: path, headers, body: withBody ? ctx.body : null });
   }
-  return pool.request({ path, method: method as Dispatcher.HttpMethod, headers, body });
+  return dispatchRelay(pool, { path, method: method as Dispatcher.HttpMethod, headers, body });
 }
 
 /** Streams an upstream response back to the client with extra headers. */
-export function pipeBack(ctx: RouteContext, r: Dispatcher.ResponseData, extra: Record<string, string>): void {
+export function pipeBack(ctx: RouteContext, r: UpstreamReply, extra: Record<string, string>): void {
   const { res } = ctx;
   res.writeHead(r.statusCode, downstreamHeaders(r.headers, ctx.responseHeaders, extra));
-  r.body.on('error', () => res.destroy());
-  r.body.pipe(res);
+  r.relayTo(res);
 }
 
 /** Maps an upstream failure to a JSON reply: 413 for a body over the limit, 504 for timeouts, 502 otherwise. */

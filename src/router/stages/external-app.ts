@@ -47,7 +47,7 @@ export const externalAppStage: Stage = {
       }
       if (r.statusCode === 421) {
         const named = Number(r.headers[HEADERS.epoch]);
-        await r.body.dump().catch(() => {});
+        await r.dump();
         return reroute(ctx, deps, Number.isSafeInteger(named) ? named : undefined, config.epochWaitMs);
       }
       if (r.statusCode === 409) count('app-conflict');

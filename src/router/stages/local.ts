@@ -53,7 +53,7 @@ export async function finishLocal(
   if (r.statusCode === 404 && ctx.secondRead && owner && owner !== zone && !cut?.(zone, owner)) {
     const pool = upstreams.get(owner);
     if (pool) {
-      await r.body.dump().catch(() => {});
+      await r.dump();
       try {
         const r2 = await send(
           ctx,
