@@ -61,3 +61,17 @@ export async function alsoListen(
 export function forwardConnections(from: Server, to: Server): void {
   from.on('connection', (socket) => to.emit('connection', socket));
 }
+
+/**
+ * Serves a listening socket another process bound (a worker gets its zone's listeners this
+ * way and shares their accept queue), as listen() on an address would.
+ */
+export function listenOnHandle(server: Server, handle: Server): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(handle, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}

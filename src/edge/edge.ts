@@ -9,7 +9,7 @@ import { createSecureServer, type Http2SecureServer, type ServerHttp2Session } f
 import type { Server as NetServer, Socket } from 'node:net';
 import { LRUCache } from 'lru-cache';
 import { type Clock, systemClock } from '../core/clock.ts';
-import { alsoListen, closeServer, forwardConnections, listenOn } from '../core/listen.ts';
+import { alsoListen, closeServer, forwardConnections, listenOn, listenOnHandle } from '../core/listen.ts';
 import { type Logger, silentLogger } from '../core/logger.ts';
 import { createMetrics, type Registry } from '../core/metrics.ts';
 import { type Random, systemRandom } from '../core/random.ts';
@@ -414,13 +414,7 @@ export class Edge {
       if (!this.hosts.open) this.hosts.add(host);
       return;
     }
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      (this.server as NetServer).listen(handle, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
+    await listenOnHandle(this.server as NetServer, handle);
     this.serveAddress(host);
   }
 

@@ -32,6 +32,8 @@ export class RelayHandler implements UpstreamReply {
   private res: ServerResponse | undefined;
   private held: Buffer[] = [];
   private heldBytes = 0;
+  /** onData said "stop" while holding: relayTo() or dump() resumes the upstream. */
+  private paused = false;
   private done = false;
   private failed: Error | undefined;
   private dropping: (() => void) | undefined;
@@ -58,7 +60,9 @@ export class RelayHandler implements UpstreamReply {
         const k = raw[i]!.toString('latin1').toLowerCase();
         const v = raw[i + 1]!.toString('latin1');
         const have = h[k];
-        h[k] = have === undefined ? v : Array.isArray(have) ? [...have, v] : [have, v];
+        if (have === undefined) h[k] = v;
+        else if (Array.isArray(have)) have.push(v);
+        else h[k] = [have, v];
       }
     this.headers = h;
     this.started = true;
@@ -71,7 +75,8 @@ export class RelayHandler implements UpstreamReply {
     if (this.res) return this.res.write(chunk);
     this.held.push(chunk);
     this.heldBytes += chunk.length;
-    return this.heldBytes < HOLD_BYTES;
+    this.paused = this.heldBytes >= HOLD_BYTES;
+    return !this.paused;
   }
 
   onComplete(): void {
@@ -106,7 +111,7 @@ export class RelayHandler implements UpstreamReply {
     this.held = [];
     for (const c of held) res.write(c);
     if (this.done) res.end();
-    else if (this.heldBytes >= HOLD_BYTES) this.resume?.();
+    else if (this.paused) this.resume?.();
   }
 
   dump(): Promise<void> {

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Server as NetServer, Socket } from 'node:net';
 import { Counter } from 'prom-client';
 import { type Clock, systemClock } from '../core/clock.ts';
-import { closeServer, forwardConnections, listenOn } from '../core/listen.ts';
+import { closeServer, forwardConnections, listenOn, listenOnHandle } from '../core/listen.ts';
 import type { Registry } from '../core/metrics.ts';
 import type { HostPort, Topology } from '../topology/index.ts';
 import type { RequestSigner } from '../trust/index.ts';
@@ -181,13 +181,7 @@ export function createRouter(opts: RouterOptions, config: RouterConfig = opts.to
         extra.push(handle);
         return;
       }
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(handle, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
+      await listenOnHandle(server, handle);
     },
     async close() {
       for (const h of extra.splice(0)) h.close();

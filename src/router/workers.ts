@@ -76,6 +76,8 @@ export interface RouterWorkersOptions {
 export class RouterWorkers {
   private readonly pool: WorkerPool;
   private pending: Timer | undefined;
+  /** The map revision whose owners the workers were last sent. */
+  private sentRevision = -1;
   private tick: Timer | undefined;
   private readonly unwatch: (() => void)[] = [];
 
@@ -104,24 +106,30 @@ export class RouterWorkers {
     });
   }
 
-  /** The state a worker routes by, as of now. */
-  private state(): RouterWorkerState {
+  /**
+   * The state a worker routes by, as of now. The owners go with it only when `owners` (a new
+   * worker, a map change) or when the map moved since they were last sent; a tick otherwise
+   * carries the leases, addresses and health alone, not a copy of every shard.
+   */
+  private state(owners = true): RouterWorkerState {
     const addresses: Record<string, HostPort> = {};
     for (const name of ['app', ...this.o.topology.zones.map((z) => z.name)]) {
       if (name === this.o.zone) continue;
       const hp = this.o.resolve(name);
       if (hp) addresses[name] = { host: hp.host, port: hp.port };
     }
+    const map = this.o.map.mirror(owners || this.o.map.revision !== this.sentRevision);
+    if (map.shards) this.sentRevision = map.revision;
     return {
-      map: this.o.map.mirror(),
+      map,
       addresses,
       isolated: this.o.isolated(),
       appUp: this.o.app?.up() ?? true,
     };
   }
 
-  private send(): void {
-    this.pool.tell(this.state());
+  private send(owners: boolean): void {
+    this.pool.tell(this.state(owners));
   }
 
   async start(): Promise<void> {
@@ -129,12 +137,12 @@ export class RouterWorkers {
     const soon = () => {
       this.pending ??= this.o.clock.setTimer(0, () => {
         this.pending = undefined;
-        this.send();
+        this.send(true);
       });
     };
     this.unwatch.push(this.o.map.watch(soon));
     if (this.o.onIsolated) this.unwatch.push(this.o.onIsolated(soon));
-    this.tick = this.o.clock.setInterval(this.o.tickMs ?? 200, () => this.send());
+    this.tick = this.o.clock.setInterval(this.o.tickMs ?? 200, () => this.send(false));
     await this.pool.start();
   }
 

@@ -17,18 +17,24 @@ import {
  * stops receiving copies sees the lease lapse on time.
  */
 export class ShardMapMirror implements Pick<ShardMapView, 'entry' | 'canWrite' | 'waitForEpoch' | 'ready'> {
-  private state: MapMirror = { revision: 0, global: null, shards: [], leases: {} };
+  private revision = 0;
+  private global: ShardOwner | null = null;
+  private shards: (ShardOwner | null)[] = [];
+  private leases: Record<string, number> = {};
   private readonly waiters = new Set<() => void>();
   /** Every shard has an owner in the copy (judged once per copy, not per request). */
   private complete = false;
 
   constructor(private readonly clock: Clock) {}
 
-  /** Takes a newer copy (an older one, arriving late, is ignored for the owners). */
+  /** Takes a copy: its leases always, its owners when it has them and is not older than ours. */
   restore(m: MapMirror): void {
-    this.state = m.revision >= this.state.revision ? m : { ...this.state, leases: m.leases };
-    const { global, shards } = this.state;
-    this.complete = global !== null && shards.length > 0 && shards.every((o) => o !== null);
+    this.leases = m.leases;
+    if (m.shards === undefined || m.revision < this.revision) return;
+    this.revision = m.revision;
+    this.global = m.global ?? null;
+    this.shards = m.shards;
+    this.complete = this.global !== null && this.shards.length > 0 && this.shards.every((o) => o !== null);
     for (const w of [...this.waiters]) w();
   }
 
@@ -37,22 +43,22 @@ export class ShardMapMirror implements Pick<ShardMapView, 'entry' | 'canWrite' |
   }
 
   entry(shard: ShardId): ShardOwner {
-    const o = shard === GLOBAL ? this.state.global : this.state.shards[shard];
+    const o = shard === GLOBAL ? this.global : this.shards[shard];
     if (!o) throw shardmapErrors.ERR_FAILOVER_KV_UNAVAILABLE(`shard map: no owner known for shard ${shard}`);
     return o;
   }
 
   canWrite(zone: string, shard: ShardId, epoch: number, consistency: 'fenced' | 'available' = 'fenced'): boolean {
-    const o = shard === GLOBAL ? this.state.global : this.state.shards[shard];
+    const o = shard === GLOBAL ? this.global : this.shards[shard];
     if (!o || o.zone !== zone || o.epoch !== epoch || o.draining) return false;
     const now = this.clock.wallTime();
     if (consistency === 'fenced' && o.notBefore > now) return false;
-    return (this.state.leases[zone] ?? 0) > now;
+    return (this.leases[zone] ?? 0) > now;
   }
 
   /** Resolves true once shard's epoch reaches epoch (a later copy brings it), false after ms. */
   waitForEpoch(shard: ShardId, epoch: number, ms: number): Promise<boolean> {
-    const have = () => (shard === GLOBAL ? this.state.global : this.state.shards[shard])?.epoch ?? 0;
+    const have = () => (shard === GLOBAL ? this.global : this.shards[shard])?.epoch ?? 0;
     return waitForEpochIn(this.waiters, this.clock, have, epoch, ms);
   }
 }

@@ -55,8 +55,9 @@ export interface ShardChange {
 /** A copy of a map's owners and leases another process can read by (ShardMap.mirror). */
 export interface MapMirror {
   revision: number;
-  global: ShardOwner | null;
-  shards: (ShardOwner | null)[];
+  /** The owners; absent in a copy of the leases alone (the owners did not change). */
+  global?: ShardOwner | null;
+  shards?: (ShardOwner | null)[];
   /** Zone → wall ms its lease holds until (0: not held). */
   leases: Record<string, number>;
 }
@@ -330,19 +331,21 @@ export class ShardMap implements ShardMapView {
   }
 
   /**
-   * The owners and every known lease as wall-clock expiries, for a copy in another process
-   * (shardmap/mirror.ts). A lease this process keeps itself is given as now + its remaining
-   * time on the keeper's own clock: never later than the keeper's own judgement.
+   * The owners (unless `owners` is false) and every known lease as wall-clock expiries, for a
+   * copy in another process (shardmap/mirror.ts). A lease this process keeps itself is given
+   * as now + its remaining time on the keeper's own clock: never later than the keeper's own
+   * judgement.
    */
-  mirror(): MapMirror {
+  mirror(owners = true): MapMirror {
     const now = this.clock.wallTime();
     const leases: Record<string, number> = {};
     for (const [z, r] of this.leases) leases[z] = r.expiresAt;
     for (const [z, l] of this.local) leases[z] = l.valid() ? now + l.remainingMs() : 0;
+    if (!owners) return { revision: this.revision, leases };
     return {
       revision: this.revision,
       global: this.globalOwner ?? null,
-      shards: [...this.owners].map((o) => o ?? null),
+      shards: this.owners.map((o) => o ?? null),
       leases,
     };
   }
