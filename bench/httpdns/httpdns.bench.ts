@@ -3,7 +3,9 @@
  *  A. HTTP/1.1 (h2load --h1, 50 connections; autocannon's own core was the limit for POST): our /d, DoH GET and DoH POST next to a bare
  *     node:http server answering a fixed JSON (the Node ceiling).
  *  B. DoH over TLS + HTTP/2 (h2load, 10 connections × 10 streams): ours next to dnsdist's DoH
- *     (Debian dnsdist, answering the same A records from its own SpoofAction rule).
+ *     (Debian dnsdist, answering the same A records from its own SpoofAction rule) and next to
+ *     the Node ceiling for it: node:http2 over TLS answering every stream with one fixed DNS
+ *     message (what Node's TLS and HTTP/2 cost before any DoH work).
  * Servers run under `taskset -c 0`, load generators under `taskset -c 1`; targets alternate
  * within each round; medians of BENCH_ROUNDS (3) runs of BENCH_SECONDS (5) each.
  * `--instructions`: section A counted in instructions per request under callgrind instead
@@ -194,6 +196,7 @@ console.log('starting servers…');
 const ours = await startNode(['ours']);
 const oursTls = await startNode(['ours', '--tls', dir]);
 const bare = await startNode(['bare']);
+const bareH2 = await startNode(['bare-h2', dir]);
 const dnsdist = await startDnsdist(dir);
 if (dnsdist === null) console.log('dnsdist did not start (is Debian dnsdist installed?): section B shows ours only');
 
@@ -224,6 +227,16 @@ const targets: Target[] = [
     name: 'ours DoH POST (h2+TLS)',
     group: 'B',
     go: () => h2load(`https://127.0.0.1:${oursTls}/dns-query`, { post: qFile }),
+  },
+  {
+    name: 'bare node:http2 DoH GET',
+    group: 'B',
+    go: () => h2load(`https://127.0.0.1:${bareH2}/dns-query?dns=${dnsParam}`),
+  },
+  {
+    name: 'bare node:http2 DoH POST',
+    group: 'B',
+    go: () => h2load(`https://127.0.0.1:${bareH2}/dns-query`, { post: qFile }),
   },
 ];
 if (dnsdist !== null)
@@ -290,6 +303,13 @@ if (dnsdist !== null)
     console.log(
       `  ours / dnsdist DoH ${m} = ${(med(`ours DoH ${m} (h2+TLS)`) / med(`dnsdist DoH ${m} (h2+TLS)`)).toFixed(2)} (req/s) | ${(medCpu(`ours DoH ${m} (h2+TLS)`) / medCpu(`dnsdist DoH ${m} (h2+TLS)`)).toFixed(2)} (per CPU-second)`,
     );
+for (const m of ['GET', 'POST'])
+  console.log(
+    `  ours / Node http2 ceiling DoH ${m} = ${(med(`ours DoH ${m} (h2+TLS)`) / med(`bare node:http2 DoH ${m}`)).toFixed(2)} (req/s) | ${(medCpu(`ours DoH ${m} (h2+TLS)`) / medCpu(`bare node:http2 DoH ${m}`)).toFixed(2)} (per CPU-second)` +
+      (dnsdist !== null
+        ? `; the ceiling / dnsdist = ${(med(`bare node:http2 DoH ${m}`) / med(`dnsdist DoH ${m} (h2+TLS)`)).toFixed(2)} | ${(medCpu(`bare node:http2 DoH ${m}`) / medCpu(`dnsdist DoH ${m} (h2+TLS)`)).toFixed(2)}`
+        : ''),
+  );
 const bad = [...results.entries()].filter(([, rs]) => rs.some((r) => r.bad > 0)).map(([n]) => n);
 if (bad.length) console.log(`\nWARNING: non-2xx answers from ${bad.join(', ')}`);
 cleanup();

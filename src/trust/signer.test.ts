@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash, createHmac } from 'node:crypto';
 import { test } from 'node:test';
 import { ManualClock } from '../core/clock.ts';
 import { RequestSigner } from './signer.ts';
@@ -80,4 +81,28 @@ test('trust/signer: the nonce cache forgets nonces once their window passed, and
   const s = signed();
   assert.deepEqual(b.check(s), { zone: 'sh-a' });
   assert.equal(b.as('gz-a').check(s), 'replayed');
+});
+
+test('trust/signer: the signature is HMAC-SHA256 of the documented text (names lowered and sorted, arrays joined)', () => {
+  const clock = new ManualClock();
+  const a = new RequestSigner({ secret, zone: 'sh-a', clock, nonce: () => '0'.repeat(32) });
+  const body = '{"a":1}';
+  const headers = {
+    'X-Multizone-Hop': '1',
+    'x-multizone-epoch': 7,
+    accept: 'x',
+    'x-multizone-from': ['sh-a', 'bj-a'],
+    'x-multizone-none': undefined,
+    'x-multizone-auth': 'ignored',
+  };
+  const auth = a.sign({ method: 'post', target: '/p?q=1', headers, body });
+  const t = String(Math.floor(clock.wallTime()));
+  const text =
+    `MZ-AUTH-1\nPOST\n/p?q=1\nsh-a\n${t}\n${'0'.repeat(32)}\n` +
+    'x-multizone-epoch:7\nx-multizone-from:sh-a, bj-a\nx-multizone-hop:1\n' +
+    createHash('sha256').update(body).digest('hex');
+  assert.equal(
+    auth,
+    `v1 z=sh-a t=${t} n=${'0'.repeat(32)} s=${createHmac('sha256', secret).update(text).digest('hex')}`,
+  );
 });

@@ -1,7 +1,8 @@
-import { createHash, createHmac, randomFillSync, timingSafeEqual } from 'node:crypto';
+import { randomFillSync, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../core/clock.ts';
 import { HEADER_PREFIX, HEADERS } from '../shardmap/index.ts';
 import { trustErrors } from './errors.ts';
+import { HmacSha256, sha256Hex } from './hmac.ts';
 
 /** Accepted clock difference between the signing and the verifying zone (ms), either way. */
 export const DEFAULT_SKEW_MS = 30_000;
@@ -48,7 +49,7 @@ export interface RequestSignerOptions {
   nonce?: () => string;
 }
 
-const EMPTY_SHA256 = createHash('sha256').update('').digest('hex');
+const EMPTY_SHA256 = sha256Hex('');
 const AUTH_RE = /^v1 z=([a-z][a-z0-9-]{0,62}) t=(\d{1,15}) n=([0-9a-f]{32}) s=([0-9a-f]{64})$/;
 
 /**
@@ -60,6 +61,7 @@ const AUTH_RE = /^v1 z=([a-z][a-z0-9-]{0,62}) t=(\d{1,15}) n=([0-9a-f]{32}) s=([
 export class RequestSigner {
   readonly zone: string;
   private readonly secret: Buffer;
+  private readonly hmac: HmacSha256;
   private readonly clock: Clock;
   private readonly skewMs: number;
   private readonly maxNonces: number;
@@ -74,6 +76,7 @@ export class RequestSigner {
         `trust: the cluster secret has ${opts.secret.length} bytes; at least ${MIN_SECRET_BYTES} are needed`,
       );
     this.secret = Buffer.from(opts.secret);
+    this.hmac = new HmacSha256(this.secret);
     this.zone = opts.zone;
     this.clock = opts.clock;
     this.skewMs = opts.skewMs ?? DEFAULT_SKEW_MS;
@@ -168,11 +171,15 @@ export class RequestSigner {
   }
 
   private mac(req: SignableRequest, zone: string, t: string, n: string): string {
-    // one update with the whole text: each update() is a call into C++ (the bytes are the same)
+    // one text hashed at once: each update() would be a call into C++ (the bytes are the same)
     let text = `MZ-AUTH-1\n${req.method.toUpperCase()}\n${req.target}\n${zone}\n${t}\n${n}\n`;
-    for (const [k, v] of routingHeaders(req.headers)) text += `${k}:${v}\n`;
+    const h = req.headers;
+    for (const k of routingHeaderNames(h)) {
+      const v = h[k]!;
+      text += `${k.toLowerCase()}:${Array.isArray(v) ? v.join(', ') : String(v)}\n`;
+    }
     text += bodyDigest(req.body);
-    return createHmac('sha256', this.secret).update(text).digest('hex');
+    return this.hmac.hex(text);
   }
 }
 
@@ -198,25 +205,36 @@ function pooledNonces(): () => string {
   };
 }
 
-/** The signed headers: every x-multizone-* except the auth header, names sorted, values as strings. */
-function routingHeaders(headers: SignableRequest['headers']): [string, string][] {
-  const out: [string, string][] = [];
+const PREFIX_LEN = HEADER_PREFIX.length;
+
+/**
+ * The signed headers' names as they are keyed in `headers`: every x-multizone-* except the auth
+ * header, with a value, in the order of their lower-case names. Only those names are lowered
+ * and sorted (the request's other headers are looked at once, by their first letter).
+ */
+function routingHeaderNames(headers: SignableRequest['headers']): string[] {
+  const out: string[] = [];
   for (const k in headers) {
+    if (k.length <= PREFIX_LEN || (k.charCodeAt(0) | 0x20) !== 0x78) continue; // 'x' or 'X'
     const name = k.toLowerCase();
-    if (!name.startsWith(HEADER_PREFIX) || name === HEADERS.auth) continue;
-    const v = headers[k];
-    if (v === undefined) continue;
-    out.push([name, Array.isArray(v) ? v.join(', ') : String(v)]);
+    if (!name.startsWith(HEADER_PREFIX) || name === HEADERS.auth || headers[k] === undefined) continue;
+    out.push(k);
   }
-  return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  if (out.length > 1)
+    out.sort((a, b) => {
+      const x = a.toLowerCase();
+      const y = b.toLowerCase();
+      return x < y ? -1 : x > y ? 1 : 0;
+    });
+  return out;
 }
 
 function bodyDigest(body: SignableRequest['body']): string {
   if (body === undefined || body === null || body.length === 0) return EMPTY_SHA256;
-  return createHash('sha256').update(body).digest('hex');
+  return sha256Hex(body);
 }
 
 /** A per-cluster value derived from the secret (e.g. the edge admin token): stable, not the secret. */
 export function deriveFromSecret(secret: Uint8Array, label: string): string {
-  return createHmac('sha256', secret).update(`multizone derive ${label}`).digest('hex');
+  return new HmacSha256(secret).hex(`multizone derive ${label}`);
 }
