@@ -1,4 +1,5 @@
-// The Node ceiling: a bare dgram responder that copies the query id into a pre-encoded answer.
+// The Node ceiling: a bare dgram responder that copies the query id into a pre-encoded answer,
+// sending the way our server does (no address lookup per reply).
 // `node-ceiling.ts PORT`; prints "READY <port>".
 import dgram from 'node:dgram';
 import dnsPacket from 'dns-packet';
@@ -23,7 +24,11 @@ const answer = dnsPacket.encode({
     } as unknown as dnsPacket.Answer,
   ],
 });
-const sock = dgram.createSocket('udp4');
+// sends as ours do: the reply's address is the query's, an IP literal, so no dns.lookup per send
+const sock = dgram.createSocket({
+  type: 'udp4',
+  lookup: (address: string, _family: unknown, cb: (e: null, a: string, f: number) => void) => cb(null, address, 4),
+});
 sock.on('message', (msg, rinfo) => {
   const out = Buffer.from(answer);
   out[0] = msg[0]!;

@@ -44,6 +44,16 @@ export interface DnsServer {
   close(): Promise<void>;
 }
 
+/**
+ * The UDP sockets' address "lookup": every reply goes to the address a query came from
+ * (`rinfo.address`, an IP literal from the kernel), so there is nothing to resolve. Node's
+ * default runs dns.lookup on it for every send — an IP check and a deferred callback per reply.
+ * (A DNS worker's sockets are rebuilt by Node from the handle it is sent, with the default.)
+ */
+function literalAddress(address: string, family: unknown, cb: (e: null, a: string, f: number) => void): void {
+  cb(null, address, family === 6 || address.includes(':') ? 6 : 4);
+}
+
 /** A slow reader that lets this much pile up in its socket is cut off. */
 const MAX_TCP_BACKLOG = 1 << 20;
 /** Port-0 binds retried when TCP finds UDP's port taken. */
@@ -85,7 +95,7 @@ async function bindPair(
   what: string,
 ): Promise<{ udp: dgram.Socket; tcp: net.Server; bound: { host: string; port: number } }> {
   for (let attempt = 0; ; attempt++) {
-    const udp = dgram.createSocket({ type: host.includes(':') ? 'udp6' : 'udp4' });
+    const udp = dgram.createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', lookup: literalAddress });
     const got = await bindUdp(udp, host, port, what);
     const tcp = net.createServer();
     try {
