@@ -64,3 +64,21 @@ describe('dns: c-ares (node:dns Resolver) against the server', () => {
     await assert.rejects(r.resolve4('example.com'), { code: 'EREFUSED' });
   });
 });
+
+describe('dns: c-ares over IPv6 (a udp6 socket sends to the querier literal as given)', () => {
+  const topology = dnsTopology();
+  const steering = createSteering({ topology, geo: defaultGeoDb() });
+  let server: DnsServer;
+  before(async () => {
+    server = await startDnsServer({ topology, host: '::1', port: 0, steering });
+  });
+  after(() => server.close());
+
+  test('dns: resolve4 and resolve6 over [::1] answer what steering decides for ::1', async () => {
+    const r = new dns.Resolver({ timeout: 3000, tries: 2 });
+    r.setServers([`[::1]:${server.port}`]);
+    const want = steering.decide({ service: 'api.shop.test', client: '::1', family: 4 });
+    assert.deepEqual((await r.resolve4('api.shop.test')).sort(), want.endpoints.map((e) => e.host).sort());
+    assert.deepEqual((await r.resolve6('api.shop.test')).sort(), ['2001:db8:2::1', '2001:db8:3::1']);
+  });
+});
