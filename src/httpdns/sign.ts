@@ -1,4 +1,5 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
+import { HmacSha256 } from '../trust/index.ts';
 
 /** Longest a signature may stay valid: an expiry further ahead is refused (SignatureTooFar). */
 export const MAX_SIGNATURE_AHEAD_S = 86_400;
@@ -12,8 +13,19 @@ export function signedString(host: string, t: string): string {
   return `${host}-${t}`;
 }
 
+/** Keyed HMACs of the secrets seen (the accounts'): the padded key blocks are made once per secret. */
+const keyed = new Map<string, HmacSha256>();
+/** More distinct secrets than any configuration holds: past it the map starts again. */
+const MAX_KEYED = 256;
+
 export function hmacHex(secret: string, text: string): string {
-  return createHmac('sha256', secret).update(text).digest('hex');
+  let h = keyed.get(secret);
+  if (!h) {
+    if (keyed.size >= MAX_KEYED) keyed.clear();
+    h = new HmacSha256(secret);
+    keyed.set(secret, h);
+  }
+  return h.hex(text);
 }
 
 export type SignatureVerdict = 'ok' | 'SignatureExpired' | 'SignatureMismatch' | 'SignatureTooFar' | 'InvalidSignature';

@@ -1,5 +1,6 @@
 /** Zone-to-zone trust: the per-cluster secret, signed requests, internal paths. See README.md. */
 export { trustErrors } from './errors.ts';
+export { HmacSha256, sha256Hex } from './hmac.ts';
 export { INTERNAL_SEGMENT, isInternalPath, normalisePath } from './internal-path.ts';
 export {
   ADMIN_TOKEN_FILE_NAME,
