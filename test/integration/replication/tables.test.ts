@@ -360,6 +360,39 @@ describe('replication tables (PostgreSQL)', { skip: !up && 'PostgreSQL not reach
     }
   });
 
+  test('tables: array, json, bytea, numeric and NULL columns arrive as written, through insert, update and delete', async () => {
+    const ddl = `CREATE TABLE docs (id int PRIMARY KEY, tags text[], nums int[], grid int[][], meta jsonb,
+        raw bytea, price numeric(12,4), note text);
+      ALTER TABLE docs REPLICA IDENTITY FULL;`;
+    const c = await tablesCluster({ zones: ZONES, ddl, tables: [{ name: 'docs', class: 'sharded' }] });
+    const sql = 'SELECT id, tags, nums, grid, meta, raw, price, note FROM docs ORDER BY id';
+    try {
+      await c.db('sh-a').query(
+        `INSERT INTO docs VALUES
+           (1, ARRAY['a', 'b c', 'd"e', 'f,g', NULL, '{x}'], ARRAY[1, -2, 3], ARRAY[[1, 2], [3, 4]],
+            '{"k": [1, "two", null], "é": true}', '\\x00ff10', 12.3400, 'plain'),
+           (2, '{}', NULL, NULL, 'null', '', NULL, NULL)`,
+      );
+      await until(async () => (await rows(c, 'bj-a', sql)).length === 2, 20_000, 'insert');
+      assert.ok(await converged(c, sql), JSON.stringify(await rows(c, 'bj-a', sql)));
+      const [one] = await rows(c, 'bj-a', sql);
+      assert.deepEqual(one.tags, ['a', 'b c', 'd"e', 'f,g', null, '{x}']);
+      assert.deepEqual(one.grid, [
+        [1, 2],
+        [3, 4],
+      ]);
+      await c.db('bj-a').query("UPDATE docs SET tags = array_append(tags, 'new'), nums = NULL WHERE id = 1");
+      await until(async () => (await rows(c, 'sh-a', sql))[0]?.tags?.at(-1) === 'new', 20_000, 'update');
+      assert.ok(await converged(c, sql));
+      await c.db('sh-a').query('DELETE FROM docs WHERE id = 2');
+      await until(async () => (await rows(c, 'bj-a', sql)).length === 1, 20_000, 'delete');
+      assert.ok(await converged(c, sql));
+      assert.equal((await c.tr.conflicts()).length, 0);
+    } finally {
+      await c.close();
+    }
+  });
+
   test('tables: a key whose text depends on the session (timestamptz) is versioned by the decoder; concurrent writes still lock', async () => {
     const ddl = `CREATE TABLE slots (at timestamptz PRIMARY KEY, note text); ALTER TABLE slots REPLICA IDENTITY FULL;`;
     const c = await tablesCluster({
