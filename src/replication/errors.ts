@@ -19,6 +19,8 @@ export const replicationErrors = defineErrors({
   ERR_REPL_TABLES_NO_KEY: 'a table named in replication.tables has no primary key (and no key: columns that are one)',
   ERR_REPL_TABLES_IDENTITY:
     'a replicated table is not REPLICA IDENTITY FULL (its old rows and unchanged TOAST values would not be decoded)',
+  ERR_REPL_TABLES_GENERATED:
+    'a key, shard, lww or merge column of a replicated table is a generated column (logical decoding does not carry generated values)',
   ERR_REPL_TABLES_MISMATCH: 'a replicated table’s columns or types differ between zones (DDL is not replicated)',
   ERR_REPL_TABLES_UNAVAILABLE: 'a zone’s application database cannot be reached',
   ERR_REPL_TABLES_CONFLICT_UNKNOWN: 'a table conflict id that no zone of this process holds open',

@@ -7,7 +7,17 @@ import { replicationErrors } from '../errors.ts';
 import type { Applied, Log, LogBatch, LogSubscription } from '../log.ts';
 import type { ResolvedTable } from './table-checks.ts';
 import { type TableOp, tableStream } from './table-decoder.ts';
-import { dominates, originName, qname, quote, SIDE_SCHEMA, STALE_SQLSTATE, type Vv, vvMerge } from './table-sql.ts';
+import {
+  dominates,
+  insertColumns,
+  originName,
+  qname,
+  quote,
+  SIDE_SCHEMA,
+  STALE_SQLSTATE,
+  type Vv,
+  vvMerge,
+} from './table-sql.ts';
 
 export interface ApplierEvents {
   applied?(origin: string, dest: string, batch: LogBatch, rows: number): void;
@@ -346,6 +356,7 @@ export class TableApplier {
     const eq = (a: string, b: string) =>
       `(${keyCols.map((k) => `${a}.${k}`).join(', ')}) = (${keyCols.map((k) => `${b}.${k}`).join(', ')})`;
     const nonKey = t.columns.map((x) => x.name).filter((n) => !t.key.includes(n));
+    const cols = insertColumns(t.columns, 'd');
     const set =
       nonKey.length === 0
         ? `${keyCols[0]} = t.${keyCols[0]}`
@@ -363,7 +374,7 @@ export class TableApplier {
                           OR (present AND (lvv IS NULL OR (row_xid IS NOT NULL AND cur <> row_xid::text)))
                           OR (NOT present AND lvv IS NOT NULL AND row_xid IS NOT NULL)
                           OR (lvv IS NOT NULL AND (NOT ${S}.vv_dominates(vv, lvv) OR ${S}.vv_dominates(lvv, vv)))),
-              ins AS (INSERT INTO ${T} AS t SELECT d.* FROM st, LATERAL jsonb_populate_record(NULL::${T}, st.r) AS d
+              ins AS (INSERT INTO ${T} AS t ${cols.into} SELECT ${cols.from} FROM st, LATERAL jsonb_populate_record(NULL::${T}, st.r) AS d
                        WHERE NOT st.present AND st.r IS NOT NULL
                       ON CONFLICT (${keyCols.join(', ')}) DO NOTHING RETURNING 1),
               upd AS (UPDATE ${T} AS t SET ${set} FROM st, LATERAL jsonb_populate_record(NULL::${T}, st.r) AS d
@@ -527,6 +538,7 @@ export class TableApplier {
       return 0;
     }
     const nonKey = t.columns.map((x) => x.name).filter((n) => !t.key.includes(n));
+    const cols = insertColumns(t.columns, 'd');
     // a key-only table's row is "updated" to itself, so its xmin becomes this transaction's as the version says
     const set =
       nonKey.length === 0
@@ -540,7 +552,7 @@ export class TableApplier {
     // snapshot is checked again in its newest version —, and inserted only while still absent.
     // A row that fails its condition makes the whole statement fail (stale_row), to be read again.
     await c.query(
-      `WITH ins AS (INSERT INTO ${T} AS t SELECT * FROM jsonb_populate_recordset(NULL::${T}, $2::jsonb)
+      `WITH ins AS (INSERT INTO ${T} AS t ${cols.into} SELECT ${cols.from} FROM jsonb_populate_recordset(NULL::${T}, $2::jsonb) AS d
                    ON CONFLICT (${keyCols.join(', ')}) DO NOTHING RETURNING 1),
             upd AS (UPDATE ${T} AS t SET ${set}
                       FROM jsonb_to_recordset($9::jsonb) AS x(r jsonb, xid text),

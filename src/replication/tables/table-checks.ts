@@ -11,8 +11,14 @@ export interface ResolvedTable {
   table: string;
   /** Key columns in order (the primary key unless `key:` names them). */
   key: string[];
-  /** Every column with its type, in table order. */
+  /**
+   * The columns replication writes, with their types, in table order: every column but the
+   * generated ones, which each zone's database computes itself (logical decoding does not
+   * carry them, and PostgreSQL refuses a value for them).
+   */
   columns: { name: string; type: string }[];
+  /** Generated columns (`GENERATED ALWAYS AS … STORED`), compared across zones, never written. */
+  generated: string[];
   config: ReplicatedTableConfig;
 }
 
@@ -60,11 +66,14 @@ export async function checkTables(
         `replication.tables: table ${schema}.${table} does not exist in zone ${zone}'s database`,
         { details: { zone, table: t.name } },
       );
-    const cols = await db.query<{ name: string; type: string }>(
-      `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type FROM pg_attribute a
+    const all = await db.query<{ name: string; type: string; generated: boolean }>(
+      `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attgenerated <> '' AS generated
+         FROM pg_attribute a
         WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
       [found.oid],
     );
+    const cols = { rows: all.rows.filter((c) => !c.generated).map(({ name, type }) => ({ name, type })) };
+    const generated = all.rows.filter((c) => c.generated).map((c) => `${c.name} ${c.type}`);
     const pk = await db.query<{ name: string }>(
       `SELECT a.attname AS name FROM pg_index i
          JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n) ON true
@@ -90,13 +99,20 @@ export async function checkTables(
           '(old rows and unchanged TOAST values are then decoded; multizone never changes your schema itself)',
         { details: { zone, table: t.name } },
       );
-    for (const c of [...key, ...shardColumn(t)])
+    for (const c of [...key, ...shardColumn(t)]) {
+      if (all.rows.some((r) => r.name === c && r.generated))
+        throw replicationErrors.ERR_REPL_TABLES_GENERATED(
+          `replication.tables: ${t.name} names column ${c}, a generated column of ${schema}.${table} in zone ${zone}; ` +
+            'logical decoding does not carry generated values, so its key, shard, lww and merge columns must be stored ones',
+          { details: { zone, table: t.name, column: c } },
+        );
       if (!cols.rows.some((r) => r.name === c))
         throw replicationErrors.ERR_REPL_TABLES_NO_KEY(
           `replication.tables: ${t.name} names column ${c}, which ${schema}.${table} in zone ${zone} does not have`,
           { details: { zone, table: t.name, column: c } },
         );
-    out.push({ name: t.name, schema, table, key, columns: cols.rows, config: t });
+    }
+    out.push({ name: t.name, schema, table, key, columns: cols.rows, generated, config: t });
   }
   return out;
 }
@@ -117,7 +133,8 @@ export function compareZones(
   for (const ta of a.tables) {
     const tb = b.tables.find((t) => t.name === ta.name);
     const sig = (t: ResolvedTable) =>
-      `${t.columns.map((c) => `${c.name} ${c.type}`).join(', ')}; key ${t.key.join(', ')}`;
+      `${t.columns.map((c) => `${c.name} ${c.type}`).join(', ')}; key ${t.key.join(', ')}` +
+      (t.generated.length ? `; generated ${t.generated.join(', ')}` : '');
     if (!tb || sig(ta) !== sig(tb))
       throw replicationErrors.ERR_REPL_TABLES_MISMATCH(
         `replication.tables: table ${ta.name} differs between zones ${a.zone} (${sig(ta)}) and ${b.zone} (${tb ? sig(tb) : 'missing'}); DDL is not replicated, change every zone alike`,

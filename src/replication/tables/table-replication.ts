@@ -10,6 +10,7 @@ import { checkTables, checkWalLevel, compareZones, type ResolvedTable } from './
 import { TableDecoder } from './table-decoder.ts';
 import { OwnerHistory, type TableOwnership } from './table-shard.ts';
 import {
+  insertColumns,
   lockTriggerSql,
   qname,
   SIDE_SCHEMA,
@@ -377,11 +378,12 @@ export class TableReplication {
       if (picked) {
         // rewrite the row (even unchanged) so the decoder ships it as a new local write
         const nonKey = t.columns.map((x) => x.name).filter((n) => !t.key.includes(n));
+        const cols = insertColumns(t.columns, 'd');
         const set = nonKey.length
           ? `DO UPDATE SET (${nonKey.map((n) => `"${n}"`).join(', ')}) = ROW(${nonKey.map((n) => `EXCLUDED."${n}"`).join(', ')})`
           : 'DO NOTHING';
         await c.query(
-          `INSERT INTO ${T} SELECT * FROM jsonb_populate_record(NULL::${T}, $1::jsonb) ON CONFLICT (${keyCols.join(', ')}) ${set}`,
+          `INSERT INTO ${T} ${cols.into} SELECT ${cols.from} FROM jsonb_populate_record(NULL::${T}, $1::jsonb) AS d ON CONFLICT (${keyCols.join(', ')}) ${set}`,
           [JSON.stringify(picked)],
         );
       } else {

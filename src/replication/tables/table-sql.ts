@@ -26,6 +26,15 @@ export function quote(ident: string): string {
   return `"${ident.replace(/"/g, '""')}"`;
 }
 
+/**
+ * The column list an apply inserts, `("a", "b")`, and the same columns of `alias`: every column
+ * but the generated ones (PostgreSQL computes those, and refuses a value for them).
+ */
+export function insertColumns(columns: readonly { name: string }[], alias: string): { into: string; from: string } {
+  const q = columns.map((c) => quote(c.name));
+  return { into: `(${q.join(', ')})`, from: q.map((c) => `${alias}.${c}`).join(', ') };
+}
+
 /** `schema.table` → [schema, table] (schema public when none is given). */
 export function splitName(name: string): [string, string] {
   const i = name.indexOf('.');

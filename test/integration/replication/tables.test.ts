@@ -6,7 +6,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { checkTables, checkWalLevel, walLevelVerdict } from '../../../src/replication/tables/table-checks.ts';
+import {
+  checkTables,
+  checkWalLevel,
+  compareZones,
+  walLevelVerdict,
+} from '../../../src/replication/tables/table-checks.ts';
 import { LOCKED_SQLSTATE } from '../../../src/replication/tables/table-sql.ts';
 import { PG_ADMIN, pgAvailable, type TablesCluster, tablesCluster, until } from './tables-support.ts';
 
@@ -364,7 +369,11 @@ describe('replication tables (PostgreSQL)', { skip: !up && 'PostgreSQL not reach
     const ddl = `CREATE TABLE docs (id int PRIMARY KEY, tags text[], nums int[], grid int[][], meta jsonb,
         raw bytea, price numeric(12,4), note text);
       ALTER TABLE docs REPLICA IDENTITY FULL;`;
-    const c = await tablesCluster({ zones: ZONES, ddl, tables: [{ name: 'docs', class: 'sharded' }] });
+    const c = await tablesCluster({
+      zones: ZONES,
+      ddl,
+      tables: [{ name: 'docs', class: 'sharded', conflict: 'lock' }],
+    });
     const sql = 'SELECT id, tags, nums, grid, meta, raw, price, note FROM docs ORDER BY id';
     try {
       await c.db('sh-a').query(
@@ -386,6 +395,31 @@ describe('replication tables (PostgreSQL)', { skip: !up && 'PostgreSQL not reach
       assert.ok(await converged(c, sql));
       await c.db('sh-a').query('DELETE FROM docs WHERE id = 2');
       await until(async () => (await rows(c, 'bj-a', sql)).length === 1, 20_000, 'delete');
+      assert.ok(await converged(c, sql));
+      assert.equal((await c.tr.conflicts()).length, 0);
+    } finally {
+      await c.close();
+    }
+  });
+
+  test('tables: quoted mixed-case names, enums, domains and a generated column replicate', async () => {
+    const ddl = `CREATE TYPE mood AS ENUM ('calm', 'busy');
+      CREATE DOMAIN qty AS int CHECK (VALUE >= 0);
+      CREATE TABLE "Line Items" ("Id" int PRIMARY KEY, "Mood" mood, amount qty, price int,
+        total int GENERATED ALWAYS AS (amount * price) STORED);
+      ALTER TABLE "Line Items" REPLICA IDENTITY FULL;`;
+    const c = await tablesCluster({
+      zones: ZONES,
+      ddl,
+      tables: [{ name: 'Line Items', class: 'sharded', conflict: 'lock' }],
+    });
+    const sql = 'SELECT "Id", "Mood", amount, price, total FROM "Line Items" ORDER BY "Id"';
+    try {
+      await c.db('sh-a').query(`INSERT INTO "Line Items" ("Id", "Mood", amount, price) VALUES (1, 'calm', 2, 5)`);
+      await until(async () => (await rows(c, 'bj-a', sql)).length === 1, 20_000, 'insert');
+      assert.deepEqual(await rows(c, 'bj-a', sql), [{ Id: 1, Mood: 'calm', amount: 2, price: 5, total: 10 }]);
+      await c.db('bj-a').query(`UPDATE "Line Items" SET amount = 3, "Mood" = 'busy' WHERE "Id" = 1`);
+      await until(async () => (await rows(c, 'sh-a', sql))[0]?.total === 15, 20_000, 'update');
       assert.ok(await converged(c, sql));
       assert.equal((await c.tr.conflicts()).length, 0);
     } finally {
@@ -434,6 +468,35 @@ describe('replication tables (PostgreSQL)', { skip: !up && 'PostgreSQL not reach
           assert.equal(e.code, 'ERR_REPL_TABLES_NO_KEY');
           assert.match(e.message, /public\.nokey/);
           return true;
+        });
+      } finally {
+        await c.close();
+      }
+    });
+
+    test('tables: a generated column as the lww column is refused, naming table and column; generated columns differing between zones are a mismatch', async () => {
+      const c = await tablesCluster({
+        zones: ['sh-a', 'bj-a'],
+        ddl: `CREATE TABLE g (id int PRIMARY KEY, a int, stamp int GENERATED ALWAYS AS (a * 2) STORED);
+              ALTER TABLE g REPLICA IDENTITY FULL;`,
+        tables: [{ name: 'g', class: 'sharded', conflict: { lww: 'stamp' } }],
+        start: false,
+      });
+      try {
+        await assert.rejects(c.tr.start(), (e: Error & { code?: string }) => {
+          assert.equal(e.code, 'ERR_REPL_TABLES_GENERATED');
+          assert.match(e.message, /names column stamp, a generated column of public\.g/);
+          return true;
+        });
+        const [a, b] = await Promise.all(
+          ['sh-a', 'bj-a'].map((z) => checkTables(c.db(z), z, [{ name: 'g', class: 'sharded', conflict: 'lock' }])),
+        );
+        assert.deepEqual(a![0]!.generated, ['stamp integer']);
+        compareZones({ zone: 'sh-a', tables: a! }, { zone: 'bj-a', tables: b! }); // the same: no throw
+        await c.db('bj-a').query('ALTER TABLE g DROP COLUMN stamp');
+        const b2 = await checkTables(c.db('bj-a'), 'bj-a', [{ name: 'g', class: 'sharded', conflict: 'lock' }]);
+        assert.throws(() => compareZones({ zone: 'sh-a', tables: a! }, { zone: 'bj-a', tables: b2 }), {
+          code: 'ERR_REPL_TABLES_MISMATCH',
         });
       } finally {
         await c.close();
