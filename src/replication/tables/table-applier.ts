@@ -15,6 +15,7 @@ import {
   quote,
   SIDE_SCHEMA,
   STALE_SQLSTATE,
+  updatedColumns,
   type Vv,
   vvMerge,
 } from './table-sql.ts';
@@ -355,7 +356,7 @@ export class TableApplier {
     });
     const eq = (a: string, b: string) =>
       `(${keyCols.map((k) => `${a}.${k}`).join(', ')}) = (${keyCols.map((k) => `${b}.${k}`).join(', ')})`;
-    const nonKey = t.columns.map((x) => x.name).filter((n) => !t.key.includes(n));
+    const nonKey = updatedColumns(t);
     const cols = insertColumns(t.columns, 'd');
     const set =
       nonKey.length === 0
@@ -537,7 +538,7 @@ export class TableApplier {
       if (cursor !== undefined) await this.moveCursor(c, cursor);
       return 0;
     }
-    const nonKey = t.columns.map((x) => x.name).filter((n) => !t.key.includes(n));
+    const nonKey = updatedColumns(t);
     const cols = insertColumns(t.columns, 'd');
     // a key-only table's row is "updated" to itself, so its xmin becomes this transaction's as the version says
     const set =

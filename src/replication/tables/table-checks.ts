@@ -14,9 +14,10 @@ export interface ResolvedTable {
   /**
    * The columns replication writes, with their types, in table order: every column but the
    * generated ones, which each zone's database computes itself (logical decoding does not
-   * carry them, and PostgreSQL refuses a value for them).
+   * carry them, and PostgreSQL refuses a value for them). `always`: an identity column
+   * `GENERATED ALWAYS`, which an update may not set (only inserts override it).
    */
-  columns: { name: string; type: string }[];
+  columns: { name: string; type: string; always?: boolean }[];
   /** Generated columns (`GENERATED ALWAYS AS … STORED`), compared across zones, never written. */
   generated: string[];
   config: ReplicatedTableConfig;
@@ -66,13 +67,18 @@ export async function checkTables(
         `replication.tables: table ${schema}.${table} does not exist in zone ${zone}'s database`,
         { details: { zone, table: t.name } },
       );
-    const all = await db.query<{ name: string; type: string; generated: boolean }>(
-      `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attgenerated <> '' AS generated
+    const all = await db.query<{ name: string; type: string; generated: boolean; always: boolean }>(
+      `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attgenerated <> '' AS generated,
+              a.attidentity = 'a' AS always
          FROM pg_attribute a
         WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
       [found.oid],
     );
-    const cols = { rows: all.rows.filter((c) => !c.generated).map(({ name, type }) => ({ name, type })) };
+    const cols = {
+      rows: all.rows
+        .filter((c) => !c.generated)
+        .map(({ name, type, always }) => (always ? { name, type, always } : { name, type })),
+    };
     const generated = all.rows.filter((c) => c.generated).map((c) => `${c.name} ${c.type}`);
     const pk = await db.query<{ name: string }>(
       `SELECT a.attname AS name FROM pg_index i

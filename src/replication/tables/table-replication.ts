@@ -15,6 +15,7 @@ import {
   qname,
   SIDE_SCHEMA,
   SIDE_SCHEMA_SQL,
+  updatedColumns,
   type Vv,
   versionedByTrigger,
   versionTriggerSql,
@@ -377,7 +378,7 @@ export class TableReplication {
       const keyRow = Object.fromEntries(t.key.map((k, i) => [k, row.key.split(':')[i]]));
       if (picked) {
         // rewrite the row (even unchanged) so the decoder ships it as a new local write
-        const nonKey = t.columns.map((x) => x.name).filter((n) => !t.key.includes(n));
+        const nonKey = updatedColumns(t);
         const cols = insertColumns(t.columns, 'd');
         const set = nonKey.length
           ? `DO UPDATE SET (${nonKey.map((n) => `"${n}"`).join(', ')}) = ROW(${nonKey.map((n) => `EXCLUDED."${n}"`).join(', ')})`

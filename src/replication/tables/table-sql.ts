@@ -27,12 +27,25 @@ export function quote(ident: string): string {
 }
 
 /**
- * The column list an apply inserts, `("a", "b")`, and the same columns of `alias`: every column
- * but the generated ones (PostgreSQL computes those, and refuses a value for them).
+ * The column list an apply inserts, `("a", "b") OVERRIDING SYSTEM VALUE`, and the same columns
+ * of `alias`: every column but the generated ones (PostgreSQL computes those, and refuses a
+ * value for them); an identity column `GENERATED ALWAYS` takes the value the source zone's row
+ * has (without OVERRIDING, PostgreSQL refuses it).
  */
 export function insertColumns(columns: readonly { name: string }[], alias: string): { into: string; from: string } {
   const q = columns.map((c) => quote(c.name));
-  return { into: `(${q.join(', ')})`, from: q.map((c) => `${alias}.${c}`).join(', ') };
+  return { into: `(${q.join(', ')}) OVERRIDING SYSTEM VALUE`, from: q.map((c) => `${alias}.${c}`).join(', ') };
+}
+
+/**
+ * The columns an apply's update sets: neither key columns nor identity columns `GENERATED
+ * ALWAYS` (PostgreSQL lets an update set those only to DEFAULT; their value is the insert's).
+ */
+export function updatedColumns(t: {
+  columns: readonly { name: string; always?: boolean }[];
+  key: readonly string[];
+}): string[] {
+  return t.columns.filter((c) => !c.always && !t.key.includes(c.name)).map((c) => c.name);
 }
 
 /** `schema.table` → [schema, table] (schema public when none is given). */
