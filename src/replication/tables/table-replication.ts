@@ -76,6 +76,9 @@ export interface TableReplicationOptions {
  * `replication.tables`: for each zone this process runs, startup checks, the side schema and
  * lock triggers, a decoder of the zone's database, and an applier per other zone.
  */
+/** A failure that repeats is logged again at most this often (ms). */
+const REPEAT_LOG_MS = 30_000;
+
 export class TableReplication {
   private readonly decoders = new Map<string, TableDecoder>();
   private readonly appliers: TableApplier[] = [];
@@ -131,10 +134,33 @@ export class TableReplication {
         if (versionedByTrigger(t.columns, t.key))
           await db.query(versionTriggerSql(t.schema, t.table, t.name, t.key, zone));
       }
+      // a failure that repeats (an apply the destination keeps refusing is retried every ~100 ms)
+      // is logged when it first appears and then every 30 s with its count, not per retry
+      const seen = new Map<string, { at: number; repeats: number }>();
       const events = {
         error: (e: unknown) => {
           this.counters.errors++;
-          logger?.warn({ err: e, zone }, `tables: ${(e as Error).message}`);
+          const pgErr = e as Error & { detail?: string; table?: string; constraint?: string };
+          const message = `tables: ${pgErr.message}${pgErr.detail ? ` (${pgErr.detail})` : ''}`;
+          const now = this.o.clock.now();
+          const had = seen.get(message);
+          if (had && now - had.at < REPEAT_LOG_MS) {
+            had.repeats++;
+            return;
+          }
+          const repeats = had?.repeats ?? 0;
+          if (!had && seen.size >= 100) seen.clear();
+          seen.set(message, { at: now, repeats: 0 });
+          logger?.warn(
+            {
+              err: e,
+              zone,
+              ...(pgErr.table ? { table: pgErr.table } : {}),
+              ...(pgErr.constraint ? { constraint: pgErr.constraint } : {}),
+              ...(repeats ? { repeatedSinceLast: repeats } : {}),
+            },
+            message,
+          );
         },
       };
       const url = this.url(zone);

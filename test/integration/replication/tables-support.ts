@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { systemClock } from '../../../src/core/clock.ts';
+import type { Logger } from '../../../src/core/logger.ts';
 import { seededRandom } from '../../../src/core/random.ts';
 import { MemoryLog } from '../../../src/replication/index.ts';
 import { TableReplication } from '../../../src/replication/tables/table-replication.ts';
@@ -54,6 +55,7 @@ export async function tablesCluster(o: {
   start?: boolean;
   /** The server's admin URL (default: the machine's PostgreSQL). */
   admin?: string;
+  logger?: Logger;
 }): Promise<TablesCluster> {
   const adminUrl = o.admin ?? PG_ADMIN;
   const tag = randomBytes(4).toString('hex');
@@ -88,6 +90,7 @@ export async function tablesCluster(o: {
       log,
       clock: systemClock,
       ownership: o.ownership ?? ownsAll,
+      ...(o.logger ? { logger: o.logger } : {}),
     });
   const c: TablesCluster = {
     zones: o.zones,

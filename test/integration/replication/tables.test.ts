@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
+import pino from 'pino';
 import {
   checkTables,
   checkWalLevel,
@@ -461,6 +462,39 @@ describe('replication tables (PostgreSQL)', { skip: !up && 'PostgreSQL not reach
       await until(async () => (await rows(c, 'sh-a', icSql))[0]?.v === 'q', 20_000, 'ic update');
       assert.deepEqual(await rows(c, 'sh-a', icSql), [{ id: 1, n: '7', v: 'q' }]);
       assert.ok(await converged(c, icSql));
+    } finally {
+      await c.close();
+    }
+  });
+
+  test('tables: a row the destination refuses (a unique column another row holds) holds its link, logged once with the constraint, not per retry', async () => {
+    const lines: { msg: string; constraint?: string; table?: string }[] = [];
+    const logger = pino({ level: 'warn' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
+    const c = await tablesCluster({
+      zones: ZONES,
+      ddl: 'CREATE TABLE u (id int PRIMARY KEY, email text UNIQUE); ALTER TABLE u REPLICA IDENTITY FULL;',
+      tables: [{ name: 'u', class: 'sharded', conflict: 'lock' }],
+      start: false,
+      logger,
+    });
+    try {
+      await c.db('sh-a').query("INSERT INTO u VALUES (1, 'a@x')");
+      await c.db('bj-a').query("INSERT INTO u VALUES (2, 'a@x')");
+      await c.tr.start();
+      await c.db('sh-a').query("INSERT INTO u VALUES (3, 'b@x')");
+      await until(async () => c.tr.counts().errors >= 10, 20_000, 'retries');
+      // nothing is skipped: the later row waits behind the refused one (as PostgreSQL's own subscription does)
+      assert.deepEqual(
+        (await rows(c, 'bj-a', 'SELECT id FROM u ORDER BY id')).map((r) => r.id),
+        [2],
+      );
+      const refused = lines.filter((l) => /duplicate key value violates unique constraint/.test(l.msg));
+      assert.ok(
+        refused.length >= 1 && refused.length <= 2,
+        `${refused.length} warnings for ${c.tr.counts().errors} failures`,
+      );
+      assert.equal(refused[0]!.constraint, 'u_email_key');
+      assert.match(refused[0]!.msg, /Key \(email\)=\(a@x\) already exists/);
     } finally {
       await c.close();
     }
