@@ -27,7 +27,7 @@ export class HmacSha256 {
   private readonly outer: Buffer;
 
   constructor(key: Uint8Array | string) {
-    this.key = Buffer.from(typeof key === 'string' ? Buffer.from(key, 'utf8') : key);
+    this.key = typeof key === 'string' ? Buffer.from(key, 'utf8') : Buffer.from(key);
     // a key longer than the block is hashed first (RFC 2104 §2)
     const k = this.key.length > BLOCK ? crypto.createHash('sha256').update(this.key).digest() : this.key;
     this.inner = Buffer.alloc(BLOCK + 1024);

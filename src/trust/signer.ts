@@ -174,9 +174,9 @@ export class RequestSigner {
     // one text hashed at once: each update() would be a call into C++ (the bytes are the same)
     let text = `MZ-AUTH-1\n${req.method.toUpperCase()}\n${req.target}\n${zone}\n${t}\n${n}\n`;
     const h = req.headers;
-    for (const k of routingHeaderNames(h)) {
+    for (const [name, k] of routingHeaders(h)) {
       const v = h[k]!;
-      text += `${k.toLowerCase()}:${Array.isArray(v) ? v.join(', ') : String(v)}\n`;
+      text += `${name}:${Array.isArray(v) ? v.join(', ') : String(v)}\n`;
     }
     text += bodyDigest(req.body);
     return this.hmac.hex(text);
@@ -208,24 +208,19 @@ function pooledNonces(): () => string {
 const PREFIX_LEN = HEADER_PREFIX.length;
 
 /**
- * The signed headers' names as they are keyed in `headers`: every x-multizone-* except the auth
- * header, with a value, in the order of their lower-case names. Only those names are lowered
- * and sorted (the request's other headers are looked at once, by their first letter).
+ * The signed headers: every x-multizone-* except the auth header, with a value, as [lower-case
+ * name, name as keyed in `headers`], sorted by the lower-case name. Only those names are
+ * lowered (the request's other headers are looked at once, by their first letter).
  */
-function routingHeaderNames(headers: SignableRequest['headers']): string[] {
-  const out: string[] = [];
+function routingHeaders(headers: SignableRequest['headers']): [string, string][] {
+  const out: [string, string][] = [];
   for (const k in headers) {
     if (k.length <= PREFIX_LEN || (k.charCodeAt(0) | 0x20) !== 0x78) continue; // 'x' or 'X'
     const name = k.toLowerCase();
     if (!name.startsWith(HEADER_PREFIX) || name === HEADERS.auth || headers[k] === undefined) continue;
-    out.push(k);
+    out.push([name, k]);
   }
-  if (out.length > 1)
-    out.sort((a, b) => {
-      const x = a.toLowerCase();
-      const y = b.toLowerCase();
-      return x < y ? -1 : x > y ? 1 : 0;
-    });
+  if (out.length > 1) out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   return out;
 }
 

@@ -74,11 +74,9 @@ export async function checkTables(
         WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
       [found.oid],
     );
-    const cols = {
-      rows: all.rows
-        .filter((c) => !c.generated)
-        .map(({ name, type, always }) => (always ? { name, type, always } : { name, type })),
-    };
+    const stored = all.rows
+      .filter((c) => !c.generated)
+      .map(({ name, type, always }) => (always ? { name, type, always } : { name, type }));
     const generated = all.rows.filter((c) => c.generated).map((c) => `${c.name} ${c.type}`);
     const pk = await db.query<{ name: string }>(
       `SELECT a.attname AS name FROM pg_index i
@@ -112,13 +110,13 @@ export async function checkTables(
             'logical decoding does not carry generated values, so its key, shard, lww and merge columns must be stored ones',
           { details: { zone, table: t.name, column: c } },
         );
-      if (!cols.rows.some((r) => r.name === c))
+      if (!stored.some((r) => r.name === c))
         throw replicationErrors.ERR_REPL_TABLES_NO_KEY(
           `replication.tables: ${t.name} names column ${c}, which ${schema}.${table} in zone ${zone} does not have`,
           { details: { zone, table: t.name, column: c } },
         );
     }
-    out.push({ name: t.name, schema, table, key, columns: cols.rows, generated, config: t });
+    out.push({ name: t.name, schema, table, key, columns: stored, generated, config: t });
   }
   return out;
 }

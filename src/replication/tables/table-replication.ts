@@ -72,13 +72,13 @@ export interface TableReplicationOptions {
   logger?: Logger;
 }
 
+/** A failure that repeats is logged again at most this often (ms). */
+const REPEAT_LOG_MS = 30_000;
+
 /**
  * `replication.tables`: for each zone this process runs, startup checks, the side schema and
  * lock triggers, a decoder of the zone's database, and an applier per other zone.
  */
-/** A failure that repeats is logged again at most this often (ms). */
-const REPEAT_LOG_MS = 30_000;
-
 export class TableReplication {
   private readonly decoders = new Map<string, TableDecoder>();
   private readonly appliers: TableApplier[] = [];
