@@ -195,6 +195,7 @@ async function multizoneSetup(admin: pg.Client): Promise<Setup> {
       url: dbUrl(`${tag}_{zone}`),
       tables: [{ name: 'items', class: 'sharded', conflict: 'lock' }],
       batchMax: 1000,
+      refusedAfterMs: 5000,
     },
     zones,
     allZones: zones,

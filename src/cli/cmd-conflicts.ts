@@ -16,7 +16,10 @@ interface ConflictJson {
 }
 
 /** A locked row of an app table (replication.tables), as GET /api/conflicts lists it under `tables`. */
-type TableConflictJson = Pick<TableConflict, 'id' | 'zone' | 'table' | 'key' | 'origin' | 'local' | 'remote'>;
+type TableConflictJson = Pick<
+  TableConflict,
+  'id' | 'zone' | 'table' | 'key' | 'origin' | 'local' | 'remote' | 'reason'
+>;
 
 function brief(v: unknown, deleted: boolean): string {
   if (deleted) return '(deleted)';
@@ -143,6 +146,9 @@ export async function cmdConflicts(args: string[], io: Io): Promise<number> {
         ]),
       ),
     );
+    // rows a zone's database refused (a unique or other constraint), with its reason
+    for (const c of tables.filter((x) => x.reason))
+      io.out(`${c.id}: ${c.zone}'s database refused ${c.origin}'s row: ${c.reason}`);
     io.out(`\n${tables.length} locked table row(s); resolve one with: multizone conflicts resolve ID --pick ZONE`);
     if (list.length === 0) return 0;
     io.out('');

@@ -13,6 +13,7 @@ import {
   originName,
   qname,
   quote,
+  refusedByDestination,
   SIDE_SCHEMA,
   STALE_SQLSTATE,
   updatedColumns,
@@ -23,6 +24,8 @@ import {
 export interface ApplierEvents {
   applied?(origin: string, dest: string, batch: LogBatch, rows: number): void;
   conflict?(table: string, key: string, origin: string): void;
+  /** A change the destination's database refused was held as conflict `id` (its key locked there). */
+  refused?(table: string, key: string, origin: string, id: string, e: unknown): void;
   error?(e: unknown): void;
 }
 
@@ -35,6 +38,8 @@ export interface TableApplierOptions {
   tables: readonly ResolvedTable[];
   log: Log;
   clock: Clock;
+  /** How long a refused change holds the link before it is held as a conflict (ms); undefined: for ever. */
+  refusedAfterMs?: number;
   events?: ApplierEvents;
 }
 
@@ -82,6 +87,11 @@ export class TableApplier {
   private cursor = 0;
   private readonly byName = new Map<string, ResolvedTable>();
   private stopped = false;
+  /**
+   * The cursor at which the destination first refused a change, and when: the link holds
+   * until refusedAfterMs (keyed by the cursor, not the batch: a redelivery may cut batches anew).
+   */
+  private refusing: { at: number; since: number } | undefined;
   /** The connection to reconnect after a loss, while it is being made again. */
   private reconnecting: Promise<void> | undefined;
   /** Newest applied position and the source commit time of it (lag). */
@@ -98,6 +108,8 @@ export class TableApplier {
     reconnects: 0,
     /** Applies read again: an app's write changed a row between the apply's read and its write. */
     raced: 0,
+    /** Changes the destination refused, held as conflicts. */
+    refused: 0,
     /** Batches applied in one statement (applyPlain), and those it left to the read-then-write path. */
     plain: 0,
     plainMissed: 0,
@@ -228,10 +240,22 @@ export class TableApplier {
   private async apply(c: pg.Client, b: LogBatch): Promise<Applied | undefined> {
     if (b.to <= this.cursor) return undefined;
     const changes = b.changes.filter((ch) => ch.seq > this.cursor);
+    // a batch the destination has refused for refusedAfterMs is applied change by change, the
+    // refused ones held as conflicts
+    const r = this.refusing;
+    const after = this.o.refusedAfterMs;
+    const isolate = r?.at === this.cursor && after !== undefined && this.o.clock.now() - r.since >= after;
     for (let attempt = 0; ; attempt++) {
       // a subscription of a connection that was lost never applies on the next one
       if (this.client !== c) throw new Error(`tables: applier ${this.o.origin} → ${this.o.zone} reconnecting`);
-      const waitFor = await this.applyOnce(c, b, changes, attempt >= PENDING_RETRIES);
+      let waitFor: boolean;
+      try {
+        waitFor = await this.applyOnce(c, b, changes, attempt >= PENDING_RETRIES, isolate);
+      } catch (e) {
+        if (refusedByDestination(e) && this.refusing?.at !== this.cursor)
+          this.refusing = { at: this.cursor, since: this.o.clock.now() };
+        throw e;
+      }
       if (!waitFor) break;
       // a local write to a key is not versioned yet (or came between the read and the write):
       // let this zone's decoder see it first
@@ -247,9 +271,16 @@ export class TableApplier {
   }
 
   /** One attempt; true when it rolled back to wait for a pending local write. */
-  private async applyOnce(c: pg.Client, b: LogBatch, changes: Change[], force: boolean): Promise<boolean> {
+  private async applyOnce(
+    c: pg.Client,
+    b: LogBatch,
+    changes: Change[],
+    force: boolean,
+    isolate: boolean,
+  ): Promise<boolean> {
     const segs = segments(changes);
-    const only = segs.length === 1 && !segs[0]!.truncate && segs[0]!.byTable.size === 1 ? segs[0]! : undefined;
+    const only =
+      !isolate && segs.length === 1 && !segs[0]!.truncate && segs[0]!.byTable.size === 1 ? segs[0]! : undefined;
     const [name, list] = only ? [...only.byTable][0]! : [];
     const t1 = name ? this.byName.get(name) : undefined;
     if (t1 && list) {
@@ -293,7 +324,7 @@ export class TableApplier {
         for (const [name, list] of seg.byTable) {
           const t = this.byName.get(name);
           if (!t) continue;
-          const r = await this.applyTable(c, t, list, force);
+          const r = isolate ? await this.applyEach(c, t, list, force) : await this.applyTable(c, t, list, force);
           if (r === 'wait') {
             await c.query('ROLLBACK');
             return true;
@@ -320,8 +351,69 @@ export class TableApplier {
     return true;
   }
 
+  /**
+   * A table's changes one at a time, each under a savepoint: a change the database refuses
+   * (class 23) is rolled back alone and held as a conflict; the others apply.
+   */
+  private async applyEach(c: pg.Client, t: ResolvedTable, list: Change[], force: boolean): Promise<number | 'wait'> {
+    let rows = 0;
+    for (const ch of list) {
+      await c.query('SAVEPOINT mz_change');
+      try {
+        const r = await this.applyTable(c, t, [ch], force);
+        if (r === 'wait') return 'wait';
+        rows += r;
+      } catch (e) {
+        if (!refusedByDestination(e)) throw e;
+        await c.query('ROLLBACK TO SAVEPOINT mz_change');
+        await this.holdRefused(c, t, ch, e);
+      }
+      await c.query('RELEASE SAVEPOINT mz_change');
+    }
+    return rows;
+  }
+
+  /**
+   * A refused change becomes a conflict of its key, as a concurrent write under `lock` does:
+   * the key is locked here (the app's writes to it fail with MZL01), the destination's row
+   * and version are the local candidate, the refused row the remote one, with the database's
+   * reason. A later change of the key from the origin that has seen the local row applies and
+   * unlocks it (see applyTable); else `multizone conflicts resolve`.
+   */
+  private async holdRefused(c: pg.Client, t: ResolvedTable, ch: Change, e: unknown): Promise<void> {
+    const T = qname(t.schema, t.table);
+    const op = ch.value as TableOp;
+    const keyCols = t.key.map(quote);
+    const kr = op.row ? Object.fromEntries(t.key.map((k) => [k, op.row?.[k]])) : null;
+    const err = e as Error & { detail?: string; constraint?: string };
+    const reason = `${err.message}${err.detail ? ` (${err.detail})` : ''}`;
+    const r = await c.query<{ id: string }>(
+      `WITH l AS (INSERT INTO ${SIDE_SCHEMA}.table_locks (tbl, key) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1)
+       INSERT INTO ${SIDE_SCHEMA}.table_conflicts (tbl, key, origin, local_row, remote_row, local_vv, remote_vv, reason)
+       SELECT $1, $2, $3,
+              (SELECT to_jsonb(t) FROM ${T} AS t, jsonb_populate_record(NULL::${T}, $4::jsonb) AS p
+                WHERE (${keyCols.map((k) => `t.${k}`).join(', ')}) = (${keyCols.map((k) => `p.${k}`).join(', ')}) LIMIT 1),
+              $5::jsonb, (SELECT v.vv FROM ${SIDE_SCHEMA}.table_versions v WHERE v.tbl = $1 AND v.key = $2), $6::jsonb, $7
+       RETURNING id::text`,
+      [
+        t.name,
+        ch.key,
+        this.o.origin,
+        JSON.stringify(kr),
+        op.op === 'upsert' ? JSON.stringify(op.row ?? null) : null,
+        JSON.stringify(ch.vv),
+        reason,
+      ],
+    );
+    this.counters.refused++;
+    this.counters.conflicts++;
+    this.o.events?.conflict?.(t.name, ch.key, this.o.origin);
+    this.o.events?.refused?.(t.name, ch.key, this.o.origin, `table:${this.o.zone}:${r.rows[0]!.id}`, e);
+  }
+
   /** After a batch's commit: the cursor, counters, lag and waiters move on. */
   private done(b: LogBatch, changes: Change[], rows: number): void {
+    this.refusing = undefined;
     this.cursor = b.to;
     this.counters.rows += rows;
     this.counters.batches++;
@@ -494,7 +586,8 @@ export class TableApplier {
         rows++;
       };
       if (s.locked) {
-        if (!pending && L && dominates(V, L) && !dominates(L, V)) {
+        // L null: a key locked by a refused change where this zone never wrote it (see holdRefused)
+        if (!pending && (L === null || (dominates(V, L) && !dominates(L, V)))) {
           // a resolution (a write that saw every candidate) from another zone: apply and unlock
           write(op.op === 'upsert' ? op.row : null, V);
           unlock.push(ch.key);

@@ -51,6 +51,11 @@ export function registerTableMetrics(reg: Registry, tables: TableReplication): v
     () => tables.counts().conflicts,
   );
   counter(
+    'mz_replication_table_refused_total',
+    "row changes a zone's database refused (a constraint) and held as conflicts, after refusedAfterMs",
+    () => tables.counts().refused,
+  );
+  counter(
     'mz_replication_table_settled_total',
     'concurrent row changes settled by lww or merge',
     () => tables.counts().settled,

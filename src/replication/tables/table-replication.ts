@@ -10,9 +10,11 @@ import { checkTables, checkWalLevel, compareZones, type ResolvedTable } from './
 import { TableDecoder } from './table-decoder.ts';
 import { OwnerHistory, type TableOwnership } from './table-shard.ts';
 import {
+  dominates,
   insertColumns,
   lockTriggerSql,
   qname,
+  refusedByDestination,
   SIDE_SCHEMA,
   SIDE_SCHEMA_SQL,
   updatedColumns,
@@ -35,6 +37,8 @@ export interface TableConflict {
   localVv: Vv | null;
   remoteVv: Vv;
   at: string;
+  /** Set when the destination's database refused the remote row (the constraint and its detail); else concurrent writes. */
+  reason?: string;
 }
 
 /** Lag of one table link origin → dest (this process's appliers). */
@@ -173,7 +177,15 @@ export class TableReplication {
           tables,
           log,
           clock,
-          events,
+          ...(config.refusedAfterMs === 'never' ? {} : { refusedAfterMs: config.refusedAfterMs }),
+          events: {
+            ...events,
+            refused: (table, key, origin, id, e) =>
+              logger?.warn(
+                { zone, table, key, origin, conflict: id, constraint: (e as { constraint?: string }).constraint },
+                `tables: ${zone}'s database refused ${table} key ${key} from ${origin} (${(e as Error).message}); held as conflict ${id}, the key locked in ${zone} — resolve it with multizone conflicts`,
+              ),
+          },
         });
         await a.start();
         this.appliers.push(a);
@@ -253,6 +265,8 @@ export class TableReplication {
     applied: number;
     conflicts: number;
     settled: number;
+    /** Of conflicts: changes a zone's database refused, held as conflicts. */
+    refused: number;
     misrouted: number;
     errors: number;
   } {
@@ -265,12 +279,14 @@ export class TableReplication {
     let applied = 0;
     let conflicts = 0;
     let settled = 0;
+    let refused = 0;
     for (const a of this.appliers) {
       applied += a.counters.rows;
       conflicts += a.counters.conflicts;
       settled += a.counters.settled;
+      refused += a.counters.refused;
     }
-    return { shipped, applied, conflicts, settled, misrouted, errors: this.counters.errors };
+    return { shipped, applied, conflicts, settled, refused, misrouted, errors: this.counters.errors };
   }
 
   /** Open table conflicts of this process's zones. */
@@ -278,7 +294,7 @@ export class TableReplication {
     const out: TableConflict[] = [];
     for (const zone of this.decoders.keys()) {
       const r = await this.pool(zone).query(
-        `SELECT id::text, tbl, key, origin, local_row, remote_row, local_vv, remote_vv, at::text
+        `SELECT id::text, tbl, key, origin, local_row, remote_row, local_vv, remote_vv, at::text, reason
            FROM ${SIDE_SCHEMA}.table_conflicts WHERE resolved_at IS NULL ORDER BY id`,
       );
       for (const c of r.rows)
@@ -293,6 +309,7 @@ export class TableReplication {
           localVv: c.local_vv,
           remoteVv: c.remote_vv,
           at: c.at,
+          ...(c.reason ? { reason: c.reason } : {}),
         });
     }
     return out;
@@ -363,7 +380,7 @@ export class TableReplication {
     try {
       await c.query('BEGIN');
       const r = await c.query(
-        `SELECT tbl, key, origin, local_row, remote_row, local_vv, remote_vv FROM ${SIDE_SCHEMA}.table_conflicts
+        `SELECT tbl, key, origin, local_row, remote_row, local_vv, remote_vv, reason FROM ${SIDE_SCHEMA}.table_conflicts
           WHERE id = $1 AND resolved_at IS NULL FOR UPDATE`,
         [m[2]],
       );
@@ -371,39 +388,64 @@ export class TableReplication {
       if (!row) throw replicationErrors.ERR_REPL_TABLES_CONFLICT_UNKNOWN(`no open table conflict ${id}`);
       const t = d.tables().find((x) => x.name === row.tbl);
       if (!t) throw replicationErrors.ERR_REPL_TABLES_CONFLICT_UNKNOWN(`table ${row.tbl} is no longer replicated`);
-      const all = await c.query<{ origin: string; remote_row: unknown; remote_vv: Vv }>(
-        `SELECT origin, remote_row, remote_vv FROM ${SIDE_SCHEMA}.table_conflicts
-          WHERE tbl = $1 AND key = $2 AND resolved_at IS NULL`,
+      const all = await c.query<{ origin: string; remote_row: unknown; remote_vv: Vv; reason: string | null }>(
+        `SELECT origin, remote_row, remote_vv, reason FROM ${SIDE_SCHEMA}.table_conflicts
+          WHERE tbl = $1 AND key = $2 AND resolved_at IS NULL ORDER BY id`,
         [row.tbl, row.key],
       );
       let picked: unknown;
-      if (pick === zone) picked = row.local_row;
-      else {
-        const cand = all.rows.find((x) => x.origin === pick);
+      /** The pick saw every other candidate and the local row: written as its applier would have. */
+      let successor = false;
+      if (pick === zone) {
+        picked = row.local_row;
+        // keeping this zone's row against a row its database refused means undoing the origin's
+        // write, in the origin (the zone that owned the key when it wrote): a write here would
+        // be misrouted where this zone does not own the shard, and with no row here there is
+        // nothing to write at all
+        const refused = all.rows.find((x) => x.reason !== null);
+        if (refused)
+          throw replicationErrors.ERR_REPL_TABLES_CONFLICT_PICK(
+            `conflict ${id}: ${zone}'s database refused ${refused.origin}'s row of ${row.tbl} key ${row.key} (${refused.reason}). ` +
+              `To keep ${zone}'s ${picked === null ? 'absence of the row' : 'row'}, write that in ${refused.origin} (it replicates and unlocks the key here); or free the constraint here and pick ${refused.origin}`,
+          );
+      } else {
+        // a zone's newest candidate (a refused row's origin may have written the key again since)
+        const cand = all.rows.filter((x) => x.origin === pick).at(-1);
         if (!cand)
           throw replicationErrors.ERR_REPL_PICK_ZONE_UNKNOWN(
             `conflict ${id} has no candidate from ${pick} (zones: ${[zone, ...all.rows.map((x) => x.origin)].join(', ')})`,
           );
         picked = cand.remote_row;
+        successor =
+          dominates(cand.remote_vv, row.local_vv ?? {}) &&
+          all.rows.every((x) => dominates(cand.remote_vv, x.remote_vv));
       }
       // the version the resolution starts from includes every candidate's: the write dominates them all
       let vv: Vv = row.local_vv ?? {};
       for (const x of all.rows) vv = vvMerge(vv, x.remote_vv);
       const T = qname(t.schema, t.table);
+      // A successor (a row this database refused, not a concurrent write) is written as the
+      // applier would have written it — without the app's triggers or a new version of this
+      // zone —, so this zone ends as the origin is (nothing to ship back; a write here would be
+      // misrouted where this zone does not own the shard). Else the pick is written as a new
+      // local write whose version dominates every candidate, and it replicates.
+      if (successor) await c.query('SET LOCAL session_replication_role = replica');
       await c.query(`DELETE FROM ${SIDE_SCHEMA}.table_locks WHERE tbl = $1 AND key = $2`, [row.tbl, row.key]);
       await c.query(
         `UPDATE ${SIDE_SCHEMA}.table_conflicts SET resolved_at = now(), resolved_by = $3 WHERE tbl = $1 AND key = $2 AND resolved_at IS NULL`,
         [row.tbl, row.key, `pick:${pick}`],
       );
-      await c.query(`UPDATE ${SIDE_SCHEMA}.table_versions SET vv = $3 WHERE tbl = $1 AND key = $2`, [
-        row.tbl,
-        row.key,
-        JSON.stringify(vv),
-      ]);
+      // (inserted when the key has no version here: a refused row's key this zone never wrote)
+      await c.query(
+        `INSERT INTO ${SIDE_SCHEMA}.table_versions AS v (tbl, key, vv, row_xid)
+         VALUES ($1, $2, $3, CASE WHEN $4 THEN (txid_current() % 4294967296)::text::xid END)
+         ON CONFLICT (tbl, key) DO UPDATE SET vv = EXCLUDED.vv, row_xid = CASE WHEN $4 THEN EXCLUDED.row_xid ELSE v.row_xid END`,
+        [row.tbl, row.key, JSON.stringify(vv), successor],
+      );
       const keyCols = t.key.map((k) => `"${k}"`);
       const keyRow = Object.fromEntries(t.key.map((k, i) => [k, row.key.split(':')[i]]));
       if (picked) {
-        // rewrite the row (even unchanged) so the decoder ships it as a new local write
+        // rewrite the row (even unchanged) so the decoder ships it as a new local write (not a successor)
         const nonKey = updatedColumns(t);
         const cols = insertColumns(t.columns, 'd');
         const set = nonKey.length
@@ -424,6 +466,13 @@ export class TableReplication {
       return { zone, table: row.tbl, key: row.key };
     } catch (e) {
       await c.query('ROLLBACK').catch(() => {});
+      if (refusedByDestination(e)) {
+        const pgErr = e as Error & { detail?: string };
+        throw replicationErrors.ERR_REPL_TABLES_REFUSED(
+          `conflict ${id}: ${zone}'s database refuses the row picked (${pgErr.message}${pgErr.detail ? `: ${pgErr.detail}` : ''}); free the constraint there and resolve again`,
+          { cause: e },
+        );
+      }
       throw e;
     } finally {
       c.release();

@@ -89,6 +89,16 @@ export function dominates(a: Vv, b: Vv): boolean {
   return true;
 }
 
+/**
+ * SQLSTATE class 23, integrity constraint violation (unique, foreign key, CHECK, NOT NULL,
+ * exclusion): the destination's database refuses the row itself, so retrying the same batch
+ * only helps if the database changes meanwhile.
+ */
+export function refusedByDestination(e: unknown): boolean {
+  const code = (e as { code?: unknown }).code;
+  return typeof code === 'string' && code.startsWith('23');
+}
+
 export function vvEqual(a: Vv, b: Vv): boolean {
   return dominates(a, b) && dominates(b, a);
 }
@@ -111,6 +121,8 @@ CREATE TABLE IF NOT EXISTS ${SIDE_SCHEMA}.table_conflicts (
   id bigserial PRIMARY KEY, tbl text NOT NULL, key text NOT NULL, origin text NOT NULL,
   local_row jsonb, remote_row jsonb, local_vv jsonb, remote_vv jsonb NOT NULL,
   at timestamptz NOT NULL DEFAULT now(), resolved_at timestamptz, resolved_by text);
+-- why a change was held as a conflict when the destination's database refused it (NULL: concurrent writes)
+ALTER TABLE ${SIDE_SCHEMA}.table_conflicts ADD COLUMN IF NOT EXISTS reason text;
 CREATE TABLE IF NOT EXISTS ${SIDE_SCHEMA}.table_misrouted (
   id bigserial PRIMARY KEY, tbl text NOT NULL, key text NOT NULL, shard int NOT NULL,
   owner text NOT NULL, epoch int NOT NULL, row_data jsonb, lsn text NOT NULL,

@@ -92,6 +92,14 @@ export const replicationTablesSection = z
     tables: z.array(tableSchema).min(1),
     /** Most row changes per log batch; a larger source transaction is split. */
     batchMax: z.number().int().min(1).max(10_000).default(1000),
+    /**
+     * A change the destination's database refuses (a unique, foreign-key, CHECK or NOT NULL
+     * constraint: SQLSTATE class 23) holds its link this long, retried — the constraint may
+     * free itself (a row another zone's link is bringing) —, then is held as a table conflict
+     * (the key locked there, the refused row its candidate) and the link goes on. `never`:
+     * hold the link until the row applies, as PostgreSQL's own subscription does.
+     */
+    refusedAfterMs: z.union([z.number().int().min(0).max(86_400_000), z.literal('never')]).default(5000),
   })
   .strict()
   .optional();

@@ -52,6 +52,8 @@ export async function tablesCluster(o: {
   tables: ReplicatedTableConfig[];
   ownership?: (zone: string) => TableOwnership;
   batchMax?: number;
+  /** replication.tables.refusedAfterMs (default 5000). */
+  refusedAfterMs?: number | 'never';
   start?: boolean;
   /** The server's admin URL (default: the machine's PostgreSQL). */
   admin?: string;
@@ -84,6 +86,7 @@ export async function tablesCluster(o: {
         url: `${adminUrl.replace(/\/[^/]*$/, '')}/mz_t17b_${tag}_{zone_}`,
         tables: o.tables,
         batchMax: o.batchMax ?? 1000,
+        refusedAfterMs: o.refusedAfterMs ?? 5000,
       },
       zones: o.zones,
       allZones: o.zones,

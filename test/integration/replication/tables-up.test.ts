@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import pg from 'pg';
 import { request } from 'undici';
+import { main } from '../../../src/cli/main.ts';
 import { silentLogger } from '../../../src/core/logger.ts';
 import { startCluster } from '../../../src/runtime/index.ts';
 import { parseTopology } from '../../../src/topology/index.ts';
@@ -34,12 +35,14 @@ test('tables: multizone up starts table replication when replication.tables is s
       await admin.query(`CREATE DATABASE ${db(z)}`);
       const p = new pg.Pool({ connectionString: `${base}/${db(z)}`, max: 2 });
       pools.set(z, p);
-      await p.query('CREATE TABLE notes (id int PRIMARY KEY, body text); ALTER TABLE notes REPLICA IDENTITY FULL;');
+      await p.query(
+        'CREATE TABLE notes (id int PRIMARY KEY, body text UNIQUE); ALTER TABLE notes REPLICA IDENTITY FULL;',
+      );
     }
     const yaml = testTopologyYaml({
       roles: ['app', 'router'],
       loopbackPerZone: true,
-      extra: `health: { enabled: false }\nreplication:\n  tables:\n    url: ${base}/${tag}_{zone_}\n    tables:\n      - { name: notes, class: global }\n`,
+      extra: `health: { enabled: false }\nreplication:\n  tables:\n    url: ${base}/${tag}_{zone_}\n    refusedAfterMs: 200\n    tables:\n      - { name: notes, class: global }\n`,
     });
     cluster = await startCluster({
       topology: parseTopology(yaml, 'tables-up.yaml'),
@@ -76,6 +79,45 @@ test('tables: multizone up starts table replication when replication.tables is s
     }
     const m = await (await request(`${control}/metrics`)).body.text();
     assert.match(m, /mz_replication_table_applied_rows_total 1/);
+
+    // a row bj-a's database refuses (its own row holds the unique body) is held as a conflict
+    // after refusedAfterMs, and the link goes on; the CLI lists it with the reason
+    await pools.get('bj-a')!.query("INSERT INTO notes VALUES (9, 'taken')");
+    await pools.get('sh-a')!.query("INSERT INTO notes VALUES (2, 'taken')");
+    await pools.get('sh-a')!.query("INSERT INTO notes VALUES (3, 'after')");
+    await until(
+      async () => (await pools.get('bj-a')!.query('SELECT 1 FROM notes WHERE id = 3')).rowCount === 1,
+      20_000,
+      'the row behind the refused one',
+    );
+    const out: string[] = [];
+    const io = { out: (s: string) => void out.push(s), err: (s: string) => void out.push(s) };
+    assert.equal(await main(['conflicts', '--control', control], io), 0, out.join('\n'));
+    assert.match(
+      out.join('\n'),
+      /table:bj-a:\d+: bj-a's database refused sh-a's row: .*notes_body_key.*\(body\)=\(taken\)/,
+    );
+    const id = /table:bj-a:\d+/.exec(out.join('\n'))![0];
+    // picking sh-a's row while bj-a still holds the body: a 400 with the reason, nothing changed
+    const refused = await request(`${control}/api/conflicts/resolve`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ id, pick: 'sh-a' }),
+    });
+    assert.equal(refused.statusCode, 400);
+    assert.equal(((await refused.body.json()) as { error: string }).error, 'ERR_REPL_TABLES_REFUSED');
+    await pools.get('bj-a')!.query('DELETE FROM notes WHERE id = 9');
+    out.length = 0;
+    assert.equal(
+      await main(['conflicts', 'resolve', id, '--pick', 'sh-a', '--control', control], io),
+      0,
+      out.join('\n'),
+    );
+    assert.deepEqual((await pools.get('bj-a')!.query('SELECT id, body FROM notes ORDER BY id')).rows, [
+      { id: 1, body: 'hello' },
+      { id: 2, body: 'taken' },
+      { id: 3, body: 'after' },
+    ]);
   } finally {
     await cluster?.close();
     for (const p of pools.values()) await p.end();

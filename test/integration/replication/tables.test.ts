@@ -467,13 +467,14 @@ describe('replication tables (PostgreSQL)', { skip: !up && 'PostgreSQL not reach
     }
   });
 
-  test('tables: a row the destination refuses (a unique column another row holds) holds its link, logged once with the constraint, not per retry', async () => {
+  test('tables: with refusedAfterMs never, a row the destination refuses (a unique column another row holds) holds its link, logged once with the constraint, not per retry', async () => {
     const lines: { msg: string; constraint?: string; table?: string }[] = [];
     const logger = pino({ level: 'warn' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
     const c = await tablesCluster({
       zones: ZONES,
       ddl: 'CREATE TABLE u (id int PRIMARY KEY, email text UNIQUE); ALTER TABLE u REPLICA IDENTITY FULL;',
       tables: [{ name: 'u', class: 'sharded', conflict: 'lock' }],
+      refusedAfterMs: 'never',
       start: false,
       logger,
     });
@@ -495,6 +496,78 @@ describe('replication tables (PostgreSQL)', { skip: !up && 'PostgreSQL not reach
       );
       assert.equal(refused[0]!.constraint, 'u_email_key');
       assert.match(refused[0]!.msg, /Key \(email\)=\(a@x\) already exists/);
+    } finally {
+      await c.close();
+    }
+  });
+
+  test('tables: a row the destination refuses is held as a conflict after refusedAfterMs (key locked, the rest of the link flows); freeing the constraint and resolving converges', async () => {
+    const lines: { msg: string; conflict?: string; constraint?: string }[] = [];
+    const logger = pino({ level: 'warn' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
+    const c = await tablesCluster({
+      zones: ZONES,
+      ddl: 'CREATE TABLE u (id int PRIMARY KEY, email text UNIQUE); ALTER TABLE u REPLICA IDENTITY FULL;',
+      tables: [{ name: 'u', class: 'sharded', conflict: 'lock' }],
+      refusedAfterMs: 300,
+      logger,
+    });
+    const ids = async (z: string) =>
+      (await rows(c, z, 'SELECT id, email FROM u ORDER BY id')).map((r) => `${r.id}=${r.email}`);
+    try {
+      // a partition: one e-mail registered under two ids, one of them in a transaction with a good row
+      await c.tr.stop();
+      await c.db('sh-a').query("INSERT INTO u VALUES (1, 'a@x'), (4, 'd@x')");
+      await c.db('bj-a').query("INSERT INTO u VALUES (2, 'a@x')");
+      await c.restart();
+      await c.db('sh-a').query("INSERT INTO u VALUES (3, 'b@x')");
+      // each zone refuses the other's a@x and holds it; the rows beside and behind it arrive
+      await until(async () => (await ids('bj-a')).join() === '2=a@x,3=b@x,4=d@x', 15_000, 'bj-a gets the rest');
+      await until(async () => (await c.tr.conflicts()).length === 2, 15_000, 'both zones hold the refused row');
+      assert.deepEqual(await ids('sh-a'), ['1=a@x', '3=b@x', '4=d@x']);
+      const open = await c.tr.conflicts();
+      assert.deepEqual(open.map((x) => `${x.zone}:${x.key}:${x.origin}`).sort(), ['bj-a:1:sh-a', 'sh-a:2:bj-a']);
+      for (const x of open) {
+        assert.equal(x.local, null);
+        assert.match(x.reason ?? '', /u_email_key.*Key \(email\)=\(a@x\) already exists/);
+      }
+      const inBj = open.find((x) => x.zone === 'bj-a')!;
+      assert.deepEqual(inBj.remote, { id: '1', email: 'a@x' }); // as decoded: PostgreSQL's text of each value
+      assert.ok(
+        lines.some((l) => l.conflict === inBj.id && l.constraint === 'u_email_key'),
+        'logged with its conflict id',
+      );
+      // the key is locked where it was refused
+      await assert.rejects(c.db('bj-a').query("INSERT INTO u VALUES (1, 'z@x')"), { code: LOCKED_SQLSTATE });
+      // bj-a has no row 1: picking bj-a would have to delete sh-a's row, which a write in bj-a cannot carry
+      await assert.rejects(c.tr.resolve(inBj.id, 'bj-a'), { code: 'ERR_REPL_TABLES_CONFLICT_PICK' });
+      // sh-a's row is still refused in bj-a (row 2 holds a@x there): a clear error, nothing changed
+      await assert.rejects(c.tr.resolve(inBj.id, 'sh-a'), { code: 'ERR_REPL_TABLES_REFUSED', message: /u_email_key/ });
+      // free the e-mail where it is held: bj-a moves row 2 to c@x; sh-a applies it (it has seen
+      // every write of key 2 there: none) and unlocks key 2
+      await c.db('bj-a').query("UPDATE u SET email = 'c@x' WHERE id = 2");
+      await until(async () => (await c.tr.conflicts()).length === 1, 15_000, "sh-a's conflict resolved by the write");
+      await c.tr.resolve(inBj.id, 'sh-a');
+      // written in bj-a as its applier would have (sh-a's version, no write of bj-a's own)
+      const v1 = await c.db('bj-a').query("SELECT vv FROM multizone.table_versions WHERE tbl = 'u' AND key = '1'");
+      assert.deepEqual(v1.rows[0]?.vv, { 'sh-a': 1 });
+      const want = '1=a@x,2=c@x,3=b@x,4=d@x';
+      await until(
+        async () => (await ids('bj-a')).join() === want && (await ids('sh-a')).join() === want,
+        15_000,
+        'converge',
+      );
+      assert.deepEqual(await c.tr.conflicts(), []);
+      // nothing locked any more: both zones take writes to keys 1 and 2
+      await c.db('bj-a').query("UPDATE u SET email = 'a2@x' WHERE id = 1");
+      await c.db('sh-a').query("UPDATE u SET email = 'c2@x' WHERE id = 2");
+      const after = '1=a2@x,2=c2@x,3=b@x,4=d@x';
+      await until(
+        async () => (await ids('bj-a')).join() === after && (await ids('sh-a')).join() === after,
+        15_000,
+        'after',
+      );
+      const refused = c.tr.applierList().reduce((n, a) => n + a.counters.refused, 0);
+      assert.equal(refused, 2);
     } finally {
       await c.close();
     }
