@@ -8,11 +8,13 @@ import type { Log, LogBatch } from '../log.ts';
 import type { ResolvedTable } from './table-checks.ts';
 import { shardOfRow, type TableOwnership } from './table-shard.ts';
 import {
+  APPLIED_MESSAGE,
   CHUNKS,
   lsnToNumber,
   numberToLsn,
   PUBLICATION,
   qname,
+  RESOLUTION_MESSAGE,
   SIDE_SCHEMA,
   slotName,
   type Vv,
@@ -92,6 +94,8 @@ interface Txn {
   ops: Pending[];
   /** Version rows the transaction wrote (the version trigger's), by table and key: the last stands. */
   versions?: Map<string, Vv>;
+  /** A conflict's resolution (it carries RESOLUTION_MESSAGE): shipped whoever owns the shards. */
+  resolution?: boolean;
 }
 
 /**
@@ -187,7 +191,7 @@ export class TableDecoder {
       throw e;
     }
     this.db = db;
-    const plugin = new TextPgoutput({ protoVersion: 1, publicationNames: [PUBLICATION], messages: false });
+    const plugin = new TextPgoutput({ protoVersion: 1, publicationNames: [PUBLICATION], messages: true });
     // a new service each time: a service subscribed again starts after the last position it
     // received, which would skip what was decoded but not shipped
     const svc = new LogicalReplicationService(
@@ -290,6 +294,11 @@ export class TableDecoder {
       case 'origin':
         // written by an applier (under a replication origin): not shipped again
         this.txnFromOrigin = true;
+        return;
+      case 'message':
+        if (!m.transactional || !this.txn) return;
+        if (m.prefix === RESOLUTION_MESSAGE) this.txn.resolution = true;
+        else if (m.prefix === APPLIED_MESSAGE) this.txnFromOrigin = true;
         return;
       case 'insert':
       case 'update': {
@@ -471,7 +480,7 @@ export class TableDecoder {
     const out: Pending[] = [];
     const bad: { tbl: string; key: string; shard: number; owner: string; epoch: number; rj: unknown }[] = [];
     for (const p of ops) {
-      if (p.op.op === 'truncate' || p.op.snapshot) {
+      if (p.op.op === 'truncate' || p.op.snapshot || txn.resolution) {
         out.push(p);
         continue;
       }

@@ -10,10 +10,12 @@ import { checkTables, checkWalLevel, compareZones, type ResolvedTable } from './
 import { TableDecoder } from './table-decoder.ts';
 import { OwnerHistory, type TableOwnership } from './table-shard.ts';
 import {
+  APPLIED_MESSAGE,
   dominates,
   insertColumns,
   lockTriggerSql,
   qname,
+  RESOLUTION_MESSAGE,
   refusedByDestination,
   SIDE_SCHEMA,
   SIDE_SCHEMA_SQL,
@@ -398,15 +400,13 @@ export class TableReplication {
       let successor = false;
       if (pick === zone) {
         picked = row.local_row;
-        // keeping this zone's row against a row its database refused means undoing the origin's
-        // write, in the origin (the zone that owned the key when it wrote): a write here would
-        // be misrouted where this zone does not own the shard, and with no row here there is
-        // nothing to write at all
-        const refused = all.rows.find((x) => x.reason !== null);
-        if (refused)
+        // a refused row with no row here: keeping that absence means deleting the origin's row,
+        // which no write here can carry (there is nothing here to delete)
+        const refused = all.rows.find((x) => x.reason !== null && x.remote_row !== null);
+        if (picked === null && refused)
           throw replicationErrors.ERR_REPL_TABLES_CONFLICT_PICK(
-            `conflict ${id}: ${zone}'s database refused ${refused.origin}'s row of ${row.tbl} key ${row.key} (${refused.reason}). ` +
-              `To keep ${zone}'s ${picked === null ? 'absence of the row' : 'row'}, write that in ${refused.origin} (it replicates and unlocks the key here); or free the constraint here and pick ${refused.origin}`,
+            `conflict ${id}: ${zone} has no row for ${row.tbl} key ${row.key} (its database refused ${refused.origin}'s: ${refused.reason}). ` +
+              `Delete the row in ${refused.origin} (the delete replicates and unlocks the key here), or free the constraint here and pick ${refused.origin}`,
           );
       } else {
         // a zone's newest candidate (a refused row's origin may have written the key again since)
@@ -426,10 +426,16 @@ export class TableReplication {
       const T = qname(t.schema, t.table);
       // A successor (a row this database refused, not a concurrent write) is written as the
       // applier would have written it — without the app's triggers or a new version of this
-      // zone —, so this zone ends as the origin is (nothing to ship back; a write here would be
-      // misrouted where this zone does not own the shard). Else the pick is written as a new
-      // local write whose version dominates every candidate, and it replicates.
+      // zone — and not shipped (the origin holds it already), so this zone ends as the origin
+      // is. Else the pick is written as a new local write whose version dominates every
+      // candidate, and it replicates.
       if (successor) await c.query('SET LOCAL session_replication_role = replica');
+      // a resolution replicates even from a zone that no longer owns the key's shard (after a
+      // failover); a successor is not shipped at all
+      await c.query('SELECT pg_logical_emit_message(true, $1, $2)', [
+        successor ? APPLIED_MESSAGE : RESOLUTION_MESSAGE,
+        `${row.tbl} ${row.key}`,
+      ]);
       await c.query(`DELETE FROM ${SIDE_SCHEMA}.table_locks WHERE tbl = $1 AND key = $2`, [row.tbl, row.key]);
       await c.query(
         `UPDATE ${SIDE_SCHEMA}.table_conflicts SET resolved_at = now(), resolved_by = $3 WHERE tbl = $1 AND key = $2 AND resolved_at IS NULL`,

@@ -7,6 +7,20 @@ export type Vv = Record<string, number>;
 export const SIDE_SCHEMA = 'multizone';
 
 /**
+ * The prefix of the transactional logical message a conflict's resolution writes in its
+ * transaction (pg_logical_emit_message): the decoder ships that transaction's rows whoever
+ * owns their shard — an operator's resolution is never misrouted.
+ */
+export const RESOLUTION_MESSAGE = 'multizone.resolution';
+
+/**
+ * The prefix of the message a resolution written as an applier would have written it carries
+ * (a refused row, picked once its constraint is free): the decoder skips that transaction as
+ * it skips an applier's — the origin zone holds the row already.
+ */
+export const APPLIED_MESSAGE = 'multizone.applied';
+
+/**
  * SQLSTATE of the error the lock trigger raises when the app writes a row locked by a
  * conflict ("MZ" class, not used by PostgreSQL; docs/tables.md).
  */

@@ -346,6 +346,48 @@ describe('replication tables (PostgreSQL)', { skip: !up && 'PostgreSQL not reach
     }
   });
 
+  test('tables: a conflict from a failover resolved in the zone that lost the shard replicates (a resolution is never misrouted)', async () => {
+    let owner = { zone: 'sh-a', epoch: 1 };
+    let heldUntil: number | undefined;
+    const c = await tablesCluster({
+      zones: ZONES,
+      ddl: ORDERS,
+      tables: [{ name: 'orders', class: 'sharded', conflict: 'lock' }],
+      ownership: () => ({
+        owner: () => owner,
+        ownedUntil: (_shard, zone) => (zone === 'sh-a' ? heldUntil : undefined),
+        shardCount: 16,
+        hash: 'fnv1a',
+      }),
+    });
+    const note = async (z: string) => (await rows(c, z, 'SELECT note FROM orders WHERE id = 1'))[0]?.note;
+    try {
+      await c.db('sh-a').query("INSERT INTO orders (id, user_id, note) VALUES (1, 1, 'base')");
+      await until(async () => (await note('bj-a')) === 'base', 10_000, 'base row');
+      // sh-a writes, cut off; the shard moves to bj-a, which writes the row too
+      await c.tr.stop();
+      await c.db('sh-a').query("UPDATE orders SET note = 'from sh-a' WHERE id = 1");
+      await new Promise((r) => setTimeout(r, 20));
+      owner = { zone: 'bj-a', epoch: 2 };
+      heldUntil = Date.now();
+      await c.db('bj-a').query("UPDATE orders SET note = 'from bj-a' WHERE id = 1");
+      await c.restart();
+      await until(async () => (await c.tr.conflicts()).length === 2, 10_000, 'both zones lock the row');
+      // the operator keeps sh-a's row: written in sh-a, which no longer owns the shard
+      const r = await c.tr.resolveAll({ pickZone: 'sh-a' });
+      assert.equal(r.resolved.length, 2, JSON.stringify(r));
+      await until(async () => (await note('bj-a')) === 'from sh-a', 10_000, "bj-a takes sh-a's row");
+      await until(async () => (await c.tr.conflicts()).length === 0, 10_000, 'unlocked everywhere');
+      assert.equal(await note('sh-a'), 'from sh-a');
+      assert.equal(c.tr.counts().misrouted, 0);
+      // and bj-a, the owner, writes the row again as usual
+      await c.db('bj-a').query("UPDATE orders SET note = 'after' WHERE id = 1");
+      await until(async () => (await note('sh-a')) === 'after', 10_000, 'later write');
+    } finally {
+      await c.close();
+    }
+  });
+
   test('tables: lww by a column — both zones keep the later write', async () => {
     const c = await tablesCluster({
       zones: ZONES,
@@ -546,6 +588,7 @@ describe('replication tables (PostgreSQL)', { skip: !up && 'PostgreSQL not reach
       // every write of key 2 there: none) and unlocks key 2
       await c.db('bj-a').query("UPDATE u SET email = 'c@x' WHERE id = 2");
       await until(async () => (await c.tr.conflicts()).length === 1, 15_000, "sh-a's conflict resolved by the write");
+      const shippedBefore = c.tr.decoder('bj-a')!.counters.shippedRows;
       await c.tr.resolve(inBj.id, 'sh-a');
       // written in bj-a as its applier would have (sh-a's version, no write of bj-a's own)
       const v1 = await c.db('bj-a').query("SELECT vv FROM multizone.table_versions WHERE tbl = 'u' AND key = '1'");
@@ -566,6 +609,8 @@ describe('replication tables (PostgreSQL)', { skip: !up && 'PostgreSQL not reach
         15_000,
         'after',
       );
+      // bj-a shipped its update of key 1, not the resolution before it (sh-a holds that row)
+      assert.equal(c.tr.decoder('bj-a')!.counters.shippedRows - shippedBefore, 1);
       const refused = c.tr.applierList().reduce((n, a) => n + a.counters.refused, 0);
       assert.equal(refused, 2);
     } finally {
