@@ -279,6 +279,24 @@ export class TableDecoder {
     if (ops.length > 0) this.queue.push({ xid: 0, lsn, endLsn: numberToLsn(lsn), time: this.o.clock.wallTime(), ops });
   }
 
+  /**
+   * A conflict's resolution (RESOLUTION_MESSAGE, JSON `{table, key, delete?}`): its
+   * transaction is shipped whoever owns the shard, and a resolution by a deletion ships the
+   * delete of the key even when this zone had no row left to delete.
+   */
+  private resolution(txn: Txn, content: Uint8Array): void {
+    txn.resolution = true;
+    let r: { table?: unknown; key?: unknown; delete?: unknown };
+    try {
+      r = JSON.parse(Buffer.from(content).toString('utf8'));
+    } catch {
+      return;
+    }
+    const t = this.o.tables.find((x) => x.name === r.table);
+    if (t && typeof r.key === 'string' && r.delete && typeof r.delete === 'object')
+      txn.ops.push({ table: t, key: r.key, op: { op: 'delete', row: r.delete as Record<string, unknown> } });
+  }
+
   private onMessage(lsn: string, m: Pgoutput.Message): void {
     switch (m.tag) {
       case 'begin':
@@ -297,8 +315,11 @@ export class TableDecoder {
         return;
       case 'message':
         if (!m.transactional || !this.txn) return;
-        if (m.prefix === RESOLUTION_MESSAGE) this.txn.resolution = true;
-        else if (m.prefix === APPLIED_MESSAGE) this.txnFromOrigin = true;
+        if (m.prefix === APPLIED_MESSAGE) {
+          // the whole transaction, also the changes decoded before the message
+          this.txnFromOrigin = true;
+          this.txn.ops.length = 0;
+        } else if (m.prefix === RESOLUTION_MESSAGE && !this.txnFromOrigin) this.resolution(this.txn, m.content);
         return;
       case 'insert':
       case 'update': {

@@ -430,12 +430,6 @@ export class TableReplication {
       // is. Else the pick is written as a new local write whose version dominates every
       // candidate, and it replicates.
       if (successor) await c.query('SET LOCAL session_replication_role = replica');
-      // a resolution replicates even from a zone that no longer owns the key's shard (after a
-      // failover); a successor is not shipped at all
-      await c.query('SELECT pg_logical_emit_message(true, $1, $2)', [
-        successor ? APPLIED_MESSAGE : RESOLUTION_MESSAGE,
-        `${row.tbl} ${row.key}`,
-      ]);
       await c.query(`DELETE FROM ${SIDE_SCHEMA}.table_locks WHERE tbl = $1 AND key = $2`, [row.tbl, row.key]);
       await c.query(
         `UPDATE ${SIDE_SCHEMA}.table_conflicts SET resolved_at = now(), resolved_by = $3 WHERE tbl = $1 AND key = $2 AND resolved_at IS NULL`,
@@ -468,6 +462,14 @@ export class TableReplication {
           [JSON.stringify(keyRow)],
         );
       }
+      // A resolution replicates even from a zone that no longer owns the key's shard (after a
+      // failover), and a deletion of a row this zone no longer has (it deleted it itself: the
+      // conflict's other side) still reaches the others: the message names the key to delete.
+      // A successor is not shipped at all.
+      await c.query('SELECT pg_logical_emit_message(true, $1, $2)', [
+        successor ? APPLIED_MESSAGE : RESOLUTION_MESSAGE,
+        JSON.stringify({ table: row.tbl, key: row.key, ...(picked ? {} : { delete: keyRow }) }),
+      ]);
       await c.query('COMMIT');
       return { zone, table: row.tbl, key: row.key };
     } catch (e) {

@@ -136,6 +136,26 @@ describe('replication tables (PostgreSQL)', { skip: !up && 'PostgreSQL not reach
       await until(async () => (await rows(c, 'sh-a', q))[0]?.note === 'after');
     });
 
+    test('tables: a delete concurrent with an update locks both zones; picking the delete removes the row everywhere and unlocks it', async () => {
+      await c.db('sh-a').query("INSERT INTO orders (id, user_id, note) VALUES (88, 1, 'base')");
+      await until(async () => (await rows(c, 'bj-a', 'SELECT 1 FROM orders WHERE id = 88')).length === 1);
+      await c.tr.stop();
+      await c.db('sh-a').query('DELETE FROM orders WHERE id = 88');
+      await c.db('bj-a').query("UPDATE orders SET note = 'from bj-a' WHERE id = 88");
+      await c.restart();
+      const mine = async () => (await c.tr.conflicts()).filter((x) => x.key === '88');
+      await until(async () => (await mine()).length === 2, 10_000, 'both zones lock the row');
+      const r = await c.tr.resolveAll({ pickZone: 'sh-a', ids: (await mine()).map((x) => x.id) });
+      assert.equal(r.resolved.length, 2, JSON.stringify(r));
+      await until(async () => (await mine()).length === 0, 10_000, 'unlocked everywhere');
+      await until(
+        async () => (await rows(c, 'bj-a', 'SELECT 1 FROM orders WHERE id = 88')).length === 0,
+        10_000,
+        'deleted in bj-a',
+      );
+      assert.equal((await rows(c, 'sh-a', 'SELECT 1 FROM orders WHERE id = 88')).length, 0);
+    });
+
     test('tables: conflicts resolve --all --pick-zone resolves each locked key once, in the picked zone, by its row', async () => {
       await c.db('sh-a').query('INSERT INTO orders (id, user_id, note) VALUES (78, 1, $1), (79, 1, $1)', ['base']);
       await until(async () => (await rows(c, 'bj-a', 'SELECT 1 FROM orders WHERE id IN (78, 79)')).length === 2);
