@@ -400,14 +400,6 @@ export class TableReplication {
       let successor = false;
       if (pick === zone) {
         picked = row.local_row;
-        // a refused row with no row here: keeping that absence means deleting the origin's row,
-        // which no write here can carry (there is nothing here to delete)
-        const refused = all.rows.find((x) => x.reason !== null && x.remote_row !== null);
-        if (picked === null && refused)
-          throw replicationErrors.ERR_REPL_TABLES_CONFLICT_PICK(
-            `conflict ${id}: ${zone} has no row for ${row.tbl} key ${row.key} (its database refused ${refused.origin}'s: ${refused.reason}). ` +
-              `Delete the row in ${refused.origin} (the delete replicates and unlocks the key here), or free the constraint here and pick ${refused.origin}`,
-          );
       } else {
         // a zone's newest candidate (a refused row's origin may have written the key again since)
         const cand = all.rows.filter((x) => x.origin === pick).at(-1);
@@ -420,9 +412,11 @@ export class TableReplication {
           dominates(cand.remote_vv, row.local_vv ?? {}) &&
           all.rows.every((x) => dominates(cand.remote_vv, x.remote_vv));
       }
-      // the version the resolution starts from includes every candidate's: the write dominates them all
+      // the version the resolution starts from includes every candidate's, and one more write of
+      // this zone: it dominates them all strictly, also a deletion that no trigger versions
       let vv: Vv = row.local_vv ?? {};
       for (const x of all.rows) vv = vvMerge(vv, x.remote_vv);
+      if (!successor) vv = { ...vv, [zone]: (vv[zone] ?? 0) + 1 };
       const T = qname(t.schema, t.table);
       // A successor (a row this database refused, not a concurrent write) is written as the
       // applier would have written it — without the app's triggers or a new version of this

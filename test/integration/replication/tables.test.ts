@@ -600,8 +600,6 @@ describe('replication tables (PostgreSQL)', { skip: !up && 'PostgreSQL not reach
       );
       // the key is locked where it was refused
       await assert.rejects(c.db('bj-a').query("INSERT INTO u VALUES (1, 'z@x')"), { code: LOCKED_SQLSTATE });
-      // bj-a has no row 1: picking bj-a would have to delete sh-a's row, which a write in bj-a cannot carry
-      await assert.rejects(c.tr.resolve(inBj.id, 'bj-a'), { code: 'ERR_REPL_TABLES_CONFLICT_PICK' });
       // sh-a's row is still refused in bj-a (row 2 holds a@x there): a clear error, nothing changed
       await assert.rejects(c.tr.resolve(inBj.id, 'sh-a'), { code: 'ERR_REPL_TABLES_REFUSED', message: /u_email_key/ });
       // free the e-mail where it is held: bj-a moves row 2 to c@x; sh-a applies it (it has seen
@@ -633,6 +631,41 @@ describe('replication tables (PostgreSQL)', { skip: !up && 'PostgreSQL not reach
       assert.equal(c.tr.decoder('bj-a')!.counters.shippedRows - shippedBefore, 1);
       const refused = c.tr.applierList().reduce((n, a) => n + a.counters.refused, 0);
       assert.equal(refused, 2);
+    } finally {
+      await c.close();
+    }
+  });
+
+  test("tables: a refused row resolved by the refusing zone's absence of it deletes it in the origin", async () => {
+    const c = await tablesCluster({
+      zones: ZONES,
+      ddl: 'CREATE TABLE u (id int PRIMARY KEY, email text UNIQUE); ALTER TABLE u REPLICA IDENTITY FULL;',
+      tables: [{ name: 'u', class: 'sharded', conflict: 'lock' }],
+      refusedAfterMs: 0,
+    });
+    const ids = async (z: string) => (await rows(c, z, 'SELECT id FROM u ORDER BY id')).map((r) => String(r.id));
+    try {
+      // a partition: one e-mail under two ids; each zone refuses the other's row
+      await c.tr.stop();
+      await c.db('bj-a').query("INSERT INTO u VALUES (2, 'b@x')");
+      await c.db('sh-a').query("INSERT INTO u VALUES (1, 'b@x')");
+      await c.restart();
+      await until(async () => (await c.tr.conflicts()).length === 2, 10_000, 'refused and held in both');
+      const held = (await c.tr.conflicts()).find((x) => x.zone === 'bj-a')!;
+      assert.equal(held.key, '1');
+      assert.equal(held.local, null);
+      // keep bj-a's side (no row 1): sh-a's row 1 is deleted
+      await c.tr.resolve(held.id, 'bj-a');
+      await until(async () => (await ids('sh-a')).join() === '', 10_000, "sh-a's row 1 deleted");
+      // b@x is free in sh-a now: its own conflict (bj-a's row 2) resolves by bj-a's row
+      const other = (await c.tr.conflicts()).find((x) => x.zone === 'sh-a')!;
+      await c.tr.resolve(other.id, 'bj-a');
+      assert.deepEqual(await ids('sh-a'), ['2']);
+      assert.deepEqual(await ids('bj-a'), ['2']);
+      assert.deepEqual(await c.tr.conflicts(), []);
+      // both keys take writes again, and they replicate
+      await c.db('sh-a').query("INSERT INTO u VALUES (1, 'c@x')");
+      await until(async () => (await ids('bj-a')).join() === '1,2', 10_000, 'key 1 written again');
     } finally {
       await c.close();
     }
