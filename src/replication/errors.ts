@@ -24,8 +24,6 @@ export const replicationErrors = defineErrors({
   ERR_REPL_TABLES_MISMATCH: 'a replicated table’s columns or types differ between zones (DDL is not replicated)',
   ERR_REPL_TABLES_UNAVAILABLE: 'a zone’s application database cannot be reached',
   ERR_REPL_TABLES_CONFLICT_UNKNOWN: 'a table conflict id that no zone of this process holds open',
-  ERR_REPL_TABLES_CONFLICT_PICK:
-    'a refused row’s conflict cannot be resolved by the refusing zone’s row (that undoes the origin’s write, which is done in the origin): the message says how',
   ERR_REPL_TABLES_REFUSED:
     'a table conflict’s picked row is refused by the zone’s database (a unique, foreign-key, CHECK or NOT NULL constraint): free the constraint first',
 });
