@@ -23,6 +23,8 @@ import {
 
 /** Longest wait for this process's appliers before shipping the next batch anyway (ms). */
 const FLOW_WAIT_MS = 200;
+/** How often, with the in-process log, the decoder asks again whether shipped batches are applied durably everywhere. */
+const CONFIRM_MS = 50;
 
 /** A row change as it travels in `Change.value` on the log. */
 export interface TableOp {
@@ -72,6 +74,8 @@ export interface TableDecoderOptions {
    * instead of a queue of small ones each paying a commit.
    */
   appliedUpTo?: (seq: number) => Promise<void>;
+  /** The zones that apply this zone's changes (with the in-process log, the slot waits for them: see confirm()). */
+  dests: readonly string[];
   logger?: Logger;
   events?: DecoderEvents;
 }
@@ -115,6 +119,9 @@ export class TableDecoder {
   /** End LSN of the newest transaction (shipped or skipped) whose predecessors are all on the log. */
   private ackLsn: string | undefined;
   private shipping: Promise<void> | undefined;
+  /** Shipped positions the slot does not confirm yet (the in-process log: see confirm()), oldest first. */
+  private unconfirmed: { to: number; endLsn: string }[] = [];
+  private confirmTimer: Timer | undefined;
   private running = false;
   private readonly byRel = new Map<string, ResolvedTable>();
   /** Tables whose rows the version trigger versions (the others are versioned here, a round trip per shipment). */
@@ -250,6 +257,8 @@ export class TableDecoder {
     this.running = false;
     await this.reconnecting;
     await this.shipping;
+    this.confirmTimer?.cancel();
+    this.confirmTimer = undefined;
     await this.service?.destroy();
     await this.db?.end().catch(() => {});
   }
@@ -375,7 +384,9 @@ export class TableDecoder {
         if (txn.ops.length === 0 && this.queue.length === 0 && !this.shipping) {
           // nothing to ship (an applier's transaction, this decoder's own version rows) and
           // everything before it is on the log: no shipping round for it
-          this.ackLsn = txn.endLsn;
+          const tail = this.unconfirmed[this.unconfirmed.length - 1];
+          if (tail) tail.endLsn = txn.endLsn;
+          else this.ackLsn = txn.endLsn;
           return;
         }
         // flush at once: no timer; transactions that commit while an append is in flight go together next
@@ -459,9 +470,16 @@ export class TableDecoder {
       const c = chunks[chunks.length - 1]!;
       this.lastShipped = { seq: c.seq, time: c.time };
     }
-    this.ackLsn = last.endLsn;
-    await this.service?.acknowledge(last.endLsn);
     const top = batches[batches.length - 1];
+    if (log.kind !== 'memory') {
+      // the log holds the batches durably: the slot may forget them
+      this.ackLsn = last.endLsn;
+      await this.service?.acknowledge(last.endLsn);
+    } else if (top || this.unconfirmed.length > 0) {
+      if (top) this.unconfirmed.push({ to: top.to, endLsn: last.endLsn });
+      else this.unconfirmed[this.unconfirmed.length - 1]!.endLsn = last.endLsn;
+      await this.confirm();
+    } else this.ackLsn = last.endLsn;
     if (top && this.o.appliedUpTo) {
       let timer: Timer | undefined;
       await Promise.race([
@@ -472,6 +490,29 @@ export class TableDecoder {
       ]);
       timer?.cancel();
     }
+  }
+
+  /**
+   * The in-process log loses every batch it holds with the process, so the slot confirms a
+   * shipped position only once every destination has applied it durably (the log's
+   * acknowledged position: after the destination's commit is flushed): a restarted process
+   * decodes and ships again what was not, and the destinations skip what they hold. Asked
+   * after each shipping round and every CONFIRM_MS while something waits.
+   */
+  private async confirm(): Promise<void> {
+    let min = Number.POSITIVE_INFINITY;
+    for (const d of this.o.dests) min = Math.min(min, (await this.o.log.ackedUpTo(tableStream(this.o.zone), d)) ?? 0);
+    let lsn: string | undefined;
+    while (this.unconfirmed.length > 0 && this.unconfirmed[0]!.to <= min) lsn = this.unconfirmed.shift()!.endLsn;
+    if (lsn !== undefined) {
+      this.ackLsn = lsn;
+      await this.service?.acknowledge(lsn);
+    }
+    if (this.unconfirmed.length > 0 && !this.confirmTimer && this.running)
+      this.confirmTimer = this.o.clock.setTimer(CONFIRM_MS, () => {
+        this.confirmTimer = undefined;
+        void this.confirm().catch((e: unknown) => this.o.events?.error?.(e));
+      });
   }
 
   private change(p: Pending, seq: number, time: number, vv: Vv | undefined): Change {

@@ -200,6 +200,7 @@ export class TableReplication {
         clock,
         ownership: ownership(zone),
         batchMax: config.batchMax,
+        dests: allZones.filter((z) => z !== zone),
         appliedUpTo: (seq) =>
           Promise.all(this.appliers.filter((a) => a.origin === zone).map((a) => a.appliedUpTo(seq))).then(() => {}),
         ...(logger ? { logger } : {}),

@@ -41,7 +41,8 @@ export interface TablesCluster {
   db(zone: string): pg.Pool;
   url(zone: string): string;
   /** Restarts the whole replication (decoders and appliers) as a crashed process would come back. */
-  restart(): Promise<void>;
+  /** Stops and starts replication; `freshLog`: with a new in-process log, as a process restart has. */
+  restart(opts?: { freshLog?: boolean }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -79,7 +80,8 @@ export async function tablesCluster(o: {
     pools.set(z, p);
     await p.query(o.ddl);
   }
-  const log = new MemoryLog({ clock: systemClock, random: seededRandom(17) });
+  const newLog = () => new MemoryLog({ clock: systemClock, random: seededRandom(17) });
+  let log = newLog();
   const make = () =>
     new TableReplication({
       config: {
@@ -101,8 +103,12 @@ export async function tablesCluster(o: {
     log,
     db: (z) => pools.get(z)!,
     url,
-    async restart() {
+    async restart(opts) {
       await c.tr.stop();
+      if (opts?.freshLog) {
+        log = newLog();
+        c.log = log;
+      }
       c.tr = make();
       await c.tr.start();
     },

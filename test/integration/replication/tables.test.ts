@@ -13,6 +13,7 @@ import {
   compareZones,
   walLevelVerdict,
 } from '../../../src/replication/tables/table-checks.ts';
+import { tableStream as tableStreamOf } from '../../../src/replication/tables/table-decoder.ts';
 import { LOCKED_SQLSTATE } from '../../../src/replication/tables/table-sql.ts';
 import { PG_ADMIN, pgAvailable, type TablesCluster, tablesCluster, until } from './tables-support.ts';
 
@@ -301,6 +302,31 @@ describe('replication tables (PostgreSQL)', { skip: !up && 'PostgreSQL not reach
       await new Promise((r) => setTimeout(r, 300));
       // each row applied exactly once: the ALWAYS trigger counted one insert per row
       assert.equal(Number((await rows(c, 'bj-a', 'SELECT n FROM applied_count'))[0]?.n), N);
+    } finally {
+      await c.close();
+    }
+  });
+
+  test('tables: with the in-process log, a change shipped but not yet applied everywhere survives a process restart (the slot waits for the destinations)', async () => {
+    const c = await tablesCluster({
+      zones: ZONES,
+      ddl: ORDERS,
+      tables: [{ name: 'orders', class: 'sharded', conflict: 'lock' }],
+    });
+    try {
+      // bj-a does not get sh-a's batches for now; sh-a ships one
+      c.log.cut(tableStreamOf('sh-a'), 'bj-a');
+      await c.db('sh-a').query("INSERT INTO orders (id, user_id, note) VALUES (1, 1, 'kept')");
+      await until(async () => c.tr.decoder('sh-a')!.counters.shippedRows === 1, 10_000, 'shipped');
+      await new Promise((r) => setTimeout(r, 300)); // room for an acknowledgement to reach the slot
+      // the process dies: the in-process log and what it held are gone
+      await c.restart({ freshLog: true });
+      await until(
+        async () => (await rows(c, 'bj-a')).length === 1,
+        10_000,
+        'the change reaches bj-a after the restart',
+      );
+      assert.equal((await rows(c, 'bj-a'))[0]!.note, 'kept');
     } finally {
       await c.close();
     }
