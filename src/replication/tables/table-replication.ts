@@ -438,7 +438,15 @@ export class TableReplication {
         [row.tbl, row.key, JSON.stringify(vv), successor],
       );
       const keyCols = t.key.map((k) => `"${k}"`);
-      const keyRow = Object.fromEntries(t.key.map((k, i) => [k, row.key.split(':')[i]]));
+      // the key's columns from a row of the conflict (the key text joins them with ':', which a
+      // text key may itself contain); one key column is the whole text
+      const sample = (row.local_row ?? all.rows.find((x) => x.remote_row)?.remote_row) as Record<
+        string,
+        unknown
+      > | null;
+      const keyRow = Object.fromEntries(
+        t.key.map((k, i) => [k, sample ? sample[k] : t.key.length === 1 ? row.key : row.key.split(':')[i]]),
+      );
       if (picked) {
         // rewrite the row (even unchanged) so the decoder ships it as a new local write (not a successor)
         const nonKey = updatedColumns(t);

@@ -662,6 +662,32 @@ describe('replication tables (PostgreSQL)', { skip: !up && 'PostgreSQL not reach
     }
   });
 
+  test("tables: a text key with ':' in it: a conflict resolved by the deleting zone deletes that row, not another", async () => {
+    const c = await tablesCluster({
+      zones: ZONES,
+      ddl: 'CREATE TABLE s (id text PRIMARY KEY, v text); ALTER TABLE s REPLICA IDENTITY FULL;',
+      tables: [{ name: 's', class: 'sharded', conflict: 'lock' }],
+    });
+    const ids = async (z: string) => (await rows(c, z, 'SELECT id FROM s ORDER BY id')).map((r) => r.id);
+    try {
+      await c.db('sh-a').query("INSERT INTO s VALUES ('a', 'other'), ('a:b', 'base')");
+      await until(async () => (await ids('bj-a')).length === 2, 10_000, 'rows everywhere');
+      await c.tr.stop();
+      await c.db('sh-a').query("DELETE FROM s WHERE id = 'a:b'");
+      await c.db('bj-a').query("UPDATE s SET v = 'from bj-a' WHERE id = 'a:b'");
+      await c.restart();
+      await until(async () => (await c.tr.conflicts()).length === 2, 10_000, 'both zones lock a:b');
+      assert.deepEqual([...new Set((await c.tr.conflicts()).map((x) => x.key))], ['a:b']);
+      const r = await c.tr.resolveAll({ pickZone: 'sh-a' });
+      assert.equal(r.resolved.length, 2, JSON.stringify(r));
+      await until(async () => (await ids('bj-a')).join() === 'a', 10_000, 'a:b deleted in bj-a, a kept');
+      assert.deepEqual(await ids('sh-a'), ['a']);
+      await until(async () => (await c.tr.conflicts()).length === 0, 10_000, 'unlocked');
+    } finally {
+      await c.close();
+    }
+  });
+
   test("tables: a refused row resolved by the refusing zone's absence of it deletes it in the origin", async () => {
     const c = await tablesCluster({
       zones: ZONES,
