@@ -93,7 +93,7 @@ export const replicationTablesSection = z
     /** Most row changes per log batch; a larger source transaction is split. */
     batchMax: z.number().int().min(1).max(10_000).default(1000),
     /**
-     * A change the destination's database refuses (a unique, foreign-key, CHECK or NOT NULL
+     * A change the destination's database refuses (a unique index, CHECK or NOT NULL
      * constraint: SQLSTATE class 23) holds its link this long, retried — the constraint may
      * free itself (a row another zone's link is bringing) —, then is held as a table conflict
      * (the key locked there, the refused row its candidate) and the link goes on. `never`:
