@@ -9,6 +9,7 @@ import {
   type DnsStage,
   type Handler,
   newContext,
+  resetContext,
   type StageDeps,
   type Transport,
   type VersionedState,
@@ -81,9 +82,17 @@ export function createDnsHandler(opts: DnsHandlerOptions): DnsHandler {
   }
   const chain = composeChain(handlers, names);
 
+  const spare = newContext(Buffer.alloc(0), 'udp', '', 0);
+  let busy = false;
   const run = (raw: Buffer, transport: Transport, address: string, port: number): DnsContext => {
     stats.packets++;
-    const ctx = newContext(raw, transport, address, port, clock.now());
+    // one context for every query (no allocation per packet): the chain is synchronous and
+    // the caller reads the context before the next query; a re-entrant call gets its own
+    const owned = !busy;
+    const ctx = owned
+      ? resetContext(spare, raw, transport, address, port, clock.now())
+      : newContext(raw, transport, address, port, clock.now());
+    busy = true;
     try {
       chain(ctx);
     } catch (err) {
@@ -104,6 +113,7 @@ export function createDnsHandler(opts: DnsHandlerOptions): DnsHandler {
               opt: ctx.replyOpt,
             });
     }
+    if (owned) busy = false;
     if (ctx.rejected !== null) stats.reject(ctx.rejected);
     if (ctx.rcode >= 0) stats.countQuery(ctx.rcode, ctx.qtype, transport);
     return ctx;
