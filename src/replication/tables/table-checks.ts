@@ -44,6 +44,42 @@ export function walLevelVerdict(level: string, zone: string): void {
   );
 }
 
+/** A constraint of a replicated table that applies do not check (see uncheckedConstraints). */
+export interface UncheckedConstraint {
+  table: string;
+  constraint: string;
+  kind: 'foreign key' | 'deferrable unique' | 'deferrable exclusion';
+}
+
+/**
+ * Foreign keys and deferrable unique or exclusion constraints of the replicated tables: they
+ * are enforced by triggers, which do not fire under session_replication_role = replica, so a
+ * change applied from another zone is not checked against them (as in PostgreSQL's own
+ * subscriptions). Said at startup so a team is not surprised.
+ */
+export async function uncheckedConstraints(
+  db: Query,
+  tables: readonly ResolvedTable[],
+): Promise<UncheckedConstraint[]> {
+  const out: UncheckedConstraint[] = [];
+  for (const t of tables) {
+    const r = await db.query<{ conname: string; contype: string }>(
+      `SELECT c.conname, c.contype FROM pg_constraint c
+         JOIN pg_class r ON r.oid = c.conrelid JOIN pg_namespace n ON n.oid = r.relnamespace
+        WHERE n.nspname = $1 AND r.relname = $2 AND (c.contype = 'f' OR (c.condeferrable AND c.contype IN ('u', 'p', 'x')))
+        ORDER BY c.conname`,
+      [t.schema, t.table],
+    );
+    for (const c of r.rows)
+      out.push({
+        table: t.name,
+        constraint: c.conname,
+        kind: c.contype === 'f' ? 'foreign key' : c.contype === 'x' ? 'deferrable exclusion' : 'deferrable unique',
+      });
+  }
+  return out;
+}
+
 /**
  * Checks each configured table in one zone's database: it exists, has a primary key (or the
  * configured key columns form a unique one), and is REPLICA IDENTITY FULL. Returns what it found.

@@ -6,7 +6,7 @@ import { type ReplicationTablesConfig, zoneUrl } from '../../topology/index.ts';
 import { replicationErrors } from '../errors.ts';
 import type { Log } from '../log.ts';
 import { TableApplier } from './table-applier.ts';
-import { checkTables, checkWalLevel, compareZones, type ResolvedTable } from './table-checks.ts';
+import { checkTables, checkWalLevel, compareZones, type ResolvedTable, uncheckedConstraints } from './table-checks.ts';
 import { TableDecoder } from './table-decoder.ts';
 import { OwnerHistory, type TableOwnership } from './table-shard.ts';
 import {
@@ -123,7 +123,15 @@ export class TableReplication {
         );
       }
       await checkWalLevel(db, zone);
-      found.push({ zone, tables: await checkTables(db, zone, config.tables) });
+      const tables = await checkTables(db, zone, config.tables);
+      found.push({ zone, tables });
+      for (const u of await uncheckedConstraints(db, tables))
+        logger?.warn(
+          { zone, table: u.table, constraint: u.constraint },
+          `tables: ${zone}'s ${u.kind} constraint ${u.constraint} on ${u.table} is not checked when a change from another zone is applied ` +
+            '(it is enforced by a trigger, and applies run with session_replication_role = replica, as PostgreSQL subscriptions do)' +
+            (u.kind === 'foreign key' ? '' : '; make it non-deferrable to have it hold on applies'),
+        );
     }
     for (const f of found.slice(1)) compareZones(found[0]!, f);
     const history = new OwnerHistory(clock);

@@ -662,6 +662,32 @@ describe('replication tables (PostgreSQL)', { skip: !up && 'PostgreSQL not reach
     }
   });
 
+  test('tables: foreign keys and deferrable unique constraints of a replicated table are named at startup as not checked on applies', async () => {
+    const lines: { msg: string; constraint?: string; zone?: string }[] = [];
+    const logger = pino({ level: 'warn' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
+    const c = await tablesCluster({
+      zones: ZONES,
+      ddl: `CREATE TABLE parent (id int PRIMARY KEY);
+            CREATE TABLE kid (id int PRIMARY KEY, parent_id int REFERENCES parent (id), code text,
+              CONSTRAINT kid_code_key UNIQUE (code) DEFERRABLE INITIALLY DEFERRED, note text UNIQUE);
+            ALTER TABLE kid REPLICA IDENTITY FULL;`,
+      tables: [{ name: 'kid', class: 'sharded', conflict: 'lock' }],
+      logger,
+    });
+    try {
+      const named = lines.filter((l) => l.zone === 'sh-a').map((l) => l.constraint);
+      assert.deepEqual(named, ['kid_code_key', 'kid_parent_id_fkey']);
+      assert.match(
+        lines.find((l) => l.constraint === 'kid_code_key')!.msg,
+        /deferrable unique .*make it non-deferrable/,
+      );
+      // a plain unique constraint is checked by its index: not named
+      assert.ok(!lines.some((l) => l.constraint === 'kid_note_key'));
+    } finally {
+      await c.close();
+    }
+  });
+
   test("tables: a text key with ':' in it: a conflict resolved by the deleting zone deletes that row, not another", async () => {
     const c = await tablesCluster({
       zones: ZONES,
