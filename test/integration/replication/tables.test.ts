@@ -43,6 +43,42 @@ async function converged(c: TablesCluster, sql?: string): Promise<boolean> {
   return rest.every((r) => JSON.stringify(r) === JSON.stringify(a));
 }
 
+/** A logger that keeps the warnings it is given (pino's JSON lines, parsed). */
+function warnings(): {
+  lines: { msg: string; constraint?: string; table?: string; zone?: string; conflict?: string }[];
+  logger: pino.Logger;
+} {
+  const lines: ReturnType<typeof warnings>['lines'] = [];
+  return { lines, logger: pino({ level: 'warn' }, { write: (s: string) => void lines.push(JSON.parse(s)) }) };
+}
+
+/**
+ * Two zones whose shards sh-a owns (epoch 1) until moveToBj(): then bj-a owns them (epoch 2),
+ * sh-a having held them until that moment (a failover's notBefore).
+ */
+async function movingShards(): Promise<{ c: TablesCluster; moveToBj: () => void }> {
+  let owner = { zone: 'sh-a', epoch: 1 };
+  let heldUntil: number | undefined;
+  const c = await tablesCluster({
+    zones: ZONES,
+    ddl: ORDERS,
+    tables: [{ name: 'orders', class: 'sharded', conflict: 'lock' }],
+    ownership: () => ({
+      owner: () => owner,
+      ownedUntil: (_shard, zone) => (zone === 'sh-a' ? heldUntil : undefined),
+      shardCount: 16,
+      hash: 'fnv1a',
+    }),
+  });
+  return {
+    c,
+    moveToBj: () => {
+      owner = { zone: 'bj-a', epoch: 2 };
+      heldUntil = Date.now();
+    },
+  };
+}
+
 describe('replication tables (PostgreSQL)', { skip: !up && 'PostgreSQL not reachable at 127.0.0.1:5432' }, () => {
   describe('two zones, lock policy', () => {
     let c: TablesCluster;
@@ -356,26 +392,13 @@ describe('replication tables (PostgreSQL)', { skip: !up && 'PostgreSQL not reach
   });
 
   test('tables: a write committed before its zone lost the shard is shipped even when decoded after the move; one after it is misrouted', async () => {
-    let owner = { zone: 'sh-a', epoch: 1 };
-    let heldUntil: number | undefined;
-    const c = await tablesCluster({
-      zones: ZONES,
-      ddl: ORDERS,
-      tables: [{ name: 'orders', class: 'sharded', conflict: 'lock' }],
-      ownership: () => ({
-        owner: () => owner,
-        ownedUntil: (_shard, zone) => (zone === 'sh-a' ? heldUntil : undefined),
-        shardCount: 16,
-        hash: 'fnv1a',
-      }),
-    });
+    const { c, moveToBj } = await movingShards();
     try {
       // sh-a's replication is down (a restart) while it writes, and its shards move meanwhile
       await c.tr.stop();
       await c.db('sh-a').query("INSERT INTO orders (id, user_id, note) VALUES (1, 1, 'before the move')");
       await new Promise((r) => setTimeout(r, 20));
-      owner = { zone: 'bj-a', epoch: 2 };
-      heldUntil = Date.now();
+      moveToBj();
       await new Promise((r) => setTimeout(r, 20));
       await c.db('sh-a').query("INSERT INTO orders (id, user_id, note) VALUES (2, 2, 'after the move')");
       await c.restart();
@@ -393,19 +416,7 @@ describe('replication tables (PostgreSQL)', { skip: !up && 'PostgreSQL not reach
   });
 
   test('tables: a conflict from a failover resolved in the zone that lost the shard replicates (a resolution is never misrouted)', async () => {
-    let owner = { zone: 'sh-a', epoch: 1 };
-    let heldUntil: number | undefined;
-    const c = await tablesCluster({
-      zones: ZONES,
-      ddl: ORDERS,
-      tables: [{ name: 'orders', class: 'sharded', conflict: 'lock' }],
-      ownership: () => ({
-        owner: () => owner,
-        ownedUntil: (_shard, zone) => (zone === 'sh-a' ? heldUntil : undefined),
-        shardCount: 16,
-        hash: 'fnv1a',
-      }),
-    });
+    const { c, moveToBj } = await movingShards();
     const note = async (z: string) => (await rows(c, z, 'SELECT note FROM orders WHERE id = 1'))[0]?.note;
     try {
       await c.db('sh-a').query("INSERT INTO orders (id, user_id, note) VALUES (1, 1, 'base')");
@@ -414,8 +425,7 @@ describe('replication tables (PostgreSQL)', { skip: !up && 'PostgreSQL not reach
       await c.tr.stop();
       await c.db('sh-a').query("UPDATE orders SET note = 'from sh-a' WHERE id = 1");
       await new Promise((r) => setTimeout(r, 20));
-      owner = { zone: 'bj-a', epoch: 2 };
-      heldUntil = Date.now();
+      moveToBj();
       await c.db('bj-a').query("UPDATE orders SET note = 'from bj-a' WHERE id = 1");
       await c.restart();
       await until(async () => (await c.tr.conflicts()).length === 2, 10_000, 'both zones lock the row');
@@ -556,8 +566,7 @@ describe('replication tables (PostgreSQL)', { skip: !up && 'PostgreSQL not reach
   });
 
   test('tables: with refusedAfterMs never, a row the destination refuses (a unique column another row holds) holds its link, logged once with the constraint, not per retry', async () => {
-    const lines: { msg: string; constraint?: string; table?: string }[] = [];
-    const logger = pino({ level: 'warn' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
+    const { lines, logger } = warnings();
     const c = await tablesCluster({
       zones: ZONES,
       ddl: 'CREATE TABLE u (id int PRIMARY KEY, email text UNIQUE); ALTER TABLE u REPLICA IDENTITY FULL;',
@@ -590,8 +599,7 @@ describe('replication tables (PostgreSQL)', { skip: !up && 'PostgreSQL not reach
   });
 
   test('tables: a row the destination refuses is held as a conflict after refusedAfterMs (key locked, the rest of the link flows); freeing the constraint and resolving converges', async () => {
-    const lines: { msg: string; conflict?: string; constraint?: string }[] = [];
-    const logger = pino({ level: 'warn' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
+    const { lines, logger } = warnings();
     const c = await tablesCluster({
       zones: ZONES,
       ddl: 'CREATE TABLE u (id int PRIMARY KEY, email text UNIQUE); ALTER TABLE u REPLICA IDENTITY FULL;',
@@ -663,8 +671,7 @@ describe('replication tables (PostgreSQL)', { skip: !up && 'PostgreSQL not reach
   });
 
   test('tables: foreign keys and deferrable unique constraints of a replicated table are named at startup as not checked on applies', async () => {
-    const lines: { msg: string; constraint?: string; zone?: string }[] = [];
-    const logger = pino({ level: 'warn' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
+    const { lines, logger } = warnings();
     const c = await tablesCluster({
       zones: ZONES,
       ddl: `CREATE TABLE parent (id int PRIMARY KEY);
