@@ -92,6 +92,8 @@ export class TableApplier {
    * until refusedAfterMs (keyed by the cursor, not the batch: a redelivery may cut batches anew).
    */
   private refusing: { at: number; since: number } | undefined;
+  /** Refused changes the transaction in progress holds as conflicts (see holdRefused). */
+  private heldNow: (() => void)[] = [];
   /** The connection to reconnect after a loss, while it is being made again. */
   private reconnecting: Promise<void> | undefined;
   /** Newest applied position and the source commit time of it (lag). */
@@ -307,6 +309,7 @@ export class TableApplier {
       return false;
     }
     await c.query('BEGIN');
+    this.heldNow = [];
     let rows = 0;
     try {
       for (const seg of segs) {
@@ -334,6 +337,7 @@ export class TableApplier {
       }
       await this.moveCursor(c, b.to);
       await c.query('COMMIT');
+      for (const said of this.heldNow.splice(0)) said();
     } catch (e) {
       await c.query('ROLLBACK').catch(() => {});
       if (this.raced(e)) return true;
@@ -405,10 +409,13 @@ export class TableApplier {
         reason,
       ],
     );
-    this.counters.refused++;
-    this.counters.conflicts++;
-    this.o.events?.conflict?.(t.name, ch.key, this.o.origin);
-    this.o.events?.refused?.(t.name, ch.key, this.o.origin, `table:${this.o.zone}:${r.rows[0]!.id}`, e);
+    // counted and said once the batch commits (a rolled-back attempt holds it again)
+    this.heldNow.push(() => {
+      this.counters.refused++;
+      this.counters.conflicts++;
+      this.o.events?.conflict?.(t.name, ch.key, this.o.origin);
+      this.o.events?.refused?.(t.name, ch.key, this.o.origin, `table:${this.o.zone}:${r.rows[0]!.id}`, e);
+    });
   }
 
   /** After a batch's commit: the cursor, counters, lag and waiters move on. */
