@@ -165,6 +165,9 @@ export class TableDecoder {
   }
 
   private async open(): Promise<void> {
+    // the stream starts again at the slot's confirmed position: whatever was shipped after it
+    // is decoded and shipped again, and confirmed then
+    this.unconfirmed = [];
     const db = new pg.Client({ connectionString: this.o.url });
     await db.connect();
     db.on('error', (e) => this.lost(e, db));
@@ -503,8 +506,12 @@ export class TableDecoder {
     let min = Number.POSITIVE_INFINITY;
     for (const d of this.o.dests) min = Math.min(min, (await this.o.log.ackedUpTo(tableStream(this.o.zone), d)) ?? 0);
     let lsn: string | undefined;
-    while (this.unconfirmed.length > 0 && this.unconfirmed[0]!.to <= min) lsn = this.unconfirmed.shift()!.endLsn;
-    if (lsn !== undefined) {
+    while (this.unconfirmed.length > 0 && this.unconfirmed[0]!.to <= min) {
+      const e = this.unconfirmed.shift()!;
+      // never backwards (a stream started again ships older positions after newer ones)
+      if (lsn === undefined || lsnToNumber(e.endLsn) > lsnToNumber(lsn)) lsn = e.endLsn;
+    }
+    if (lsn !== undefined && (this.ackLsn === undefined || lsnToNumber(lsn) > lsnToNumber(this.ackLsn))) {
       this.ackLsn = lsn;
       await this.service?.acknowledge(lsn);
     }
