@@ -54,40 +54,6 @@ export interface DnsContext {
 }
 
 /** Creates a fresh context for a packet. */
-/**
- * Makes `ctx` (one the handler keeps) the context of a new packet, as newContext would, without
- * allocating: a query is handled synchronously, so one context serves every query in turn.
- */
-export function resetContext(
-  ctx: DnsContext,
-  raw: Buffer,
-  transport: Transport,
-  address: string,
-  port: number,
-  now: number,
-): DnsContext {
-  const c = ctx as { -readonly [K in keyof DnsContext]: DnsContext[K] };
-  c.raw = raw;
-  c.transport = transport;
-  c.address = address;
-  c.port = port;
-  c.now = now;
-  c.query = null;
-  c.qtype = 0;
-  c.udpLimit = 512;
-  c.replyOpt = null;
-  c.ecs = null;
-  c.ecsSource = -1;
-  c.lean = false;
-  c.client = address;
-  c.reply = null;
-  c.rcode = -1;
-  c.ttl = -1;
-  c.rejected = null;
-  c.step = 0;
-  return c;
-}
-
 export function newContext(raw: Buffer, transport: Transport, address: string, port: number, now = 0): DnsContext {
   return {
     raw,

@@ -9,7 +9,6 @@ import {
   type DnsStage,
   type Handler,
   newContext,
-  resetContext,
   type StageDeps,
   type Transport,
   type VersionedState,
@@ -82,17 +81,9 @@ export function createDnsHandler(opts: DnsHandlerOptions): DnsHandler {
   }
   const chain = composeChain(handlers, names);
 
-  const spare = newContext(Buffer.alloc(0), 'udp', '', 0);
-  let busy = false;
   const run = (raw: Buffer, transport: Transport, address: string, port: number): DnsContext => {
     stats.packets++;
-    // one context for every query (no allocation per packet): the chain is synchronous and
-    // the caller reads the context before the next query; a re-entrant call gets its own
-    const owned = !busy;
-    const ctx = owned
-      ? resetContext(spare, raw, transport, address, port, clock.now())
-      : newContext(raw, transport, address, port, clock.now());
-    busy = true;
+    const ctx = newContext(raw, transport, address, port, clock.now());
     try {
       chain(ctx);
     } catch (err) {
@@ -113,7 +104,6 @@ export function createDnsHandler(opts: DnsHandlerOptions): DnsHandler {
               opt: ctx.replyOpt,
             });
     }
-    if (owned) busy = false;
     if (ctx.rejected !== null) stats.reject(ctx.rejected);
     if (ctx.rcode >= 0) stats.countQuery(ctx.rcode, ctx.qtype, transport);
     return ctx;
