@@ -10,6 +10,8 @@ import { type TableOp, tableStream } from './table-decoder.ts';
 import {
   dominates,
   insertColumns,
+  keyColumns,
+  keyEquals,
   originName,
   qname,
   quote,
@@ -387,8 +389,7 @@ export class TableApplier {
   private async holdRefused(c: pg.Client, t: ResolvedTable, ch: Change, e: unknown): Promise<void> {
     const T = qname(t.schema, t.table);
     const op = ch.value as TableOp;
-    const keyCols = t.key.map(quote);
-    const kr = op.row ? Object.fromEntries(t.key.map((k) => [k, op.row?.[k]])) : null;
+    const kr = keyColumns(t.key, op.row);
     const err = e as Error & { detail?: string; constraint?: string };
     const reason = `${err.message}${err.detail ? ` (${err.detail})` : ''}`;
     const r = await c.query<{ id: string }>(
@@ -396,7 +397,7 @@ export class TableApplier {
        INSERT INTO ${SIDE_SCHEMA}.table_conflicts (tbl, key, origin, local_row, remote_row, local_vv, remote_vv, reason)
        SELECT $1, $2, $3,
               (SELECT to_jsonb(t) FROM ${T} AS t, jsonb_populate_record(NULL::${T}, $4::jsonb) AS p
-                WHERE (${keyCols.map((k) => `t.${k}`).join(', ')}) = (${keyCols.map((k) => `p.${k}`).join(', ')}) LIMIT 1),
+                WHERE ${keyEquals(t.key, 't', 'p')} LIMIT 1),
               $5::jsonb, (SELECT v.vv FROM ${SIDE_SCHEMA}.table_versions v WHERE v.tbl = $1 AND v.key = $2), $6::jsonb, $7
        RETURNING id::text`,
       [
@@ -448,13 +449,11 @@ export class TableApplier {
   ): Promise<number | undefined> {
     const T = qname(t.schema, t.table);
     const keyCols = t.key.map(quote);
-    const keyRow = (op: TableOp) => (op.row ? Object.fromEntries(t.key.map((k) => [k, op.row?.[k]])) : null);
     const arg = list.map((ch) => {
       const op = ch.value as TableOp;
-      return { key: ch.key, kr: keyRow(op), r: op.op === 'upsert' ? op.row : null, vv: ch.vv };
+      return { key: ch.key, kr: keyColumns(t.key, op.row), r: op.op === 'upsert' ? op.row : null, vv: ch.vv };
     });
-    const eq = (a: string, b: string) =>
-      `(${keyCols.map((k) => `${a}.${k}`).join(', ')}) = (${keyCols.map((k) => `${b}.${k}`).join(', ')})`;
+    const eq = (a: string, b: string) => keyEquals(t.key, a, b);
     const nonKey = updatedColumns(t);
     const cols = insertColumns(t.columns, 'd');
     const set =
@@ -514,9 +513,9 @@ export class TableApplier {
     const T = qname(t.schema, t.table);
     const keyCols = t.key.map(quote);
     const ops = list.map((ch) => ({ ch, op: ch.value as TableOp }));
-    const keyRow = (op: TableOp) => (op.row ? Object.fromEntries(t.key.map((k) => [k, op.row?.[k]])) : null);
+    const keyRow = (op: TableOp) => keyColumns(t.key, op.row);
     const arg = ops.map(({ ch, op }, i) => ({ i, key: ch.key, kr: keyRow(op) }));
-    const joinKey = `(${keyCols.map((k) => `t.${k}`).join(', ')}) = (${keyCols.map((k) => `p.${k}`).join(', ')})`;
+    const joinKey = keyEquals(t.key, 't', 'p');
     // the keys' state in one read: version, whether the row changed since (xmin), lock
     const st = await c.query<KeyState>(
       `SELECT x.key, v.vv, v.row_xid::text AS row_xid, t.cur IS NOT NULL AS present, t.cur AS cur_xid,
@@ -645,7 +644,7 @@ export class TableApplier {
       nonKey.length === 0
         ? `${keyCols[0]} = t.${keyCols[0]}`
         : `(${nonKey.map(quote).join(', ')}) = ROW(${nonKey.map((n) => `d.${quote(n)}`).join(', ')})`;
-    const keyEq = `(${keyCols.map((k) => `t.${k}`).join(', ')}) = (${keyCols.map((k) => `d.${k}`).join(', ')})`;
+    const keyEq = keyEquals(t.key, 't', 'd');
     // Everything in one statement (one round trip): rows, versions, locks, conflicts. The keys'
     // state was read by an earlier statement, so an app's write committed since then must not be
     // overwritten (it would never be seen as concurrent): a row is updated or deleted only while

@@ -387,9 +387,7 @@ export class TableDecoder {
         if (txn.ops.length === 0 && this.queue.length === 0 && !this.shipping) {
           // nothing to ship (an applier's transaction, this decoder's own version rows) and
           // everything before it is on the log: no shipping round for it
-          const tail = this.unconfirmed[this.unconfirmed.length - 1];
-          if (tail) tail.endLsn = txn.endLsn;
-          else this.ackLsn = txn.endLsn;
+          this.passed(txn.endLsn);
           return;
         }
         // flush at once: no timer; transactions that commit while an append is in flight go together next
@@ -478,11 +476,10 @@ export class TableDecoder {
       // the log holds the batches durably: the slot may forget them
       this.ackLsn = last.endLsn;
       await this.service?.acknowledge(last.endLsn);
-    } else if (top || this.unconfirmed.length > 0) {
-      if (top) this.unconfirmed.push({ to: top.to, endLsn: last.endLsn });
-      else this.unconfirmed[this.unconfirmed.length - 1]!.endLsn = last.endLsn;
+    } else if (top) {
+      this.unconfirmed.push({ to: top.to, endLsn: last.endLsn });
       await this.confirm();
-    } else this.ackLsn = last.endLsn;
+    } else this.passed(last.endLsn);
     if (top && this.o.appliedUpTo) {
       let timer: Timer | undefined;
       await Promise.race([
@@ -493,6 +490,16 @@ export class TableDecoder {
       ]);
       timer?.cancel();
     }
+  }
+
+  /**
+   * The stream passed `endLsn` with nothing more shipped: the slot may confirm it as soon as
+   * what was shipped before it (with the in-process log, the newest unconfirmed position).
+   */
+  private passed(endLsn: string): void {
+    const tail = this.unconfirmed[this.unconfirmed.length - 1];
+    if (tail) tail.endLsn = endLsn;
+    else this.ackLsn = endLsn;
   }
 
   /**

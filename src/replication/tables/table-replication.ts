@@ -13,6 +13,7 @@ import {
   APPLIED_MESSAGE,
   dominates,
   insertColumns,
+  keyEquals,
   lockTriggerSql,
   qname,
   RESOLUTION_MESSAGE,
@@ -469,7 +470,7 @@ export class TableReplication {
       } else {
         await c.query(
           `DELETE FROM ${T} AS t USING jsonb_populate_record(NULL::${T}, $1::jsonb) AS d
-            WHERE (${keyCols.map((k) => `t.${k}`).join(', ')}) = (${keyCols.map((k) => `d.${k}`).join(', ')})`,
+            WHERE ${keyEquals(t.key, 't', 'd')}`,
           [JSON.stringify(keyRow)],
         );
       }

@@ -103,6 +103,20 @@ export function dominates(a: Vv, b: Vv): boolean {
   return true;
 }
 
+/** `(a."k1", a."k2") = (b."k1", b."k2")` over a table's key columns. */
+export function keyEquals(key: readonly string[], a: string, b: string): string {
+  const side = (alias: string) => key.map((k) => `${alias}.${quote(k)}`).join(', ');
+  return `(${side(a)}) = (${side(b)})`;
+}
+
+/** The key columns of a decoded row (its text values), or null for none. */
+export function keyColumns(
+  key: readonly string[],
+  row: Record<string, unknown> | undefined,
+): Record<string, unknown> | null {
+  return row ? Object.fromEntries(key.map((k) => [k, row[k]])) : null;
+}
+
 /**
  * SQLSTATE class 23, integrity constraint violation (unique, foreign key, CHECK, NOT NULL,
  * exclusion): the destination's database refuses the row itself, so retrying the same batch
