@@ -201,6 +201,19 @@ const dnsdist = await startDnsdist(dir);
 if (dnsdist === null) console.log('dnsdist did not start (is Debian dnsdist installed?): section B shows ours only');
 
 type Target = { name: string; group: 'A' | 'B'; go: () => Promise<Result> };
+/** Section B's pair for one server: DoH GET and POST over TLS + HTTP/2, named `<who> DoH GET<suffix>`. */
+const dohOverH2 = (who: string, port: number, suffix = ''): Target[] => [
+  {
+    name: `${who} DoH GET${suffix}`,
+    group: 'B',
+    go: () => h2load(`https://127.0.0.1:${port}/dns-query?dns=${dnsParam}`),
+  },
+  {
+    name: `${who} DoH POST${suffix}`,
+    group: 'B',
+    go: () => h2load(`https://127.0.0.1:${port}/dns-query`, { post: qFile }),
+  },
+];
 const targets: Target[] = [
   { name: 'bare node:http fixed JSON', group: 'A', go: () => h2load(`http://127.0.0.1:${bare}/d`, { h1: true }) },
   {
@@ -218,40 +231,10 @@ const targets: Target[] = [
     group: 'A',
     go: () => h2load(`http://127.0.0.1:${ours}/dns-query`, { h1: true, post: qFile }),
   },
-  {
-    name: 'ours DoH GET (h2+TLS)',
-    group: 'B',
-    go: () => h2load(`https://127.0.0.1:${oursTls}/dns-query?dns=${dnsParam}`),
-  },
-  {
-    name: 'ours DoH POST (h2+TLS)',
-    group: 'B',
-    go: () => h2load(`https://127.0.0.1:${oursTls}/dns-query`, { post: qFile }),
-  },
-  {
-    name: 'bare node:http2 DoH GET',
-    group: 'B',
-    go: () => h2load(`https://127.0.0.1:${bareH2}/dns-query?dns=${dnsParam}`),
-  },
-  {
-    name: 'bare node:http2 DoH POST',
-    group: 'B',
-    go: () => h2load(`https://127.0.0.1:${bareH2}/dns-query`, { post: qFile }),
-  },
+  ...dohOverH2('ours', oursTls, ' (h2+TLS)'),
+  ...dohOverH2('bare node:http2', bareH2),
 ];
-if (dnsdist !== null)
-  targets.push(
-    {
-      name: 'dnsdist DoH GET (h2+TLS)',
-      group: 'B',
-      go: () => h2load(`https://127.0.0.1:${dnsdist}/dns-query?dns=${dnsParam}`),
-    },
-    {
-      name: 'dnsdist DoH POST (h2+TLS)',
-      group: 'B',
-      go: () => h2load(`https://127.0.0.1:${dnsdist}/dns-query`, { post: qFile }),
-    },
-  );
+if (dnsdist !== null) targets.push(...dohOverH2('dnsdist', dnsdist, ' (h2+TLS)'));
 
 // warm-up (JIT, TLS session setup): one short discarded run per target
 console.log('warming up…');
